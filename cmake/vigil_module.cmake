@@ -1,0 +1,38 @@
+# Every target of the project gets the same language level and warnings.
+function(vigil_target_defaults target)
+  target_compile_features(${target} PUBLIC cxx_std_20)
+  target_compile_options(${target} PRIVATE -Wall -Wextra -Werror)
+endfunction()
+
+# vigil_library(NAME SOURCES... DEPS ...): one library per top-level folder.
+function(vigil_library name)
+  cmake_parse_arguments(ARG "" "" "SOURCES;DEPS" ${ARGN})
+  add_library(vigil_${name} STATIC ${ARG_SOURCES})
+  add_library(vigil::${name} ALIAS vigil_${name})
+  target_include_directories(vigil_${name} PUBLIC ${PROJECT_SOURCE_DIR})
+  target_link_libraries(vigil_${name} PUBLIC ${ARG_DEPS})
+  vigil_target_defaults(vigil_${name})
+endfunction()
+
+# vigil_test(NAME SOURCES... DEPS ... LABELS ...): a GoogleTest program registered with ctest.
+function(vigil_test name)
+  cmake_parse_arguments(ARG "" "" "SOURCES;DEPS;LABELS" ${ARGN})
+  add_executable(${name} ${ARG_SOURCES})
+  target_link_libraries(${name} PRIVATE ${ARG_DEPS} GTest::gtest GTest::gtest_main)
+  vigil_target_defaults(${name})
+  target_compile_definitions(${name} PRIVATE
+    VIGIL_SOURCE_DIR="${PROJECT_SOURCE_DIR}"
+    VIGIL_BINARY_DIR="${PROJECT_BINARY_DIR}")
+  add_test(NAME ${name} COMMAND ${name})
+  if(ARG_LABELS)
+    set_tests_properties(${name} PROPERTIES LABELS "${ARG_LABELS}")
+  endif()
+endfunction()
+
+# vigil_benchmark(NAME SOURCES... DEPS ...): a Google Benchmark program (not run by ctest).
+function(vigil_benchmark name)
+  cmake_parse_arguments(ARG "" "" "SOURCES;DEPS" ${ARGN})
+  add_executable(${name} ${ARG_SOURCES})
+  target_link_libraries(${name} PRIVATE ${ARG_DEPS} benchmark::benchmark)
+  vigil_target_defaults(${name})
+endfunction()

@@ -1,0 +1,120 @@
+#pragma once
+// The Event model: one log record, its raw bytes, and a field view built by a parser.
+//
+// Ownership: an Event never owns its raw bytes; they belong to the batch (or file chunk) that
+// produced it and must outlive the Event. Decoded values and composed field names live in the
+// FieldView's arena. An Event is used by one thread at a time.
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace vigil {
+
+enum class LogFormat : std::uint8_t {
+  kUnknown = 0,
+  kJson,       // one JSON object (NDJSON line or a pretty-printed document)
+  kRfc3164,    // BSD syslog: "<PRI>Mmm dd hh:mm:ss host tag[pid]: msg" (PRI optional)
+  kRfc5424,    // IETF syslog with structured data
+  kCef,        // ArcSight Common Event Format, bare or after a syslog header
+  kKeyValue,   // FortiGate-style key=value pairs, values optionally quoted
+  kAccessLog,  // Apache/Nginx combined (or common) access log
+  kPlain,      // a line no parser recognised: only the raw text is searchable
+};
+
+const char* to_string(LogFormat format);
+// Accepts "json", "rfc3164"/"syslog", "rfc5424", "cef", "kv"/"keyvalue", "access"/"combined",
+// "plain", "auto" (returns kUnknown for auto). Returns false for an unknown name.
+bool parse_log_format(std::string_view name, LogFormat* out);
+
+enum class ValueKind : std::uint8_t { kString, kNumber, kBool, kNull };
+
+struct Field {
+  std::string_view name;
+  std::string_view value;  // for kNull: empty
+  ValueKind kind = ValueKind::kString;
+};
+
+// Append-only storage for bytes that must stay put while views point into them.
+// Chunks are never moved or freed until clear(), so returned views stay valid until then.
+class StringArena {
+ public:
+  std::string_view copy(std::string_view s);
+  // Reserve `n` bytes; the caller fills them and keeps the returned pointer's view.
+  char* allocate(std::size_t n);
+  void clear();  // keeps the first chunk for reuse
+
+ private:
+  struct Chunk {
+    std::unique_ptr<char[]> data;
+    std::size_t size = 0;
+    std::size_t used = 0;
+  };
+  std::vector<Chunk> chunks_;
+};
+
+// The parsed fields of one event, in document order. Several fields may share a name
+// (JSON arrays, repeated keys); lookups return every one of them.
+class FieldView {
+ public:
+  void clear() {
+    fields_.clear();
+    arena_.clear();
+  }
+  void add(std::string_view name, std::string_view value, ValueKind kind = ValueKind::kString) {
+    fields_.push_back(Field{name, value, kind});
+  }
+  StringArena& arena() { return arena_; }
+
+  // First field with exactly this name, or nullptr. Linear: events have tens of fields and a
+  // lookup happens only for candidate rules, so a hash index would cost more than it saves.
+  const Field* find(std::string_view name) const {
+    for (const Field& f : fields_)
+      if (f.name.size() == name.size() && f.name == name) return &f;
+    return nullptr;
+  }
+  template <typename Fn>  // Fn(const Field&) -> bool (true = stop)
+  bool any_named(std::string_view name, Fn&& fn) const {
+    for (const Field& f : fields_)
+      if (f.name.size() == name.size() && f.name == name && fn(f)) return true;
+    return false;
+  }
+  std::span<const Field> fields() const { return fields_; }
+  std::size_t size() const { return fields_.size(); }
+  bool empty() const { return fields_.empty(); }
+
+ private:
+  std::vector<Field> fields_;
+  StringArena arena_;
+};
+
+// Why a record could not be used as given. Counted per reason in every summary and metric.
+enum class ParseErrorKind : std::uint8_t {
+  kNone = 0,
+  kTruncatedJson,  // a JSON document that ends before it closes
+  kInvalidJson,    // any other JSON syntax error
+  kInvalidUtf8,    // bytes that are not UTF-8 (text records are still matched as bytes)
+  kOversize,       // longer than the configured maximum record size: skipped
+  kBinary,         // NUL or other control bytes that no text log contains: skipped
+  kWrongFormat,    // the forced --format does not fit this record (still matched as plain text)
+  kCount,
+};
+const char* to_string(ParseErrorKind kind);
+
+// One record and what the parser made of it.
+struct Event {
+  std::string_view raw;          // the record bytes (not owned)
+  std::string_view source;       // file name or collector name (not owned)
+  std::uint64_t record_no = 0;   // 1-based record (line) number within its source
+  LogFormat format = LogFormat::kUnknown;
+  ParseErrorKind parse_error = ParseErrorKind::kNone;
+  std::int64_t time_unix_ns = 0;  // event time if the record carried one, else 0
+  std::string_view time_text;     // the time as written in the record ("" if none)
+  std::string_view host;          // originating host if the record names one
+  FieldView fields;
+};
+
+}  // namespace vigil

@@ -1,0 +1,60 @@
+#pragma once
+// RecordReader: splits a byte stream (file, gzip file, stdin) into records.
+//
+// A record is one line, except that a JSON document spread over several lines (pretty-printed,
+// as evtx_dump writes them) is one record: when a line starts a JSON object that does not close
+// on that line, lines are joined until the braces balance (strings and escapes respected).
+// CRLF and LF line ends are both accepted; the line end is not part of the record.
+//
+// Records are views into an internal buffer that stays valid until the next call to next_batch().
+// Every record is followed by at least kRecordPadding readable bytes (simdjson needs 64).
+// Gzip input (by magic bytes, not by name) is decompressed on the fly.
+//
+// Oversize records (longer than max_record_bytes) are not kept in memory: the reader skips to
+// the next line end and returns the record with `oversize` set and a truncated view.
+//
+// Thread-safety: one thread at a time.
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/status.h"
+
+namespace vigil {
+
+inline constexpr std::size_t kRecordPadding = 64;
+
+struct Record {
+  std::string_view bytes;
+  std::uint64_t record_no = 0;  // 1-based line number of the record's first line
+  bool oversize = false;        // bytes is only the first max_record_bytes of the record
+  bool unterminated_json = false;  // a JSON object still open at end of input
+};
+
+struct RecordReaderOptions {
+  std::size_t max_record_bytes = 1u << 20;  // Default: 1 MiB
+  std::size_t batch_bytes = 4u << 20;       // Default: 4 MiB of records per batch
+  bool join_json_documents = true;          // Default: true
+};
+
+class RecordReader {
+ public:
+  // `path` "-" reads standard input.
+  static Result<std::unique_ptr<RecordReader>> open(const std::string& path,
+                                                    RecordReaderOptions options = {});
+  // Reads from memory (tests, benchmarks). The bytes are copied.
+  static std::unique_ptr<RecordReader> from_memory(std::string_view bytes,
+                                                   RecordReaderOptions options = {});
+  virtual ~RecordReader() = default;
+
+  // Fills `out` (cleared first) with the next records, up to about batch_bytes.
+  // Returns false at end of input (out empty) or on error (status() says which).
+  virtual bool next_batch(std::vector<Record>& out) = 0;
+  virtual Status status() const = 0;
+  virtual std::uint64_t bytes_read() const = 0;  // uncompressed bytes consumed so far
+};
+
+}  // namespace vigil

@@ -1,0 +1,553 @@
+#include "rules/compiler.h"
+
+#include <arpa/inet.h>
+#include <hs/hs.h>
+
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <optional>
+#include <string_view>
+#include <unordered_map>
+
+#include "rules/compiled_rules.h"
+#include "rules/regex_literal.h"
+
+namespace vigil::rules {
+
+CompiledRules::~CompiledRules() {
+  if (literal_db) hs_free_database(literal_db);
+  for (FieldRegexDatabase& r : regex_dbs)
+    if (r.db) hs_free_database(r.db);
+  for (CompiledPredicate& p : preds)
+    if (p.pcre) pcre2_code_free(p.pcre);
+}
+
+RuleSet::RuleSet(std::unique_ptr<CompiledRules> compiled) : compiled_(std::move(compiled)) {}
+RuleSet::~RuleSet() = default;
+std::size_t RuleSet::size() const { return compiled_->sources.size(); }
+const SigmaRule& RuleSet::rule(std::size_t index) const { return compiled_->sources[index]; }
+const hs_database* RuleSet::prefilter_database() const { return compiled_->literal_db; }
+
+namespace {
+
+bool is_string_op(MatchOp op) {
+  return op == MatchOp::kEquals || op == MatchOp::kContains || op == MatchOp::kStartsWith ||
+         op == MatchOp::kEndsWith;
+}
+
+std::string ascii_lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out)
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  return out;
+}
+
+// JSON writers escape these per character, so escape(a + b) == escape(a) + escape(b) and a
+// literal's escaped form occurs in the raw JSON wherever the literal occurs in a value.
+std::string json_escape(std::string_view s) {
+  std::string out;
+  out.reserve(s.size() + 8);
+  for (char ch : s) {
+    unsigned char c = static_cast<unsigned char>(ch);
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      case '\b': out += "\\b"; break;
+      case '\f': out += "\\f"; break;
+      default:
+        if (c < 0x20) {
+          char buf[8];
+          std::snprintf(buf, sizeof buf, "\\u%04x", c);
+          out += buf;
+        } else {
+          out += ch;
+        }
+    }
+  }
+  return out;
+}
+
+bool parse_cidr(const std::string& text, CompiledPredicate& p) {
+  auto slash = text.find('/');
+  std::string addr = text.substr(0, slash);
+  int family = addr.find(':') != std::string::npos ? 6 : 4;
+  int max_prefix = family == 4 ? 32 : 128;
+  int prefix = max_prefix;
+  if (slash != std::string::npos) {
+    const char* s = text.c_str() + slash + 1;
+    char* end = nullptr;
+    long v = std::strtol(s, &end, 10);
+    if (end == s || *end != '\0' || v < 0 || v > max_prefix) return false;
+    prefix = static_cast<int>(v);
+  }
+  if (inet_pton(family == 4 ? AF_INET : AF_INET6, addr.c_str(), p.cidr_addr) != 1) return false;
+  p.cidr_family = family;
+  p.cidr_prefix = prefix;
+  return true;
+}
+
+struct LiteralKey {
+  std::string text;
+  bool caseless;
+  bool operator==(const LiteralKey& o) const { return caseless == o.caseless && text == o.text; }
+};
+struct LiteralKeyHash {
+  std::size_t operator()(const LiteralKey& k) const {
+    return std::hash<std::string>()(k.text) ^ (k.caseless ? 0x9e3779b9u : 0u);
+  }
+};
+
+using Cover = std::optional<std::vector<std::uint32_t>>;  // nullopt: no cover (always evaluate)
+
+class Builder {
+ public:
+  Builder(const CompileOptions& options, CompileReport& report)
+      : options_(options), report_(report), out_(std::make_unique<CompiledRules>()) {}
+
+  std::unique_ptr<CompiledRules> take() { return std::move(out_); }
+  CompiledRules& out() { return *out_; }
+
+  // Adds one rule; returns false (with an error recorded) if it cannot be compiled.
+  bool add_rule(SigmaRule rule, const LogsourceMap& mapping) {
+    bool mapped = false;
+    std::vector<LogsourceVariant> variants =
+        mapping.variants_for(rule.product, rule.category, rule.service, &mapped);
+    std::vector<std::uint32_t> variant_roots;
+    std::string error_reason, error_message;
+    for (const LogsourceVariant& v : variants) {
+      std::optional<std::uint32_t> cond;
+      if (!v.conditions.empty()) {
+        cond = translate(v.condition, v.conditions, {}, /*logsource=*/true, &error_reason,
+                         &error_message);
+        if (!cond) break;
+      }
+      auto det = translate(rule.condition, rule.predicates, v.renames, false, &error_reason,
+                           &error_message);
+      if (!det) {
+        cond.reset();
+        variant_roots.clear();
+        break;
+      }
+      variant_roots.push_back(cond ? make_node(CondNode::Kind::kAnd, {*cond, *det}) : *det);
+    }
+    if (variant_roots.empty()) {
+      if (error_reason.empty()) {
+        error_reason = "no_variant";
+        error_message = "the logsource mapping produced no variant for this rule";
+      }
+      report_.errors.push_back(
+          LoadError{rule.path, rule.line, rule.id, error_reason, error_message});
+      return false;
+    }
+    std::uint32_t root = variant_roots.size() == 1
+                             ? variant_roots[0]
+                             : make_node(CondNode::Kind::kOr, variant_roots);
+    CompiledRule cr;
+    cr.source = static_cast<std::uint32_t>(out_->sources.size());
+    cr.root = root;
+    out_->sources.push_back(std::move(rule));
+    out_->rules.push_back(cr);
+    return true;
+  }
+
+  Status finish() {
+    compute_covers();
+    if (Status s = build_literal_db(); !s.ok()) return s;
+    build_regex_dbs();
+    report_.literals = literal_texts_.size();
+    report_.rules_compiled = out_->rules.size();
+    return Status::Ok();
+  }
+
+ private:
+  std::uint32_t make_node(CondNode::Kind kind, const std::vector<std::uint32_t>& kids) {
+    CompiledNode n;
+    n.kind = kind;
+    n.first_child = static_cast<std::uint32_t>(out_->children.size());
+    n.child_count = static_cast<std::uint32_t>(kids.size());
+    out_->children.insert(out_->children.end(), kids.begin(), kids.end());
+    out_->nodes.push_back(n);
+    return static_cast<std::uint32_t>(out_->nodes.size() - 1);
+  }
+
+  std::optional<std::uint32_t> translate(const CondNode& node, const std::vector<Predicate>& preds,
+                                         const std::map<std::string, std::string>& renames,
+                                         bool logsource, std::string* reason, std::string* msg) {
+    switch (node.kind) {
+      case CondNode::Kind::kTrue:
+      case CondNode::Kind::kFalse: {
+        CompiledNode n;
+        n.kind = node.kind;
+        out_->nodes.push_back(n);
+        return static_cast<std::uint32_t>(out_->nodes.size() - 1);
+      }
+      case CondNode::Kind::kPred: {
+        if (node.pred >= preds.size()) {
+          *reason = "bad_condition";
+          *msg = "condition refers to a missing predicate";
+          return std::nullopt;
+        }
+        auto id = intern_predicate(preds[node.pred], renames, logsource, reason, msg);
+        if (!id) return std::nullopt;
+        CompiledNode n;
+        n.kind = CondNode::Kind::kPred;
+        n.pred = *id;
+        out_->nodes.push_back(n);
+        return static_cast<std::uint32_t>(out_->nodes.size() - 1);
+      }
+      case CondNode::Kind::kAnd:
+      case CondNode::Kind::kOr:
+      case CondNode::Kind::kNot: {
+        std::vector<std::uint32_t> kids;
+        for (const CondNode& c : node.children) {
+          auto k = translate(c, preds, renames, logsource, reason, msg);
+          if (!k) return std::nullopt;
+          kids.push_back(*k);
+        }
+        if (node.kind == CondNode::Kind::kNot && kids.size() != 1) {
+          *reason = "bad_condition";
+          *msg = "'not' needs exactly one operand";
+          return std::nullopt;
+        }
+        if (kids.empty()) {
+          *reason = "bad_condition";
+          *msg = "empty and/or";
+          return std::nullopt;
+        }
+        if (node.kind != CondNode::Kind::kNot && kids.size() == 1) return kids[0];
+        return make_node(node.kind, kids);
+      }
+    }
+    return std::nullopt;
+  }
+
+  std::optional<std::uint32_t> intern_predicate(const Predicate& p,
+                                                const std::map<std::string, std::string>& renames,
+                                                bool logsource, std::string* reason,
+                                                std::string* msg) {
+    CompiledPredicate c;
+    c.op = p.op;
+    c.field = p.field;
+    if (auto it = renames.find(p.field); it != renames.end()) c.field = it->second;
+    c.exists_expected = p.exists_expected;
+    c.number = p.number;
+    if (is_string_op(p.op)) {
+      c.cased = p.cased;
+      c.value = p.cased ? p.value : ascii_lower(p.value);
+    } else if (p.op == MatchOp::kRegex) {
+      c.cased = !p.regex_i;
+      c.value = p.value;
+    } else if (p.op == MatchOp::kFieldRefEquals || p.op == MatchOp::kFieldRefContains ||
+               p.op == MatchOp::kFieldRefStartsWith || p.op == MatchOp::kFieldRefEndsWith) {
+      c.cased = p.cased;
+      c.value = p.value;
+      if (auto it = renames.find(p.value); it != renames.end()) c.value = it->second;
+    } else {
+      c.value = p.value;
+    }
+    // Dedup key: everything that affects the outcome, plus whether it is a logsource test
+    // (those never feed the prefilter, so they must not merge with detection predicates).
+    std::string key;
+    key.reserve(c.field.size() + c.value.size() + 32);
+    key += static_cast<char>(c.op);
+    key += logsource ? 'L' : 'D';
+    key += c.cased ? 'C' : 'c';
+    key += p.regex_m ? 'M' : 'm';
+    key += p.regex_s ? 'S' : 's';
+    key += c.exists_expected ? 'E' : 'e';
+    key += std::to_string(c.number);
+    key += '\x1f';
+    key += c.field;
+    key += '\x1f';
+    key += c.value;
+    if (auto it = pred_index_.find(key); it != pred_index_.end()) return it->second;
+
+    if (p.op == MatchOp::kCidr && !parse_cidr(c.value, c)) {
+      *reason = "bad_value";
+      *msg = "not a CIDR network: " + c.value;
+      return std::nullopt;
+    }
+    bool prefilterable = !logsource;
+    if (p.op == MatchOp::kRegex) {
+      int errcode = 0;
+      PCRE2_SIZE erroff = 0;
+      std::uint32_t flags = (p.regex_i ? PCRE2_CASELESS : 0) | (p.regex_m ? PCRE2_MULTILINE : 0) |
+                            (p.regex_s ? PCRE2_DOTALL : 0);
+      c.pcre = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(c.value.data()), c.value.size(), flags,
+                             &errcode, &erroff, nullptr);
+      if (!c.pcre) {
+        PCRE2_UCHAR buf[256];
+        pcre2_get_error_message(errcode, buf, sizeof buf);
+        *reason = "bad_regex";
+        *msg = "regex " + c.value + ": " + reinterpret_cast<char*>(buf) + " at offset " +
+               std::to_string(erroff);
+        return std::nullopt;
+      }
+      pcre2_jit_compile(c.pcre, PCRE2_JIT_COMPLETE);  // falls back to the interpreter if unsupported
+      regex_flags_.push_back({static_cast<std::uint32_t>(out_->preds.size()), p.regex_m, p.regex_s});
+      if (prefilterable) {
+        std::string lit = required_literal(c.value);
+        if (lit.size() >= options_.min_literal_bytes)
+          c.literal = intern_literal(ascii_lower(lit), /*caseless=*/true);
+      }
+    } else if (is_string_op(p.op) && prefilterable &&
+               c.value.size() >= options_.min_literal_bytes) {
+      c.literal = intern_literal(c.value, !c.cased);
+    }
+    std::uint32_t id = static_cast<std::uint32_t>(out_->preds.size());
+    out_->preds.push_back(std::move(c));
+    pred_index_.emplace(std::move(key), id);
+    return id;
+  }
+
+  std::int32_t intern_literal(const std::string& text, bool caseless) {
+    LiteralKey k{caseless ? ascii_lower(text) : text, caseless};
+    auto it = literal_index_.find(k);
+    if (it != literal_index_.end()) return it->second;
+    std::int32_t id = static_cast<std::int32_t>(literal_texts_.size());
+    literal_texts_.push_back(k);
+    literal_index_.emplace(std::move(k), id);
+    return id;
+  }
+
+  // Literal cover of a node: a set of literals, one of which occurs in every event the node
+  // can be true for; nullopt when no such set exists.
+  Cover cover(std::uint32_t n) {
+    const CompiledNode& node = out_->nodes[n];
+    switch (node.kind) {
+      case CondNode::Kind::kFalse: return std::vector<std::uint32_t>{};
+      case CondNode::Kind::kTrue: return std::nullopt;
+      case CondNode::Kind::kNot: return std::nullopt;
+      case CondNode::Kind::kPred: {
+        const CompiledPredicate& p = out_->preds[node.pred];
+        if (p.literal == kNoLiteral) return std::nullopt;
+        return std::vector<std::uint32_t>{static_cast<std::uint32_t>(p.literal)};
+      }
+      case CondNode::Kind::kOr: {
+        std::vector<std::uint32_t> all;
+        for (std::uint32_t i = 0; i < node.child_count; ++i) {
+          Cover c = cover(out_->children[node.first_child + i]);
+          if (!c) return std::nullopt;
+          all.insert(all.end(), c->begin(), c->end());
+        }
+        std::sort(all.begin(), all.end());
+        all.erase(std::unique(all.begin(), all.end()), all.end());
+        return all;
+      }
+      case CondNode::Kind::kAnd: {
+        Cover best;
+        for (std::uint32_t i = 0; i < node.child_count; ++i) {
+          Cover c = cover(out_->children[node.first_child + i]);
+          if (c && (!best || better(*c, *best))) best = std::move(c);
+        }
+        return best;
+      }
+    }
+    return std::nullopt;
+  }
+
+  // Prefer covers whose shortest literal is longer (fewer chance hits), then smaller covers.
+  bool better(const std::vector<std::uint32_t>& a, const std::vector<std::uint32_t>& b) const {
+    auto min_len = [&](const std::vector<std::uint32_t>& v) {
+      std::size_t m = SIZE_MAX;
+      for (std::uint32_t l : v) m = std::min(m, literal_texts_[l].text.size());
+      return m;
+    };
+    std::size_t la = std::min<std::size_t>(min_len(a), 12), lb = std::min<std::size_t>(min_len(b), 12);
+    if (la != lb) return la > lb;
+    return a.size() < b.size();
+  }
+
+  void compute_covers() {
+    std::vector<std::vector<std::uint32_t>> per_literal(literal_texts_.size());
+    for (std::uint32_t r = 0; r < out_->rules.size(); ++r) {
+      Cover c = cover(out_->rules[r].root);
+      if (!c) {
+        out_->rules[r].always = true;
+        out_->always_rules.push_back(r);
+        continue;
+      }
+      for (std::uint32_t l : *c) per_literal[l].push_back(r);
+    }
+    out_->literal_rules_offset.assign(1, 0);
+    for (auto& v : per_literal) {
+      out_->literal_rules.insert(out_->literal_rules.end(), v.begin(), v.end());
+      out_->literal_rules_offset.push_back(static_cast<std::uint32_t>(out_->literal_rules.size()));
+    }
+    report_.always_evaluated = out_->always_rules.size();
+  }
+
+  Status build_literal_db() {
+    std::vector<std::string> patterns;
+    std::vector<unsigned> flags, ids;
+    for (std::uint32_t l = 0; l < literal_texts_.size(); ++l) {
+      const LiteralKey& k = literal_texts_[l];
+      unsigned f = HS_FLAG_SINGLEMATCH | (k.caseless ? HS_FLAG_CASELESS : 0);
+      patterns.push_back(k.text);
+      flags.push_back(f);
+      ids.push_back(static_cast<unsigned>(out_->pattern_to_literal.size()));
+      out_->pattern_to_literal.push_back(l);
+      std::string escaped = json_escape(k.text);
+      if (escaped != k.text) {
+        patterns.push_back(escaped);
+        flags.push_back(f);
+        ids.push_back(static_cast<unsigned>(out_->pattern_to_literal.size()));
+        out_->pattern_to_literal.push_back(l);
+      }
+      out_->literal_text.push_back(k.text);
+    }
+    // Escape detectors: a JSON value written with \uXXXX or \/ escapes does not contain the
+    // escaped literal forms above, so such events are rescanned over their decoded values.
+    out_->escape_detector_first = static_cast<std::uint32_t>(out_->pattern_to_literal.size());
+    for (const char* det : {"\\u", "\\/"}) {
+      patterns.push_back(det);
+      flags.push_back(HS_FLAG_SINGLEMATCH);
+      ids.push_back(static_cast<unsigned>(out_->pattern_to_literal.size()));
+      out_->pattern_to_literal.push_back(UINT32_MAX);
+    }
+    std::vector<const char*> ptrs;
+    std::vector<std::size_t> lens;
+    for (const std::string& p : patterns) {
+      ptrs.push_back(p.data());
+      lens.push_back(p.size());
+    }
+    hs_compile_error_t* err = nullptr;
+    hs_database_t* db = nullptr;
+    hs_error_t rc = hs_compile_lit_multi(ptrs.data(), flags.data(), ids.data(), lens.data(),
+                                         static_cast<unsigned>(ptrs.size()), HS_MODE_BLOCK,
+                                         nullptr, &db, &err);
+    if (rc != HS_SUCCESS) {
+      std::string m = err && err->message ? err->message : "unknown error";
+      if (err) hs_free_compile_error(err);
+      return Status::Internal("hyperscan could not compile the literal database: " + m);
+    }
+    out_->literal_db = db;
+    std::size_t size = 0;
+    hs_database_size(db, &size);
+    report_.database_bytes += size;
+    report_.hyperscan_patterns += patterns.size();
+    return Status::Ok();
+  }
+
+  struct RegexFlags {
+    std::uint32_t pred;
+    bool m, s;
+  };
+
+  void build_regex_dbs() {
+    // Group regex predicates by field. Keywords (no field) run on PCRE2 directly.
+    std::map<std::string, std::vector<RegexFlags>> by_field;
+    for (const RegexFlags& rf : regex_flags_) {
+      const CompiledPredicate& p = out_->preds[rf.pred];
+      report_.regex_predicates++;
+      if (p.field.empty()) {
+        report_.regex_pcre_only++;
+        continue;
+      }
+      by_field[p.field].push_back(rf);
+    }
+    for (auto& [field, list] : by_field) {
+      std::vector<bool> prefilter(list.size(), false), dropped(list.size(), false);
+      for (int attempt = 0; attempt < 2 * static_cast<int>(list.size()) + 1; ++attempt) {
+        std::vector<const char*> exprs;
+        std::vector<unsigned> flags, ids;
+        std::vector<std::size_t> map_back;
+        for (std::size_t i = 0; i < list.size(); ++i) {
+          if (dropped[i]) continue;
+          const CompiledPredicate& p = out_->preds[list[i].pred];
+          unsigned f = HS_FLAG_SINGLEMATCH | HS_FLAG_ALLOWEMPTY;
+          if (!p.cased) f |= HS_FLAG_CASELESS;
+          if (list[i].m) f |= HS_FLAG_MULTILINE;
+          if (list[i].s) f |= HS_FLAG_DOTALL;
+          if (prefilter[i]) f |= HS_FLAG_PREFILTER;
+          exprs.push_back(p.value.c_str());
+          flags.push_back(f);
+          ids.push_back(static_cast<unsigned>(exprs.size() - 1));
+          map_back.push_back(i);
+        }
+        if (exprs.empty()) break;
+        hs_database_t* db = nullptr;
+        hs_compile_error_t* err = nullptr;
+        hs_error_t rc = hs_compile_multi(exprs.data(), flags.data(), ids.data(),
+                                         static_cast<unsigned>(exprs.size()), HS_MODE_BLOCK,
+                                         nullptr, &db, &err);
+        if (rc == HS_SUCCESS) {
+          FieldRegexDatabase frd;
+          frd.field = field;
+          frd.db = db;
+          std::uint32_t db_index = static_cast<std::uint32_t>(out_->regex_dbs.size());
+          for (std::size_t slot = 0; slot < map_back.size(); ++slot) {
+            std::size_t i = map_back[slot];
+            CompiledPredicate& p = out_->preds[list[i].pred];
+            p.regex_db = static_cast<std::int32_t>(db_index);
+            p.regex_slot = static_cast<std::int32_t>(slot);
+            p.regex_needs_confirm = prefilter[i];
+            frd.slot_to_pred.push_back(list[i].pred);
+            if (prefilter[i]) report_.regex_hyperscan_prefilter++;
+            else report_.regex_hyperscan_exact++;
+          }
+          std::size_t size = 0;
+          hs_database_size(db, &size);
+          report_.database_bytes += size;
+          report_.hyperscan_patterns += exprs.size();
+          out_->regex_dbs.push_back(std::move(frd));
+          break;
+        }
+        int bad = err ? err->expression : -1;
+        if (err) hs_free_compile_error(err);
+        if (bad < 0 || static_cast<std::size_t>(bad) >= map_back.size()) {
+          // Not attributable to one expression: run this field's regexes on PCRE2 alone.
+          for (std::size_t i = 0; i < list.size(); ++i) dropped[i] = true;
+          break;
+        }
+        std::size_t i = map_back[static_cast<std::size_t>(bad)];
+        if (!prefilter[i]) prefilter[i] = true;
+        else dropped[i] = true;
+      }
+      for (std::size_t i = 0; i < list.size(); ++i) {
+        if (!dropped[i]) continue;
+        report_.regex_pcre_only++;
+        // Predicates without a Hyperscan slot are confirmed by PCRE2 on every evaluation.
+        CompiledPredicate& p = out_->preds[list[i].pred];
+        p.regex_db = -1;
+        p.regex_slot = -1;
+        p.regex_needs_confirm = true;
+      }
+    }
+  }
+
+  const CompileOptions& options_;
+  CompileReport& report_;
+  std::unique_ptr<CompiledRules> out_;
+  std::unordered_map<std::string, std::uint32_t> pred_index_;
+  std::unordered_map<LiteralKey, std::int32_t, LiteralKeyHash> literal_index_;
+  std::vector<LiteralKey> literal_texts_;
+  std::vector<RegexFlags> regex_flags_;
+};
+
+}  // namespace
+
+Result<std::shared_ptr<const RuleSet>> RuleSet::compile(std::vector<SigmaRule> rules,
+                                                        const CompileOptions& options,
+                                                        CompileReport* report) {
+  CompileReport local;
+  CompileReport& rep = report ? *report : local;
+  auto start = std::chrono::steady_clock::now();
+  const LogsourceMap& mapping = options.mapping ? *options.mapping : LogsourceMap::builtin();
+  rep.rules_in += rules.size();
+  Builder builder(options, rep);
+  for (SigmaRule& r : rules) builder.add_rule(std::move(r), mapping);
+  if (Status s = builder.finish(); !s.ok()) return Error(std::move(s));
+  rep.compile_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return std::shared_ptr<const RuleSet>(new RuleSet(builder.take()));
+}
+
+}  // namespace vigil::rules

@@ -1,0 +1,81 @@
+#pragma once
+// Compiler: loaded Sigma rules + logsource mapping -> an immutable RuleSet.
+//
+// Design (after Suricata's prefilter): every string predicate that must see a literal of at
+// least `min_literal_bytes` contributes that literal to ONE Hyperscan literal database, which
+// is scanned once over each event's raw bytes. Literals are compiled both as written and in
+// their JSON-escaped form, so JSON events are scanned without being parsed. For each rule the
+// compiler picks a literal cover: a set of literals at least one of which must occur in any
+// event the rule matches (for `a and b` the more selective side, for `a or b` both sides).
+// The scan callback only marks literals and their rules as candidates; only candidates are
+// parsed and evaluated exactly. Rules with no cover (`not x`, numeric or null tests alone,
+// short values) are evaluated for every event.
+//
+// Regex predicates (and wildcard values that become regexes) are grouped by field into one
+// Hyperscan database per field, scanned lazily over that field's value when a candidate rule
+// needs it. A regex Hyperscan cannot compile exactly is compiled in prefilter mode and its
+// matches are confirmed with PCRE2; one Hyperscan cannot compile at all runs on PCRE2 alone.
+//
+// A rule that cannot be compiled is reported in CompileReport::errors and skipped.
+// The RuleSet is immutable and shared (std::shared_ptr<const RuleSet>) by every Matcher.
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+#include "rules/logsource_map.h"
+#include "rules/sigma_rule.h"
+
+struct hs_database;
+
+namespace vigil::rules {
+
+struct CompileOptions {
+  // Mapping used to route rules to events. Default (nullptr): LogsourceMap::builtin().
+  const LogsourceMap* mapping = nullptr;
+  // Shorter literals are not used for prefiltering: they fire on nearly every event and would
+  // only cost callbacks. Default: 3.
+  std::size_t min_literal_bytes = 3;
+};
+
+struct CompileReport {
+  std::vector<LoadError> errors;     // rules skipped at compile time, with reasons
+  std::size_t rules_in = 0;
+  std::size_t rules_compiled = 0;
+  std::size_t always_evaluated = 0;  // rules with no literal cover
+  std::size_t literals = 0;          // distinct prefilter literals
+  std::size_t hyperscan_patterns = 0;
+  std::size_t regex_predicates = 0;
+  std::size_t regex_hyperscan_exact = 0;
+  std::size_t regex_hyperscan_prefilter = 0;  // confirmed with PCRE2
+  std::size_t regex_pcre_only = 0;
+  std::size_t database_bytes = 0;    // all Hyperscan databases
+  double compile_seconds = 0;
+};
+
+struct CompiledRules;  // internal, defined in rules/compiled_rules.h
+
+class RuleSet {
+ public:
+  // Compiles `rules`. Fails only if Hyperscan itself cannot build the literal database (a bug
+  // or resource exhaustion), never because of one bad rule.
+  static Result<std::shared_ptr<const RuleSet>> compile(std::vector<SigmaRule> rules,
+                                                        const CompileOptions& options,
+                                                        CompileReport* report);
+  ~RuleSet();
+  RuleSet(const RuleSet&) = delete;
+  RuleSet& operator=(const RuleSet&) = delete;
+
+  std::size_t size() const;
+  const SigmaRule& rule(std::size_t index) const;
+  // The literal prefilter database (for benchmarks that compare with a bare hs_scan).
+  const hs_database* prefilter_database() const;
+  const CompiledRules& compiled() const { return *compiled_; }
+
+ private:
+  explicit RuleSet(std::unique_ptr<CompiledRules> compiled);
+  std::unique_ptr<CompiledRules> compiled_;
+};
+
+}  // namespace vigil::rules

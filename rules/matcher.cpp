@@ -1,0 +1,446 @@
+#include "rules/matcher.h"
+
+#include <arpa/inet.h>
+#include <hs/hs.h>
+
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+#include <simdjson.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+
+#include "core/record_reader.h"
+#include "rules/compiled_rules.h"
+
+namespace vigil::rules {
+
+namespace {
+
+inline char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
+
+// `needle` is already lower-cased when !cased.
+bool equals(std::string_view hay, std::string_view needle, bool cased) {
+  if (hay.size() != needle.size()) return false;
+  if (cased) return hay == needle;
+  for (std::size_t i = 0; i < hay.size(); ++i)
+    if (lower(hay[i]) != needle[i]) return false;
+  return true;
+}
+
+bool starts_with(std::string_view hay, std::string_view needle, bool cased) {
+  return hay.size() >= needle.size() && equals(hay.substr(0, needle.size()), needle, cased);
+}
+
+bool ends_with(std::string_view hay, std::string_view needle, bool cased) {
+  return hay.size() >= needle.size() &&
+         equals(hay.substr(hay.size() - needle.size()), needle, cased);
+}
+
+bool contains(std::string_view hay, std::string_view needle, bool cased) {
+  if (needle.empty()) return true;
+  if (hay.size() < needle.size()) return false;
+  if (cased) return hay.find(needle) != std::string_view::npos;
+  const char first = needle[0];
+  const char first_upper = (first >= 'a' && first <= 'z') ? static_cast<char>(first - 32) : first;
+  const std::size_t last = hay.size() - needle.size();
+  for (std::size_t i = 0; i <= last; ++i) {
+    char c = hay[i];
+    if (c != first && c != first_upper) continue;
+    std::size_t k = 1;
+    while (k < needle.size() && lower(hay[i + k]) == needle[k]) ++k;
+    if (k == needle.size()) return true;
+  }
+  return false;
+}
+
+bool parse_number(std::string_view s, double* out) {
+  if (s.empty() || s.size() > 64) return false;
+  char buf[72];
+  std::memcpy(buf, s.data(), s.size());
+  buf[s.size()] = '\0';
+  char* end = nullptr;
+  double v = std::strtod(buf, &end);
+  if (end == buf) return false;
+  while (*end == ' ') ++end;
+  if (*end != '\0') return false;
+  *out = v;
+  return true;
+}
+
+bool in_cidr(std::string_view s, const CompiledPredicate& p) {
+  if (s.empty() || s.size() > 63) return false;
+  char buf[64];
+  std::memcpy(buf, s.data(), s.size());
+  buf[s.size()] = '\0';
+  unsigned char addr[16];
+  if (inet_pton(p.cidr_family == 4 ? AF_INET : AF_INET6, buf, addr) != 1) return false;
+  int full = p.cidr_prefix / 8, rest = p.cidr_prefix % 8;
+  if (std::memcmp(addr, p.cidr_addr, static_cast<std::size_t>(full)) != 0) return false;
+  if (rest == 0) return true;
+  unsigned char mask = static_cast<unsigned char>(0xFF << (8 - rest));
+  return (addr[full] & mask) == (p.cidr_addr[full] & mask);
+}
+
+// True when the raw JSON holds a \u or \/ escape (not merely "\\u..." inside a path): an odd
+// run of backslashes before the letter.
+bool has_real_json_escape(std::string_view raw) {
+  const char* p = raw.data();
+  const char* end = p + raw.size();
+  while (p < end) {
+    const char* bs = static_cast<const char*>(std::memchr(p, '\\', static_cast<std::size_t>(end - p)));
+    if (!bs) return false;
+    const char* q = bs;
+    while (q < end && *q == '\\') ++q;
+    if (((q - bs) & 1) == 1 && q < end && (*q == 'u' || *q == '/')) return true;
+    p = q;
+  }
+  return false;
+}
+
+}  // namespace
+
+struct Matcher::State {
+  hs_scratch_t* scratch = nullptr;
+  pcre2_match_data* match_data = nullptr;
+  std::uint32_t gen = 0;
+  std::vector<std::uint32_t> literal_gen;
+  std::vector<std::uint32_t> rule_gen;
+  std::vector<std::uint32_t> pred_gen;
+  std::vector<std::uint8_t> pred_value;
+  std::vector<std::uint32_t> regex_db_gen;
+  std::vector<std::uint32_t> regex_hit_gen;  // per predicate
+  std::vector<std::uint32_t> candidates;
+  bool escape_seen = false;
+  bool parsed = false;
+  bool parse_ok = true;
+  std::string decoded;
+
+  // Scan context.
+  const CompiledRules* rules = nullptr;
+  const FieldRegexDatabase* scanning_db = nullptr;
+
+  ~State() {
+    if (scratch) hs_free_scratch(scratch);
+    if (match_data) pcre2_match_data_free(match_data);
+  }
+};
+
+namespace {
+
+int on_literal(unsigned id, unsigned long long, unsigned long long, unsigned, void* ctx) {
+  auto* st = static_cast<Matcher::State*>(ctx);
+  const CompiledRules& cr = *st->rules;
+  if (id >= cr.escape_detector_first) {
+    st->escape_seen = true;
+    return 0;
+  }
+  std::uint32_t lit = cr.pattern_to_literal[id];
+  if (st->literal_gen[lit] == st->gen) return 0;
+  st->literal_gen[lit] = st->gen;
+  for (std::uint32_t i = cr.literal_rules_offset[lit]; i < cr.literal_rules_offset[lit + 1]; ++i) {
+    std::uint32_t r = cr.literal_rules[i];
+    if (st->rule_gen[r] != st->gen) {
+      st->rule_gen[r] = st->gen;
+      st->candidates.push_back(r);
+    }
+  }
+  return 0;
+}
+
+int on_regex(unsigned id, unsigned long long, unsigned long long, unsigned, void* ctx) {
+  auto* st = static_cast<Matcher::State*>(ctx);
+  st->regex_hit_gen[st->scanning_db->slot_to_pred[id]] = st->gen;
+  return 0;
+}
+
+}  // namespace
+
+Matcher::Matcher(std::shared_ptr<const RuleSet> rules)
+    : rules_(std::move(rules)), state_(std::make_unique<State>()) {}
+Matcher::~Matcher() = default;
+
+Result<std::unique_ptr<Matcher>> Matcher::create(std::shared_ptr<const RuleSet> rules) {
+  std::unique_ptr<Matcher> m(new Matcher(std::move(rules)));
+  const CompiledRules& cr = m->rules_->compiled();
+  State& st = *m->state_;
+  st.rules = &cr;
+  if (cr.literal_db && hs_alloc_scratch(cr.literal_db, &st.scratch) != HS_SUCCESS)
+    return Error(Status::Internal("hs_alloc_scratch failed for the literal database"));
+  for (const FieldRegexDatabase& db : cr.regex_dbs)
+    if (hs_alloc_scratch(db.db, &st.scratch) != HS_SUCCESS)
+      return Error(Status::Internal("hs_alloc_scratch failed for regex database of " + db.field));
+  st.match_data = pcre2_match_data_create(4, nullptr);
+  st.literal_gen.assign(cr.literal_text.size(), 0);
+  st.rule_gen.assign(cr.rules.size(), 0);
+  st.pred_gen.assign(cr.preds.size(), 0);
+  st.pred_value.assign(cr.preds.size(), 0);
+  st.regex_hit_gen.assign(cr.preds.size(), 0);
+  st.regex_db_gen.assign(cr.regex_dbs.size(), 0);
+  return m;
+}
+
+namespace {
+
+class Evaluator {
+ public:
+  Evaluator(Matcher::State& st, const CompiledRules& cr, Event& ev) : st_(st), cr_(cr), ev_(ev) {}
+
+  bool node(std::uint32_t n) {
+    const CompiledNode& nd = cr_.nodes[n];
+    switch (nd.kind) {
+      case CondNode::Kind::kTrue: return true;
+      case CondNode::Kind::kFalse: return false;
+      case CondNode::Kind::kPred: return pred(nd.pred);
+      case CondNode::Kind::kNot: return !node(cr_.children[nd.first_child]);
+      case CondNode::Kind::kAnd:
+        for (std::uint32_t i = 0; i < nd.child_count; ++i)
+          if (!node(cr_.children[nd.first_child + i])) return false;
+        return true;
+      case CondNode::Kind::kOr:
+        for (std::uint32_t i = 0; i < nd.child_count; ++i)
+          if (node(cr_.children[nd.first_child + i])) return true;
+        return false;
+    }
+    return false;
+  }
+
+  bool pred(std::uint32_t id) {
+    if (st_.pred_gen[id] == st_.gen) return st_.pred_value[id] != 0;
+    bool v = compute(cr_.preds[id], id);
+    st_.pred_gen[id] = st_.gen;
+    st_.pred_value[id] = v ? 1 : 0;
+    return v;
+  }
+
+  // Positive evidence: (field, value) of every true predicate not under a `not`.
+  void collect(std::uint32_t n, std::vector<MatchedField>& out) {
+    const CompiledNode& nd = cr_.nodes[n];
+    switch (nd.kind) {
+      case CondNode::Kind::kPred: {
+        if (!pred(nd.pred)) return;
+        const CompiledPredicate& p = cr_.preds[nd.pred];
+        if (p.field.empty()) {
+          out.push_back(MatchedField{std::string_view(), ev_.raw});
+          return;
+        }
+        if (const Field* f = ev_.fields.find(p.field)) {
+          for (const MatchedField& m : out)
+            if (m.field == f->name && m.value.data() == f->value.data()) return;
+          out.push_back(MatchedField{f->name, f->value});
+        }
+        return;
+      }
+      case CondNode::Kind::kAnd:
+      case CondNode::Kind::kOr:
+        for (std::uint32_t i = 0; i < nd.child_count; ++i) {
+          std::uint32_t c = cr_.children[nd.first_child + i];
+          if (node(c)) collect(c, out);
+        }
+        return;
+      default: return;
+    }
+  }
+
+ private:
+  bool string_test(const CompiledPredicate& p, std::string_view v) {
+    switch (p.op) {
+      case MatchOp::kEquals: return equals(v, p.value, p.cased);
+      case MatchOp::kContains: return contains(v, p.value, p.cased);
+      case MatchOp::kStartsWith: return starts_with(v, p.value, p.cased);
+      case MatchOp::kEndsWith: return ends_with(v, p.value, p.cased);
+      default: return false;
+    }
+  }
+
+  bool pcre_test(const CompiledPredicate& p, std::string_view v) {
+    if (!p.pcre) return false;
+    int rc = pcre2_match(p.pcre, reinterpret_cast<PCRE2_SPTR>(v.data()), v.size(), 0, 0,
+                         st_.match_data, nullptr);
+    return rc >= 0;
+  }
+
+  // Scans every value of the regex database's field once per event.
+  void scan_regex_db(std::int32_t db_index) {
+    if (st_.regex_db_gen[static_cast<std::size_t>(db_index)] == st_.gen) return;
+    st_.regex_db_gen[static_cast<std::size_t>(db_index)] = st_.gen;
+    const FieldRegexDatabase& db = cr_.regex_dbs[static_cast<std::size_t>(db_index)];
+    st_.scanning_db = &db;
+    ev_.fields.any_named(db.field, [&](const Field& f) {
+      hs_scan(db.db, f.value.data(), static_cast<unsigned>(f.value.size()), 0, st_.scratch,
+              on_regex, &st_);
+      return false;
+    });
+  }
+
+  bool compute(const CompiledPredicate& p, std::uint32_t id) {
+    // The prefilter proved the literal absent: no value can satisfy the predicate.
+    if (p.literal != kNoLiteral && st_.literal_gen[static_cast<std::size_t>(p.literal)] != st_.gen)
+      return false;
+    switch (p.op) {
+      case MatchOp::kEquals:
+      case MatchOp::kContains:
+      case MatchOp::kStartsWith:
+      case MatchOp::kEndsWith:
+        if (p.field.empty()) return keyword([&](std::string_view v) { return string_test(p, v); });
+        return ev_.fields.any_named(p.field, [&](const Field& f) {
+          return f.kind != ValueKind::kNull && string_test(p, f.value);
+        });
+      case MatchOp::kRegex:
+        if (p.field.empty()) return keyword([&](std::string_view v) { return pcre_test(p, v); });
+        if (p.regex_db >= 0) {
+          scan_regex_db(p.regex_db);
+          if (st_.regex_hit_gen[id] != st_.gen) return false;
+          if (!p.regex_needs_confirm) return true;
+        }
+        return ev_.fields.any_named(p.field, [&](const Field& f) { return pcre_test(p, f.value); });
+      case MatchOp::kExists: return (ev_.fields.find(p.field) != nullptr) == p.exists_expected;
+      case MatchOp::kNull: {
+        const Field* f = ev_.fields.find(p.field);
+        return f == nullptr || f->kind == ValueKind::kNull || f->value.empty();
+      }
+      case MatchOp::kLt:
+      case MatchOp::kLte:
+      case MatchOp::kGt:
+      case MatchOp::kGte:
+        return ev_.fields.any_named(p.field, [&](const Field& f) {
+          double x;
+          if (!parse_number(f.value, &x)) return false;
+          switch (p.op) {
+            case MatchOp::kLt: return x < p.number;
+            case MatchOp::kLte: return x <= p.number;
+            case MatchOp::kGt: return x > p.number;
+            default: return x >= p.number;
+          }
+        });
+      case MatchOp::kCidr:
+        return ev_.fields.any_named(p.field, [&](const Field& f) { return in_cidr(f.value, p); });
+      case MatchOp::kFieldRefEquals:
+      case MatchOp::kFieldRefContains:
+      case MatchOp::kFieldRefStartsWith:
+      case MatchOp::kFieldRefEndsWith: {
+        const Field* other = ev_.fields.find(p.value);
+        if (!other) return false;
+        std::string ref = p.cased ? std::string(other->value) : std::string();
+        if (!p.cased) {
+          ref.reserve(other->value.size());
+          for (char c : other->value) ref += lower(c);
+        }
+        return ev_.fields.any_named(p.field, [&](const Field& f) {
+          switch (p.op) {
+            case MatchOp::kFieldRefEquals: return equals(f.value, ref, p.cased);
+            case MatchOp::kFieldRefContains: return contains(f.value, ref, p.cased);
+            case MatchOp::kFieldRefStartsWith: return starts_with(f.value, ref, p.cased);
+            default: return ends_with(f.value, ref, p.cased);
+          }
+        });
+      }
+    }
+    return false;
+  }
+
+  // Keywords search every field value of structured events and the whole raw text of others.
+  template <typename Test>
+  bool keyword(Test&& test) {
+    if (ev_.format != LogFormat::kJson && test(ev_.raw)) return true;
+    for (const Field& f : ev_.fields.fields()) {
+      if (!f.name.empty() && f.name[0] == '_') continue;  // pseudo-fields are not log content
+      if (test(f.value)) return true;
+    }
+    return false;
+  }
+
+  Matcher::State& st_;
+  const CompiledRules& cr_;
+  Event& ev_;
+};
+
+}  // namespace
+
+bool Matcher::match(Event& event, parse::RecordParser& parser, LogFormat format,
+                    std::vector<RuleMatch>& out) {
+  const CompiledRules& cr = rules_->compiled();
+  State& st = *state_;
+  if (++st.gen == 0) {  // wrapped: reset the memo tables once every 4 billion events
+    std::fill(st.literal_gen.begin(), st.literal_gen.end(), 0);
+    std::fill(st.rule_gen.begin(), st.rule_gen.end(), 0);
+    std::fill(st.pred_gen.begin(), st.pred_gen.end(), 0);
+    std::fill(st.regex_hit_gen.begin(), st.regex_hit_gen.end(), 0);
+    std::fill(st.regex_db_gen.begin(), st.regex_db_gen.end(), 0);
+    st.gen = 1;
+  }
+  stats_.events++;
+  st.candidates.clear();
+  st.escape_seen = false;
+  st.parsed = false;
+
+  auto ensure_parsed = [&]() -> bool {
+    if (!st.parsed) {
+      st.parsed = true;
+      st.parse_ok = parser.parse(format, event);
+      stats_.events_parsed++;
+    }
+    return st.parse_ok;
+  };
+
+  if (cr.literal_db) {
+    hs_scan(cr.literal_db, event.raw.data(), static_cast<unsigned>(event.raw.size()), 0,
+            st.scratch, on_literal, &st);
+  }
+  // Formats whose parsed values may differ from the raw bytes (JSON \u escapes, CEF and
+  // key=value escapes, RFC 5424 structured data) get a second scan over the decoded values,
+  // so an escape can never hide a literal from the prefilter.
+  bool rescan = false;
+  if (st.escape_seen && !event.raw.empty() && has_real_json_escape(event.raw)) rescan = true;
+  if (!rescan && !event.raw.empty() && event.raw[0] != '{' &&
+      std::memchr(event.raw.data(), '\\', event.raw.size()) != nullptr) {
+    LogFormat f = format == LogFormat::kUnknown ? parse::detect_format(event.raw) : format;
+    rescan = f == LogFormat::kCef || f == LogFormat::kKeyValue || f == LogFormat::kRfc5424;
+  }
+  if (rescan) {
+    if (!ensure_parsed()) return false;
+    stats_.decoded_rescans++;
+    st.decoded.clear();
+    for (const Field& f : event.fields.fields()) {
+      st.decoded.append(f.value.data(), f.value.size());
+      st.decoded.push_back('\n');
+    }
+    if (cr.literal_db)
+      hs_scan(cr.literal_db, st.decoded.data(), static_cast<unsigned>(st.decoded.size()), 0,
+              st.scratch, on_literal, &st);
+  }
+
+  if (st.candidates.empty() && cr.always_rules.empty()) {
+    // Nothing can match. Structured records are still checked cheaply so that broken input
+    // is counted even when no rule looks at it.
+    if (!st.parsed) {
+      parse::precheck(event);
+      if (event.parse_error != ParseErrorKind::kNone && event.parse_error != ParseErrorKind::kInvalidUtf8)
+        return false;
+    }
+    return !st.parsed || st.parse_ok;
+  }
+  if (!ensure_parsed()) return false;
+  for (std::uint32_t r : cr.always_rules) {
+    if (st.rule_gen[r] != st.gen) {
+      st.rule_gen[r] = st.gen;
+      st.candidates.push_back(r);
+    }
+  }
+  std::sort(st.candidates.begin(), st.candidates.end());
+  Evaluator eval(st, cr, event);
+  for (std::uint32_t r : st.candidates) {
+    stats_.candidate_rules++;
+    const CompiledRule& rule = cr.rules[r];
+    if (!eval.node(rule.root)) continue;
+    RuleMatch m;
+    m.rule = rule.source;
+    eval.collect(rule.root, m.matched);
+    out.push_back(std::move(m));
+    stats_.matches++;
+  }
+  return true;
+}
+
+}  // namespace vigil::rules

@@ -1,0 +1,62 @@
+#pragma once
+// Matcher: runs a RuleSet over events. One Matcher per thread (it owns the Hyperscan scratch,
+// PCRE2 match data and per-event memo tables); the RuleSet it reads is shared and immutable.
+#include <cstdint>
+#include <memory>
+#include <string_view>
+#include <vector>
+
+#include "core/event.h"
+#include "core/parse/parser.h"
+#include "rules/compiler.h"
+
+struct hs_scratch;
+
+namespace vigil::rules {
+
+struct MatchedField {
+  std::string_view field;  // event field name ("" for a keyword hit on the raw record)
+  std::string_view value;  // the field's value (views into the event; valid while it lives)
+};
+
+struct RuleMatch {
+  std::uint32_t rule = 0;  // index into RuleSet::rule()
+  std::vector<MatchedField> matched;
+};
+
+struct MatcherStats {
+  std::uint64_t events = 0;
+  std::uint64_t events_parsed = 0;     // events that needed their fields (had candidates)
+  std::uint64_t candidate_rules = 0;   // rule evaluations performed
+  std::uint64_t decoded_rescans = 0;   // events whose escapes forced a scan of decoded values
+  std::uint64_t matches = 0;
+};
+
+class Matcher {
+ public:
+  // Fails if Hyperscan cannot allocate scratch space.
+  static Result<std::unique_ptr<Matcher>> create(std::shared_ptr<const RuleSet> rules);
+  ~Matcher();
+  Matcher(const Matcher&) = delete;
+  Matcher& operator=(const Matcher&) = delete;
+
+  // Matches one event. `event.raw` must be followed by kRecordPadding readable bytes. The event
+  // is parsed with `parser` only when some rule needs its fields (forced `format`, or
+  // LogFormat::kUnknown to detect). Returns false if the event was unusable (counted by the
+  // caller via event.parse_error). Appends one RuleMatch per matching rule, in rule order.
+  bool match(Event& event, parse::RecordParser& parser, LogFormat format,
+             std::vector<RuleMatch>& out);
+
+  const MatcherStats& stats() const { return stats_; }
+  const RuleSet& rules() const { return *rules_; }
+
+  struct State;  // internal (public only so the Hyperscan callbacks can reach it)
+
+ private:
+  explicit Matcher(std::shared_ptr<const RuleSet> rules);
+  std::shared_ptr<const RuleSet> rules_;
+  std::unique_ptr<State> state_;
+  MatcherStats stats_;
+};
+
+}  // namespace vigil::rules

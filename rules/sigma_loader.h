@@ -1,0 +1,30 @@
+#pragma once
+// Sigma YAML loader: files and directory trees -> SigmaRule values.
+//
+// One bad file or rule never stops the others: each is reported as a LoadError and skipped.
+// Thread-safety: free functions, no shared state.
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/status.h"
+#include "rules/sigma_rule.h"
+
+namespace vigil::rules {
+
+struct LoadReport {
+  std::vector<SigmaRule> rules;
+  std::vector<LoadError> errors;
+  std::size_t files_read = 0;
+  std::size_t documents_seen = 0;  // YAML documents that looked like rules (loaded + failed)
+};
+
+// Parses every Sigma document in `yaml_text` (a file may hold several documents, including
+// Sigma's `action: global` collections). Appends to `report`.
+void load_rule_text(std::string_view yaml_text, const std::string& path, LoadReport& report);
+
+// Loads files and, recursively, directories (*.yml and *.yaml), in sorted path order.
+// A path that does not exist is reported as a LoadError with reason "io_error".
+LoadReport load_rule_paths(const std::vector<std::string>& paths);
+
+}  // namespace vigil::rules
