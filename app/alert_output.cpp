@@ -1,0 +1,135 @@
+#include "app/alert_output.h"
+
+#include <fmt/format.h>
+
+namespace vigil::app {
+
+namespace {
+
+// Length of the valid UTF-8 sequence at s[i], or 0 if invalid.
+std::size_t utf8_len(std::string_view s, std::size_t i) {
+  unsigned char c = static_cast<unsigned char>(s[i]);
+  std::size_t n;
+  if (c < 0x80) return 1;
+  if ((c & 0xE0) == 0xC0) n = 2;
+  else if ((c & 0xF0) == 0xE0) n = 3;
+  else if ((c & 0xF8) == 0xF0) n = 4;
+  else return 0;
+  if (i + n > s.size()) return 0;
+  for (std::size_t k = 1; k < n; ++k)
+    if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) return 0;
+  if (n == 2 && c < 0xC2) return 0;  // overlong
+  return n;
+}
+
+}  // namespace
+
+void append_json_string(std::string& out, std::string_view s) {
+  out += '"';
+  for (std::size_t i = 0; i < s.size();) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x80) {
+      std::size_t n = utf8_len(s, i);
+      if (n == 0) {
+        out += "\\ufffd";
+        ++i;
+      } else {
+        out.append(s.data() + i, n);
+        i += n;
+      }
+      continue;
+    }
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (c < 0x20) out += fmt::format("\\u{:04x}", c);
+        else out += static_cast<char>(c);
+    }
+    ++i;
+  }
+  out += '"';
+}
+
+void append_alert_json(std::string& out, const rules::SigmaRule& rule, const Event& event,
+                       const rules::RuleMatch& match) {
+  out += "{\"rule\":{\"id\":";
+  append_json_string(out, rule.id);
+  out += ",\"title\":";
+  append_json_string(out, rule.title);
+  out += ",\"level\":";
+  append_json_string(out, rule.level);
+  out += ",\"tags\":[";
+  for (std::size_t i = 0; i < rule.tags.size(); ++i) {
+    if (i) out += ',';
+    append_json_string(out, rule.tags[i]);
+  }
+  out += "],\"path\":";
+  append_json_string(out, rule.path);
+  out += "},\"time\":";
+  append_json_string(out, event.time_text);
+  out += ",\"host\":";
+  append_json_string(out, event.host);
+  out += ",\"source\":{\"file\":";
+  append_json_string(out, event.source);
+  out += fmt::format(",\"record\":{}}}", event.record_no);
+  out += ",\"format\":";
+  append_json_string(out, to_string(event.format));
+  out += ",\"matched\":[";
+  for (std::size_t i = 0; i < match.matched.size(); ++i) {
+    if (i) out += ',';
+    out += "{\"field\":";
+    append_json_string(out, match.matched[i].field.empty() ? std::string_view("(keyword)")
+                                                           : match.matched[i].field);
+    out += ",\"value\":";
+    append_json_string(out, match.matched[i].value);
+    out += '}';
+  }
+  out += "],\"event\":";
+  if (event.format == LogFormat::kJson && event.parse_error == ParseErrorKind::kNone) {
+    // The record parsed as JSON, so it is valid JSON; only its layout whitespace may hold line
+    // breaks (inside strings they are escaped), and JSON lines need one line per alert.
+    for (char c : event.raw) out += (c == '\n' || c == '\r') ? ' ' : c;
+  } else {
+    append_json_string(out, event.raw);
+    out += ",\"fields\":{";
+    bool first = true;
+    for (const Field& f : event.fields.fields()) {
+      if (!f.name.empty() && f.name[0] == '_') continue;
+      if (!first) out += ',';
+      first = false;
+      append_json_string(out, f.name);
+      out += ':';
+      append_json_string(out, f.value);
+    }
+    out += '}';
+  }
+  out += "}\n";
+}
+
+std::string table_header() {
+  return fmt::format("{:<27} {:<8} {:<20} {:<50} {}\n", "TIME", "LEVEL", "HOST", "RULE",
+                     "MATCHED");
+}
+
+void append_alert_row(std::string& out, const rules::SigmaRule& rule, const Event& event,
+                      const rules::RuleMatch& match) {
+  auto clip = [](std::string_view s, std::size_t n) {
+    std::string r;
+    for (char c : s.substr(0, n)) r += (c == '\n' || c == '\r' || c == '\t') ? ' ' : c;
+    if (s.size() > n) r += "...";
+    return r;
+  };
+  std::string matched;
+  if (!match.matched.empty()) {
+    const rules::MatchedField& m = match.matched.front();
+    matched = m.field.empty() ? clip(m.value, 60) : std::string(m.field) + "=" + clip(m.value, 60);
+  }
+  out += fmt::format("{:<27} {:<8} {:<20} {:<50} {}\n", clip(event.time_text, 27), rule.level,
+                     clip(event.host, 20), clip(rule.title, 47), matched);
+}
+
+}  // namespace vigil::app

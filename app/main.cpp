@@ -1,0 +1,76 @@
+// vigil: Sigma detection at Hyperscan speed. Command-line entry point.
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "app/rules_command.h"
+#include "app/scan_command.h"
+
+namespace {
+
+constexpr const char* kDescription =
+    "vigil: a SOC log-analysis engine. It matches log events against Sigma rules compiled\n"
+    "into Hyperscan databases.\n";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{kDescription, "vigil"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "vigil 0.1.0");
+
+  // vigil scan
+  vigil::app::ScanOptions scan;
+  std::string format_name = "auto", output_name = "jsonl";
+  CLI::App* scan_cmd = app.add_subcommand(
+      "scan",
+      "Hunt offline: match log files (or stdin) against Sigma rules. Alerts go to stdout as JSON\n"
+      "lines (or a table), a summary to stderr. Gzip files are read as they are.");
+  scan_cmd->add_option("--rules,-r", scan.rule_paths,
+                       "Rule file or directory (repeatable; '@bundled' = the packs built into\n"
+                       "vigil). Default: the bundled packs.");
+  scan_cmd->add_option("--format,-f", format_name,
+                       "Input format: auto, json, rfc3164 (syslog), rfc5424, cef, kv, access, plain.\n"
+                       "auto detects per line.")
+      ->capture_default_str();
+  scan_cmd->add_option("--threads,-t", scan.threads, "Matcher threads")->capture_default_str();
+  scan_cmd->add_option("--output,-o", output_name, "Alert output: jsonl or table")->capture_default_str();
+  scan_cmd->add_option("--min-level", scan.min_level,
+                       "Only alerts at or above this level (informational, low, medium, high, critical)");
+  scan_cmd->add_option("--max-record-bytes", scan.max_record_bytes,
+                       "Longer records are counted as oversize and skipped")->capture_default_str();
+  scan_cmd->add_flag("!--no-summary", scan.summary, "Do not print the summary on stderr");
+  scan_cmd->add_option("inputs", scan.inputs, "Log files, or '-' for stdin (default: stdin)");
+
+  // vigil rules check
+  CLI::App* rules_cmd = app.add_subcommand("rules", "Work with rule trees");
+  rules_cmd->require_subcommand(1);
+  vigil::app::RulesCheckOptions check;
+  CLI::App* check_cmd = rules_cmd->add_subcommand(
+      "check",
+      "Load and compile rules; list every rule that fails with file, id and reason, totals by\n"
+      "reason, compile time and database size. Exit code 0 unless no rule loaded.");
+  check_cmd->add_option("paths", check.paths, "Rule files or directories ('@bundled' = built-in packs)")
+      ->required();
+  check_cmd->add_flag("--verbose,-v", check.verbose, "Also list every rule that loaded");
+
+  CLI11_PARSE(app, argc, argv);
+
+  if (*scan_cmd) {
+    if (!vigil::parse_log_format(format_name, &scan.format)) {
+      std::fprintf(stderr, "vigil scan: unknown --format '%s'\n", format_name.c_str());
+      return 2;
+    }
+    if (output_name == "jsonl" || output_name == "json") scan.output = vigil::app::OutputFormat::kJsonLines;
+    else if (output_name == "table") scan.output = vigil::app::OutputFormat::kTable;
+    else {
+      std::fprintf(stderr, "vigil scan: unknown --output '%s' (jsonl or table)\n", output_name.c_str());
+      return 2;
+    }
+    return vigil::app::run_scan(scan, stdout, stderr, nullptr);
+  }
+  if (*check_cmd) return vigil::app::run_rules_check(check, stdout);
+  return 2;
+}

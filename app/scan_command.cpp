@@ -1,0 +1,292 @@
+#include "app/scan_command.h"
+
+#include <fmt/format.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <cstring>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+#include "app/alert_output.h"
+#include "app/rule_sources.h"
+#include "core/parse/parser.h"
+#include "core/record_reader.h"
+#include "rules/compiler.h"
+#include "rules/matcher.h"
+
+namespace vigil::app {
+
+int level_rank(const std::string& level) {
+  static const char* kLevels[] = {"informational", "low", "medium", "high", "critical"};
+  for (int i = 0; i < 5; ++i)
+    if (level == kLevels[i]) return i;
+  return -1;
+}
+
+namespace {
+
+// A batch of records with the bytes they point into, owned (multi-threaded mode copies the
+// reader's buffer so the reader can go on while workers match).
+struct Batch {
+  std::string source;
+  std::vector<char> bytes;
+  std::vector<Record> records;
+  // Results, filled by the worker.
+  std::string output;
+  ScanSummary counts;
+  bool done = false;
+};
+
+// Per-thread matching state.
+struct Worker {
+  std::unique_ptr<rules::Matcher> matcher;
+  parse::RecordParser parser;
+  Event event;
+  std::vector<rules::RuleMatch> matches;
+
+  explicit Worker(std::size_t max_record_bytes)
+      : parser(parse::ParserOptions{max_record_bytes}) {}
+
+  void process(const ScanOptions& opt, int min_rank, std::string_view source,
+               const std::vector<Record>& records, std::string& output, ScanSummary& counts) {
+    const rules::RuleSet& rs = matcher->rules();
+    for (const Record& rec : records) {
+      counts.events++;
+      counts.bytes += rec.bytes.size();
+      if (rec.oversize) {
+        counts.parse_errors[static_cast<std::size_t>(ParseErrorKind::kOversize)]++;
+        continue;
+      }
+      if (rec.unterminated_json) {
+        counts.parse_errors[static_cast<std::size_t>(ParseErrorKind::kTruncatedJson)]++;
+        continue;
+      }
+      event.raw = rec.bytes;
+      event.source = source;
+      event.record_no = rec.record_no;
+      event.parse_error = ParseErrorKind::kNone;
+      event.time_text = {};
+      event.host = {};
+      event.fields.clear();
+      matches.clear();
+      bool usable = matcher->match(event, parser, opt.format, matches);
+      if (event.parse_error != ParseErrorKind::kNone)
+        counts.parse_errors[static_cast<std::size_t>(event.parse_error)]++;
+      if (!usable) continue;
+      for (const rules::RuleMatch& m : matches) {
+        const rules::SigmaRule& rule = rs.rule(m.rule);
+        int rank = level_rank(rule.level);
+        if (rank < min_rank) continue;
+        counts.alerts++;
+        counts.alerts_by_level[rank < 0 ? 5 : static_cast<std::size_t>(rank)]++;
+        if (opt.output == OutputFormat::kJsonLines) append_alert_json(output, rule, event, m);
+        else append_alert_row(output, rule, event, m);
+      }
+    }
+  }
+};
+
+void merge(ScanSummary& into, const ScanSummary& from) {
+  into.events += from.events;
+  into.bytes += from.bytes;
+  into.alerts += from.alerts;
+  for (std::size_t i = 0; i < into.parse_errors.size(); ++i) into.parse_errors[i] += from.parse_errors[i];
+  for (std::size_t i = 0; i < into.alerts_by_level.size(); ++i)
+    into.alerts_by_level[i] += from.alerts_by_level[i];
+}
+
+std::string with_commas(std::uint64_t v) {
+  std::string s = std::to_string(v);
+  for (int i = static_cast<int>(s.size()) - 3; i > 0; i -= 3) s.insert(static_cast<std::size_t>(i), ",");
+  return s;
+}
+
+void print_summary(std::FILE* err, const ScanSummary& s) {
+  double eps = s.seconds > 0 ? s.events / s.seconds : 0;
+  double mbps = s.seconds > 0 ? s.bytes / s.seconds / 1e6 : 0;
+  std::string text = fmt::format(
+      "vigil scan: {} events, {:.1f} MB in {:.2f} s = {} events/s ({:.0f} MB/s)\n",
+      with_commas(s.events), s.bytes / 1e6, s.seconds, with_commas(static_cast<std::uint64_t>(eps)),
+      mbps);
+  text += fmt::format("  alerts: {} (critical {}, high {}, medium {}, low {}, informational {})\n",
+                      with_commas(s.alerts), s.alerts_by_level[4], s.alerts_by_level[3],
+                      s.alerts_by_level[2], s.alerts_by_level[1], s.alerts_by_level[0]);
+  std::string errs;
+  std::uint64_t total_errors = 0;
+  for (std::size_t i = 1; i < s.parse_errors.size(); ++i) {
+    if (!s.parse_errors[i]) continue;
+    total_errors += s.parse_errors[i];
+    errs += fmt::format("{}{} {}", errs.empty() ? "" : ", ",
+                        to_string(static_cast<ParseErrorKind>(i)), s.parse_errors[i]);
+  }
+  text += fmt::format("  parse errors: {}{}\n", total_errors, errs.empty() ? "" : " (" + errs + ")");
+  text += fmt::format("  rules: {} loaded, {} failed to load or compile (see `vigil rules check`)\n",
+                      s.rules_loaded, s.rules_failed);
+  std::fputs(text.c_str(), err);
+}
+
+}  // namespace
+
+int run_scan(const ScanOptions& opt, std::FILE* out, std::FILE* err, ScanSummary* summary_out) {
+  ScanSummary summary;
+  int min_rank = -1;
+  if (!opt.min_level.empty()) {
+    min_rank = level_rank(opt.min_level);
+    if (min_rank < 0) {
+      std::fprintf(err, "vigil scan: unknown --min-level '%s' (informational, low, medium, high, critical)\n",
+                   opt.min_level.c_str());
+      return 2;
+    }
+  }
+  rules::LoadReport loaded = load_rule_sources(opt.rule_paths);
+  rules::CompileReport creport;
+  std::size_t total = loaded.rules.size() + loaded.errors.size();
+  auto compiled = rules::RuleSet::compile(std::move(loaded.rules), rules::CompileOptions{}, &creport);
+  if (!compiled) {
+    std::fprintf(err, "vigil scan: %s\n", compiled.error().to_string().c_str());
+    return 2;
+  }
+  std::shared_ptr<const rules::RuleSet> ruleset = *compiled;
+  summary.rules_loaded = ruleset->size();
+  summary.rules_failed = total - ruleset->size();
+  if (ruleset->size() == 0) {
+    std::fprintf(err, "vigil scan: no rule loaded; run `vigil rules check` on the rule paths\n");
+    return 2;
+  }
+
+  unsigned threads = std::max(1u, opt.threads);
+  std::vector<std::unique_ptr<Worker>> workers;
+  for (unsigned i = 0; i < threads; ++i) {
+    auto w = std::make_unique<Worker>(opt.max_record_bytes);
+    auto m = rules::Matcher::create(ruleset);
+    if (!m) {
+      std::fprintf(err, "vigil scan: %s\n", m.error().to_string().c_str());
+      return 2;
+    }
+    w->matcher = std::move(*m);
+    workers.push_back(std::move(w));
+  }
+  if (opt.output == OutputFormat::kTable) std::fputs(table_header().c_str(), out);
+
+  RecordReaderOptions ropt;
+  ropt.max_record_bytes = opt.max_record_bytes;
+  std::vector<std::string> inputs = opt.inputs;
+  if (inputs.empty()) inputs.push_back("-");
+  auto start = std::chrono::steady_clock::now();
+  int exit_code = 0;
+
+  // Work queue for threads > 1: batches in order; workers take the oldest unclaimed one, the
+  // main thread writes finished batches in order, so output order equals input order.
+  std::mutex mu;
+  std::condition_variable cv_work, cv_done;
+  std::deque<std::shared_ptr<Batch>> pending;  // claimed or not, in input order
+  std::deque<std::shared_ptr<Batch>> unclaimed;
+  bool stopping = false;
+  std::vector<std::thread> pool;
+  const std::size_t max_in_flight = threads * 2;
+  if (threads > 1) {
+    for (unsigned i = 0; i < threads; ++i) {
+      pool.emplace_back([&, i] {
+        Worker& w = *workers[i];
+        for (;;) {
+          std::shared_ptr<Batch> b;
+          {
+            std::unique_lock lock(mu);
+            cv_work.wait(lock, [&] { return stopping || !unclaimed.empty(); });
+            if (unclaimed.empty()) return;
+            b = unclaimed.front();
+            unclaimed.pop_front();
+          }
+          w.process(opt, min_rank, b->source, b->records, b->output, b->counts);
+          {
+            std::lock_guard lock(mu);
+            b->done = true;
+          }
+          cv_done.notify_all();
+        }
+      });
+    }
+  }
+  auto drain_done = [&](bool all) {
+    std::unique_lock lock(mu);
+    for (;;) {
+      while (!pending.empty() && pending.front()->done) {
+        std::shared_ptr<Batch> b = pending.front();
+        pending.pop_front();
+        lock.unlock();
+        std::fwrite(b->output.data(), 1, b->output.size(), out);
+        merge(summary, b->counts);
+        lock.lock();
+      }
+      if (pending.empty() || (!all && pending.size() < max_in_flight)) return;
+      cv_done.wait(lock);
+    }
+  };
+
+  std::vector<Record> records;
+  for (const std::string& input : inputs) {
+    auto reader = RecordReader::open(input, ropt);
+    if (!reader) {
+      std::fprintf(err, "vigil scan: %s\n", reader.error().to_string().c_str());
+      exit_code = 2;
+      continue;
+    }
+    std::string source = input == "-" ? "(stdin)" : input;
+    while ((*reader)->next_batch(records)) {
+      if (threads == 1) {
+        std::string output;
+        ScanSummary counts;
+        workers[0]->process(opt, min_rank, source, records, output, counts);
+        std::fwrite(output.data(), 1, output.size(), out);
+        merge(summary, counts);
+        continue;
+      }
+      // Copy the records' bytes so the reader can refill its buffer while workers match.
+      auto b = std::make_shared<Batch>();
+      b->source = source;
+      const char* lo = records.front().bytes.data();
+      const char* hi = lo;
+      for (const Record& r : records) {
+        lo = std::min(lo, r.bytes.data());
+        hi = std::max(hi, r.bytes.data() + r.bytes.size());
+      }
+      b->bytes.resize(static_cast<std::size_t>(hi - lo) + kRecordPadding);
+      std::memcpy(b->bytes.data(), lo, static_cast<std::size_t>(hi - lo));
+      b->records = records;
+      for (Record& r : b->records)
+        r.bytes = std::string_view(b->bytes.data() + (r.bytes.data() - lo), r.bytes.size());
+      {
+        std::lock_guard lock(mu);
+        pending.push_back(b);
+        unclaimed.push_back(b);
+      }
+      cv_work.notify_one();
+      drain_done(false);
+    }
+    Status st = (*reader)->status();
+    if (!st.ok()) {
+      std::fprintf(err, "vigil scan: %s: %s\n", source.c_str(), st.to_string().c_str());
+      exit_code = 2;
+    }
+  }
+  if (threads > 1) {
+    drain_done(true);
+    {
+      std::lock_guard lock(mu);
+      stopping = true;
+    }
+    cv_work.notify_all();
+    for (std::thread& t : pool) t.join();
+  }
+  std::fflush(out);
+  summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  for (auto& w : workers) summary.events_parsed += w->matcher->stats().events_parsed;
+  if (opt.summary) print_summary(err, summary);
+  if (summary_out) *summary_out = summary;
+  return exit_code;
+}
+
+}  // namespace vigil::app

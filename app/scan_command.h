@@ -1,0 +1,45 @@
+#pragma once
+// `vigil scan`: offline hunting over files or stdin, like Chainsaw or Hayabusa.
+#include <array>
+#include <cstdint>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "core/event.h"
+
+namespace vigil::app {
+
+enum class OutputFormat { kJsonLines, kTable };
+
+struct ScanOptions {
+  std::vector<std::string> rule_paths;  // Default: none = the bundled packs
+  std::vector<std::string> inputs;      // files (gzip is detected) or "-" for stdin
+  LogFormat format = LogFormat::kUnknown;  // Default: auto-detect per record
+  unsigned threads = 1;                 // Default: 1 matcher thread
+  OutputFormat output = OutputFormat::kJsonLines;
+  std::string min_level;                // Default: "" = every level
+  std::size_t max_record_bytes = 1u << 20;  // Default: 1 MiB
+  bool summary = true;                  // Default: print the summary on stderr
+};
+
+struct ScanSummary {
+  std::uint64_t events = 0;
+  std::uint64_t bytes = 0;
+  std::uint64_t alerts = 0;
+  std::array<std::uint64_t, static_cast<std::size_t>(ParseErrorKind::kCount)> parse_errors{};
+  std::array<std::uint64_t, 6> alerts_by_level{};  // informational, low, medium, high, critical, other
+  std::uint64_t events_parsed = 0;
+  double seconds = 0;
+  std::size_t rules_loaded = 0;
+  std::size_t rules_failed = 0;
+};
+
+// Runs the scan, writing alerts to `out` and the summary (and rule load problems) to `err`.
+// Returns the process exit code: 0 on success (alerts or not), 2 on a usage or input error.
+int run_scan(const ScanOptions& options, std::FILE* out, std::FILE* err, ScanSummary* summary);
+
+// Severity rank of a Sigma level: informational 0 .. critical 4; -1 when unknown.
+int level_rank(const std::string& level);
+
+}  // namespace vigil::app

