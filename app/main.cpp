@@ -30,7 +30,8 @@ int main(int argc, char** argv) {
       "lines (or a table), a summary to stderr. Gzip files are read as they are.");
   scan_cmd->add_option("--rules,-r", scan.rule_paths,
                        "Rule file or directory (repeatable; '@bundled' = the packs built into\n"
-                       "vigil). Default: the bundled packs.");
+                       "vigil). Default: the bundled packs.")
+      ->allow_extra_args(false);  // one path per --rules, so the log files stay positional
   scan_cmd->add_option("--format,-f", format_name,
                        "Input format: auto, json, rfc3164 (syslog), rfc5424, cef, kv, access, plain.\n"
                        "auto detects per line.")
@@ -41,6 +42,9 @@ int main(int argc, char** argv) {
                        "Only alerts at or above this level (informational, low, medium, high, critical)");
   scan_cmd->add_option("--max-record-bytes", scan.max_record_bytes,
                        "Longer records are counted as oversize and skipped")->capture_default_str();
+  scan_cmd->add_flag("--validate", scan.validate,
+                     "Parse every record, so every malformed one is counted (by default JSON\n"
+                     "syntax is checked in full only in records some rule needs)");
   scan_cmd->add_flag("!--no-summary", scan.summary, "Do not print the summary on stderr");
   scan_cmd->add_option("inputs", scan.inputs, "Log files, or '-' for stdin (default: stdin)");
 

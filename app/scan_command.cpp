@@ -99,9 +99,13 @@ void merge(ScanSummary& into, const ScanSummary& from) {
 }
 
 std::string with_commas(std::uint64_t v) {
-  std::string s = std::to_string(v);
-  for (int i = static_cast<int>(s.size()) - 3; i > 0; i -= 3) s.insert(static_cast<std::size_t>(i), ",");
-  return s;
+  std::string digits = std::to_string(v);
+  std::string out;
+  for (std::size_t i = 0; i < digits.size(); ++i) {
+    if (i > 0 && (digits.size() - i) % 3 == 0) out.push_back(',');
+    out.push_back(digits[i]);
+  }
+  return out;
 }
 
 void print_summary(std::FILE* err, const ScanSummary& s) {
@@ -167,6 +171,7 @@ int run_scan(const ScanOptions& opt, std::FILE* out, std::FILE* err, ScanSummary
       return 2;
     }
     w->matcher = std::move(*m);
+    w->matcher->set_parse_every_event(opt.validate);
     workers.push_back(std::move(w));
   }
   if (opt.output == OutputFormat::kTable) std::fputs(table_header().c_str(), out);

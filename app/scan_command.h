@@ -21,6 +21,7 @@ struct ScanOptions {
   std::string min_level;                // Default: "" = every level
   std::size_t max_record_bytes = 1u << 20;  // Default: 1 MiB
   bool summary = true;                  // Default: print the summary on stderr
+  bool validate = false;                // Default: full parse only where a rule needs fields
 };
 
 struct ScanSummary {

@@ -2,8 +2,10 @@
 // RecordReader: splits a byte stream (file, gzip file, stdin) into records.
 //
 // A record is one line, except that a JSON document spread over several lines (pretty-printed,
-// as evtx_dump writes them) is one record: when a line starts a JSON object that does not close
-// on that line, lines are joined until the braces balance (strings and escapes respected).
+// as evtx_dump writes them) is one record: when a line starts a JSON object and ends in '{',
+// '[' or ',' (where pretty-printers break lines), lines are joined until the braces balance
+// (strings and escapes respected). A one-line object cut short anywhere else stays one broken
+// record, so a truncated NDJSON line never swallows the good lines after it.
 // CRLF and LF line ends are both accepted; the line end is not part of the record.
 //
 // Records are views into an internal buffer that stays valid until the next call to next_batch().

@@ -12,6 +12,7 @@
 #include <optional>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "rules/compiled_rules.h"
 #include "rules/regex_literal.h"
@@ -104,7 +105,11 @@ struct LiteralKeyHash {
   }
 };
 
-using Cover = std::optional<std::vector<std::uint32_t>>;  // nullopt: no cover (always evaluate)
+struct CoverSet {
+  std::vector<std::uint32_t> literals;
+  bool weak = false;
+};
+using Cover = std::optional<CoverSet>;  // nullopt: no cover (always evaluate)
 
 class Builder {
  public:
@@ -274,7 +279,8 @@ class Builder {
       *msg = "not a CIDR network: " + c.value;
       return std::nullopt;
     }
-    bool prefilterable = !logsource;
+    // Pseudo-fields (`_format`...) are not in the raw bytes: never a literal for them.
+    bool prefilterable = c.field.empty() || c.field[0] != '_';
     if (p.op == MatchOp::kRegex) {
       int errcode = 0;
       PCRE2_SIZE erroff = 0;
@@ -302,6 +308,7 @@ class Builder {
       c.literal = intern_literal(c.value, !c.cased);
     }
     std::uint32_t id = static_cast<std::uint32_t>(out_->preds.size());
+    if (logsource) weak_preds_.insert(id);
     out_->preds.push_back(std::move(c));
     pred_index_.emplace(std::move(key), id);
     return id;
@@ -318,27 +325,33 @@ class Builder {
   }
 
   // Literal cover of a node: a set of literals, one of which occurs in every event the node
-  // can be true for; nullopt when no such set exists.
+  // can be true for; nullopt when no such set exists. A cover built from logsource conditions
+  // (a channel name, say) is `weak`: it is used only when the detection itself has none, so
+  // that a rule is gated on its own literals whenever it can be.
   Cover cover(std::uint32_t n) {
     const CompiledNode& node = out_->nodes[n];
     switch (node.kind) {
-      case CondNode::Kind::kFalse: return std::vector<std::uint32_t>{};
+      case CondNode::Kind::kFalse: return CoverSet{};
       case CondNode::Kind::kTrue: return std::nullopt;
       case CondNode::Kind::kNot: return std::nullopt;
       case CondNode::Kind::kPred: {
         const CompiledPredicate& p = out_->preds[node.pred];
         if (p.literal == kNoLiteral) return std::nullopt;
-        return std::vector<std::uint32_t>{static_cast<std::uint32_t>(p.literal)};
+        CoverSet c;
+        c.literals.push_back(static_cast<std::uint32_t>(p.literal));
+        c.weak = weak_preds_.count(node.pred) != 0;
+        return c;
       }
       case CondNode::Kind::kOr: {
-        std::vector<std::uint32_t> all;
+        CoverSet all;
         for (std::uint32_t i = 0; i < node.child_count; ++i) {
           Cover c = cover(out_->children[node.first_child + i]);
           if (!c) return std::nullopt;
-          all.insert(all.end(), c->begin(), c->end());
+          all.literals.insert(all.literals.end(), c->literals.begin(), c->literals.end());
+          all.weak = all.weak || c->weak;
         }
-        std::sort(all.begin(), all.end());
-        all.erase(std::unique(all.begin(), all.end()), all.end());
+        std::sort(all.literals.begin(), all.literals.end());
+        all.literals.erase(std::unique(all.literals.begin(), all.literals.end()), all.literals.end());
         return all;
       }
       case CondNode::Kind::kAnd: {
@@ -353,16 +366,19 @@ class Builder {
     return std::nullopt;
   }
 
-  // Prefer covers whose shortest literal is longer (fewer chance hits), then smaller covers.
-  bool better(const std::vector<std::uint32_t>& a, const std::vector<std::uint32_t>& b) const {
+  // Strong before weak; then covers whose shortest literal is longer (fewer chance hits); then
+  // smaller covers.
+  bool better(const CoverSet& a, const CoverSet& b) const {
+    if (a.weak != b.weak) return !a.weak;
     auto min_len = [&](const std::vector<std::uint32_t>& v) {
       std::size_t m = SIZE_MAX;
       for (std::uint32_t l : v) m = std::min(m, literal_texts_[l].text.size());
       return m;
     };
-    std::size_t la = std::min<std::size_t>(min_len(a), 12), lb = std::min<std::size_t>(min_len(b), 12);
+    std::size_t la = std::min<std::size_t>(min_len(a.literals), 12);
+    std::size_t lb = std::min<std::size_t>(min_len(b.literals), 12);
     if (la != lb) return la > lb;
-    return a.size() < b.size();
+    return a.literals.size() < b.literals.size();
   }
 
   void compute_covers() {
@@ -374,7 +390,7 @@ class Builder {
         out_->always_rules.push_back(r);
         continue;
       }
-      for (std::uint32_t l : *c) per_literal[l].push_back(r);
+      for (std::uint32_t l : c->literals) per_literal[l].push_back(r);
     }
     out_->literal_rules_offset.assign(1, 0);
     for (auto& v : per_literal) {
@@ -530,6 +546,7 @@ class Builder {
   std::unordered_map<LiteralKey, std::int32_t, LiteralKeyHash> literal_index_;
   std::vector<LiteralKey> literal_texts_;
   std::vector<RegexFlags> regex_flags_;
+  std::unordered_set<std::uint32_t> weak_preds_;  // logsource conditions
 };
 
 }  // namespace

@@ -225,6 +225,7 @@ class Evaluator {
           out.push_back(MatchedField{std::string_view(), ev_.raw});
           return;
         }
+        if (p.field[0] == '_') return;  // pseudo-fields (`_format`) are routing, not evidence
         if (const Field* f = ev_.fields.find(p.field)) {
           for (const MatchedField& m : out)
             if (m.field == f->name && m.value.data() == f->value.data()) return;
@@ -414,6 +415,7 @@ bool Matcher::match(Event& event, parse::RecordParser& parser, LogFormat format,
   if (st.candidates.empty() && cr.always_rules.empty()) {
     // Nothing can match. Structured records are still checked cheaply so that broken input
     // is counted even when no rule looks at it.
+    if (parse_every_event_) return ensure_parsed();
     if (!st.parsed) {
       parse::precheck(event);
       if (event.parse_error != ParseErrorKind::kNone && event.parse_error != ParseErrorKind::kInvalidUtf8)

@@ -47,6 +47,12 @@ class Matcher {
   bool match(Event& event, parse::RecordParser& parser, LogFormat format,
              std::vector<RuleMatch>& out);
 
+  // Parse every event even when no rule needs its fields, so that every malformed record is
+  // counted (a JSON syntax error is otherwise found only in records a rule looks at; records
+  // that do not close, binary bytes and invalid UTF-8 are always caught by a cheap check).
+  // Default: false.
+  void set_parse_every_event(bool on) { parse_every_event_ = on; }
+
   const MatcherStats& stats() const { return stats_; }
   const RuleSet& rules() const { return *rules_; }
 
@@ -57,6 +63,7 @@ class Matcher {
   std::shared_ptr<const RuleSet> rules_;
   std::unique_ptr<State> state_;
   MatcherStats stats_;
+  bool parse_every_event_ = false;
 };
 
 }  // namespace vigil::rules

@@ -1,1 +1,586 @@
-// in progress
+// JSON: one object per record, flattened with simdjson On-Demand into dotted field names, with
+// the Windows event layouts (evtx_dump, Winlogbeat, NXLog/OTRF flat) mapped to Sigma's names.
+//
+// Speed matters here (the target is ~1 GB/s of JSON per core for the whole pipeline), so:
+// values are taken as raw tokens and stay views into the record unless they contain a
+// backslash; escaped strings and keys are decoded by our own word-at-a-time decoder straight
+// into the event's arena (simdjson's get_string() would decode into its buffer, which the next
+// document reuses, and cost a second copy); names are views into the record unless composed
+// (dotted paths, Provider_X); no heap allocation per field once the buffers are warm.
+// simdjson's stage 1 (the SIMD scan) is chosen at run time for the CPU; the On-Demand walk is
+// compiled for the build's target, and uses little of it since we read raw tokens.
+//
+// The decoder and the backslash scan read whole 8-byte words, up to 7 bytes past a string's
+// end: always inside the record's 64 padding bytes, which the caller guarantees for JSON.
+#include <simdjson.h>
+
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+#include "core/parse/parsers_internal.h"
+
+namespace vigil::parse::internal {
+
+namespace {
+
+namespace od = simdjson::ondemand;
+using simdjson::error_code;
+
+// Deeper values are skipped (not flattened): no Windows or security log nests this far, and it
+// bounds the recursion whatever the input.
+constexpr int kMaxDepth = 48;
+
+// How the children of a JSON object are named.
+enum class Mode : std::uint8_t {
+  kTop,         // the root object: Windows layouts are recognised by their top-level keys
+  kGeneric,     // "parent.child"
+  kEvtxEvent,   // evtx_dump's "Event": System / EventData / UserData sections
+  kWinSection,  // children of System / EventData / UserData.X / winlog.event_data: "child"
+  kUserData,    // evtx "UserData": one wrapper object per event, whose children are the fields
+  kWinNode,     // a named Windows value: "#text" is the value, "#attributes" are named alone
+  kWinAttrs,    // the attributes of a node: "Provider_Name" for Provider, else "Name"
+  kWinData,     // EventData "Data": {"#attributes":{"Name":"x"},"#text":"v"} -> x = v
+  kWinlog,      // Winlogbeat 7+ "winlog": event_id, channel, computer_name, provider_name...
+};
+
+bool is_json_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+
+std::string_view trim_token(std::string_view tok) {
+  while (!tok.empty() && is_json_space(tok.back())) tok.remove_suffix(1);
+  return tok;
+}
+
+bool valid_number_token(std::string_view t) {
+  if (t.empty() || !(t[0] == '-' || is_digit(t[0]))) return false;
+  for (char c : t)
+    if (!(is_digit(c) || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E')) return false;
+  return true;
+}
+
+// Is the record cut short (an unclosed string, object or array at its end) rather than wrong?
+// Only run on the error path.
+bool looks_truncated(std::string_view json) {
+  int depth = 0;
+  bool in_string = false;
+  bool opened = false;
+  for (std::size_t i = 0; i < json.size(); ++i) {
+    const char c = json[i];
+    if (in_string) {
+      if (c == '\\') ++i;
+      else if (c == '"') in_string = false;
+      continue;
+    }
+    if (c == '"') {
+      in_string = true;
+    } else if (c == '{' || c == '[') {
+      ++depth;
+      opened = true;
+    } else if (c == '}' || c == ']') {
+      if (--depth <= 0) return false;  // closed (or over-closed) before the end: not a cut
+    }
+  }
+  return opened && (depth > 0 || in_string);
+}
+
+// Top-level names that Winlogbeat 6, NXLog and Sentinel give Windows fields, with Sigma's
+// name, which is added beside the original (only for a scalar value).
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// Four hex digits at p (p + 4 <= end checked by the caller); -1 when not hex.
+int read_hex4(const char* p) {
+  int v = 0;
+  for (int i = 0; i < 4; ++i) {
+    const int h = hex_value(p[i]);
+    if (h < 0) return -1;
+    v = (v << 4) | h;
+  }
+  return v;
+}
+
+char* put_utf8(char* out, std::uint32_t cp) {
+  if (cp < 0x80) {
+    *out++ = static_cast<char>(cp);
+  } else if (cp < 0x800) {
+    *out++ = static_cast<char>(0xC0 | (cp >> 6));
+    *out++ = static_cast<char>(0x80 | (cp & 0x3F));
+  } else if (cp < 0x10000) {
+    *out++ = static_cast<char>(0xE0 | (cp >> 12));
+    *out++ = static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    *out++ = static_cast<char>(0x80 | (cp & 0x3F));
+  } else {
+    *out++ = static_cast<char>(0xF0 | (cp >> 18));
+    *out++ = static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+    *out++ = static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    *out++ = static_cast<char>(0x80 | (cp & 0x3F));
+  }
+  return out;
+}
+
+constexpr std::uint64_t kOnes = 0x0101010101010101ull;
+constexpr std::uint64_t kHighs = 0x8080808080808080ull;
+constexpr std::uint64_t kBackslashes = 0x5C5C5C5C5C5C5C5Cull;
+
+// Bit 7 of each byte of w that equals '\\' (exact for the lowest such byte, which is all we use).
+inline std::uint64_t backslash_bits(std::uint64_t w) {
+  const std::uint64_t x = w ^ kBackslashes;
+  return (x - kOnes) & ~x & kHighs;
+}
+
+// First backslash in [p, end), or end. Reads 8 bytes at a time and so up to 7 bytes past
+// `end`: only for views inside the record, which has 64 readable padding bytes after it.
+inline const char* find_backslash(const char* p, const char* end) {
+  while (p < end) {
+    std::uint64_t w;
+    std::memcpy(&w, p, 8);
+    if (const std::uint64_t m = backslash_bits(w)) {
+      const char* hit = p + (__builtin_ctzll(m) >> 3);
+      return hit < end ? hit : end;
+    }
+    p += 8;
+  }
+  return end;
+}
+
+// Decodes the JSON escapes of a string's content (between its quotes) straight into the arena:
+// one pass, 8 bytes at a time between escapes, no intermediate buffer (decoded text is never
+// longer than the escaped one; 8 bytes of slack absorb the word-sized writes). Same padding
+// contract as find_backslash. A lone or mismatched UTF-16 surrogate becomes U+FFFD rather than
+// failing the whole event; an escape JSON does not define is an error.
+bool unescape_json(std::string_view in, StringArena& arena, std::string_view* out_view) {
+  char* const out_start = arena.allocate(in.size() + 8);
+  char* out = out_start;
+  const char* p = in.data();
+  const char* const end = p + in.size();
+  while (p < end) {
+    std::uint64_t w;
+    std::memcpy(&w, p, 8);
+    std::memcpy(out, &w, 8);
+    const std::uint64_t m = backslash_bits(w);
+    const auto left = static_cast<std::size_t>(end - p);
+    const std::size_t plain = m == 0 ? 8 : (__builtin_ctzll(m) >> 3);
+    if (plain >= left) {
+      out += left;
+      break;
+    }
+    out += plain;
+    p += plain;
+    if (m == 0) continue;
+    // p is at a backslash.
+    if (p + 1 >= end) return false;
+    const char e = p[1];
+    p += 2;
+    switch (e) {
+      case '"': *out++ = '"'; break;
+      case '\\': *out++ = '\\'; break;
+      case '/': *out++ = '/'; break;
+      case 'b': *out++ = '\b'; break;
+      case 'f': *out++ = '\f'; break;
+      case 'n': *out++ = '\n'; break;
+      case 'r': *out++ = '\r'; break;
+      case 't': *out++ = '\t'; break;
+      case 'u': {
+        if (end - p < 4) return false;
+        const int unit = read_hex4(p);
+        if (unit < 0) return false;
+        p += 4;
+        std::uint32_t cp = static_cast<std::uint32_t>(unit);
+        if (cp >= 0xD800 && cp <= 0xDBFF) {
+          int low = -1;
+          if (end - p >= 6 && p[0] == '\\' && p[1] == 'u') low = read_hex4(p + 2);
+          if (low >= 0xDC00 && low <= 0xDFFF) {
+            cp = 0x10000 + ((cp - 0xD800) << 10) + (static_cast<std::uint32_t>(low) - 0xDC00);
+            p += 6;
+          } else {
+            cp = 0xFFFD;
+          }
+        } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
+          cp = 0xFFFD;
+        }
+        out = put_utf8(out, cp);
+        break;
+      }
+      default: return false;
+    }
+  }
+  *out_view = std::string_view(out_start, static_cast<std::size_t>(out - out_start));
+  return true;
+}
+
+std::string_view top_level_alias(std::string_view key) {
+  switch (key.size()) {
+    case 8:
+      if (key == "event_id") return "EventID";
+      if (key == "log_name") return "Channel";
+      if (key == "Provider") return "Provider_Name";  // Sentinel's WindowsEvent table
+      break;
+    case 10: if (key == "SourceName") return "Provider_Name"; break;
+    case 11: if (key == "source_name") return "Provider_Name"; break;
+    case 13: if (key == "computer_name") return "Computer"; break;
+    default: break;
+  }
+  return {};
+}
+
+std::string_view winlog_name(std::string_view key) {
+  if (key == "event_id") return "EventID";
+  if (key == "channel") return "Channel";
+  if (key == "computer_name") return "Computer";
+  if (key == "provider_name") return "Provider_Name";
+  if (key == "provider_guid") return "Provider_Guid";
+  if (key == "record_id") return "EventRecordID";
+  return {};
+}
+
+}  // namespace
+
+// `name` with its spaces removed, in the arena ("Threat Name" -> "ThreatName").
+std::string_view without_spaces(StringArena& arena, std::string_view name) {
+  char* out = arena.allocate(name.size());
+  std::size_t n = 0;
+  for (char c : name)
+    if (c != ' ') out[n++] = c;
+  return std::string_view(out, n);
+}
+
+class JsonFlattener {
+ public:
+  ParseErrorKind run(std::string_view json, Event& event);
+
+ private:
+  error_code walk_value(od::value v, std::string_view name, Mode mode, int depth);
+  error_code walk_object(od::object obj, std::string_view name, Mode mode, int depth);
+  error_code walk_data_element(od::object obj, int depth);
+  error_code string_value(od::value& v, std::string_view* out);
+  error_code next_field(od::field& field, std::string_view* key);
+  void emit(std::string_view name, std::string_view value, ValueKind kind);
+  void note_time_or_host(std::string_view name, std::string_view value, ValueKind kind);
+
+  od::parser parser_;
+  Event* event_ = nullptr;
+  StringArena* arena_ = nullptr;
+  // Data elements whose "#text" comes before their Name attribute wait here.
+  bool capturing_ = false;
+  std::vector<Field> pending_;
+  // Best time / host candidates so far (lower rank wins).
+  std::string_view time_, host_;
+  ValueKind time_kind_ = ValueKind::kString;
+  int time_rank_ = 0, host_rank_ = 0;
+};
+
+void JsonFlattenerDeleter::operator()(JsonFlattener* p) const { delete p; }
+
+std::unique_ptr<JsonFlattener, JsonFlattenerDeleter> make_json_flattener() {
+  return std::unique_ptr<JsonFlattener, JsonFlattenerDeleter>(new JsonFlattener());
+}
+
+ParseErrorKind flatten_json(JsonFlattener& flattener, std::string_view json, Event& event) {
+  return flattener.run(json, event);
+}
+
+ParseErrorKind JsonFlattener::run(std::string_view json, Event& event) {
+  event_ = &event;
+  arena_ = &event.fields.arena();
+  capturing_ = false;
+  pending_.clear();
+  time_ = host_ = {};
+  time_rank_ = host_rank_ = 1 << 30;
+
+  od::document doc;
+  error_code err =
+      parser_.iterate(simdjson::padded_string_view(json.data(), json.size(),
+                                                   json.size() + simdjson::SIMDJSON_PADDING))
+          .get(doc);
+  if (!err) {
+    od::object root;
+    err = doc.get_object().get(root);
+    if (!err) err = walk_object(root, {}, Mode::kTop, 0);
+    if (!err) {
+      const char* loc = nullptr;
+      // Anything after the root object (a second document, a stray brace) is an error.
+      if (doc.current_location().get(loc) == simdjson::SUCCESS) err = simdjson::TRAILING_CONTENT;
+    }
+  }
+  if (err) {
+    if (err == simdjson::UTF8_ERROR) return ParseErrorKind::kInvalidUtf8;
+    return looks_truncated(json) ? ParseErrorKind::kTruncatedJson : ParseErrorKind::kInvalidJson;
+  }
+
+  if (!time_.empty()) {
+    event.time_text = time_;
+    std::int64_t ns = 0;
+    if (time_kind_ == ValueKind::kNumber ? parse_epoch(time_, &ns)
+                                         : match_iso8601(time_, &ns) != 0)
+      event.time_unix_ns = ns;
+  }
+  if (!host_.empty()) event.host = host_;
+  return ParseErrorKind::kNone;
+}
+
+void JsonFlattener::note_time_or_host(std::string_view name, std::string_view value,
+                                      ValueKind kind) {
+  int time_rank = -1, host_rank = -1;
+  switch (name.size()) {
+    case 4:
+      if (name == "host") host_rank = 3;
+      else if (name == "time") time_rank = 5;
+      break;
+    case 7: if (name == "UtcTime") time_rank = 3; break;
+    case 8:
+      if (name == "Computer") host_rank = 0;
+      else if (name == "Hostname") host_rank = 1;
+      else if (name == "hostname") host_rank = 4;
+      break;
+    case 9:
+      if (name == "host.name") host_rank = 2;
+      else if (name == "timestamp") time_rank = 4;
+      else if (name == "EventTime") time_rank = 7;  // NXLog, Azure Syslog table
+      break;
+    case 10:
+      if (name == "SystemTime") time_rank = 0;
+      else if (name == "@timestamp") time_rank = 2;
+      break;
+    case 11: if (name == "TimeCreated") time_rank = 1; break;
+    case 13: if (name == "TimeGenerated") time_rank = 6; break;  // Azure Monitor / Sentinel
+    default: return;
+  }
+  if (value.empty()) return;
+  if (time_rank >= 0 && time_rank < time_rank_ &&
+      (kind == ValueKind::kString || kind == ValueKind::kNumber)) {
+    time_rank_ = time_rank;
+    time_ = value;
+    time_kind_ = kind;
+  }
+  if (host_rank >= 0 && host_rank < host_rank_ && kind == ValueKind::kString) {
+    host_rank_ = host_rank;
+    host_ = value;
+  }
+}
+
+void JsonFlattener::emit(std::string_view name, std::string_view value, ValueKind kind) {
+  if (capturing_) {
+    pending_.push_back(Field{name, value, kind});
+    return;
+  }
+  event_->fields.add(name, value, kind);
+  note_time_or_host(name, value, kind);
+}
+
+error_code JsonFlattener::string_value(od::value& v, std::string_view* out) {
+  const std::string_view tok = trim_token(v.raw_json_token());
+  if (tok.size() < 2 || tok.front() != '"' || tok.back() != '"') return simdjson::STRING_ERROR;
+  std::string_view content = tok.substr(1, tok.size() - 2);
+  const char* content_end = content.data() + content.size();
+  if (find_backslash(content.data(), content_end) != content_end &&
+      !unescape_json(content, *arena_, &content))
+    return simdjson::STRING_ERROR;
+  *out = content;
+  return simdjson::SUCCESS;
+}
+
+// The key of `field` as a view into the record (or the arena when it has escapes).
+error_code JsonFlattener::next_field(od::field& field, std::string_view* key) {
+  // The key starts after its opening quote; its closing quote is the last '"' before the ':'
+  // that precedes the value, so walk back from the value's first byte.
+  const char* start = field.key().raw();
+  const char* p = field.value().raw_json_token().data() - 1;
+  while (p > start && is_json_space(*p)) --p;
+  if (p <= start || *p != ':') return simdjson::TAPE_ERROR;
+  --p;
+  while (p > start && is_json_space(*p)) --p;
+  if (p < start || *p != '"') return simdjson::TAPE_ERROR;
+  std::string_view k(start, static_cast<std::size_t>(p - start));
+  if (find_backslash(k.data(), k.data() + k.size()) != k.data() + k.size() &&
+      !unescape_json(k, *arena_, &k))
+    return simdjson::STRING_ERROR;
+  *key = k;
+  return simdjson::SUCCESS;
+}
+
+error_code JsonFlattener::walk_value(od::value v, std::string_view name, Mode mode, int depth) {
+  if (depth > kMaxDepth) return simdjson::SUCCESS;  // left unconsumed: the parent skips it
+  od::json_type type;
+  if (error_code e = v.type().get(type)) return e;
+  switch (type) {
+    case od::json_type::object: {
+      od::object obj;
+      if (error_code e = v.get_object().get(obj)) return e;
+      if (mode == Mode::kWinData && !capturing_) return walk_data_element(obj, depth + 1);
+      return walk_object(obj, name, mode == Mode::kWinData ? Mode::kWinNode : mode, depth + 1);
+    }
+    case od::json_type::array: {
+      od::array arr;
+      if (error_code e = v.get_array().get(arr)) return e;
+      for (auto element : arr) {
+        od::value ev;
+        if (error_code e = std::move(element).get(ev)) return e;
+        if (error_code e = walk_value(ev, name, mode, depth + 1)) return e;
+      }
+      return simdjson::SUCCESS;
+    }
+    case od::json_type::string: {
+      std::string_view s;
+      if (error_code e = string_value(v, &s)) return e;
+      emit(name, s, ValueKind::kString);
+      return simdjson::SUCCESS;
+    }
+    case od::json_type::number: {
+      const std::string_view tok = trim_token(v.raw_json_token());
+      if (!valid_number_token(tok)) return simdjson::NUMBER_ERROR;
+      emit(name, tok, ValueKind::kNumber);
+      return simdjson::SUCCESS;
+    }
+    case od::json_type::boolean: {
+      const std::string_view tok = trim_token(v.raw_json_token());
+      if (tok != "true" && tok != "false") return simdjson::T_ATOM_ERROR;
+      emit(name, tok, ValueKind::kBool);
+      return simdjson::SUCCESS;
+    }
+    case od::json_type::null: {
+      if (trim_token(v.raw_json_token()) != "null") return simdjson::N_ATOM_ERROR;
+      emit(name, {}, ValueKind::kNull);
+      return simdjson::SUCCESS;
+    }
+  }
+  return simdjson::TAPE_ERROR;
+}
+
+error_code JsonFlattener::walk_object(od::object obj, std::string_view name, Mode mode,
+                                      int depth) {
+  for (auto result : obj) {
+    od::field field;
+    if (error_code e = std::move(result).get(field)) return e;
+    std::string_view key;
+    if (error_code e = next_field(field, &key)) return e;
+    od::value value = field.value();
+
+    std::string_view child = key;
+    Mode child_mode = Mode::kGeneric;
+    switch (mode) {
+      case Mode::kTop: {
+        if (key == "Event") {
+          child_mode = Mode::kEvtxEvent;
+        } else if (key == "winlog") {
+          child_mode = Mode::kWinlog;
+        } else if (key == "event_data" || key == "user_data") {
+          child_mode = Mode::kWinSection;  // Winlogbeat 6
+        } else if (const std::string_view alias = top_level_alias(key); !alias.empty()) {
+          const std::size_t before = event_->fields.size();
+          if (error_code e = walk_value(value, key, Mode::kGeneric, depth)) return e;
+          if (event_->fields.size() == before + 1) {
+            const Field f = event_->fields.fields().back();
+            if (f.name == key) emit(alias, f.value, f.kind);
+          }
+          continue;
+        }
+        break;
+      }
+      case Mode::kGeneric:
+        child = compose(*arena_, name, '.', key);
+        break;
+      case Mode::kEvtxEvent:
+        if (key == "System" || key == "EventData") child_mode = Mode::kWinSection;
+        else if (key == "UserData") child_mode = Mode::kUserData;
+        else if (key == "#attributes") child_mode = Mode::kWinAttrs, child = name;
+        else child_mode = Mode::kWinNode;
+        break;
+      case Mode::kWinSection:
+        if (key == "Data") child_mode = Mode::kWinData;
+        else if (key == "#attributes") child_mode = Mode::kWinAttrs;  // EventData Name=, xmlns=
+        else if (key == "#text") child = "Data", child_mode = Mode::kWinNode;
+        else {
+          child_mode = Mode::kWinNode;
+          // Some providers name EventData items with spaces ("Threat Name"); Sigma writes
+          // Windows field names without them (ThreatName), as the specification says.
+          if (key.find(' ') != std::string_view::npos) child = without_spaces(*arena_, key);
+        }
+        break;
+      case Mode::kUserData:
+        child_mode = Mode::kWinSection;
+        break;
+      case Mode::kWinNode:
+      case Mode::kWinData:
+        child_mode = Mode::kWinNode;
+        if (key == "#text") child = name;
+        else if (key == "#attributes") child_mode = Mode::kWinAttrs, child = name;
+        else child = compose(*arena_, name, '.', key);
+        break;
+      case Mode::kWinAttrs:
+        child_mode = Mode::kWinNode;
+        if (name == "Provider") child = compose(*arena_, name, '_', key);
+        break;
+      case Mode::kWinlog:
+        if (key == "event_data" || key == "user_data") {
+          child_mode = Mode::kWinSection;
+        } else if (const std::string_view sigma = winlog_name(key); !sigma.empty()) {
+          child = sigma;
+          child_mode = Mode::kWinNode;
+        } else {
+          child = compose(*arena_, name, '.', key);
+        }
+        break;
+    }
+    if (error_code e = walk_value(value, child, child_mode, depth)) return e;
+  }
+  return simdjson::SUCCESS;
+}
+
+// {"#attributes":{"Name":"x"},"#text":"v"} -> x = v ("Data" when there is no Name).
+error_code JsonFlattener::walk_data_element(od::object obj, int depth) {
+  std::string_view data_name;
+  bool has_text = false;
+  pending_.clear();
+  for (auto result : obj) {
+    od::field field;
+    if (error_code e = std::move(result).get(field)) return e;
+    std::string_view key;
+    if (error_code e = next_field(field, &key)) return e;
+    od::value value = field.value();
+    if (key == "#attributes") {
+      od::json_type type;
+      if (error_code e = value.type().get(type)) return e;
+      if (type != od::json_type::object) continue;  // skipped by the iterator
+      od::object attrs;
+      if (error_code e = value.get_object().get(attrs)) return e;
+      for (auto attr_result : attrs) {
+        od::field attr;
+        if (error_code e = std::move(attr_result).get(attr)) return e;
+        std::string_view attr_key;
+        if (error_code e = next_field(attr, &attr_key)) return e;
+        od::value attr_value = attr.value();
+        od::json_type attr_type;
+        if (error_code e = attr_value.type().get(attr_type)) return e;
+        if (attr_key == "Name" && attr_type == od::json_type::string) {
+          if (error_code e = string_value(attr_value, &data_name)) return e;
+          if (data_name.find(' ') != std::string_view::npos)
+            data_name = without_spaces(*arena_, data_name);
+        } else if (error_code e = walk_value(attr_value, attr_key, Mode::kWinNode, depth + 1)) {
+          return e;
+        }
+      }
+    } else if (key == "#text") {
+      has_text = true;
+      if (!data_name.empty()) {
+        if (error_code e = walk_value(value, data_name, Mode::kWinNode, depth)) return e;
+      } else {
+        capturing_ = true;
+        const error_code e = walk_value(value, "Data", Mode::kWinNode, depth);
+        capturing_ = false;
+        if (e) return e;
+      }
+    } else if (error_code e = walk_value(value, key, Mode::kWinNode, depth)) {
+      return e;
+    }
+  }
+  for (const Field& f : pending_) emit(data_name.empty() ? f.name : data_name, f.value, f.kind);
+  pending_.clear();
+  if (!has_text && !data_name.empty()) emit(data_name, {}, ValueKind::kNull);
+  return simdjson::SUCCESS;
+}
+
+}  // namespace vigil::parse::internal

@@ -1,0 +1,129 @@
+#pragma once
+// Private to core/parse: the per-format parsers behind RecordParser and the helpers they share.
+//
+// Every function here reads only inside the view it is given (the JSON parser alone relies on
+// the caller's 64 padding bytes), never throws, and adds fields to event.fields in document
+// order. Values that are verbatim substrings of the record are views into event.raw; decoded
+// values and composed names live in event.fields.arena().
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string_view>
+
+#include "core/event.h"
+
+namespace vigil::parse::internal {
+
+// ---- characters -------------------------------------------------------------------------------
+
+inline bool is_digit(char c) { return c >= '0' && c <= '9'; }
+inline bool is_alpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+inline bool is_space(char c) { return c == ' ' || c == '\t'; }
+// Key characters of key=value logs (FortiGate, CEF extensions): [A-Za-z0-9_.-].
+inline bool is_kv_key_char(char c) {
+  return is_alpha(c) || is_digit(c) || c == '_' || c == '.' || c == '-';
+}
+
+// The record without trailing CR/LF (the reader strips LF; Windows files leave a CR).
+inline std::string_view strip_line_end(std::string_view s) {
+  while (!s.empty() && (s.back() == '\r' || s.back() == '\n')) s.remove_suffix(1);
+  return s;
+}
+
+inline std::string_view trim_right(std::string_view s) {
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+// Value of the decimal digits in s; false when s is empty, longer than 19 digits, or has a
+// non-digit.
+bool parse_uint(std::string_view s, std::uint64_t* out);
+
+// `a` + sep + `b` in the event's arena.
+std::string_view compose(StringArena& arena, std::string_view a, char sep, std::string_view b);
+
+// ---- time -------------------------------------------------------------------------------------
+
+// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
+std::int64_t days_from_civil(std::int64_t y, unsigned m, unsigned d);
+// "Jan".."Dec" (case-insensitive on the first letter only as written by syslog) -> 1..12, else 0.
+int month_from_abbrev(std::string_view s);
+
+// Length of an ISO-8601 / RFC 3339 timestamp at the start of s
+// ("2003-10-11T22:14:15.003Z", "2019-05-18 20:35:52.569", "2024-01-02T10:11:12+07:00"), 0 if none.
+// With `unix_ns`, also converts it (no zone = UTC).
+std::size_t match_iso8601(std::string_view s, std::int64_t* unix_ns);
+// Length of a BSD syslog timestamp "Mmm dd hh:mm:ss" (day may be space-padded, optional
+// ".fraction"), 0 if none. It has no year, so it is never converted to unix time.
+std::size_t match_bsd_timestamp(std::string_view s);
+// Converts "10/Oct/2000:13:55:36 -0700" (Apache %t without brackets). False if not that shape.
+bool parse_apache_time(std::string_view s, std::int64_t* unix_ns);
+// Epoch number in s, scaled by magnitude (s, ms, us or ns) to ns. False if not all digits.
+bool parse_epoch(std::string_view s, std::int64_t* unix_ns);
+
+// ---- syslog header (RFC 3164 and RFC 5424) ----------------------------------------------------
+
+struct SyslogHeader {
+  bool has_pri = false;
+  bool is_5424 = false;
+  unsigned pri = 0;
+  std::string_view facility;  // decimal text (static storage), only when has_pri
+  std::string_view severity;
+  std::string_view version;   // 5424
+  std::string_view timestamp;
+  std::int64_t time_unix_ns = 0;
+  std::string_view host;
+  std::string_view program;   // 3164 tag / 5424 APP-NAME
+  std::string_view pid;       // 3164 [pid] / 5424 PROCID
+  std::string_view msgid;     // 5424
+  std::string_view sd;        // 5424 structured data as written ("" when nil)
+  std::string_view message;   // everything after the header (may be empty)
+  bool has_message = false;
+};
+
+// Parses an RFC 5424 header ("<PRI>1 ...") or an RFC 3164 one (PRI optional, BSD or ISO
+// timestamp, host, optional tag[pid]:). Returns false when `line` has neither a PRI nor a
+// timestamp (not syslog). Never emits fields.
+bool parse_syslog_header(std::string_view line, SyslogHeader* h);
+
+// Adds the header fields. `pri_prefix` names facility/severity "syslog_facility"/
+// "syslog_severity" (used when a CEF payload has its own `severity`). `with_message` adds
+// `message`. Also sets event.host / event.time_* when the header has them.
+void emit_syslog_header(const SyslogHeader& h, Event& event, bool pri_prefix, bool with_message);
+
+// Adds RFC 5424 structured-data params as "sd-id.name" fields. Stops at malformed data.
+void emit_structured_data(std::string_view sd, Event& event);
+
+// Full parsers. Each returns false when the record does not have its format's shape (the
+// caller then reports kWrongFormat); `line` is the record without its line end.
+bool parse_rfc3164(std::string_view line, Event& event);
+bool parse_rfc5424(std::string_view line, Event& event);
+bool parse_cef(std::string_view line, Event& event);
+bool parse_kv(std::string_view line, Event& event);
+bool parse_access(std::string_view line, Event& event);
+void parse_plain(std::string_view line, Event& event);
+
+// CEF from "CEF:" on: header fields and extension. False if `cef` does not start with "CEF:".
+bool emit_cef_body(std::string_view cef, Event& event);
+// Offset of a "CEF:<digits>|" marker within the first `window` bytes of s, or npos.
+std::size_t find_cef_marker(std::string_view s, std::size_t window);
+// True when s starts with a key=value token ([A-Za-z0-9_.-]+ then '=').
+bool starts_with_kv_token(std::string_view s);
+// Number of key=value tokens in s, counting at most `limit`.
+std::size_t count_kv_tokens(std::string_view s, std::size_t limit);
+
+// ---- JSON -------------------------------------------------------------------------------------
+
+// Holds the reusable simdjson parser and scratch; one per RecordParser (per thread).
+class JsonFlattener;
+struct JsonFlattenerDeleter {
+  void operator()(JsonFlattener* p) const;
+};
+std::unique_ptr<JsonFlattener, JsonFlattenerDeleter> make_json_flattener();
+
+// Flattens the JSON object in `json` (which has SIMDJSON_PADDING readable bytes after its end)
+// into event.fields, after whatever is already there. On failure returns the error kind
+// (kTruncatedJson, kInvalidJson, kInvalidUtf8) and leaves partial fields for the caller to drop.
+ParseErrorKind flatten_json(JsonFlattener& flattener, std::string_view json, Event& event);
+
+}  // namespace vigil::parse::internal
