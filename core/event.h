@@ -114,6 +114,10 @@ struct Event {
   std::int64_t time_unix_ns = 0;  // event time if the record carried one, else 0
   std::string_view time_text;     // the time as written in the record ("" if none)
   std::string_view host;          // originating host if the record names one
+  // Logsource declared by the collector or `vigil scan --logsource` (not owned; "" = none).
+  // Rules for logsources the mapping cannot recognise by content (cloud, zeek...) run only
+  // on events that declare them.
+  std::string_view declared_product, declared_category, declared_service;
   FieldView fields;
 };
 

@@ -2,7 +2,11 @@
 // Internal representation shared by the compiler and the matcher. Not a public interface.
 #include <cstdint>
 #include <string>
+#include <string_view>
+#include <unordered_map>
 #include <vector>
+
+#include "core/event.h"
 
 #include "rules/sigma_rule.h"
 
@@ -12,11 +16,16 @@ struct pcre2_real_code_8;
 namespace vigil::rules {
 
 inline constexpr std::int32_t kNoLiteral = -1;
+inline constexpr std::uint32_t kNoField = 0xFFFFFFFFu;
+inline constexpr std::uint8_t kScannedInText = 1;  // raw text records (and their decoded values)
+inline constexpr std::uint8_t kScannedInJson = 2;  // JSON events (field values, raw for keywords)
 
 // A predicate after logsource renames, de-duplicated across all rules.
 struct CompiledPredicate {
   MatchOp op = MatchOp::kEquals;
   std::string field;          // event field name; "" = keyword (any field / raw record)
+  std::uint32_t field_id = kNoField;      // index into CompiledRules::field_names
+  std::uint32_t ref_field_id = kNoField;  // fieldref: the other field
   std::string value;          // string ops: lower-cased unless cased; fieldref: other field
   bool cased = false;
   bool exists_expected = true;
@@ -42,15 +51,31 @@ struct CompiledNode {
   std::uint32_t child_count = 0;
 };
 
+inline constexpr std::uint32_t format_bit(LogFormat f) { return 1u << static_cast<unsigned>(f); }
+inline constexpr std::uint32_t kAllFormats = 0xFFu;
+// Set for events that carry a declared logsource (_product/_category/_service).
+inline constexpr std::uint32_t kDeclaredLogsourceBit = 1u << 31;
+// Pattern id of the JSON escape detectors (\u, \/) in the keyword database.
+inline constexpr unsigned kEscapeDetectorId = 0xFFFFFFF0u;
+
 struct CompiledRule {
   std::uint32_t source = 0;  // index into CompiledRules::sources
   std::uint32_t root = 0;    // into CompiledRules::nodes
-  bool always = false;       // no literal cover: evaluate for every event
+  bool always = false;       // no literal cover: evaluate for every event (of its formats)
+  // Formats the rule can apply to (from `_format` conditions of its logsource variants).
+  std::uint32_t format_mask = kAllFormats;
+};
+
+// The literals of one event field (decoded values are scanned against it).
+struct FieldLiteralDatabase {
+  std::string field;
+  hs_database* db = nullptr;
 };
 
 // One Hyperscan database per field holding that field's regex predicates.
 struct FieldRegexDatabase {
   std::string field;
+  std::uint32_t field_id = kNoField;
   hs_database* db = nullptr;
   std::vector<std::uint32_t> slot_to_pred;
 };
@@ -62,16 +87,26 @@ struct CompiledRules {
   std::vector<CompiledNode> nodes;
   std::vector<std::uint32_t> children;
 
-  // Literal prefilter: Hyperscan id -> literal id; literal id -> candidate rules.
-  hs_database* literal_db = nullptr;
-  std::vector<std::uint32_t> pattern_to_literal;  // ids >= size(): escape detectors
-  std::uint32_t escape_detector_first = 0;        // pattern ids from here mark JSON escapes
-  std::vector<std::string> literal_text;          // for reports
+  // Literal prefilter. Pattern ids are literal ids; literal id -> candidate rules (CSR).
+  hs_database* text_db = nullptr;     // all literals of rules for text formats, raw-line scan
+  hs_database* keyword_db = nullptr;  // keyword literals (plain + JSON-escaped) for raw JSON
+  std::vector<FieldLiteralDatabase> field_dbs;
+  std::unordered_map<std::string_view, std::uint32_t> field_db_index;  // keys view field_dbs
+  std::vector<std::string> literal_text;  // "field:text", for reports
+  // Which scans look for each literal: only there does its absence prove a predicate false.
+  std::vector<std::uint8_t> literal_scope;  // kScannedInText | kScannedInJson
   std::vector<std::uint32_t> literal_rules_offset;  // CSR: literal -> rules
   std::vector<std::uint32_t> literal_rules;
   std::vector<std::uint32_t> always_rules;
 
   std::vector<FieldRegexDatabase> regex_dbs;
+
+  // Every field a predicate reads, by id. Each event's fields are indexed by id once, so a
+  // predicate finds its field without searching; field_literal_db says which literal database
+  // (index into field_dbs, or -1) its values are scanned against.
+  std::vector<std::string> field_names;
+  std::vector<std::int32_t> field_literal_db;
+  std::unordered_map<std::string_view, std::uint32_t> field_index;  // keys view field_names
 
   ~CompiledRules();
 };

@@ -7,6 +7,7 @@
 #include <pcre2.h>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cstring>
 #include <optional>
@@ -20,7 +21,10 @@
 namespace vigil::rules {
 
 CompiledRules::~CompiledRules() {
-  if (literal_db) hs_free_database(literal_db);
+  if (text_db) hs_free_database(text_db);
+  if (keyword_db) hs_free_database(keyword_db);
+  for (FieldLiteralDatabase& f : field_dbs)
+    if (f.db) hs_free_database(f.db);
   for (FieldRegexDatabase& r : regex_dbs)
     if (r.db) hs_free_database(r.db);
   for (CompiledPredicate& p : preds)
@@ -31,7 +35,12 @@ RuleSet::RuleSet(std::unique_ptr<CompiledRules> compiled) : compiled_(std::move(
 RuleSet::~RuleSet() = default;
 std::size_t RuleSet::size() const { return compiled_->sources.size(); }
 const SigmaRule& RuleSet::rule(std::size_t index) const { return compiled_->sources[index]; }
-const hs_database* RuleSet::prefilter_database() const { return compiled_->literal_db; }
+const hs_database* RuleSet::text_database() const { return compiled_->text_db; }
+const hs_database* RuleSet::keyword_database() const { return compiled_->keyword_db; }
+const hs_database* RuleSet::field_database(std::string_view field) const {
+  auto it = compiled_->field_db_index.find(field);
+  return it == compiled_->field_db_index.end() ? nullptr : compiled_->field_dbs[it->second].db;
+}
 
 namespace {
 
@@ -94,14 +103,21 @@ bool parse_cidr(const std::string& text, CompiledPredicate& p) {
   return true;
 }
 
+// A prefilter literal is scoped to the field its predicate reads ("" = keyword: any value or
+// the whole record), so that a JSON event is scanned field by field, each value against only
+// the literals of that field.
 struct LiteralKey {
+  std::string field;
   std::string text;
   bool caseless;
-  bool operator==(const LiteralKey& o) const { return caseless == o.caseless && text == o.text; }
+  bool operator==(const LiteralKey& o) const {
+    return caseless == o.caseless && text == o.text && field == o.field;
+  }
 };
 struct LiteralKeyHash {
   std::size_t operator()(const LiteralKey& k) const {
-    return std::hash<std::string>()(k.text) ^ (k.caseless ? 0x9e3779b9u : 0u);
+    return std::hash<std::string>()(k.text) * 31 + std::hash<std::string>()(k.field) +
+           (k.caseless ? 0x9e3779b9u : 0u);
   }
 };
 
@@ -124,9 +140,30 @@ class Builder {
     bool mapped = false;
     std::vector<LogsourceVariant> variants =
         mapping.variants_for(rule.product, rule.category, rule.service, &mapped);
+    if (!mapped && (!rule.product.empty() || !rule.category.empty() || !rule.service.empty())) {
+      // No mapping says how to recognise these events (cloud, zeek, macOS...): the rule runs
+      // only on events whose collector (or `vigil scan --logsource`) declares that logsource,
+      // never on whatever else happens to pass by.
+      variants.clear();
+      variants.push_back(declared_logsource_variant(rule));
+    }
     std::vector<std::uint32_t> variant_roots;
     std::string error_reason, error_message;
+    std::uint32_t format_mask = 0;
     for (const LogsourceVariant& v : variants) {
+      // A variant that names `_format`s applies to those formats only; so can the rule.
+      // One that needs a declared logsource (`_product`...) applies to declared events only.
+      std::uint32_t variant_mask = 0;
+      bool needs_declared = false;
+      for (const Predicate& c : v.conditions) {
+        LogFormat f;
+        if (c.field == "_format" && c.op == MatchOp::kEquals && parse_log_format(c.value, &f))
+          variant_mask |= format_bit(f);
+        if (c.field == "_product" || c.field == "_category" || c.field == "_service")
+          needs_declared = true;
+      }
+      if (variant_mask == 0) variant_mask = needs_declared ? kDeclaredLogsourceBit : kAllFormats;
+      format_mask |= variant_mask;
       std::optional<std::uint32_t> cond;
       if (!v.conditions.empty()) {
         cond = translate(v.condition, v.conditions, {}, /*logsource=*/true, &error_reason,
@@ -157,6 +194,7 @@ class Builder {
     CompiledRule cr;
     cr.source = static_cast<std::uint32_t>(out_->sources.size());
     cr.root = root;
+    cr.format_mask = format_mask;
     out_->sources.push_back(std::move(rule));
     out_->rules.push_back(cr);
     return true;
@@ -172,6 +210,28 @@ class Builder {
   }
 
  private:
+  static LogsourceVariant declared_logsource_variant(const SigmaRule& rule) {
+    LogsourceVariant v;
+    v.name = "declared";
+    v.condition.kind = CondNode::Kind::kAnd;
+    auto add = [&](const char* field, const std::string& value) {
+      if (value.empty()) return;
+      Predicate p;
+      p.field = field;
+      p.op = MatchOp::kEquals;
+      p.value = value;
+      CondNode leaf;
+      leaf.kind = CondNode::Kind::kPred;
+      leaf.pred = static_cast<std::uint32_t>(v.conditions.size());
+      v.conditions.push_back(std::move(p));
+      v.condition.children.push_back(std::move(leaf));
+    };
+    add("_product", rule.product);
+    add("_category", rule.category);
+    add("_service", rule.service);
+    return v;
+  }
+
   std::uint32_t make_node(CondNode::Kind kind, const std::vector<std::uint32_t>& kids) {
     CompiledNode n;
     n.kind = kind;
@@ -300,13 +360,16 @@ class Builder {
       regex_flags_.push_back({static_cast<std::uint32_t>(out_->preds.size()), p.regex_m, p.regex_s});
       if (prefilterable) {
         std::string lit = required_literal(c.value);
-        if (lit.size() >= options_.min_literal_bytes)
-          c.literal = intern_literal(ascii_lower(lit), /*caseless=*/true);
+        if (long_enough(lit))
+          c.literal = intern_literal(c.field, ascii_lower(lit), /*caseless=*/true);
       }
-    } else if (is_string_op(p.op) && prefilterable &&
-               c.value.size() >= options_.min_literal_bytes) {
-      c.literal = intern_literal(c.value, !c.cased);
+    } else if (is_string_op(p.op) && prefilterable && long_enough(c.value)) {
+      c.literal = intern_literal(c.field, c.value, !c.cased);
     }
+    if (!c.field.empty()) c.field_id = intern_field(c.field);
+    if (p.op == MatchOp::kFieldRefEquals || p.op == MatchOp::kFieldRefContains ||
+        p.op == MatchOp::kFieldRefStartsWith || p.op == MatchOp::kFieldRefEndsWith)
+      c.ref_field_id = intern_field(c.value);
     std::uint32_t id = static_cast<std::uint32_t>(out_->preds.size());
     if (logsource) weak_preds_.insert(id);
     out_->preds.push_back(std::move(c));
@@ -314,8 +377,27 @@ class Builder {
     return id;
   }
 
-  std::int32_t intern_literal(const std::string& text, bool caseless) {
-    LiteralKey k{caseless ? ascii_lower(text) : text, caseless};
+  // Short literals fire on nearly every event. A two-byte one made of punctuation ("#-",
+  // "|$") is still rare in logs, so it is kept when that is all a rule offers.
+  bool long_enough(const std::string& lit) const {
+    if (lit.size() >= options_.min_literal_bytes) return true;
+    if (lit.size() < 2) return false;
+    for (char ch : lit)
+      if (std::isalnum(static_cast<unsigned char>(ch))) return false;
+    return true;
+  }
+
+  std::uint32_t intern_field(const std::string& name) {
+    auto it = field_ids_.find(name);
+    if (it != field_ids_.end()) return it->second;
+    std::uint32_t id = static_cast<std::uint32_t>(out_->field_names.size());
+    out_->field_names.push_back(name);
+    field_ids_.emplace(name, id);
+    return id;
+  }
+
+  std::int32_t intern_literal(const std::string& field, const std::string& text, bool caseless) {
+    LiteralKey k{field, caseless ? ascii_lower(text) : text, caseless};
     auto it = literal_index_.find(k);
     if (it != literal_index_.end()) return it->second;
     std::int32_t id = static_cast<std::int32_t>(literal_texts_.size());
@@ -366,13 +448,26 @@ class Builder {
     return std::nullopt;
   }
 
-  // Strong before weak; then covers whose shortest literal is longer (fewer chance hits); then
-  // smaller covers.
+  // How unlikely a literal is to occur by chance, roughly its length: punctuation is rarer in
+  // log values than letters, and a short all-letter word ("get", "true", "file") is common.
+  static std::size_t rarity(const std::string& lit) {
+    bool letters_only = true, punct = false;
+    for (char ch : lit) {
+      unsigned char c = static_cast<unsigned char>(ch);
+      if (!std::isalpha(c)) letters_only = false;
+      if (!std::isalnum(c) && c != ' ') punct = true;
+    }
+    if (letters_only && lit.size() <= 4) return 1;
+    return lit.size() + (punct ? 2 : 0);
+  }
+
+  // Strong before weak; then covers whose least rare literal is rarer (fewer chance hits);
+  // then smaller covers.
   bool better(const CoverSet& a, const CoverSet& b) const {
     if (a.weak != b.weak) return !a.weak;
     auto min_len = [&](const std::vector<std::uint32_t>& v) {
       std::size_t m = SIZE_MAX;
-      for (std::uint32_t l : v) m = std::min(m, literal_texts_[l].text.size());
+      for (std::uint32_t l : v) m = std::min(m, rarity(literal_texts_[l].text));
       return m;
     };
     std::size_t la = std::min<std::size_t>(min_len(a.literals), 12);
@@ -392,6 +487,23 @@ class Builder {
       }
       for (std::uint32_t l : c->literals) per_literal[l].push_back(r);
     }
+    // Literals go into the databases when some rule is gated on them, and field literals also
+    // when no rule is: per-field scans are short, and a literal known absent settles its
+    // predicate without reading the value. Unused keyword literals would cost a scan of every
+    // raw record, so they are dropped. Renumber what is kept.
+    std::vector<std::int32_t> renumber(literal_texts_.size(), kNoLiteral);
+    std::vector<LiteralKey> kept;
+    std::vector<std::vector<std::uint32_t>> kept_rules;
+    for (std::uint32_t l = 0; l < literal_texts_.size(); ++l) {
+      if (per_literal[l].empty() && literal_texts_[l].field.empty()) continue;
+      renumber[l] = static_cast<std::int32_t>(kept.size());
+      kept.push_back(literal_texts_[l]);
+      kept_rules.push_back(std::move(per_literal[l]));
+    }
+    for (CompiledPredicate& p : out_->preds)
+      if (p.literal != kNoLiteral) p.literal = renumber[static_cast<std::size_t>(p.literal)];
+    literal_texts_ = std::move(kept);
+    per_literal = std::move(kept_rules);
     out_->literal_rules_offset.assign(1, 0);
     for (auto& v : per_literal) {
       out_->literal_rules.insert(out_->literal_rules.end(), v.begin(), v.end());
@@ -400,34 +512,38 @@ class Builder {
     report_.always_evaluated = out_->always_rules.size();
   }
 
-  Status build_literal_db() {
+  // Compiles one literal database. `escaped_forms` adds each literal's JSON-escaped form (for
+  // scans over raw JSON) and the escape detectors. Pattern ids are literal ids.
+  Result<hs_database_t*> compile_literals(const std::vector<std::uint32_t>& literals,
+                                          bool escaped_forms, const char* what) {
+    if (literals.empty()) return static_cast<hs_database_t*>(nullptr);
     std::vector<std::string> patterns;
     std::vector<unsigned> flags, ids;
-    for (std::uint32_t l = 0; l < literal_texts_.size(); ++l) {
+    for (std::uint32_t l : literals) {
       const LiteralKey& k = literal_texts_[l];
       unsigned f = HS_FLAG_SINGLEMATCH | (k.caseless ? HS_FLAG_CASELESS : 0);
       patterns.push_back(k.text);
       flags.push_back(f);
-      ids.push_back(static_cast<unsigned>(out_->pattern_to_literal.size()));
-      out_->pattern_to_literal.push_back(l);
-      std::string escaped = json_escape(k.text);
-      if (escaped != k.text) {
-        patterns.push_back(escaped);
-        flags.push_back(f);
-        ids.push_back(static_cast<unsigned>(out_->pattern_to_literal.size()));
-        out_->pattern_to_literal.push_back(l);
+      ids.push_back(l);
+      if (escaped_forms) {
+        std::string escaped = json_escape(k.text);
+        if (escaped != k.text) {
+          patterns.push_back(escaped);
+          flags.push_back(f);
+          ids.push_back(l);
+        }
       }
-      out_->literal_text.push_back(k.text);
     }
-    // Escape detectors: a JSON value written with \uXXXX or \/ escapes does not contain the
-    // escaped literal forms above, so such events are rescanned over their decoded values.
-    out_->escape_detector_first = static_cast<std::uint32_t>(out_->pattern_to_literal.size());
-    for (const char* det : {"\\u", "\\/"}) {
-      patterns.push_back(det);
-      flags.push_back(HS_FLAG_SINGLEMATCH);
-      ids.push_back(static_cast<unsigned>(out_->pattern_to_literal.size()));
-      out_->pattern_to_literal.push_back(UINT32_MAX);
+    if (escaped_forms) {
+      // A JSON value written with \uXXXX or \/ escapes does not contain the escaped forms
+      // above: such events are rescanned over their decoded values.
+      for (const char* det : {"\\u", "\\/"}) {
+        patterns.push_back(det);
+        flags.push_back(HS_FLAG_SINGLEMATCH);
+        ids.push_back(kEscapeDetectorId);
+      }
     }
+    if (patterns.empty()) return static_cast<hs_database_t*>(nullptr);
     std::vector<const char*> ptrs;
     std::vector<std::size_t> lens;
     for (const std::string& p : patterns) {
@@ -442,13 +558,72 @@ class Builder {
     if (rc != HS_SUCCESS) {
       std::string m = err && err->message ? err->message : "unknown error";
       if (err) hs_free_compile_error(err);
-      return Status::Internal("hyperscan could not compile the literal database: " + m);
+      return Error(Status::Internal(std::string("hyperscan could not compile the ") + what +
+                                    " literal database: " + m));
     }
-    out_->literal_db = db;
     std::size_t size = 0;
     hs_database_size(db, &size);
     report_.database_bytes += size;
     report_.hyperscan_patterns += patterns.size();
+    return db;
+  }
+
+  Status build_literal_db() {
+    // Text records (syslog, access logs, CEF, key=value) hold their values verbatim: one scan
+    // of the raw line against every literal of the rules that can apply to text. JSON events
+    // are scanned per field (decoded values, so escapes cannot hide a literal), plus one raw
+    // scan for keywords.
+    std::vector<std::uint32_t> text_literals, keyword_literals;
+    std::map<std::string, std::vector<std::uint32_t>> by_field;
+    for (std::uint32_t l = 0; l < literal_texts_.size(); ++l) {
+      const LiteralKey& k = literal_texts_[l];
+      out_->literal_text.push_back(k.field.empty() ? k.text : k.field + ":" + k.text);
+      bool for_text = false, for_json = false;
+      for (std::uint32_t i = out_->literal_rules_offset[l]; i < out_->literal_rules_offset[l + 1]; ++i) {
+        std::uint32_t mask = out_->rules[out_->literal_rules[i]].format_mask;
+        for_text = for_text || (mask & ~format_bit(LogFormat::kJson)) != 0;
+        for_json = for_json || (mask & format_bit(LogFormat::kJson)) != 0;
+      }
+      const bool gates_nothing = out_->literal_rules_offset[l] == out_->literal_rules_offset[l + 1];
+      std::uint8_t scope = 0;
+      if (for_text) {
+        text_literals.push_back(l);
+        scope |= kScannedInText;
+      }
+      if (k.field.empty()) {
+        if (for_json) {
+          keyword_literals.push_back(l);
+          scope |= kScannedInJson;
+        }
+      } else if (for_json || gates_nothing) {
+        by_field[k.field].push_back(l);
+        scope |= kScannedInJson;
+      }
+      out_->literal_scope.push_back(scope);
+    }
+    auto text = compile_literals(text_literals, false, "text");
+    if (!text) return text.error();
+    out_->text_db = *text;
+    auto keywords = compile_literals(keyword_literals, true, "keyword");
+    if (!keywords) return keywords.error();
+    out_->keyword_db = *keywords;
+    for (auto& [field, lits] : by_field) {
+      auto db = compile_literals(lits, false, "field");
+      if (!db) return db.error();
+      FieldLiteralDatabase fdb;
+      fdb.field = field;
+      fdb.db = *db;
+      out_->field_dbs.push_back(std::move(fdb));
+    }
+    for (std::uint32_t i = 0; i < out_->field_dbs.size(); ++i)
+      out_->field_db_index.emplace(out_->field_dbs[i].field, i);
+    // The field index: every field name is stable in field_names from here on.
+    out_->field_literal_db.assign(out_->field_names.size(), -1);
+    for (std::uint32_t id = 0; id < out_->field_names.size(); ++id) {
+      out_->field_index.emplace(out_->field_names[id], id);
+      auto it = out_->field_db_index.find(out_->field_names[id]);
+      if (it != out_->field_db_index.end()) out_->field_literal_db[id] = static_cast<std::int32_t>(it->second);
+    }
     return Status::Ok();
   }
 
@@ -497,6 +672,7 @@ class Builder {
         if (rc == HS_SUCCESS) {
           FieldRegexDatabase frd;
           frd.field = field;
+          frd.field_id = out_->preds[list[0].pred].field_id;
           frd.db = db;
           std::uint32_t db_index = static_cast<std::uint32_t>(out_->regex_dbs.size());
           for (std::size_t slot = 0; slot < map_back.size(); ++slot) {
@@ -547,6 +723,7 @@ class Builder {
   std::vector<LiteralKey> literal_texts_;
   std::vector<RegexFlags> regex_flags_;
   std::unordered_set<std::uint32_t> weak_preds_;  // logsource conditions
+  std::unordered_map<std::string, std::uint32_t> field_ids_;
 };
 
 }  // namespace

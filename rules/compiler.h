@@ -21,6 +21,7 @@
 #include <cstddef>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/status.h"
@@ -35,7 +36,8 @@ struct CompileOptions {
   // Mapping used to route rules to events. Default (nullptr): LogsourceMap::builtin().
   const LogsourceMap* mapping = nullptr;
   // Shorter literals are not used for prefiltering: they fire on nearly every event and would
-  // only cost callbacks. Default: 3.
+  // only cost callbacks (a literal of two punctuation bytes, rare in logs, is still used).
+  // Default: 3.
   std::size_t min_literal_bytes = 3;
 };
 
@@ -69,8 +71,12 @@ class RuleSet {
 
   std::size_t size() const;
   const SigmaRule& rule(std::size_t index) const;
-  // The literal prefilter database (for benchmarks that compare with a bare hs_scan).
-  const hs_database* prefilter_database() const;
+  // The literal databases (for benchmarks that compare with a bare hs_scan): the one scanned
+  // over each raw text record, the keyword one scanned over each raw JSON record, and the one
+  // scanned over each value of `field` in JSON events (nullptr when there is none).
+  const hs_database* text_database() const;
+  const hs_database* keyword_database() const;
+  const hs_database* field_database(std::string_view field) const;
   const CompiledRules& compiled() const { return *compiled_; }
 
  private:

@@ -8,6 +8,7 @@
 #include <simdjson.h>
 
 #include <algorithm>
+#include <span>
 #include <cstdlib>
 #include <cstring>
 
@@ -112,6 +113,12 @@ struct Matcher::State {
   std::vector<std::uint32_t> regex_db_gen;
   std::vector<std::uint32_t> regex_hit_gen;  // per predicate
   std::vector<std::uint32_t> candidates;
+  // Field index of the current event: slot_gen[id] == gen when field id is present, its first
+  // position in slot_first[id], and slot_multi[id] when the name occurs more than once.
+  std::vector<std::uint32_t> slot_gen;
+  std::vector<std::uint32_t> slot_first;
+  std::vector<std::uint8_t> slot_multi;
+  bool indexed = false;
   bool escape_seen = false;
   bool parsed = false;
   bool parse_ok = true;
@@ -132,11 +139,11 @@ namespace {
 int on_literal(unsigned id, unsigned long long, unsigned long long, unsigned, void* ctx) {
   auto* st = static_cast<Matcher::State*>(ctx);
   const CompiledRules& cr = *st->rules;
-  if (id >= cr.escape_detector_first) {
+  if (id == kEscapeDetectorId) {
     st->escape_seen = true;
     return 0;
   }
-  std::uint32_t lit = cr.pattern_to_literal[id];
+  std::uint32_t lit = id;
   if (st->literal_gen[lit] == st->gen) return 0;
   st->literal_gen[lit] = st->gen;
   for (std::uint32_t i = cr.literal_rules_offset[lit]; i < cr.literal_rules_offset[lit + 1]; ++i) {
@@ -166,8 +173,12 @@ Result<std::unique_ptr<Matcher>> Matcher::create(std::shared_ptr<const RuleSet> 
   const CompiledRules& cr = m->rules_->compiled();
   State& st = *m->state_;
   st.rules = &cr;
-  if (cr.literal_db && hs_alloc_scratch(cr.literal_db, &st.scratch) != HS_SUCCESS)
-    return Error(Status::Internal("hs_alloc_scratch failed for the literal database"));
+  for (const hs_database_t* db : {cr.text_db, cr.keyword_db})
+    if (db && hs_alloc_scratch(db, &st.scratch) != HS_SUCCESS)
+      return Error(Status::Internal("hs_alloc_scratch failed for a literal database"));
+  for (const FieldLiteralDatabase& f : cr.field_dbs)
+    if (hs_alloc_scratch(f.db, &st.scratch) != HS_SUCCESS)
+      return Error(Status::Internal("hs_alloc_scratch failed for the literals of " + f.field));
   for (const FieldRegexDatabase& db : cr.regex_dbs)
     if (hs_alloc_scratch(db.db, &st.scratch) != HS_SUCCESS)
       return Error(Status::Internal("hs_alloc_scratch failed for regex database of " + db.field));
@@ -178,6 +189,9 @@ Result<std::unique_ptr<Matcher>> Matcher::create(std::shared_ptr<const RuleSet> 
   st.pred_value.assign(cr.preds.size(), 0);
   st.regex_hit_gen.assign(cr.preds.size(), 0);
   st.regex_db_gen.assign(cr.regex_dbs.size(), 0);
+  st.slot_gen.assign(cr.field_names.size(), 0);
+  st.slot_first.assign(cr.field_names.size(), 0);
+  st.slot_multi.assign(cr.field_names.size(), 0);
   return m;
 }
 
@@ -186,6 +200,20 @@ namespace {
 class Evaluator {
  public:
   Evaluator(Matcher::State& st, const CompiledRules& cr, Event& ev) : st_(st), cr_(cr), ev_(ev) {}
+
+  // First field with this id, or nullptr (the event's fields are indexed by id).
+  const Field* first(std::uint32_t id) const {
+    if (id == kNoField || st_.slot_gen[id] != st_.gen) return nullptr;
+    return &ev_.fields.fields()[st_.slot_first[id]];
+  }
+  // Calls fn on every field with this id until it returns true.
+  template <typename Fn>
+  bool any(std::uint32_t id, Fn&& fn) const {
+    const Field* f = first(id);
+    if (!f) return false;
+    if (!st_.slot_multi[id]) return fn(*f);
+    return ev_.fields.any_named(cr_.field_names[id], fn);
+  }
 
   bool node(std::uint32_t n) {
     const CompiledNode& nd = cr_.nodes[n];
@@ -226,7 +254,7 @@ class Evaluator {
           return;
         }
         if (p.field[0] == '_') return;  // pseudo-fields (`_format`) are routing, not evidence
-        if (const Field* f = ev_.fields.find(p.field)) {
+        if (const Field* f = first(p.field_id)) {
           for (const MatchedField& m : out)
             if (m.field == f->name && m.value.data() == f->value.data()) return;
           out.push_back(MatchedField{f->name, f->value});
@@ -268,7 +296,7 @@ class Evaluator {
     st_.regex_db_gen[static_cast<std::size_t>(db_index)] = st_.gen;
     const FieldRegexDatabase& db = cr_.regex_dbs[static_cast<std::size_t>(db_index)];
     st_.scanning_db = &db;
-    ev_.fields.any_named(db.field, [&](const Field& f) {
+    any(db.field_id, [&](const Field& f) {
       hs_scan(db.db, f.value.data(), static_cast<unsigned>(f.value.size()), 0, st_.scratch,
               on_regex, &st_);
       return false;
@@ -277,7 +305,9 @@ class Evaluator {
 
   bool compute(const CompiledPredicate& p, std::uint32_t id) {
     // The prefilter proved the literal absent: no value can satisfy the predicate.
-    if (p.literal != kNoLiteral && st_.literal_gen[static_cast<std::size_t>(p.literal)] != st_.gen)
+    if (p.literal != kNoLiteral && st_.literal_gen[static_cast<std::size_t>(p.literal)] != st_.gen &&
+        (cr_.literal_scope[static_cast<std::size_t>(p.literal)] &
+         (ev_.format == LogFormat::kJson ? kScannedInJson : kScannedInText)) != 0)
       return false;
     switch (p.op) {
       case MatchOp::kEquals:
@@ -285,7 +315,7 @@ class Evaluator {
       case MatchOp::kStartsWith:
       case MatchOp::kEndsWith:
         if (p.field.empty()) return keyword([&](std::string_view v) { return string_test(p, v); });
-        return ev_.fields.any_named(p.field, [&](const Field& f) {
+        return any(p.field_id, [&](const Field& f) {
           return f.kind != ValueKind::kNull && string_test(p, f.value);
         });
       case MatchOp::kRegex:
@@ -295,17 +325,17 @@ class Evaluator {
           if (st_.regex_hit_gen[id] != st_.gen) return false;
           if (!p.regex_needs_confirm) return true;
         }
-        return ev_.fields.any_named(p.field, [&](const Field& f) { return pcre_test(p, f.value); });
-      case MatchOp::kExists: return (ev_.fields.find(p.field) != nullptr) == p.exists_expected;
+        return any(p.field_id, [&](const Field& f) { return pcre_test(p, f.value); });
+      case MatchOp::kExists: return (first(p.field_id) != nullptr) == p.exists_expected;
       case MatchOp::kNull: {
-        const Field* f = ev_.fields.find(p.field);
+        const Field* f = first(p.field_id);
         return f == nullptr || f->kind == ValueKind::kNull || f->value.empty();
       }
       case MatchOp::kLt:
       case MatchOp::kLte:
       case MatchOp::kGt:
       case MatchOp::kGte:
-        return ev_.fields.any_named(p.field, [&](const Field& f) {
+        return any(p.field_id, [&](const Field& f) {
           double x;
           if (!parse_number(f.value, &x)) return false;
           switch (p.op) {
@@ -316,19 +346,19 @@ class Evaluator {
           }
         });
       case MatchOp::kCidr:
-        return ev_.fields.any_named(p.field, [&](const Field& f) { return in_cidr(f.value, p); });
+        return any(p.field_id, [&](const Field& f) { return in_cidr(f.value, p); });
       case MatchOp::kFieldRefEquals:
       case MatchOp::kFieldRefContains:
       case MatchOp::kFieldRefStartsWith:
       case MatchOp::kFieldRefEndsWith: {
-        const Field* other = ev_.fields.find(p.value);
+        const Field* other = first(p.ref_field_id);
         if (!other) return false;
         std::string ref = p.cased ? std::string(other->value) : std::string();
         if (!p.cased) {
           ref.reserve(other->value.size());
           for (char c : other->value) ref += lower(c);
         }
-        return ev_.fields.any_named(p.field, [&](const Field& f) {
+        return any(p.field_id, [&](const Field& f) {
           switch (p.op) {
             case MatchOp::kFieldRefEquals: return equals(f.value, ref, p.cased);
             case MatchOp::kFieldRefContains: return contains(f.value, ref, p.cased);
@@ -369,6 +399,7 @@ bool Matcher::match(Event& event, parse::RecordParser& parser, LogFormat format,
     std::fill(st.pred_gen.begin(), st.pred_gen.end(), 0);
     std::fill(st.regex_hit_gen.begin(), st.regex_hit_gen.end(), 0);
     std::fill(st.regex_db_gen.begin(), st.regex_db_gen.end(), 0);
+    std::fill(st.slot_gen.begin(), st.slot_gen.end(), 0);
     st.gen = 1;
   }
   stats_.events++;
@@ -376,45 +407,87 @@ bool Matcher::match(Event& event, parse::RecordParser& parser, LogFormat format,
   st.escape_seen = false;
   st.parsed = false;
 
+  // Parses the event once and indexes its fields by id; for JSON also scans each value of a
+  // field that has literals (the index lookup is shared by both jobs).
   auto ensure_parsed = [&]() -> bool {
     if (!st.parsed) {
       st.parsed = true;
       st.parse_ok = parser.parse(format, event);
       stats_.events_parsed++;
+      if (!st.parse_ok) return false;
+      if (!event.declared_product.empty()) event.fields.add("_product", event.declared_product);
+      if (!event.declared_category.empty()) event.fields.add("_category", event.declared_category);
+      if (!event.declared_service.empty()) event.fields.add("_service", event.declared_service);
+      const bool scan_values = event.format == LogFormat::kJson;
+      std::span<const Field> fields = event.fields.fields();
+      for (std::uint32_t i = 0; i < fields.size(); ++i) {
+        auto it = cr.field_index.find(fields[i].name);
+        if (it == cr.field_index.end()) continue;
+        const std::uint32_t id = it->second;
+        if (st.slot_gen[id] != st.gen) {
+          st.slot_gen[id] = st.gen;
+          st.slot_first[id] = i;
+          st.slot_multi[id] = 0;
+        } else {
+          st.slot_multi[id] = 1;
+        }
+        const std::int32_t db = cr.field_literal_db[id];
+        if (scan_values && db >= 0)
+          hs_scan(cr.field_dbs[static_cast<std::size_t>(db)].db, fields[i].value.data(),
+                  static_cast<unsigned>(fields[i].value.size()), 0, st.scratch, on_literal, &st);
+      }
     }
     return st.parse_ok;
   };
 
-  if (cr.literal_db) {
-    hs_scan(cr.literal_db, event.raw.data(), static_cast<unsigned>(event.raw.size()), 0,
-            st.scratch, on_literal, &st);
-  }
-  // Formats whose parsed values may differ from the raw bytes (JSON \u escapes, CEF and
-  // key=value escapes, RFC 5424 structured data) get a second scan over the decoded values,
-  // so an escape can never hide a literal from the prefilter.
-  bool rescan = false;
-  if (st.escape_seen && !event.raw.empty() && has_real_json_escape(event.raw)) rescan = true;
-  if (!rescan && !event.raw.empty() && event.raw[0] != '{' &&
-      std::memchr(event.raw.data(), '\\', event.raw.size()) != nullptr) {
-    LogFormat f = format == LogFormat::kUnknown ? parse::detect_format(event.raw) : format;
-    rescan = f == LogFormat::kCef || f == LogFormat::kKeyValue || f == LogFormat::kRfc5424;
-  }
-  if (rescan) {
+  const LogFormat detected = format != LogFormat::kUnknown ? format : parse::detect_format(event.raw);
+  const bool declared = !event.declared_product.empty() || !event.declared_category.empty() ||
+                        !event.declared_service.empty();
+  const std::uint32_t event_format_bit = format_bit(detected) | (declared ? kDeclaredLogsourceBit : 0);
+
+  if (detected == LogFormat::kJson) {
+    // JSON: parse, then scan each value of a field that some rule has literals for against
+    // that field's literals. Values are decoded, so escapes cannot hide a literal. Keywords
+    // are found by one scan of the raw record (literals also in JSON-escaped form).
     if (!ensure_parsed()) return false;
-    stats_.decoded_rescans++;
-    st.decoded.clear();
-    for (const Field& f : event.fields.fields()) {
-      st.decoded.append(f.value.data(), f.value.size());
-      st.decoded.push_back('\n');
-    }
-    if (cr.literal_db)
-      hs_scan(cr.literal_db, st.decoded.data(), static_cast<unsigned>(st.decoded.size()), 0,
+    if (cr.keyword_db) {
+      hs_scan(cr.keyword_db, event.raw.data(), static_cast<unsigned>(event.raw.size()), 0,
               st.scratch, on_literal, &st);
+      if (st.escape_seen && has_real_json_escape(event.raw)) {
+        stats_.decoded_rescans++;
+        for (const Field& f : event.fields.fields())
+          hs_scan(cr.keyword_db, f.value.data(), static_cast<unsigned>(f.value.size()), 0,
+                  st.scratch, on_literal, &st);
+      }
+    }
+  } else if (cr.text_db) {
+    // Text records hold their values verbatim: one scan of the raw line. Formats whose parsed
+    // values may differ from the raw bytes (CEF and key=value escapes, RFC 5424 structured
+    // data) get a second scan over the decoded values when the line has a backslash.
+    hs_scan(cr.text_db, event.raw.data(), static_cast<unsigned>(event.raw.size()), 0, st.scratch,
+            on_literal, &st);
+    if ((detected == LogFormat::kCef || detected == LogFormat::kKeyValue ||
+         detected == LogFormat::kRfc5424) &&
+        std::memchr(event.raw.data(), '\\', event.raw.size()) != nullptr) {
+      if (!ensure_parsed()) return false;
+      stats_.decoded_rescans++;
+      for (const Field& f : event.fields.fields())
+        hs_scan(cr.text_db, f.value.data(), static_cast<unsigned>(f.value.size()), 0, st.scratch,
+                on_literal, &st);
+    }
   }
 
-  if (st.candidates.empty() && cr.always_rules.empty()) {
-    // Nothing can match. Structured records are still checked cheaply so that broken input
-    // is counted even when no rule looks at it.
+  // Candidates whose logsource cannot apply to this kind of event go before anything is parsed.
+  std::size_t kept = 0;
+  for (std::uint32_t r : st.candidates)
+    if (cr.rules[r].format_mask & event_format_bit) st.candidates[kept++] = r;
+  st.candidates.resize(kept);
+  bool any_always = false;
+  for (std::uint32_t r : cr.always_rules)
+    if (cr.rules[r].format_mask & event_format_bit) any_always = true;
+  if (st.candidates.empty() && !any_always) {
+    // Nothing can match. Records not parsed yet are still checked cheaply so that broken
+    // input is counted even when no rule looks at it.
     if (parse_every_event_) return ensure_parsed();
     if (!st.parsed) {
       parse::precheck(event);
@@ -425,7 +498,7 @@ bool Matcher::match(Event& event, parse::RecordParser& parser, LogFormat format,
   }
   if (!ensure_parsed()) return false;
   for (std::uint32_t r : cr.always_rules) {
-    if (st.rule_gen[r] != st.gen) {
+    if ((cr.rules[r].format_mask & event_format_bit) && st.rule_gen[r] != st.gen) {
       st.rule_gen[r] = st.gen;
       st.candidates.push_back(r);
     }

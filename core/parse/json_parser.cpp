@@ -16,8 +16,10 @@
 
 #include <cstdint>
 #include <cstring>
+#include <cstdlib>
 #include <vector>
 
+#include "core/parse/parser.h"
 #include "core/parse/parsers_internal.h"
 
 namespace vigil::parse::internal {
@@ -237,7 +239,64 @@ std::string_view winlog_name(std::string_view key) {
   return {};
 }
 
+// Is every backslash escape in a string's content one that JSON defines? The check
+// unescape_json makes, without decoding (for skipped values). Same padding contract.
+bool valid_escapes(std::string_view in) {
+  const char* p = in.data();
+  const char* const end = p + in.size();
+  while ((p = find_backslash(p, end)) != end) {
+    if (p + 1 >= end) return false;
+    switch (p[1]) {
+      case '"': case '\\': case '/': case 'b': case 'f': case 'n': case 'r': case 't':
+        p += 2;
+        break;
+      case 'u':
+        if (end - p < 6 || read_hex4(p + 2) < 0) return false;
+        p += 6;
+        break;
+      default: return false;
+    }
+  }
+  return true;
+}
+
+// The checks walk_value makes on a scalar token, without decoding it (for skipped values).
+error_code check_skipped_scalar(std::string_view raw_token) {
+  if (getenv("NOCHK")) return simdjson::SUCCESS;
+  const std::string_view tok = trim_token(raw_token);
+  if (tok.empty()) return simdjson::TAPE_ERROR;
+  switch (tok[0]) {
+    case '"':
+      if (tok.size() < 2 || tok.back() != '"' || !valid_escapes(tok.substr(1, tok.size() - 2)))
+        return simdjson::STRING_ERROR;
+      return simdjson::SUCCESS;
+    case 't': return tok == "true" ? simdjson::SUCCESS : simdjson::T_ATOM_ERROR;
+    case 'f': return tok == "false" ? simdjson::SUCCESS : simdjson::F_ATOM_ERROR;
+    case 'n': return tok == "null" ? simdjson::SUCCESS : simdjson::N_ATOM_ERROR;
+    default: return valid_number_token(tok) ? simdjson::SUCCESS : simdjson::NUMBER_ERROR;
+  }
+}
+
+using Slot = FieldSelection::Slot;
+
+// Must a value named `name` (its slot, or nullptr) be walked, given its first byte?
+// Scalars: when wanted or a time/host source. Objects (whose fields are named "name.child"):
+// when a prefix of such a name. Arrays (elements named like the array, or objects): either.
+inline bool slot_relevant(const Slot* s, char first) {
+  if (s == nullptr) return false;
+  std::uint32_t need;
+  if (first == '{') need = FieldSelection::kPrefix | FieldSelection::kTimeHostPrefix;
+  else if (first == '[') need = ~0u;
+  else need = FieldSelection::kWanted | FieldSelection::kTimeHost;
+  return (s->flags & need) != 0;
+}
+
 }  // namespace
+
+const std::string_view kTimeHostNames[13] = {
+    "host",     "time",       "UtcTime",    "Computer",    "Hostname",
+    "hostname", "host.name",  "timestamp",  "EventTime",   "SystemTime",
+    "@timestamp", "TimeCreated", "TimeGenerated"};
 
 // `name` with its spaces removed, in the arena ("Threat Name" -> "ThreatName").
 std::string_view without_spaces(StringArena& arena, std::string_view name) {
@@ -250,14 +309,32 @@ std::string_view without_spaces(StringArena& arena, std::string_view name) {
 
 class JsonFlattener {
  public:
-  ParseErrorKind run(std::string_view json, Event& event);
+  ParseErrorKind run(std::string_view json, Event& event, const FieldSelection* wanted,
+                     std::vector<int>* ids);
 
  private:
-  error_code walk_value(od::value v, std::string_view name, Mode mode, int depth);
+  // In a selective parse (and outside a full_ walk), may a value named `name` whose token
+  // starts with `first` be skipped? The composed form avoids building "a.b" to ask.
+  bool skip(std::string_view name, char first) const {
+    return selective() && !slot_relevant(wanted_->lookup(name), first);
+  }
+  bool skip(std::string_view a, char sep, std::string_view b, char first) const {
+    return selective() && !slot_relevant(wanted_->lookup(a, sep, b), first);
+  }
+  bool selective() const { return wanted_ != nullptr && !full_; }
+  // A value that is not walked: scalars are still checked as walk_value would; objects and
+  // arrays are left to the iterator, which skips them.
+  static error_code skipped(std::string_view value_token) {
+    const char c = value_token.empty() ? '\0' : value_token[0];
+    return c == '{' || c == '[' ? simdjson::SUCCESS : check_skipped_scalar(value_token);
+  }
+
+  error_code walk_value(od::value v, std::string_view name, Mode mode, int depth,
+                        bool checked = false);
   error_code walk_object(od::object obj, std::string_view name, Mode mode, int depth);
   error_code walk_data_element(od::object obj, int depth);
   error_code string_value(od::value& v, std::string_view* out);
-  error_code next_field(od::field& field, std::string_view* key);
+  error_code next_field(od::field& field, std::string_view* key, std::string_view* value_token);
   void emit(std::string_view name, std::string_view value, ValueKind kind);
   void note_time_or_host(std::string_view name, std::string_view value, ValueKind kind);
 
@@ -268,6 +345,14 @@ class JsonFlattener {
   bool capturing_ = false;
   std::vector<Field> pending_;
   // Best time / host candidates so far (lower rank wins).
+  // Selective parse: the selection and where the indexes go (nullptr for a full parse); full_
+  // suspends skipping (a top-level alias key, whose alias depends on every field under it).
+  const FieldSelection* wanted_ = nullptr;
+  std::vector<int>* ids_ = nullptr;
+  bool full_ = false;
+  // Every emit, added or filtered out, and the last one (for the top-level aliases).
+  std::size_t emit_count_ = 0;
+  Field last_emit_;
   std::string_view time_, host_;
   ValueKind time_kind_ = ValueKind::kString;
   int time_rank_ = 0, host_rank_ = 0;
@@ -280,11 +365,22 @@ std::unique_ptr<JsonFlattener, JsonFlattenerDeleter> make_json_flattener() {
 }
 
 ParseErrorKind flatten_json(JsonFlattener& flattener, std::string_view json, Event& event) {
-  return flattener.run(json, event);
+  return flattener.run(json, event, nullptr, nullptr);
 }
 
-ParseErrorKind JsonFlattener::run(std::string_view json, Event& event) {
+ParseErrorKind flatten_json_selected(JsonFlattener& flattener, std::string_view json,
+                                     Event& event, const FieldSelection& wanted,
+                                     std::vector<int>& ids) {
+  return flattener.run(json, event, &wanted, &ids);
+}
+
+ParseErrorKind JsonFlattener::run(std::string_view json, Event& event,
+                                  const FieldSelection* wanted, std::vector<int>* ids) {
   event_ = &event;
+  wanted_ = wanted;
+  ids_ = ids;
+  full_ = false;
+  emit_count_ = 0;
   arena_ = &event.fields.arena();
   capturing_ = false;
   pending_.clear();
@@ -367,7 +463,14 @@ void JsonFlattener::emit(std::string_view name, std::string_view value, ValueKin
     pending_.push_back(Field{name, value, kind});
     return;
   }
-  event_->fields.add(name, value, kind);
+  ++emit_count_;
+  last_emit_ = Field{name, value, kind};
+  if (wanted_ == nullptr) {
+    event_->fields.add(name, value, kind);
+  } else if (const int index = wanted_->find(name); index >= 0) {
+    event_->fields.add(name, value, kind);
+    ids_->push_back(index);
+  }
   note_time_or_host(name, value, kind);
 }
 
@@ -384,11 +487,13 @@ error_code JsonFlattener::string_value(od::value& v, std::string_view* out) {
 }
 
 // The key of `field` as a view into the record (or the arena when it has escapes).
-error_code JsonFlattener::next_field(od::field& field, std::string_view* key) {
+error_code JsonFlattener::next_field(od::field& field, std::string_view* key,
+                                      std::string_view* value_token) {
   // The key starts after its opening quote; its closing quote is the last '"' before the ':'
   // that precedes the value, so walk back from the value's first byte.
   const char* start = field.key().raw();
-  const char* p = field.value().raw_json_token().data() - 1;
+  *value_token = field.value().raw_json_token();
+  const char* p = value_token->data() - 1;
   while (p > start && is_json_space(*p)) --p;
   if (p <= start || *p != ':') return simdjson::TAPE_ERROR;
   --p;
@@ -402,8 +507,15 @@ error_code JsonFlattener::next_field(od::field& field, std::string_view* key) {
   return simdjson::SUCCESS;
 }
 
-error_code JsonFlattener::walk_value(od::value v, std::string_view name, Mode mode, int depth) {
+error_code JsonFlattener::walk_value(od::value v, std::string_view name, Mode mode, int depth,
+                                     bool checked) {
   if (depth > kMaxDepth) return simdjson::SUCCESS;  // left unconsumed: the parent skips it
+  if (!checked && selective()) {
+    // Array elements and Data elements' values: a scalar nobody wants is checked, not decoded.
+    const std::string_view tok = v.raw_json_token();
+    if (!tok.empty() && tok[0] != '{' && tok[0] != '[' && skip(name, tok[0]))
+      return check_skipped_scalar(tok);
+  }
   od::json_type type;
   if (error_code e = v.type().get(type)) return e;
   switch (type) {
@@ -455,9 +567,10 @@ error_code JsonFlattener::walk_object(od::object obj, std::string_view name, Mod
   for (auto result : obj) {
     od::field field;
     if (error_code e = std::move(result).get(field)) return e;
-    std::string_view key;
-    if (error_code e = next_field(field, &key)) return e;
+    std::string_view key, token;
+    if (error_code e = next_field(field, &key, &token)) return e;
     od::value value = field.value();
+    const char first = token.empty() ? '\0' : token[0];
 
     std::string_view child = key;
     Mode child_mode = Mode::kGeneric;
@@ -470,17 +583,33 @@ error_code JsonFlattener::walk_object(od::object obj, std::string_view name, Mod
         } else if (key == "event_data" || key == "user_data") {
           child_mode = Mode::kWinSection;  // Winlogbeat 6
         } else if (const std::string_view alias = top_level_alias(key); !alias.empty()) {
-          const std::size_t before = event_->fields.size();
-          if (error_code e = walk_value(value, key, Mode::kGeneric, depth)) return e;
-          if (event_->fields.size() == before + 1) {
-            const Field f = event_->fields.fields().back();
-            if (f.name == key) emit(alias, f.value, f.kind);
+          // The alias is added when the value gave exactly one field, named `key`: walk all of
+          // it (emit filters) so that the count is parse()'s.
+          if (skip(key, first) && skip(alias, first)) {
+            if (error_code e = skipped(token)) return e;
+            continue;
           }
+          const bool was_full = full_;
+          full_ = true;
+          const std::size_t before = emit_count_;
+          const error_code e = walk_value(value, key, Mode::kGeneric, depth, true);
+          full_ = was_full;
+          if (e) return e;
+          if (emit_count_ == before + 1 && last_emit_.name == key)
+            emit(alias, last_emit_.value, last_emit_.kind);
+          continue;
+        }
+        if (child_mode == Mode::kGeneric && skip(key, first)) {
+          if (error_code e = skipped(token)) return e;
           continue;
         }
         break;
       }
       case Mode::kGeneric:
+        if (skip(name, '.', key, first)) {
+          if (error_code e = skipped(token)) return e;
+          continue;
+        }
         child = compose(*arena_, name, '.', key);
         break;
       case Mode::kEvtxEvent:
@@ -498,6 +627,12 @@ error_code JsonFlattener::walk_object(od::object obj, std::string_view name, Mod
           // Some providers name EventData items with spaces ("Threat Name"); Sigma writes
           // Windows field names without them (ThreatName), as the specification says.
           if (key.find(' ') != std::string_view::npos) child = without_spaces(*arena_, key);
+          // Objects in Windows modes are walked (their attributes have names of their own);
+          // a scalar nobody wants is skipped here.
+          if (first != '{' && first != '[' && skip(child, first)) {
+            if (error_code e = skipped(token)) return e;
+            continue;
+          }
         }
         break;
       case Mode::kUserData:
@@ -506,13 +641,27 @@ error_code JsonFlattener::walk_object(od::object obj, std::string_view name, Mod
       case Mode::kWinNode:
       case Mode::kWinData:
         child_mode = Mode::kWinNode;
-        if (key == "#text") child = name;
-        else if (key == "#attributes") child_mode = Mode::kWinAttrs, child = name;
-        else child = compose(*arena_, name, '.', key);
+        if (key == "#text") {
+          child = name;
+        } else if (key == "#attributes") {
+          child_mode = Mode::kWinAttrs, child = name;
+        } else {
+          if (first != '{' && first != '[' && skip(name, '.', key, first)) {
+            if (error_code e = skipped(token)) return e;
+            continue;
+          }
+          child = compose(*arena_, name, '.', key);
+        }
         break;
       case Mode::kWinAttrs:
         child_mode = Mode::kWinNode;
-        if (name == "Provider") child = compose(*arena_, name, '_', key);
+        if (name == "Provider") {
+          if (first != '{' && first != '[' && skip(name, '_', key, first)) {
+            if (error_code e = skipped(token)) return e;
+            continue;
+          }
+          child = compose(*arena_, name, '_', key);
+        }
         break;
       case Mode::kWinlog:
         if (key == "event_data" || key == "user_data") {
@@ -521,6 +670,10 @@ error_code JsonFlattener::walk_object(od::object obj, std::string_view name, Mod
           child = sigma;
           child_mode = Mode::kWinNode;
         } else {
+          if (skip(name, '.', key, first)) {
+            if (error_code e = skipped(token)) return e;
+            continue;
+          }
           child = compose(*arena_, name, '.', key);
         }
         break;
@@ -538,8 +691,8 @@ error_code JsonFlattener::walk_data_element(od::object obj, int depth) {
   for (auto result : obj) {
     od::field field;
     if (error_code e = std::move(result).get(field)) return e;
-    std::string_view key;
-    if (error_code e = next_field(field, &key)) return e;
+    std::string_view key, token;
+    if (error_code e = next_field(field, &key, &token)) return e;
     od::value value = field.value();
     if (key == "#attributes") {
       od::json_type type;
@@ -550,8 +703,8 @@ error_code JsonFlattener::walk_data_element(od::object obj, int depth) {
       for (auto attr_result : attrs) {
         od::field attr;
         if (error_code e = std::move(attr_result).get(attr)) return e;
-        std::string_view attr_key;
-        if (error_code e = next_field(attr, &attr_key)) return e;
+        std::string_view attr_key, attr_token;
+        if (error_code e = next_field(attr, &attr_key, &attr_token)) return e;
         od::value attr_value = attr.value();
         od::json_type attr_type;
         if (error_code e = attr_value.type().get(attr_type)) return e;
@@ -568,8 +721,12 @@ error_code JsonFlattener::walk_data_element(od::object obj, int depth) {
       if (!data_name.empty()) {
         if (error_code e = walk_value(value, data_name, Mode::kWinNode, depth)) return e;
       } else {
+        // Captured whatever its name turns out to be; emit() filters when it is known.
         capturing_ = true;
+        const bool was_full = full_;
+        full_ = true;
         const error_code e = walk_value(value, "Data", Mode::kWinNode, depth);
+        full_ = was_full;
         capturing_ = false;
         if (e) return e;
       }

@@ -297,6 +297,7 @@ LogFormat detect_format(std::string_view record) {
 
 struct RecordParser::Impl {
   std::unique_ptr<JsonFlattener, JsonFlattenerDeleter> json = make_json_flattener();
+  Event scratch;  // parse_selected's full parse of a non-JSON record
 };
 
 RecordParser::RecordParser(ParserOptions options)
@@ -321,6 +322,78 @@ bool looks_binary(std::string_view s) {
 
 }  // namespace
 
+// ---- FieldSelection ---------------------------------------------------------------------------
+
+FieldSelection::FieldSelection(const std::vector<std::string>& names) : size_(names.size()) {
+  std::size_t total = 0;
+  for (const std::string& n : names) total += n.size();
+  storage_.reserve(total);  // never reallocated: slots point into it
+  std::vector<std::string_view> views;
+  views.reserve(names.size());
+  for (const std::string& n : names) {
+    const std::size_t at = storage_.size();
+    storage_.append(n);
+    views.emplace_back(storage_.data() + at, n.size());
+  }
+  std::size_t capacity = 16;
+  while (capacity < 4 * (names.size() + 16)) capacity *= 2;  // prefixes and time/host names too
+  slots_.assign(capacity, Slot{});
+  mask_ = capacity - 1;
+  for (std::size_t i = 0; i < views.size(); ++i)
+    insert(views[i], static_cast<std::int32_t>(i), kWanted);
+  for (const std::string_view name : kTimeHostNames) insert(name, -1, kTimeHost);
+  // Dotted prefixes: "a" and "a.b" for "a.b.c".
+  const auto add_prefixes = [this](std::string_view name, std::uint32_t flag) {
+    for (std::size_t dot = name.find('.'); dot != std::string_view::npos;
+         dot = name.find('.', dot + 1))
+      insert(name.substr(0, dot), -1, flag);
+  };
+  for (const std::string_view name : views) add_prefixes(name, kPrefix);
+  for (const std::string_view name : kTimeHostNames) add_prefixes(name, kTimeHostPrefix);
+}
+
+void FieldSelection::insert(std::string_view name, std::int32_t index, std::uint32_t flags) {
+  Slot* slot = nullptr;
+  if (name.empty()) {
+    slot = &empty_;
+  } else {
+    // Grow when 3/4 full (prefixes can outnumber the estimate). Slots point into storage_ or
+    // static names, so rehashing only moves the slots.
+    std::size_t used = 0;
+    for (const Slot& s : slots_) used += s.data != nullptr;
+    if (4 * (used + 1) > 3 * slots_.size()) {
+      std::vector<Slot> old(2 * slots_.size(), Slot{});
+      old.swap(slots_);
+      mask_ = slots_.size() - 1;
+      for (const Slot& s : old) {
+        if (s.data == nullptr) continue;
+        std::size_t i = hash(s.size, s.data[0], s.data[s.size - 1]);
+        while (slots_[i].data != nullptr) i = (i + 1) & mask_;
+        slots_[i] = s;
+      }
+    }
+    std::size_t i = hash(name.size(), name[0], name.back());
+    for (;; i = (i + 1) & mask_) {
+      Slot& s = slots_[i];
+      if (s.data == nullptr) {
+        s.data = name.data();
+        s.size = static_cast<std::uint32_t>(name.size());
+        slot = &s;
+        break;
+      }
+      if (s.size == name.size() && std::memcmp(s.data, name.data(), name.size()) == 0) {
+        slot = &s;
+        break;
+      }
+    }
+  }
+  if (slot->data == nullptr) slot->data = name.data();  // the empty name: any non-null pointer
+  if ((flags & kWanted) != 0 && slot->index < 0) slot->index = index;  // first occurrence wins
+  slot->flags |= flags;
+}
+
+// ---- RecordParser -----------------------------------------------------------------------------
+
 bool RecordParser::parse(LogFormat format, Event& event) {
   event.fields.clear();
   event.parse_error = ParseErrorKind::kNone;
@@ -336,36 +409,96 @@ bool RecordParser::parse(LogFormat format, Event& event) {
     event.parse_error = ParseErrorKind::kOversize;
     return false;
   }
+  if (event.format == LogFormat::kJson) return parse_json(event, nullptr, nullptr);
+  return parse_text(format, event);
+}
 
-  if (event.format == LogFormat::kJson) {
-    std::string_view body = raw;
-    if (body.substr(0, 3) == kUtf8Bom) body.remove_prefix(3);
-    std::string_view trimmed = skip_bom_and_space(body);
-    if (trimmed.empty() || (trimmed[0] != '{' && trimmed[0] != '[')) {
-      if (looks_binary(raw)) {
-        event.parse_error = ParseErrorKind::kBinary;
-        return false;
-      }
-      event.parse_error = ParseErrorKind::kWrongFormat;  // forced json on a text line
-      return true;
+bool RecordParser::parse_selected(LogFormat format, Event& event, const FieldSelection& wanted,
+                                  std::vector<int>& ids) {
+  ids.clear();
+  const std::string_view raw = event.raw;
+  const LogFormat detected = format == LogFormat::kUnknown ? detect_format(raw) : format;
+  if (detected == LogFormat::kJson || raw.size() > options_.max_record_bytes) {
+    event.fields.clear();
+    event.parse_error = ParseErrorKind::kNone;
+    event.time_unix_ns = 0;
+    event.time_text = {};
+    event.host = {};
+    event.format = detected;
+    add_format_field(event);
+    ids.push_back(-1);
+    if (raw.size() > options_.max_record_bytes) {
+      event.parse_error = ParseErrorKind::kOversize;
+      return false;
     }
-    if (std::memchr(raw.data(), 0, raw.size()) != nullptr) {
+    const bool ok = parse_json(event, &wanted, &ids);
+    if (!ok) ids.assign(1, -1);  // only `_format` is left
+    return ok;
+  }
+
+  // Text formats are cheap: parse all into the scratch event, then keep the selected fields.
+  // Views into the scratch event's arena are copied (the scratch is reused).
+  Event& full = impl_->scratch;
+  full.raw = raw;
+  full.source = event.source;
+  full.record_no = event.record_no;
+  const bool ok = parse(format, full);
+  event.fields.clear();
+  StringArena& arena = event.fields.arena();
+  const auto keep = [&](std::string_view v) {
+    const bool in_raw = v.data() >= raw.data() && v.data() + v.size() <= raw.data() + raw.size();
+    return in_raw || v.empty() ? v : arena.copy(v);
+  };
+  const auto fields = full.fields.fields();
+  for (std::size_t i = 0; i < fields.size(); ++i) {
+    const Field& f = fields[i];
+    const int index = i == 0 ? -1 : wanted.find(f.name);  // fields()[0] is `_format`
+    if (i != 0 && index < 0) continue;
+    event.fields.add(keep(f.name), keep(f.value), f.kind);
+    ids.push_back(index);
+  }
+  event.format = full.format;
+  event.parse_error = full.parse_error;
+  event.time_unix_ns = full.time_unix_ns;
+  event.time_text = keep(full.time_text);
+  event.host = keep(full.host);
+  return ok;
+}
+
+bool RecordParser::parse_json(Event& event, const FieldSelection* wanted, std::vector<int>* ids) {
+  const std::string_view raw = event.raw;
+  std::string_view body = raw;
+  if (body.substr(0, 3) == kUtf8Bom) body.remove_prefix(3);
+  std::string_view trimmed = skip_bom_and_space(body);
+  if (trimmed.empty() || (trimmed[0] != '{' && trimmed[0] != '[')) {
+    if (looks_binary(raw)) {
       event.parse_error = ParseErrorKind::kBinary;
       return false;
     }
-    const ParseErrorKind err = flatten_json(*impl_->json, body, event);
-    if (err != ParseErrorKind::kNone) {
-      event.fields.clear();
-      event.time_unix_ns = 0;
-      event.time_text = {};
-      event.host = {};
-      add_format_field(event);
-      event.parse_error = err;
-      return false;
-    }
+    event.parse_error = ParseErrorKind::kWrongFormat;  // forced json on a text line
     return true;
   }
+  if (std::memchr(raw.data(), 0, raw.size()) != nullptr) {
+    event.parse_error = ParseErrorKind::kBinary;
+    return false;
+  }
+  const ParseErrorKind err = wanted == nullptr
+                                 ? flatten_json(*impl_->json, body, event)
+                                 : flatten_json_selected(*impl_->json, body, event, *wanted, *ids);
+  if (err != ParseErrorKind::kNone) {
+    event.fields.clear();
+    event.time_unix_ns = 0;
+    event.time_text = {};
+    event.host = {};
+    add_format_field(event);
+    event.parse_error = err;
+    return false;
+  }
+  return true;
+}
 
+bool RecordParser::parse_text(LogFormat format, Event& event) {
+  const std::string_view raw = event.raw;
   if (looks_binary(raw)) {
     event.parse_error = ParseErrorKind::kBinary;
     return false;

@@ -4,8 +4,12 @@
 // Thread-safety: a RecordParser holds per-thread state (the simdjson parser); give each worker
 // thread its own. parse() never throws and never crashes on any input bytes.
 #include <cstddef>
+#include <cstdint>
+#include <cstring>
 #include <memory>
+#include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/event.h"
 
@@ -25,6 +29,84 @@ LogFormat detect_format(std::string_view record);
 // Costs a memchr and a SIMD UTF-8 validation, far less than a parse.
 void precheck(Event& event);
 
+// A set of field names, built once and shared read-only by threads (it is immutable after
+// construction). Lookup is by the names the parser emits, after the Windows layout mapping
+// ("EventID", "Image", "Provider_Name", dotted names such as "winlog.user.name" for other
+// nested keys). Duplicate names keep the index of their first occurrence.
+class FieldSelection {
+ public:
+  explicit FieldSelection(const std::vector<std::string>& names);
+  FieldSelection(const FieldSelection&) = delete;  // slots point into names_
+  FieldSelection& operator=(const FieldSelection&) = delete;
+
+  // Index of `name` in the constructor's list, or -1. One hash of (length, first byte, last
+  // byte), then usually one probe and a memcmp.
+  int find(std::string_view name) const {
+    const Slot* s = lookup(name);
+    return s == nullptr ? -1 : s->index;
+  }
+  std::size_t size() const { return size_; }
+
+  // ---- for the parsers -----------------------------------------------------------------------
+  // Besides the wanted names, the table holds the names a parser must still read when they are
+  // not wanted (the time and host sources) and every dotted prefix of those names ("winlog" and
+  // "winlog.user" for "winlog.user.name"), so that a parser can skip a nested object that cannot
+  // hold a wanted field without composing its children's names.
+  enum Flags : std::uint32_t {
+    kWanted = 1,          // index >= 0
+    kPrefix = 2,          // some wanted name starts with this name + '.'
+    kTimeHost = 4,        // a source of Event::time_text / Event::host
+    kTimeHostPrefix = 8,  // a prefix of such a name ("host" for "host.name")
+  };
+  struct Slot {
+    const char* data = nullptr;  // nullptr = empty slot
+    std::uint32_t size = 0;
+    std::int32_t index = -1;
+    std::uint32_t flags = 0;
+  };
+  // The slot of `name`, or nullptr when no flag applies to it.
+  const Slot* lookup(std::string_view name) const {
+    const std::size_t n = name.size();
+    if (n == 0) return lookup_empty();
+    std::size_t i = hash(n, name[0], name[n - 1]);
+    for (;; i = (i + 1) & mask_) {
+      const Slot& s = slots_[i];
+      if (s.data == nullptr) return nullptr;
+      if (s.size == n && std::memcmp(s.data, name.data(), n) == 0) return &s;
+    }
+  }
+  // The slot of `a` + sep + `b`, without building that name.
+  const Slot* lookup(std::string_view a, char sep, std::string_view b) const {
+    const std::size_t n = a.size() + 1 + b.size();
+    std::size_t i = hash(n, a.empty() ? sep : a[0], b.empty() ? sep : b[b.size() - 1]);
+    for (;; i = (i + 1) & mask_) {
+      const Slot& s = slots_[i];
+      if (s.data == nullptr) return nullptr;
+      if (s.size == n && s.data[a.size()] == sep &&
+          (a.empty() || std::memcmp(s.data, a.data(), a.size()) == 0) &&
+          (b.empty() || std::memcmp(s.data + a.size() + 1, b.data(), b.size()) == 0))
+        return &s;
+    }
+  }
+
+ private:
+  std::size_t hash(std::size_t n, char first, char last) const {
+    std::uint32_t h = static_cast<std::uint32_t>(n) * 0x9E3779B1u ^
+                      static_cast<std::uint32_t>(static_cast<unsigned char>(first)) * 0x85EBCA77u ^
+                      static_cast<std::uint32_t>(static_cast<unsigned char>(last)) * 0xC2B2AE3Du;
+    h ^= h >> 15;
+    return h & mask_;
+  }
+  const Slot* lookup_empty() const { return empty_.flags != 0 ? &empty_ : nullptr; }
+  void insert(std::string_view name, std::int32_t index, std::uint32_t flags);
+
+  std::string storage_;  // every wanted name back to back; slots point into it
+  std::vector<Slot> slots_;
+  std::size_t mask_ = 0;
+  std::size_t size_ = 0;
+  Slot empty_;  // the empty name, kept out of the table
+};
+
 class RecordParser {
  public:
   explicit RecordParser(ParserOptions options = {});
@@ -42,7 +124,28 @@ class RecordParser {
   // that is still matched on its raw bytes.
   bool parse(LogFormat format, Event& event);
 
+  // Like parse(), but event.fields gets only `_format` (first, as always) and the fields whose
+  // emitted name is in `wanted`, in the same order as parse() would give them: exactly parse()'s
+  // fields filtered to the selection. `ids` is cleared and then parallel to event.fields:
+  // ids[i] is the selection index (wanted.find) of event.fields.fields()[i], and -1 for the
+  // `_format` field (always ids[0]). An array of scalars under a wanted name gives several
+  // fields with that name, each with the same index.
+  //
+  // event.format, parse_error, time_text, time_unix_ns and host are set as by parse(): their
+  // source keys are read even when not wanted. Same return value and parse_error as parse().
+  // For JSON, the values of unwanted keys are skipped without decoding or copying, and nested
+  // objects under unwanted names are not walked when no wanted name can be inside them. A
+  // skipped scalar is still checked (quotes, escapes, literals, number characters), so invalid
+  // JSON fails as in parse(); inside a skipped object or array only simdjson's structural scan
+  // applies (UTF-8, strings, control characters, truncation). Other formats run the normal
+  // parser and keep the selected fields.
+  bool parse_selected(LogFormat format, Event& event, const FieldSelection& wanted,
+                      std::vector<int>& ids);
+
  private:
+  bool parse_json(Event& event, const FieldSelection* wanted, std::vector<int>* ids);
+  bool parse_text(LogFormat format, Event& event);
+
   struct Impl;
   std::unique_ptr<Impl> impl_;
   ParserOptions options_;

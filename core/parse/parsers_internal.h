@@ -9,8 +9,13 @@
 #include <cstdint>
 #include <memory>
 #include <string_view>
+#include <vector>
 
 #include "core/event.h"
+
+namespace vigil::parse {
+class FieldSelection;
+}
 
 namespace vigil::parse::internal {
 
@@ -125,5 +130,12 @@ std::unique_ptr<JsonFlattener, JsonFlattenerDeleter> make_json_flattener();
 // into event.fields, after whatever is already there. On failure returns the error kind
 // (kTruncatedJson, kInvalidJson, kInvalidUtf8) and leaves partial fields for the caller to drop.
 ParseErrorKind flatten_json(JsonFlattener& flattener, std::string_view json, Event& event);
+// The same, adding only the fields whose name is in `wanted` (see RecordParser::parse_selected)
+// and appending each added field's selection index to `ids`.
+ParseErrorKind flatten_json_selected(JsonFlattener& flattener, std::string_view json,
+                                     Event& event, const FieldSelection& wanted,
+                                     std::vector<int>& ids);
+// The names note_time_or_host reads: parse_selected must read them even when not wanted.
+extern const std::string_view kTimeHostNames[13];
 
 }  // namespace vigil::parse::internal

@@ -173,8 +173,8 @@ TEST_F(CliTest, ScanCountsBadLinesByReasonAndMatchesEveryGoodLine) {
   EXPECT_NE(r.err.find("binary 1"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("invalid_utf8 1"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("oversize 1"), std::string::npos) << r.err;
-  // The invalid-JSON line has nothing a rule looks for, so only --validate parses it.
-  EXPECT_EQ(r.err.find("invalid_json"), std::string::npos) << r.err;
+  // --validate parses every record fully, so every malformed one is counted whatever the
+  // rules need; the alerts are the same.
   RunResult v = RunVigil("scan --validate --rules " + (dir_ / "rules").string() + " " + (dir_ / "input.log").string(), dir_);
   EXPECT_EQ(v.out, r.out);
   EXPECT_NE(v.err.find("invalid_json 1"), std::string::npos) << v.err;

@@ -43,12 +43,13 @@ TEST(LogsourceMap, ProcessCreationIsSysmonOrSecurityWithRenames) {
   EXPECT_TRUE(mapped);
   ASSERT_EQ(v.size(), 2u);
   EXPECT_EQ(v[0].name, "windows_process_creation/sysmon");
-  EXPECT_EQ(describe(v[0]), (std::vector<std::string>{"Channel equals Microsoft-Windows-Sysmon/Operational",
+  EXPECT_EQ(describe(v[0]), (std::vector<std::string>{"_format equals json",
+                                                      "Channel equals Microsoft-Windows-Sysmon/Operational",
                                                       "EventID equals 1"}));
   EXPECT_TRUE(v[0].renames.empty());
   EXPECT_EQ(v[0].condition.kind, CondNode::Kind::kAnd);
   EXPECT_EQ(v[1].name, "windows_process_creation/security_4688");
-  EXPECT_EQ(describe(v[1]), (std::vector<std::string>{"Channel equals Security", "EventID equals 4688"}));
+  EXPECT_EQ(describe(v[1]), (std::vector<std::string>{"_format equals json", "Channel equals Security", "EventID equals 4688"}));
   EXPECT_EQ(v[1].renames.at("Image"), "NewProcessName");
   EXPECT_EQ(v[1].renames.at("ParentImage"), "ParentProcessName");
   // Conditions compare case-insensitively with equality.
@@ -117,7 +118,7 @@ TEST(LogsourceMap, ProductAloneAndFallbacks) {
   auto v = LogsourceMap::builtin().variants_for("windows", "", "", &mapped);
   EXPECT_TRUE(mapped);
   ASSERT_EQ(v.size(), 1u);
-  EXPECT_EQ(describe(v[0]), (std::vector<std::string>{"Channel exists true", "EventID exists true"}));
+  EXPECT_EQ(describe(v[0]), (std::vector<std::string>{"_format equals json", "Channel exists true", "EventID exists true"}));
   // A Windows category without a native source falls back to the product entry.
   v = LogsourceMap::builtin().variants_for("windows", "file_access", "", &mapped);
   EXPECT_TRUE(mapped);

@@ -117,11 +117,28 @@ TEST_F(MatcherTest, AndOrNotAndAlwaysEvaluatedRules) {
 }
 
 TEST_F(MatcherTest, JsonEscapesCannotHideALiteral) {
-  Compile({AllOf("enc", {P("CommandLine", MatchOp::kContains, "-encodedcommand")})});
+  Compile({AllOf("enc", {P("CommandLine", MatchOp::kContains, "-encodedcommand")}),
+           AllOf("kw", {P("", MatchOp::kContains, "mimikatz")})});
   EXPECT_EQ(Match(R"({"CommandLine":"powershell -EncodedCommand SQBFAFgA"})"), Ids{"enc"});
-  // "\u002d" is '-': the raw bytes do not hold the literal; the decoded rescan must find it.
+  // "\u002d" is '-': field values are scanned decoded, so the escape changes nothing.
   EXPECT_EQ(Match(R"({"CommandLine":"powershell \u002dEncodedCommand SQBFAFgA"})"), Ids{"enc"});
   EXPECT_EQ(Match(R"({"CommandLine":"powershell -Command Get-Date"})"), Ids{});
+  // The raw record holds a real \u escape and a keyword rule exists: one rescan.
+  EXPECT_EQ(matcher_->stats().decoded_rescans, 1u);
+  // Keywords are found in the raw record; one hidden by \u escapes is found by the rescan of
+  // the decoded values. A path like c:\\users is not an escape and costs no rescan.
+  EXPECT_EQ(Match(R"({"Data":"run MIMIKATZ.exe"})"), Ids{"kw"});
+  EXPECT_EQ(Match(R"({"Data":"c:\\users\\mimikatz"})"), Ids{"kw"});
+  EXPECT_EQ(matcher_->stats().decoded_rescans, 1u);
+  EXPECT_EQ(Match(R"({"Data":"c:\\users\\x run mimi\u006batz"})"), Ids{"kw"});
+  EXPECT_EQ(matcher_->stats().decoded_rescans, 2u);
+}
+
+TEST_F(MatcherTest, TextRecordsAreScannedRawAndEscapedOnesDecoded) {
+  Compile({AllOf("act", {P("act", MatchOp::kEquals, "blocked=yes")})});
+  // CEF escapes '=' in values as '\='; the decoded value is what the rule sees.
+  EXPECT_EQ(Match("CEF:0|Fortinet|FortiGate|7.2|13|deny|5|src=203.0.113.9 act=blocked\\=yes dst=10.0.0.5"),
+            Ids{"act"});
   EXPECT_EQ(matcher_->stats().decoded_rescans, 1u);
 }
 
