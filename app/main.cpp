@@ -2,6 +2,7 @@
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -42,6 +43,11 @@ int main(int argc, char** argv) {
                        "Only alerts at or above this level (informational, low, medium, high, critical)");
   scan_cmd->add_option("--max-record-bytes", scan.max_record_bytes,
                        "Longer records are counted as oversize and skipped")->capture_default_str();
+  std::string logsource;
+  scan_cmd->add_option("--logsource", logsource,
+                       "Declare the logsource of the input, e.g. product=zeek,service=dns: rules\n"
+                       "for logsources vigil cannot recognise by content (cloud, zeek, macOS...)\n"
+                       "run only on declared input");
   scan_cmd->add_flag("--validate", scan.validate,
                      "Parse every record, so every malformed one is counted (by default JSON\n"
                      "syntax is checked in full only in records some rule needs)");
@@ -66,6 +72,20 @@ int main(int argc, char** argv) {
     if (!vigil::parse_log_format(format_name, &scan.format)) {
       std::fprintf(stderr, "vigil scan: unknown --format '%s'\n", format_name.c_str());
       return 2;
+    }
+    std::stringstream parts(logsource);
+    std::string part;
+    while (std::getline(parts, part, ',')) {
+      auto eq = part.find('=');
+      std::string key = part.substr(0, eq), value = eq == std::string::npos ? "" : part.substr(eq + 1);
+      if (key == "product") scan.declared_product = value;
+      else if (key == "category") scan.declared_category = value;
+      else if (key == "service") scan.declared_service = value;
+      if (value.empty() || (key != "product" && key != "category" && key != "service")) {
+        std::fprintf(stderr, "vigil scan: bad --logsource '%s' (want product=X,category=Y,service=Z)\n",
+                     logsource.c_str());
+        return 2;
+      }
     }
     if (output_name == "jsonl" || output_name == "json") scan.output = vigil::app::OutputFormat::kJsonLines;
     else if (output_name == "table") scan.output = vigil::app::OutputFormat::kTable;

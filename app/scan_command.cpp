@@ -70,6 +70,9 @@ struct Worker {
       event.parse_error = ParseErrorKind::kNone;
       event.time_text = {};
       event.host = {};
+      event.declared_product = opt.declared_product;
+      event.declared_category = opt.declared_category;
+      event.declared_service = opt.declared_service;
       event.fields.clear();
       matches.clear();
       bool usable = matcher->match(event, parser, opt.format, matches);

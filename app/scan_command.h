@@ -21,6 +21,9 @@ struct ScanOptions {
   std::string min_level;                // Default: "" = every level
   std::size_t max_record_bytes = 1u << 20;  // Default: 1 MiB
   bool summary = true;                  // Default: print the summary on stderr
+  // Declared logsource for every event ("product=zeek,service=dns"): rules whose logsource
+  // the mapping cannot recognise by content run only on events that declare it.
+  std::string declared_product, declared_category, declared_service;
   bool validate = false;                // Default: full parse only where a rule needs fields
 };
 

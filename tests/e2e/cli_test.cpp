@@ -239,3 +239,31 @@ TEST_F(CliTest, SigmaHqTreeLoadsAtLeast3700Rules) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST_F(CliTest, UnmappedLogsourcesRunOnlyOnDeclaredInput) {
+  Write(dir_ / "rules/zeek.yml", R"(title: DNS query for a dynamic-DNS domain
+id: 55555555-5555-4555-8555-555555555555
+logsource:
+  product: zeek
+  service: dns
+detection:
+  selection:
+    query|endswith: '.duckdns.org'
+  condition: selection
+level: medium
+)");
+  Write(dir_ / "dns.json", R"({"ts":1732500000.1,"query":"c2.duckdns.org","qtype_name":"A"})" "\n");
+  std::string args = "scan --rules " + (dir_ / "rules").string() + " ";
+  RunResult plain = RunVigil(args + (dir_ / "dns.json").string(), dir_);
+  EXPECT_EQ(CountLines(plain.out, "\n"), 0) << plain.out;
+  RunResult declared = RunVigil(args + "--logsource product=zeek,service=dns " + (dir_ / "dns.json").string(), dir_);
+  EXPECT_EQ(CountLines(declared.out, "55555555-5555-4555-8555-555555555555"), 1) << declared.err;
+  RunResult other = RunVigil(args + "--logsource product=zeek,service=http " + (dir_ / "dns.json").string(), dir_);
+  EXPECT_EQ(CountLines(other.out, "\n"), 0);
+  RunResult bad = RunVigil(args + "--logsource vendor=zeek " + (dir_ / "dns.json").string(), dir_);
+  EXPECT_EQ(bad.exit_code, 2);
+}
+
+}  // namespace
