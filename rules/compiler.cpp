@@ -581,6 +581,7 @@ class Builder {
       bool for_text = false, for_json = false;
       for (std::uint32_t i = out_->literal_rules_offset[l]; i < out_->literal_rules_offset[l + 1]; ++i) {
         std::uint32_t mask = out_->rules[out_->literal_rules[i]].format_mask;
+        if (mask & kDeclaredLogsourceBit) mask = kAllFormats;  // declared input may be any format
         for_text = for_text || (mask & ~format_bit(LogFormat::kJson)) != 0;
         for_json = for_json || (mask & format_bit(LogFormat::kJson)) != 0;
       }
