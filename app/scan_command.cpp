@@ -234,8 +234,73 @@ int run_scan(const ScanOptions& opt, std::FILE* out, std::FILE* err, ScanSummary
     }
   };
 
+  // A regular file with threads > 1 is cut into line-aligned ranges, one reader and matcher per
+  // thread: no thread copies or hands over records. The first range's alerts go straight to
+  // `out`, the others' to temporary files appended in order, so output order is input order.
+  auto scan_ranges = [&](const std::string& input, const std::vector<FileRange>& ranges) -> bool {
+    const std::size_t n = ranges.size();
+    std::vector<std::uint64_t> line_ends(n, 0);
+    std::vector<std::thread> counters;
+    for (std::size_t k = 0; k + 1 < n; ++k)
+      counters.emplace_back([&, k] {
+        auto c = count_line_ends(input, ranges[k].begin, ranges[k].end);
+        line_ends[k] = c ? *c : 0;
+      });
+    for (std::thread& t : counters) t.join();
+    std::vector<std::FILE*> spill(n, nullptr);
+    std::vector<ScanSummary> counts(n);
+    std::vector<Status> errors(n);
+    std::vector<std::thread> pool_threads;
+    std::uint64_t lines_before = 0;
+    for (std::size_t k = 0; k < n; ++k) {
+      if (k > 0) spill[k] = std::tmpfile();
+      RecordReaderOptions range_opt = ropt;
+      range_opt.first_record_no = lines_before + 1;
+      lines_before += line_ends[k];
+      pool_threads.emplace_back([&, k, range_opt] {
+        auto reader = RecordReader::open_range(input, ranges[k].begin, ranges[k].end, range_opt);
+        if (!reader) {
+          errors[k] = reader.error();
+          return;
+        }
+        std::FILE* sink = k == 0 ? out : spill[k];
+        std::vector<Record> recs;
+        std::string output;
+        while ((*reader)->next_batch(recs)) {
+          output.clear();
+          workers[k]->process(opt, min_rank, input, recs, output, counts[k]);
+          if (sink) std::fwrite(output.data(), 1, output.size(), sink);
+        }
+        errors[k] = (*reader)->status();
+      });
+    }
+    for (std::thread& t : pool_threads) t.join();
+    bool ok = true;
+    std::vector<char> copy(1 << 20);
+    for (std::size_t k = 0; k < n; ++k) {
+      merge(summary, counts[k]);
+      if (!errors[k].ok()) {
+        std::fprintf(err, "vigil scan: %s\n", errors[k].to_string().c_str());
+        ok = false;
+      }
+      if (!spill[k]) continue;
+      std::rewind(spill[k]);
+      std::size_t got;
+      while ((got = std::fread(copy.data(), 1, copy.size(), spill[k])) > 0) std::fwrite(copy.data(), 1, got, out);
+      std::fclose(spill[k]);
+    }
+    return ok;
+  };
+
   std::vector<Record> records;
   for (const std::string& input : inputs) {
+    if (threads > 1 && input != "-") {
+      auto ranges = split_file_at_lines(input, threads);
+      if (ranges && ranges->size() > 1) {
+        if (!scan_ranges(input, *ranges)) exit_code = 2;
+        continue;
+      }
+    }
     auto reader = RecordReader::open(input, ropt);
     if (!reader) {
       std::fprintf(err, "vigil scan: %s\n", reader.error().to_string().c_str());

@@ -82,6 +82,36 @@ class FdSource final : public ByteSource {
   std::string name_;
 };
 
+// Reads the bytes [begin, end) of a file with pread, so several readers can share one file.
+class FileRangeSource final : public ByteSource {
+ public:
+  FileRangeSource(int fd, std::uint64_t begin, std::uint64_t end, std::string name)
+      : fd_(fd), pos_(begin), end_(end), name_(std::move(name)) {}
+  ~FileRangeSource() override { ::close(fd_); }
+  FileRangeSource(const FileRangeSource&) = delete;
+  FileRangeSource& operator=(const FileRangeSource&) = delete;
+
+  std::size_t read(char* dst, std::size_t n) override {
+    if (pos_ >= end_) return 0;
+    n = static_cast<std::size_t>(std::min<std::uint64_t>(n, end_ - pos_));
+    for (;;) {
+      const ssize_t got = ::pread(fd_, dst, n, static_cast<off_t>(pos_));
+      if (got >= 0) {
+        pos_ += static_cast<std::uint64_t>(got);
+        return static_cast<std::size_t>(got);
+      }
+      if (errno == EINTR) continue;
+      error_ = Status::IoError(name_ + ": read failed: " + std::strerror(errno));
+      return 0;
+    }
+  }
+
+ private:
+  int fd_;
+  std::uint64_t pos_, end_;
+  std::string name_;
+};
+
 class MemorySource final : public ByteSource {
  public:
   explicit MemorySource(std::string_view bytes) : bytes_(bytes) {}
@@ -355,7 +385,8 @@ class StreamRecordReader final : public RecordReader {
         join_json_(options.join_json_documents),
         // Room for a full batch after a carried record of up to max_record_ + "\r\n".
         capacity_(batch_ + max_record_ + 2),
-        buf_(std::make_unique<char[]>(capacity_ + kRecordPadding)) {}
+        buf_(std::make_unique<char[]>(capacity_ + kRecordPadding)),
+        line_no_(options.first_record_no) {}
 
   bool next_batch(std::vector<Record>& out) override {
     out.clear();
@@ -586,7 +617,7 @@ class StreamRecordReader final : public RecordReader {
 
   std::size_t head_ = 0;  // start of the first unconsumed byte
   std::size_t tail_ = 0;  // end of the data read
-  std::uint64_t line_no_ = 1;  // line number of the line that starts at head_
+  std::uint64_t line_no_;  // line number of the line that starts at head_
 
   Pending pending_ = Pending::kNone;
   std::size_t pending_scan_ = 0;   // where the search for the pending record's end resumes
@@ -632,8 +663,126 @@ Result<std::unique_ptr<RecordReader>> RecordReader::open(const std::string& path
       new StreamRecordReader(std::make_unique<FdSource>(fd, true, path), path, options));
 }
 
+Result<std::unique_ptr<RecordReader>> RecordReader::open_range(const std::string& path,
+                                                               std::uint64_t begin,
+                                                               std::uint64_t end,
+                                                               RecordReaderOptions options) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    const int err = errno;
+    std::string msg = path + ": " + std::strerror(err);
+    if (err == ENOENT || err == ENOTDIR) return Error(Status::NotFound(std::move(msg)));
+    return Error(Status::IoError(std::move(msg)));
+  }
+  (void)::posix_fadvise(fd, static_cast<off_t>(begin), static_cast<off_t>(end - begin),
+                        POSIX_FADV_SEQUENTIAL);
+  return std::unique_ptr<RecordReader>(new StreamRecordReader(
+      std::make_unique<FileRangeSource>(fd, begin, end, path), path, options));
+}
+
 std::unique_ptr<RecordReader> RecordReader::from_memory(std::string_view bytes, RecordReaderOptions options) {
   return std::make_unique<StreamRecordReader>(std::make_unique<MemorySource>(bytes), "<memory>", options);
+}
+
+namespace {
+
+// Reads up to n bytes at `offset` (short at end of file). Returns the count, or -1.
+ssize_t pread_full(int fd, char* dst, std::size_t n, std::uint64_t offset) {
+  std::size_t done = 0;
+  while (done < n) {
+    const ssize_t got = ::pread(fd, dst + done, n - done, static_cast<off_t>(offset + done));
+    if (got < 0) {
+      if (errno == EINTR) continue;
+      return -1;
+    }
+    if (got == 0) break;
+    done += static_cast<std::size_t>(got);
+  }
+  return static_cast<ssize_t>(done);
+}
+
+bool starts_record(char c) {
+  return c != ' ' && c != '\t' && c != '\r' && c != '\n' && c != '}' && c != ']' && c != '"';
+}
+
+}  // namespace
+
+Result<std::vector<FileRange>> split_file_at_lines(const std::string& path, unsigned parts) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return Error(Status::IoError(path + ": " + std::strerror(errno)));
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{fd};
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
+    return Error(Status::Unsupported(path + ": not a regular file"));
+  const std::uint64_t size = static_cast<std::uint64_t>(st.st_size);
+  constexpr std::size_t kWindow = 1 << 20;
+  std::vector<char> buf(kWindow);
+  const ssize_t head = pread_full(fd, buf.data(), kWindow, 0);
+  if (head < 0) return Error(Status::IoError(path + ": " + std::strerror(errno)));
+  const std::string_view first(buf.data(), static_cast<std::size_t>(head));
+  if (first.size() >= 2 && static_cast<unsigned char>(first[0]) == 0x1f &&
+      static_cast<unsigned char>(first[1]) == 0x8b)
+    return Error(Status::Unsupported(path + ": gzip input is read whole"));
+  const std::size_t line_end = std::min(first.find('\n'), first.size());
+  std::string_view line = first.substr(0, line_end);
+  while (!line.empty() && (line.back() == ' ' || line.back() == '\r' || line.back() == '\t')) line.remove_suffix(1);
+  std::size_t lead = line.find_first_not_of(" \t");
+  if (lead != std::string_view::npos && line[lead] == '{' &&
+      (line.back() == '{' || line.back() == '[' || line.back() == ','))
+    return Error(Status::Unsupported(path + ": pretty-printed JSON is read whole"));
+
+  std::vector<FileRange> ranges;
+  std::uint64_t begin = 0;
+  for (unsigned k = 1; k < parts && begin < size; ++k) {
+    std::uint64_t cut = size * k / parts;
+    if (cut <= begin) continue;
+    // The first record start after the cut, within a window.
+    const ssize_t got = pread_full(fd, buf.data(), kWindow, cut - 1);
+    if (got < 0) return Error(Status::IoError(path + ": " + std::strerror(errno)));
+    const std::string_view w(buf.data(), static_cast<std::size_t>(got));
+    std::size_t pos = 0;
+    bool found = false;
+    while ((pos = w.find('\n', pos)) != std::string_view::npos) {
+      ++pos;
+      if (pos < w.size() && starts_record(w[pos])) {
+        found = true;
+        break;
+      }
+    }
+    if (!found) {
+      if (static_cast<std::uint64_t>(got) < kWindow) break;  // the rest fits in the last range
+      return Error(Status::Unsupported(path + ": no record start near byte " + std::to_string(cut)));
+    }
+    const std::uint64_t next = cut - 1 + pos;
+    ranges.push_back(FileRange{begin, next});
+    begin = next;
+  }
+  ranges.push_back(FileRange{begin, size});
+  return ranges;
+}
+
+Result<std::uint64_t> count_line_ends(const std::string& path, std::uint64_t begin, std::uint64_t end) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return Error(Status::IoError(path + ": " + std::strerror(errno)));
+  std::vector<char> buf(4 << 20);
+  std::uint64_t lines = 0;
+  for (std::uint64_t pos = begin; pos < end;) {
+    const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(buf.size(), end - pos));
+    const ssize_t got = pread_full(fd, buf.data(), want, pos);
+    if (got <= 0) break;
+    const char* p = buf.data();
+    const char* e = p + got;
+    while ((p = static_cast<const char*>(std::memchr(p, '\n', static_cast<std::size_t>(e - p)))) != nullptr) {
+      ++lines;
+      ++p;
+    }
+    pos += static_cast<std::uint64_t>(got);
+  }
+  ::close(fd);
+  return lines;
 }
 
 }  // namespace vigil

@@ -40,6 +40,7 @@ struct RecordReaderOptions {
   std::size_t max_record_bytes = 1u << 20;  // Default: 1 MiB
   std::size_t batch_bytes = 4u << 20;       // Default: 4 MiB of records per batch
   bool join_json_documents = true;          // Default: true
+  std::uint64_t first_record_no = 1;        // Default: 1 (number of the first line read)
 };
 
 class RecordReader {
@@ -47,6 +48,12 @@ class RecordReader {
   // `path` "-" reads standard input.
   static Result<std::unique_ptr<RecordReader>> open(const std::string& path,
                                                     RecordReaderOptions options = {});
+  // Reads the bytes [begin, end) of a regular, uncompressed file, which the caller has cut at
+  // line starts (see split_file_at_lines). Several range readers on one file let threads read
+  // in parallel; set options.first_record_no to the line number at `begin`.
+  static Result<std::unique_ptr<RecordReader>> open_range(const std::string& path,
+                                                          std::uint64_t begin, std::uint64_t end,
+                                                          RecordReaderOptions options = {});
   // Reads from memory (tests, benchmarks). The bytes are copied.
   static std::unique_ptr<RecordReader> from_memory(std::string_view bytes,
                                                    RecordReaderOptions options = {});
@@ -58,5 +65,18 @@ class RecordReader {
   virtual Status status() const = 0;
   virtual std::uint64_t bytes_read() const = 0;  // uncompressed bytes consumed so far
 };
+
+// Cuts a regular, uncompressed file of line records into up to `parts` byte ranges that each
+// start at the start of a record: a line that does not begin with white space, '}', ']' or '"'
+// (which would continue a pretty-printed JSON document). Fails (the caller then reads the file
+// whole) for gzip input, for a file that starts with a JSON document spread over lines, when no
+// record start is found near a cut, and for anything that is not a regular file.
+struct FileRange {
+  std::uint64_t begin = 0, end = 0;
+};
+Result<std::vector<FileRange>> split_file_at_lines(const std::string& path, unsigned parts);
+
+// Number of '\n' bytes in [begin, end) of a file (to number the records of a range).
+Result<std::uint64_t> count_line_ends(const std::string& path, std::uint64_t begin, std::uint64_t end);
 
 }  // namespace vigil

@@ -207,9 +207,26 @@ TEST_F(CliTest, GzipInputStdinAndThreadsGiveTheSameAlerts) {
   RunResult st = RunVigil("scan " + rules + " - < " + (dir_ / "plain.log").string(), dir_);
   EXPECT_EQ(CountLines(st.out, "\n"), expected);
   EXPECT_EQ(CountLines(st.out, "\"file\":\"(stdin)\""), expected);
+  // Threads split the file into ranges; the output (record numbers included) is identical.
+  RunResult t1 = RunVigil("scan --threads 1 " + rules + " " + (dir_ / "plain.log").string(), dir_);
   RunResult t2 = RunVigil("scan --threads 2 " + rules + " " + (dir_ / "plain.log").string(), dir_);
+  RunResult t3 = RunVigil("scan --threads 3 " + rules + " " + (dir_ / "plain.log").string(), dir_);
   EXPECT_EQ(CountLines(t2.out, "\n"), expected) << t2.err;
+  EXPECT_EQ(t2.out, t1.out);
+  EXPECT_EQ(t3.out, t1.out);
+  EXPECT_NE(t1.out.find("\"record\":20000}"), std::string::npos);  // i = 19999 = 7 * 2857
   EXPECT_NE(t2.err.find("20,000 events"), std::string::npos) << t2.err;
+  // Pretty-printed JSON documents cannot be cut at arbitrary lines: read whole, same result.
+  std::string pretty;
+  for (int i = 0; i < 300; ++i)
+    pretty += "{\n  \"EventID\": 1,\n  \"Channel\": \"Microsoft-Windows-Sysmon/Operational\",\n"
+              "  \"Image\": \"C:\\\\Windows\\\\System32\\\\whoami.exe\"\n}\n";
+  Write(dir_ / "pretty.json", pretty);
+  Write(dir_ / "rules/whoami.yml", kGoodJsonRule);
+  RunResult p1 = RunVigil("scan --threads 1 " + rules + " " + (dir_ / "pretty.json").string(), dir_);
+  RunResult p2 = RunVigil("scan --threads 2 " + rules + " " + (dir_ / "pretty.json").string(), dir_);
+  EXPECT_EQ(CountLines(p1.out, "\n"), 300) << p1.err;
+  EXPECT_EQ(p2.out, p1.out);
 }
 
 TEST_F(CliTest, BundledRulesScanTheBundledSample) {
