@@ -10,14 +10,26 @@
 // simdjson's stage 1 (the SIMD scan) is chosen at run time for the CPU; the On-Demand walk is
 // compiled for the build's target, and uses little of it since we read raw tokens.
 //
-// The decoder and the backslash scan read whole 8-byte words, up to 7 bytes past a string's
-// end: always inside the record's 64 padding bytes, which the caller guarantees for JSON.
+// The decoder and the backslash scan read whole 16-byte (SSE2) or 8-byte words, up to 15 bytes
+// past a string's end: always inside the record's 64 padding bytes, which the caller
+// guarantees for JSON.
+//
+// Selective parse (RecordParser::parse_selected): the same walk, but before a value is read its
+// would-be name is looked up in the FieldSelection (one probe of a small tag table; composed
+// names "a.b" are looked up from their parts, never built to ask). A value that is neither
+// wanted nor a time/host source is skipped from its raw token: scalars get a cheap syntax check,
+// objects and arrays are left to the On-Demand iterator, except that objects in the Windows
+// layouts are walked (their attributes carry names of their own). Top-level scalars, most of
+// the fields of the flat layouts, are read straight from their token in both parses.
 #include <simdjson.h>
 
 #include <cstdint>
 #include <cstring>
-#include <cstdlib>
 #include <vector>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "core/parse/parser.h"
 #include "core/parse/parsers_internal.h"
@@ -134,9 +146,23 @@ inline std::uint64_t backslash_bits(std::uint64_t w) {
   return (x - kOnes) & ~x & kHighs;
 }
 
-// First backslash in [p, end), or end. Reads 8 bytes at a time and so up to 7 bytes past
-// `end`: only for views inside the record, which has 64 readable padding bytes after it.
+// First backslash in [p, end), or end. Reads 16 (SSE2) or 8 bytes at a time and so up to 15
+// bytes past `end`: only for views inside the record, which has 64 readable padding bytes
+// after it.
 inline const char* find_backslash(const char* p, const char* end) {
+#if defined(__SSE2__)
+  const __m128i backslashes = _mm_set1_epi8('\\');
+  while (p < end) {
+    const __m128i w = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+    if (const unsigned m = static_cast<unsigned>(
+            _mm_movemask_epi8(_mm_cmpeq_epi8(w, backslashes)))) {
+      const char* hit = p + __builtin_ctz(m);
+      return hit < end ? hit : end;
+    }
+    p += 16;
+  }
+  return end;
+#else
   while (p < end) {
     std::uint64_t w;
     std::memcpy(&w, p, 8);
@@ -147,25 +173,35 @@ inline const char* find_backslash(const char* p, const char* end) {
     p += 8;
   }
   return end;
+#endif
 }
 
 // Decodes the JSON escapes of a string's content (between its quotes) straight into the arena:
-// one pass, 8 bytes at a time between escapes, no intermediate buffer (decoded text is never
-// longer than the escaped one; 8 bytes of slack absorb the word-sized writes). Same padding
+// one pass, 16 (SSE2) or 8 bytes at a time between escapes, no intermediate buffer (decoded text
+// is never longer than the escaped one; 16 bytes of slack absorb the wide writes). Same padding
 // contract as find_backslash. A lone or mismatched UTF-16 surrogate becomes U+FFFD rather than
 // failing the whole event; an escape JSON does not define is an error.
 bool unescape_json(std::string_view in, StringArena& arena, std::string_view* out_view) {
-  char* const out_start = arena.allocate(in.size() + 8);
+  char* const out_start = arena.allocate(in.size() + 16);
   char* out = out_start;
   const char* p = in.data();
   const char* const end = p + in.size();
   while (p < end) {
+#if defined(__SSE2__)
+    const __m128i w = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out), w);
+    const unsigned m = static_cast<unsigned>(
+        _mm_movemask_epi8(_mm_cmpeq_epi8(w, _mm_set1_epi8('\\'))));
+    const auto left = static_cast<std::size_t>(end - p);
+    const std::size_t plain = m == 0 ? 16 : static_cast<std::size_t>(__builtin_ctz(m));
+#else
     std::uint64_t w;
     std::memcpy(&w, p, 8);
     std::memcpy(out, &w, 8);
     const std::uint64_t m = backslash_bits(w);
     const auto left = static_cast<std::size_t>(end - p);
     const std::size_t plain = m == 0 ? 8 : (__builtin_ctzll(m) >> 3);
+#endif
     if (plain >= left) {
       out += left;
       break;
@@ -178,8 +214,8 @@ bool unescape_json(std::string_view in, StringArena& arena, std::string_view* ou
     const char e = p[1];
     p += 2;
     switch (e) {
+      case '\\': *out++ = '\\'; break;  // the common one (Windows paths)
       case '"': *out++ = '"'; break;
-      case '\\': *out++ = '\\'; break;
       case '/': *out++ = '/'; break;
       case 'b': *out++ = '\b'; break;
       case 'f': *out++ = '\f'; break;
@@ -260,14 +296,17 @@ bool valid_escapes(std::string_view in) {
   return true;
 }
 
-// The checks walk_value makes on a scalar token, without decoding it (for skipped values).
-error_code check_skipped_scalar(std::string_view raw_token) {
-  if (getenv("NOCHK")) return simdjson::SUCCESS;
+// The checks walk_value makes on a scalar token, without decoding it (for skipped values);
+// a string's escapes only with `escapes`.
+error_code check_skipped_scalar(std::string_view raw_token, bool escapes) {
   const std::string_view tok = trim_token(raw_token);
   if (tok.empty()) return simdjson::TAPE_ERROR;
   switch (tok[0]) {
     case '"':
-      if (tok.size() < 2 || tok.back() != '"' || !valid_escapes(tok.substr(1, tok.size() - 2)))
+      // Stage 1 has checked the string's extent, UTF-8 and control characters; its escapes
+      // only on request (the scan costs ~10% of a selective parse of Windows events).
+      if (tok.size() < 2 || tok.back() != '"' ||
+          (escapes && !valid_escapes(tok.substr(1, tok.size() - 2))))
         return simdjson::STRING_ERROR;
       return simdjson::SUCCESS;
     case 't': return tok == "true" ? simdjson::SUCCESS : simdjson::T_ATOM_ERROR;
@@ -293,6 +332,10 @@ inline bool slot_relevant(const Slot* s, char first) {
 
 }  // namespace
 
+const std::string_view kTopLevelLayoutNames[10] = {
+    "Event",    "winlog",     "event_data",  "user_data",     "event_id",
+    "log_name", "Provider",   "SourceName",  "source_name",   "computer_name"};
+
 const std::string_view kTimeHostNames[13] = {
     "host",     "time",       "UtcTime",    "Computer",    "Hostname",
     "hostname", "host.name",  "timestamp",  "EventTime",   "SystemTime",
@@ -310,7 +353,7 @@ std::string_view without_spaces(StringArena& arena, std::string_view name) {
 class JsonFlattener {
  public:
   ParseErrorKind run(std::string_view json, Event& event, const FieldSelection* wanted,
-                     std::vector<int>* ids);
+                     std::vector<int>* ids, bool check_escapes);
 
  private:
   // In a selective parse (and outside a full_ walk), may a value named `name` whose token
@@ -324,18 +367,26 @@ class JsonFlattener {
   bool selective() const { return wanted_ != nullptr && !full_; }
   // A value that is not walked: scalars are still checked as walk_value would; objects and
   // arrays are left to the iterator, which skips them.
-  static error_code skipped(std::string_view value_token) {
+  error_code skipped(std::string_view value_token) const {
     const char c = value_token.empty() ? '\0' : value_token[0];
-    return c == '{' || c == '[' ? simdjson::SUCCESS : check_skipped_scalar(value_token);
+    return c == '{' || c == '[' ? simdjson::SUCCESS
+                                : check_skipped_scalar(value_token, check_escapes_);
   }
 
   error_code walk_value(od::value v, std::string_view name, Mode mode, int depth,
                         bool checked = false);
   error_code walk_object(od::object obj, std::string_view name, Mode mode, int depth);
+  __attribute__((noinline)) error_code walk_field(od::value value, std::string_view key,
+                                                  std::string_view token, std::string_view name,
+                                                  Mode mode, int depth);
   error_code walk_data_element(od::object obj, int depth);
   error_code string_value(od::value& v, std::string_view* out);
-  error_code next_field(od::field& field, std::string_view* key, std::string_view* value_token);
+  inline error_code next_field(od::field& field, std::string_view* key,
+                                                       std::string_view* value_token);
   void emit(std::string_view name, std::string_view value, ValueKind kind);
+  void emit_indexed(std::string_view name, std::string_view value, ValueKind kind, int index,
+                    bool time_or_host);
+  error_code scalar_value(std::string_view token, std::string_view* out, ValueKind* kind);
   void note_time_or_host(std::string_view name, std::string_view value, ValueKind kind);
 
   od::parser parser_;
@@ -350,6 +401,7 @@ class JsonFlattener {
   const FieldSelection* wanted_ = nullptr;
   std::vector<int>* ids_ = nullptr;
   bool full_ = false;
+  bool check_escapes_ = false;
   // Every emit, added or filtered out, and the last one (for the top-level aliases).
   std::size_t emit_count_ = 0;
   Field last_emit_;
@@ -365,17 +417,19 @@ std::unique_ptr<JsonFlattener, JsonFlattenerDeleter> make_json_flattener() {
 }
 
 ParseErrorKind flatten_json(JsonFlattener& flattener, std::string_view json, Event& event) {
-  return flattener.run(json, event, nullptr, nullptr);
+  return flattener.run(json, event, nullptr, nullptr, false);
 }
 
 ParseErrorKind flatten_json_selected(JsonFlattener& flattener, std::string_view json,
                                      Event& event, const FieldSelection& wanted,
-                                     std::vector<int>& ids) {
-  return flattener.run(json, event, &wanted, &ids);
+                                     std::vector<int>& ids, bool check_skipped_escapes) {
+  return flattener.run(json, event, &wanted, &ids, check_skipped_escapes);
 }
 
 ParseErrorKind JsonFlattener::run(std::string_view json, Event& event,
-                                  const FieldSelection* wanted, std::vector<int>* ids) {
+                                  const FieldSelection* wanted, std::vector<int>* ids,
+                                  bool check_escapes) {
+  check_escapes_ = check_escapes;
   event_ = &event;
   wanted_ = wanted;
   ids_ = ids;
@@ -458,6 +512,54 @@ void JsonFlattener::note_time_or_host(std::string_view name, std::string_view va
   }
 }
 
+// emit() for a name whose selection index (or -1) and time/host role are known.
+void JsonFlattener::emit_indexed(std::string_view name, std::string_view value, ValueKind kind,
+                                 int index, bool time_or_host) {
+  ++emit_count_;
+  last_emit_ = Field{name, value, kind};
+  if (index >= 0) {
+    event_->fields.add(name, value, kind);
+    ids_->push_back(index);
+  }
+  if (time_or_host) note_time_or_host(name, value, kind);
+}
+
+// A scalar from its raw token, checked and decoded as walk_value does.
+error_code JsonFlattener::scalar_value(std::string_view token, std::string_view* out,
+                                       ValueKind* kind) {
+  const std::string_view tok = trim_token(token);
+  if (tok.empty()) return simdjson::TAPE_ERROR;
+  switch (tok[0]) {
+    case '"': {
+      if (tok.size() < 2 || tok.back() != '"') return simdjson::STRING_ERROR;
+      std::string_view content = tok.substr(1, tok.size() - 2);
+      const char* content_end = content.data() + content.size();
+      if (find_backslash(content.data(), content_end) != content_end &&
+          !unescape_json(content, *arena_, &content))
+        return simdjson::STRING_ERROR;
+      *out = content;
+      *kind = ValueKind::kString;
+      return simdjson::SUCCESS;
+    }
+    case 't':
+    case 'f':
+      if (tok != "true" && tok != "false") return simdjson::T_ATOM_ERROR;
+      *out = tok;
+      *kind = ValueKind::kBool;
+      return simdjson::SUCCESS;
+    case 'n':
+      if (tok != "null") return simdjson::N_ATOM_ERROR;
+      *out = {};
+      *kind = ValueKind::kNull;
+      return simdjson::SUCCESS;
+    default:
+      if (!valid_number_token(tok)) return simdjson::NUMBER_ERROR;
+      *out = tok;
+      *kind = ValueKind::kNumber;
+      return simdjson::SUCCESS;
+  }
+}
+
 void JsonFlattener::emit(std::string_view name, std::string_view value, ValueKind kind) {
   if (capturing_) {
     pending_.push_back(Field{name, value, kind});
@@ -487,13 +589,20 @@ error_code JsonFlattener::string_value(od::value& v, std::string_view* out) {
 }
 
 // The key of `field` as a view into the record (or the arena when it has escapes).
-error_code JsonFlattener::next_field(od::field& field, std::string_view* key,
+inline error_code JsonFlattener::next_field(od::field& field, std::string_view* key,
                                       std::string_view* value_token) {
   // The key starts after its opening quote; its closing quote is the last '"' before the ':'
   // that precedes the value, so walk back from the value's first byte.
   const char* start = field.key().raw();
   *value_token = field.value().raw_json_token();
   const char* p = value_token->data() - 1;
+  if (p[0] == ':' && p[-1] == '"' && p - 1 >= start) {  // "key":value, the usual case
+    const std::size_t n = static_cast<std::size_t>(p - 1 - start);
+    if (find_backslash(start, start + n) == start + n) {
+      *key = std::string_view(start, n);
+      return simdjson::SUCCESS;
+    }
+  }
   while (p > start && is_json_space(*p)) --p;
   if (p <= start || *p != ':') return simdjson::TAPE_ERROR;
   --p;
@@ -514,7 +623,7 @@ error_code JsonFlattener::walk_value(od::value v, std::string_view name, Mode mo
     // Array elements and Data elements' values: a scalar nobody wants is checked, not decoded.
     const std::string_view tok = v.raw_json_token();
     if (!tok.empty() && tok[0] != '{' && tok[0] != '[' && skip(name, tok[0]))
-      return check_skipped_scalar(tok);
+      return check_skipped_scalar(tok, check_escapes_);
   }
   od::json_type type;
   if (error_code e = v.type().get(type)) return e;
@@ -564,123 +673,158 @@ error_code JsonFlattener::walk_value(od::value v, std::string_view name, Mode mo
 
 error_code JsonFlattener::walk_object(od::object obj, std::string_view name, Mode mode,
                                       int depth) {
+  const bool top_selective = mode == Mode::kTop && selective();
   for (auto result : obj) {
-    od::field field;
-    if (error_code e = std::move(result).get(field)) return e;
+    if (error_code e = result.error()) return e;
+    od::field& field = result.value_unsafe();
     std::string_view key, token;
     if (error_code e = next_field(field, &key, &token)) return e;
-    od::value value = field.value();
     const char first = token.empty() ? '\0' : token[0];
-
-    std::string_view child = key;
-    Mode child_mode = Mode::kGeneric;
-    switch (mode) {
-      case Mode::kTop: {
-        if (key == "Event") {
-          child_mode = Mode::kEvtxEvent;
-        } else if (key == "winlog") {
-          child_mode = Mode::kWinlog;
-        } else if (key == "event_data" || key == "user_data") {
-          child_mode = Mode::kWinSection;  // Winlogbeat 6
-        } else if (const std::string_view alias = top_level_alias(key); !alias.empty()) {
-          // The alias is added when the value gave exactly one field, named `key`: walk all of
-          // it (emit filters) so that the count is parse()'s.
-          if (skip(key, first) && skip(alias, first)) {
-            if (error_code e = skipped(token)) return e;
-            continue;
-          }
-          const bool was_full = full_;
-          full_ = true;
-          const std::size_t before = emit_count_;
-          const error_code e = walk_value(value, key, Mode::kGeneric, depth, true);
-          full_ = was_full;
-          if (e) return e;
-          if (emit_count_ == before + 1 && last_emit_.name == key)
-            emit(alias, last_emit_.value, last_emit_.kind);
-          continue;
+    const bool scalar = first != '{' && first != '[';
+    if (top_selective) {
+      // The common case first: one probe rejects a top-level key that is neither wanted nor a
+      // time/host source, a prefix of one, or a key the Windows layouts treat specially.
+      const Slot* s = wanted_->lookup(key);
+      if (s == nullptr ||
+          ((s->flags & FieldSelection::kTopLevelLayout) == 0 && !slot_relevant(s, first))) {
+        if (scalar) {
+          if (error_code e = check_skipped_scalar(token, check_escapes_)) return e;
         }
-        if (child_mode == Mode::kGeneric && skip(key, first)) {
-          if (error_code e = skipped(token)) return e;
-          continue;
-        }
-        break;
+        continue;
       }
-      case Mode::kGeneric:
-        if (skip(name, '.', key, first)) {
-          if (error_code e = skipped(token)) return e;
-          continue;
-        }
-        child = compose(*arena_, name, '.', key);
-        break;
-      case Mode::kEvtxEvent:
-        if (key == "System" || key == "EventData") child_mode = Mode::kWinSection;
-        else if (key == "UserData") child_mode = Mode::kUserData;
-        else if (key == "#attributes") child_mode = Mode::kWinAttrs, child = name;
-        else child_mode = Mode::kWinNode;
-        break;
-      case Mode::kWinSection:
-        if (key == "Data") child_mode = Mode::kWinData;
-        else if (key == "#attributes") child_mode = Mode::kWinAttrs;  // EventData Name=, xmlns=
-        else if (key == "#text") child = "Data", child_mode = Mode::kWinNode;
-        else {
-          child_mode = Mode::kWinNode;
-          // Some providers name EventData items with spaces ("Threat Name"); Sigma writes
-          // Windows field names without them (ThreatName), as the specification says.
-          if (key.find(' ') != std::string_view::npos) child = without_spaces(*arena_, key);
-          // Objects in Windows modes are walked (their attributes have names of their own);
-          // a scalar nobody wants is skipped here.
-          if (first != '{' && first != '[' && skip(child, first)) {
-            if (error_code e = skipped(token)) return e;
-            continue;
-          }
-        }
-        break;
-      case Mode::kUserData:
-        child_mode = Mode::kWinSection;
-        break;
-      case Mode::kWinNode:
-      case Mode::kWinData:
-        child_mode = Mode::kWinNode;
-        if (key == "#text") {
-          child = name;
-        } else if (key == "#attributes") {
-          child_mode = Mode::kWinAttrs, child = name;
-        } else {
-          if (first != '{' && first != '[' && skip(name, '.', key, first)) {
-            if (error_code e = skipped(token)) return e;
-            continue;
-          }
-          child = compose(*arena_, name, '.', key);
-        }
-        break;
-      case Mode::kWinAttrs:
-        child_mode = Mode::kWinNode;
-        if (name == "Provider") {
-          if (first != '{' && first != '[' && skip(name, '_', key, first)) {
-            if (error_code e = skipped(token)) return e;
-            continue;
-          }
-          child = compose(*arena_, name, '_', key);
-        }
-        break;
-      case Mode::kWinlog:
-        if (key == "event_data" || key == "user_data") {
-          child_mode = Mode::kWinSection;
-        } else if (const std::string_view sigma = winlog_name(key); !sigma.empty()) {
-          child = sigma;
-          child_mode = Mode::kWinNode;
-        } else {
-          if (skip(name, '.', key, first)) {
-            if (error_code e = skipped(token)) return e;
-            continue;
-          }
-          child = compose(*arena_, name, '.', key);
-        }
-        break;
+      if (scalar && (s->flags & FieldSelection::kTopLevelLayout) == 0) {
+        // A plain top-level scalar (flat layouts: most wanted fields): read from its token.
+        std::string_view v;
+        ValueKind kind;
+        if (error_code e = scalar_value(token, &v, &kind)) return e;
+        emit_indexed(key, v, kind, s->index, (s->flags & FieldSelection::kTimeHost) != 0);
+        continue;
+      }
+    } else if (mode == Mode::kTop && scalar && !capturing_ && top_level_alias(key).empty()) {
+      std::string_view v;
+      ValueKind kind;
+      if (error_code e = scalar_value(token, &v, &kind)) return e;
+      emit(key, v, kind);
+      continue;
     }
-    if (error_code e = walk_value(value, child, child_mode, depth)) return e;
+    if (error_code e = walk_field(field.value(), key, token, name, mode, depth)) return e;
   }
   return simdjson::SUCCESS;
+}
+
+// One field of an object named `name` walked in `mode`: names the child by the layout rules
+// and walks its value (or skips it, in a selective parse, when nothing under it is wanted).
+error_code JsonFlattener::walk_field(od::value value, std::string_view key,
+                                     std::string_view token, std::string_view name, Mode mode,
+                                     int depth) {
+  const char first = token.empty() ? '\0' : token[0];
+  std::string_view child = key;
+  Mode child_mode = Mode::kGeneric;
+  switch (mode) {
+    case Mode::kTop: {
+      if (key == "Event") {
+        child_mode = Mode::kEvtxEvent;
+      } else if (key == "winlog") {
+        child_mode = Mode::kWinlog;
+      } else if (key == "event_data" || key == "user_data") {
+        child_mode = Mode::kWinSection;  // Winlogbeat 6
+      } else if (const std::string_view alias = top_level_alias(key); !alias.empty()) {
+        // The alias is added when the value gave exactly one field, named `key`: walk all of
+        // it (emit filters) so that the count is parse()'s.
+        if (skip(key, first) && skip(alias, first)) {
+          if (error_code e = skipped(token)) return e;
+          return simdjson::SUCCESS;
+        }
+        const bool was_full = full_;
+        full_ = true;
+        const std::size_t before = emit_count_;
+        const error_code e = walk_value(value, key, Mode::kGeneric, depth, true);
+        full_ = was_full;
+        if (e) return e;
+        if (emit_count_ == before + 1 && last_emit_.name == key)
+          emit(alias, last_emit_.value, last_emit_.kind);
+        return simdjson::SUCCESS;
+      }
+      if (child_mode == Mode::kGeneric && skip(key, first)) {
+        if (error_code e = skipped(token)) return e;
+        return simdjson::SUCCESS;
+      }
+      break;
+    }
+    case Mode::kGeneric:
+      if (skip(name, '.', key, first)) {
+        if (error_code e = skipped(token)) return e;
+        return simdjson::SUCCESS;
+      }
+      child = compose(*arena_, name, '.', key);
+      break;
+    case Mode::kEvtxEvent:
+      if (key == "System" || key == "EventData") child_mode = Mode::kWinSection;
+      else if (key == "UserData") child_mode = Mode::kUserData;
+      else if (key == "#attributes") child_mode = Mode::kWinAttrs, child = name;
+      else child_mode = Mode::kWinNode;
+      break;
+    case Mode::kWinSection:
+      if (key == "Data") child_mode = Mode::kWinData;
+      else if (key == "#attributes") child_mode = Mode::kWinAttrs;  // EventData Name=, xmlns=
+      else if (key == "#text") child = "Data", child_mode = Mode::kWinNode;
+      else {
+        child_mode = Mode::kWinNode;
+        // Some providers name EventData items with spaces ("Threat Name"); Sigma writes
+        // Windows field names without them (ThreatName), as the specification says.
+        if (key.find(' ') != std::string_view::npos) child = without_spaces(*arena_, key);
+        // Objects in Windows modes are walked (their attributes have names of their own);
+        // a scalar nobody wants is skipped here.
+        if (first != '{' && first != '[' && skip(child, first)) {
+          if (error_code e = skipped(token)) return e;
+          return simdjson::SUCCESS;
+        }
+      }
+      break;
+    case Mode::kUserData:
+      child_mode = Mode::kWinSection;
+      break;
+    case Mode::kWinNode:
+    case Mode::kWinData:
+      child_mode = Mode::kWinNode;
+      if (key == "#text") {
+        child = name;
+      } else if (key == "#attributes") {
+        child_mode = Mode::kWinAttrs, child = name;
+      } else {
+        if (first != '{' && first != '[' && skip(name, '.', key, first)) {
+          if (error_code e = skipped(token)) return e;
+          return simdjson::SUCCESS;
+        }
+        child = compose(*arena_, name, '.', key);
+      }
+      break;
+    case Mode::kWinAttrs:
+      child_mode = Mode::kWinNode;
+      if (name == "Provider") {
+        if (first != '{' && first != '[' && skip(name, '_', key, first)) {
+          if (error_code e = skipped(token)) return e;
+          return simdjson::SUCCESS;
+        }
+        child = compose(*arena_, name, '_', key);
+      }
+      break;
+    case Mode::kWinlog:
+      if (key == "event_data" || key == "user_data") {
+        child_mode = Mode::kWinSection;
+      } else if (const std::string_view sigma = winlog_name(key); !sigma.empty()) {
+        child = sigma;
+        child_mode = Mode::kWinNode;
+      } else {
+        if (skip(name, '.', key, first)) {
+          if (error_code e = skipped(token)) return e;
+          return simdjson::SUCCESS;
+        }
+        child = compose(*arena_, name, '.', key);
+      }
+      break;
+  }
+  return walk_value(value, child, child_mode, depth);
 }
 
 // {"#attributes":{"Name":"x"},"#text":"v"} -> x = v ("Data" when there is no Name).

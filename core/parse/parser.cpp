@@ -327,21 +327,24 @@ bool looks_binary(std::string_view s) {
 FieldSelection::FieldSelection(const std::vector<std::string>& names) : size_(names.size()) {
   std::size_t total = 0;
   for (const std::string& n : names) total += n.size();
-  storage_.reserve(total);  // never reallocated: slots point into it
+  storage_ = std::make_unique<char[]>(total + 1);  // never reallocated: slots point into it
   std::vector<std::string_view> views;
   views.reserve(names.size());
+  std::size_t at = 0;
   for (const std::string& n : names) {
-    const std::size_t at = storage_.size();
-    storage_.append(n);
-    views.emplace_back(storage_.data() + at, n.size());
+    if (!n.empty()) std::memcpy(storage_.get() + at, n.data(), n.size());
+    views.emplace_back(storage_.get() + at, n.size());
+    at += n.size();
   }
   std::size_t capacity = 16;
   while (capacity < 4 * (names.size() + 16)) capacity *= 2;  // prefixes and time/host names too
   slots_.assign(capacity, Slot{});
+  tags_.assign(capacity, 0);
   mask_ = capacity - 1;
   for (std::size_t i = 0; i < views.size(); ++i)
     insert(views[i], static_cast<std::int32_t>(i), kWanted);
   for (const std::string_view name : kTimeHostNames) insert(name, -1, kTimeHost);
+  for (const std::string_view name : kTopLevelLayoutNames) insert(name, -1, kTopLevelLayout);
   // Dotted prefixes: "a" and "a.b" for "a.b.c".
   const auto add_prefixes = [this](std::string_view name, std::uint32_t flag) {
     for (std::size_t dot = name.find('.'); dot != std::string_view::npos;
@@ -364,20 +367,24 @@ void FieldSelection::insert(std::string_view name, std::int32_t index, std::uint
     if (4 * (used + 1) > 3 * slots_.size()) {
       std::vector<Slot> old(2 * slots_.size(), Slot{});
       old.swap(slots_);
+      tags_.assign(slots_.size(), 0);
       mask_ = slots_.size() - 1;
       for (const Slot& s : old) {
         if (s.data == nullptr) continue;
-        std::size_t i = hash(s.size, s.data[0], s.data[s.size - 1]);
-        while (slots_[i].data != nullptr) i = (i + 1) & mask_;
+        const std::uint32_t t = tag(s.size, s.data[0], s.data[s.size - 1]);
+        std::size_t i = hash(t);
+        while (tags_[i] != 0) i = (i + 1) & mask_;
         slots_[i] = s;
+        tags_[i] = t;
       }
     }
-    std::size_t i = hash(name.size(), name[0], name.back());
-    for (;; i = (i + 1) & mask_) {
+    const std::uint32_t t = tag(name.size(), name[0], name.back());
+    for (std::size_t i = hash(t);; i = (i + 1) & mask_) {
       Slot& s = slots_[i];
-      if (s.data == nullptr) {
+      if (tags_[i] == 0) {
         s.data = name.data();
         s.size = static_cast<std::uint32_t>(name.size());
+        tags_[i] = t;
         slot = &s;
         break;
       }
@@ -484,7 +491,8 @@ bool RecordParser::parse_json(Event& event, const FieldSelection* wanted, std::v
   }
   const ParseErrorKind err = wanted == nullptr
                                  ? flatten_json(*impl_->json, body, event)
-                                 : flatten_json_selected(*impl_->json, body, event, *wanted, *ids);
+                                 : flatten_json_selected(*impl_->json, body, event, *wanted, *ids,
+                                                         options_.check_skipped_escapes);
   if (err != ParseErrorKind::kNone) {
     event.fields.clear();
     event.time_unix_ns = 0;

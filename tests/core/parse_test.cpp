@@ -3,16 +3,19 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <deque>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <random>
 #include <sstream>
 #include <string>
+#include <tuple>
 #include <vector>
 
 namespace vigil::parse {
@@ -99,6 +102,25 @@ class ParseTest : public ::testing::Test {
   }
   static bool is_view_into(const Event& ev, std::string_view v) {
     return v.data() >= ev.raw.data() && v.data() + v.size() <= ev.raw.data() + ev.raw.size();
+  }
+
+  // parse_selected on a padded copy of `record`.
+  Event& parse_sel(std::string_view record, const FieldSelection& wanted, std::vector<int>& ids,
+                   LogFormat format = LogFormat::kUnknown, bool* ok = nullptr) {
+    std::string& buf = buffers_.emplace_back(record);
+    buf.append(kPadding, '\0');
+    Event& ev = events_.emplace_back();
+    ev.raw = std::string_view(buf.data(), record.size());
+    const bool result = parser_.parse_selected(format, ev, wanted, ids);
+    if (ok != nullptr) *ok = result;
+    return ev;
+  }
+  // "name=value" for every field but `_format`, in order.
+  static std::vector<std::string> listing(const Event& ev) {
+    std::vector<std::string> out;
+    for (const Field& f : ev.fields.fields())
+      if (f.name != "_format") out.push_back(std::string(f.name) + "=" + std::string(f.value));
+    return out;
   }
 
   RecordParser parser_;
@@ -992,6 +1014,448 @@ TEST_F(ParseTest, RandomBytesAndTruncationsNeverCrash) {
     check(rec, formats[rng() % std::size(formats)]);
   }
   EXPECT_GT(parsed, 10000u);
+}
+
+
+// ---- parse_selected ----------------------------------------------------------------------------
+
+using Names = std::vector<std::string>;
+
+TEST(FieldSelection, FindHitsMissesDuplicatesAndEmpty) {
+  const FieldSelection sel(Names{"Image", "CommandLine", "winlog.user.name", "Image", "", "a"});
+  EXPECT_EQ(sel.size(), 6u);
+  EXPECT_EQ(sel.find("Image"), 0);  // the first occurrence
+  EXPECT_EQ(sel.find("CommandLine"), 1);
+  EXPECT_EQ(sel.find("winlog.user.name"), 2);
+  EXPECT_EQ(sel.find(""), 4);
+  EXPECT_EQ(sel.find("a"), 5);
+  EXPECT_EQ(sel.find("image"), -1);
+  EXPECT_EQ(sel.find("Imag"), -1);
+  EXPECT_EQ(sel.find("Imagee"), -1);
+  EXPECT_EQ(sel.find("winlog"), -1);       // a prefix is not a wanted name
+  EXPECT_EQ(sel.find("winlog.user"), -1);
+  EXPECT_EQ(sel.find("SystemTime"), -1);   // read for Event::time_text, not wanted
+  EXPECT_EQ(sel.find("Event"), -1);
+  // Moving keeps lookups valid (short names too).
+  FieldSelection small(Names{"a", "bc"});
+  const FieldSelection moved = std::move(small);
+  EXPECT_EQ(moved.find("bc"), 1);
+  EXPECT_EQ(moved.find("a"), 0);
+  EXPECT_EQ(moved.size(), 2u);
+  const FieldSelection none(Names{});
+  EXPECT_EQ(none.size(), 0u);
+  EXPECT_EQ(none.find(""), -1);
+  EXPECT_EQ(none.find("Image"), -1);
+  // Many names with the same length and first/last bytes, and more than the initial table.
+  Names many;
+  for (int i = 0; i < 3000; ++i) many.push_back("N" + std::to_string(100000 + i) + "x");
+  const FieldSelection big(many);
+  for (int i = 0; i < 3000; ++i) ASSERT_EQ(big.find(many[static_cast<std::size_t>(i)]), i);
+  EXPECT_EQ(big.find("N099999x"), -1);
+  EXPECT_EQ(big.find("N1000000x"), -1);
+}
+
+TEST_F(ParseTest, SelectedEvtxDumpLayout) {
+  const FieldSelection sel(Names{"EventID", "Provider_Name", "TargetUserName", "CommandLine",
+                                 "Qualifiers", "Nope", "Channel"});
+  std::vector<int> ids;
+  bool ok = false;
+  const Event& ev = parse_sel(kEvtxInline, sel, ids, LogFormat::kUnknown, &ok);
+  ASSERT_TRUE(ok) << to_string(ev.parse_error);
+  EXPECT_EQ(ev.format, LogFormat::kJson);
+  EXPECT_EQ(listing(ev), (std::vector<std::string>{
+                             "Provider_Name=Microsoft-Windows-Security-Auditing", "Qualifiers=0",
+                             "EventID=4625", "Channel=Security", "TargetUserName=administrator",
+                             "CommandLine=cmd.exe /c \"whoami\""}));
+  EXPECT_EQ(ids, (std::vector<int>{-1, 1, 4, 0, 6, 2, 3}));
+  // Time and host come from SystemTime / Computer, which are not wanted.
+  EXPECT_EQ(ev.host, "DC01.corp.local");
+  EXPECT_EQ(ev.time_text, "2025-10-24T23:36:29.111126Z");
+  EXPECT_EQ(ev.time_unix_ns, 1761348989111126000LL);
+  EXPECT_EQ(ev.fields.find("EventID")->kind, ValueKind::kNumber);
+
+  // Data elements: #text before or after the Name attribute, no #text, loose text.
+  const FieldSelection data(Names{"ImagePath", "StartType", "Data", "ServiceName"});
+  const Event& d = parse_sel(R"({"Event":{"System":{"EventID":7045,"Channel":"System"},
+    "EventData":{"Data":[{"#attributes":{"Name":"ServiceName"},"#text":"evil svc"},
+                         {"#text":"C:\\tmp\\x.exe","#attributes":{"Name":"ImagePath"}},
+                         {"#attributes":{"Name":"StartType"}},
+                         {"#text":"unnamed"},
+                         "loose"]}}})", data, ids);
+  EXPECT_EQ(listing(d), (std::vector<std::string>{"ServiceName=evil svc",
+                                                  "ImagePath=C:\\tmp\\x.exe", "StartType=",
+                                                  "Data=unnamed", "Data=loose"}));
+  EXPECT_EQ(ids, (std::vector<int>{-1, 3, 0, 1, 2, 2}));
+}
+
+TEST_F(ParseTest, SelectedFlatLayoutIdsAndViews) {
+  const std::string flat =
+      R"({"Message":"The audit log was cleared.\r\nSubject: \"x\"","EventID":1102,)"
+      R"("SourceName":"Microsoft-Windows-Eventlog","TimeCreated":"2020-10-22T02:21:34.280Z",)"
+      R"("Hostname":"WORKSTATION5","Channel":"Security","tags":["a","b"],"Keywords":-9223372036854775808,)"
+      R"("Image":"C:\\Windows\\System32\\wevtutil.exe","CommandLine":"wevtutil cl Security"})";
+  const FieldSelection sel(Names{"CommandLine", "Image", "EventID", "Provider_Name"});
+  std::vector<int> ids;
+  bool ok = false;
+  const Event& ev = parse_sel(flat, sel, ids, LogFormat::kJson, &ok);
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(listing(ev), (std::vector<std::string>{
+                             "EventID=1102", "Provider_Name=Microsoft-Windows-Eventlog",
+                             "Image=C:\\Windows\\System32\\wevtutil.exe",
+                             "CommandLine=wevtutil cl Security"}));
+  ASSERT_EQ(ids.size(), ev.fields.size());
+  EXPECT_EQ(ids, (std::vector<int>{-1, 2, 3, 1, 0}));
+  for (std::size_t i = 1; i < ids.size(); ++i)
+    EXPECT_EQ(sel.find(ev.fields.fields()[i].name), ids[i]);
+  EXPECT_EQ(ev.fields.fields()[0].name, "_format");
+  EXPECT_EQ(ev.host, "WORKSTATION5");
+  EXPECT_EQ(ev.time_text, "2020-10-22T02:21:34.280Z");
+  EXPECT_EQ(ev.time_unix_ns, 1603333294280000000LL);
+  // Plain values and names stay views into the record; escaped ones are decoded.
+  EXPECT_TRUE(is_view_into(ev, ev.fields.find("CommandLine")->value));
+  EXPECT_TRUE(is_view_into(ev, ev.fields.find("CommandLine")->name));
+  EXPECT_FALSE(is_view_into(ev, ev.fields.find("Image")->value));
+
+  // Nothing wanted: only `_format`, time and host still set.
+  const FieldSelection none(Names{"Nothing", "Here"});
+  const Event& empty = parse_sel(flat, none, ids, LogFormat::kJson, &ok);
+  ASSERT_TRUE(ok);
+  ASSERT_EQ(empty.fields.size(), 1u);
+  EXPECT_EQ(empty.fields.fields()[0].name, "_format");
+  EXPECT_EQ(ids, (std::vector<int>{-1}));
+  EXPECT_EQ(empty.host, "WORKSTATION5");
+  EXPECT_EQ(empty.time_unix_ns, 1603333294280000000LL);
+  const FieldSelection nothing(Names{});
+  const Event& empty2 = parse_sel(flat, nothing, ids, LogFormat::kJson, &ok);
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(empty2.fields.size(), 1u);
+  EXPECT_EQ(ids.size(), 1u);
+
+  // Other time/host sources, not wanted: UtcTime/hostname, epoch time, host.name.
+  const Event& utc = parse_sel(R"({"UtcTime":"2019-05-18 20:35:52.569","hostname":"h"})", none, ids);
+  EXPECT_EQ(utc.time_unix_ns, 1558211752569000000LL);
+  EXPECT_EQ(utc.host, "h");
+  const Event& epoch = parse_sel(R"({"x":{"y":1},"time":1700000000123,"host":{"name":"hn"}})",
+                                 none, ids);
+  EXPECT_EQ(epoch.time_unix_ns, 1700000000123000000LL);
+  EXPECT_EQ(epoch.host, "hn");
+  EXPECT_EQ(epoch.fields.size(), 1u);
+}
+
+TEST_F(ParseTest, SelectedWinlogbeatLayoutAndNestedNames) {
+  const std::string rec =
+      R"({"@timestamp":"2024-03-01T10:00:00.500Z","host":{"name":"WS01"},)"
+      R"("process":{"command_line":"powershell -enc AAA","parent":{"name":"x"}},)"
+      R"("winlog":{"channel":"Microsoft-Windows-Sysmon/Operational","event_id":1,)"
+      R"("computer_name":"ws01.corp.local","provider_name":"Microsoft-Windows-Sysmon",)"
+      R"("record_id":42,"process":{"pid":1234,"thread":{"id":7}},"user":{"name":"bob"},)"
+      R"("event_data":{"Image":"C:\\Windows\\System32\\cmd.exe","CommandLine":"cmd /c whoami",)"
+      R"("ParentImage":"C:\\Windows\\explorer.exe"}}})";
+  const FieldSelection sel(Names{"Image", "EventID", "process.command_line", "winlog.process.pid",
+                                 "winlog.user", "process.parent", "winlog.process.thread.id"});
+  std::vector<int> ids;
+  bool ok = false;
+  const Event& ev = parse_sel(rec, sel, ids, LogFormat::kUnknown, &ok);
+  ASSERT_TRUE(ok);
+  // winlog.user and process.parent name objects: parse() gives no field with those names.
+  EXPECT_EQ(listing(ev), (std::vector<std::string>{
+                             "process.command_line=powershell -enc AAA", "EventID=1",
+                             "winlog.process.pid=1234", "winlog.process.thread.id=7",
+                             "Image=C:\\Windows\\System32\\cmd.exe"}));
+  EXPECT_EQ(ids, (std::vector<int>{-1, 2, 1, 3, 6, 0}));
+  EXPECT_EQ(ev.host, "ws01.corp.local");  // Computer (from computer_name), not wanted
+  EXPECT_EQ(ev.time_unix_ns, 1709287200500000000LL);
+
+  // Winlogbeat 6: top-level aliases, wanted under either name.
+  const std::string wlb6 =
+      R"({"@timestamp":"2019-05-18T20:36:46.254Z","source_name":"Microsoft-Windows-Sysmon",)"
+      R"("log_name":"Microsoft-Windows-Sysmon/Operational","event_id":3,)"
+      R"("computer_name":"HFDC01.shire.com","event_data":{"Image":"C:\\Windows\\System32\\svchost.exe",)"
+      R"("DestinationPort":"5985"},"host":{"name":"WECserver"}})";
+  const FieldSelection six(Names{"event_id", "Channel", "DestinationPort", "Computer"});
+  const Event& w6 = parse_sel(wlb6, six, ids);
+  EXPECT_EQ(listing(w6), (std::vector<std::string>{
+                             "Channel=Microsoft-Windows-Sysmon/Operational", "event_id=3",
+                             "Computer=HFDC01.shire.com", "DestinationPort=5985"}));
+  EXPECT_EQ(ids, (std::vector<int>{-1, 1, 0, 3, 2}));
+  EXPECT_EQ(w6.host, "HFDC01.shire.com");
+}
+
+TEST_F(ParseTest, SelectedEscapesArraysAndKinds) {
+  const std::string rec =
+      R"({"esc":"q\"uote\\d\n\u00e9","k\"ey":"kv","arr":[1,"two",true,null,{"k":"v"},[3]],)"
+      R"("skipme":"bad?\\ \" \u0041","n":-1.5e3,"t":false,"z":null,"obj":{"arr":["a","b"]}})";
+  const FieldSelection sel(Names{"esc", "k\"ey", "arr", "arr.k", "n", "t", "z", "obj.arr"});
+  std::vector<int> ids;
+  bool ok = false;
+  const Event& ev = parse_sel(rec, sel, ids, LogFormat::kUnknown, &ok);
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(listing(ev), (std::vector<std::string>{
+                             "esc=q\"uote\\d\n\xC3\xA9", "k\"ey=kv", "arr=1", "arr=two",
+                             "arr=true", "arr=", "arr.k=v", "arr=3", "n=-1.5e3", "t=false", "z=",
+                             "obj.arr=a", "obj.arr=b"}));
+  EXPECT_EQ(ids, (std::vector<int>{-1, 0, 1, 2, 2, 2, 2, 3, 2, 4, 5, 6, 7, 7}));
+  const auto fields = ev.fields.fields();
+  EXPECT_EQ(fields[3].kind, ValueKind::kNumber);
+  EXPECT_EQ(fields[4].kind, ValueKind::kString);
+  EXPECT_EQ(fields[5].kind, ValueKind::kBool);
+  EXPECT_EQ(fields[6].kind, ValueKind::kNull);
+  EXPECT_EQ(fields[10].kind, ValueKind::kBool);
+  EXPECT_EQ(fields[11].kind, ValueKind::kNull);
+}
+
+TEST_F(ParseTest, SelectedTruncatedAndInvalidJson) {
+  // Errors in wanted values, skipped values and the structure are reported as by parse().
+  const FieldSelection sel(Names{"EventID", "Image"});
+  const std::vector<std::string> bad = {
+      R"({"EventID":4688,"Image":"C:\\Win)",
+      R"({"other":4688,"x":"C:\\Win)",
+      R"({"a":{"b":[1,2)",
+      R"({"a":{"b":1})",
+      R"({"a":1,)",
+      "{",
+      R"({"a":1,})",
+      R"({"a" 1})",
+      R"({"a":tru})",
+      R"({"a":nul})",
+      R"({"a":fals})",
+      R"({"a":12x})",
+      R"({"a":1}})",
+      R"({"a":1} {"b":2})",
+      R"({"a":1} x)",
+      R"({a:1})",
+      R"({"Image":"bad \x escape"})",
+      R"({"Image":"\u12G4"})",
+      R"({"EventID":tru})",
+      "{\"a\":\"\xC3\x28\"}",
+      "{\"a\":\"ok\",\"b\":\"\xFF\xFE\"}",
+      "{\"a\":\"nul\x00\"}",
+      "[{\"a\":1}]",
+  };
+  std::vector<int> ids;
+  for (const std::string& record : bad) {
+    bool ok_full = true, ok_sel = true;
+    const Event& full = parse(record, LogFormat::kJson, &ok_full);
+    const Event& ev = parse_sel(record, sel, ids, LogFormat::kJson, &ok_sel);
+    EXPECT_FALSE(ok_full) << record;
+    EXPECT_FALSE(ok_sel) << record;
+    EXPECT_EQ(ev.parse_error, full.parse_error) << record << " got " << to_string(ev.parse_error);
+    ASSERT_EQ(ev.fields.size(), 1u) << record;
+    EXPECT_EQ(ev.fields.fields()[0].name, "_format");
+    EXPECT_EQ(ids, (std::vector<int>{-1})) << record;
+    EXPECT_EQ(ev.time_unix_ns, 0);
+    EXPECT_TRUE(ev.host.empty());
+  }
+  // Documented leniency: a bad escape inside a skipped string is not looked at by default...
+  bool ok = false;
+  parse_sel(R"({"Message":"bad \x escape","EventID":1})", sel, ids, LogFormat::kJson, &ok);
+  EXPECT_TRUE(ok);
+  // ...and is with ParserOptions::check_skipped_escapes.
+  ParserOptions strict;
+  strict.check_skipped_escapes = true;
+  RecordParser strict_parser(strict);
+  std::string buf = R"({"Message":"bad \x escape","EventID":1})";
+  const std::size_t n = buf.size();
+  buf.append(kPadding, '\0');
+  Event ev;
+  ev.raw = std::string_view(buf.data(), n);
+  EXPECT_FALSE(strict_parser.parse_selected(LogFormat::kJson, ev, sel, ids));
+  EXPECT_EQ(ev.parse_error, ParseErrorKind::kInvalidJson);
+  // Oversize and forced JSON on a text line behave as in parse().
+  ParserOptions small;
+  small.max_record_bytes = 8;
+  RecordParser small_parser(small);
+  ev.raw = std::string_view(buf.data(), n);
+  EXPECT_FALSE(small_parser.parse_selected(LogFormat::kUnknown, ev, sel, ids));
+  EXPECT_EQ(ev.parse_error, ParseErrorKind::kOversize);
+  EXPECT_EQ(ids, (std::vector<int>{-1}));
+  const Event& text = parse_sel("Mar 27 13:06:56 host sshd[1]: hello", sel, ids, LogFormat::kJson,
+                                &ok);
+  EXPECT_TRUE(ok);
+  EXPECT_EQ(text.parse_error, ParseErrorKind::kWrongFormat);
+  EXPECT_EQ(ids, (std::vector<int>{-1}));
+}
+
+TEST_F(ParseTest, SelectedTextFormatsKeepOnlyWanted) {
+  const FieldSelection sel(Names{"message", "program", "src", "nope"});
+  std::vector<int> ids;
+  bool ok = false;
+  const Event& ev = parse_sel("Mar 27 13:06:56 myhost sshd[123]: Accepted password for bob", sel,
+                              ids, LogFormat::kUnknown, &ok);
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(ev.format, LogFormat::kRfc3164);
+  ASSERT_EQ(ids.size(), ev.fields.size());
+  EXPECT_EQ(ids[0], -1);
+  EXPECT_EQ(ev.fields.fields()[0].name, "_format");
+  EXPECT_EQ(get(ev, "program"), "sshd");
+  EXPECT_EQ(get(ev, "message"), "Accepted password for bob");
+  EXPECT_EQ(ev.host, "myhost");
+  for (std::size_t i = 1; i < ids.size(); ++i)
+    EXPECT_EQ(sel.find(ev.fields.fields()[i].name), ids[i]);
+  const Event& cef = parse_sel("CEF:0|a|b|c|d|e|5|src=10.0.0.1 msg=a\\=b", sel, ids);
+  EXPECT_EQ(get(cef, "src"), "10.0.0.1");
+  EXPECT_FALSE(has(cef, "msg"));
+}
+
+// Random records shaped like OTRF / Winlogbeat / evtx_dump events, and the mutations of seeds.
+std::string random_json_record(std::mt19937& rng) {
+  static const std::vector<std::string> keys = {
+      "Image", "CommandLine", "ParentImage", "TargetObject", "Details", "EventType", "User",
+      "Message", "EventID", "Channel", "Hostname", "host", "SourceName", "event_id", "log_name",
+      "computer_name", "Provider", "UtcTime", "@timestamp", "TimeCreated", "tags", "Keywords",
+      "ProcessId", "Threat Name", "Data", "#text", "#attributes", "Name", "x", "Event", "winlog",
+      "event_data", "user_data", "System", "EventData", "UserData", "process", "name", "k\\\"q",
+      "time", "Computer"};
+  static const std::vector<std::string> strings = {
+      R"(C:\\Windows\\System32\\cmd.exe)", R"(plain value)", R"(q\"uote)", R"(line\r\nbreak)",
+      R"(caf\u00e9 \ud83d\ude00)", "", R"(2020-06-10T02:50:56.537Z)", R"(HKLM\\Software\\x)",
+      R"(a\/b\tc)", "Vi\xE1\xBB\x87t", R"(\\)", "WS01.corp"};
+  std::function<std::string(int)> value = [&](int depth) -> std::string {
+    const unsigned r = rng() % (depth > 3 ? 6 : 9);
+    switch (r) {
+      case 0: case 1: case 2: return "\"" + strings[rng() % strings.size()] + "\"";
+      case 3: return std::to_string(static_cast<int>(rng() % 20000) - 1000);
+      case 4: return rng() % 2 ? "true" : "false";
+      case 5: return rng() % 2 ? "null" : "-1.5e3";
+      case 6: case 7: {
+        std::string o = "{";
+        const int n = static_cast<int>(rng() % 5);
+        for (int i = 0; i < n; ++i) {
+          if (i) o += ",";
+          o += "\"" + keys[rng() % keys.size()] + "\":" + value(depth + 1);
+        }
+        return o + "}";
+      }
+      default: {
+        std::string a = "[";
+        const int n = static_cast<int>(rng() % 4);
+        for (int i = 0; i < n; ++i) {
+          if (i) a += ",";
+          a += value(depth + 1);
+        }
+        return a + "]";
+      }
+    }
+  };
+  std::string rec = "{";
+  const int n = 3 + static_cast<int>(rng() % 30);
+  for (int i = 0; i < n; ++i) {
+    if (i) rec += rng() % 4 ? "," : " , ";
+    rec += "\"" + keys[rng() % keys.size()] + "\":" + value(0);
+  }
+  return rec + "}";
+}
+
+// parse_selected with a random subset of the names parse() emits gives exactly parse()'s fields
+// filtered to that subset, in order, with ids = the selection indexes; same time/host/errors.
+// Returns true when both parses succeeded and were compared.
+bool expect_selected_equivalent(RecordParser& parser, std::string_view record, std::mt19937& rng,
+                                const std::string& where) {
+  std::string buf(record);
+  buf.append(kPadding, '\0');
+  Event full;
+  full.raw = std::string_view(buf.data(), record.size());
+  const bool ok_full = parser.parse(LogFormat::kUnknown, full);
+  // The full parse's fields are copied out: the selective parse reuses the parser's buffers.
+  std::vector<std::pair<std::string, std::string>> full_fields;
+  std::vector<ValueKind> full_kinds;
+  for (const Field& f : full.fields.fields()) {
+    full_fields.emplace_back(f.name, f.value);
+    full_kinds.push_back(f.kind);
+  }
+  Names names;
+  for (std::size_t i = 1; i < full_fields.size(); ++i)
+    if (rng() % 3 == 0) names.push_back(full_fields[i].first);
+  for (int i = 0; i < 5; ++i) names.push_back("Absent" + std::to_string(rng() % 100));
+  if (rng() % 4 == 0) names.push_back("");
+  std::shuffle(names.begin(), names.end(), rng);
+  const FieldSelection sel(names);
+
+  Event ev;
+  ev.raw = full.raw;
+  std::vector<int> ids = {42, 43};  // cleared by the call
+  const bool ok_sel = parser.parse_selected(LogFormat::kUnknown, ev, sel, ids);
+  if (!ok_sel) {
+    // Selective errors are a subset of parse()'s (it checks less in what it skips).
+    EXPECT_FALSE(ok_full) << where;
+    EXPECT_EQ(ev.parse_error, full.parse_error) << where;
+    EXPECT_EQ(ids, (std::vector<int>{-1})) << where;
+    return false;
+  }
+  if (!ok_full) return false;  // an error only inside a skipped value
+  EXPECT_EQ(ev.parse_error, full.parse_error) << where;
+  EXPECT_EQ(ev.format, full.format) << where;
+  EXPECT_EQ(ev.time_text, full.time_text) << where;
+  EXPECT_EQ(ev.time_unix_ns, full.time_unix_ns) << where;
+  EXPECT_EQ(ev.host, full.host) << where;
+  std::vector<std::tuple<std::string, std::string, ValueKind, int>> want, got;
+  for (std::size_t i = 0; i < full_fields.size(); ++i) {
+    const int index = i == 0 ? -1 : sel.find(full_fields[i].first);
+    if (i == 0 || index >= 0)
+      want.emplace_back(full_fields[i].first, full_fields[i].second, full_kinds[i], index);
+  }
+  EXPECT_EQ(ids.size(), ev.fields.size()) << where;
+  for (std::size_t i = 0; i < ids.size() && i < ev.fields.size(); ++i) {
+    const Field& f = ev.fields.fields()[i];
+    got.emplace_back(std::string(f.name), std::string(f.value), f.kind, ids[i]);
+  }
+  EXPECT_EQ(got, want) << where;
+  return want.size() > 1;
+}
+
+TEST_F(ParseTest, SelectedEqualsFilteredFullParse) {
+  std::mt19937 rng(7);
+  // Inline records: the layouts above and random OTRF-like ones.
+  std::vector<std::string> records = {
+      std::string(kEvtxInline),
+      R"({"Event":{"System":{"EventID":7045,"Channel":"System"},"EventData":{"Data":[{"#attributes":{"Name":"ServiceName"},"#text":"evil svc"},{"#text":"C:\\tmp\\x.exe","#attributes":{"Name":"ImagePath"}},{"#attributes":{"Name":"StartType"}},"loose"]}}})",
+      R"({"Event":{"System":{"EventID":5858},"UserData":{"Op":{"#attributes":{"xmlns":"http://m"},"ClientMachine":"WS1"}}}})",
+      R"({"winlog":{"event_id":1,"event_data":{"Data":[{"#attributes":{"Name":"x"},"#text":"v"}]}}})",
+      R"({"Event":{"EventData":{"Threat Name":"Eicar","Data":{"#text":["a","b"],"#attributes":{"Name":"Multi"}}}}})",
+      R"({"event_id":[5],"SourceName":[1,{"a":2}],"computer_name":{"x":1},"log_name":[["L"]]})",
+  };
+  for (int i = 0; i < 400; ++i) records.push_back(random_json_record(rng));
+  std::size_t compared = 0;
+  for (std::size_t i = 0; i < records.size(); ++i)
+    for (int rep = 0; rep < 3; ++rep)
+      compared += expect_selected_equivalent(parser_, records[i], rng, "inline #" + std::to_string(i));
+  EXPECT_GE(compared, 1000u);  // records that parse and select something
+
+  // Mutations (truncations, edits) of the same records: never a crash, never a selective
+  // success where parse() succeeds with other fields.
+  const std::string alphabet = "{}[]\":,\\ 0123456789abcT#\x01\xC3\xFF";
+  std::size_t mutated_compared = 0;
+  for (int i = 0; i < 3000; ++i) {
+    std::string rec = records[rng() % records.size()];
+    const int edits = 1 + static_cast<int>(rng() % 4);
+    for (int e = 0; e < edits && !rec.empty(); ++e) {
+      const std::size_t pos = rng() % rec.size();
+      switch (rng() % 4) {
+        case 0: rec[pos] = alphabet[rng() % alphabet.size()]; break;
+        case 1: rec.erase(pos, 1 + rng() % 4); break;
+        case 2: rec.insert(pos, 1, alphabet[rng() % alphabet.size()]); break;
+        default: rec.resize(pos); break;
+      }
+    }
+    mutated_compared += expect_selected_equivalent(parser_, rec, rng, "mutation: " + rec);
+  }
+  EXPECT_GE(mutated_compared, 300u);
+
+  // Every record of the Sigma regression corpus.
+  const auto corpora = corpora_dir();
+  if (!corpora) GTEST_SKIP() << corpora_hint();
+  const fs::path root = *corpora / "sigma" / "regression_data";
+  if (!fs::is_directory(root)) GTEST_SKIP() << "no " << root;
+  std::size_t events = 0, corpus_compared = 0;
+  for (const auto& entry : fs::recursive_directory_iterator(root)) {
+    if (entry.path().extension() != ".json") continue;
+    for (const std::string& doc : split_json_documents(read_file(entry.path()))) {
+      ++events;
+      corpus_compared += expect_selected_equivalent(parser_, doc, rng, entry.path().string());
+    }
+  }
+  EXPECT_GE(events, 150u);
+  EXPECT_GE(corpus_compared * 2, events);
 }
 
 }  // namespace
