@@ -1,12 +1,14 @@
 #pragma once
 // Internal representation shared by the compiler and the matcher. Not a public interface.
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <unordered_map>
 #include <vector>
 
 #include "core/event.h"
+#include "core/parse/parser.h"
 
 #include "rules/sigma_rule.h"
 
@@ -64,6 +66,8 @@ struct CompiledRule {
   bool always = false;       // no literal cover: evaluate for every event (of its formats)
   // Formats the rule can apply to (from `_format` conditions of its logsource variants).
   std::uint32_t format_mask = kAllFormats;
+  // It has keywords, which search every value: JSON events need a full parse for it.
+  bool reads_all_fields = false;
 };
 
 // The literals of one event field (decoded values are scanned against it).
@@ -107,6 +111,8 @@ struct CompiledRules {
   std::vector<std::string> field_names;
   std::vector<std::int32_t> field_literal_db;
   std::unordered_map<std::string_view, std::uint32_t> field_index;  // keys view field_names
+  // The same names for the parser: JSON events are parsed for these fields only.
+  std::unique_ptr<parse::FieldSelection> selection;
 
   ~CompiledRules();
 };

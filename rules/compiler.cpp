@@ -195,6 +195,8 @@ class Builder {
     cr.source = static_cast<std::uint32_t>(out_->sources.size());
     cr.root = root;
     cr.format_mask = format_mask;
+    for (const Predicate& p : rule.predicates)
+      if (p.field.empty()) cr.reads_all_fields = true;
     out_->sources.push_back(std::move(rule));
     out_->rules.push_back(cr);
     return true;
@@ -618,6 +620,7 @@ class Builder {
     }
     for (std::uint32_t i = 0; i < out_->field_dbs.size(); ++i)
       out_->field_db_index.emplace(out_->field_dbs[i].field, i);
+    out_->selection = std::make_unique<parse::FieldSelection>(out_->field_names);
     // The field index: every field name is stable in field_names from here on.
     out_->field_literal_db.assign(out_->field_names.size(), -1);
     for (std::uint32_t id = 0; id < out_->field_names.size(); ++id) {

@@ -115,10 +115,12 @@ struct Matcher::State {
   std::vector<std::uint32_t> candidates;
   // Field index of the current event: slot_gen[id] == gen when field id is present, its first
   // position in slot_first[id], and slot_multi[id] when the name occurs more than once.
-  std::vector<std::uint32_t> slot_gen;
+  std::vector<std::uint32_t> slot_gen;  // == slot_epoch when the field id is present
+  std::uint32_t slot_epoch = 0;
   std::vector<std::uint32_t> slot_first;
   std::vector<std::uint8_t> slot_multi;
-  bool indexed = false;
+  std::vector<int> ids;  // parse_selected's field ids
+  bool full = false;     // every field parsed (not only the selection)
   bool escape_seen = false;
   bool parsed = false;
   bool parse_ok = true;
@@ -203,7 +205,7 @@ class Evaluator {
 
   // First field with this id, or nullptr (the event's fields are indexed by id).
   const Field* first(std::uint32_t id) const {
-    if (id == kNoField || st_.slot_gen[id] != st_.gen) return nullptr;
+    if (id == kNoField || st_.slot_gen[id] != st_.slot_epoch) return nullptr;
     return &ev_.fields.fields()[st_.slot_first[id]];
   }
   // Calls fn on every field with this id until it returns true.
@@ -399,7 +401,6 @@ bool Matcher::match(Event& event, parse::RecordParser& parser, LogFormat format,
     std::fill(st.pred_gen.begin(), st.pred_gen.end(), 0);
     std::fill(st.regex_hit_gen.begin(), st.regex_hit_gen.end(), 0);
     std::fill(st.regex_db_gen.begin(), st.regex_db_gen.end(), 0);
-    std::fill(st.slot_gen.begin(), st.slot_gen.end(), 0);
     st.gen = 1;
   }
   stats_.events++;
@@ -407,35 +408,51 @@ bool Matcher::match(Event& event, parse::RecordParser& parser, LogFormat format,
   st.escape_seen = false;
   st.parsed = false;
 
-  // Parses the event once and indexes its fields by id; for JSON also scans each value of a
-  // field that has literals (the index lookup is shared by both jobs).
+  // Indexes the event's fields by id and, for JSON, scans each value of a field that has
+  // literals against them (the id lookup is shared by both jobs). `ids` (from parse_selected)
+  // gives each field's id directly; without it names are looked up.
+  auto index_fields = [&](bool scan_values, const std::vector<int>* ids) {
+    if (!event.declared_product.empty()) event.fields.add("_product", event.declared_product);
+    if (!event.declared_category.empty()) event.fields.add("_category", event.declared_category);
+    if (!event.declared_service.empty()) event.fields.add("_service", event.declared_service);
+    // A new epoch per indexing: a re-parse (selected -> full) must not see the old positions.
+    if (++st.slot_epoch == 0) {
+      std::fill(st.slot_gen.begin(), st.slot_gen.end(), 0);
+      st.slot_epoch = 1;
+    }
+    std::span<const Field> fields = event.fields.fields();
+    for (std::uint32_t i = 0; i < fields.size(); ++i) {
+      std::uint32_t id;
+      if (ids != nullptr && i < ids->size() && (*ids)[i] >= 0) {
+        id = static_cast<std::uint32_t>((*ids)[i]);
+      } else {
+        // `_format` (ids -1) and the declared pseudo-fields, or a full parse.
+        int found = cr.selection->find(fields[i].name);
+        if (found < 0) continue;
+        id = static_cast<std::uint32_t>(found);
+      }
+      if (st.slot_gen[id] != st.slot_epoch) {
+        st.slot_gen[id] = st.slot_epoch;
+        st.slot_first[id] = i;
+        st.slot_multi[id] = 0;
+      } else {
+        st.slot_multi[id] = 1;
+      }
+      const std::int32_t db = cr.field_literal_db[id];
+      if (scan_values && db >= 0)
+        hs_scan(cr.field_dbs[static_cast<std::size_t>(db)].db, fields[i].value.data(),
+                static_cast<unsigned>(fields[i].value.size()), 0, st.scratch, on_literal, &st);
+    }
+  };
+  // Parses the event once (all fields) and indexes them.
   auto ensure_parsed = [&]() -> bool {
     if (!st.parsed) {
       st.parsed = true;
+      st.full = true;
       st.parse_ok = parser.parse(format, event);
       stats_.events_parsed++;
       if (!st.parse_ok) return false;
-      if (!event.declared_product.empty()) event.fields.add("_product", event.declared_product);
-      if (!event.declared_category.empty()) event.fields.add("_category", event.declared_category);
-      if (!event.declared_service.empty()) event.fields.add("_service", event.declared_service);
-      const bool scan_values = event.format == LogFormat::kJson;
-      std::span<const Field> fields = event.fields.fields();
-      for (std::uint32_t i = 0; i < fields.size(); ++i) {
-        auto it = cr.field_index.find(fields[i].name);
-        if (it == cr.field_index.end()) continue;
-        const std::uint32_t id = it->second;
-        if (st.slot_gen[id] != st.gen) {
-          st.slot_gen[id] = st.gen;
-          st.slot_first[id] = i;
-          st.slot_multi[id] = 0;
-        } else {
-          st.slot_multi[id] = 1;
-        }
-        const std::int32_t db = cr.field_literal_db[id];
-        if (scan_values && db >= 0)
-          hs_scan(cr.field_dbs[static_cast<std::size_t>(db)].db, fields[i].value.data(),
-                  static_cast<unsigned>(fields[i].value.size()), 0, st.scratch, on_literal, &st);
-      }
+      index_fields(false, nullptr);
     }
     return st.parse_ok;
   };
@@ -446,19 +463,37 @@ bool Matcher::match(Event& event, parse::RecordParser& parser, LogFormat format,
   const std::uint32_t event_format_bit = format_bit(detected) | (declared ? kDeclaredLogsourceBit : 0);
 
   if (detected == LogFormat::kJson) {
-    // JSON: parse, then scan each value of a field that some rule has literals for against
-    // that field's literals. Values are decoded, so escapes cannot hide a literal. Keywords
-    // are found by one scan of the raw record (literals also in JSON-escaped form).
-    if (!ensure_parsed()) return false;
+    // JSON: keywords are found by one scan of the raw record (literals also in JSON-escaped
+    // form). Then the fields rules read are extracted (other values are skipped undecoded) and
+    // each value of a field that has literals is scanned against them. Values are decoded, so
+    // escapes cannot hide a literal. A full parse is needed for keywords (they search every
+    // value) and for --validate.
+    bool keyword_hit = false;
+    bool rescan = false;
     if (cr.keyword_db) {
       hs_scan(cr.keyword_db, event.raw.data(), static_cast<unsigned>(event.raw.size()), 0,
               st.scratch, on_literal, &st);
-      if (st.escape_seen && has_real_json_escape(event.raw)) {
-        stats_.decoded_rescans++;
-        for (const Field& f : event.fields.fields())
-          hs_scan(cr.keyword_db, f.value.data(), static_cast<unsigned>(f.value.size()), 0,
-                  st.scratch, on_literal, &st);
-      }
+      rescan = st.escape_seen && has_real_json_escape(event.raw);
+      keyword_hit = !st.candidates.empty();
+    }
+    st.parsed = true;
+    stats_.events_parsed++;
+    if (parse_every_event_ || keyword_hit || rescan) {
+      st.full = true;
+      st.parse_ok = parser.parse(format, event);
+      if (!st.parse_ok) return false;
+      index_fields(true, nullptr);
+    } else {
+      st.full = false;
+      st.parse_ok = parser.parse_selected(format, event, *cr.selection, st.ids);
+      if (!st.parse_ok) return false;
+      index_fields(true, &st.ids);
+    }
+    if (rescan) {
+      stats_.decoded_rescans++;
+      for (const Field& f : event.fields.fields())
+        hs_scan(cr.keyword_db, f.value.data(), static_cast<unsigned>(f.value.size()), 0,
+                st.scratch, on_literal, &st);
     }
   } else if (cr.text_db) {
     // Text records hold their values verbatim: one scan of the raw line. Formats whose parsed
@@ -504,6 +539,18 @@ bool Matcher::match(Event& event, parse::RecordParser& parser, LogFormat format,
     }
   }
   std::sort(st.candidates.begin(), st.candidates.end());
+  if (!st.full) {
+    // A rule with keywords searches every value: give it every field (before any evaluation,
+    // so no evidence points into a field view that is rebuilt).
+    bool need_all = false;
+    for (std::uint32_t r : st.candidates) need_all = need_all || cr.rules[r].reads_all_fields;
+    if (need_all) {
+      st.full = true;
+      event.fields.clear();
+      if (!parser.parse(format, event)) return false;
+      index_fields(false, nullptr);
+    }
+  }
   Evaluator eval(st, cr, event);
   for (std::uint32_t r : st.candidates) {
     stats_.candidate_rules++;

@@ -206,3 +206,19 @@ TEST_F(MatcherTest, BadRecordsAreReportedNotMatched) {
 
 }  // namespace
 }  // namespace vigil::rules
+
+namespace vigil::rules {
+namespace {
+
+// Regression: a JSON event is first parsed for the rules' fields only; a candidate rule with
+// keywords then needs every field, and the re-parse moves fields to other positions. The field
+// index must not keep the positions of the first parse.
+TEST_F(MatcherTest, ReparseAfterSelectedParseDoesNotReuseStalePositions) {
+  Compile({AllOf("r", {P("Par", MatchOp::kEndsWith, "b.exe"), P("", MatchOp::kContains, "zq"),
+                       P("Img", MatchOp::kFieldRefEquals, "Par")})});
+  EXPECT_EQ(Match(R"({"F1":"zq b.exe","F2":"zq b.exe","Img":"c.exe","Par":"b.exe"})"), Ids{});
+  EXPECT_EQ(Match(R"({"F1":"zq b.exe","F2":"zq","Img":"b.exe","Par":"b.exe"})"), Ids{"r"});
+}
+
+}  // namespace
+}  // namespace vigil::rules
