@@ -68,6 +68,8 @@ struct CompiledRule {
   std::uint32_t format_mask = kAllFormats;
   // It has keywords, which search every value: JSON events need a full parse for it.
   bool reads_all_fields = false;
+  // The OR of its logsource variants' conditions (a kTrue node when one has none).
+  std::uint32_t logsource_root = 0;
 };
 
 // The literals of one event field (decoded values are scanned against it).
@@ -102,6 +104,7 @@ struct CompiledRules {
   std::vector<std::uint32_t> literal_rules_offset;  // CSR: literal -> rules
   std::vector<std::uint32_t> literal_rules;
   std::vector<std::uint32_t> always_rules;
+  std::vector<std::uint32_t> keyword_rules;  // rules with reads_all_fields
 
   std::vector<FieldRegexDatabase> regex_dbs;
 

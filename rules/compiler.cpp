@@ -147,7 +147,8 @@ class Builder {
       variants.clear();
       variants.push_back(declared_logsource_variant(rule));
     }
-    std::vector<std::uint32_t> variant_roots;
+    std::vector<std::uint32_t> variant_roots, variant_conditions;
+    bool unconditional_variant = false;
     std::string error_reason, error_message;
     std::uint32_t format_mask = 0;
     for (const LogsourceVariant& v : variants) {
@@ -178,6 +179,8 @@ class Builder {
         break;
       }
       variant_roots.push_back(cond ? make_node(CondNode::Kind::kAnd, {*cond, *det}) : *det);
+      if (cond) variant_conditions.push_back(*cond);
+      else unconditional_variant = true;
     }
     if (variant_roots.empty()) {
       if (error_reason.empty()) {
@@ -197,6 +200,17 @@ class Builder {
     cr.format_mask = format_mask;
     for (const Predicate& p : rule.predicates)
       if (p.field.empty()) cr.reads_all_fields = true;
+    if (unconditional_variant || variant_conditions.empty()) {
+      CompiledNode t;
+      t.kind = CondNode::Kind::kTrue;
+      out_->nodes.push_back(t);
+      cr.logsource_root = static_cast<std::uint32_t>(out_->nodes.size() - 1);
+    } else {
+      cr.logsource_root = variant_conditions.size() == 1
+                              ? variant_conditions[0]
+                              : make_node(CondNode::Kind::kOr, variant_conditions);
+    }
+    if (cr.reads_all_fields) out_->keyword_rules.push_back(static_cast<std::uint32_t>(out_->rules.size()));
     out_->sources.push_back(std::move(rule));
     out_->rules.push_back(cr);
     return true;

@@ -468,32 +468,41 @@ bool Matcher::match(Event& event, parse::RecordParser& parser, LogFormat format,
     // each value of a field that has literals is scanned against them. Values are decoded, so
     // escapes cannot hide a literal. A full parse is needed for keywords (they search every
     // value) and for --validate.
-    bool keyword_hit = false;
-    bool rescan = false;
-    if (cr.keyword_db) {
-      hs_scan(cr.keyword_db, event.raw.data(), static_cast<unsigned>(event.raw.size()), 0,
-              st.scratch, on_literal, &st);
-      rescan = st.escape_seen && has_real_json_escape(event.raw);
-      keyword_hit = !st.candidates.empty();
-    }
     st.parsed = true;
     stats_.events_parsed++;
-    if (parse_every_event_ || keyword_hit || rescan) {
-      st.full = true;
-      st.parse_ok = parser.parse(format, event);
-      if (!st.parse_ok) return false;
-      index_fields(true, nullptr);
-    } else {
-      st.full = false;
-      st.parse_ok = parser.parse_selected(format, event, *cr.selection, st.ids);
-      if (!st.parse_ok) return false;
-      index_fields(true, &st.ids);
-    }
-    if (rescan) {
-      stats_.decoded_rescans++;
-      for (const Field& f : event.fields.fields())
-        hs_scan(cr.keyword_db, f.value.data(), static_cast<unsigned>(f.value.size()), 0,
+    st.full = parse_every_event_;
+    st.parse_ok = st.full ? parser.parse(format, event)
+                          : parser.parse_selected(format, event, *cr.selection, st.ids);
+    if (!st.parse_ok) return false;
+    index_fields(true, st.full ? nullptr : &st.ids);
+    // Keywords: only when some rule with keywords can apply to this event (its logsource
+    // conditions read selected fields, so this costs no scan of the raw record).
+    if (cr.keyword_db) {
+      Evaluator gate(st, cr, event);
+      bool wanted = false;
+      for (std::uint32_t r : cr.keyword_rules)
+        if ((cr.rules[r].format_mask & event_format_bit) && gate.node(cr.rules[r].logsource_root)) {
+          wanted = true;
+          break;
+        }
+      if (wanted) {
+        const std::size_t before = st.candidates.size();
+        hs_scan(cr.keyword_db, event.raw.data(), static_cast<unsigned>(event.raw.size()), 0,
                 st.scratch, on_literal, &st);
+        const bool rescan = st.escape_seen && has_real_json_escape(event.raw);
+        if ((rescan || st.candidates.size() > before) && !st.full) {
+          st.full = true;
+          event.fields.clear();
+          if (!parser.parse(format, event)) return false;
+          index_fields(false, nullptr);
+        }
+        if (rescan) {
+          stats_.decoded_rescans++;
+          for (const Field& f : event.fields.fields())
+            hs_scan(cr.keyword_db, f.value.data(), static_cast<unsigned>(f.value.size()), 0,
+                    st.scratch, on_literal, &st);
+        }
+      }
     }
   } else if (cr.text_db) {
     // Text records hold their values verbatim: one scan of the raw line. Formats whose parsed
