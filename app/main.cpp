@@ -49,8 +49,9 @@ int main(int argc, char** argv) {
                        "for logsources vigil cannot recognise by content (cloud, zeek, macOS...)\n"
                        "run only on declared input");
   scan_cmd->add_flag("--validate", scan.validate,
-                     "Parse every record, so every malformed one is counted (by default JSON\n"
-                     "syntax is checked in full only in records some rule needs)");
+                     "Parse every record in full, so every malformed one is counted (by default\n"
+                     "JSON values no rule reads are checked only structurally, and text records\n"
+                     "no rule needs only for binary bytes, unclosed JSON and invalid UTF-8)");
   scan_cmd->add_flag("!--no-summary", scan.summary, "Do not print the summary on stderr");
   scan_cmd->add_option("inputs", scan.inputs, "Log files, or '-' for stdin (default: stdin)");
 

@@ -47,10 +47,10 @@ class Matcher {
   bool match(Event& event, parse::RecordParser& parser, LogFormat format,
              std::vector<RuleMatch>& out);
 
-  // Parse every event even when no rule needs its fields, so that every malformed record is
-  // counted (a JSON syntax error is otherwise found only in records a rule looks at; records
-  // that do not close, binary bytes and invalid UTF-8 are always caught by a cheap check).
-  // Default: false.
+  // Parse every event in full even when no rule needs its fields, so that every malformed
+  // record is counted (otherwise JSON values no rule reads are skipped with only a structural
+  // check, and text records no rule needs get only the cheap check for binary bytes, unclosed
+  // JSON and invalid UTF-8). Default: false.
   void set_parse_every_event(bool on) { parse_every_event_ = on; }
 
   const MatcherStats& stats() const { return stats_; }
