@@ -408,6 +408,12 @@ bool Matcher::match(Event& event, parse::RecordParser& parser, LogFormat format,
   st.escape_seen = false;
   st.parsed = false;
 
+  // Detected once here; the parser is then told the format instead of detecting it again.
+  const LogFormat detected = format != LogFormat::kUnknown ? format : parse::detect_format(event.raw);
+  const bool declared = !event.declared_product.empty() || !event.declared_category.empty() ||
+                        !event.declared_service.empty();
+  const std::uint32_t event_format_bit = format_bit(detected) | (declared ? kDeclaredLogsourceBit : 0);
+
   // Indexes the event's fields by id and, for JSON, scans each value of a field that has
   // literals against them (the id lookup is shared by both jobs). `ids` (from parse_selected)
   // gives each field's id directly; without it names are looked up.
@@ -449,7 +455,7 @@ bool Matcher::match(Event& event, parse::RecordParser& parser, LogFormat format,
     if (!st.parsed) {
       st.parsed = true;
       st.full = true;
-      st.parse_ok = parser.parse(format, event);
+      st.parse_ok = parser.parse(format, event, detected);
       stats_.events_parsed++;
       if (!st.parse_ok) return false;
       index_fields(false, nullptr);
@@ -457,10 +463,6 @@ bool Matcher::match(Event& event, parse::RecordParser& parser, LogFormat format,
     return st.parse_ok;
   };
 
-  const LogFormat detected = format != LogFormat::kUnknown ? format : parse::detect_format(event.raw);
-  const bool declared = !event.declared_product.empty() || !event.declared_category.empty() ||
-                        !event.declared_service.empty();
-  const std::uint32_t event_format_bit = format_bit(detected) | (declared ? kDeclaredLogsourceBit : 0);
 
   if (detected == LogFormat::kJson) {
     // JSON: keywords are found by one scan of the raw record (literals also in JSON-escaped
@@ -471,8 +473,9 @@ bool Matcher::match(Event& event, parse::RecordParser& parser, LogFormat format,
     st.parsed = true;
     stats_.events_parsed++;
     st.full = parse_every_event_;
-    st.parse_ok = st.full ? parser.parse(format, event)
-                          : parser.parse_selected(format, event, *cr.selection, st.ids);
+    st.parse_ok = st.full ? parser.parse(format, event, detected)
+                          : parser.parse_selected(format == LogFormat::kUnknown ? detected : format,
+                                                  event, *cr.selection, st.ids);
     if (!st.parse_ok) return false;
     index_fields(true, st.full ? nullptr : &st.ids);
     // Keywords: only when some rule with keywords can apply to this event (its logsource
@@ -493,7 +496,7 @@ bool Matcher::match(Event& event, parse::RecordParser& parser, LogFormat format,
         if ((rescan || st.candidates.size() > before) && !st.full) {
           st.full = true;
           event.fields.clear();
-          if (!parser.parse(format, event)) return false;
+          if (!parser.parse(format, event, detected)) return false;
           index_fields(false, nullptr);
         }
         if (rescan) {
@@ -556,7 +559,7 @@ bool Matcher::match(Event& event, parse::RecordParser& parser, LogFormat format,
     if (need_all) {
       st.full = true;
       event.fields.clear();
-      if (!parser.parse(format, event)) return false;
+      if (!parser.parse(format, event, detected)) return false;
       index_fields(false, nullptr);
     }
   }

@@ -401,7 +401,7 @@ void FieldSelection::insert(std::string_view name, std::int32_t index, std::uint
 
 // ---- RecordParser -----------------------------------------------------------------------------
 
-bool RecordParser::parse(LogFormat format, Event& event) {
+bool RecordParser::parse(LogFormat format, Event& event, LogFormat detected) {
   event.fields.clear();
   event.parse_error = ParseErrorKind::kNone;
   event.time_unix_ns = 0;
@@ -409,7 +409,8 @@ bool RecordParser::parse(LogFormat format, Event& event) {
   event.host = {};
   const std::string_view raw = event.raw;
 
-  event.format = format == LogFormat::kUnknown ? detect_format(raw) : format;
+  if (format != LogFormat::kUnknown) event.format = format;
+  else event.format = detected != LogFormat::kUnknown ? detected : detect_format(raw);
   add_format_field(event);
 
   if (raw.size() > options_.max_record_bytes) {

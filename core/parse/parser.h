@@ -137,7 +137,9 @@ class RecordParser {
   // that does not parse): the event must then be counted and not matched. Returns true
   // otherwise, possibly with a soft parse_error (kInvalidUtf8, kWrongFormat) for a text record
   // that is still matched on its raw bytes.
-  bool parse(LogFormat format, Event& event);
+  // `detected`: when format is kUnknown and the caller already ran detect_format on this
+  // record, its result (saves detecting twice; auto-detection semantics are kept).
+  bool parse(LogFormat format, Event& event, LogFormat detected = LogFormat::kUnknown);
 
   // Like parse(), but event.fields gets only `_format` (first, as always) and the fields whose
   // emitted name is in `wanted`, in the same order as parse() would give them: exactly parse()'s
