@@ -34,6 +34,8 @@ struct CompiledPredicate {
   double number = 0;
   // Prefilter literal whose absence from the event proves this predicate false.
   std::int32_t literal = kNoLiteral;
+  // Regex with alternatives: one of these literals occurs in every match (a cover only).
+  std::vector<std::uint32_t> cover_literals;
   // Regex: slot in its field's Hyperscan database (-1: PCRE2 only), and whether a Hyperscan
   // hit must be confirmed with PCRE2 (prefilter mode).
   std::int32_t regex_db = -1;

@@ -375,9 +375,18 @@ class Builder {
       pcre2_jit_compile(c.pcre, PCRE2_JIT_COMPLETE);  // falls back to the interpreter if unsupported
       regex_flags_.push_back({static_cast<std::uint32_t>(out_->preds.size()), p.regex_m, p.regex_s});
       if (prefilterable) {
-        std::string lit = required_literal(c.value);
-        if (long_enough(lit))
-          c.literal = intern_literal(c.field, ascii_lower(lit), /*caseless=*/true);
+        // One required literal: it both gates the rule and settles the predicate when absent.
+        // Several alternatives (`a|b`): they gate the rule only.
+        std::vector<std::string> lits = required_literals(c.value);
+        bool all_long = !lits.empty();
+        for (const std::string& l : lits) all_long = all_long && long_enough(l);
+        if (all_long && lits.size() == 1) {
+          c.literal = intern_literal(c.field, ascii_lower(lits[0]), /*caseless=*/true);
+        } else if (all_long) {
+          for (const std::string& l : lits)
+            c.cover_literals.push_back(
+                static_cast<std::uint32_t>(intern_literal(c.field, ascii_lower(l), true)));
+        }
       }
     } else if (is_string_op(p.op) && prefilterable && long_enough(c.value)) {
       c.literal = intern_literal(c.field, c.value, !c.cased);
@@ -434,9 +443,10 @@ class Builder {
       case CondNode::Kind::kNot: return std::nullopt;
       case CondNode::Kind::kPred: {
         const CompiledPredicate& p = out_->preds[node.pred];
-        if (p.literal == kNoLiteral) return std::nullopt;
+        if (p.literal == kNoLiteral && p.cover_literals.empty()) return std::nullopt;
         CoverSet c;
-        c.literals.push_back(static_cast<std::uint32_t>(p.literal));
+        if (p.literal != kNoLiteral) c.literals.push_back(static_cast<std::uint32_t>(p.literal));
+        else c.literals = p.cover_literals;
         c.weak = weak_preds_.count(node.pred) != 0;
         return c;
       }
@@ -516,8 +526,14 @@ class Builder {
       kept.push_back(literal_texts_[l]);
       kept_rules.push_back(std::move(per_literal[l]));
     }
-    for (CompiledPredicate& p : out_->preds)
+    for (CompiledPredicate& p : out_->preds) {
       if (p.literal != kNoLiteral) p.literal = renumber[static_cast<std::size_t>(p.literal)];
+      std::vector<std::uint32_t> kept_cover;  // alternatives of a regex no rule is gated on go
+      for (std::uint32_t l : p.cover_literals)
+        if (renumber[l] != kNoLiteral) kept_cover.push_back(static_cast<std::uint32_t>(renumber[l]));
+      p.cover_literals = kept_cover.size() == p.cover_literals.size() ? kept_cover
+                                                                     : std::vector<std::uint32_t>{};
+    }
     literal_texts_ = std::move(kept);
     per_literal = std::move(kept_rules);
     out_->literal_rules_offset.assign(1, 0);

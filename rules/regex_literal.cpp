@@ -1,6 +1,8 @@
 #include "rules/regex_literal.h"
 
+#include <algorithm>
 #include <cstring>
+#include <optional>
 #include <vector>
 
 namespace vigil::rules {
@@ -22,102 +24,185 @@ bool escaped_literal(char c, char* out) {
   return true;
 }
 
+using LiteralSet = std::vector<std::string>;  // one of these occurs in every match
+
+// Shortest member: how selective the set is at worst.
+std::size_t weakest(const LiteralSet& s) {
+  std::size_t m = SIZE_MAX;
+  for (const std::string& x : s) m = std::min(m, x.size());
+  return m;
+}
+
+bool better(const LiteralSet& a, const LiteralSet& b) {
+  if (weakest(a) != weakest(b)) return weakest(a) > weakest(b);
+  return a.size() < b.size();
+}
+
+// Recursive descent over a PCRE pattern. Each alternative yields the best literal set it must
+// contain; an alternation needs one from every branch (their union). Anything not understood
+// makes the construct yield nothing, which is always safe.
+class Analyzer {
+ public:
+  explicit Analyzer(std::string_view re) : re_(re) {}
+
+  std::optional<LiteralSet> alternation() {
+    std::optional<LiteralSet> all = LiteralSet{};
+    bool any_branch = false;
+    for (;;) {
+      std::optional<LiteralSet> branch = sequence();
+      any_branch = true;
+      if (!branch || branch->empty()) all.reset();
+      else if (all) all->insert(all->end(), branch->begin(), branch->end());
+      if (pos_ < re_.size() && re_[pos_] == '|') {
+        ++pos_;
+        continue;
+      }
+      break;
+    }
+    if (!any_branch || !all || all->empty()) return std::nullopt;
+    std::sort(all->begin(), all->end());
+    all->erase(std::unique(all->begin(), all->end()), all->end());
+    return all;
+  }
+
+  bool ok() const { return !failed_; }
+  bool at_end() const { return pos_ >= re_.size(); }
+
+ private:
+  // One branch: up to '|' or ')' at this depth.
+  std::optional<LiteralSet> sequence() {
+    std::optional<LiteralSet> best;
+    std::string run;
+    bool last_literal = false;
+    auto consider = [&](LiteralSet s) {
+      if (s.empty() || weakest(s) == 0) return;
+      if (!best || better(s, *best)) best = std::move(s);
+    };
+    auto flush = [&] {
+      if (!run.empty()) consider(LiteralSet{run});
+      run.clear();
+    };
+    while (pos_ < re_.size() && !failed_) {
+      char c = re_[pos_];
+      if (c == '|' || c == ')') break;
+      if (c == '\\') {
+        if (pos_ + 1 >= re_.size()) { failed_ = true; break; }
+        char lit;
+        if (escaped_literal(re_[pos_ + 1], &lit)) {
+          run += lit;
+          last_literal = true;
+        } else {
+          flush();
+          last_literal = false;
+        }
+        pos_ += 2;
+        continue;
+      }
+      if (c == '(') {
+        flush();
+        last_literal = false;
+        ++pos_;
+        bool usable = true;
+        if (pos_ < re_.size() && re_[pos_] == '?') {
+          // (?: group, (?i) flags, lookarounds, named groups.
+          if (pos_ + 1 < re_.size() && re_[pos_ + 1] == ':') {
+            pos_ += 2;
+          } else if (pos_ + 1 < re_.size() && (re_[pos_ + 1] == 'P' || re_[pos_ + 1] == '<') &&
+                     pos_ + 2 < re_.size() && re_[pos_ + 2] != '=' && re_[pos_ + 2] != '!') {
+            std::size_t close = re_.find('>', pos_);
+            if (close == std::string_view::npos) { failed_ = true; break; }
+            pos_ = close + 1;
+          } else {
+            usable = false;  // lookaround or inline flags: contributes nothing
+          }
+        }
+        std::optional<LiteralSet> inner = alternation();
+        if (pos_ >= re_.size() || re_[pos_] != ')') { failed_ = true; break; }
+        ++pos_;
+        bool optional_group = skip_quantifier();
+        if (usable && !optional_group && inner) consider(*inner);
+        continue;
+      }
+      if (c == '[') {
+        std::size_t j = pos_ + 1;
+        if (j < re_.size() && re_[j] == '^') ++j;
+        if (j < re_.size() && re_[j] == ']') ++j;
+        for (; j < re_.size() && re_[j] != ']'; ++j)
+          if (re_[j] == '\\') ++j;
+        if (j >= re_.size()) { failed_ = true; break; }
+        flush();
+        last_literal = false;
+        pos_ = j + 1;
+        skip_quantifier();
+        continue;
+      }
+      if (c == '*' || c == '?' || c == '{') {
+        // The previous atom may be absent: drop it from the run.
+        if (last_literal && !run.empty()) run.pop_back();
+        flush();
+        last_literal = false;
+        if (!skip_quantifier()) { failed_ = true; break; }
+        continue;
+      }
+      if (c == '+') {
+        flush();
+        last_literal = false;
+        skip_quantifier();
+        continue;
+      }
+      if (c == '.' || c == '^' || c == '$') {
+        flush();
+        last_literal = false;
+        ++pos_;
+        continue;
+      }
+      run += c;
+      last_literal = true;
+      ++pos_;
+    }
+    flush();
+    return best;
+  }
+
+  // Skips a quantifier at pos_ if there is one; returns true when it allows zero repeats.
+  bool skip_quantifier() {
+    if (pos_ >= re_.size()) return false;
+    bool zero = false;
+    char c = re_[pos_];
+    if (c == '*' || c == '?') {
+      zero = true;
+      ++pos_;
+    } else if (c == '+') {
+      ++pos_;
+    } else if (c == '{') {
+      std::size_t close = re_.find('}', pos_);
+      if (close == std::string_view::npos) return false;
+      zero = re_.substr(pos_ + 1, 1) == "0" || re_.substr(pos_ + 1, 1) == ",";
+      pos_ = close + 1;
+    } else {
+      return false;
+    }
+    if (pos_ < re_.size() && (re_[pos_] == '?' || re_[pos_] == '+')) ++pos_;  // lazy/possessive
+    return zero;
+  }
+
+  std::string_view re_;
+  std::size_t pos_ = 0;
+  bool failed_ = false;
+};
+
 }  // namespace
 
-std::string required_literal(std::string_view re) {
-  // An inline flag group at the very start ((?i), (?s)...) changes no literal requirement.
-  std::size_t i = 0;
-  std::vector<std::string> runs;
-  std::string run;
-  auto flush = [&] {
-    if (!run.empty()) runs.push_back(run);
-    run.clear();
-  };
-  bool last_was_literal = false;
-  while (i < re.size()) {
-    char c = re[i];
-    if (c == '|') return "";  // top-level alternation: no single literal is required
-    if (c == '\\') {
-      if (i + 1 >= re.size()) return "";
-      char lit;
-      if (escaped_literal(re[i + 1], &lit)) {
-        run += lit;
-        last_was_literal = true;
-      } else {
-        flush();
-        last_was_literal = false;
-      }
-      i += 2;
-      continue;
-    }
-    if (c == '(') {
-      // Skip the whole group: its content may be optional or alternated.
-      int depth = 0;
-      bool in_class = false;
-      std::size_t j = i;
-      for (; j < re.size(); ++j) {
-        char d = re[j];
-        if (d == '\\') { ++j; continue; }
-        if (in_class) { if (d == ']') in_class = false; continue; }
-        if (d == '[') { in_class = true; continue; }
-        if (d == '(') ++depth;
-        else if (d == ')' && --depth == 0) break;
-      }
-      if (j >= re.size()) return "";
-      flush();
-      last_was_literal = false;
-      i = j + 1;
-      continue;
-    }
-    if (c == '[') {
-      std::size_t j = i + 1;
-      if (j < re.size() && re[j] == '^') ++j;
-      if (j < re.size() && re[j] == ']') ++j;
-      for (; j < re.size() && re[j] != ']'; ++j)
-        if (re[j] == '\\') ++j;
-      if (j >= re.size()) return "";
-      flush();
-      last_was_literal = false;
-      i = j + 1;
-      continue;
-    }
-    if (c == '*' || c == '?' || c == '{') {
-      // The previous atom may be absent: drop it from the run.
-      if (last_was_literal && !run.empty()) run.pop_back();
-      flush();
-      last_was_literal = false;
-      if (c == '{') {
-        std::size_t j = re.find('}', i);
-        if (j == std::string_view::npos) return "";
-        i = j + 1;
-      } else {
-        ++i;
-      }
-      if (i < re.size() && (re[i] == '?' || re[i] == '+')) ++i;  // lazy / possessive
-      continue;
-    }
-    if (c == '+') {
-      flush();
-      last_was_literal = false;
-      ++i;
-      if (i < re.size() && (re[i] == '?' || re[i] == '+')) ++i;
-      continue;
-    }
-    if (c == '.' || c == '^' || c == '$') {
-      flush();
-      last_was_literal = false;
-      ++i;
-      continue;
-    }
-    run += c;
-    last_was_literal = true;
-    ++i;
-  }
-  flush();
-  std::string best;
-  for (const std::string& r : runs)
-    if (r.size() > best.size()) best = r;
-  return best;
+std::vector<std::string> required_literals(std::string_view regex) {
+  Analyzer a(regex);
+  std::optional<LiteralSet> set = a.alternation();
+  if (!a.ok() || !a.at_end() || !set) return {};
+  return *set;
+}
+
+std::string required_literal(std::string_view regex) {
+  std::vector<std::string> set = required_literals(regex);
+  return set.size() == 1 ? set[0] : std::string();
 }
 
 }  // namespace vigil::rules

@@ -2,6 +2,7 @@
 // Required-literal extraction from a regex, for the literal prefilter.
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace vigil::rules {
 
@@ -10,5 +11,10 @@ namespace vigil::rules {
 // Conservative: it may return a shorter literal than possible, never one a match can lack.
 // Literal characters are returned as written (case folding is the caller's business).
 std::string required_literal(std::string_view regex);
+
+// A set of literals one of which every match of `regex` must contain (empty: none provable).
+// Handles alternation: `(a|bc)d` needs "d" or, if better, one of {"a", "bc"}. Chooses, per
+// branch, the requirement whose shortest literal is longest.
+std::vector<std::string> required_literals(std::string_view regex);
 
 }  // namespace vigil::rules

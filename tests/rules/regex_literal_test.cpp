@@ -33,3 +33,25 @@ TEST(RequiredLiteral, GroupsAreSkippedNotTrusted) {
 
 }  // namespace
 }  // namespace vigil::rules
+
+namespace vigil::rules {
+namespace {
+
+using Set = std::vector<std::string>;
+
+TEST(RequiredLiterals, AlternationGivesOneLiteralPerBranch) {
+  EXPECT_EQ(required_literals("\\.\\./|%2e%2e%2f"), (Set{"%2e%2e%2f", "../"}));
+  EXPECT_EQ(required_literals("(?i)(union|select)\\s"), (Set{"select", "union"}));
+  EXPECT_EQ(required_literals("x(ab|cd)yyyyy"), (Set{"yyyyy"}));     // the longer requirement
+  EXPECT_EQ(required_literals("(ab|c)"), (Set{"ab", "c"}));  // the caller drops short ones
+}
+
+TEST(RequiredLiterals, OptionalOrUnprovableBranchesGiveNothing) {
+  EXPECT_EQ(required_literals("abc|\\d+"), Set{});
+  EXPECT_EQ(required_literals("(abc|def)?x"), (Set{"x"}));
+  EXPECT_EQ(required_literals("(?=abc)x"), (Set{"x"}));
+  EXPECT_EQ(required_literals("(unclosed"), Set{});
+}
+
+}  // namespace
+}  // namespace vigil::rules
