@@ -5,7 +5,8 @@
 #                         $VIGIL_CORPORA/otrf/datasets, __MACOSX entries skipped, CR removed)
 #   linux_web_1g.log      elastic-examples auth.log + apache_access.log, concatenated copies up
 #                         to at least 1 GiB
-#   rules-windows/, rules-linux-web/   copies of exactly the rule files the benchmark selects
+#   rules-windows/, rules-linux-web/, rules-linux-web-sigma/   copies of exactly the rule files
+#                                      the benchmark selects
 #                         (needs the bench binary: pass its path as $1), for `vigil scan --rules`
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -46,7 +47,7 @@ if [[ ! -s "$out/linux_web_1g.log" ]]; then
 fi
 
 if [[ -n "$bench_bin" ]]; then
-  for which in windows linux-web; do
+  for which in windows linux-web linux-web-sigma; do
     dir="$out/rules-$which"
     if [[ ! -d "$dir" ]]; then
       echo "prepare_data: copying the $which rule selection -> $dir" >&2

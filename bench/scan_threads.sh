@@ -38,7 +38,7 @@ run_scan() {
 
 printf '%-13s %7s %14s %9s %10s %12s\n' "data" "threads" "events/s" "wall s" "RSS MiB" "alerts" > "$tmp/table"
 ratios=()
-for spec in "windows_otrf:rules-windows:otrf_windows.ndjson" "linux_web:rules-linux-web:linux_web_1g.log"; do
+for spec in "windows_otrf:rules-windows:otrf_windows.ndjson" "linux_web:rules-linux-web:linux_web_1g.log" "linux_web_sigma:rules-linux-web-sigma:linux_web_1g.log"; do
   IFS=: read -r suite rules file <<< "$spec"
   rules="$out/$rules"; file="$out/$file"
   [[ -d "$rules" && -f "$file" ]] || { echo "scan_threads: $rules or $file missing (run bench/prepare_data.sh)" >&2; exit 2; }
