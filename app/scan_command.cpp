@@ -239,14 +239,31 @@ int run_scan(const ScanOptions& opt, std::FILE* out, std::FILE* err, ScanSummary
   // `out`, the others' to temporary files appended in order, so output order is input order.
   auto scan_ranges = [&](const std::string& input, const std::vector<FileRange>& ranges) -> bool {
     const std::size_t n = ranges.size();
+    // Record numbers: each range needs the count of line ends before it. Every range but the
+    // last is cut into n pieces and all threads count pieces at once, so this pre-pass costs
+    // about (file size / n) of memchr per thread instead of a serial scan of the first ranges.
     std::vector<std::uint64_t> line_ends(n, 0);
+    struct Piece {
+      std::size_t range;
+      std::uint64_t begin, end;
+    };
+    std::vector<Piece> pieces;
+    for (std::size_t k = 0; k + 1 < n; ++k) {
+      const std::uint64_t b = ranges[k].begin, e = ranges[k].end;
+      for (std::size_t j = 0; j < n; ++j)
+        pieces.push_back(Piece{k, b + (e - b) * j / n, b + (e - b) * (j + 1) / n});
+    }
+    std::vector<std::uint64_t> piece_counts(pieces.size(), 0);
     std::vector<std::thread> counters;
-    for (std::size_t k = 0; k + 1 < n; ++k)
-      counters.emplace_back([&, k] {
-        auto c = count_line_ends(input, ranges[k].begin, ranges[k].end);
-        line_ends[k] = c ? *c : 0;
+    for (std::size_t t = 0; t < n; ++t)
+      counters.emplace_back([&, t] {
+        for (std::size_t i = t; i < pieces.size(); i += n) {
+          auto c = count_line_ends(input, pieces[i].begin, pieces[i].end);
+          piece_counts[i] = c ? *c : 0;
+        }
       });
     for (std::thread& t : counters) t.join();
+    for (std::size_t i = 0; i < pieces.size(); ++i) line_ends[pieces[i].range] += piece_counts[i];
     std::vector<std::FILE*> spill(n, nullptr);
     std::vector<ScanSummary> counts(n);
     std::vector<Status> errors(n);
