@@ -48,8 +48,8 @@ for b in data["benchmarks"]:
         continue
     suite, kind = b["run_name"].split("/")[:2]
     rows.setdefault(suite, {})[kind] = b
-targets = {"windows_otrf": 500_000, "linux_web": 2_000_000}
-units = {"windows_otrf": "events/s", "linux_web": "lines/s"}
+targets = {"windows_otrf": 500_000, "linux_web": 2_000_000, "linux_web_sigma": 2_000_000}
+units = {"windows_otrf": "events/s", "linux_web": "lines/s", "linux_web_sigma": "lines/s"}
 scale = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0}
 
 def cpu_rate(b):
