@@ -28,6 +28,7 @@ struct CompiledPredicate {
   std::string field;          // event field name; "" = keyword (any field / raw record)
   std::uint32_t field_id = kNoField;      // index into CompiledRules::field_names
   std::uint32_t ref_field_id = kNoField;  // fieldref: the other field
+  bool routing = false;  // a logsource condition: it routes the event, it is not evidence
   std::string value;          // string ops: lower-cased unless cased; fieldref: other field
   bool cased = false;
   bool exists_expected = true;

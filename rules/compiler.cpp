@@ -395,6 +395,7 @@ class Builder {
     if (p.op == MatchOp::kFieldRefEquals || p.op == MatchOp::kFieldRefContains ||
         p.op == MatchOp::kFieldRefStartsWith || p.op == MatchOp::kFieldRefEndsWith)
       c.ref_field_id = intern_field(c.value);
+    c.routing = logsource;
     std::uint32_t id = static_cast<std::uint32_t>(out_->preds.size());
     if (logsource) weak_preds_.insert(id);
     out_->preds.push_back(std::move(c));

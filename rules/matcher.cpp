@@ -255,7 +255,9 @@ class Evaluator {
           out.push_back(MatchedField{std::string_view(), ev_.raw});
           return;
         }
-        if (p.field[0] == '_') return;  // pseudo-fields (`_format`) are routing, not evidence
+        // Logsource conditions (Channel, EventID, `_format`) route the event; the evidence is
+        // what the rule's own detection matched.
+        if (p.routing || p.field[0] == '_') return;
         if (const Field* f = first(p.field_id)) {
           for (const MatchedField& m : out)
             if (m.field == f->name && m.value.data() == f->value.data()) return;

@@ -218,8 +218,16 @@ void emit_syslog_header(const SyslogHeader& h, Event& event, bool pri_prefix, bo
     event.host = h.host;
   }
   if (h.is_5424) {
-    if (!h.program.empty()) f.add("app_name", h.program);
-    if (!h.pid.empty()) f.add("procid", h.pid);
+    // RFC 5424 names them APP-NAME and PROCID; the RFC 3164 names are given too, so a rule
+    // written against `program` matches the same sshd line in either syslog format.
+    if (!h.program.empty()) {
+      f.add("app_name", h.program);
+      f.add("program", h.program);
+    }
+    if (!h.pid.empty()) {
+      f.add("procid", h.pid);
+      f.add("pid", h.pid);
+    }
     if (!h.msgid.empty()) f.add("msgid", h.msgid);
   } else {
     if (!h.program.empty()) f.add("program", h.program);

@@ -598,6 +598,9 @@ TEST_F(ParseTest, Rfc5424NilFieldsAndNoMessage) {
   EXPECT_FALSE(has(ev, "host"));
   EXPECT_EQ(get(ev, "app_name"), "su");
   EXPECT_EQ(get(ev, "procid"), "1234");
+  // The RFC 3164 names too, so rules written against `program` see both syslog formats.
+  EXPECT_EQ(get(ev, "program"), "su");
+  EXPECT_EQ(get(ev, "pid"), "1234");
   EXPECT_EQ(get(ev, "message"), "");
 
   const Event& bad_sd = parse("<34>1 2024-01-01T00:00:00Z h app - - [broken sd no close");

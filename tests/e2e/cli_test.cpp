@@ -185,6 +185,12 @@ TEST_F(CliTest, ScanCountsBadLinesByReasonAndMatchesEveryGoodLine) {
   EXPECT_NE(first.find("\"tags\":[\"attack.credential-access\",\"attack.t1110\"]"), std::string::npos);
   EXPECT_NE(first.find("\"host\":\"web01\""), std::string::npos) << first;
   EXPECT_NE(first.find("\"matched\":["), std::string::npos);
+  // Evidence is what the detection matched, not the logsource routing (Channel, EventID).
+  std::size_t json_alert = r.out.find("\"id\":\"22222222-2222-4222-8222-222222222222\"");
+  ASSERT_NE(json_alert, std::string::npos);
+  std::string line = r.out.substr(json_alert, r.out.find('\n', json_alert) - json_alert);
+  std::string matched = line.substr(line.find("\"matched\":"), line.find("\"event\":") - line.find("\"matched\":"));
+  EXPECT_EQ(matched, "\"matched\":[{\"field\":\"Image\",\"value\":\"C:\\\\Windows\\\\System32\\\\whoami.exe\"}],") << line;
 }
 
 TEST_F(CliTest, GzipInputStdinAndThreadsGiveTheSameAlerts) {
