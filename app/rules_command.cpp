@@ -48,7 +48,8 @@ int run_rules_check(const RulesCheckOptions& options, std::FILE* out) {
   text += fmt::format(
       "files: {}; load {:.2f} s, compile {:.2f} s, total {:.2f} s\n"
       "prefilter: {} literals ({} Hyperscan patterns), {} rules always evaluated\n"
-      "regex: {} predicates ({} Hyperscan exact, {} Hyperscan prefilter + PCRE2, {} PCRE2 only)\n"
+      "regex: {} predicates ({} Hyperscan exact, {} Hyperscan prefilter + PCRE2, {} PCRE2 only:\n"
+      "       keyword regexes, or ones Hyperscan refused)\n"
       "database: {:.1f} KiB\n",
       loaded.files_read, load_seconds, creport.compile_seconds, total_seconds, creport.literals,
       creport.hyperscan_patterns, creport.always_evaluated, creport.regex_predicates,

@@ -156,7 +156,9 @@ TEST_F(MatcherTest, RegexExactPrefilterAndKeyword) {
   Predicate kw = P("", MatchOp::kContains, "failed password");
   Compile({AllOf("re", {re1}), AllOf("backref", {backref}), AllOf("keyword", {kw})});
   EXPECT_EQ(report_.regex_predicates, 2u);
-  EXPECT_GE(report_.regex_hyperscan_prefilter + report_.regex_pcre_only, 1u);
+  // Hyperscan has no back-references: prefilter mode, confirmed by PCRE2.
+  EXPECT_EQ(report_.regex_hyperscan_prefilter, 1u);
+  EXPECT_EQ(report_.regex_hyperscan_exact, 1u);
   EXPECT_EQ(Match(R"({"CommandLine":"powershell.exe -e SQBFAFgAKABOAGUA"})"), Ids{"re"});
   EXPECT_EQ(Match(R"({"CommandLine":"abc-abc"})"), Ids{"backref"});
   EXPECT_EQ(Match(R"({"CommandLine":"abc-abd"})"), Ids{});
