@@ -79,6 +79,9 @@ struct CompiledRule {
 struct FieldLiteralDatabase {
   std::string field;
   hs_database* db = nullptr;
+  // Shortest literal (in bytes; JSON field values are scanned decoded): a shorter value cannot
+  // hold any, so it is not scanned (EventID "1" against literals like "4688").
+  std::size_t min_literal_bytes = 0;
 };
 
 // One Hyperscan database per field holding that field's regex predicates.

@@ -647,6 +647,9 @@ class Builder {
       FieldLiteralDatabase fdb;
       fdb.field = field;
       fdb.db = *db;
+      fdb.min_literal_bytes = SIZE_MAX;
+      for (std::uint32_t l : lits)
+        fdb.min_literal_bytes = std::min(fdb.min_literal_bytes, literal_texts_[l].text.size());
       out_->field_dbs.push_back(std::move(fdb));
     }
     for (std::uint32_t i = 0; i < out_->field_dbs.size(); ++i)

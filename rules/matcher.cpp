@@ -447,9 +447,12 @@ bool Matcher::match(Event& event, parse::RecordParser& parser, LogFormat format,
         st.slot_multi[id] = 1;
       }
       const std::int32_t db = cr.field_literal_db[id];
-      if (scan_values && db >= 0)
-        hs_scan(cr.field_dbs[static_cast<std::size_t>(db)].db, fields[i].value.data(),
-                static_cast<unsigned>(fields[i].value.size()), 0, st.scratch, on_literal, &st);
+      if (scan_values && db >= 0) {
+        const FieldLiteralDatabase& fdb = cr.field_dbs[static_cast<std::size_t>(db)];
+        if (fields[i].value.size() >= fdb.min_literal_bytes)
+          hs_scan(fdb.db, fields[i].value.data(), static_cast<unsigned>(fields[i].value.size()), 0,
+                  st.scratch, on_literal, &st);
+      }
     }
   };
   // Parses the event once (all fields) and indexes them.
