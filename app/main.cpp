@@ -7,6 +7,8 @@
 #include <vector>
 
 #include "app/rules_command.h"
+#include "app/rules_lint_command.h"
+#include "app/rules_test_command.h"
 #include "app/scan_command.h"
 
 namespace {
@@ -67,6 +69,35 @@ int main(int argc, char** argv) {
       ->required();
   check_cmd->add_flag("--verbose,-v", check.verbose, "Also list every rule that loaded");
 
+  // vigil rules test
+  vigil::app::RulesTestOptions test;
+  CLI::App* test_cmd = rules_cmd->add_subcommand(
+      "test",
+      "Run the samples embedded in each rule ('vigil: tests:' with 'log:', 'match:' and an\n"
+      "optional 'format:') through that rule compiled alone. One FAIL line per sample with the\n"
+      "wrong outcome and why, one ERROR line per rule that does not load or has a malformed\n"
+      "'vigil:' block, then the totals. Exit code 1 on any failure or error, else 0.");
+  test_cmd->add_option("paths", test.paths, "Rule files or directories ('@bundled' = built-in packs)")
+      ->required();
+  test_cmd->add_option("--junit", test.junit,
+                       "Also write a JUnit XML report to this file (a testsuite per rule file,\n"
+                       "a testcase per sample)");
+
+  // vigil rules lint
+  vigil::app::RulesLintOptions lint;
+  CLI::App* lint_cmd = rules_cmd->add_subcommand(
+      "lint",
+      "Check rules for authoring mistakes: load errors, missing id/title/level, bad levels and\n"
+      "duplicate ids (errors); unknown field names, short 'contains' values, rules with no\n"
+      "prefilter literal, tags outside attack.*/cve.*/detection.*/car.*, missing or one-sided\n"
+      "'vigil: tests' (warnings). Exit code 1 if any error, else 0.");
+  lint_cmd->add_option("paths", lint.paths, "Rule files or directories ('@bundled' = built-in packs)")
+      ->required();
+  lint_cmd->add_option("--sigma-fields", lint.sigma_fields,
+                       "Sigma's field-name list (sigma/tests/logsource.json) for checking Windows\n"
+                       "field names. Default: $VIGIL_CORPORA/sigma/tests/logsource.json, else\n"
+                       "../shared/corpora/sigma/tests/logsource.json; if absent, not checked");
+
   CLI11_PARSE(app, argc, argv);
 
   if (*scan_cmd) {
@@ -97,5 +128,7 @@ int main(int argc, char** argv) {
     return vigil::app::run_scan(scan, stdout, stderr, nullptr);
   }
   if (*check_cmd) return vigil::app::run_rules_check(check, stdout);
+  if (*test_cmd) return vigil::app::run_rules_test(test, stdout);
+  if (*lint_cmd) return vigil::app::run_rules_lint(lint, stdout);
   return 2;
 }

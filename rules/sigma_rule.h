@@ -49,11 +49,12 @@ struct CondNode {
   std::vector<CondNode> children;  // kAnd/kOr: 1..n, kNot: exactly 1
 };
 
-// One embedded test sample under `vigil: tests:` (used by `vigil rules test`, a later issue).
+// One embedded test sample under `vigil: tests:` (rules/embedded_tests.h; `vigil rules test`).
 struct RuleTestSample {
   std::string log;        // a log line or a JSON event
   std::string format;     // "" = auto
   bool expect_match = true;
+  int line = 0;           // 1-based line of the sample in the rule file (0 = unknown)
 };
 
 struct SigmaRule {

@@ -1,0 +1,252 @@
+// End-to-end tests of `vigil rules test` and `vigil rules lint`: the real binary over the real
+// packs and over rule trees written to a temporary directory.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <string>
+
+namespace {
+
+namespace fs = std::filesystem;
+
+struct RunResult {
+  int exit_code = -1;
+  std::string out, err;
+};
+
+RunResult RunVigil(const std::string& args, const fs::path& dir) {
+  fs::path out = dir / "stdout.txt", err = dir / "stderr.txt";
+  std::string cmd = std::string(VIGIL_BINARY) + " " + args + " >" + out.string() + " 2>" + err.string();
+  int status = std::system(cmd.c_str());
+  RunResult r;
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  auto slurp = [](const fs::path& p) {
+    std::ifstream in(p, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  };
+  r.out = slurp(out);
+  r.err = slurp(err);
+  return r;
+}
+
+void Write(const fs::path& p, const std::string& text) {
+  fs::create_directories(p.parent_path());
+  std::ofstream(p, std::ios::binary) << text;
+}
+
+std::string Slurp(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+// The number after `key: ` in the summary line, or -1.
+long Count(const std::string& out, const std::string& key) {
+  std::smatch m;
+  if (!std::regex_search(out, m, std::regex(key + ": ([0-9]+)"))) return -1;
+  return std::stol(m[1]);
+}
+
+class RulesAuthoringTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("vigil-authoring-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  fs::path dir_;
+};
+
+const char* kSshRule = R"(title: Failed SSH password
+id: 11111111-1111-4111-8111-111111111111
+status: test
+logsource:
+  product: linux
+  service: auth
+detection:
+  keywords:
+    - 'Failed password'
+  condition: keywords
+level: medium
+tags:
+  - attack.credential-access
+vigil:
+  tests:
+    - log: 'Nov 25 10:00:00 srv sshd[123]: Failed password for root from 203.0.113.7 port 22 ssh2'
+      match: true
+    - log: 'Nov 25 10:00:01 srv sshd[123]: Accepted password for root from 203.0.113.7 port 22 ssh2'
+      match: false
+)";
+
+const char* kWrongSampleRule = R"(title: Union select in a web request
+id: 22222222-2222-4222-8222-222222222222
+status: test
+logsource:
+  category: webserver
+detection:
+  selection:
+    cs-uri-query|contains: 'union%20select'
+  condition: selection
+level: high
+vigil:
+  tests:
+    - log: '203.0.113.7 - - [25/Nov/2026:10:00:00 +0700] "GET /x?id=1%20UNION%20SELECT%201 HTTP/1.1" 200 5 "-" "ua"'
+      match: false
+    - log: '203.0.113.7 - - [25/Nov/2026:10:00:00 +0700] "GET /search?q=hello HTTP/1.1" 200 5 "-" "ua"'
+      match: true
+    - log: '203.0.113.7 - - [25/Nov/2026:10:00:00 +0700] "GET /x?id=1%20union%20select%201 HTTP/1.1" 200 5 "-" "ua"'
+      match: true
+    - log: '{"EventID":1,"Channel":"Microsoft-Windows-Sysmon/Operational","Image":"C:\\x.exe","CommandLine":"union select"}'
+      format: json
+      match: true
+)";
+
+TEST_F(RulesAuthoringTest, BundledPacksAllPass) {
+  RunResult r = RunVigil(std::string("rules test ") + VIGIL_SOURCE_DIR "/rules/packs", dir_);
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(Count(r.out, "failed"), 0) << r.out;
+  EXPECT_EQ(Count(r.out, "errors"), 0) << r.out;
+  EXPECT_GE(Count(r.out, "samples"), 100) << r.out;
+  EXPECT_EQ(Count(r.out, "samples"), Count(r.out, "passed")) << r.out;
+  EXPECT_EQ(r.out.find("FAIL "), std::string::npos) << r.out;
+}
+
+TEST_F(RulesAuthoringTest, WrongSampleFailsWithReadableLineAndJunit) {
+  Write(dir_ / "rules" / "ok.yml", kSshRule);
+  Write(dir_ / "rules" / "wrong.yml", kWrongSampleRule);
+  fs::path junit = dir_ / "report.xml";
+  RunResult r = RunVigil("rules test --junit " + junit.string() + " " + (dir_ / "rules").string(), dir_);
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_EQ(Count(r.out, "rules"), 2) << r.out;
+  EXPECT_EQ(Count(r.out, "samples"), 6) << r.out;
+  EXPECT_EQ(Count(r.out, "failed"), 3) << r.out;
+  EXPECT_EQ(Count(r.out, "passed"), 3) << r.out;
+  // Sample 1: an unexpected match names the matched field.
+  EXPECT_NE(r.out.find("FAIL " + (dir_ / "rules" / "wrong.yml").string() +
+                       ":13 22222222-2222-4222-8222-222222222222 \"Union select in a web request\": "
+                       "sample 1 expected no match, got match"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("cs-uri-query="), std::string::npos) << r.out;
+  // Sample 2: the selection was false.
+  EXPECT_NE(r.out.find("sample 2 expected match, got no match"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("the condition 'selection' is false; selections false: selection"), std::string::npos) << r.out;
+  // Sample 4: a JSON event is not a web server log.
+  EXPECT_NE(r.out.find("sample 4 expected match, got no match: the event is not of the rule's logsource"),
+            std::string::npos)
+      << r.out;
+  std::string xml = Slurp(junit);
+  EXPECT_NE(xml.find("<testsuite name=\"" + (dir_ / "rules" / "wrong.yml").string() + "\""),
+            std::string::npos)
+      << xml;
+  EXPECT_NE(xml.find("<failure message="), std::string::npos) << xml;
+  EXPECT_NE(xml.find("&quot;Union select in a web request&quot;"), std::string::npos) << xml;
+  EXPECT_EQ(xml.find("\"Union select in a web request\""), std::string::npos) << xml;
+}
+
+TEST_F(RulesAuthoringTest, MalformedVigilBlockIsReportedOthersStillTested) {
+  Write(dir_ / "rules" / "a_ok.yml", kSshRule);
+  Write(dir_ / "rules" / "b_bad.yml", R"(title: Bad vigil block
+id: 33333333-3333-4333-8333-333333333333
+logsource:
+  product: linux
+detection:
+  keywords:
+    - 'session opened'
+  condition: keywords
+level: low
+vigil:
+  tests:
+    - log: 'Nov 25 10:00:00 srv su[1]: session opened for user root'
+      match: maybe
+)");
+  Write(dir_ / "rules" / "c_bad.yml", R"(title: No log
+id: 44444444-4444-4444-8444-444444444444
+logsource:
+  product: linux
+detection:
+  keywords:
+    - 'session closed'
+  condition: keywords
+level: low
+vigil:
+  tests:
+    - match: true
+)");
+  RunResult r = RunVigil("rules test " + (dir_ / "rules").string(), dir_);
+  EXPECT_EQ(r.exit_code, 1) << r.out;
+  EXPECT_NE(r.out.find("ERROR " + (dir_ / "rules" / "b_bad.yml").string() +
+                       ":13: test sample 1: 'match' is not a bool"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("ERROR " + (dir_ / "rules" / "c_bad.yml").string() +
+                       ":12: test sample 1 has no 'log'"),
+            std::string::npos)
+      << r.out;
+  EXPECT_EQ(Count(r.out, "rules"), 3) << r.out;
+  EXPECT_EQ(Count(r.out, "samples"), 2) << r.out;
+  EXPECT_EQ(Count(r.out, "passed"), 2) << r.out;
+  EXPECT_EQ(Count(r.out, "failed"), 0) << r.out;
+  EXPECT_EQ(Count(r.out, "errors"), 2) << r.out;
+}
+
+TEST_F(RulesAuthoringTest, LintBundledPacksHasNoErrors) {
+  RunResult r = RunVigil(std::string("rules lint ") + VIGIL_SOURCE_DIR "/rules/packs", dir_);
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(Count(r.out, "errors"), 0) << r.out;
+  EXPECT_EQ(r.out.find(": error: "), std::string::npos) << r.out;
+}
+
+TEST_F(RulesAuthoringTest, LintFindsAuthoringMistakes) {
+  Write(dir_ / "rules" / "a.yml", kSshRule);
+  // The same id again, no level, a short contains value, an unknown field, a bad tag.
+  Write(dir_ / "rules" / "b.yml", R"(title: Duplicate
+id: 11111111-1111-4111-8111-111111111111
+logsource:
+  category: webserver
+detection:
+  selection:
+    cs-uri-query|contains: 'id'
+    cs-uri-fragment: 'x'
+  condition: selection
+tags:
+  - attack.t1190
+  - mytag
+)");
+  Write(dir_ / "rules" / "c.yml", R"(title: Unknown modifier
+id: 55555555-5555-4555-8555-555555555555
+logsource:
+  product: linux
+detection:
+  selection:
+    message|sometimes: 'abc'
+  condition: selection
+level: low
+)");
+  RunResult r = RunVigil("rules lint " + (dir_ / "rules").string(), dir_);
+  EXPECT_EQ(r.exit_code, 1) << r.out;
+  const std::string b = (dir_ / "rules" / "b.yml").string(), c = (dir_ / "rules" / "c.yml").string();
+  const std::string a = (dir_ / "rules" / "a.yml").string();
+  EXPECT_NE(r.out.find(a + ":2: error: 11111111-1111-4111-8111-111111111111: duplicate_id: the id is also used at " + b + ":2"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(b + ":2: error: 11111111-1111-4111-8111-111111111111: duplicate_id: the id is also used at " + a + ":2"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(b + ":1: error: 11111111-1111-4111-8111-111111111111: missing_level: "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(b + ":7: warning: 11111111-1111-4111-8111-111111111111: short_contains: cs-uri-query contains 'id'"),
+            std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(b + ":8: warning: 11111111-1111-4111-8111-111111111111: unknown_field: field 'cs-uri-fragment'"),
+            std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(b + ":12: warning: 11111111-1111-4111-8111-111111111111: tag_namespace: tag 'mytag'"),
+            std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(b + ":1: warning: 11111111-1111-4111-8111-111111111111: no_tests: "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(c + ":7: error: 55555555-5555-4555-8555-555555555555: unknown_modifier: "), std::string::npos) << r.out;
+  EXPECT_GE(Count(r.out, "errors"), 4) << r.out;
+  EXPECT_GE(Count(r.out, "warnings"), 4) << r.out;
+}
+
+}  // namespace
