@@ -1,20 +1,26 @@
 #pragma once
 // Compiler: loaded Sigma rules + logsource mapping -> an immutable RuleSet.
 //
-// Design (after Suricata's prefilter): every string predicate that must see a literal of at
-// least `min_literal_bytes` contributes that literal to ONE Hyperscan literal database, which
-// is scanned once over each event's raw bytes. Literals are compiled both as written and in
-// their JSON-escaped form, so JSON events are scanned without being parsed. For each rule the
-// compiler picks a literal cover: a set of literals at least one of which must occur in any
-// event the rule matches (for `a and b` the more selective side, for `a or b` both sides).
-// The scan callback only marks literals and their rules as candidates; only candidates are
-// parsed and evaluated exactly. Rules with no cover (`not x`, numeric or null tests alone,
-// short values) are evaluated for every event.
-//
-// Regex predicates (and wildcard values that become regexes) are grouped by field into one
-// Hyperscan database per field, scanned lazily over that field's value when a candidate rule
-// needs it. A regex Hyperscan cannot compile exactly is compiled in prefilter mode and its
-// matches are confirmed with PCRE2; one Hyperscan cannot compile at all runs on PCRE2 alone.
+// Design (after Suricata's prefilter): every string predicate whose value holds a literal of at
+// least `min_literal_bytes` yields a prefilter literal, scoped to the predicate's field. For
+// each rule the compiler picks a literal cover: a set of literals one of which must occur in
+// any event the rule matches (for `a and b` the rarer side, for `a or b` both sides, for a
+// regex with alternatives one literal per branch). Only cover literals go into the Hyperscan
+// databases, where a hit marks the rules it covers as candidates; only candidates are
+// evaluated exactly. Rules with no cover (`not x`, numeric or null tests alone, short values)
+// are evaluated for every event of the formats their logsource allows.
+//   - Text records (syslog, CEF, key=value, access logs) hold their values verbatim: one
+//     database with every literal of the rules that can apply to text, scanned once over the
+//     raw line (and over the decoded values when CEF/kv/5424 escapes are present).
+//   - JSON events are parsed for the fields rules read only; each value is scanned against its
+//     own field's database, decoded, so JSON escapes cannot hide a literal. Keyword literals
+//     (plain and JSON-escaped) are scanned over the raw record when a keyword rule's
+//     logsource applies, with a rescan of the decoded values after \u escapes.
+// Logsource conditions (Channel, EventID...) give "weak" covers, used only when the detection
+// has none. Regex predicates (and wildcard values that become regexes) are grouped by field
+// into one Hyperscan database per field, scanned lazily when a candidate needs it. A regex
+// Hyperscan cannot compile exactly is compiled in prefilter mode and confirmed with PCRE2; one
+// it cannot compile at all runs on PCRE2 alone.
 //
 // A rule that cannot be compiled is reported in CompileReport::errors and skipped.
 // The RuleSet is immutable and shared (std::shared_ptr<const RuleSet>) by every Matcher.
