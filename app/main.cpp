@@ -1,12 +1,15 @@
 // vigil: Sigma detection at Hyperscan speed. Command-line entry point.
 #include <CLI/CLI.hpp>
 
+#include <unistd.h>
+
 #include <cstdio>
 #include <sstream>
 #include <string>
 #include <vector>
 
 #include "app/rules_command.h"
+#include "app/rules_explain_command.h"
 #include "app/rules_lint_command.h"
 #include "app/rules_test_command.h"
 #include "app/scan_command.h"
@@ -98,6 +101,25 @@ int main(int argc, char** argv) {
                        "field names. Default: $VIGIL_CORPORA/sigma/tests/logsource.json, else\n"
                        "../shared/corpora/sigma/tests/logsource.json; if absent, not checked");
 
+  // vigil rules explain
+  vigil::app::RulesExplainOptions explain;
+  std::string explain_format = "auto";
+  CLI::App* explain_cmd = rules_cmd->add_subcommand(
+      "explain",
+      "Explain why a rule does or does not match an event: the fields it reads, the logsource\n"
+      "routing, each selection and predicate (matched text highlighted), the condition step by\n"
+      "step and the verdict. Exit code 0 when every event matched, 1 when any did not, 2 on a\n"
+      "usage error.");
+  explain_cmd->add_option("rule", explain.rule, "A rule id, or a rule file (its first rule)")->required();
+  explain_cmd->add_option("--log", explain.log, "One log line or JSON event (or --file)");
+  explain_cmd->add_option("--file", explain.file, "A log file, explained record by record (or --log)");
+  explain_cmd->add_option("--format,-f", explain_format,
+                          "Input format: auto, json, rfc3164 (syslog), rfc5424, cef, kv, access, plain")
+      ->capture_default_str();
+  explain_cmd->add_option("--rules,-r", explain.rule_paths,
+                          "Where to find the rule id (repeatable; default: the bundled packs)")
+      ->allow_extra_args(false);
+
   CLI11_PARSE(app, argc, argv);
 
   if (*scan_cmd) {
@@ -126,6 +148,14 @@ int main(int argc, char** argv) {
       return 2;
     }
     return vigil::app::run_scan(scan, stdout, stderr, nullptr);
+  }
+  if (*explain_cmd) {
+    if (!vigil::parse_log_format(explain_format, &explain.format)) {
+      std::fprintf(stderr, "vigil rules explain: unknown --format '%s'\n", explain_format.c_str());
+      return 2;
+    }
+    explain.color = isatty(fileno(stdout)) != 0;
+    return vigil::app::run_rules_explain(explain, stdout, stderr);
   }
   if (*check_cmd) return vigil::app::run_rules_check(check, stdout);
   if (*test_cmd) return vigil::app::run_rules_test(test, stdout);

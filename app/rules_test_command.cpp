@@ -10,6 +10,7 @@
 
 #include "app/embedded_files.h"
 #include "app/rule_sources.h"
+#include "app/single_rule.h"
 #include "core/parse/parser.h"
 #include "core/record_reader.h"
 #include "rules/compiler.h"
@@ -30,42 +31,7 @@ std::string bundled_file_text(const std::string& rule_path) {
 
 namespace {
 
-// One rule compiled alone, with a matcher and a parser, to run samples through.
-struct SingleRule {
-  std::shared_ptr<const rules::RuleSet> set;
-  std::unique_ptr<rules::Matcher> matcher;
-  parse::RecordParser parser;
-};
-
-// Compiles `rule` alone. Returns false (with a reason) if it does not compile.
-bool compile_alone(const rules::SigmaRule& rule, SingleRule& out, std::string* why) {
-  rules::CompileReport report;
-  auto set = rules::RuleSet::compile({rule}, rules::CompileOptions{}, &report);
-  if (!set) {
-    *why = set.error().to_string();
-    return false;
-  }
-  if (!report.errors.empty() || (*set)->size() != 1) {
-    *why = report.errors.empty() ? "the rule did not compile"
-                                 : report.errors[0].reason + ": " + report.errors[0].message;
-    return false;
-  }
-  auto matcher = rules::Matcher::create(*set);
-  if (!matcher) {
-    *why = matcher.error().to_string();
-    return false;
-  }
-  out.set = *set;
-  out.matcher = std::move(*matcher);
-  return true;
-}
-
-struct SampleRun {
-  bool usable = true;
-  ParseErrorKind parse_error = ParseErrorKind::kNone;
-  std::vector<rules::RuleMatch> matches;
-  std::string buffer;  // owns the bytes the matches point into
-};
+using SampleRun = RecordRun;
 
 LogFormat format_of(const rules::RuleTestSample& s) {
   LogFormat f = LogFormat::kUnknown;
@@ -74,14 +40,7 @@ LogFormat format_of(const rules::RuleTestSample& s) {
 }
 
 void run_sample(SingleRule& r, const rules::RuleTestSample& s, SampleRun& run) {
-  run.buffer = s.log;
-  run.buffer.append(kRecordPadding, '\0');
-  Event event;
-  event.raw = std::string_view(run.buffer.data(), s.log.size());
-  event.source = "sample";
-  event.record_no = 1;
-  run.usable = r.matcher->match(event, r.parser, format_of(s), run.matches);
-  run.parse_error = event.parse_error;
+  run_record(r, s.log, format_of(s), run);
 }
 
 std::string quote(std::string_view v, std::size_t max = 80) {
@@ -174,39 +133,20 @@ std::string explain_no_match(const rules::SigmaRule& rule, const rules::RuleTest
     }
   }
   // 2. The selections: each compiled alone as the rule's condition.
-  std::string doc_text;
-  int first_line = 0;
-  std::string file_text = bundled_file_text(rule.path);
-  if (!rules::rule_document_text(rule, file_text, &doc_text, &first_line))
+  DetectionText det;
+  if (!read_detection_text(rule, &det))
     return "the logsource matches, but the detection condition is false";
   std::vector<std::string> falses, trues;
-  std::string condition;
-  try {
-    YAML::Node doc = YAML::Load(doc_text);
-    YAML::Node detection = doc["detection"];
-    if (!detection || !detection.IsMap()) return "the detection condition is false";
-    if (const YAML::Node c = detection["condition"]; c && c.IsScalar()) condition = c.Scalar();
-    std::vector<std::string> names;
-    for (const auto& kv : detection) {
-      std::string name = kv.first.Scalar();
-      if (name != "condition" && name != "timeframe") names.push_back(name);
-    }
-    for (const std::string& name : names) {
-      YAML::Node copy = YAML::Clone(doc);
-      copy["detection"]["condition"] = name;
-      copy.remove("vigil");
-      rules::LoadReport lr;
-      rules::load_rule_text(YAML::Dump(copy), rule.path, lr);
-      if (lr.rules.size() != 1) continue;
-      SingleRule sel;
-      std::string err;
-      if (!compile_alone(lr.rules[0], sel, &err)) continue;
-      SampleRun r;
-      run_sample(sel, sample, r);
-      (r.matches.empty() ? falses : trues).push_back(name);
-    }
-  } catch (const YAML::Exception&) {
-    return "the logsource matches, but the detection condition is false";
+  const std::string& condition = det.condition;
+  for (const std::string& name : det.names) {
+    rules::SigmaRule one;
+    if (!load_with_condition(rule, det, name, &one)) continue;
+    SingleRule sel;
+    std::string err;
+    if (!compile_alone(one, sel, &err)) continue;
+    SampleRun r;
+    run_sample(sel, sample, r);
+    (r.matches.empty() ? falses : trues).push_back(name);
   }
   std::string text = "the logsource matches but the condition";
   if (!condition.empty()) text += " '" + condition + "'";
