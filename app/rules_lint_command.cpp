@@ -13,6 +13,7 @@
 #include "app/rule_sources.h"
 #include "app/rules_test_command.h"
 #include "rules/compiler.h"
+#include "rules/condition_analysis.h"
 #include "rules/embedded_tests.h"
 #include "rules/logsource_map.h"
 
@@ -229,6 +230,9 @@ int run_rules_lint(const RulesLintOptions& options, std::FILE* out) {
         }
       }
     }
+    if (std::string why = rules::never_true_reason(r); !why.empty())
+      add(r.path, doc.find("detection:", "condition", ":"), true, r.id, "never_true",
+          "the condition can never be true: " + why);
     std::set<std::string> short_reported;
     for (const rules::Predicate& p : r.predicates) {
       if (p.op != rules::MatchOp::kContains || p.value.size() >= 3) continue;

@@ -230,9 +230,22 @@ detection:
   condition: selection
 level: low
 )");
+  Write(dir_ / "rules" / "d.yml", R"(title: Never true
+id: 66666666-6666-4666-8666-666666666666
+logsource:
+  product: linux
+detection:
+  selection:
+    program: sshd
+  condition: selection and not selection
+level: low
+)");
   RunResult r = RunVigil("rules lint " + (dir_ / "rules").string(), dir_);
   EXPECT_EQ(r.exit_code, 1) << r.out;
   const std::string b = (dir_ / "rules" / "b.yml").string(), c = (dir_ / "rules" / "c.yml").string();
+  const std::string d = (dir_ / "rules" / "d.yml").string();
+  EXPECT_NE(r.out.find(d + ":8: error: 66666666-6666-4666-8666-666666666666: never_true: the condition can never be true"),
+            std::string::npos) << r.out;
   const std::string a = (dir_ / "rules" / "a.yml").string();
   EXPECT_NE(r.out.find(a + ":2: error: 11111111-1111-4111-8111-111111111111: duplicate_id: the id is also used at " + b + ":2"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find(b + ":2: error: 11111111-1111-4111-8111-111111111111: duplicate_id: the id is also used at " + a + ":2"), std::string::npos) << r.out;
