@@ -244,8 +244,23 @@ int run_rules_test(const RulesTestOptions& options, std::FILE* out) {
       run_sample(single, s, run);
       bool got = run.usable && !run.matches.empty();
       JunitCase jc{fmt::format("{} sample {} (line {})", rid, n, s.line), rule.path, "", false};
-      if (got == s.expect_match) {
+      std::string missing_fields;
+      if (got && s.expect_match) {
+        for (const std::string& want : s.expect_fields) {
+          bool found = false;
+          for (const rules::MatchedField& m : run.matches.front().matched)
+            if (m.field == want) found = true;
+          if (!found) missing_fields += (missing_fields.empty() ? "" : ", ") + want;
+        }
+      }
+      if (got == s.expect_match && missing_fields.empty()) {
         ++passed;
+      } else if (!missing_fields.empty()) {
+        ++failed;
+        jc.failure = fmt::format("{}:{} {} \"{}\": sample {} matched, but not on the expected field(s) {}: {}",
+                                 rule.path, s.line, rid, rule.title, n, missing_fields,
+                                 explain_match(run));
+        std::fprintf(out, "FAIL %s\n", jc.failure.c_str());
       } else {
         ++failed;
         std::string reason = got ? explain_match(run) : explain_no_match(rule, s, run);

@@ -111,6 +111,14 @@ Result<std::vector<RuleTestSample>> parse_embedded_tests(const SigmaRule& rule,
       s.log = log.Scalar();
       s.expect_match = expect;
       s.line = line_of(item);
+      if (const YAML::Node fields = item["fields"]) {
+        if (!fields.IsSequence()) return fail(fields, which + ": 'fields' is not a list of field names");
+        if (!expect) return fail(fields, which + ": 'fields' needs 'match: true'");
+        for (const YAML::Node& f : fields) {
+          if (!f.IsScalar()) return fail(f, which + ": 'fields' holds something that is not a name");
+          s.expect_fields.push_back(f.Scalar());
+        }
+      }
       if (format) {
         LogFormat f = LogFormat::kUnknown;
         if (!format.IsScalar() || !parse_log_format(format.Scalar(), &f))

@@ -55,6 +55,9 @@ struct RuleTestSample {
   std::string format;     // "" = auto
   bool expect_match = true;
   int line = 0;           // 1-based line of the sample in the rule file (0 = unknown)
+  // `fields:` (optional, with match: true): event fields that must be among the matched
+  // evidence, so a sample pins which selection fired, not just that one did.
+  std::vector<std::string> expect_fields;
 };
 
 struct SigmaRule {

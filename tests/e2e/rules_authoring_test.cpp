@@ -262,4 +262,31 @@ level: low
   EXPECT_GE(Count(r.out, "warnings"), 4) << r.out;
 }
 
+TEST_F(RulesAuthoringTest, ExpectedFieldsPinWhichSelectionFired) {
+  Write(dir_ / "rules" / "f.yml", R"(title: Probe
+id: 77777777-7777-4777-8777-777777777777
+level: low
+logsource: {category: webserver}
+detection:
+  sel_uri:
+    cs-uri|contains: 'wp-login'
+  sel_ua:
+    cs-user-agent|contains: 'sqlmap'
+  condition: 1 of sel_*
+tags: [attack.t1190]
+vigil:
+  tests:
+    - log: '198.51.100.4 - - [25/Nov/2026:10:00:00 +0700] "GET /wp-login.php HTTP/1.1" 404 5 "-" "curl"'
+      match: true
+      fields: [cs-uri]
+    - log: '198.51.100.4 - - [25/Nov/2026:10:00:00 +0700] "GET /wp-login.php HTTP/1.1" 404 5 "-" "curl"'
+      match: true
+      fields: [cs-user-agent]
+)");
+  RunResult r = RunVigil("rules test " + (dir_ / "rules").string(), dir_);
+  EXPECT_EQ(r.exit_code, 1) << r.out;
+  EXPECT_NE(r.out.find("sample 2 matched, but not on the expected field(s) cs-user-agent"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("passed: 1, failed: 1"), std::string::npos) << r.out;
+}
+
 }  // namespace
