@@ -24,6 +24,7 @@ function(vigil_test name)
   cmake_parse_arguments(ARG "" "" "SOURCES;DEPS;LABELS" ${ARGN})
   add_executable(${name} ${ARG_SOURCES})
   target_link_libraries(${name} PRIVATE ${ARG_DEPS} GTest::gtest GTest::gtest_main)
+  target_include_directories(${name} PRIVATE ${PROJECT_SOURCE_DIR})
   vigil_target_defaults(${name})
   target_compile_definitions(${name} PRIVATE
     VIGIL_SOURCE_DIR="${PROJECT_SOURCE_DIR}"

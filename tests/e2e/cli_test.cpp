@@ -12,36 +12,14 @@
 #include <string>
 
 #include "tests/support/corpora.h"
+#include "tests/support/vigil_process.h"
 
 namespace {
 
 namespace fs = std::filesystem;
-
-struct RunResult {
-  int exit_code = -1;
-  std::string out, err;
-};
-
-// Runs `args` (a shell command line after the binary) with stdout and stderr captured in files.
-RunResult RunVigil(const std::string& args, const fs::path& dir) {
-  fs::path out = dir / "stdout.txt", err = dir / "stderr.txt";
-  std::string cmd = std::string(VIGIL_BINARY) + " " + args + " >" + out.string() + " 2>" + err.string();
-  int status = std::system(cmd.c_str());
-  RunResult r;
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  auto slurp = [](const fs::path& p) {
-    std::ifstream in(p, std::ios::binary);
-    return std::string(std::istreambuf_iterator<char>(in), {});
-  };
-  r.out = slurp(out);
-  r.err = slurp(err);
-  return r;
-}
-
-void Write(const fs::path& p, const std::string& text) {
-  fs::create_directories(p.parent_path());
-  std::ofstream(p, std::ios::binary) << text;
-}
+using vigil::testing::RunResult;
+using vigil::testing::RunVigil;
+using vigil::testing::Write;
 
 int CountLines(const std::string& s, const std::string& needle) {
   int n = 0;
@@ -53,18 +31,7 @@ int CountLines(const std::string& s, const std::string& needle) {
   return n;
 }
 
-class CliTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("vigil-cli-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-  fs::path dir_;
-};
+class CliTest : public vigil::testing::TempDirTest {};
 
 const char* kGoodRule = R"(title: Failed SSH password
 id: 11111111-1111-4111-8111-111111111111

@@ -10,39 +10,15 @@
 #include <regex>
 #include <string>
 
+#include "tests/support/vigil_process.h"
+
 namespace {
 
 namespace fs = std::filesystem;
-
-struct RunResult {
-  int exit_code = -1;
-  std::string out, err;
-};
-
-RunResult RunVigil(const std::string& args, const fs::path& dir) {
-  fs::path out = dir / "stdout.txt", err = dir / "stderr.txt";
-  std::string cmd = std::string(VIGIL_BINARY) + " " + args + " >" + out.string() + " 2>" + err.string();
-  int status = std::system(cmd.c_str());
-  RunResult r;
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  auto slurp = [](const fs::path& p) {
-    std::ifstream in(p, std::ios::binary);
-    return std::string(std::istreambuf_iterator<char>(in), {});
-  };
-  r.out = slurp(out);
-  r.err = slurp(err);
-  return r;
-}
-
-void Write(const fs::path& p, const std::string& text) {
-  fs::create_directories(p.parent_path());
-  std::ofstream(p, std::ios::binary) << text;
-}
-
-std::string Slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
+using vigil::testing::RunResult;
+using vigil::testing::RunVigil;
+using vigil::testing::Slurp;
+using vigil::testing::Write;
 
 // The number after `key: ` in the summary line, or -1.
 long Count(const std::string& out, const std::string& key) {
@@ -51,18 +27,7 @@ long Count(const std::string& out, const std::string& key) {
   return std::stol(m[1]);
 }
 
-class RulesAuthoringTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("vigil-authoring-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-  fs::path dir_;
-};
+class RulesAuthoringTest : public vigil::testing::TempDirTest {};
 
 const char* kSshRule = R"(title: Failed SSH password
 id: 11111111-1111-4111-8111-111111111111

@@ -12,24 +12,15 @@
 #include <string>
 #include <vector>
 
+#include "tests/support/vigil_process.h"
+
 namespace {
 
 namespace fs = std::filesystem;
-
-struct RunResult {
-  int exit_code = -1;
-  std::string out, err;
-};
-
-std::string Slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
-void Write(const fs::path& p, const std::string& text) {
-  fs::create_directories(p.parent_path());
-  std::ofstream(p, std::ios::binary) << text;
-}
+using vigil::testing::RunResult;
+using vigil::testing::RunVigil;
+using vigil::testing::Slurp;
+using vigil::testing::Write;
 
 // Single-quotes an argument for the shell.
 std::string Q(const std::string& s) {
@@ -38,16 +29,6 @@ std::string Q(const std::string& s) {
   return o + "'";
 }
 
-RunResult RunVigil(const std::string& args, const fs::path& dir) {
-  fs::path out = dir / "stdout.txt", err = dir / "stderr.txt";
-  std::string cmd = std::string(VIGIL_BINARY) + " " + args + " >" + out.string() + " 2>" + err.string();
-  int status = std::system(cmd.c_str());
-  RunResult r;
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  r.out = Slurp(out);
-  r.err = Slurp(err);
-  return r;
-}
 
 const fs::path kPacks = fs::path(VIGIL_SOURCE_DIR) / "rules" / "packs";
 constexpr const char* kSqliId = "abfa3e54-3a4e-40d5-8de6-1752e18cfac9";
@@ -58,18 +39,7 @@ const char* kSqliLine =
 const char* kBenignLine =
     R"(198.51.100.41 - - [25/Nov/2026:08:41:13 +0700] "GET /dvc/tim-kiem?tuKhoa=cong+doan+union+tinh&page=1 HTTP/1.1" 200 20481 "-" "Mozilla/5.0")";
 
-class RulesExplainTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("vigil-explain-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-  fs::path dir_;
-};
+class RulesExplainTest : public vigil::testing::TempDirTest {};
 
 TEST_F(RulesExplainTest, MatchingLineShowsPredicatesAndMarkedSpan) {
   RunResult r = RunVigil(std::string("rules explain ") + kSqliId + " --log " + Q(kSqliLine), dir_);
