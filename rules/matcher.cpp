@@ -455,17 +455,27 @@ bool Matcher::match(Event& event, parse::RecordParser& parser, LogFormat format,
       }
     }
   };
-  // Parses the event once (all fields) and indexes them.
+  // Parses every field (again, after a selective parse) and indexes them.
+  auto parse_full = [&](bool scan_values) -> bool {
+    st.full = true;
+    st.parse_ok = parser.parse(format, event, detected);
+    if (st.parse_ok) index_fields(scan_values, nullptr);
+    return st.parse_ok;
+  };
+  // Parses the event once, in full, if nothing has parsed it yet.
   auto ensure_parsed = [&]() -> bool {
     if (!st.parsed) {
       st.parsed = true;
-      st.full = true;
-      st.parse_ok = parser.parse(format, event, detected);
       stats_.events_parsed++;
-      if (!st.parse_ok) return false;
-      index_fields(false, nullptr);
+      parse_full(false);
     }
     return st.parse_ok;
+  };
+  // Scans every decoded value against `db`: escapes in the raw bytes could hide a literal.
+  auto scan_decoded_values = [&](const hs_database_t* db) {
+    stats_.decoded_rescans++;
+    for (const Field& f : event.fields.fields())
+      hs_scan(db, f.value.data(), static_cast<unsigned>(f.value.size()), 0, st.scratch, on_literal, &st);
   };
 
 
@@ -477,12 +487,14 @@ bool Matcher::match(Event& event, parse::RecordParser& parser, LogFormat format,
     // value) and for --validate.
     st.parsed = true;
     stats_.events_parsed++;
-    st.full = parse_every_event_;
-    st.parse_ok = st.full ? parser.parse(format, event, detected)
-                          : parser.parse_selected(format == LogFormat::kUnknown ? detected : format,
-                                                  event, *cr.selection, st.ids);
-    if (!st.parse_ok) return false;
-    index_fields(true, st.full ? nullptr : &st.ids);
+    if (parse_every_event_) {
+      if (!parse_full(true)) return false;
+    } else {
+      st.full = false;
+      st.parse_ok = parser.parse_selected(detected, event, *cr.selection, st.ids);
+      if (!st.parse_ok) return false;
+      index_fields(true, &st.ids);
+    }
     // Keywords: only when some rule with keywords can apply to this event (its logsource
     // conditions read selected fields, so this costs no scan of the raw record).
     if (cr.keyword_db) {
@@ -498,18 +510,9 @@ bool Matcher::match(Event& event, parse::RecordParser& parser, LogFormat format,
         hs_scan(cr.keyword_db, event.raw.data(), static_cast<unsigned>(event.raw.size()), 0,
                 st.scratch, on_literal, &st);
         const bool rescan = st.escape_seen && has_real_json_escape(event.raw);
-        if ((rescan || st.candidates.size() > before) && !st.full) {
-          st.full = true;
-          event.fields.clear();
-          if (!parser.parse(format, event, detected)) return false;
-          index_fields(false, nullptr);
-        }
-        if (rescan) {
-          stats_.decoded_rescans++;
-          for (const Field& f : event.fields.fields())
-            hs_scan(cr.keyword_db, f.value.data(), static_cast<unsigned>(f.value.size()), 0,
-                    st.scratch, on_literal, &st);
-        }
+        if ((rescan || st.candidates.size() > before) && !st.full && !parse_full(false))
+          return false;
+        if (rescan) scan_decoded_values(cr.keyword_db);
       }
     }
   } else if (cr.text_db) {
@@ -522,10 +525,7 @@ bool Matcher::match(Event& event, parse::RecordParser& parser, LogFormat format,
          detected == LogFormat::kRfc5424) &&
         std::memchr(event.raw.data(), '\\', event.raw.size()) != nullptr) {
       if (!ensure_parsed()) return false;
-      stats_.decoded_rescans++;
-      for (const Field& f : event.fields.fields())
-        hs_scan(cr.text_db, f.value.data(), static_cast<unsigned>(f.value.size()), 0, st.scratch,
-                on_literal, &st);
+      scan_decoded_values(cr.text_db);
     }
   }
 
@@ -542,7 +542,7 @@ bool Matcher::match(Event& event, parse::RecordParser& parser, LogFormat format,
     // input is counted even when no rule looks at it.
     if (parse_every_event_) return ensure_parsed();
     if (!st.parsed) {
-      parse::precheck(event);
+      parse::precheck(event, detected);
       if (event.parse_error != ParseErrorKind::kNone && event.parse_error != ParseErrorKind::kInvalidUtf8)
         return false;
     }
@@ -561,12 +561,7 @@ bool Matcher::match(Event& event, parse::RecordParser& parser, LogFormat format,
     // so no evidence points into a field view that is rebuilt).
     bool need_all = false;
     for (std::uint32_t r : st.candidates) need_all = need_all || cr.rules[r].reads_all_fields;
-    if (need_all) {
-      st.full = true;
-      event.fields.clear();
-      if (!parser.parse(format, event, detected)) return false;
-      index_fields(false, nullptr);
-    }
+    if (need_all && !parse_full(false)) return false;
   }
   Evaluator eval(st, cr, event);
   for (std::uint32_t r : st.candidates) {

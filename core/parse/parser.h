@@ -29,10 +29,11 @@ struct ParserOptions {
 // unrecognised text is kPlain.
 LogFormat detect_format(std::string_view record);
 
-// Cheap validity check for a record that no rule needs parsed: sets event.format (detected) and
-// event.parse_error for binary bytes, a JSON object that does not close, and invalid UTF-8.
-// Costs a memchr and a SIMD UTF-8 validation, far less than a parse.
-void precheck(Event& event);
+// Cheap validity check for a record that no rule needs parsed: sets event.format to `format`
+// (the caller's detect_format result or forced format) and event.parse_error for binary bytes,
+// a JSON object that does not close, and invalid UTF-8. Costs a memchr and a SIMD UTF-8
+// validation, far less than a parse.
+void precheck(Event& event, LogFormat format);
 
 // A set of field names, built once and shared read-only by threads (it is immutable after
 // construction). Lookup is by the names the parser emits, after the Windows layout mapping

@@ -6,9 +6,9 @@
 
 namespace vigil::parse {
 
-void precheck(Event& event) {
+void precheck(Event& event, LogFormat format) {
   std::string_view raw = event.raw;
-  event.format = detect_format(raw);
+  event.format = format;
   event.parse_error = ParseErrorKind::kNone;
   if (std::memchr(raw.data(), '\0', raw.size()) != nullptr) {
     event.parse_error = ParseErrorKind::kBinary;
