@@ -15,6 +15,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "core/json_text.h"
 #include "rules/compiled_rules.h"
 #include "rules/regex_literal.h"
 
@@ -56,31 +57,11 @@ std::string ascii_lower(std::string_view s) {
   return out;
 }
 
-// JSON writers escape these per character, so escape(a + b) == escape(a) + escape(b) and a
-// literal's escaped form occurs in the raw JSON wherever the literal occurs in a value.
+// The raw JSON holds a value's escaped form; escaping is per character, so a literal's escaped
+// form occurs wherever the literal occurs in a value.
 std::string json_escape(std::string_view s) {
   std::string out;
-  out.reserve(s.size() + 8);
-  for (char ch : s) {
-    unsigned char c = static_cast<unsigned char>(ch);
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
-      default:
-        if (c < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", c);
-          out += buf;
-        } else {
-          out += ch;
-        }
-    }
-  }
+  append_json_escaped(out, s, InvalidUtf8::kKeep);
   return out;
 }
 
