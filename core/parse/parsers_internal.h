@@ -40,6 +40,22 @@ inline std::string_view trim_right(std::string_view s) {
   return s;
 }
 
+// From `p` (just after an opening '"'), the position of the closing quote, or s.size() when
+// there is none; a backslash escapes the next byte. *escaped is set when one was seen (the
+// value then needs decoding).
+inline std::size_t find_closing_quote(std::string_view s, std::size_t p, bool* escaped) {
+  const std::size_t n = s.size();
+  while (p < n && s[p] != '"') {
+    if (s[p] == '\\' && p + 1 < n) {
+      *escaped = true;
+      p += 2;
+    } else {
+      ++p;
+    }
+  }
+  return p;
+}
+
 // Value of the decimal digits in s; false when s is empty, longer than 19 digits, or has a
 // non-digit.
 bool parse_uint(std::string_view s, std::uint64_t* out);

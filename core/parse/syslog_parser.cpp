@@ -76,14 +76,7 @@ std::size_t walk_sd(std::string_view s, Event* event) {
       p += 2;
       const std::size_t value_start = p;
       bool escaped = false;
-      while (p < n && s[p] != '"') {
-        if (s[p] == '\\' && p + 1 < n) {
-          escaped = true;
-          p += 2;
-        } else {
-          ++p;
-        }
-      }
+      p = find_closing_quote(s, p, &escaped);
       if (p >= n) return std::string_view::npos;
       std::string_view value = s.substr(value_start, p - value_start);
       ++p;  // closing quote

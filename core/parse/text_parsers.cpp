@@ -234,14 +234,7 @@ std::size_t emit_kv_pairs(std::string_view s, Event& event, KvTimeHints* hints) 
       ++p;
       const std::size_t vstart = p;
       bool escaped = false;
-      while (p < n && s[p] != '"') {
-        if (s[p] == '\\' && p + 1 < n) {
-          escaped = true;
-          p += 2;
-        } else {
-          ++p;
-        }
-      }
+      p = find_closing_quote(s, p, &escaped);
       value = s.substr(vstart, (p < n ? p : n) - vstart);
       if (p < n) ++p;
       if (escaped) value = unescape(f.arena(), value, decode_kv);
