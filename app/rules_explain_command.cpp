@@ -16,6 +16,7 @@
 #include "app/single_rule.h"
 #include "core/record_reader.h"
 #include "rules/logsource_map.h"
+#include "core/ascii.h"
 
 namespace vigil::app {
 namespace {
@@ -75,11 +76,6 @@ void collect_leaves(const CondNode& n, std::vector<std::uint32_t>& out) {
   for (const CondNode& c : n.children) collect_leaves(c, out);
 }
 
-std::string lower(std::string_view s) {
-  std::string o(s);
-  for (char& c : o) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return o;
-}
 
 std::string predicate_text(const Predicate& p) {
   std::string name = p.field.empty() ? "(keyword)" : p.field;
@@ -126,8 +122,8 @@ std::optional<std::pair<std::size_t, std::size_t>> find_span(const Predicate& p,
     }
     return std::nullopt;
   }
-  const std::string hay = p.cased ? std::string(v) : lower(v);
-  const std::string needle = p.cased ? p.value : lower(p.value);
+  const std::string hay = p.cased ? std::string(v) : ascii_lower(v);
+  const std::string needle = p.cased ? p.value : ascii_lower(p.value);
   if (needle.size() > hay.size()) return std::nullopt;
   switch (p.op) {
     case MatchOp::kEquals:
@@ -215,7 +211,7 @@ class CondParser {
 
  private:
   struct Tok { std::string text; std::size_t begin, end; };
-  bool is(const char* word) const { return pos_ < toks_.size() && lower(toks_[pos_].text) == word; }
+  bool is(const char* word) const { return pos_ < toks_.size() && ascii_lower(toks_[pos_].text) == word; }
   std::string span(std::size_t b, std::size_t e) const { return s_.substr(b, e - b); }
 
   std::optional<CondExpr> binary(CondExpr::Kind kind, const char* word,
@@ -261,7 +257,7 @@ class CondParser {
       return e;
     }
     if ((is("1") || is("all") || is("any")) && pos_ + 2 < toks_.size() + 0 &&
-        lower(toks_[pos_ + 1].text) == "of") {
+        ascii_lower(toks_[pos_ + 1].text) == "of") {
       CondExpr e;
       e.kind = is("all") ? CondExpr::Kind::kAllOf : CondExpr::Kind::kOneOf;
       e.pattern = toks_[pos_ + 2].text;

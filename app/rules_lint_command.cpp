@@ -16,6 +16,7 @@
 #include "rules/condition_analysis.h"
 #include "rules/embedded_tests.h"
 #include "rules/logsource_map.h"
+#include "core/ascii.h"
 
 namespace vigil::app {
 
@@ -28,10 +29,6 @@ struct Finding {
   std::string id, code, message;
 };
 
-std::string lower(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
 
 // Windows field names by logsource from Sigma's own list (sigma/tests/logsource.json in the
 // corpora), read at run time. Absent file: no Windows field check.
@@ -49,7 +46,7 @@ class WindowsFieldNames {
         for (const char* kind : {"category", "service"}) {
           YAML::Node m = w[kind];
           if (!m || !m.IsMap()) continue;
-          for (const auto& kv : m) add(kv.second, by_source_[std::string(kind) + ":" + lower(kv.first.Scalar())]);
+          for (const auto& kv : m) add(kv.second, by_source_[std::string(kind) + ":" + ascii_lower(kv.first.Scalar())]);
         }
       }
     } catch (const YAML::Exception&) {
@@ -59,8 +56,8 @@ class WindowsFieldNames {
   bool loaded() const { return loaded_; }
   // The names for a Windows rule's logsource, or nullptr if its list is unknown or empty.
   const std::set<std::string>* names_for(const rules::SigmaRule& r) {
-    std::string key = !r.category.empty() ? "category:" + lower(r.category)
-                                          : "service:" + lower(r.service);
+    std::string key = !r.category.empty() ? "category:" + ascii_lower(r.category)
+                                          : "service:" + ascii_lower(r.service);
     auto it = by_source_.find(key);
     if (it == by_source_.end() || it->second.empty()) return nullptr;
     auto [m, fresh] = merged_.try_emplace(key, it->second);
@@ -102,9 +99,9 @@ const std::set<std::string>* known_fields(const rules::SigmaRule& r, WindowsFiel
   static const std::set<std::string> kSyslog = {
       "host", "hostname", "program", "pid", "message", "facility", "severity", "timestamp",
       "app_name", "procid", "msgid", "_format"};
-  if (lower(r.category) == "webserver") return &kAccess;
-  if (lower(r.product) == "linux") return &kSyslog;
-  if (lower(r.product) == "windows" && windows.loaded()) return windows.names_for(r);
+  if (ascii_lower(r.category) == "webserver") return &kAccess;
+  if (ascii_lower(r.product) == "linux") return &kSyslog;
+  if (ascii_lower(r.product) == "windows" && windows.loaded()) return windows.names_for(r);
   return nullptr;
 }
 

@@ -17,6 +17,7 @@
 #include "rules/embedded_tests.h"
 #include "rules/logsource_map.h"
 #include "rules/matcher.h"
+#include "core/ascii.h"
 
 namespace vigil::app {
 
@@ -99,19 +100,12 @@ std::string explain_no_match(const rules::SigmaRule& rule, const rules::RuleTest
         std::vector<std::string> conds;
         std::map<std::string, std::vector<const rules::Predicate*>> by_field;
         for (const rules::Predicate& p : v.conditions) by_field[p.field].push_back(&p);
-        auto iequals = [](std::string_view a, std::string_view b) {
-          if (a.size() != b.size()) return false;
-          for (std::size_t i = 0; i < a.size(); ++i)
-            if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i])))
-              return false;
-          return true;
-        };
         for (const auto& [field, preds] : by_field) {
           const Field* f = ev.fields.find(field);
           bool met = false, exact = true;
           for (const rules::Predicate* p : preds) {
             if (p->op != rules::MatchOp::kEquals) exact = false;
-            else if (f != nullptr && iequals(f->value, p->value)) met = true;
+            else if (f != nullptr && ascii_iequals(f->value, p->value)) met = true;
           }
           if (met && exact) continue;  // this condition holds: not the reason
           std::string want = field + " " + (preds.size() == 1 ? "= " + quote(preds[0]->value) : "in [");

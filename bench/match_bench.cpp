@@ -50,12 +50,16 @@
 #include "rules/logsource_map.h"
 #include "rules/matcher.h"
 #include "rules/sigma_loader.h"
+#include "core/ascii.h"
 
 #ifndef VIGIL_SOURCE_DIR
 #define VIGIL_SOURCE_DIR "."
 #endif
 
 namespace {
+
+using vigil::ascii_iequals;
+using vigil::ascii_lower;
 
 namespace fs = std::filesystem;
 using vigil::Event;
@@ -98,19 +102,7 @@ void note(const std::string& suite, const std::string& what) {
   std::fflush(stderr);
 }
 
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i)
-    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i])))
-      return false;
-  return true;
-}
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
 
 std::string fmt_count(std::uint64_t v) {
   const std::string digits = std::to_string(v);
@@ -181,8 +173,8 @@ const char* suite_name(SuiteId id) {
 }
 
 bool rule_in_suite(const SigmaRule& r, SuiteId id) {
-  if (id == SuiteId::kWindowsOtrf) return iequals(r.product, "windows");
-  return iequals(r.product, "linux") || iequals(r.category, "webserver");
+  if (id == SuiteId::kWindowsOtrf) return ascii_iequals(r.product, "windows");
+  return ascii_iequals(r.product, "linux") || ascii_iequals(r.category, "webserver");
 }
 
 struct RuleSelection {
@@ -334,7 +326,7 @@ RegressionOutcome check_regression(const std::shared_ptr<const RuleSet>& rs) {
   while (std::getline(index, line)) {
     std::vector<std::string> f = split_tabs(line);
     if (f.size() <= std::max({c_id, c_product, c_file, c_count, c_path})) continue;
-    if (!iequals(f[c_product], "windows")) continue;
+    if (!ascii_iequals(f[c_product], "windows")) continue;
     auto rule = by_id.find(f[c_id]);
     if (rule == by_id.end()) {
       out.rule_not_loaded++;
@@ -403,7 +395,7 @@ bool is_digit(char c) { return c >= '0' && c <= '9'; }
 
 RefEvent split_syslog_or_access(std::string_view line) {
   RefEvent r;
-  r.lower_raw = lower(line);
+  r.lower_raw = ascii_lower(line);
   r.format = "plain";
   // "Mmm dd hh:mm:ss " (day space-padded)
   bool syslog = line.size() > 16 && std::isupper(static_cast<unsigned char>(line[0])) && line[3] == ' ' &&
@@ -420,8 +412,8 @@ RefEvent split_syslog_or_access(std::string_view line) {
       if (colon != std::string_view::npos) {
         std::string_view msg = rest.substr(colon + 1);
         while (!msg.empty() && msg.front() == ' ') msg.remove_prefix(1);
-        r.fields.emplace_back("program", lower(rest.substr(0, tag_end)));
-        r.fields.emplace_back("message", lower(msg));
+        r.fields.emplace_back("program", ascii_lower(rest.substr(0, tag_end)));
+        r.fields.emplace_back("message", ascii_lower(msg));
       }
     }
   } else {
@@ -445,7 +437,7 @@ bool split_flat_json(simdjson::dom::parser& parser, std::string_view rec, RefEve
   if (doc.get_object().get(obj)) return false;
   auto scalar = [](simdjson::dom::element v, std::string& out) -> int {  // 1 value, 0 null, -1 nested
     switch (v.type()) {
-      case simdjson::dom::element_type::STRING: out = lower(std::string_view(v.get_string().value())); return 1;
+      case simdjson::dom::element_type::STRING: out = ascii_lower(std::string_view(v.get_string().value())); return 1;
       case simdjson::dom::element_type::INT64: out = std::to_string(v.get_int64().value()); return 1;
       case simdjson::dom::element_type::UINT64: out = std::to_string(v.get_uint64().value()); return 1;
       case simdjson::dom::element_type::BOOL: out = v.get_bool().value() ? "true" : "false"; return 1;
@@ -503,7 +495,7 @@ struct RefPredicate {
 
 std::optional<RefPredicate> model_predicate(const Predicate& p, const std::map<std::string, std::string>* renames,
                                             RefScope scope) {
-  RefPredicate r{p.field, p.op, lower(p.value), p.exists_expected};
+  RefPredicate r{p.field, p.op, ascii_lower(p.value), p.exists_expected};
   if (renames)
     if (auto it = renames->find(r.field); it != renames->end()) r.field = it->second;
   if (r.field == "_format") return p.op == MatchOp::kEquals ? std::optional(r) : std::nullopt;
@@ -517,7 +509,7 @@ std::optional<RefPredicate> model_predicate(const Predicate& p, const std::map<s
 }
 
 bool eval_predicate(const RefPredicate& p, const RefEvent& e) {
-  if (p.field == "_format") return iequals(p.value, e.format);
+  if (p.field == "_format") return ascii_iequals(p.value, e.format);
   if (is_declared_pseudo(p.field)) {  // never present in a file scan
     if (p.op == MatchOp::kExists) return !p.exists_expected;
     return p.op == MatchOp::kNull;

@@ -18,6 +18,7 @@
 #include "core/json_text.h"
 #include "rules/compiled_rules.h"
 #include "rules/regex_literal.h"
+#include "core/ascii.h"
 
 namespace vigil::rules {
 
@@ -50,12 +51,6 @@ bool is_string_op(MatchOp op) {
          op == MatchOp::kEndsWith;
 }
 
-std::string ascii_lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out)
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  return out;
-}
 
 // The raw JSON holds a value's escaped form; escaping is per character, so a literal's escaped
 // form occurs wherever the literal occurs in a value.

@@ -1,4 +1,5 @@
 #include "rules/condition_analysis.h"
+#include "core/ascii.h"
 
 #include <optional>
 #include <vector>
@@ -15,11 +16,6 @@ bool same_tree(const CondNode& a, const CondNode& b) {
   return true;
 }
 
-std::string lower(std::string s) {
-  for (char& c : s)
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  return s;
-}
 
 class Prover {
  public:
@@ -82,7 +78,7 @@ class Prover {
       for (std::size_t j = i + 1; j < n.children.size(); ++j) {
         const Predicate* q = exact(n.children[j]);
         if (!q || q->field != p->field) continue;
-        bool differ = (p->cased || q->cased) ? p->value != q->value : lower(p->value) != lower(q->value);
+        bool differ = (p->cased || q->cased) ? p->value != q->value : ascii_lower(p->value) != ascii_lower(q->value);
         if (differ) {
           reason = "field " + p->field + " must equal both '" + p->value + "' and '" + q->value +
                    "' (impossible unless the event repeats the field)";

@@ -14,6 +14,7 @@
 
 #include "rules/condition_parser.h"
 #include "rules/value_modifiers.h"
+#include "core/ascii.h"
 
 // Generated from rules/mapping/logsources.yml by cmake/embed_text.cmake (NUL-terminated).
 extern const char kBuiltinLogsourceMapping[];
@@ -23,18 +24,7 @@ namespace {
 
 constexpr const char* kBuiltinOrigin = "builtin:rules/mapping/logsources.yml";
 
-std::string lower(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
 
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i)
-    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i])))
-      return false;
-  return true;
-}
 
 // The parse error carrier: becomes "origin:line: reason: message".
 struct MappingError {
@@ -183,7 +173,7 @@ Result<LogsourceMap> LogsourceMap::parse(std::string_view yaml_text, const std::
         if (const YAML::Node v = en[key]; v) {
           auto t = scalar_text(v, key);
           if (!t) return error(t.error());
-          *field = lower(*t);
+          *field = ascii_lower(*t);
         }
       }
       if (e.product.empty() && e.category.empty() && e.service.empty())
@@ -255,9 +245,9 @@ std::vector<LogsourceVariant> LogsourceMap::variants_for(std::string_view produc
   std::vector<LogsourceVariant> out;
   int best = -1;
   for (const Entry& e : entries_) {
-    if (!e.product.empty() && !iequals(e.product, product)) continue;
-    if (!e.category.empty() && !iequals(e.category, category)) continue;
-    if (!e.service.empty() && !iequals(e.service, service)) continue;
+    if (!e.product.empty() && !ascii_iequals(e.product, product)) continue;
+    if (!e.category.empty() && !ascii_iequals(e.category, category)) continue;
+    if (!e.service.empty() && !ascii_iequals(e.service, service)) continue;
     int specificity = !e.product.empty() + !e.category.empty() + !e.service.empty();
     if (specificity > best) {
       best = specificity;

@@ -14,19 +14,19 @@
 
 #include "core/record_reader.h"
 #include "rules/compiled_rules.h"
+#include "core/ascii.h"
 
 namespace vigil::rules {
 
 namespace {
 
-inline char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
 
 // `needle` is already lower-cased when !cased.
 bool equals(std::string_view hay, std::string_view needle, bool cased) {
   if (hay.size() != needle.size()) return false;
   if (cased) return hay == needle;
   for (std::size_t i = 0; i < hay.size(); ++i)
-    if (lower(hay[i]) != needle[i]) return false;
+    if (ascii_lower(hay[i]) != needle[i]) return false;
   return true;
 }
 
@@ -50,7 +50,7 @@ bool contains(std::string_view hay, std::string_view needle, bool cased) {
     char c = hay[i];
     if (c != first && c != first_upper) continue;
     std::size_t k = 1;
-    while (k < needle.size() && lower(hay[i + k]) == needle[k]) ++k;
+    while (k < needle.size() && ascii_lower(hay[i + k]) == needle[k]) ++k;
     if (k == needle.size()) return true;
   }
   return false;
@@ -360,7 +360,7 @@ class Evaluator {
         std::string ref = p.cased ? std::string(other->value) : std::string();
         if (!p.cased) {
           ref.reserve(other->value.size());
-          for (char c : other->value) ref += lower(c);
+          for (char c : other->value) ref += ascii_lower(c);
         }
         return any(p.field_id, [&](const Field& f) {
           switch (p.op) {

@@ -18,6 +18,7 @@
 
 #include "rules/condition_parser.h"
 #include "rules/value_modifiers.h"
+#include "core/ascii.h"
 
 namespace vigil::rules {
 namespace {
@@ -87,10 +88,6 @@ int line_of(const YAML::Node& n, int chunk_line, int fallback) {
   return chunk_line + m.line + 1;
 }
 
-std::string lower(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
 
 // Text of a metadata value: a scalar as is, a list of scalars joined with ", ".
 std::string text_of(const YAML::Node& n) {
@@ -364,7 +361,7 @@ class DocumentLoader {
     r.author = text_of(doc["author"]);
     r.date = text_of(doc["date"]);
     r.modified = text_of(doc["modified"]);
-    r.level = lower(text_of(doc["level"]));
+    r.level = ascii_lower(text_of(doc["level"]));
     r.tags = list_of(doc["tags"]);
     r.references = list_of(doc["references"]);
     r.falsepositives = list_of(doc["falsepositives"]);

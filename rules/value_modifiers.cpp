@@ -1,4 +1,5 @@
 #include "rules/value_modifiers.h"
+#include "core/ascii.h"
 
 #include <arpa/inet.h>
 
@@ -916,8 +917,7 @@ DetectionResult<CondNode> build_detection_item(std::string_view key,
             break;
           case Mod::kExists: {
             bool b;
-            std::string t = v.text;
-            for (char& c : t) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+            const std::string t = ascii_lower(v.text);
             if (v.kind != Val::Kind::kNull && (t == "true" || t == "yes")) {
               b = true;
             } else if (v.kind != Val::Kind::kNull && (t == "false" || t == "no")) {
