@@ -4,7 +4,6 @@
 #include <memory>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include "core/event.h"
@@ -103,7 +102,6 @@ struct CompiledRules {
   hs_database* text_db = nullptr;     // all literals of rules for text formats, raw-line scan
   hs_database* keyword_db = nullptr;  // keyword literals (plain + JSON-escaped) for raw JSON
   std::vector<FieldLiteralDatabase> field_dbs;
-  std::unordered_map<std::string_view, std::uint32_t> field_db_index;  // keys view field_dbs
   std::vector<std::string> literal_text;  // "field:text", for reports
   // Which scans look for each literal: only there does its absence prove a predicate false.
   std::vector<std::uint8_t> literal_scope;  // kScannedInText | kScannedInJson
@@ -119,8 +117,8 @@ struct CompiledRules {
   // (index into field_dbs, or -1) its values are scanned against.
   std::vector<std::string> field_names;
   std::vector<std::int32_t> field_literal_db;
-  std::unordered_map<std::string_view, std::uint32_t> field_index;  // keys view field_names
-  // The same names for the parser: JSON events are parsed for these fields only.
+  // The same names for the parser (JSON events are parsed for these fields only); its find()
+  // is also the name -> id lookup.
   std::unique_ptr<parse::FieldSelection> selection;
 
   ~CompiledRules();

@@ -40,8 +40,10 @@ const SigmaRule& RuleSet::rule(std::size_t index) const { return compiled_->sour
 const hs_database* RuleSet::text_database() const { return compiled_->text_db; }
 const hs_database* RuleSet::keyword_database() const { return compiled_->keyword_db; }
 const hs_database* RuleSet::field_database(std::string_view field) const {
-  auto it = compiled_->field_db_index.find(field);
-  return it == compiled_->field_db_index.end() ? nullptr : compiled_->field_dbs[it->second].db;
+  const int id = compiled_->selection->find(field);
+  if (id < 0) return nullptr;
+  const std::int32_t db = compiled_->field_literal_db[static_cast<std::size_t>(id)];
+  return db < 0 ? nullptr : compiled_->field_dbs[static_cast<std::size_t>(db)].db;
 }
 
 namespace {
@@ -617,9 +619,11 @@ class Builder {
     auto keywords = compile_literals(keyword_literals, true, "keyword");
     if (!keywords) return keywords.error();
     out_->keyword_db = *keywords;
+    out_->field_literal_db.assign(out_->field_names.size(), -1);
     for (auto& [field, lits] : by_field) {
       auto db = compile_literals(lits, false, "field");
       if (!db) return db.error();
+      out_->field_literal_db[field_ids_.at(field)] = static_cast<std::int32_t>(out_->field_dbs.size());
       FieldLiteralDatabase fdb;
       fdb.field = field;
       fdb.db = *db;
@@ -628,16 +632,7 @@ class Builder {
         fdb.min_literal_bytes = std::min(fdb.min_literal_bytes, literal_texts_[l].text.size());
       out_->field_dbs.push_back(std::move(fdb));
     }
-    for (std::uint32_t i = 0; i < out_->field_dbs.size(); ++i)
-      out_->field_db_index.emplace(out_->field_dbs[i].field, i);
     out_->selection = std::make_unique<parse::FieldSelection>(out_->field_names);
-    // The field index: every field name is stable in field_names from here on.
-    out_->field_literal_db.assign(out_->field_names.size(), -1);
-    for (std::uint32_t id = 0; id < out_->field_names.size(); ++id) {
-      out_->field_index.emplace(out_->field_names[id], id);
-      auto it = out_->field_db_index.find(out_->field_names[id]);
-      if (it != out_->field_db_index.end()) out_->field_literal_db[id] = static_cast<std::int32_t>(it->second);
-    }
     return Status::Ok();
   }
 

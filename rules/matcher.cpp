@@ -529,15 +529,15 @@ bool Matcher::match(Event& event, parse::RecordParser& parser, LogFormat format,
     }
   }
 
-  // Candidates whose logsource cannot apply to this kind of event go before anything is parsed.
+  // Candidates whose logsource cannot apply to this kind of event go before anything is parsed;
+  // rules with no literal cover join for the formats they apply to.
   std::size_t kept = 0;
   for (std::uint32_t r : st.candidates)
     if (cr.rules[r].format_mask & event_format_bit) st.candidates[kept++] = r;
   st.candidates.resize(kept);
-  bool any_always = false;
   for (std::uint32_t r : cr.always_rules)
-    if (cr.rules[r].format_mask & event_format_bit) any_always = true;
-  if (st.candidates.empty() && !any_always) {
+    if (cr.rules[r].format_mask & event_format_bit) st.candidates.push_back(r);
+  if (st.candidates.empty()) {
     // Nothing can match. Records not parsed yet are still checked cheaply so that broken
     // input is counted even when no rule looks at it.
     if (parse_every_event_) return ensure_parsed();
@@ -549,12 +549,6 @@ bool Matcher::match(Event& event, parse::RecordParser& parser, LogFormat format,
     return !st.parsed || st.parse_ok;
   }
   if (!ensure_parsed()) return false;
-  for (std::uint32_t r : cr.always_rules) {
-    if ((cr.rules[r].format_mask & event_format_bit) && st.rule_gen[r] != st.gen) {
-      st.rule_gen[r] = st.gen;
-      st.candidates.push_back(r);
-    }
-  }
   std::sort(st.candidates.begin(), st.candidates.end());
   if (!st.full) {
     // A rule with keywords searches every value: give it every field (before any evaluation,
