@@ -13,7 +13,6 @@
 #include <optional>
 #include <string_view>
 #include <unordered_map>
-#include <unordered_set>
 
 #include "core/json_text.h"
 #include "rules/compiled_rules.h"
@@ -375,7 +374,6 @@ class Builder {
       c.ref_field_id = intern_field(c.value);
     c.routing = logsource;
     std::uint32_t id = static_cast<std::uint32_t>(out_->preds.size());
-    if (logsource) weak_preds_.insert(id);
     out_->preds.push_back(std::move(c));
     pred_index_.emplace(std::move(key), id);
     return id;
@@ -426,7 +424,7 @@ class Builder {
         CoverSet c;
         if (p.literal != kNoLiteral) c.literals.push_back(static_cast<std::uint32_t>(p.literal));
         else c.literals = p.cover_literals;
-        c.weak = weak_preds_.count(node.pred) != 0;
+        c.weak = p.routing;  // a logsource condition
         return c;
       }
       case CondNode::Kind::kOr: {
@@ -731,7 +729,6 @@ class Builder {
   std::unordered_map<LiteralKey, std::int32_t, LiteralKeyHash> literal_index_;
   std::vector<LiteralKey> literal_texts_;
   std::vector<RegexFlags> regex_flags_;
-  std::unordered_set<std::uint32_t> weak_preds_;  // logsource conditions
   std::unordered_map<std::string, std::uint32_t> field_ids_;
 };
 
