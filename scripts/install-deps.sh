@@ -7,8 +7,10 @@ PACKAGES=(
   build-essential cmake ninja-build pkg-config
   libhyperscan-dev libpcre2-dev libsimdjson-dev libyaml-cpp-dev libcli11-dev libfmt-dev
   libexpected-dev zlib1g-dev
+  librocksdb-dev prometheus-cpp-dev libboost-dev libssl-dev openssl
   libgtest-dev libgmock-dev libbenchmark-dev
   unzip gzip python3
+  prometheus syslog-ng-core
 )
 
 missing=()

@@ -1,2 +1,0 @@
-// Placeholder translation unit: collectors land with the streaming-daemon issue.
-namespace vigil::collectors { int library_version() { return 1; } }
