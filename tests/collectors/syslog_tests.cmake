@@ -1,0 +1,2 @@
+# Syslog collectors (UDP, TCP, TLS), RFC 6587 stream framing, and source assignment.
+vigil_test(test_collectors_framing SOURCES framing_test.cpp DEPS vigil::collectors)
