@@ -1,0 +1,645 @@
+#include "storage/alert_store.h"
+
+#include <stdlib.h>  // mkdtemp
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <system_error>
+
+#include <rocksdb/cache.h>
+#include <rocksdb/convenience.h>
+#include <rocksdb/db.h>
+#include <rocksdb/filter_policy.h>
+#include <rocksdb/table.h>
+#include <rocksdb/utilities/table_properties_collectors.h>
+#include <rocksdb/write_batch.h>
+
+#include "storage/alert_codec.h"
+
+namespace vigil::storage {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+// Column family names, in the order of Handles::cfs (index 0 must be RocksDB's default CF,
+// which every database has and which vigil leaves empty).
+enum CfIndex { kDefaultCf = 0, kAlertsCf, kIndexCf, kHistoryCf, kOutboxCf, kCheckpointsCf, kMetaCf, kCfCount };
+const char* const kCfNames[kCfCount] = {"default", "alerts", "index", "history", "outbox", "checkpoints", "meta"};
+
+constexpr std::string_view kSchemaVersion = "1";
+constexpr std::string_view kMetaSchemaVersion = "schema_version";
+constexpr std::string_view kMetaNextSequence = "next_sequence";      // 8 bytes big-endian
+constexpr std::string_view kMetaLastCreated = "last_created_unix_ns";  // 8 bytes big-endian
+constexpr std::string_view kMetaAlertCount = "alert_count";          // 8 bytes big-endian
+
+// Retention deletes this many alerts per WriteBatch: small enough that commits waiting on the
+// write mutex are not held up, large enough that the per-batch fsync is amortised.
+constexpr std::size_t kRetentionChunk = 2000;
+
+// Index kinds: the first byte of every key in the index column family. Entries are
+//   <kind><value as escaped string><16-byte alert key>          rule, tenant, host
+//   <kind><one byte: level or status><16-byte alert key>        level, status
+//   'T'<tenant as escaped string><level byte><16-byte alert key> tenant+level compound
+// so every (kind, value) is a contiguous run sorted by alert key, i.e. by time.
+constexpr char kIndexRule = 'r';
+constexpr char kIndexHost = 'h';
+constexpr char kIndexTenant = 't';
+constexpr char kIndexLevel = 'l';
+constexpr char kIndexStatus = 's';
+constexpr char kIndexTenantLevel = 'T';
+
+// A string inside an index key, encoded so no value's encoding is a prefix of another's:
+// every NUL becomes NUL 0xff and the string ends with NUL 0x01. Without this, a scan for host
+// "web" would also return host "web\0x".
+void append_index_string(std::string* out, std::string_view value) {
+  for (char c : value) {
+    out->push_back(c);
+    if (c == '\0') out->push_back('\xff');
+  }
+  out->push_back('\0');
+  out->push_back('\x01');
+}
+
+std::string string_index_prefix(char kind, std::string_view value) {
+  std::string prefix(1, kind);
+  append_index_string(&prefix, value);
+  return prefix;
+}
+
+std::string byte_index_prefix(char kind, std::uint8_t value) {
+  return std::string{kind, static_cast<char>(value)};
+}
+
+std::string tenant_level_prefix(std::string_view tenant, AlertLevel level) {
+  std::string prefix = string_index_prefix(kIndexTenantLevel, tenant);
+  prefix.push_back(static_cast<char>(level));
+  return prefix;
+}
+
+std::string encode_u64(std::uint64_t v) {
+  std::string out;
+  put_big_endian64(&out, v);
+  return out;
+}
+
+Status from_rocksdb(const rocksdb::Status& s, std::string_view what) {
+  std::string msg = "storage: " + std::string(what) + ": " + s.ToString();
+  if (s.IsNotFound()) return Status::NotFound(std::move(msg));
+  if (s.IsCorruption()) return Status::ParseError(std::move(msg));
+  if (s.IsInvalidArgument()) return Status::InvalidArgument(std::move(msg));
+  if (s.IsNotSupported()) return Status::Unsupported(std::move(msg));
+  return Status::IoError(std::move(msg));
+}
+
+rocksdb::Slice slice(std::string_view s) { return rocksdb::Slice(s.data(), s.size()); }
+std::string_view view(const rocksdb::Slice& s) { return std::string_view(s.data(), s.size()); }
+
+rocksdb::CompressionType best_compression() {
+  std::vector<rocksdb::CompressionType> supported = rocksdb::GetSupportedCompressions();
+  for (rocksdb::CompressionType wanted : {rocksdb::kLZ4Compression, rocksdb::kSnappyCompression})
+    if (std::find(supported.begin(), supported.end(), wanted) != supported.end()) return wanted;
+  return rocksdb::kNoCompression;
+}
+
+rocksdb::ColumnFamilyOptions cf_options(int cf, const std::shared_ptr<rocksdb::Cache>& cache) {
+  rocksdb::ColumnFamilyOptions o;
+  o.compression = best_compression();
+  o.level_compaction_dynamic_level_bytes = true;
+  rocksdb::BlockBasedTableOptions table;
+  table.block_cache = cache;
+  table.format_version = 5;
+  if (cf == kAlertsCf) {
+    // get() and every index hit are point lookups here.
+    table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+    table.block_size = 16 * 1024;  // alerts are ~1 KiB: a few per block compress better
+  }
+  if (cf == kAlertsCf || cf == kIndexCf || cf == kHistoryCf) {
+    // Retention deletes the oldest alerts and their index entries: compact files that fill up
+    // with tombstones instead of making every oldest-first scan step over them.
+    o.table_properties_collector_factories.push_back(
+        rocksdb::NewCompactOnDeletionCollectorFactory(/*sliding_window_size=*/16384,
+                                                      /*deletion_trigger=*/8192));
+  }
+  if (cf != kAlertsCf && cf != kIndexCf) o.write_buffer_size = 8 << 20;  // small, rarely written
+  o.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  return o;
+}
+
+std::int64_t system_now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+bool matches(const Alert& a, const AlertQuery& q) {
+  if (a.created_unix_ns < q.from_unix_ns || a.created_unix_ns >= q.to_unix_ns) return false;
+  if (q.min_level && a.level < *q.min_level) return false;
+  if (q.status && a.status != *q.status) return false;
+  if (!q.tenant.empty() && a.tenant != q.tenant) return false;
+  if (!q.rule_id.empty() && a.rule_id != q.rule_id) return false;
+  if (!q.host.empty() && a.host != q.host) return false;
+  if (!q.text.empty() && a.raw.find(q.text) == std::string::npos) return false;
+  return true;
+}
+
+}  // namespace
+
+struct AlertStore::Handles {
+  rocksdb::DB* db = nullptr;
+  std::vector<rocksdb::ColumnFamilyHandle*> cfs;
+  std::shared_ptr<rocksdb::Cache> cache;
+
+  rocksdb::ColumnFamilyHandle* cf(int i) const { return cfs[static_cast<std::size_t>(i)]; }
+
+  ~Handles() {
+    if (!db) return;
+    for (rocksdb::ColumnFamilyHandle* h : cfs) db->DestroyColumnFamilyHandle(h).PermitUncheckedError();
+    db->Close().PermitUncheckedError();  // errors here have no one left to report to
+    delete db;
+  }
+};
+
+AlertStore::~AlertStore() {
+  handles_.reset();  // close the database before removing the secondary's log directory
+  if (!secondary_dir_.empty()) {
+    std::error_code ec;
+    fs::remove_all(secondary_dir_, ec);
+  }
+}
+
+std::int64_t AlertStore::now_ns() const { return clock_ ? clock_() : system_now_ns(); }
+
+Result<std::unique_ptr<AlertStore>> AlertStore::open(const StoreOptions& options) {
+  if (options.dir.empty()) return Error(Status::InvalidArgument("storage: data directory not set"));
+  std::error_code ec;
+  if (fs::exists(options.dir, ec) && !fs::is_directory(options.dir, ec))
+    return Error(Status::InvalidArgument("storage: data directory '" + options.dir +
+                                         "' exists and is not a directory"));
+  fs::create_directories(options.dir, ec);
+  if (ec)
+    return Error(Status::IoError("storage: cannot create data directory '" + options.dir + "': " + ec.message()));
+
+  std::unique_ptr<AlertStore> store(new AlertStore());
+  store->dir_ = options.dir;
+  store->sync_ = options.sync;
+  store->clock_ = options.clock;
+  store->handles_ = std::make_unique<Handles>();
+  Handles& h = *store->handles_;
+  h.cache = rocksdb::NewLRUCache(options.block_cache_bytes);
+
+  rocksdb::DBOptions db_options;
+  db_options.create_if_missing = true;
+  db_options.create_missing_column_families = true;
+  db_options.max_background_jobs = 2;
+  db_options.bytes_per_sync = 1 << 20;
+  db_options.keep_log_file_num = 5;
+  // The small column families (checkpoints, meta) would otherwise keep old WAL files alive
+  // until their memtables fill; this bound makes RocksDB flush them.
+  db_options.max_total_wal_size = 256 << 20;
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  for (int i = 0; i < kCfCount; ++i) descriptors.emplace_back(kCfNames[i], cf_options(i, h.cache));
+  rocksdb::Status s = rocksdb::DB::Open(db_options, options.dir, descriptors, &h.cfs, &h.db);
+  if (!s.ok()) {
+    Status st = from_rocksdb(s, "cannot open alert store in '" + options.dir + "'");
+    if (s.IsIOError() && s.ToString().find("lock") != std::string::npos)
+      return Error(Status::IoError(st.message() + " (is another vigil process using this data directory?)"));
+    return Error(std::move(st));
+  }
+  if (Status st = store->load_meta(); !st.ok()) return Error(std::move(st));
+  return store;
+}
+
+Result<std::unique_ptr<AlertStore>> AlertStore::open_read_only(const std::string& dir) {
+  std::error_code ec;
+  if (!fs::exists(fs::path(dir) / "CURRENT", ec))
+    return Error(Status::NotFound("storage: no alert store in '" + dir + "'"));
+
+  std::unique_ptr<AlertStore> store(new AlertStore());
+  store->dir_ = dir;
+  store->read_only_ = true;
+  // A secondary instance writes its info log to a directory of its own, never into the
+  // writer's directory.
+  std::string secondary_template = (fs::temp_directory_path(ec) / "vigil-store-reader-XXXXXX").string();
+  if (ec || !mkdtemp(secondary_template.data()))
+    return Error(Status::IoError("storage: cannot create a temporary directory for the read-only store"));
+  store->secondary_dir_ = secondary_template;
+  store->handles_ = std::make_unique<Handles>();
+  Handles& h = *store->handles_;
+  h.cache = rocksdb::NewLRUCache(16 << 20);
+
+  rocksdb::DBOptions db_options;
+  db_options.max_open_files = -1;  // required by secondary instances
+  db_options.keep_log_file_num = 1;
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  for (int i = 0; i < kCfCount; ++i) descriptors.emplace_back(kCfNames[i], cf_options(i, h.cache));
+  rocksdb::Status s =
+      rocksdb::DB::OpenAsSecondary(db_options, dir, store->secondary_dir_, descriptors, &h.cfs, &h.db);
+  if (!s.ok()) return Error(from_rocksdb(s, "cannot open alert store in '" + dir + "' read-only"));
+  if (Status st = store->load_meta(); !st.ok()) return Error(std::move(st));
+  return store;
+}
+
+Status AlertStore::catch_up() {
+  if (!read_only_) return Status::InvalidArgument("storage: catch_up() is for read-only stores");
+  rocksdb::Status s = handles_->db->TryCatchUpWithPrimary();
+  if (!s.ok()) return from_rocksdb(s, "catching up with the writer");
+  return load_meta();
+}
+
+Status AlertStore::load_meta() {
+  rocksdb::DB* db = handles_->db;
+  rocksdb::ColumnFamilyHandle* meta = handles_->cf(kMetaCf);
+  auto read_u64 = [&](std::string_view key, std::uint64_t* out) -> Status {
+    std::string value;
+    rocksdb::Status s = db->Get(rocksdb::ReadOptions(), meta, slice(key), &value);
+    if (s.IsNotFound()) {
+      *out = 0;
+      return Status::Ok();
+    }
+    if (!s.ok()) return from_rocksdb(s, "reading " + std::string(key));
+    if (value.size() != 8) return Status::ParseError("storage: meta " + std::string(key) + " is not 8 bytes");
+    *out = get_big_endian64(value);
+    return Status::Ok();
+  };
+
+  std::string version;
+  rocksdb::Status s = db->Get(rocksdb::ReadOptions(), meta, slice(kMetaSchemaVersion), &version);
+  if (s.IsNotFound()) {
+    if (read_only_) return Status::NotFound("storage: '" + dir_ + "' holds no vigil alert store");
+    rocksdb::WriteOptions wo;
+    wo.sync = true;
+    s = db->Put(wo, meta, slice(kMetaSchemaVersion), slice(kSchemaVersion));
+    if (!s.ok()) return from_rocksdb(s, "writing the schema version");
+  } else if (!s.ok()) {
+    return from_rocksdb(s, "reading the schema version");
+  } else if (version != kSchemaVersion) {
+    return Status::Unsupported("storage: alert store in '" + dir_ + "' has schema version " + version +
+                               ", this vigil reads version " + std::string(kSchemaVersion));
+  }
+
+  std::uint64_t next_sequence = 0, last_created = 0, count = 0;
+  if (Status st = read_u64(kMetaNextSequence, &next_sequence); !st.ok()) return st;
+  if (Status st = read_u64(kMetaLastCreated, &last_created); !st.ok()) return st;
+  if (Status st = read_u64(kMetaAlertCount, &count); !st.ok()) return st;
+  std::lock_guard lock(write_mutex_);
+  next_sequence_ = next_sequence;
+  last_created_unix_ns_ = static_cast<std::int64_t>(last_created);
+  alert_count_ = count;
+  return Status::Ok();
+}
+
+std::vector<std::string> AlertStore::index_keys(const Alert& alert, std::string_view alert_key) {
+  std::vector<std::string> keys;
+  keys.reserve(6);
+  auto add = [&](std::string prefix) {
+    prefix.append(alert_key);
+    keys.push_back(std::move(prefix));
+  };
+  // Empty strings are not indexed: a query cannot ask for them ("" = any).
+  if (!alert.rule_id.empty()) add(string_index_prefix(kIndexRule, alert.rule_id));
+  if (!alert.host.empty()) add(string_index_prefix(kIndexHost, alert.host));
+  if (!alert.tenant.empty()) {
+    add(string_index_prefix(kIndexTenant, alert.tenant));
+    add(tenant_level_prefix(alert.tenant, alert.level));
+  }
+  add(byte_index_prefix(kIndexLevel, static_cast<std::uint8_t>(alert.level)));
+  add(byte_index_prefix(kIndexStatus, static_cast<std::uint8_t>(alert.status)));
+  return keys;
+}
+
+Status AlertStore::commit(std::vector<Alert>& alerts, const std::vector<Checkpoint>& checkpoints) {
+  if (alerts.empty() && checkpoints.empty()) return Status::Ok();
+  if (read_only_) return Status::InvalidArgument("storage: commit on a read-only alert store");
+  for (const Checkpoint& c : checkpoints)
+    if (c.key.empty()) return Status::InvalidArgument("storage: checkpoint with an empty key");
+
+  Handles& h = *handles_;
+  std::lock_guard lock(write_mutex_);
+  // Ids must sort in commit order, so a clock that stepped back keeps the last commit's time.
+  std::int64_t created = std::max({now_ns(), last_created_unix_ns_, std::int64_t{1}});
+  std::uint64_t sequence = next_sequence_;
+  rocksdb::WriteBatch batch;
+  rocksdb::Status s;
+  for (Alert& alert : alerts) {
+    std::string key = make_alert_key(created, sequence++);
+    alert.id = alert_id_from_key(key);
+    alert.created_unix_ns = created;
+    s = batch.Put(h.cf(kAlertsCf), key, encode_alert(alert));
+    for (const std::string& index_key : index_keys(alert, key))
+      if (s.ok()) s = batch.Put(h.cf(kIndexCf), index_key, rocksdb::Slice());
+    if (!s.ok()) break;
+  }
+  for (const Checkpoint& c : checkpoints)
+    if (s.ok()) s = batch.Put(h.cf(kCheckpointsCf), c.key, c.value);
+  std::uint64_t new_count = alert_count_ + alerts.size();
+  if (s.ok() && !alerts.empty()) {
+    s = batch.Put(h.cf(kMetaCf), slice(kMetaNextSequence), encode_u64(sequence));
+    if (s.ok()) s = batch.Put(h.cf(kMetaCf), slice(kMetaLastCreated), encode_u64(static_cast<std::uint64_t>(created)));
+    if (s.ok()) s = batch.Put(h.cf(kMetaCf), slice(kMetaAlertCount), encode_u64(new_count));
+  }
+  if (s.ok()) {
+    rocksdb::WriteOptions wo;
+    wo.sync = sync_;
+    s = h.db->Write(wo, &batch);
+  }
+  if (!s.ok()) {
+    for (Alert& alert : alerts) {
+      alert.id.clear();
+      alert.created_unix_ns = 0;
+    }
+    return from_rocksdb(s, "commit of " + std::to_string(alerts.size()) + " alerts and " +
+                               std::to_string(checkpoints.size()) + " checkpoints");
+  }
+  if (!alerts.empty()) {
+    next_sequence_ = sequence;
+    last_created_unix_ns_ = created;
+    alert_count_ = new_count;
+  }
+  return Status::Ok();
+}
+
+Result<std::optional<std::string>> AlertStore::checkpoint(std::string_view key) const {
+  std::string value;
+  rocksdb::Status s = handles_->db->Get(rocksdb::ReadOptions(), handles_->cf(kCheckpointsCf), slice(key), &value);
+  if (s.IsNotFound()) return std::optional<std::string>();
+  if (!s.ok()) return Error(from_rocksdb(s, "reading checkpoint '" + std::string(key) + "'"));
+  return std::optional<std::string>(std::move(value));
+}
+
+Result<std::vector<Checkpoint>> AlertStore::checkpoints_with_prefix(std::string_view prefix) const {
+  std::vector<Checkpoint> out;
+  std::unique_ptr<rocksdb::Iterator> it(
+      handles_->db->NewIterator(rocksdb::ReadOptions(), handles_->cf(kCheckpointsCf)));
+  for (it->Seek(slice(prefix)); it->Valid() && it->key().starts_with(slice(prefix)); it->Next())
+    out.push_back(Checkpoint{it->key().ToString(), it->value().ToString()});
+  if (!it->status().ok()) return Error(from_rocksdb(it->status(), "listing checkpoints"));
+  return out;
+}
+
+Result<Alert> AlertStore::get(std::string_view id) const {
+  Result<std::string> key = alert_key_from_id(id);
+  if (!key) return Error(key.error());
+  std::string value;
+  rocksdb::Status s = handles_->db->Get(rocksdb::ReadOptions(), handles_->cf(kAlertsCf), *key, &value);
+  if (s.IsNotFound()) return Error(Status::NotFound("storage: no alert with id " + std::string(id)));
+  if (!s.ok()) return Error(from_rocksdb(s, "reading alert " + std::string(id)));
+  Alert alert;
+  if (Status st = decode_alert(*key, value, &alert); !st.ok()) return Error(std::move(st));
+  return alert;
+}
+
+namespace {
+
+// One time-ordered run of keys being scanned: an index run (keys = prefix + alert key) or the
+// alerts column family itself (empty prefix, values are the alerts).
+struct Run {
+  std::string prefix;
+  std::string lower, upper;  // iterator bounds; must outlive the iterator
+  rocksdb::ReadOptions read_options;
+  std::unique_ptr<rocksdb::Iterator> it;
+
+  bool valid() const { return it->Valid(); }
+  std::string_view alert_key() const {
+    std::string_view key = view(it->key());
+    return key.substr(key.size() - kAlertKeySize);
+  }
+};
+
+// Which runs list() scans: the prefixes of one index (several when the filter is a level range)
+// or, with no prefixes, the alerts column family.
+struct Plan {
+  std::vector<std::string> prefixes;
+  std::uint64_t estimated_entries = 0;
+};
+
+}  // namespace
+
+Result<AlertPage> AlertStore::list(const AlertQuery& query) const {
+  if (query.limit == 0) return Error(Status::InvalidArgument("storage: list limit must be at least 1"));
+  AlertPage page;
+  // Time bounds as alert keys: [lower, upper).
+  std::int64_t from = std::max<std::int64_t>(query.from_unix_ns, 0);
+  if (query.to_unix_ns <= from) return page;
+  std::string lower = make_alert_key(from, 0);
+  std::string upper = make_alert_key(query.to_unix_ns, 0);
+  if (!query.cursor.empty()) {
+    Result<std::string> cursor = alert_key_from_id(query.cursor);
+    if (!cursor) return Error(Status::InvalidArgument("storage: bad cursor: " + cursor.error().message()));
+    // The cursor is the last alert already returned: resume strictly past it. A 16-byte key
+    // plus a NUL is the smallest key after it.
+    if (query.newest_first)
+      upper = std::min(upper, *cursor);
+    else
+      lower = std::max(lower, *cursor + std::string(1, '\0'));
+    if (lower >= upper) return page;
+  }
+
+  const Handles& h = *handles_;
+  // Candidate plans, most selective first when estimates tie (as they do on a store too small
+  // for RocksDB's size estimates to tell runs apart).
+  std::vector<Plan> candidates;
+  if (!query.rule_id.empty()) candidates.push_back(Plan{{string_index_prefix(kIndexRule, query.rule_id)}});
+  if (!query.host.empty()) candidates.push_back(Plan{{string_index_prefix(kIndexHost, query.host)}});
+  if (!query.tenant.empty()) {
+    if (query.min_level && *query.min_level != AlertLevel::kInformational) {
+      Plan p;
+      for (int l = static_cast<int>(*query.min_level); l <= static_cast<int>(AlertLevel::kCritical); ++l)
+        p.prefixes.push_back(tenant_level_prefix(query.tenant, static_cast<AlertLevel>(l)));
+      candidates.push_back(std::move(p));
+    } else {
+      candidates.push_back(Plan{{string_index_prefix(kIndexTenant, query.tenant)}});
+    }
+  }
+  if (query.status) candidates.push_back(Plan{{byte_index_prefix(kIndexStatus, static_cast<std::uint8_t>(*query.status))}});
+  if (query.min_level && *query.min_level != AlertLevel::kInformational) {
+    Plan p;
+    for (int l = static_cast<int>(*query.min_level); l <= static_cast<int>(AlertLevel::kCritical); ++l)
+      p.prefixes.push_back(byte_index_prefix(kIndexLevel, static_cast<std::uint8_t>(l)));
+    candidates.push_back(std::move(p));
+  }
+
+  Plan plan;  // default: scan the alerts column family
+  if (!candidates.empty()) {
+    rocksdb::SizeApproximationOptions size_options;
+    size_options.include_memtables = true;
+    size_options.include_files = true;
+    for (Plan& p : candidates) {
+      std::vector<std::string> bounds;
+      bounds.reserve(p.prefixes.size() * 2);
+      std::vector<rocksdb::Range> ranges;
+      for (const std::string& prefix : p.prefixes) {
+        bounds.push_back(prefix + lower);
+        bounds.push_back(prefix + upper);
+      }
+      for (std::size_t i = 0; i < bounds.size(); i += 2) ranges.emplace_back(bounds[i], bounds[i + 1]);
+      std::vector<std::uint64_t> sizes(ranges.size(), 0);
+      rocksdb::Status s = h.db->GetApproximateSizes(size_options, h.cf(kIndexCf), ranges.data(),
+                                                     static_cast<int>(ranges.size()), sizes.data());
+      if (!s.ok()) return Error(from_rocksdb(s, "estimating index sizes"));
+      // Bytes to entries: an entry is its key plus a few bytes of block overhead, and keys of
+      // different indexes differ in length.
+      for (std::size_t i = 0; i < sizes.size(); ++i)
+        p.estimated_entries += sizes[i] / (p.prefixes[i].size() + kAlertKeySize + 8);
+    }
+    plan = std::move(*std::min_element(candidates.begin(), candidates.end(), [](const Plan& a, const Plan& b) {
+      return a.estimated_entries < b.estimated_entries;
+    }));
+  }
+
+  // The primary reads one snapshot so that an index entry and its alert agree even while
+  // commits and retention run. Secondary instances only change on catch_up() and have no
+  // snapshots.
+  const rocksdb::Snapshot* snapshot = read_only_ ? nullptr : h.db->GetSnapshot();
+  struct SnapshotRelease {
+    rocksdb::DB* db;
+    const rocksdb::Snapshot* snapshot;
+    ~SnapshotRelease() {
+      if (snapshot) db->ReleaseSnapshot(snapshot);
+    }
+  } release{h.db, snapshot};
+
+  const bool scan_alerts = plan.prefixes.empty();
+  if (scan_alerts) plan.prefixes.emplace_back();
+  std::vector<std::unique_ptr<Run>> runs;
+  for (const std::string& prefix : plan.prefixes) {
+    auto run = std::make_unique<Run>();
+    run->prefix = prefix;
+    run->lower = prefix + lower;
+    run->upper = prefix + upper;
+    run->read_options.snapshot = snapshot;
+    run->read_options.iterate_lower_bound = new rocksdb::Slice(run->lower);
+    run->read_options.iterate_upper_bound = new rocksdb::Slice(run->upper);
+    run->it.reset(h.db->NewIterator(run->read_options, h.cf(scan_alerts ? kAlertsCf : kIndexCf)));
+    if (query.newest_first)
+      run->it->SeekToLast();
+    else
+      run->it->SeekToFirst();
+    runs.push_back(std::move(run));
+  }
+  // ReadOptions does not own its bound slices.
+  struct BoundsRelease {
+    std::vector<std::unique_ptr<Run>>* runs;
+    ~BoundsRelease() {
+      for (auto& run : *runs) {
+        run->it.reset();
+        delete run->read_options.iterate_lower_bound;
+        delete run->read_options.iterate_upper_bound;
+      }
+    }
+  } bounds_release{&runs};
+
+  rocksdb::ReadOptions get_options;
+  get_options.snapshot = snapshot;
+  std::string value;
+  bool found_more = false;
+  while (!found_more) {
+    // Merge the runs: take the newest (or oldest) current key among them.
+    Run* next = nullptr;
+    for (auto& run : runs) {
+      if (!run->valid()) continue;
+      if (!next || (query.newest_first ? run->alert_key() > next->alert_key()
+                                       : run->alert_key() < next->alert_key()))
+        next = run.get();
+    }
+    if (!next) break;
+    std::string_view key = next->alert_key();
+    Alert alert;
+    Status decoded;
+    if (scan_alerts) {
+      decoded = decode_alert(key, view(next->it->value()), &alert);
+    } else {
+      rocksdb::Status s = h.db->Get(get_options, h.cf(kAlertsCf), slice(key), &value);
+      if (s.IsNotFound()) {
+        // Only an alert whose value could not be decoded is deleted without its index
+        // entries (retention cannot compute them); its dangling entries are skipped.
+        decoded = Status::NotFound("");
+      } else if (!s.ok()) {
+        return Error(from_rocksdb(s, "reading alert " + alert_id_from_key(key)));
+      } else {
+        decoded = decode_alert(key, value, &alert);
+      }
+    }
+    if (!decoded.ok() && decoded.code() != StatusCode::kNotFound) return Error(std::move(decoded));
+    if (decoded.ok() && matches(alert, query)) {
+      if (page.alerts.size() == query.limit)
+        found_more = true;
+      else
+        page.alerts.push_back(std::move(alert));
+    }
+    if (query.newest_first)
+      next->it->Prev();
+    else
+      next->it->Next();
+  }
+  for (auto& run : runs)
+    if (!run->it->status().ok()) return Error(from_rocksdb(run->it->status(), "scanning alerts"));
+  if (found_more) page.next_cursor = page.alerts.back().id;
+  return page;
+}
+
+Result<std::uint64_t> AlertStore::delete_older_than(std::int64_t unix_ns) {
+  if (read_only_) return Error(Status::InvalidArgument("storage: retention on a read-only alert store"));
+  Handles& h = *handles_;
+  if (unix_ns <= 0) return std::uint64_t{0};
+  // Two retention runs at once would both count the same alerts as deleted.
+  std::lock_guard retention_lock(retention_mutex_);
+  const std::string cutoff = make_alert_key(unix_ns, 0);
+  std::string resume_from;  // past the last deleted key: do not step over our own tombstones
+  std::uint64_t deleted = 0;
+  for (;;) {
+    rocksdb::ReadOptions ro;
+    ro.fill_cache = false;  // old alerts are not what anyone reads next
+    rocksdb::Slice upper_bound(cutoff);
+    rocksdb::Slice lower_bound(resume_from);
+    ro.iterate_upper_bound = &upper_bound;
+    if (!resume_from.empty()) ro.iterate_lower_bound = &lower_bound;
+    std::unique_ptr<rocksdb::Iterator> it(h.db->NewIterator(ro, h.cf(kAlertsCf)));
+    rocksdb::WriteBatch batch;
+    rocksdb::Status s;
+    std::size_t n = 0;
+    for (it->SeekToFirst(); it->Valid() && n < kRetentionChunk && s.ok(); it->Next(), ++n) {
+      std::string_view key = view(it->key());
+      Alert alert;
+      // An alert that cannot be decoded is still deleted: retention must not stall on it.
+      if (decode_alert(key, view(it->value()), &alert).ok())
+        for (const std::string& index_key : index_keys(alert, key))
+          if (s.ok()) s = batch.Delete(h.cf(kIndexCf), index_key);
+      if (s.ok()) s = batch.Delete(h.cf(kAlertsCf), slice(key));
+      resume_from.assign(key);
+      resume_from.push_back('\0');
+    }
+    if (!it->status().ok()) return Error(from_rocksdb(it->status(), "scanning alerts for retention"));
+    if (!s.ok()) return Error(from_rocksdb(s, "building the retention batch"));
+    if (n == 0) break;
+    std::lock_guard lock(write_mutex_);
+    std::uint64_t new_count = alert_count_ >= n ? alert_count_ - n : 0;
+    s = batch.Put(h.cf(kMetaCf), slice(kMetaAlertCount), encode_u64(new_count));
+    if (s.ok()) {
+      rocksdb::WriteOptions wo;
+      wo.sync = sync_;
+      s = h.db->Write(wo, &batch);
+    }
+    if (!s.ok()) return Error(from_rocksdb(s, "deleting old alerts"));
+    alert_count_ = new_count;
+    deleted += n;
+  }
+  // History keys start with their alert's key, so one range covers every deleted alert's.
+  rocksdb::WriteOptions wo;
+  wo.sync = sync_;
+  rocksdb::Status s = h.db->DeleteRange(wo, h.cf(kHistoryCf), rocksdb::Slice(), cutoff);
+  if (!s.ok()) return Error(from_rocksdb(s, "deleting old alert history"));
+  return deleted;
+}
+
+std::uint64_t AlertStore::approximate_size_bytes() const {
+  std::uint64_t sst = 0, memtables = 0;
+  handles_->db->GetAggregatedIntProperty(rocksdb::DB::Properties::kTotalSstFilesSize, &sst);
+  handles_->db->GetAggregatedIntProperty(rocksdb::DB::Properties::kCurSizeAllMemTables, &memtables);
+  return sst + memtables;
+}
+
+std::uint64_t AlertStore::alert_count_estimate() const { return alert_count_; }
+
+}  // namespace vigil::storage

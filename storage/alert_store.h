@@ -1,0 +1,147 @@
+#pragma once
+// The alert store: one RocksDB database holding alerts, their secondary indexes, collector
+// checkpoints and metadata (DESIGN.md "Storage").
+//
+// Column families:
+//   alerts      key = 16 bytes: big-endian created_unix_ns + big-endian sequence. The Alert id
+//               is those 16 bytes as 32 lowercase hex digits, so ids sort by commit time.
+//               Value = the alert, binary encoded (storage/alert_codec.h).
+//   index       secondary indexes, every entry ending with the 16-byte alert key so that one
+//               indexed value is a time-ordered run (see index_keys() in alert_store.cpp).
+//   history     lifecycle history (analyst-review issue). Keys MUST start with the 16-byte
+//               alert key: retention deletes them by range with their alerts.
+//   outbox      forwarding queue (forwarder issue).
+//   checkpoints collector checkpoint key -> value.
+//   meta        schema version, sequence counter, last commit time, alert count.
+//
+// Alerts, their index entries, the counters and the checkpoints of one commit() go into ONE
+// WriteBatch: after a crash the store holds either all of a commit or none of it.
+//
+// Threading: every method may be called from any thread. Writes (commit, delete_older_than)
+// are serialised by an internal mutex; reads run concurrently with them and with each other.
+// A store opened with open_read_only() sees the primary's data as of open() or the last
+// catch_up().
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <limits>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/alert.h"
+#include "core/ingest.h"
+#include "core/status.h"
+
+namespace rocksdb {
+class DB;
+class ColumnFamilyHandle;
+class Snapshot;
+}  // namespace rocksdb
+
+namespace vigil::storage {
+
+struct StoreOptions {
+  // Data directory, created (with its parents) if missing.
+  std::string dir;
+  // fsync the WAL on every commit, so a commit that returned ok survives a power loss.
+  // Default: true. false only loses the last commits on an OS crash, never on a process crash.
+  bool sync = true;
+  // Block cache shared by all column families. Default: 64 MiB.
+  std::size_t block_cache_bytes = 64 << 20;
+  // Wall clock in unix ns for created_unix_ns. Default (empty): the system clock. Tests inject
+  // one to step the clock back.
+  std::function<std::int64_t()> clock;
+};
+
+// Filters of list(); all optional and ANDed.
+struct AlertQuery {
+  // Half-open range [from, to) on Alert::created_unix_ns.
+  std::int64_t from_unix_ns = 0, to_unix_ns = std::numeric_limits<std::int64_t>::max();
+  std::optional<AlertLevel> min_level;
+  std::optional<AlertStatus> status;
+  std::string tenant, rule_id, host;  // exact match; "" = any
+  std::string text;                   // case-sensitive substring of Alert::raw; "" = any
+  std::size_t limit = 100;            // page size, at least 1
+  std::string cursor;                 // next_cursor of the previous page; "" = first page
+  bool newest_first = true;
+};
+
+struct AlertPage {
+  std::vector<Alert> alerts;
+  std::string next_cursor;  // "" = no more matching alerts
+};
+
+class AlertStore {
+ public:
+  // Opens (creating if needed) the store for reading and writing. One writer per directory:
+  // a second open() of the same directory fails (RocksDB's LOCK file).
+  static Result<std::unique_ptr<AlertStore>> open(const StoreOptions& options);
+  // Opens a store that a writer (this or another process) may have open at the same time, as
+  // a RocksDB secondary instance. Sees the data as of this call; catch_up() moves it forward.
+  static Result<std::unique_ptr<AlertStore>> open_read_only(const std::string& dir);
+
+  ~AlertStore();
+  AlertStore(const AlertStore&) = delete;
+  AlertStore& operator=(const AlertStore&) = delete;
+
+  // Writes the alerts, every index entry and the checkpoints (key -> value, a later value
+  // replacing an earlier one) in one WriteBatch. Assigns each alert its id and
+  // created_unix_ns (never less than any earlier commit's, even if the clock steps back).
+  // Durable when it returns ok (with StoreOptions::sync). On error the alerts' ids are cleared
+  // and nothing was written. Empty alerts and checkpoints: ok, nothing written.
+  Status commit(std::vector<Alert>& alerts, const std::vector<Checkpoint>& checkpoints);
+
+  Result<std::optional<std::string>> checkpoint(std::string_view key) const;
+  Result<std::vector<Checkpoint>> checkpoints_with_prefix(std::string_view prefix) const;
+
+  // NotFound if absent, InvalidArgument if `id` is not 32 hex digits.
+  Result<Alert> get(std::string_view id) const;
+  // One page of alerts matching every filter, in id order (newest or oldest first). Scans the
+  // most selective index for the filters given and checks the other filters on each alert.
+  Result<AlertPage> list(const AlertQuery& query) const;
+
+  // Retention: deletes alerts created before `unix_ns` with their index entries and history.
+  // Returns how many alerts it deleted. Commits may run meanwhile (it works in chunks).
+  Result<std::uint64_t> delete_older_than(std::int64_t unix_ns);
+
+  // Read-only stores: catch up with the writer's latest commits. InvalidArgument on a writer.
+  Status catch_up();
+
+  // SST files + memtables of all column families: the vigil_store_size_bytes gauge.
+  std::uint64_t approximate_size_bytes() const;
+  // Alerts stored (kept exact by commit and retention; "estimate" because a read-only store
+  // lags the writer).
+  std::uint64_t alert_count_estimate() const;
+
+  const std::string& dir() const { return dir_; }
+  bool read_only() const { return read_only_; }
+
+ private:
+  struct Handles;
+  AlertStore() = default;
+  Status load_meta();
+  // Every index key of the alert whose 16-byte store key is `alert_key`: what commit writes
+  // and retention deletes (a status change will delete the old status entries and put the new).
+  static std::vector<std::string> index_keys(const Alert& alert, std::string_view alert_key);
+  std::int64_t now_ns() const;
+
+  std::string dir_;
+  std::string secondary_dir_;  // read-only stores: the secondary instance's own log directory
+  bool read_only_ = false;
+  bool sync_ = true;
+  std::function<std::int64_t()> clock_;
+  std::unique_ptr<Handles> handles_;
+
+  std::mutex retention_mutex_;  // one delete_older_than() at a time
+  std::mutex write_mutex_;  // serialises the read-modify-write of the counters below
+  std::uint64_t next_sequence_ = 0;
+  std::int64_t last_created_unix_ns_ = 0;
+  std::atomic<std::uint64_t> alert_count_{0};
+};
+
+}  // namespace vigil::storage
