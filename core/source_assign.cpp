@@ -1,0 +1,153 @@
+#include "core/source_assign.h"
+
+#include <arpa/inet.h>
+
+#include <charconv>
+#include <cstring>
+
+#include "core/ascii.h"
+
+namespace vigil {
+
+bool parse_ip_address(std::string_view text, unsigned char out[16]) {
+  // inet_pton needs a terminated string; addresses are short.
+  char buffer[64];
+  if (text.empty() || text.size() >= sizeof buffer) return false;
+  std::memcpy(buffer, text.data(), text.size());
+  buffer[text.size()] = '\0';
+  unsigned char v4[4];
+  if (::inet_pton(AF_INET, buffer, v4) == 1) {
+    std::memset(out, 0, 10);
+    out[10] = 0xff;
+    out[11] = 0xff;
+    std::memcpy(out + 12, v4, 4);
+    return true;
+  }
+  return ::inet_pton(AF_INET6, buffer, out) == 1;
+}
+
+bool glob_match_icase(std::string_view pattern, std::string_view text) {
+  // Iterative matcher with one backtrack point (the last '*'): linear in practice, and no
+  // recursion a hostile pattern could blow up.
+  std::size_t p = 0, t = 0;
+  std::size_t star = std::string_view::npos, star_text = 0;
+  while (t < text.size()) {
+    if (p < pattern.size() && (pattern[p] == '?' || ascii_lower(pattern[p]) == ascii_lower(text[t]))) {
+      ++p;
+      ++t;
+    } else if (p < pattern.size() && pattern[p] == '*') {
+      star = p++;
+      star_text = t;
+    } else if (star != std::string_view::npos) {
+      p = star + 1;
+      t = ++star_text;
+    } else {
+      return false;
+    }
+  }
+  while (p < pattern.size() && pattern[p] == '*') ++p;
+  return p == pattern.size();
+}
+
+namespace {
+
+std::string describe(const SourceRule& rule) {
+  return rule.cidr.empty() ? "host_glob '" + rule.host_glob + "'" : "cidr '" + rule.cidr + "'";
+}
+
+}  // namespace
+
+Result<SourceAssigner> SourceAssigner::create(std::vector<SourceRule> rules) {
+  SourceAssigner assigner;
+  for (SourceRule& rule : rules) {
+    if (rule.cidr.empty() == rule.host_glob.empty())
+      return Error(Status::InvalidArgument("source rule must set exactly one of cidr and host_glob (got " +
+                                           (rule.cidr.empty() ? std::string("neither")
+                                                              : "cidr '" + rule.cidr + "' and host_glob '" +
+                                                                    rule.host_glob + "'") +
+                                           ")"));
+    if (rule.tenant.empty() && rule.system.empty() && rule.product.empty() && rule.category.empty() &&
+        rule.service.empty())
+      return Error(Status::InvalidArgument("source rule " + describe(rule) +
+                                           " sets none of tenant, system, product, category, service"));
+    if (!rule.host_glob.empty()) {
+      assigner.host_rules_.push_back(std::move(rule));
+      continue;
+    }
+    CidrRule cidr;
+    const std::string_view text = rule.cidr;
+    const std::size_t slash = text.find('/');
+    const std::string_view address = text.substr(0, slash);
+    if (!parse_ip_address(address, cidr.network))
+      return Error(Status::InvalidArgument("source rule cidr '" + rule.cidr + "': '" + std::string(address) +
+                                           "' is not an IPv4 or IPv6 address"));
+    const bool is_v4 = address.find(':') == std::string_view::npos;
+    const unsigned family_bits = is_v4 ? 32 : 128;
+    unsigned prefix = family_bits;
+    if (slash != std::string_view::npos) {
+      const std::string_view digits = text.substr(slash + 1);
+      const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), prefix);
+      if (digits.empty() || ec != std::errc() || end != digits.data() + digits.size() || prefix > family_bits)
+        return Error(Status::InvalidArgument("source rule cidr '" + rule.cidr + "': prefix length must be 0.." +
+                                             std::to_string(family_bits)));
+    }
+    cidr.prefix_bits = is_v4 ? prefix + 96 : prefix;
+    // Host bits set in the rule ("10.1.2.3/8") are cleared rather than refused: the intent is clear.
+    for (unsigned bit = cidr.prefix_bits; bit < 128; ++bit)
+      cidr.network[bit / 8] &= static_cast<unsigned char>(~(0x80u >> (bit % 8)));
+    cidr.fields = std::move(rule);
+    assigner.cidr_rules_.push_back(std::move(cidr));
+  }
+  return assigner;
+}
+
+const SourceRule* SourceAssigner::match_ip(const std::string& ip) const {
+  if (cidr_rules_.empty()) return nullptr;
+  unsigned char address[16];
+  if (!parse_ip_address(ip, address)) return nullptr;
+  for (const CidrRule& rule : cidr_rules_) {
+    const unsigned whole = rule.prefix_bits / 8, rest = rule.prefix_bits % 8;
+    if (std::memcmp(address, rule.network, whole) != 0) continue;
+    if (rest != 0) {
+      const auto mask = static_cast<unsigned char>(0xffu << (8 - rest));
+      if ((address[whole] & mask) != rule.network[whole]) continue;
+    }
+    return &rule.fields;
+  }
+  return nullptr;
+}
+
+std::shared_ptr<const SourceInfo> SourceAssigner::for_peer(
+    const std::shared_ptr<const SourceInfo>& collector_default, const std::string& ip) const {
+  auto key = std::make_pair(collector_default.get(), ip);
+  {
+    std::lock_guard<std::mutex> lock(cache_->mutex);
+    auto it = cache_->entries.find(key);
+    if (it != cache_->entries.end()) return it->second.second;
+  }
+  auto info = std::make_shared<SourceInfo>(collector_default ? *collector_default : SourceInfo{});
+  info->peer = ip;
+  if (const SourceRule* rule = match_ip(ip)) {
+    if (!rule->tenant.empty()) info->tenant = rule->tenant;
+    if (!rule->system.empty()) info->system = rule->system;
+    if (!rule->product.empty()) info->product = rule->product;
+    if (!rule->category.empty()) info->category = rule->category;
+    if (!rule->service.empty()) info->service = rule->service;
+  }
+  std::lock_guard<std::mutex> lock(cache_->mutex);
+  if (cache_->entries.size() >= kMaxCachedPeers) cache_->entries.clear();
+  // Another thread may have inserted meanwhile: keep its answer so the pointer stays stable.
+  return cache_->entries.emplace(std::move(key), std::make_pair(collector_default, info)).first->second.second;
+}
+
+bool SourceAssigner::apply_host(std::string_view host, std::string* tenant, std::string* system) const {
+  for (const SourceRule& rule : host_rules_) {
+    if (!glob_match_icase(rule.host_glob, host)) continue;
+    if (tenant && !rule.tenant.empty()) *tenant = rule.tenant;
+    if (system && !rule.system.empty()) *system = rule.system;
+    return true;
+  }
+  return false;
+}
+
+}  // namespace vigil
