@@ -291,11 +291,18 @@ Status Metrics::serve(const std::string& host, std::uint16_t port) {
   int rc = ::getaddrinfo(host.c_str(), nullptr, &hints, &found);
   if (rc != 0 || found == nullptr)
     return Status::InvalidArgument("metrics: cannot resolve host '" + host + "': " + ::gai_strerror(rc));
-  std::string bound_host = format_address(found->ai_addr);
-  std::string address = bound_host + ":" + std::to_string(port);
+  // IPv4 first: "localhost" may list ::1 first, and the HTTP server may lack IPv6 (below).
+  const addrinfo* chosen = found;
+  for (const addrinfo* a = found; a != nullptr; a = a->ai_next)
+    if (a->ai_family == AF_INET) {
+      chosen = a;
+      break;
+    }
+  const bool ipv6 = chosen->ai_family == AF_INET6;
+  std::string address = format_address(chosen->ai_addr) + ":" + std::to_string(port);
   sockaddr_storage resolved{};
-  socklen_t resolved_len = found->ai_addrlen;
-  std::memcpy(&resolved, found->ai_addr, found->ai_addrlen);
+  socklen_t resolved_len = chosen->ai_addrlen;
+  std::memcpy(&resolved, chosen->ai_addr, chosen->ai_addrlen);
   ::freeaddrinfo(found);
 
   // prometheus-cpp reports a failed bind only by throwing; startup is the one place we accept that.
@@ -304,6 +311,10 @@ Status Metrics::serve(const std::string& host, std::uint16_t port) {
         std::vector<std::string>{"listening_ports", address, "num_threads", "2"});
   } catch (const std::exception& e) {
     std::string reason = bind_failure_reason(reinterpret_cast<const sockaddr*>(&resolved), resolved_len, port);
+    // Debian's civetweb 1.15 is built without IPv6: the address is fine, the server cannot use it.
+    if (reason.empty() && ipv6)
+      return Status::Unsupported("metrics: cannot listen on " + address +
+                                 ": the HTTP server library (civetweb) was built without IPv6; use an IPv4 address");
     return Status::IoError("metrics: cannot listen on " + address + ": " + (reason.empty() ? e.what() : reason));
   }
   exposer_->RegisterCollectable(registry_);
