@@ -6,9 +6,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <exception>
+#include <thread>
 #include <vector>
 
 #include <prometheus/check_names.h>
@@ -326,11 +329,35 @@ Status Metrics::serve(const std::string& host, std::uint16_t port) {
     return Status::Internal("metrics: the HTTP server on " + address + " reports no listening port");
   }
   port_ = static_cast<std::uint16_t>(ports[0]);
+  // Where stop() connects to wake the server: the bound address, or loopback for a wildcard.
+  connect_ip_ = ipv6 || reinterpret_cast<const sockaddr_in*>(&resolved)->sin_addr.s_addr == htonl(INADDR_ANY)
+                    ? "127.0.0.1"
+                    : format_address(reinterpret_cast<const sockaddr*>(&resolved));
   return Status::Ok();
 }
 
 void Metrics::stop() {
+  if (!exposer_) return;
+  // civetweb's accept loop polls its sockets with a 2 s timeout and checks for shutdown only
+  // between polls, so a plain stop takes up to 2 s. Connecting wakes the poll at once; the
+  // connection is closed straight away, so a worker that accepts it is not held either.
+  std::atomic<bool> stopped{false};
+  std::thread waker([&stopped, ip = connect_ip_, port = port_] {
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(port);
+    if (::inet_pton(AF_INET, ip.c_str(), &addr.sin_addr) != 1) return;
+    while (!stopped.load()) {
+      int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      if (fd < 0) return;
+      ::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr);
+      ::close(fd);
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  });
   exposer_.reset();
+  stopped = true;
+  waker.join();
   port_ = 0;
 }
 

@@ -155,6 +155,7 @@ class Metrics {
   std::unordered_map<std::string, prometheus::Counter*> level_cache_;
 
   std::uint16_t port_ = 0;
+  std::string connect_ip_;  // IPv4 address stop() connects to (see there)
   std::unique_ptr<prometheus::Exposer> exposer_;  // last: stopped before anything it reads
 };
 

@@ -148,7 +148,10 @@ TEST(Metrics, ExpositionOverHttpHasCollectorParseRuleAndProcessSamples) {
   EXPECT_EQ(sample_value(metrics.render(), R"(vigil_rule_matches_total{rule="web_sqli_union"})"), 1);
 
   const std::uint16_t port = metrics.port();
+  // civetweb alone takes up to 2 s to notice shutdown; stop() wakes it (daemon shutdown, tests).
+  auto stop_started = std::chrono::steady_clock::now();
   metrics.stop();
+  EXPECT_LT(std::chrono::steady_clock::now() - stop_started, 1s);
   EXPECT_EQ(metrics.port(), 0);
   EXPECT_FALSE(testing::http_get("127.0.0.1", port, "/metrics", 1s)) << "still serving after stop()";
 }
