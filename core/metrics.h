@@ -91,6 +91,7 @@ class Metrics {
   // share a name with different labels; they must then share `help`. `read` runs on the HTTP
   // server's thread during a scrape: it must be thread-safe, quick and must not call back into
   // Metrics. Whatever it reads must stay alive until remove_gauge_callback(id) or stop().
+  // The name must not be one of the families above or of registry(): both would be exported.
   // Fails (kInvalidArgument) for a name or label name Prometheus does not accept, or a help
   // text that differs from an earlier callback of the same name.
   Result<CallbackId> add_gauge_callback(const std::string& name, const std::string& help,
