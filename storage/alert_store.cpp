@@ -548,7 +548,13 @@ Result<AlertPage> AlertStore::list(const AlertQuery& query) const {
     Alert alert;
     Status decoded;
     if (scan_alerts) {
-      decoded = decode_alert(key, view(next->it->value()), &alert);
+      std::string_view stored = view(next->it->value());
+      // The raw event is stored verbatim in the value: a value without the text cannot match,
+      // and skipping its decode makes a text search over the alerts several times faster.
+      if (!query.text.empty() && stored.find(query.text) == std::string_view::npos)
+        decoded = Status::NotFound("");
+      else
+        decoded = decode_alert(key, stored, &alert);
     } else {
       rocksdb::Status s = h.db->Get(get_options, h.cf(kAlertsCf), slice(key), &value);
       if (s.IsNotFound()) {
@@ -557,10 +563,13 @@ Result<AlertPage> AlertStore::list(const AlertQuery& query) const {
         decoded = Status::NotFound("");
       } else if (!s.ok()) {
         return Error(from_rocksdb(s, "reading alert " + alert_id_from_key(key)));
+      } else if (!query.text.empty() && value.find(query.text) == std::string::npos) {
+        decoded = Status::NotFound("");
       } else {
         decoded = decode_alert(key, value, &alert);
       }
     }
+    // NotFound: skipped without decoding (see above), not an error.
     if (!decoded.ok() && decoded.code() != StatusCode::kNotFound) return Error(std::move(decoded));
     if (decoded.ok() && matches(alert, query)) {
       if (page.alerts.size() == query.limit)
