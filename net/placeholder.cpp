@@ -1,2 +1,0 @@
-// Until the HTTP server lands (this file is removed then).
-namespace vigil::net { int library_version() { return 1; } }
