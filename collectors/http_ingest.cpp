@@ -1,0 +1,298 @@
+#include "collectors/http_ingest.h"
+
+#include <zlib.h>
+
+#include <condition_variable>
+#include <cstring>
+#include <deque>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "core/ascii.h"
+
+namespace vigil::collectors {
+
+Status HttpIngestOptions::validate() const {
+  if (name.empty()) return Status::InvalidArgument("http ingest: the collector needs a name");
+  if (path.empty() || path.front() != '/')
+    return Status::InvalidArgument("http ingest " + name + ": path '" + path + "' must start with '/'");
+  if (max_record_bytes == 0) return Status::InvalidArgument("http ingest " + name + ": max_record_bytes must be positive");
+  if (max_decoded_bytes == 0) return Status::InvalidArgument("http ingest " + name + ": max_decoded_bytes must be positive");
+  if (batch_max_records == 0 || batch_max_bytes == 0)
+    return Status::InvalidArgument("http ingest " + name + ": batch limits must be positive");
+  if (submit_threads == 0) return Status::InvalidArgument("http ingest " + name + ": submit_threads must be at least 1");
+  if (max_queued_requests == 0)
+    return Status::InvalidArgument("http ingest " + name + ": max_queued_requests must be at least 1");
+  return Status::Ok();
+}
+
+Result<std::string> gunzip(std::string_view compressed, std::size_t max_bytes) {
+  z_stream zs{};
+  // 16 + MAX_WBITS: gzip wrapper only (a zlib or raw deflate body is a client error).
+  if (inflateInit2(&zs, 16 + MAX_WBITS) != Z_OK) return Error(Status::Internal("gzip: inflateInit2 failed"));
+  std::string out;
+  out.resize(std::min<std::size_t>(max_bytes, std::max<std::size_t>(compressed.size() * 4, 64 * 1024)));
+  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(compressed.data()));
+  zs.avail_in = static_cast<uInt>(compressed.size());
+  std::size_t produced = 0;
+  Status error;
+  for (;;) {
+    if (produced == out.size()) {
+      if (out.size() >= max_bytes) {
+        error = Status::InvalidArgument("gzip body decompresses to more than " + std::to_string(max_bytes) + " bytes");
+        break;
+      }
+      out.resize(std::min(max_bytes, out.size() * 2));
+    }
+    zs.next_out = reinterpret_cast<Bytef*>(out.data() + produced);
+    zs.avail_out = static_cast<uInt>(out.size() - produced);
+    const int rc = inflate(&zs, Z_NO_FLUSH);
+    produced = out.size() - zs.avail_out;
+    if (rc == Z_STREAM_END) {
+      if (zs.avail_in == 0) break;
+      inflateReset(&zs);  // another member follows (as `cat a.gz b.gz` makes)
+      continue;
+    }
+    if (rc == Z_BUF_ERROR && zs.avail_in == 0) {
+      error = Status::ParseError("gzip body is truncated");
+      break;
+    }
+    if (rc != Z_OK && rc != Z_BUF_ERROR) {
+      error = Status::ParseError(std::string("gzip body is corrupt: ") + (zs.msg ? zs.msg : "inflate failed"));
+      break;
+    }
+  }
+  inflateEnd(&zs);
+  if (!error.ok()) return Error(std::move(error));
+  out.resize(produced);
+  return out;
+}
+
+namespace {
+
+// The answer to one request, once all of its batches are committed (or one failed).
+struct PendingRequest {
+  PendingRequest(net::Responder r, std::size_t batches, std::size_t records)
+      : responder(std::move(r)), remaining(batches), accepted(records) {}
+  void on_batch(const Status& st) {
+    {
+      std::lock_guard lock(mutex);
+      if (!st.ok() && first_error.ok()) first_error = st;
+      if (--remaining != 0) return;
+    }
+    if (first_error.ok())
+      responder(net::Response::json(200, "{\"accepted\":" + std::to_string(accepted) + "}"));
+    else
+      responder(net::Response::error(503, "records not committed: " + first_error.message()));
+  }
+  net::Responder responder;
+  std::mutex mutex;
+  std::size_t remaining;
+  const std::size_t accepted;
+  Status first_error;
+};
+
+struct Job {
+  std::vector<IngestBatch> batches;
+};
+
+bool constant_time_equal(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  unsigned char diff = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
+  return diff == 0;
+}
+
+}  // namespace
+
+struct HttpIngest::Impl {
+  Impl(BatchSink& s, HttpIngestOptions o)
+      : sink(s), options(std::move(o)), stats(std::make_shared<CollectorStats>(options.name, "http")) {}
+
+  BatchSink& sink;
+  const HttpIngestOptions options;
+  const std::shared_ptr<CollectorStats> stats;
+
+  std::mutex mutex;
+  std::condition_variable wake;
+  std::deque<Job> queue;
+  bool running = false;
+  std::vector<std::thread> threads;
+
+  void handle(const net::Request& req, net::Responder respond);
+  void worker();
+};
+
+namespace {
+
+// Header first, then query parameter, then the configured default.
+std::string pick(const net::Request& req, std::string_view header, std::string_view param, const std::string& fallback) {
+  if (auto h = req.header(header)) return std::string(*h);
+  if (auto q = req.query_param(param)) return std::string(*q);
+  return fallback;
+}
+
+}  // namespace
+
+void HttpIngest::Impl::handle(const net::Request& req, net::Responder respond) {
+  {
+    std::lock_guard lock(mutex);
+    if (!running) return respond(net::Response::error(503, "http ingest " + options.name + " is not running"));
+  }
+  if (!options.bearer_token.empty()) {
+    const std::string_view auth = req.header("Authorization").value_or("");
+    const std::string_view scheme = "Bearer ";
+    if (auth.size() < scheme.size() || !ascii_iequals(auth.substr(0, scheme.size()), scheme) ||
+        !constant_time_equal(auth.substr(scheme.size()), options.bearer_token)) {
+      net::Response r = net::Response::error(401, "a valid bearer token is required");
+      r.headers.emplace_back("WWW-Authenticate", "Bearer");
+      return respond(std::move(r));
+    }
+  }
+
+  auto source = std::make_shared<SourceInfo>(options.defaults);
+  source->collector = options.name;
+  source->peer = req.peer;
+  source->tenant = pick(req, "X-Vigil-Tenant", "tenant", options.defaults.tenant);
+  source->system = pick(req, "X-Vigil-System", "system", options.defaults.system);
+  source->product = pick(req, "X-Vigil-Product", "product", options.defaults.product);
+  source->category = pick(req, "X-Vigil-Category", "category", options.defaults.category);
+  source->service = pick(req, "X-Vigil-Service", "service", options.defaults.service);
+  const std::string format_name = pick(req, "X-Vigil-Format", "format", "");
+  if (!format_name.empty() && !parse_log_format(format_name, &source->format))
+    return respond(net::Response::error(400, "unknown format '" + format_name + "'"));
+
+  std::string decoded;
+  std::string_view body = req.body;
+  const std::string_view encoding = req.header("Content-Encoding").value_or("");
+  if (ascii_iequals(encoding, "gzip") || ascii_iequals(encoding, "x-gzip")) {
+    auto plain = gunzip(body, options.max_decoded_bytes);
+    if (!plain) {
+      stats->framing_errors.fetch_add(1, std::memory_order_relaxed);
+      const unsigned status = plain.error().code() == StatusCode::kInvalidArgument ? 413 : 400;
+      return respond(net::Response::error(status, plain.error().message()));
+    }
+    decoded = std::move(*plain);
+    body = decoded;
+  } else if (!encoding.empty() && !ascii_iequals(encoding, "identity")) {
+    return respond(net::Response::error(415, "unsupported Content-Encoding '" + std::string(encoding) + "'"));
+  }
+
+  // One record per line; the line number (empty lines included) is the record number.
+  Job job;
+  IngestBatchBuilder builder(source);
+  std::size_t records = 0, oversize = 0, record_bytes = 0, line_no = 0;
+  std::size_t pos = 0;
+  while (pos < body.size()) {
+    const void* nl = std::memchr(body.data() + pos, '\n', body.size() - pos);
+    const std::size_t end = nl ? static_cast<std::size_t>(static_cast<const char*>(nl) - body.data()) : body.size();
+    std::string_view line = body.substr(pos, end - pos);
+    pos = end + 1;
+    ++line_no;
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (line.empty()) continue;
+    const bool cut = line.size() > options.max_record_bytes;
+    if (cut) {
+      line = line.substr(0, options.max_record_bytes);
+      ++oversize;
+    }
+    builder.add(line, line_no, 0, cut);
+    ++records;
+    record_bytes += line.size();
+    if (builder.size() >= options.batch_max_records || builder.byte_size() >= options.batch_max_bytes)
+      job.batches.push_back(builder.finish());
+  }
+  if (!builder.empty()) job.batches.push_back(builder.finish());
+
+  stats->received_events.fetch_add(records, std::memory_order_relaxed);
+  stats->received_bytes.fetch_add(body.size(), std::memory_order_relaxed);
+  stats->oversize_records.fetch_add(oversize, std::memory_order_relaxed);
+  (void)record_bytes;
+
+  if (job.batches.empty()) return respond(net::Response::json(200, "{\"accepted\":0}"));
+
+  auto pending = std::make_shared<PendingRequest>(respond, job.batches.size(), records);
+  for (IngestBatch& b : job.batches) b.on_committed = [pending](const Status& st) { pending->on_batch(st); };
+
+  std::unique_lock lock(mutex);
+  if (!running || queue.size() >= options.max_queued_requests) {
+    const bool busy = running;
+    lock.unlock();
+    // Never submitted: nothing will call on_committed, so answer here.
+    net::Response r = net::Response::error(503, busy ? "ingest queue full, retry later" : "http ingest stopped");
+    r.headers.emplace_back("Retry-After", "1");
+    return respond(std::move(r));
+  }
+  queue.push_back(std::move(job));
+  lock.unlock();
+  wake.notify_one();
+}
+
+void HttpIngest::Impl::worker() {
+  for (;;) {
+    Job job;
+    {
+      std::unique_lock lock(mutex);
+      wake.wait(lock, [&] { return !queue.empty() || !running; });
+      if (queue.empty()) return;  // stopped and nothing left
+      if (!running) {
+        // Stopping: queued requests are answered 503 rather than submitted.
+        job = std::move(queue.front());
+        queue.pop_front();
+        lock.unlock();
+        for (IngestBatch& b : job.batches) b.on_committed(Status::IoError("http ingest stopped before submitting"));
+        continue;
+      }
+      job = std::move(queue.front());
+      queue.pop_front();
+    }
+    // In order: the batches of one request are committed in the order of its lines.
+    bool open = true;
+    for (IngestBatch& b : job.batches) {
+      if (open) {
+        // On false the sink has called on_committed with its error already.
+        open = sink.submit(std::move(b));
+      } else {
+        b.on_committed(Status::IoError("the pipeline is shutting down"));
+      }
+    }
+  }
+}
+
+Result<std::unique_ptr<HttpIngest>> HttpIngest::create(net::HttpServer& server, BatchSink& sink,
+                                                       HttpIngestOptions options) {
+  if (Status st = options.validate(); !st.ok()) return Error(std::move(st));
+  auto impl = std::make_shared<Impl>(sink, std::move(options));
+  // The handler keeps the state alive: the server may outlive this collector.
+  Status st = server.route("POST", impl->options.path,
+                           [impl](const net::Request& req, net::Responder respond) { impl->handle(req, std::move(respond)); });
+  if (!st.ok()) return Error(Status::InvalidArgument("http ingest " + impl->options.name + ": " + st.message()));
+  return std::unique_ptr<HttpIngest>(new HttpIngest(std::move(impl)));
+}
+
+HttpIngest::~HttpIngest() { stop(); }
+
+Status HttpIngest::start() {
+  std::lock_guard lock(impl_->mutex);
+  if (impl_->running || !impl_->threads.empty()) return Status::Ok();
+  impl_->running = true;
+  for (unsigned i = 0; i < impl_->options.submit_threads; ++i)
+    impl_->threads.emplace_back([impl = impl_.get()] { impl->worker(); });
+  return Status::Ok();
+}
+
+void HttpIngest::stop() {
+  std::vector<std::thread> threads;
+  {
+    std::lock_guard lock(impl_->mutex);
+    impl_->running = false;
+    threads.swap(impl_->threads);
+  }
+  impl_->wake.notify_all();
+  for (auto& t : threads) t.join();
+}
+
+std::shared_ptr<CollectorStats> HttpIngest::stats() const { return impl_->stats; }
+
+}  // namespace vigil::collectors

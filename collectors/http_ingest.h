@@ -1,0 +1,81 @@
+#pragma once
+// HttpIngest: `POST /ingest` on a net::HttpServer. The body holds one record per line (NDJSON
+// or plain text lines, optionally gzip with `Content-Encoding: gzip`); empty lines are skipped.
+//
+//   curl -H 'X-Vigil-Tenant: province-a' -H 'X-Vigil-System: dvc-portal'
+//        --data-binary @events.ndjson http://127.0.0.1:8080/ingest   (one command line)
+//   -> 200 {"accepted":N} once the records' batches are durable in the store,
+//      503 {"error":"..."} when the pipeline could not commit them (the client retries),
+//      400 bad format name or undecodable gzip, 401 missing/wrong bearer token,
+//      413 body (or decompressed body) too large, 415 unknown Content-Encoding.
+//
+// Who and what: tenant, system, logsource (product/category/service) and format come from the
+// headers X-Vigil-Tenant, X-Vigil-System, X-Vigil-Product, X-Vigil-Category, X-Vigil-Service,
+// X-Vigil-Format, else from the query parameters tenant, system, product, category, service,
+// format, else from options.defaults. SourceInfo::peer is the client's address.
+//
+// Threading: the request body is split into batches on the server's I/O thread (a bounded
+// amount of work: the body is already in memory); BatchSink::submit, which blocks while the
+// pipeline is full, runs on this collector's own submit threads, so a full pipeline holds back
+// HTTP answers (backpressure on the clients) but never the server's other routes. When more
+// than max_queued_requests requests wait for a submit thread, new ones get 503 with
+// Retry-After at once instead of piling up in memory.
+//
+// A request that fails after some of its batches were committed is answered 503 as a whole: a
+// retrying client may then deliver those records twice (at-least-once, never lost).
+#include <cstddef>
+#include <memory>
+#include <string>
+
+#include "core/ingest.h"
+#include "core/status.h"
+#include "net/http_server.h"
+
+namespace vigil::collectors {
+
+struct HttpIngestOptions {
+  std::string name = "http";  // Default: "http" (collector label in metrics and alerts)
+  std::string path = "/ingest";  // Default: "/ingest"
+  // Tenant, system, logsource and format for requests that do not say; collector and peer are
+  // set by the collector.
+  SourceInfo defaults;
+  std::string bearer_token;  // Default: "" (no token required); else "Authorization: Bearer <token>"
+  std::size_t max_record_bytes = 1u << 20;   // Default: 1 MiB; longer lines are cut, flagged oversize
+  std::size_t max_decoded_bytes = 256u << 20;  // Default: 256 MiB of decompressed body (413 above)
+  std::size_t batch_max_records = 4096;      // Default: 4096 records per batch
+  std::size_t batch_max_bytes = 1u << 20;    // Default: 1 MiB of record bytes per batch
+  unsigned submit_threads = 2;               // Default: 2
+  std::size_t max_queued_requests = 64;      // Default: 64 requests waiting for a submit thread
+
+  Status validate() const;
+};
+
+class HttpIngest {
+ public:
+  // Registers the route on `server`, which must not be started yet. `sink` must outlive stop().
+  static Result<std::unique_ptr<HttpIngest>> create(net::HttpServer& server, BatchSink& sink,
+                                                    HttpIngestOptions options);
+  ~HttpIngest();  // stop()
+  HttpIngest(const HttpIngest&) = delete;
+  HttpIngest& operator=(const HttpIngest&) = delete;
+
+  // Starts the submit threads; until then (and after stop()) requests get 503. Idempotent.
+  Status start();
+  // Answers queued requests with 503, waits for submits in progress, joins the threads.
+  // Idempotent. Stop collectors before the pipeline, so those submits can finish.
+  void stop();
+
+  std::shared_ptr<CollectorStats> stats() const;
+
+  struct Impl;
+
+ private:
+  explicit HttpIngest(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
+  std::shared_ptr<Impl> impl_;  // shared with the route handler, which may outlive this object
+};
+
+// Decompresses a gzip body (one or more members). Fails on corrupt data or output over
+// `max_bytes`. Exposed for tests.
+Result<std::string> gunzip(std::string_view compressed, std::size_t max_bytes);
+
+}  // namespace vigil::collectors
