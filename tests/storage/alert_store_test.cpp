@@ -1,7 +1,12 @@
 // The alert store against a real RocksDB in a temporary directory.
 #include "storage/alert_store.h"
 
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
 #include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -18,6 +23,8 @@ namespace vigil::storage {
 namespace {
 
 namespace fs = std::filesystem;
+
+extern "C" char** environ;
 
 class AlertStoreTest : public ::testing::Test {
  protected:
@@ -553,6 +560,84 @@ TEST_F(AlertStoreTest, ReadOnlyStoreWorksBesideTheWriter) {
   EXPECT_EQ((*reader)->commit(third, {}).code(), StatusCode::kInvalidArgument);
   EXPECT_EQ((*reader)->delete_older_than(*now_ + 1).error().code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(writer->catch_up().code(), StatusCode::kInvalidArgument);
+}
+
+// The child half of CrashLeavesWholeCommitsOnly: commits until the parent kills it. Runs only
+// when started by that test (it is this same program, re-executed).
+TEST(AlertStoreCrashChild, CommitUntilKilled) {
+  const char* dir = getenv("VIGIL_STORE_CRASH_DIR");
+  const char* fd = getenv("VIGIL_STORE_CRASH_FD");
+  if (!dir || !fd) GTEST_SKIP() << "helper process of AlertStoreTest.CrashLeavesWholeCommitsOnly";
+  StoreOptions options;
+  options.dir = dir;
+  options.sync = false;  // a killed process loses nothing the kernel already has
+  auto store = AlertStore::open(options);
+  ASSERT_TRUE(store.has_value()) << store.error().to_string();
+  const int ready_fd = atoi(fd);
+  std::uint64_t committed = 0;
+  bool told = false;
+  while (committed < 5'000'000) {
+    std::vector<Alert> batch;
+    for (std::uint64_t i = 0; i < 1 + committed % 13; ++i) batch.push_back(make_alert(static_cast<int>(committed + i)));
+    committed += batch.size();
+    // The checkpoint says how many alerts exist once this commit is in: it must never
+    // disagree with the alerts found after the crash.
+    ASSERT_TRUE((*store)->commit(batch, {{"source", std::to_string(committed)}}).ok());
+    if (committed >= 500 && !told) {
+      ASSERT_EQ(write(ready_fd, "k", 1), 1);
+      told = true;
+    }
+  }
+  FAIL() << "the parent never killed this process";
+}
+
+TEST_F(AlertStoreTest, CrashLeavesWholeCommitsOnly) {
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  std::vector<std::string> env_strings;
+  for (char** e = environ; *e; ++e) env_strings.emplace_back(*e);
+  env_strings.push_back("VIGIL_STORE_CRASH_DIR=" + dir_);
+  env_strings.push_back("VIGIL_STORE_CRASH_FD=" + std::to_string(fds[1]));
+  std::vector<char*> envp;
+  for (std::string& e : env_strings) envp.push_back(e.data());
+  envp.push_back(nullptr);
+  std::string exe = fs::read_symlink("/proc/self/exe").string();
+  std::string filter = "--gtest_filter=AlertStoreCrashChild.CommitUntilKilled";
+  char* argv[] = {exe.data(), filter.data(), nullptr};
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
+  posix_spawn_file_actions_addclose(&actions, fds[0]);
+  pid_t pid = 0;
+  int rc = posix_spawn(&pid, exe.c_str(), &actions, nullptr, argv, envp.data());
+  posix_spawn_file_actions_destroy(&actions);
+  close(fds[1]);
+  ASSERT_EQ(rc, 0);
+  char byte = 0;
+  ssize_t got = read(fds[0], &byte, 1);  // EOF if the child died before it was ready
+  close(fds[0]);
+  kill(pid, SIGKILL);
+  int wstatus = 0;
+  ASSERT_EQ(waitpid(pid, &wstatus, 0), pid);
+  ASSERT_EQ(got, 1) << "the child failed before committing 500 alerts";
+  ASSERT_TRUE(WIFSIGNALED(wstatus));
+
+  auto store = open_store();
+  ASSERT_TRUE(store);
+  auto checkpoint = store->checkpoint("source");
+  ASSERT_TRUE(checkpoint.has_value() && checkpoint->has_value());
+  const std::uint64_t expected = std::stoull(**checkpoint);
+  EXPECT_GE(expected, 500u);
+  AlertQuery everything;
+  everything.limit = 1'000'000;
+  auto page = store->list(everything);
+  ASSERT_TRUE(page.has_value());
+  EXPECT_EQ(page->alerts.size(), expected);
+  EXPECT_EQ(store->alert_count_estimate(), expected);
+  // The sequence counter came back with the alerts: a new commit sorts after all of them.
+  std::vector<Alert> next{make_alert(0)};
+  ASSERT_TRUE(store->commit(next, {}).ok());
+  EXPECT_GT(next[0].id, page->alerts.front().id);
 }
 
 TEST_F(AlertStoreTest, OpenErrorsAreClear) {
