@@ -1,0 +1,338 @@
+// HttpIngest on a real HttpServer on a loopback port, with a sink that commits at once, later,
+// or with an error.
+#include "collectors/http_ingest.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+#include "tests/net/http_test_client.h"
+
+namespace vigil::collectors {
+namespace {
+
+using namespace std::chrono_literals;
+using vigil::testing::TestConnection;
+
+struct IngestedRecord {
+  std::string text;
+  std::uint64_t record_no = 0;
+  bool oversize = false;
+  SourceInfo source;
+};
+
+class IngestSink : public BatchSink {
+ public:
+  enum class Mode { kCommit, kHoldCommit, kFailCommit, kBlockSubmit };
+  explicit IngestSink(Mode mode = Mode::kCommit) : mode_(mode) {}
+
+  bool submit(IngestBatch&& batch) override {
+    std::unique_lock lock(mutex_);
+    for (const IngestRecord& r : batch.records)
+      records_.push_back({std::string(r.record.bytes), r.record.record_no, r.record.oversize, *batch.sources.at(r.source)});
+    ++batches_;
+    cv_.notify_all();
+    if (mode_ == Mode::kBlockSubmit) {
+      // Backpressure: a full pipeline.
+      cv_.wait(lock, [&] { return released_; });
+    }
+    if (mode_ == Mode::kHoldCommit) {
+      held_.push_back(std::move(batch.on_committed));
+      return true;
+    }
+    lock.unlock();
+    if (batch.on_committed)
+      batch.on_committed(mode_ == Mode::kFailCommit ? Status::IoError("disk full") : Status::Ok());
+    return true;
+  }
+  bool try_submit(IngestBatch& batch) override { return submit(std::move(batch)); }
+
+  std::size_t wait_batches(std::size_t n) {
+    std::unique_lock lock(mutex_);
+    cv_.wait_for(lock, 10s, [&] { return batches_ >= n; });
+    return batches_;
+  }
+  // Commits every held batch (store writer thread stand-in).
+  void commit_held() {
+    std::vector<std::function<void(const Status&)>> held;
+    {
+      std::lock_guard lock(mutex_);
+      held.swap(held_);
+    }
+    for (auto& f : held) f(Status::Ok());
+  }
+  void release() {
+    std::lock_guard lock(mutex_);
+    released_ = true;
+    cv_.notify_all();
+  }
+  std::vector<IngestedRecord> records() {
+    std::lock_guard lock(mutex_);
+    return records_;
+  }
+
+ private:
+  Mode mode_;
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  std::vector<IngestedRecord> records_;
+  std::vector<std::function<void(const Status&)>> held_;
+  std::size_t batches_ = 0;
+  bool released_ = false;
+};
+
+std::string gzip(const std::string& plain) {
+  z_stream zs{};
+  EXPECT_EQ(deflateInit2(&zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY), Z_OK);
+  std::string out(deflateBound(&zs, plain.size()), '\0');
+  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(plain.data()));
+  zs.avail_in = static_cast<uInt>(plain.size());
+  zs.next_out = reinterpret_cast<Bytef*>(out.data());
+  zs.avail_out = static_cast<uInt>(out.size());
+  EXPECT_EQ(deflate(&zs, Z_FINISH), Z_STREAM_END);
+  out.resize(zs.total_out);
+  deflateEnd(&zs);
+  return out;
+}
+
+class HttpIngestTest : public vigil::testing::WatchdogTest {
+ protected:
+  void Build(IngestSink& sink, HttpIngestOptions o = {}) {
+    net::HttpServerOptions server_options;
+    server_options.port = 0;
+    auto server = net::HttpServer::create(server_options);
+    ASSERT_TRUE(server.has_value()) << server.error().to_string();
+    server_ = std::move(*server);
+    ASSERT_TRUE(server_->route("GET", "/health", [](const net::Request&, net::Responder r) {
+                         r(net::Response::text(200, "up"));
+                       }).ok());
+    auto ingest = HttpIngest::create(*server_, sink, std::move(o));
+    ASSERT_TRUE(ingest.has_value()) << ingest.error().to_string();
+    ingest_ = std::move(*ingest);
+    ASSERT_TRUE(ingest_->start().ok());
+    Status st = server_->start();
+    ASSERT_TRUE(st.ok()) << st.to_string();
+  }
+  void TearDown() override {
+    // Collectors stop before the server and the sink go away.
+    if (ingest_) ingest_->stop();
+    if (server_) server_->stop();
+    vigil::testing::WatchdogTest::TearDown();
+  }
+  std::unique_ptr<net::HttpServer> server_;
+  std::unique_ptr<HttpIngest> ingest_;
+};
+
+TEST_F(HttpIngestTest, NdjsonWithHeadersIsAcceptedAfterCommit) {
+  IngestSink sink;
+  HttpIngestOptions o;
+  o.name = "http-main";
+  o.defaults.tenant = "default-tenant";
+  o.defaults.system = "default-system";
+  Build(sink, o);
+  TestConnection c(server_->local_port());
+  auto r = c.request("POST", "/ingest", "{\"a\":1}\n\n{\"b\":2}\r\nplain words\n",
+                     {{"X-Vigil-Tenant", "province-a"},
+                      {"x-vigil-product", "windows"},
+                      {"X-Vigil-Category", "process_creation"},
+                      {"X-Vigil-Format", "json"}});
+  EXPECT_EQ(r.result_int(), 200);
+  EXPECT_EQ(r.body(), "{\"accepted\":3}");
+  EXPECT_EQ(r[boost::beast::http::field::content_type], "application/json");
+  auto got = sink.records();
+  ASSERT_EQ(got.size(), 3u);
+  EXPECT_EQ(got[0].text, "{\"a\":1}");
+  EXPECT_EQ(got[1].text, "{\"b\":2}");
+  EXPECT_EQ(got[1].record_no, 3u);
+  EXPECT_EQ(got[2].text, "plain words");
+  EXPECT_EQ(got[0].source.tenant, "province-a");
+  EXPECT_EQ(got[0].source.system, "default-system");
+  EXPECT_EQ(got[0].source.product, "windows");
+  EXPECT_EQ(got[0].source.category, "process_creation");
+  EXPECT_EQ(got[0].source.format, LogFormat::kJson);
+  EXPECT_EQ(got[0].source.collector, "http-main");
+  EXPECT_EQ(got[0].source.peer.rfind("127.0.0.1:", 0), 0u);
+  EXPECT_EQ(ingest_->stats()->received_events.load(), 3u);
+}
+
+TEST_F(HttpIngestTest, QueryParametersAndHeaderPrecedence) {
+  IngestSink sink;
+  Build(sink);
+  TestConnection c(server_->local_port());
+  auto r = c.request("POST", "/ingest?tenant=q-tenant&system=q%20sys&service=sshd&format=rfc3164", "line\n",
+                     {{"X-Vigil-System", "h-sys"}});
+  EXPECT_EQ(r.result_int(), 200);
+  auto got = sink.records();
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].source.tenant, "q-tenant");
+  EXPECT_EQ(got[0].source.system, "h-sys");
+  EXPECT_EQ(got[0].source.service, "sshd");
+  EXPECT_EQ(got[0].source.format, LogFormat::kRfc3164);
+
+  r = c.request("POST", "/ingest?format=nonsense", "line\n");
+  EXPECT_EQ(r.result_int(), 400);
+  EXPECT_NE(r.body().find("nonsense"), std::string::npos);
+  r = c.request("POST", "/ingest", "");
+  EXPECT_EQ(r.body(), "{\"accepted\":0}");
+  r = c.request("GET", "/ingest");
+  EXPECT_EQ(r.result_int(), 405);
+}
+
+TEST_F(HttpIngestTest, ReplyWaitsForTheCommit) {
+  IngestSink sink(IngestSink::Mode::kHoldCommit);
+  Build(sink);
+  TestConnection c(server_->local_port());
+  c.send("POST", "/ingest", "e1\ne2\n");
+  ASSERT_EQ(sink.wait_batches(1), 1u);
+  std::chrono::steady_clock::time_point committed_at;
+  std::thread store_writer([&] {
+    // Long enough that an answer sent before the commit would arrive first.
+    std::this_thread::sleep_for(200ms);
+    committed_at = std::chrono::steady_clock::now();
+    sink.commit_held();
+  });
+  auto r = c.read();
+  const auto answered_at = std::chrono::steady_clock::now();
+  store_writer.join();
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->body(), "{\"accepted\":2}");
+  EXPECT_GE(answered_at, committed_at);
+}
+
+TEST_F(HttpIngestTest, CommitFailureIs503WithTheReason) {
+  IngestSink sink(IngestSink::Mode::kFailCommit);
+  Build(sink);
+  TestConnection c(server_->local_port());
+  auto r = c.request("POST", "/ingest", "e1\n");
+  EXPECT_EQ(r.result_int(), 503);
+  EXPECT_NE(r.body().find("disk full"), std::string::npos);
+}
+
+TEST_F(HttpIngestTest, BlockedSubmitDoesNotStallTheServer) {
+  IngestSink sink(IngestSink::Mode::kBlockSubmit);
+  HttpIngestOptions o;
+  o.submit_threads = 1;
+  o.max_queued_requests = 1;
+  Build(sink, o);
+  TestConnection blocked(server_->local_port());
+  blocked.send("POST", "/ingest", "first\n");
+  ASSERT_EQ(sink.wait_batches(1), 1u);  // the submit thread now blocks in submit()
+  TestConnection queued(server_->local_port());
+  queued.send("POST", "/ingest", "second\n");
+  // Other routes are served meanwhile.
+  TestConnection other(server_->local_port());
+  EXPECT_EQ(other.request("GET", "/health").body(), "up");
+  // The queue (1) holds "second", so a third request is refused at once.
+  TestConnection third(server_->local_port());
+  auto refused = third.request("POST", "/ingest", "third\n");
+  EXPECT_EQ(refused.result_int(), 503);
+  EXPECT_EQ(refused[boost::beast::http::field::retry_after], "1");
+  sink.release();
+  auto r1 = blocked.read();
+  auto r2 = queued.read();
+  ASSERT_TRUE(r1.has_value() && r2.has_value());
+  EXPECT_EQ(r1->result_int(), 200);
+  EXPECT_EQ(r2->result_int(), 200);
+  std::vector<std::string> texts;
+  for (auto& rec : sink.records()) texts.push_back(rec.text);
+  EXPECT_EQ(texts, (std::vector<std::string>{"first", "second"}));
+}
+
+TEST_F(HttpIngestTest, GzipBodiesAndBadEncodings) {
+  IngestSink sink;
+  Build(sink);
+  TestConnection c(server_->local_port());
+  std::string plain;
+  for (int i = 0; i < 1000; ++i) plain += "{\"n\":" + std::to_string(i) + "}\n";
+  auto r = c.request("POST", "/ingest", gzip(plain), {{"Content-Encoding", "gzip"}});
+  EXPECT_EQ(r.result_int(), 200);
+  EXPECT_EQ(r.body(), "{\"accepted\":1000}");
+  auto got = sink.records();
+  ASSERT_EQ(got.size(), 1000u);
+  EXPECT_EQ(got[999].text, "{\"n\":999}");
+
+  r = c.request("POST", "/ingest", "definitely not gzip", {{"Content-Encoding", "gzip"}});
+  EXPECT_EQ(r.result_int(), 400);
+  std::string truncated = gzip(plain);
+  truncated.resize(truncated.size() / 2);
+  r = c.request("POST", "/ingest", truncated, {{"Content-Encoding", "gzip"}});
+  EXPECT_EQ(r.result_int(), 400);
+  r = c.request("POST", "/ingest", "x\n", {{"Content-Encoding", "br"}});
+  EXPECT_EQ(r.result_int(), 415);
+  EXPECT_EQ(sink.records().size(), 1000u);  // nothing of the bad requests went in
+}
+
+TEST_F(HttpIngestTest, DecompressedSizeIsBounded) {
+  IngestSink sink;
+  HttpIngestOptions o;
+  o.max_decoded_bytes = 1000;
+  Build(sink, o);
+  TestConnection c(server_->local_port());
+  auto r = c.request("POST", "/ingest", gzip(std::string(5000, 'a') + "\n"), {{"Content-Encoding", "gzip"}});
+  EXPECT_EQ(r.result_int(), 413);
+}
+
+TEST_F(HttpIngestTest, BearerTokenIsRequiredWhenConfigured) {
+  IngestSink sink;
+  HttpIngestOptions o;
+  o.bearer_token = "s3cret";
+  Build(sink, o);
+  TestConnection c(server_->local_port());
+  auto r = c.request("POST", "/ingest", "x\n");
+  EXPECT_EQ(r.result_int(), 401);
+  EXPECT_EQ(r[boost::beast::http::field::www_authenticate], "Bearer");
+  r = c.request("POST", "/ingest", "x\n", {{"Authorization", "Bearer wrong"}});
+  EXPECT_EQ(r.result_int(), 401);
+  r = c.request("POST", "/ingest", "x\n", {{"Authorization", "Bearer s3cret"}});
+  EXPECT_EQ(r.result_int(), 200);
+  EXPECT_EQ(sink.records().size(), 1u);
+}
+
+TEST_F(HttpIngestTest, OversizeRecordsAreCutFlaggedAndCounted) {
+  IngestSink sink;
+  HttpIngestOptions o;
+  o.max_record_bytes = 8;
+  o.batch_max_records = 2;  // and a request spans several batches
+  Build(sink, o);
+  TestConnection c(server_->local_port());
+  auto r = c.request("POST", "/ingest", "0123456789abcdef\nok\nthree\nfour\nfive\n");
+  EXPECT_EQ(r.body(), "{\"accepted\":5}");
+  auto got = sink.records();
+  ASSERT_EQ(got.size(), 5u);
+  EXPECT_EQ(got[0].text, "01234567");
+  EXPECT_TRUE(got[0].oversize);
+  EXPECT_FALSE(got[1].oversize);
+  EXPECT_EQ(got[4].text, "five");
+  EXPECT_EQ(ingest_->stats()->oversize_records.load(), 1u);
+  EXPECT_EQ(sink.wait_batches(3), 3u);
+}
+
+TEST_F(HttpIngestTest, StoppedCollectorAnswers503) {
+  IngestSink sink;
+  Build(sink);
+  ingest_->stop();
+  ingest_->stop();
+  TestConnection c(server_->local_port());
+  auto r = c.request("POST", "/ingest", "x\n");
+  EXPECT_EQ(r.result_int(), 503);
+  EXPECT_TRUE(sink.records().empty());
+}
+
+TEST(Gunzip, ConcatenatedMembersAndLimits) {
+  auto both = gunzip(gzip("a\n") + gzip("b\n"), 100);
+  ASSERT_TRUE(both.has_value());
+  EXPECT_EQ(*both, "a\nb\n");
+  auto big = gunzip(gzip(std::string(1000, 'x')), 999);
+  ASSERT_FALSE(big.has_value());
+  auto exact = gunzip(gzip(std::string(1000, 'x')), 1000);
+  ASSERT_TRUE(exact.has_value());
+  EXPECT_EQ(exact->size(), 1000u);
+}
+
+}  // namespace
+}  // namespace vigil::collectors
