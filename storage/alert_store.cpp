@@ -33,10 +33,13 @@ constexpr std::string_view kMetaSchemaVersion = "schema_version";
 constexpr std::string_view kMetaNextSequence = "next_sequence";      // 8 bytes big-endian
 constexpr std::string_view kMetaLastCreated = "last_created_unix_ns";  // 8 bytes big-endian
 constexpr std::string_view kMetaAlertCount = "alert_count";          // 8 bytes big-endian
+// Every alert created before this time is deleted: scans start here, skipping the tombstones
+// retention leaves until compaction removes them.
+constexpr std::string_view kMetaRetentionFloor = "retention_floor_unix_ns";  // 8 bytes big-endian
 
 // Retention deletes this many alerts per WriteBatch: small enough that commits waiting on the
 // write mutex are not held up, large enough that the per-batch fsync is amortised.
-constexpr std::size_t kRetentionChunk = 2000;
+constexpr std::size_t kRetentionChunk = 1000;
 
 // Index kinds: the first byte of every key in the index column family. Entries are
 //   <kind><value as escaped string><16-byte alert key>          rule, tenant, host
@@ -283,6 +286,9 @@ Status AlertStore::load_meta() {
   if (Status st = read_u64(kMetaNextSequence, &next_sequence); !st.ok()) return st;
   if (Status st = read_u64(kMetaLastCreated, &last_created); !st.ok()) return st;
   if (Status st = read_u64(kMetaAlertCount, &count); !st.ok()) return st;
+  std::uint64_t floor = 0;
+  if (Status st = read_u64(kMetaRetentionFloor, &floor); !st.ok()) return st;
+  retention_floor_unix_ns_ = static_cast<std::int64_t>(floor);
   std::lock_guard lock(write_mutex_);
   next_sequence_ = next_sequence;
   last_created_unix_ns_ = static_cast<std::int64_t>(last_created);
@@ -420,7 +426,7 @@ Result<AlertPage> AlertStore::list(const AlertQuery& query) const {
   if (query.limit == 0) return Error(Status::InvalidArgument("storage: list limit must be at least 1"));
   AlertPage page;
   // Time bounds as alert keys: [lower, upper).
-  std::int64_t from = std::max<std::int64_t>(query.from_unix_ns, 0);
+  std::int64_t from = std::max<std::int64_t>(query.from_unix_ns, retention_floor_unix_ns_);
   if (query.to_unix_ns <= from) return page;
   std::string lower = make_alert_key(from, 0);
   std::string upper = make_alert_key(query.to_unix_ns, 0);
@@ -591,19 +597,23 @@ Result<AlertPage> AlertStore::list(const AlertQuery& query) const {
 Result<std::uint64_t> AlertStore::delete_older_than(std::int64_t unix_ns) {
   if (read_only_) return Error(Status::InvalidArgument("storage: retention on a read-only alert store"));
   Handles& h = *handles_;
-  if (unix_ns <= 0) return std::uint64_t{0};
+  if (unix_ns <= retention_floor_unix_ns_) return std::uint64_t{0};  // nothing older is left
   // Two retention runs at once would both count the same alerts as deleted.
   std::lock_guard retention_lock(retention_mutex_);
   const std::string cutoff = make_alert_key(unix_ns, 0);
-  std::string resume_from;  // past the last deleted key: do not step over our own tombstones
+  // Where the live alerts start: below it lie only tombstones, which no scan should step over.
+  std::string resume_from = make_alert_key(retention_floor_unix_ns_, 0);
   std::uint64_t deleted = 0;
   for (;;) {
+    // Each chunk is read and written under the write mutex so that the last, empty chunk
+    // proves that no commit slipped an old alert in before the floor moves up.
+    std::lock_guard lock(write_mutex_);
     rocksdb::ReadOptions ro;
     ro.fill_cache = false;  // old alerts are not what anyone reads next
     rocksdb::Slice upper_bound(cutoff);
     rocksdb::Slice lower_bound(resume_from);
     ro.iterate_upper_bound = &upper_bound;
-    if (!resume_from.empty()) ro.iterate_lower_bound = &lower_bound;
+    ro.iterate_lower_bound = &lower_bound;
     std::unique_ptr<rocksdb::Iterator> it(h.db->NewIterator(ro, h.cf(kAlertsCf)));
     rocksdb::WriteBatch batch;
     rocksdb::Status s;
@@ -621,25 +631,31 @@ Result<std::uint64_t> AlertStore::delete_older_than(std::int64_t unix_ns) {
     }
     if (!it->status().ok()) return Error(from_rocksdb(it->status(), "scanning alerts for retention"));
     if (!s.ok()) return Error(from_rocksdb(s, "building the retention batch"));
-    if (n == 0) break;
-    std::lock_guard lock(write_mutex_);
-    std::uint64_t new_count = alert_count_ >= n ? alert_count_ - n : 0;
-    s = batch.Put(h.cf(kMetaCf), slice(kMetaAlertCount), encode_u64(new_count));
-    if (s.ok()) {
-      rocksdb::WriteOptions wo;
-      wo.sync = sync_;
-      s = h.db->Write(wo, &batch);
+    rocksdb::WriteOptions wo;
+    wo.sync = sync_;
+    if (n > 0) {
+      std::uint64_t new_count = alert_count_ >= n ? alert_count_ - n : 0;
+      s = batch.Put(h.cf(kMetaCf), slice(kMetaAlertCount), encode_u64(new_count));
+      if (s.ok()) s = h.db->Write(wo, &batch);
+      if (!s.ok()) return Error(from_rocksdb(s, "deleting old alerts"));
+      alert_count_ = new_count;
+      deleted += n;
+      continue;
     }
-    if (!s.ok()) return Error(from_rocksdb(s, "deleting old alerts"));
-    alert_count_ = new_count;
-    deleted += n;
+    // Nothing before the cutoff is left, and every later commit is created at or after
+    // last_created_unix_ns_ (commit times never go back): list() and the next retention run
+    // may start their scans at the floor.
+    std::int64_t floor = std::max<std::int64_t>(std::min(unix_ns, last_created_unix_ns_), retention_floor_unix_ns_);
+    if (floor > retention_floor_unix_ns_ || deleted > 0) {
+      s = batch.Put(h.cf(kMetaCf), slice(kMetaRetentionFloor), encode_u64(static_cast<std::uint64_t>(floor)));
+      // History keys start with their alert's key, so one range covers every deleted alert's.
+      if (s.ok()) s = batch.DeleteRange(h.cf(kHistoryCf), rocksdb::Slice(), cutoff);
+      if (s.ok()) s = h.db->Write(wo, &batch);
+      if (!s.ok()) return Error(from_rocksdb(s, "recording the retention floor"));
+      retention_floor_unix_ns_ = floor;
+    }
+    return deleted;
   }
-  // History keys start with their alert's key, so one range covers every deleted alert's.
-  rocksdb::WriteOptions wo;
-  wo.sync = sync_;
-  rocksdb::Status s = h.db->DeleteRange(wo, h.cf(kHistoryCf), rocksdb::Slice(), cutoff);
-  if (!s.ok()) return Error(from_rocksdb(s, "deleting old alert history"));
-  return deleted;
 }
 
 std::uint64_t AlertStore::approximate_size_bytes() const {

@@ -106,7 +106,8 @@ class AlertStore {
   Result<AlertPage> list(const AlertQuery& query) const;
 
   // Retention: deletes alerts created before `unix_ns` with their index entries and history.
-  // Returns how many alerts it deleted. Commits may run meanwhile (it works in chunks).
+  // Returns how many alerts it deleted. Works in chunks of one WriteBatch each, so commits
+  // interleave; afterwards scans start at the cutoff instead of stepping over tombstones.
   Result<std::uint64_t> delete_older_than(std::int64_t unix_ns);
 
   // Read-only stores: catch up with the writer's latest commits. InvalidArgument on a writer.
@@ -142,6 +143,8 @@ class AlertStore {
   std::uint64_t next_sequence_ = 0;
   std::int64_t last_created_unix_ns_ = 0;
   std::atomic<std::uint64_t> alert_count_{0};
+  // No alert is created before this (retention deleted them): scans start here.
+  std::atomic<std::int64_t> retention_floor_unix_ns_{0};
 };
 
 }  // namespace vigil::storage

@@ -529,6 +529,30 @@ TEST_F(AlertStoreTest, RetentionDeletesOldAlertsWithTheirIndexEntriesAndHistory)
   EXPECT_EQ(history[0].substr(0, kAlertKeySize), *alert_key_from_id(all[3000].id));
 }
 
+TEST_F(AlertStoreTest, RetentionWithAFutureCutoffKeepsLaterCommitsVisible) {
+  auto store = open_store();
+  ASSERT_TRUE(store);
+  fill(*store, now_.get(), 30, 10);
+  const std::int64_t future = *now_ + 1'000'000'000;
+  EXPECT_EQ(*store->delete_older_than(future), 30u);
+  EXPECT_TRUE(store->list(AlertQuery{})->alerts.empty());
+  // The clock is still before the cutoff: the new alert is older than it, yet must be seen.
+  *now_ += 10;
+  std::vector<Alert> batch{make_alert(7)};
+  ASSERT_TRUE(store->commit(batch, {}).ok());
+  AlertQuery q;
+  q.newest_first = false;
+  EXPECT_EQ(ids_of(store->list(q)->alerts), std::vector<std::string>{batch[0].id});
+  q.rule_id = batch[0].rule_id;
+  EXPECT_EQ(ids_of(store->list(q)->alerts), std::vector<std::string>{batch[0].id});
+  store.reset();
+  store = open_store();  // the floor is persisted
+  ASSERT_TRUE(store);
+  EXPECT_EQ(ids_of(store->list(AlertQuery{})->alerts), std::vector<std::string>{batch[0].id});
+  EXPECT_EQ(*store->delete_older_than(future), 1u);
+  EXPECT_EQ(store->alert_count_estimate(), 0u);
+}
+
 TEST_F(AlertStoreTest, ReadOnlyStoreWorksBesideTheWriter) {
   auto writer = open_store();
   ASSERT_TRUE(writer);
