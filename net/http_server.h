@@ -129,7 +129,8 @@ class HttpServer {
   Status start();
   // The bound port (useful with port 0); 0 before start().
   std::uint16_t local_port() const { return local_port_; }
-  // Stops accepting, closes every connection, joins the threads. Idempotent.
+  // Stops accepting, closes every connection, joins the threads. Idempotent. Not from a
+  // handler (it would join its own thread).
   void stop();
 
   bool tls() const;
