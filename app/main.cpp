@@ -8,10 +8,12 @@
 #include <string>
 #include <vector>
 
+#include "app/alerts_command.h"
 #include "app/rules_command.h"
 #include "app/rules_explain_command.h"
 #include "app/rules_lint_command.h"
 #include "app/rules_test_command.h"
+#include "app/run_command.h"
 #include "app/scan_command.h"
 
 namespace {
@@ -120,7 +122,47 @@ int main(int argc, char** argv) {
                           "Where to find the rule id (repeatable; default: the bundled packs)")
       ->allow_extra_args(false);
 
+  // vigil run
+  vigil::app::RunOptions run;
+  CLI::App* run_cmd = app.add_subcommand(
+      "run",
+      "Run the streaming daemon: collectors (syslog UDP/TCP/TLS, file tail, HTTP ingest,\n"
+      "stdin) feed matcher threads; alerts go to the RocksDB store in the data directory;\n"
+      "metrics are served for Prometheus. With no --config it runs the embedded default\n"
+      "(see --print-default-config). SIGTERM/SIGINT drain and exit; SIGHUP reloads the rules.");
+  run_cmd->add_option("--config,-c", run.config_file, "YAML configuration file (reference: docs/config.md)");
+  run_cmd->add_flag("--print-default-config", run.print_default_config,
+                    "Print the embedded default configuration and exit");
+  run_cmd->add_flag("--check-config", run.check_config,
+                    "Validate the configuration and compile the rules, then exit");
+
+  // vigil alerts list
+  CLI::App* alerts_cmd = app.add_subcommand("alerts", "Read the alert store");
+  alerts_cmd->require_subcommand(1);
+  vigil::app::AlertsListOptions alerts_list;
+  CLI::App* alerts_list_cmd = alerts_cmd->add_subcommand(
+      "list",
+      "List stored alerts, newest first, straight from the data directory (works while the\n"
+      "daemon runs). Filters combine with AND.");
+  alerts_list_cmd->add_option("--data-dir,-d", alerts_list.data_dir, "The daemon's data directory")
+      ->capture_default_str();
+  alerts_list_cmd->add_option("--min-level", alerts_list.min_level,
+                              "informational, low, medium, high or critical");
+  alerts_list_cmd->add_option("--status", alerts_list.status, "new, acknowledged, in_progress or closed");
+  alerts_list_cmd->add_option("--tenant", alerts_list.tenant, "Tenant (province or unit)");
+  alerts_list_cmd->add_option("--rule", alerts_list.rule, "Rule id");
+  alerts_list_cmd->add_option("--host", alerts_list.host, "Host named in the event");
+  alerts_list_cmd->add_option("--text", alerts_list.text, "Text in the raw event (case-sensitive)");
+  alerts_list_cmd->add_option("--since", alerts_list.since, "Only alerts created in the last 90s, 30m, 24h, 7d...");
+  alerts_list_cmd->add_option("--limit,-n", alerts_list.limit, "At most this many alerts (0 = all)")
+      ->capture_default_str();
+  alerts_list_cmd->add_flag("--oldest-first", alerts_list.oldest_first, "Oldest alerts first");
+  alerts_list_cmd->add_flag("--json", alerts_list.json, "One JSON object per alert per line");
+
   CLI11_PARSE(app, argc, argv);
+
+  if (*run_cmd) return vigil::app::run_daemon(run);
+  if (*alerts_list_cmd) return vigil::app::run_alerts_list(alerts_list, stdout, stderr);
 
   if (*scan_cmd) {
     if (!vigil::parse_log_format(format_name, &scan.format)) {

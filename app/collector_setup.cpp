@@ -1,0 +1,161 @@
+#include "app/collector_setup.h"
+
+#include "collectors/file_tail.h"
+#include "collectors/http_ingest.h"
+#include "collectors/stdin_source.h"
+#include "collectors/syslog_tcp.h"
+#include "collectors/syslog_udp.h"
+
+namespace vigil::app {
+
+namespace {
+
+template <typename C>
+class Holder final : public RunningCollector {
+ public:
+  explicit Holder(std::unique_ptr<C> c) : c_(std::move(c)) {}
+  void stop() override { c_->stop(); }
+
+ private:
+  std::unique_ptr<C> c_;
+};
+
+SourceInfo source_of(const CollectorConfig& c) {
+  SourceInfo s;
+  s.collector = c.name;
+  s.tenant = c.source.tenant;
+  s.system = c.source.system;
+  s.product = c.source.product;
+  s.category = c.source.category;
+  s.service = c.source.service;
+  s.format = c.source.format;
+  return s;
+}
+
+collectors::BatcherOptions batching_of(const Config& cfg) {
+  collectors::BatcherOptions b;
+  b.max_records = cfg.batch_max_records;
+  b.max_delay = std::chrono::milliseconds(cfg.batch_max_delay_ms);
+  return b;
+}
+
+Status located(const Config& cfg, const CollectorConfig& c, const Status& st) {
+  return Status::InvalidArgument(cfg.file + ":" + std::to_string(c.line) + ": collector '" + c.name +
+                                 "': " + st.message());
+}
+
+}  // namespace
+
+Result<std::vector<std::unique_ptr<RunningCollector>>> start_collectors(CollectorContext& ctx,
+                                                                        std::FILE* err) {
+  const Config& cfg = ctx.config;
+  std::vector<std::unique_ptr<RunningCollector>> started;
+  auto fail = [&](const CollectorConfig& c, const Status& st) {
+    for (auto& s : started) s->stop();
+    return Error(located(cfg, c, st));
+  };
+  for (const CollectorConfig& c : cfg.collectors) {
+    auto stats = std::make_shared<CollectorStats>(c.name, to_string(c.kind));
+    switch (c.kind) {
+      case CollectorKind::kUdp: {
+        collectors::UdpSyslogOptions o;
+        o.name = c.name;
+        o.listen_host = c.listen.host;
+        o.port = c.listen.port;
+        o.max_record_bytes = std::min<std::size_t>(cfg.max_record_bytes, 64u << 10);
+        o.source = source_of(c);
+        o.source_assigner = &ctx.assigner;
+        o.batching = batching_of(cfg);
+        auto col = collectors::UdpSyslogCollector::create(o, ctx.pipeline, stats);
+        if (!col) return fail(c, col.error());
+        if (Status st = (*col)->start(); !st.ok()) return fail(c, st);
+        std::fprintf(err, "vigil: collector %s (udp) on %s:%u\n", c.name.c_str(), c.listen.host.c_str(),
+                     (*col)->local_port());
+        started.push_back(std::make_unique<Holder<collectors::UdpSyslogCollector>>(std::move(*col)));
+        break;
+      }
+      case CollectorKind::kTcp:
+      case CollectorKind::kTls: {
+        collectors::TcpSyslogOptions o;
+        o.name = c.name;
+        o.listen_host = c.listen.host;
+        o.port = c.listen.port;
+        o.max_record_bytes = cfg.max_record_bytes;
+        o.tls = c.kind == CollectorKind::kTls;
+        o.cert_file = c.tls.cert_file;
+        o.key_file = c.tls.key_file;
+        o.ca_file = c.tls.ca_file;
+        o.max_connections = c.max_connections;
+        o.idle_timeout = std::chrono::seconds(c.idle_timeout_s);
+        o.source = source_of(c);
+        o.source_assigner = &ctx.assigner;
+        o.batching = batching_of(cfg);
+        auto col = collectors::TcpSyslogCollector::create(o, ctx.pipeline, stats);
+        if (!col) return fail(c, col.error());
+        if (Status st = (*col)->start(); !st.ok()) return fail(c, st);
+        std::fprintf(err, "vigil: collector %s (%s) on %s:%u\n", c.name.c_str(), to_string(c.kind),
+                     c.listen.host.c_str(), (*col)->local_port());
+        started.push_back(std::make_unique<Holder<collectors::TcpSyslogCollector>>(std::move(*col)));
+        break;
+      }
+      case CollectorKind::kHttp: {
+        if (!ctx.http) return fail(c, Status::InvalidArgument("needs the http server (http: enabled: true)"));
+        collectors::HttpIngestOptions o;
+        o.name = c.name;
+        o.defaults = source_of(c);
+        o.bearer_token = c.token;
+        o.max_record_bytes = cfg.max_record_bytes;
+        o.batch_max_records = cfg.batch_max_records;
+        auto col = collectors::HttpIngest::create(*ctx.http, ctx.pipeline, o);
+        if (!col) return fail(c, col.error());
+        if (Status st = (*col)->start(); !st.ok()) return fail(c, st);
+        stats = (*col)->stats();
+        std::fprintf(err, "vigil: collector %s (http) on POST /ingest\n", c.name.c_str());
+        started.push_back(std::make_unique<Holder<collectors::HttpIngest>>(std::move(*col)));
+        break;
+      }
+      case CollectorKind::kFile: {
+        collectors::FileTailOptions o;
+        o.name = c.name;
+        o.globs = c.paths;
+        o.poll_interval = std::chrono::milliseconds(c.poll_interval_ms);
+        o.max_record_bytes = cfg.max_record_bytes;
+        o.batch_max_records = cfg.batch_max_records;
+        o.source = source_of(c);
+        auto col = collectors::FileTail::create(o, ctx.pipeline);
+        if (!col) return fail(c, col.error());
+        // Resume exactly after the last batch whose alerts were committed.
+        storage::AlertStore& store = ctx.store;
+        Status st = (*col)->start([&store](const std::string& key) -> std::optional<std::string> {
+          auto v = store.checkpoint(key);
+          return v ? *v : std::nullopt;
+        });
+        if (!st.ok()) return fail(c, st);
+        stats = (*col)->stats();
+        std::string globs;
+        for (const auto& g : c.paths) globs += (globs.empty() ? "" : ", ") + g;
+        std::fprintf(err, "vigil: collector %s (file) on %s\n", c.name.c_str(), globs.c_str());
+        started.push_back(std::make_unique<Holder<collectors::FileTail>>(std::move(*col)));
+        break;
+      }
+      case CollectorKind::kStdin: {
+        collectors::StdinSourceOptions o;
+        o.name = c.name;
+        o.source = source_of(c);
+        o.reader.max_record_bytes = cfg.max_record_bytes;
+        o.batch_max_records = cfg.batch_max_records;
+        auto col = collectors::StdinSource::create(o, ctx.pipeline);
+        if (!col) return fail(c, col.error());
+        if (Status st = (*col)->start(); !st.ok()) return fail(c, st);
+        stats = (*col)->stats();
+        std::fprintf(err, "vigil: collector %s (stdin)\n", c.name.c_str());
+        started.push_back(std::make_unique<Holder<collectors::StdinSource>>(std::move(*col)));
+        break;
+      }
+    }
+    if (Status st = ctx.metrics.add_collector(stats); !st.ok()) return fail(c, st);
+  }
+  return started;
+}
+
+}  // namespace vigil::app

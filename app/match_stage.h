@@ -1,0 +1,70 @@
+#pragma once
+// The daemon's matcher stage: turns an IngestBatch into Alerts with the compiled Sigma rules.
+// One RuleMatchProcessor per matcher thread (each owns its Hyperscan scratch through
+// rules::Matcher); the rule set is shared and can be replaced while events flow (SIGHUP).
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "core/ingest.h"
+#include "core/pipeline.h"
+#include "core/source_assign.h"
+#include "rules/compiler.h"
+#include "rules/matcher.h"
+
+namespace vigil {
+class Metrics;
+}
+
+namespace vigil::app {
+
+// The current rule set. A reload builds the new set beside the old one, then set() swaps it in;
+// each matcher thread picks it up at its next batch, so no batch sees two rule sets and no
+// event is dropped during a reload.
+class LiveRuleSet {
+ public:
+  explicit LiveRuleSet(std::shared_ptr<const rules::RuleSet> initial) : rules_(std::move(initial)) {}
+  void set(std::shared_ptr<const rules::RuleSet> rules) {
+    std::lock_guard lock(mu_);
+    rules_ = std::move(rules);
+    generation_.fetch_add(1, std::memory_order_release);
+  }
+  std::shared_ptr<const rules::RuleSet> get() const {
+    std::lock_guard lock(mu_);
+    return rules_;
+  }
+  std::uint64_t generation() const { return generation_.load(std::memory_order_acquire); }
+
+ private:
+  mutable std::mutex mu_;
+  std::shared_ptr<const rules::RuleSet> rules_;
+  std::atomic<std::uint64_t> generation_{0};
+};
+
+class RuleMatchProcessor final : public BatchProcessor {
+ public:
+  // `assigner` (host-name rules) and `metrics` may be null; all must outlive the processor.
+  RuleMatchProcessor(const LiveRuleSet& live, const SourceAssigner* assigner, Metrics* metrics,
+                     std::size_t max_record_bytes);
+  void process(const IngestBatch& batch, std::vector<Alert>& alerts) override;
+
+ private:
+  bool refresh_matcher();
+  const LiveRuleSet& live_;
+  const SourceAssigner* assigner_;
+  Metrics* metrics_;
+  std::uint64_t generation_ = ~0ull;
+  std::unique_ptr<rules::Matcher> matcher_;
+  parse::RecordParser parser_;
+  Event event_;
+  std::vector<rules::RuleMatch> matches_;
+};
+
+// Builds the stored alert for one match (shared with tests and `vigil scan`'s JSON writer).
+Alert make_alert(const rules::SigmaRule& rule, const Event& event, const rules::RuleMatch& match,
+                 const SourceInfo& source, std::int64_t received_unix_ns);
+
+}  // namespace vigil::app

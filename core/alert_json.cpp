@@ -1,0 +1,89 @@
+#include "core/alert_json.h"
+
+#include <ctime>
+
+#include "core/json_text.h"
+
+namespace vigil {
+
+namespace {
+void str(std::string& out, std::string_view s) {
+  out += '"';
+  append_json_escaped(out, s, InvalidUtf8::kReplace);
+  out += '"';
+}
+void key(std::string& out, const char* k) {
+  out += '"';
+  out += k;
+  out += "\":";
+}
+void fields(std::string& out, const std::vector<AlertField>& list, bool as_object) {
+  out += as_object ? '{' : '[';
+  for (std::size_t i = 0; i < list.size(); ++i) {
+    if (i) out += ',';
+    if (as_object) {
+      str(out, list[i].name);
+      out += ':';
+      str(out, list[i].value);
+    } else {
+      out += "{\"field\":";
+      str(out, list[i].name);
+      out += ",\"value\":";
+      str(out, list[i].value);
+      out += '}';
+    }
+  }
+  out += as_object ? '}' : ']';
+}
+}  // namespace
+
+std::string format_rfc3339_ns(std::int64_t unix_ns) {
+  if (unix_ns <= 0) return "";
+  std::time_t secs = static_cast<std::time_t>(unix_ns / 1000000000);
+  long nanos = static_cast<long>(unix_ns % 1000000000);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%09ldZ", tm.tm_year + 1900,
+                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, nanos);
+  return buf;
+}
+
+void append_alert_json(std::string& out, const Alert& a) {
+  out += '{';
+  key(out, "id"), str(out, a.id);
+  out += ',', key(out, "created"), str(out, format_rfc3339_ns(a.created_unix_ns));
+  out += ',', key(out, "received"), str(out, format_rfc3339_ns(a.received_unix_ns));
+  out += ',', key(out, "event_time"), str(out, a.event_time);
+  out += ',', key(out, "rule");
+  out += '{';
+  key(out, "id"), str(out, a.rule_id);
+  out += ',', key(out, "title"), str(out, a.rule_title);
+  out += ',', key(out, "level"), str(out, to_string(a.level));
+  out += ',', key(out, "tags");
+  out += '[';
+  for (std::size_t i = 0; i < a.tags.size(); ++i) {
+    if (i) out += ',';
+    str(out, a.tags[i]);
+  }
+  out += ']';
+  out += ',', key(out, "path"), str(out, a.rule_path);
+  out += '}';
+  out += ',', key(out, "tenant"), str(out, a.tenant);
+  out += ',', key(out, "system"), str(out, a.system);
+  out += ',', key(out, "host"), str(out, a.host);
+  out += ',', key(out, "collector"), str(out, a.collector);
+  out += ',', key(out, "peer"), str(out, a.peer);
+  out += ',', key(out, "record"), out += std::to_string(a.record_no);
+  out += ',', key(out, "format"), str(out, a.format);
+  out += ',', key(out, "matched"), fields(out, a.matched, false);
+  out += ',', key(out, "fields"), fields(out, a.fields, true);
+  out += ',', key(out, "raw"), str(out, a.raw);
+  out += ',', key(out, "status"), str(out, to_string(a.status));
+  out += ',', key(out, "resolution"), str(out, to_string(a.resolution));
+  out += ',', key(out, "assignee"), str(out, a.assignee);
+  out += ',', key(out, "count"), out += std::to_string(a.count);
+  out += '}';
+}
+
+}  // namespace vigil

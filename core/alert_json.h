@@ -1,0 +1,19 @@
+#pragma once
+// The JSON form of a stored alert: `vigil alerts list --json`, the REST API, the forwarders.
+#include <string>
+
+#include "core/alert.h"
+
+namespace vigil {
+
+// One alert as a single-line JSON object (no trailing newline):
+// {"id","created","received","event_time","rule":{"id","title","level","tags","path"},
+//  "tenant","system","host","collector","peer","record","format","matched":[{"field","value"}],
+//  "fields":{...},"raw","status","resolution","assignee","count"}
+// Times are RFC 3339 UTC with nanoseconds. Invalid UTF-8 in any value becomes U+FFFD.
+void append_alert_json(std::string& out, const Alert& alert);
+
+// "2026-11-26T01:02:03.123456789Z"
+std::string format_rfc3339_ns(std::int64_t unix_ns);
+
+}  // namespace vigil

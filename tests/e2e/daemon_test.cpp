@@ -1,0 +1,328 @@
+// `vigil run` end to end: the real binary with real sockets, files and a real Prometheus.
+// Each test compares what the daemon stored (read back with `vigil alerts list --json`) with
+// what `vigil scan` finds offline in the same lines.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <atomic>
+#include <chrono>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "tests/support/alert_keys.h"
+#include "tests/support/corpora.h"
+#include "tests/support/daemon.h"
+#include "tests/support/prometheus_server.h"
+
+namespace vigil::testing {
+namespace {
+
+using namespace std::chrono_literals;
+
+std::string config_with(const std::string& collectors, const std::string& extra = "") {
+  return "data_dir: data\n"
+         "rules: ['@bundled']\n"
+         "metrics: {listen: '127.0.0.1:0'}\n"
+         "http: {listen: '127.0.0.1:0'}\n"
+         "pipeline: {batch_max_delay_ms: 5}\n" +
+         extra + "collectors:\n" + collectors;
+}
+
+std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> out;
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line))
+    if (!line.empty()) out.push_back(line);
+  return out;
+}
+
+std::string sample_text() { return Slurp(fs::path(VIGIL_SOURCE_DIR) / "samples" / "sample.log"); }
+
+// `vigil scan` of these lines, as alert keys, repeated `times`.
+std::vector<std::string> expected_keys(const fs::path& dir, const std::vector<std::string>& lines, int times = 1) {
+  std::string text;
+  for (const auto& l : lines) text += l + "\n";
+  Write(dir / "expected-input.log", text);
+  RunResult r = RunVigil("scan --no-summary " + (dir / "expected-input.log").string(), dir);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  std::vector<std::string> one = scan_alert_keys(r.out), all;
+  for (int i = 0; i < times; ++i) all.insert(all.end(), one.begin(), one.end());
+  std::sort(all.begin(), all.end());
+  return all;
+}
+
+// Polls the store until it holds `n` alerts (or the timeout passes); returns the alerts.
+std::vector<std::string> wait_for_alerts(const Daemon& d, std::size_t n, std::chrono::seconds timeout = 60s) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  std::vector<std::string> got;
+  while (std::chrono::steady_clock::now() < deadline) {
+    got = d.alerts_json();
+    if (got.size() >= n) break;
+    std::this_thread::sleep_for(200ms);
+  }
+  return got;
+}
+
+class DaemonTest : public TempDirTest {};
+
+TEST_F(DaemonTest, PrintsAndChecksItsConfiguration) {
+  RunResult r = RunVigil("run --print-default-config", dir_);
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_NE(r.out.find("listen: 127.0.0.1:5514"), std::string::npos) << r.out;
+  Write(dir_ / "bad.yml", "data_dir: data\ncollectors:\n  - {type: tcp, listen: '127.0.0.1:0'}\n  - type: tpc\n");
+  r = RunVigil("run --config " + (dir_ / "bad.yml").string(), dir_);
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("bad.yml:4: collector 'type' must be udp, tcp, tls, file, http or stdin, got 'tpc'"),
+            std::string::npos) << r.err;
+  Write(dir_ / "good.yml", config_with("  - {type: tcp, listen: '127.0.0.1:0'}\n"));
+  r = RunVigil("run --check-config --config " + (dir_ / "good.yml").string(), dir_);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+}
+
+// The same sample lines over UDP, TCP with newline framing, TCP with octet counting and HTTP
+// ingest: the store holds exactly four copies of what `vigil scan` finds in them.
+TEST_F(DaemonTest, SyslogUdpTcpBothFramingsAndHttpIngest) {
+  Daemon d(dir_, config_with("  - {name: udp, type: udp, listen: '127.0.0.1:0'}\n"
+                             "  - {name: tcp, type: tcp, listen: '127.0.0.1:0'}\n"
+                             "  - {name: ingest, type: http}\n"));
+  ASSERT_TRUE(d.start()) << d.log();
+  const std::uint16_t udp = d.port("udp"), tcp = d.port("tcp"), http = d.port("http");
+  ASSERT_NE(udp, 0) << d.log();
+  ASSERT_NE(tcp, 0) << d.log();
+  ASSERT_NE(http, 0) << d.log();
+  std::vector<std::string> lines = lines_of(sample_text());
+  std::vector<std::string> expected = expected_keys(dir_, lines, 4);
+  ASSERT_FALSE(expected.empty());
+
+  for (const auto& l : lines) {
+    ASSERT_TRUE(send_udp(udp, l));
+    std::this_thread::sleep_for(1ms);  // UDP has no flow control; keep the socket buffer from overflowing
+  }
+  {
+    TcpClient newline(tcp);
+    ASSERT_TRUE(newline.ok());
+    std::string text;
+    for (const auto& l : lines) text += l + "\n";
+    ASSERT_TRUE(newline.send_all(text));
+  }
+  {
+    TcpClient octets(tcp);
+    ASSERT_TRUE(octets.ok());
+    std::string text;
+    for (const auto& l : lines) text += std::to_string(l.size()) + " " + l;
+    ASSERT_TRUE(octets.send_all(text));
+  }
+  std::string body;
+  for (const auto& l : lines) body += l + "\n";
+  HttpReply reply = http_request(http, "POST", "/ingest", body);
+  EXPECT_EQ(reply.status, 200) << reply.body;
+  EXPECT_NE(reply.body.find("\"accepted\":" + std::to_string(lines.size())), std::string::npos) << reply.body;
+
+  std::vector<std::string> stored = wait_for_alerts(d, expected.size());
+  EXPECT_EQ(d.stop(), 0) << d.log();
+  stored = d.alerts_json();
+  EXPECT_EQ(stored_alert_keys(stored), expected);
+}
+
+// HTTP ingest answers only once the batch is committed: right after the reply, the alerts are
+// in the store.
+TEST_F(DaemonTest, HttpIngestRepliesAfterCommit) {
+  Daemon d(dir_, config_with("  - {name: ingest, type: http}\n"));
+  ASSERT_TRUE(d.start()) << d.log();
+  std::vector<std::string> lines = lines_of(sample_text());
+  std::vector<std::string> expected = expected_keys(dir_, lines);
+  std::string body;
+  for (const auto& l : lines) body += l + "\n";
+  HttpReply reply = http_request(d.port("http"), "POST", "/ingest?tenant=hue&system=dvc", body);
+  ASSERT_EQ(reply.status, 200) << reply.body;
+  std::vector<std::string> stored = d.alerts_json();
+  EXPECT_EQ(stored_alert_keys(stored), expected);
+  ASSERT_FALSE(stored.empty());
+  EXPECT_NE(stored[0].find("\"tenant\":\"hue\""), std::string::npos) << stored[0];
+  EXPECT_NE(stored[0].find("\"system\":\"dvc\""), std::string::npos) << stored[0];
+  EXPECT_EQ(d.stop(), 0);
+}
+
+TEST_F(DaemonTest, SyslogOverTls) {
+  const std::string gen = "openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=localhost -days 1 -keyout " +
+                          (dir_ / "key.pem").string() + " -out " + (dir_ / "cert.pem").string() +
+                          " >/dev/null 2>&1";
+  ASSERT_EQ(std::system(gen.c_str()), 0);
+  Daemon d(dir_, config_with("  - {name: tls, type: tls, listen: '127.0.0.1:0', tls: {cert: cert.pem, key: key.pem}, tenant: hanoi}\n"));
+  ASSERT_TRUE(d.start()) << d.log();
+  std::vector<std::string> lines = lines_of(sample_text());
+  std::vector<std::string> expected = expected_keys(dir_, lines);
+  std::string text;
+  for (const auto& l : lines) text += std::to_string(l.size()) + " " + l;  // RFC 5425 framing
+  Write(dir_ / "tls-input.txt", text);
+  // A broken handshake first: plain text on the TLS port.
+  {
+    TcpClient plain(d.port("tls"));
+    ASSERT_TRUE(plain.ok());
+    plain.send_all("this is not TLS\n");
+  }
+  const std::string send = "openssl s_client -connect 127.0.0.1:" + std::to_string(d.port("tls")) +
+                           " -quiet -no_ign_eof < " + (dir_ / "tls-input.txt").string() + " >/dev/null 2>&1";
+  ASSERT_EQ(std::system(send.c_str()), 0);
+  std::vector<std::string> stored = wait_for_alerts(d, expected.size());
+  EXPECT_EQ(d.stop(), 0) << d.log();
+  stored = d.alerts_json();
+  EXPECT_EQ(stored_alert_keys(stored), expected);
+  ASSERT_FALSE(stored.empty());
+  EXPECT_NE(stored[0].find("\"tenant\":\"hanoi\""), std::string::npos);
+}
+
+// File tail across a rotation by rename: lines written to the old file after the rename and to
+// the new file are all read, once.
+TEST_F(DaemonTest, FileTailAcrossRotation) {
+  fs::create_directories(dir_ / "logs");
+  Daemon d(dir_, config_with("  - {name: files, type: file, paths: ['logs/*.log'], poll_interval_ms: 50}\n"));
+  std::vector<std::string> lines = lines_of(sample_text());
+  const std::size_t third = lines.size() / 3;
+  auto append = [&](const fs::path& p, std::size_t from, std::size_t to) {
+    std::ofstream out(p, std::ios::app);
+    for (std::size_t i = from; i < to; ++i) out << lines[i] << "\n";
+  };
+  append(dir_ / "logs" / "app.log", 0, third);
+  ASSERT_TRUE(d.start()) << d.log();
+  std::this_thread::sleep_for(300ms);
+  fs::rename(dir_ / "logs" / "app.log", dir_ / "logs" / "app.log.1");
+  append(dir_ / "logs" / "app.log.1", third, 2 * third);          // still written by the old writer
+  append(dir_ / "logs" / "app.log", 2 * third, lines.size());     // the new file
+  std::vector<std::string> expected = expected_keys(dir_, lines);
+  std::vector<std::string> stored = wait_for_alerts(d, expected.size());
+  std::this_thread::sleep_for(500ms);  // a duplicate would arrive by now
+  EXPECT_EQ(d.stop(), 0) << d.log();
+  EXPECT_EQ(stored_alert_keys(d.alerts_json()), expected);
+}
+
+// kill -9 in the middle of a file-tail ingest of auth.log, then a restart: the store ends up
+// with exactly the alerts of an uninterrupted run, none lost, none twice.
+TEST_F(DaemonTest, CrashDuringFileTailLosesAndDuplicatesNothing) {
+  const std::string corpora = corpora_dir();
+  if (corpora.empty()) GTEST_SKIP() << corpora_missing_message();
+  const fs::path auth = fs::path(corpora) / "elastic-examples" / "auth.log";
+  std::vector<std::string> lines = lines_of(Slurp(auth));
+  ASSERT_GT(lines.size(), 7000u);
+  const std::string collectors = "  - {name: auth, type: file, paths: ['logs/auth.log'], poll_interval_ms: 20}\n";
+  const std::string small_batches = "pipeline: {batch_max_delay_ms: 5, batch_max_records: 64}\n";
+
+  // The uninterrupted run.
+  fs::path clean = dir_ / "clean";
+  fs::create_directories(clean / "logs");
+  fs::copy_file(auth, clean / "logs" / "auth.log");
+  std::vector<std::string> expected = expected_keys(clean, lines);
+  Daemon first(clean, config_with(collectors, small_batches));
+  ASSERT_TRUE(first.start()) << first.log();
+  std::vector<std::string> clean_alerts = wait_for_alerts(first, expected.size());
+  EXPECT_EQ(first.stop(), 0);
+  clean_alerts = first.alerts_json();
+  EXPECT_EQ(stored_alert_keys(clean_alerts), expected);
+
+  // The crashed run: the log is being written while vigil tails it; vigil is killed halfway.
+  fs::path crash = dir_ / "crash";
+  fs::create_directories(crash / "logs");
+  Daemon second(crash, config_with(collectors, small_batches));
+  ASSERT_TRUE(second.start()) << second.log();
+  const fs::path log = crash / "logs" / "auth.log";
+  std::size_t written = 0;
+  {
+    std::ofstream out(log, std::ios::app);
+    for (; written < lines.size() / 2; ++written) {
+      out << lines[written] << "\n";
+      if (written % 200 == 199) {
+        out.flush();
+        std::this_thread::sleep_for(10ms);
+      }
+    }
+  }
+  // Wait until part of it is committed, then kill without warning.
+  std::vector<std::string> partial = wait_for_alerts(second, 50);
+  second.kill9();
+  EXPECT_GE(partial.size(), 50u);
+  {
+    std::ofstream out(log, std::ios::app);
+    for (; written < lines.size(); ++written) out << lines[written] << "\n";
+  }
+  ASSERT_TRUE(second.start()) << second.log();
+  std::vector<std::string> recovered = wait_for_alerts(second, expected.size());
+  std::this_thread::sleep_for(1s);  // a duplicate would arrive by now
+  EXPECT_EQ(second.stop(), 0) << second.log();
+  EXPECT_EQ(stored_alert_keys(second.alerts_json()), stored_alert_keys(clean_alerts));
+}
+
+// SIGHUP while events stream in: every event sent is processed, every alert stored. The
+// sender keeps streaming until three reloads (each waited for: signals sent during a reload
+// would merge into one) have completed.
+TEST_F(DaemonTest, RuleReloadUnderLoadLosesNothing) {
+  Daemon d(dir_, config_with("  - {name: tcp, type: tcp, listen: '127.0.0.1:0'}\n"));
+  ASSERT_TRUE(d.start()) << d.log();
+  std::vector<std::string> lines = lines_of(sample_text());
+  std::atomic<bool> reloads_done{false};
+  std::atomic<int> rounds{0};
+  std::thread sender([&] {
+    TcpClient c(d.port("tcp"));
+    std::string text;
+    for (const auto& l : lines) text += l + "\n";
+    while (!reloads_done.load()) {
+      if (!c.send_all(text)) break;
+      rounds.fetch_add(1);
+      std::this_thread::sleep_for(1ms);  // a steady stream rather than one burst
+    }
+  });
+  auto count = [&](const std::string& text) {
+    const std::string log = d.log();
+    std::size_t n = 0;
+    for (std::size_t p = 0; (p = log.find(text, p)) != std::string::npos; ++p) ++n;
+    return n;
+  };
+  for (std::size_t i = 1; i <= 3; ++i) {
+    std::this_thread::sleep_for(100ms);
+    d.signal(SIGHUP);
+    auto deadline = std::chrono::steady_clock::now() + 60s;
+    while (count("vigil: rules reloaded") < i && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(20ms);
+    ASSERT_EQ(count("vigil: rules reloaded"), i) << d.log();
+  }
+  reloads_done = true;
+  sender.join();
+  ASSERT_GT(rounds.load(), 10);
+  std::vector<std::string> expected = expected_keys(dir_, lines, rounds.load());
+  std::vector<std::string> stored = wait_for_alerts(d, expected.size(), 120s);
+  EXPECT_EQ(d.stop(), 0) << d.log();
+  const std::string events = std::to_string(lines.size() * static_cast<std::size_t>(rounds.load()));
+  EXPECT_NE(d.log().find("vigil: stopped: " + events + " events received, " + events + " processed"),
+            std::string::npos) << d.log();
+  EXPECT_EQ(stored_alert_keys(d.alerts_json()), expected);
+}
+
+// A real Prometheus scrapes the daemon and reads back the received-events counter.
+TEST_F(DaemonTest, PrometheusScrapesTheReceivedCounter) {
+  if (!PrometheusServer::available()) GTEST_SKIP() << PrometheusServer::kMissingMessage;
+  Daemon d(dir_, config_with("  - {name: tcp, type: tcp, listen: '127.0.0.1:0'}\n"));
+  ASSERT_TRUE(d.start()) << d.log();
+  std::vector<std::string> lines = lines_of(sample_text());
+  const int kRounds = 37;
+  {
+    TcpClient c(d.port("tcp"));
+    std::string text;
+    for (const auto& l : lines) text += l + "\n";
+    for (int i = 0; i < kRounds; ++i) ASSERT_TRUE(c.send_all(text));
+  }
+  auto prom = PrometheusServer::start({"127.0.0.1:" + std::to_string(d.port("metrics"))});
+  ASSERT_TRUE(prom) << prom.error().to_string();
+  const double sent = static_cast<double>(lines.size() * kRounds);
+  std::optional<double> got = (*prom)->wait_for("vigil_events_received_total{collector=\"tcp\"}",
+                                                [&](double v) { return v == sent; }, 30s);
+  ASSERT_TRUE(got.has_value());
+  EXPECT_EQ(*got, sent);
+  std::optional<double> processed = (*prom)->wait_for("vigil_events_processed_total",
+                                                      [&](double v) { return v == sent; }, 30s);
+  EXPECT_EQ(processed.value_or(-1), sent);
+  EXPECT_EQ(d.stop(), 0);
+}
+
+}  // namespace
+}  // namespace vigil::testing
