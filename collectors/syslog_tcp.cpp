@@ -338,6 +338,10 @@ void TcpSyslogCollector::Impl::accept_next() {
 
 void TcpSyslogCollector::Impl::on_accept(const boost::system::error_code& ec, tcp::socket socket) {
   if (stopping || ec == asio::error::operation_aborted) return;
+  if (ec == asio::error::connection_aborted) {  // the client gave up before we accepted it
+    accept_next();
+    return;
+  }
   if (ec) {
     // Out of file descriptors or memory: try again shortly instead of spinning.
     accept_retry.expires_after(kAcceptRetryDelay);
