@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 #include <signal.h>
+#include <sys/resource.h>
 
 #include <chrono>
 #include <cstdio>
@@ -85,6 +86,13 @@ int run_daemon(const RunOptions& opt) {
   if (!assigner) {
     std::fprintf(err, "vigil run: %s: sources: %s\n", cfg.file.c_str(), assigner.error().message().c_str());
     return 2;
+  }
+
+  // A collector holds one descriptor per connection: use the whole hard limit (commonly 1024
+  // soft against 512k hard), as syslog daemons do.
+  if (rlimit files{}; getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
+    files.rlim_cur = files.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &files);
   }
 
   // Signals are taken synchronously by the main thread (sigtimedwait), so they must be blocked

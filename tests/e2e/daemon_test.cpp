@@ -3,10 +3,12 @@
 // what `vigil scan` finds offline in the same lines.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/resource.h>
 
 #include <atomic>
 #include <chrono>
 #include <fstream>
+#include <random>
 #include <sstream>
 #include <thread>
 
@@ -322,6 +324,114 @@ TEST_F(DaemonTest, PrometheusScrapesTheReceivedCounter) {
                                                       [&](double v) { return v == sent; }, 30s);
   EXPECT_EQ(processed.value_or(-1), sent);
   EXPECT_EQ(d.stop(), 0);
+}
+
+// Sum of the samples of `name` whose labels contain `labels` in the daemon's /metrics page.
+double metric(const Daemon& d, const std::string& name, const std::string& labels = "") {
+  HttpReply page = http_request(d.port("metrics"), "GET", "/metrics");
+  double sum = 0;
+  for (const std::string& line : lines_of(page.body)) {
+    if (line.rfind(name, 0) != 0 || line[0] == '#') continue;
+    const char next = line.size() > name.size() ? line[name.size()] : ' ';
+    if (next != ' ' && next != '{') continue;
+    if (!labels.empty() && line.find(labels) == std::string::npos) continue;
+    sum += std::stod(line.substr(line.rfind(' ') + 1));
+  }
+  return sum;
+}
+
+long peak_rss_kib(pid_t pid) {
+  std::string status = Slurp("/proc/" + std::to_string(pid) + "/status");
+  auto p = status.find("VmHWM:");
+  return p == std::string::npos ? -1 : std::stol(status.substr(p + 6));
+}
+
+// Garbage bytes, a 100 MB line, a sender of one byte at a time, 1,000 idle connections and
+// broken TLS handshakes, all at once: every other client is still served in full, each case is
+// counted in the metrics, and the daemon's memory stays bounded.
+TEST_F(DaemonTest, BadClientsDoNotHurtGoodOnes) {
+  rlimit files{};
+  getrlimit(RLIMIT_NOFILE, &files);
+  if (files.rlim_max < 1200) GTEST_SKIP() << "needs 1,200 file descriptors, the hard limit is " << files.rlim_max;
+  files.rlim_cur = files.rlim_max;
+  setrlimit(RLIMIT_NOFILE, &files);
+  const std::string gen = "openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=localhost -days 1 -keyout " +
+                          (dir_ / "key.pem").string() + " -out " + (dir_ / "cert.pem").string() +
+                          " >/dev/null 2>&1";
+  ASSERT_EQ(std::system(gen.c_str()), 0);
+  Daemon d(dir_, config_with("  - {name: tcp, type: tcp, listen: '127.0.0.1:0', max_connections: 2000}\n"
+                             "  - {name: tls, type: tls, listen: '127.0.0.1:0', tls: {cert: cert.pem, key: key.pem}}\n"));
+  ASSERT_TRUE(d.start()) << d.log();
+  const std::uint16_t tcp = d.port("tcp"), tls = d.port("tls");
+
+  std::vector<std::unique_ptr<TcpClient>> idle;
+  for (int i = 0; i < 1000; ++i) {
+    idle.push_back(std::make_unique<TcpClient>(tcp));
+    ASSERT_TRUE(idle.back()->ok()) << i;
+  }
+  std::atomic<bool> stop_slow{false};
+  std::thread slow([&] {  // one byte at a time, never finishing its line while the test runs
+    TcpClient c(tcp);
+    const std::string line = "Nov 25 07:40:00 slow-host sshd[1]: this line arrives one byte at a time";
+    for (std::size_t i = 0; i < line.size() && !stop_slow; ++i) {
+      c.send_all(line.substr(i, 1));
+      std::this_thread::sleep_for(100ms);
+    }
+  });
+  {
+    TcpClient garbage(tcp);
+    std::string bytes(1 << 20, '\0');
+    std::mt19937 rng(42);
+    for (char& b : bytes) b = static_cast<char>(rng());
+    garbage.send_all(bytes);
+  }
+  std::thread huge([&] {  // a 100 MB line
+    TcpClient c(tcp);
+    std::string chunk(1 << 20, 'A');
+    for (int i = 0; i < 100; ++i)
+      if (!c.send_all(chunk)) return;
+    c.send_all("\n");
+  });
+  for (int i = 0; i < 3; ++i) {  // broken TLS handshakes
+    TcpClient plain(tls);
+    plain.send_all("GET / HTTP/1.0\r\n\r\n this is not TLS\n");
+  }
+
+  // Meanwhile a good TCP client and a good TLS client send the sample log.
+  std::vector<std::string> lines = lines_of(sample_text());
+  std::vector<std::string> expected = expected_keys(dir_, lines, 2);
+  {
+    TcpClient good(tcp);
+    std::string text;
+    for (const auto& l : lines) text += l + "\n";
+    ASSERT_TRUE(good.send_all(text));
+  }
+  std::string octets;
+  for (const auto& l : lines) octets += std::to_string(l.size()) + " " + l;
+  Write(dir_ / "tls-input.txt", octets);
+  const std::string send = "openssl s_client -connect 127.0.0.1:" + std::to_string(tls) +
+                           " -quiet -no_ign_eof < " + (dir_ / "tls-input.txt").string() + " >/dev/null 2>&1";
+  ASSERT_EQ(std::system(send.c_str()), 0);
+  huge.join();
+
+  std::vector<std::string> stored = wait_for_alerts(d, expected.size());
+  EXPECT_EQ(stored_alert_keys(stored), expected);
+  auto deadline = std::chrono::steady_clock::now() + 30s;
+  while (metric(d, "vigil_oversize_records_total", "collector=\"tcp\"") < 1 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(100ms);
+  EXPECT_GE(metric(d, "vigil_connections_open", "collector=\"tcp\""), 1000);
+  EXPECT_GE(metric(d, "vigil_oversize_records_total", "collector=\"tcp\""), 1);
+  EXPECT_GE(metric(d, "vigil_parse_errors_total", "reason=\"binary\""), 1);
+  EXPECT_GE(metric(d, "vigil_connections_rejected_total", "collector=\"tls\"") +
+                metric(d, "vigil_framing_errors_total", "collector=\"tls\""), 3);
+  // The 100 MB line was never held whole: peak RSS stays far below it.
+  const long rss = peak_rss_kib(d.pid());
+  EXPECT_GT(rss, 0);
+  EXPECT_LT(rss, 300 * 1024) << "peak RSS " << rss << " KiB";
+  stop_slow = true;
+  slow.join();
+  idle.clear();
+  EXPECT_EQ(d.stop(), 0) << d.log();
 }
 
 }  // namespace
