@@ -130,6 +130,7 @@ int run_daemon(const RunOptions& opt) {
   PipelineOptions popt;
   popt.matcher_threads = cfg.matcher_threads;
   popt.max_in_flight_batches = cfg.max_in_flight_batches;
+  popt.max_in_flight_bytes = cfg.max_in_flight_bytes;
   Pipeline pipeline(
       popt,
       [&](unsigned) {
@@ -149,6 +150,8 @@ int run_daemon(const RunOptions& opt) {
                              {{"queue", "commit"}}, [&] { return double(pipeline.commit_depth()); });
   metrics.add_gauge_callback("vigil_queue_capacity", "Bound on batches in flight between receipt and commit",
                              {}, [&] { return double(popt.max_in_flight_batches); });
+  metrics.add_gauge_callback("vigil_bytes_in_flight", "Record bytes received and not yet committed", {},
+                             [&] { return double(pipeline.in_flight_bytes()); });
   metrics.add_gauge_callback("vigil_batches_in_flight", "Batches received and not yet committed", {},
                              [&] { return double(pipeline.in_flight()); });
   metrics.add_gauge_callback("vigil_store_size_bytes", "RocksDB files and memtables", {},

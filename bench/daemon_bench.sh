@@ -131,7 +131,7 @@ PY
 
 if [[ "${SKIP_PEERS:-0}" != 1 ]]; then
   peer_out="$work/syslog-ng.txt"
-  LINES=$EVENTS RUNS=$RUNS VIGIL_CORPORA="$corpora" bash "$root/../shared/peers/syslogng-bench.sh" all 2>&1 | tee "$peer_out" | grep -E '^syslog-ng\[[a-z]+\]:' || true
+  LINES=$EVENTS RUNS=$RUNS VIGIL_CORPORA="$corpora/elastic-examples" bash "$root/../shared/peers/syslogng-bench.sh" all 2>&1 | tee "$peer_out" | grep -E '^syslog-ng\[[a-z]+\]:' || true
   for input in auth apache; do
     peer=$(grep -E "^syslog-ng\[$input\]:" "$peer_out" | sed -E 's/.* = ([0-9]+) events\/s.*/\1/' | head -1)
     [[ -n "$peer" ]] && echo "ratio[$input]: vigil ${vigil_rate[$input]} / syslog-ng $peer = $(awk -v a="${vigil_rate[$input]}" -v b="$peer" 'BEGIN { printf "%.1f", a / b }')x"

@@ -229,12 +229,15 @@ class Reader {
     if (auto st = strings(root, "rules", &c->rules); !st.ok()) return st;
     if (YAML::Node p = root["pipeline"]; p.IsDefined() && !p.IsNull()) {
       if (auto st = check_keys(p, "pipeline",
-                               {"matcher_threads", "max_in_flight_batches", "batch_max_records",
+                               {"matcher_threads", "max_in_flight_batches", "max_in_flight_mib", "batch_max_records",
                                 "batch_max_delay_ms", "max_record_bytes"});
           !st.ok())
         return st;
       if (auto st = integer(p, "matcher_threads", &c->matcher_threads, 1, 256); !st.ok()) return st;
       if (auto st = integer(p, "max_in_flight_batches", &c->max_in_flight_batches, 1, 100000); !st.ok()) return st;
+      std::size_t mib = c->max_in_flight_bytes >> 20;
+      if (auto st = integer(p, "max_in_flight_mib", &mib, 1, 1 << 20); !st.ok()) return st;
+      c->max_in_flight_bytes = mib << 20;
       if (auto st = integer(p, "batch_max_records", &c->batch_max_records, 1, 1000000); !st.ok()) return st;
       if (auto st = integer(p, "batch_max_delay_ms", &c->batch_max_delay_ms, 0, 10000); !st.ok()) return st;
       if (auto st = integer(p, "max_record_bytes", &c->max_record_bytes, 1024, 1LL << 30); !st.ok()) return st;

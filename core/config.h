@@ -62,6 +62,7 @@ struct Config {
   // Pipeline.
   unsigned matcher_threads = 2;
   std::size_t max_in_flight_batches = 64;
+  std::size_t max_in_flight_bytes = 256u << 20;
   std::uint32_t batch_max_records = 4096;
   std::uint32_t batch_max_delay_ms = 10;
   std::size_t max_record_bytes = 1u << 20;

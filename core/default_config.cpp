@@ -11,6 +11,7 @@ rules:
 pipeline:
   matcher_threads: 2
   max_in_flight_batches: 64
+  max_in_flight_mib: 256      # record bytes received and not yet committed (memory bound)
   batch_max_records: 4096
   batch_max_delay_ms: 10
   max_record_bytes: 1048576

@@ -33,9 +33,17 @@ void Pipeline::start() {
   writer_ = std::thread([this] { writer_loop(); });
 }
 
+bool Pipeline::has_room_locked(std::size_t bytes) const {
+  if (in_flight_ == 0) return true;
+  return in_flight_ < options_.max_in_flight_batches &&
+         in_flight_bytes_ + bytes <= options_.max_in_flight_bytes;
+}
+
 bool Pipeline::enqueue_locked(IngestBatch&& batch, std::unique_lock<std::mutex>&) {
   auto item = std::make_unique<Item>();
   item->seq = next_seq_++;
+  item->bytes = batch.bytes.size();
+  in_flight_bytes_ += item->bytes;
   counters_.submitted_batches.fetch_add(1, std::memory_order_relaxed);
   counters_.submitted_events.fetch_add(batch.records.size(), std::memory_order_relaxed);
   item->batch = std::move(batch);
@@ -47,7 +55,8 @@ bool Pipeline::enqueue_locked(IngestBatch&& batch, std::unique_lock<std::mutex>&
 
 bool Pipeline::submit(IngestBatch&& batch) {
   std::unique_lock lock(mu_);
-  cv_space_.wait(lock, [&] { return !accepting_ || in_flight_ < options_.max_in_flight_batches; });
+  const std::size_t bytes = batch.bytes.size();
+  cv_space_.wait(lock, [&] { return !accepting_ || has_room_locked(bytes); });
   if (!accepting_) {
     lock.unlock();
     if (batch.on_committed) batch.on_committed(Status::Unsupported("vigil is shutting down"));
@@ -58,7 +67,7 @@ bool Pipeline::submit(IngestBatch&& batch) {
 
 bool Pipeline::try_submit(IngestBatch& batch) {
   std::unique_lock lock(mu_);
-  if (!accepting_ || in_flight_ >= options_.max_in_flight_batches) {
+  if (!accepting_ || !has_room_locked(batch.bytes.size())) {
     counters_.refused_batches.fetch_add(1, std::memory_order_relaxed);
     return false;
   }
@@ -155,6 +164,7 @@ void Pipeline::writer_loop() {
     {
       std::lock_guard lock(mu_);
       in_flight_ -= group.size();
+      for (const auto& item : group) in_flight_bytes_ -= item->bytes;
     }
     cv_space_.notify_all();
     cv_commit_.notify_one();  // drain_and_stop may be waiting for in_flight_ == 0
@@ -188,6 +198,11 @@ std::size_t Pipeline::input_depth() const {
 std::size_t Pipeline::commit_depth() const {
   std::lock_guard lock(mu_);
   return matched_.size();
+}
+
+std::size_t Pipeline::in_flight_bytes() const {
+  std::lock_guard lock(mu_);
+  return in_flight_bytes_;
 }
 
 std::size_t Pipeline::in_flight() const {

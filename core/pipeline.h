@@ -9,9 +9,10 @@
 // them. That is what makes checkpoints exact: a file offset is never made durable before the
 // alerts of every earlier batch of that file.
 //
-// Bounds: at most `max_in_flight_batches` batches exist between submit() and commit; submit()
-// blocks beyond that (backpressure), try_submit() refuses. Memory is therefore bounded by
-// max_in_flight_batches x the collectors' batch size.
+// Bounds: at most `max_in_flight_batches` batches, holding at most `max_in_flight_bytes` of
+// record bytes, exist between submit() and commit; submit() blocks beyond either bound
+// (backpressure), try_submit() refuses. One batch larger than the byte bound is still let in
+// when nothing else is in flight, so a bound below the batch size cannot stall the pipeline.
 //
 // Failure: a failed commit (disk full, I/O error) is retried with backoff, holding everything
 // behind it, so no batch is acknowledged before it is durable; on shutdown the batches still
@@ -53,6 +54,7 @@ class AlertCommitter {
 struct PipelineOptions {
   unsigned matcher_threads = 2;              // Default: 2
   std::size_t max_in_flight_batches = 64;    // Default: 64 (submit blocks beyond)
+  std::size_t max_in_flight_bytes = 256u << 20;  // Default: 256 MiB of record bytes
   std::size_t max_group_commit_batches = 64;  // Default: 64 batches per WriteBatch at most
 };
 
@@ -83,16 +85,19 @@ class Pipeline final : public BatchSink {
   std::size_t input_depth() const;    // batches waiting for a matcher thread
   std::size_t commit_depth() const;   // matched batches waiting for the store writer
   std::size_t in_flight() const;      // submitted, not yet committed
+  std::size_t in_flight_bytes() const;  // record bytes of those batches
   const PipelineCounters& counters() const { return counters_; }
   const PipelineOptions& options() const { return options_; }
 
  private:
   struct Item {
     std::uint64_t seq = 0;
+    std::size_t bytes = 0;
     IngestBatch batch;
     std::vector<Alert> alerts;
   };
   bool enqueue_locked(IngestBatch&& batch, std::unique_lock<std::mutex>& lock);
+  bool has_room_locked(std::size_t bytes) const;
   void matcher_loop(unsigned index);
   void writer_loop();
 
@@ -111,6 +116,7 @@ class Pipeline final : public BatchSink {
   std::uint64_t next_seq_ = 0;         // given to the next submitted batch
   std::uint64_t next_commit_seq_ = 0;  // the writer commits this one next
   std::size_t in_flight_ = 0;
+  std::size_t in_flight_bytes_ = 0;
   std::size_t matching_ = 0;           // batches taken by matcher threads, not yet in matched_
   bool accepting_ = false;
   bool stopping_ = false;

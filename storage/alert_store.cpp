@@ -196,6 +196,9 @@ Result<std::unique_ptr<AlertStore>> AlertStore::open(const StoreOptions& options
   db_options.create_if_missing = true;
   db_options.create_missing_column_families = true;
   db_options.max_background_jobs = 2;
+  // One cap on the memtables of all column families together (each would otherwise grow to
+  // 64 MiB x 2): the store's share of the daemon's memory stays bounded under an alert storm.
+  db_options.db_write_buffer_size = 128 << 20;
   db_options.bytes_per_sync = 1 << 20;
   db_options.keep_log_file_num = 5;
   // The small column families (checkpoints, meta) would otherwise keep old WAL files alive

@@ -134,6 +134,35 @@ TEST(Pipeline, SubmitBlocksAtTheBoundAndTrySubmitRefuses) {
   EXPECT_EQ(committer.committed.size(), 50u / 3);  // records 3,6,...,48
 }
 
+TEST(Pipeline, ByteBoundLimitsMemoryInFlight) {
+  MemoryCommitter committer;
+  committer.set_open(false);
+  PipelineOptions opt;
+  opt.max_in_flight_batches = 1000;
+  opt.max_in_flight_bytes = 1000;  // about three batches of 10 records
+  Pipeline p(opt, [](unsigned i) { return std::make_unique<AlertOnKeyword>(i + 3); }, committer, nullptr);
+  p.start();
+  std::size_t accepted = 0;
+  for (int b = 0; b < 10; ++b) {
+    IngestBatch batch = make_batch(1 + b * 10, 10, nullptr);
+    if (!p.try_submit(batch)) break;
+    ++accepted;
+  }
+  EXPECT_GE(accepted, 2u);
+  EXPECT_LE(accepted, 4u);
+  EXPECT_LE(p.in_flight_bytes(), 1000u);
+  committer.set_open(true);
+  p.drain_and_stop();
+  EXPECT_EQ(p.in_flight_bytes(), 0u);
+  // A single batch larger than the bound still goes through when nothing else is in flight.
+  MemoryCommitter c2;
+  Pipeline big(opt, [](unsigned i) { return std::make_unique<AlertOnKeyword>(i); }, c2, nullptr);
+  big.start();
+  EXPECT_TRUE(big.submit(make_batch(1, 300, nullptr)));
+  big.drain_and_stop();
+  EXPECT_EQ(c2.committed.size(), 100u);
+}
+
 TEST(Pipeline, FailedCommitIsRetriedAndNothingIsAcknowledgedBefore) {
   MemoryCommitter committer;
   committer.fail_next = 2;

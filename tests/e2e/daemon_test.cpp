@@ -86,9 +86,14 @@ TEST_F(DaemonTest, PrintsAndChecksItsConfiguration) {
 // The same sample lines over UDP, TCP with newline framing, TCP with octet counting and HTTP
 // ingest: the store holds exactly four copies of what `vigil scan` finds in them.
 TEST_F(DaemonTest, SyslogUdpTcpBothFramingsAndHttpIngest) {
+  // Source assignment: the sender's CIDR gives tenant and system, the event's host name then
+  // overrides the system.
   Daemon d(dir_, config_with("  - {name: udp, type: udp, listen: '127.0.0.1:0'}\n"
                              "  - {name: tcp, type: tcp, listen: '127.0.0.1:0'}\n"
-                             "  - {name: ingest, type: http}\n"));
+                             "  - {name: ingest, type: http}\n",
+                             "sources:\n"
+                             "  - {cidr: 127.0.0.0/8, tenant: loopback-province, system: lab}\n"
+                             "  - {host: 'DVC-WEB*', system: dvc-portal}\n"));
   ASSERT_TRUE(d.start()) << d.log();
   const std::uint16_t udp = d.port("udp"), tcp = d.port("tcp"), http = d.port("http");
   ASSERT_NE(udp, 0) << d.log();
@@ -126,6 +131,19 @@ TEST_F(DaemonTest, SyslogUdpTcpBothFramingsAndHttpIngest) {
   EXPECT_EQ(d.stop(), 0) << d.log();
   stored = d.alerts_json();
   EXPECT_EQ(stored_alert_keys(stored), expected);
+  std::size_t by_cidr = 0, by_host = 0;
+  for (const std::string& a : stored) {
+    if (a.find("\"collector\":\"tcp\"") == std::string::npos) continue;
+    EXPECT_NE(a.find("\"tenant\":\"loopback-province\""), std::string::npos) << a;
+    if (a.find("\"host\":\"dvc-web01\"") != std::string::npos) {
+      EXPECT_NE(a.find("\"system\":\"dvc-portal\""), std::string::npos) << a;
+      ++by_host;
+    } else if (a.find("\"system\":\"lab\"") != std::string::npos) {
+      ++by_cidr;
+    }
+  }
+  EXPECT_GT(by_cidr, 0u);
+  EXPECT_GT(by_host, 0u);
 }
 
 // HTTP ingest answers only once the batch is committed: right after the reply, the alerts are
