@@ -342,6 +342,19 @@ Status AlertStore::commit(std::vector<Alert>& alerts, const std::vector<Checkpoi
   }
   for (const Checkpoint& c : checkpoints)
     if (s.ok()) s = batch.Put(h.cf(kCheckpointsCf), c.key, c.value);
+  Status extension_status;
+  for (CommitExtension* ext : extensions_) {
+    if (!s.ok()) break;
+    extension_status = ext->add_to_batch(alerts, batch, *this);
+    if (!extension_status.ok()) break;
+  }
+  if (!extension_status.ok()) {
+    for (Alert& alert : alerts) {
+      alert.id.clear();
+      alert.created_unix_ns = 0;
+    }
+    return extension_status;
+  }
   std::uint64_t new_count = alert_count_ + alerts.size();
   if (s.ok() && !alerts.empty()) {
     s = batch.Put(h.cf(kMetaCf), slice(kMetaNextSequence), encode_u64(sequence));
@@ -366,7 +379,32 @@ Status AlertStore::commit(std::vector<Alert>& alerts, const std::vector<Checkpoi
     last_created_unix_ns_ = created;
     alert_count_ = new_count;
   }
+  for (CommitExtension* ext : extensions_) ext->committed(alerts);
   return Status::Ok();
+}
+
+void AlertStore::add_commit_extension(CommitExtension* extension) {
+  std::lock_guard lock(write_mutex_);
+  extensions_.push_back(extension);
+}
+
+void AlertStore::remove_commit_extension(CommitExtension* extension) {
+  std::lock_guard lock(write_mutex_);
+  extensions_.erase(std::remove(extensions_.begin(), extensions_.end(), extension), extensions_.end());
+}
+
+rocksdb::DB* AlertStore::rocksdb_db() const { return handles_->db; }
+
+rocksdb::ColumnFamilyHandle* AlertStore::column_family(ColumnFamily which) const {
+  switch (which) {
+    case ColumnFamily::kAlerts: return handles_->cf(kAlertsCf);
+    case ColumnFamily::kIndex: return handles_->cf(kIndexCf);
+    case ColumnFamily::kHistory: return handles_->cf(kHistoryCf);
+    case ColumnFamily::kOutbox: return handles_->cf(kOutboxCf);
+    case ColumnFamily::kCheckpoints: return handles_->cf(kCheckpointsCf);
+    case ColumnFamily::kMeta: return handles_->cf(kMetaCf);
+  }
+  return nullptr;
 }
 
 Result<std::optional<std::string>> AlertStore::checkpoint(std::string_view key) const {

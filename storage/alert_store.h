@@ -41,6 +41,7 @@ namespace rocksdb {
 class DB;
 class ColumnFamilyHandle;
 class Snapshot;
+class WriteBatch;
 }  // namespace rocksdb
 
 namespace vigil::storage {
@@ -74,6 +75,25 @@ struct AlertQuery {
 struct AlertPage {
   std::vector<Alert> alerts;
   std::string next_cursor;  // "" = no more matching alerts
+};
+
+class AlertStore;
+
+// The store's column families, for code in storage/ that keeps its own records beside the
+// alerts (the forwarding outbox, lifecycle history).
+enum class ColumnFamily { kAlerts, kIndex, kHistory, kOutbox, kCheckpoints, kMeta };
+
+// Writes that must be atomic with the alerts of a commit (outbox entries, correlation state):
+// add_to_batch() is called inside commit(), under the store's write lock, after every alert
+// got its id and before the WriteBatch is written. An error fails the whole commit.
+class CommitExtension {
+ public:
+  virtual ~CommitExtension() = default;
+  virtual Status add_to_batch(const std::vector<Alert>& alerts, rocksdb::WriteBatch& batch,
+                              const AlertStore& store) = 0;
+  // After the commit is durable (to wake a forwarder). Under the write lock: must not block
+  // or call commit().
+  virtual void committed(const std::vector<Alert>& alerts) { (void)alerts; }
 };
 
 class AlertStore {
@@ -119,6 +139,17 @@ class AlertStore {
   // lags the writer).
   std::uint64_t alert_count_estimate() const;
 
+  // Registers an extension called by every later commit(), in registration order. Not owned:
+  // it must outlive the store or be removed first. Writers only.
+  void add_commit_extension(CommitExtension* extension);
+  void remove_commit_extension(CommitExtension* extension);
+
+  // The RocksDB handles, for storage/ code that reads or writes its own column family.
+  rocksdb::DB* rocksdb_db() const;
+  rocksdb::ColumnFamilyHandle* column_family(ColumnFamily which) const;
+  // Durability of the store's own writes (StoreOptions::sync), for extensions writing alone.
+  bool sync() const { return sync_; }
+
   const std::string& dir() const { return dir_; }
   bool read_only() const { return read_only_; }
 
@@ -137,6 +168,7 @@ class AlertStore {
   bool sync_ = true;
   std::function<std::int64_t()> clock_;
   std::unique_ptr<Handles> handles_;
+  std::vector<CommitExtension*> extensions_;  // guarded by write_mutex_
 
   std::mutex retention_mutex_;  // one delete_older_than() at a time
   std::mutex write_mutex_;  // serialises the read-modify-write of the counters below

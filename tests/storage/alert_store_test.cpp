@@ -271,6 +271,48 @@ TEST_F(AlertStoreTest, CheckpointsCommitWithAlertsAndSurviveReopen) {
   EXPECT_EQ(store->alert_count_estimate(), 1u);
 }
 
+// A commit extension writes in the same WriteBatch: its records exist exactly when the alerts do.
+class OutboxLike : public CommitExtension {
+ public:
+  Status add_to_batch(const std::vector<Alert>& alerts, rocksdb::WriteBatch& batch,
+                      const AlertStore& store) override {
+    if (fail) return Status::IoError("extension refused");
+    for (const Alert& a : alerts) {
+      rocksdb::Status s = batch.Put(store.column_family(ColumnFamily::kOutbox), a.id, a.rule_id);
+      if (!s.ok()) return Status::IoError(s.ToString());
+    }
+    return Status::Ok();
+  }
+  void committed(const std::vector<Alert>& alerts) override { seen += alerts.size(); }
+  bool fail = false;
+  std::size_t seen = 0;
+};
+
+TEST_F(AlertStoreTest, CommitExtensionsWriteInTheSameBatch) {
+  auto store = open_store();
+  ASSERT_TRUE(store);
+  OutboxLike outbox;
+  store->add_commit_extension(&outbox);
+  std::vector<Alert> batch{make_alert(1), make_alert(2)};
+  ASSERT_TRUE(store->commit(batch, {}).ok());
+  EXPECT_EQ(outbox.seen, 2u);
+  std::string value;
+  ASSERT_TRUE(store->rocksdb_db()->Get(rocksdb::ReadOptions(), store->column_family(ColumnFamily::kOutbox),
+                                       batch[1].id, &value).ok());
+  EXPECT_EQ(value, batch[1].rule_id);
+  // A failing extension fails the commit: neither the alert nor the checkpoint is written.
+  outbox.fail = true;
+  std::vector<Alert> refused{make_alert(3)};
+  EXPECT_FALSE(store->commit(refused, {{"file:x", "1"}}).ok());
+  EXPECT_TRUE(refused[0].id.empty());
+  EXPECT_EQ(store->alert_count_estimate(), 2u);
+  EXPECT_FALSE(store->checkpoint("file:x")->has_value());
+  store->remove_commit_extension(&outbox);
+  std::vector<Alert> after{make_alert(4)};
+  EXPECT_TRUE(store->commit(after, {}).ok());
+  EXPECT_EQ(outbox.seen, 2u);
+}
+
 TEST_F(AlertStoreTest, EmptyCommitWithOnlyCheckpointsAssignsNoIds) {
   auto store = open_store();
   ASSERT_TRUE(store);
