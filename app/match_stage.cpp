@@ -8,8 +8,9 @@
 namespace vigil::app {
 
 RuleMatchProcessor::RuleMatchProcessor(const LiveRuleSet& live, const SourceAssigner* assigner,
-                                       Metrics* metrics, std::size_t max_record_bytes)
-    : live_(live), assigner_(assigner), metrics_(metrics),
+                                       Metrics* metrics, std::size_t max_record_bytes,
+                                       MatchObserver* observer)
+    : live_(live), assigner_(assigner), metrics_(metrics), observer_(observer),
       parser_(parse::ParserOptions{max_record_bytes}) {}
 
 bool RuleMatchProcessor::refresh_matcher() {
@@ -88,13 +89,19 @@ void RuleMatchProcessor::process(const IngestBatch& batch, std::vector<Alert>& a
       errors[rec.source][static_cast<std::size_t>(event_.parse_error)]++;
     if (!usable) continue;
     parsed[rec.source]++;
+    if (matches_.empty()) continue;
+    const std::size_t first_new = alerts.size();
     for (const rules::RuleMatch& m : matches_) {
       Alert a = make_alert(rs.rule(m.rule), event_, m, src, batch.received_unix_ns);
       if (assigner_ && !a.host.empty()) assigner_->apply_host(a.host, &a.tenant, &a.system);
       alerts.push_back(std::move(a));
       rule_hits[m.rule]++;
     }
+    if (observer_) observer_->on_event(event_, matches_, rs, src, alerts, first_new);
   }
+  // Ready-made alerts (a province's alerts forwarded to a national vigil) are stored as sent.
+  for (const Alert& a : batch.alerts) alerts.push_back(a);
+  if (observer_) observer_->on_batch_end(alerts);
   if (!metrics_) return;
   for (std::size_t i = 0; i < batch.sources.size(); ++i)
     metrics_->add_parsed(batch.sources[i]->collector, parsed[i], errors[i]);

@@ -44,11 +44,28 @@ class LiveRuleSet {
   std::atomic<std::uint64_t> generation_{0};
 };
 
+// Watches matches in the matcher threads (correlation rules, suppression). Called concurrently
+// from every matcher thread (each with its own batches): implementations partition or lock
+// their state themselves.
+class MatchObserver {
+ public:
+  virtual ~MatchObserver() = default;
+  // After the alerts of one event were appended: they are alerts[first_new...]. The observer
+  // may append alerts (a correlation that fired) or erase some of alerts[first_new...]
+  // (suppressed repeats, rules with `generate: false`). `matches` are the rules that matched.
+  virtual void on_event(const Event& event, const std::vector<rules::RuleMatch>& matches,
+                        const rules::RuleSet& rules, const SourceInfo& source,
+                        std::vector<Alert>& alerts, std::size_t first_new) = 0;
+  // At the end of each batch, with the batch's alerts (e.g. to close windows on event time).
+  virtual void on_batch_end(std::vector<Alert>& alerts) { (void)alerts; }
+};
+
 class RuleMatchProcessor final : public BatchProcessor {
  public:
-  // `assigner` (host-name rules) and `metrics` may be null; all must outlive the processor.
+  // `assigner` (host-name rules), `metrics` and `observer` may be null; all must outlive the
+  // processor.
   RuleMatchProcessor(const LiveRuleSet& live, const SourceAssigner* assigner, Metrics* metrics,
-                     std::size_t max_record_bytes);
+                     std::size_t max_record_bytes, MatchObserver* observer = nullptr);
   void process(const IngestBatch& batch, std::vector<Alert>& alerts) override;
 
  private:
@@ -56,6 +73,7 @@ class RuleMatchProcessor final : public BatchProcessor {
   const LiveRuleSet& live_;
   const SourceAssigner* assigner_;
   Metrics* metrics_;
+  MatchObserver* observer_;
   std::uint64_t generation_ = ~0ull;
   std::unique_ptr<rules::Matcher> matcher_;
   parse::RecordParser parser_;

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "app/collector_setup.h"
+#include "app/daemon_context.h"
 #include "app/match_stage.h"
 #include "app/rule_sources.h"
 #include "core/config.h"
@@ -126,6 +127,7 @@ int run_daemon(const RunOptions& opt) {
 
   Metrics metrics;
   LiveRuleSet live(*ruleset);
+  MatchObserver* observer = nullptr;  // set by a feature before the pipeline starts
   StoreCommitter committer(**store);
   PipelineOptions popt;
   popt.matcher_threads = cfg.matcher_threads;
@@ -134,7 +136,8 @@ int run_daemon(const RunOptions& opt) {
   Pipeline pipeline(
       popt,
       [&](unsigned) {
-        return std::make_unique<RuleMatchProcessor>(live, &*assigner, &metrics, cfg.max_record_bytes);
+        return std::make_unique<RuleMatchProcessor>(live, &*assigner, &metrics, cfg.max_record_bytes,
+                                                    observer);
       },
       committer, &metrics);
   // The gauge callbacks below read the pipeline, the store and the rules: stop serving metrics
@@ -169,8 +172,6 @@ int run_daemon(const RunOptions& opt) {
                  metrics.port());
   }
 
-  pipeline.start();
-
   // The HTTP server (ingest now; the analyst API and console later) and the collectors.
   std::unique_ptr<net::HttpServer> http;
   if (cfg.http_enabled) {
@@ -194,11 +195,28 @@ int run_daemon(const RunOptions& opt) {
       return 2;
     }
   }
+  // Features that plug into the daemon (they register routes, commit extensions or a match
+  // observer, so they start before the pipeline and the HTTP server).
+  DaemonContext dctx{cfg, **store, pipeline, metrics, http.get(), live, err};
+  std::vector<std::unique_ptr<DaemonService>> services;
+  for (auto start : {start_analyst_api, start_forwarding, start_correlation}) {
+    auto service = start(dctx);
+    if (!service) {
+      std::fprintf(err, "vigil run: %s\n", service.error().message().c_str());
+      for (auto& s : services) s->stop();
+      return 2;
+    }
+    if (*service) services.push_back(std::move(*service));
+  }
+  observer = dctx.observer;
+  pipeline.start();
+
   CollectorContext ctx{cfg, pipeline, metrics, *assigner, **store, http.get()};
   auto collectors = start_collectors(ctx, err);
   if (!collectors) {
     std::fprintf(err, "vigil run: %s\n", collectors.error().message().c_str());
     pipeline.drain_and_stop();
+    for (auto& s : services) s->stop();
     return 2;
   }
   if (http) {
@@ -206,6 +224,7 @@ int run_daemon(const RunOptions& opt) {
       std::fprintf(err, "vigil run: http: %s\n", st.to_string().c_str());
       for (auto& c : *collectors) c->stop();
       pipeline.drain_and_stop();
+      for (auto& s : services) s->stop();
       return 2;
     }
     std::fprintf(err, "vigil: http on %s://%s:%u (POST /ingest, GET /healthz)\n",
@@ -251,7 +270,8 @@ int run_daemon(const RunOptions& opt) {
   std::fprintf(err, "vigil: stopping: draining collectors and the pipeline\n");
   for (auto& c : *collectors) c->stop();
   pipeline.drain_and_stop();
-  if (http) http->stop();
+  if (http) http->stop();  // after the drain, so HTTP ingest clients get their replies
+  for (auto& s : services) s->stop();
   metrics.stop();
   const PipelineCounters& n = pipeline.counters();
   std::fprintf(err, "vigil: stopped: %llu events received, %llu processed, %llu alerts committed\n",

@@ -3,7 +3,10 @@
 // the reference; kDefaultConfigYaml (core/default_config.cpp) is what `vigil run` uses with no
 // --config. Every error names the file, the line and the reason; unknown keys are errors, so a
 // typo never silently leaves a default in place.
+#include <yaml-cpp/yaml.h>
+
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -77,6 +80,9 @@ struct Config {
   bool http_enabled = true;
   std::vector<CollectorConfig> collectors;
   std::vector<SourceRuleConfig> sources;
+  // Sections read by the feature that owns them (with a ConfigReader on `file`): "api" (the
+  // analyst API), "forwarding" (destinations), "correlation". Absent = not configured.
+  std::map<std::string, YAML::Node> sections;
 };
 
 extern const char* const kDefaultConfigYaml;

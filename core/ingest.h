@@ -16,6 +16,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/alert.h"
 #include "core/event.h"
 #include "core/record_reader.h"
 #include "core/status.h"
@@ -53,6 +54,9 @@ struct IngestBatch {
   std::vector<std::shared_ptr<const SourceInfo>> sources;  // at least one
   std::int64_t received_unix_ns = 0;                       // when the first record arrived
   std::vector<Checkpoint> checkpoints;                     // committed with this batch's alerts
+  // Alerts that arrive ready-made (a national vigil receiving a province's forwarded alerts):
+  // stored as they are, after the alerts matched from `records`.
+  std::vector<Alert> alerts;
   // Called once by the store writer after the batch's alerts and checkpoints are durable
   // (Status ok), or with the error if the commit failed or the pipeline shut down first.
   // Runs on the store writer thread: must not block. Optional.

@@ -1,0 +1,45 @@
+#pragma once
+// What `vigil run` hands to the features that plug into it (the analyst API, forwarding,
+// correlation), each in its own app/feature_*.cpp: the config, the store, the pipeline, the
+// metrics, the HTTP server (routes may be added until it starts) and the live rule set.
+#include <cstdio>
+#include <memory>
+#include <vector>
+
+#include "app/match_stage.h"
+#include "core/config.h"
+#include "core/metrics.h"
+#include "core/pipeline.h"
+#include "net/http_server.h"
+#include "storage/alert_store.h"
+
+namespace vigil::app {
+
+struct DaemonContext {
+  const Config& config;
+  storage::AlertStore& store;
+  Pipeline& pipeline;         // constructed, started after the features
+  Metrics& metrics;
+  net::HttpServer* http;      // null when http is disabled; not started yet
+  LiveRuleSet& rules;
+  std::FILE* err;             // start-up and runtime messages
+  // Set by a feature that watches matches in the matcher threads (correlation, suppression);
+  // must be set before the pipeline starts and outlive it.
+  MatchObserver* observer = nullptr;
+};
+
+// A running feature. stop() is called after the collectors stopped and the pipeline drained,
+// before the store closes; it must finish what it owes (e.g. persist a cursor) and join.
+class DaemonService {
+ public:
+  virtual ~DaemonService() = default;
+  virtual void stop() = 0;
+};
+
+// Each returns nullptr when its section is absent from the config and the feature has nothing
+// to do; an error stops start-up (the message names the config file and line).
+Result<std::unique_ptr<DaemonService>> start_analyst_api(DaemonContext& ctx);
+Result<std::unique_ptr<DaemonService>> start_forwarding(DaemonContext& ctx);
+Result<std::unique_ptr<DaemonService>> start_correlation(DaemonContext& ctx);
+
+}  // namespace vigil::app

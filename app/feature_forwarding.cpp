@@ -1,0 +1,8 @@
+#include "app/daemon_context.h"
+
+namespace vigil::app {
+
+// Not built yet: the daemon runs without this feature.
+Result<std::unique_ptr<DaemonService>> start_forwarding(DaemonContext&) { return std::unique_ptr<DaemonService>(); }
+
+}  // namespace vigil::app
