@@ -1,0 +1,131 @@
+#pragma once
+// Correlation engine: runs Sigma v2 correlation rules (event_count, value_count, temporal,
+// temporal_ordered, chained) and `vigil: suppress` over the matches of detection rules, on
+// event time.
+//
+// Windows. State is kept per (correlation, group-by values): the contributing events, sorted by
+// event time. A window starts at the earliest event held and spans `timespan`; it closes when
+// the watermark (the latest event time seen minus the allowed lateness) passes its end. Then the
+// condition is evaluated over the events inside, an alert is emitted if it holds, those events
+// are dropped and the next window starts at the next event. So the result is the same whatever
+// the arrival order, as long as no event is later than the allowed lateness; later ones are
+// dropped from correlation and counted (they still raise their own detection alerts).
+// The alert's event time is the last contributing event's time (the window's end as observed).
+//
+// Threading: every method may be called from any thread. State is split in shards by the hash
+// of the group key, one mutex each; a matcher thread holds one shard lock at a time.
+//
+// Memory: the state's approximate size is capped; past the cap the least recently updated
+// group of the shard is evicted (counted in evicted_groups).
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/alert.h"
+#include "core/event.h"
+#include "core/status.h"
+#include "rules/compiler.h"
+#include "rules/correlation_rule.h"
+
+namespace vigil::rules {
+
+struct CorrelationOptions {
+  // Events older than the latest event time seen minus this are dropped from correlation.
+  // Default: 5 minutes.
+  std::int64_t allowed_lateness_ns = 300LL * 1000000000LL;
+  // Approximate cap on the window state (all shards). Default: 256 MiB.
+  std::size_t max_memory_bytes = 256u << 20;
+  // Shards (each with its own mutex). Default: 64.
+  unsigned shards = 64;
+  Status validate() const;
+};
+
+// Monotonic totals, read by the daemon's metrics and by `vigil scan`'s summary.
+struct CorrelationCounters {
+  std::atomic<std::uint64_t> events{0};            // contributions to a window
+  std::atomic<std::uint64_t> late_events{0};       // beyond the allowed lateness
+  std::atomic<std::uint64_t> missing_group_field{0};  // an event lacking a group-by field
+  std::atomic<std::uint64_t> evicted_groups{0};    // memory cap
+  std::atomic<std::uint64_t> windows_closed{0};
+  std::atomic<std::uint64_t> alerts{0};            // correlation alerts emitted
+  std::atomic<std::uint64_t> suppressed{0};        // alerts withheld by `vigil: suppress`
+  std::atomic<std::uint64_t> suppression_summaries{0};
+  std::atomic<std::uint64_t> base_alerts_withheld{0};  // `generate: false`
+};
+
+// What the engine needs to know about the rules of one RuleSet (built by bind()).
+struct RuleBinding {
+  struct Input {
+    std::uint32_t correlation = 0;
+    std::uint32_t position = 0;  // index in the correlation's `rules`
+  };
+  struct PerRule {
+    std::vector<Input> inputs;
+    bool keep_alerts = true;  // false: referenced only by correlations with generate: false
+    Suppression suppress;
+  };
+  const RuleSet* rules = nullptr;
+  std::vector<PerRule> per_rule;  // by RuleSet index
+};
+
+class CorrelationEngine {
+ public:
+  // The correlations must have been checked by resolve_correlations(). Fails on a bad
+  // `vigil: fields` regex or bad options.
+  static Result<std::unique_ptr<CorrelationEngine>> create(std::vector<CorrelationRule> correlations,
+                                                           const CorrelationOptions& options);
+  ~CorrelationEngine();
+  CorrelationEngine(const CorrelationEngine&) = delete;
+  CorrelationEngine& operator=(const CorrelationEngine&) = delete;
+
+  // Maps a rule set's rules to the correlations that read them (by id or name). Warnings (a
+  // referenced rule that did not compile) go to `warnings`.
+  std::shared_ptr<const RuleBinding> bind(const RuleSet& rules, std::vector<std::string>* warnings) const;
+
+  // One event's matches. `time_ns` is the event time (see event_time_ns). Feeds the windows,
+  // then applies `generate: false` and suppression to alerts[first_new...] (erasing withheld
+  // ones; `matches[i]` raised alerts[first_new + i] unless already erased by someone else, so
+  // alerts are identified by rule id). Returns false when the event was too late.
+  void on_event(const RuleBinding& binding, const Event& event, const std::vector<std::uint32_t>& matched_rules,
+                std::int64_t time_ns, std::vector<Alert>& alerts, std::size_t first_new);
+  // Closes the windows the watermark has passed; appends correlation alerts and suppression
+  // summaries. `flush_all` closes every window and ends every suppression (end of a scan).
+  void advance(std::vector<Alert>& out, bool flush_all = false);
+  // Latest event time seen (0 before any).
+  std::int64_t max_event_time() const { return max_time_.load(std::memory_order_relaxed); }
+
+  const CorrelationCounters& counters() const { return counters_; }
+  std::size_t groups() const;
+  std::size_t memory_bytes() const;
+
+  // Persistence. collect_changes() hands every group and suppression changed since the last
+  // call (value null = deleted) plus the watermark; restore() takes them back at start-up.
+  // Keys are stable across restarts and rule reloads (correlation id + group values).
+  void collect_changes(const std::function<void(const std::string& key, const std::string* value)>& sink,
+                       bool everything = false);
+  Status restore(std::string_view key, std::string_view value);
+
+  struct Impl;
+
+ private:
+  explicit CorrelationEngine(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+  std::atomic<std::int64_t> max_time_{0};
+  CorrelationCounters counters_;
+};
+
+// Event time for windows: the parsed time when the record had a full one; for a BSD syslog
+// stamp without a year ("Mar 30 15:02:11") the year of `reference_ns` (the year before when that
+// would put the event more than 31 days after the reference, as rsyslog does); otherwise
+// `reference_ns` (receive time).
+std::int64_t event_time_ns(const Event& event, std::int64_t reference_ns);
+
+// "2026-03-30T15:02:11Z" (UTC, seconds; fraction when not whole).
+std::string format_time_utc(std::int64_t unix_ns);
+
+}  // namespace vigil::rules
