@@ -18,6 +18,7 @@ rules::LoadReport load_rule_sources(const std::vector<std::string>& paths) {
       rules::load_rule_text(f->content, std::string("@bundled/") + f->path, report);
     }
   }
+  rules::resolve_correlations(report);  // references may cross files and packs
   return report;
 }
 

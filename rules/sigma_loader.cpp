@@ -327,7 +327,11 @@ class DocumentLoader {
   void rule(const YAML::Node& doc) {
     const std::string id = id_of(doc);
     if (doc["correlation"]) {
-      error(id, "correlation_rule", "Sigma correlation rule: loaded by the correlation engine, not here");
+      CorrelationRule c;
+      LoadError e;
+      ++report_.documents_seen;
+      if (parse_correlation_document(doc, path_, doc_line_, &c, &e)) report_.correlations.push_back(std::move(c));
+      else report_.errors.push_back(std::move(e));
       return;
     }
     if (doc["filter"]) {
@@ -361,6 +365,7 @@ class DocumentLoader {
     r.author = text_of(doc["author"]);
     r.date = text_of(doc["date"]);
     r.modified = text_of(doc["modified"]);
+    r.name = text_of(doc["name"]);
     r.level = ascii_lower(text_of(doc["level"]));
     r.tags = list_of(doc["tags"]);
     r.references = list_of(doc["references"]);

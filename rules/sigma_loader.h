@@ -8,12 +8,15 @@
 #include <vector>
 
 #include "core/status.h"
+#include "rules/correlation_rule.h"
 #include "rules/sigma_rule.h"
 
 namespace vigil::rules {
 
 struct LoadReport {
   std::vector<SigmaRule> rules;
+  // Sigma correlation documents (rules/correlation_rule.h); resolve_correlations() checks them.
+  std::vector<CorrelationRule> correlations;
   std::vector<LoadError> errors;
   std::size_t files_read = 0;
   std::size_t documents_seen = 0;  // YAML documents that looked like rules (loaded + failed)
@@ -26,5 +29,11 @@ void load_rule_text(std::string_view yaml_text, const std::string& path, LoadRep
 // Loads files and, recursively, directories (*.yml and *.yaml), in sorted path order.
 // A path that does not exist is reported as a LoadError with reason "io_error".
 LoadReport load_rule_paths(const std::vector<std::string>& paths);
+
+// Checks every correlation's references against the loaded rules and correlations (by id or
+// name): one that names an unknown rule, or takes part in a cycle, is moved to `errors`
+// (reasons "unknown_rule_reference", "correlation_cycle") with its file and line; the others stay.
+// Call once, after every file was loaded (rules/correlation_loader.cpp).
+void resolve_correlations(LoadReport& report);
 
 }  // namespace vigil::rules

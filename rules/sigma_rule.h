@@ -63,6 +63,7 @@ struct RuleTestSample {
 struct SigmaRule {
   // Metadata (Sigma names). `level` is lower-case: informational, low, medium, high, critical.
   std::string id, title, status, description, author, date, modified, level;
+  std::string name;  // Sigma v2 `name`: how correlation rules may refer to it ("" if none)
   std::vector<std::string> tags, references, falsepositives, fields;
   // logsource
   std::string product, category, service;
