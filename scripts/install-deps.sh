@@ -11,6 +11,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   unzip gzip python3
   prometheus syslog-ng-core
+  libcurl4-openssl-dev
 )
 
 missing=()
