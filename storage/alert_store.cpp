@@ -16,6 +16,7 @@
 #include <rocksdb/write_batch.h>
 
 #include "storage/alert_codec.h"
+#include "storage/stats.h"
 
 namespace vigil::storage {
 
@@ -25,8 +26,8 @@ namespace fs = std::filesystem;
 
 // Column family names, in the order of Handles::cfs (index 0 must be RocksDB's default CF,
 // which every database has and which vigil leaves empty).
-enum CfIndex { kDefaultCf = 0, kAlertsCf, kIndexCf, kHistoryCf, kOutboxCf, kCheckpointsCf, kMetaCf, kCfCount };
-const char* const kCfNames[kCfCount] = {"default", "alerts", "index", "history", "outbox", "checkpoints", "meta"};
+enum CfIndex { kDefaultCf = 0, kAlertsCf, kIndexCf, kHistoryCf, kOutboxCf, kCheckpointsCf, kMetaCf, kStatsCf, kCfCount };
+const char* const kCfNames[kCfCount] = {"default", "alerts", "index", "history", "outbox", "checkpoints", "meta", "stats"};
 
 constexpr std::string_view kSchemaVersion = "1";
 constexpr std::string_view kMetaSchemaVersion = "schema_version";
@@ -40,6 +41,50 @@ constexpr std::string_view kMetaRetentionFloor = "retention_floor_unix_ns";  // 
 // Retention deletes this many alerts per WriteBatch: small enough that commits waiting on the
 // write mutex are not held up, large enough that the per-batch fsync is amortised.
 constexpr std::size_t kRetentionChunk = 1000;
+
+// The audit log's keys in the meta column family: prefix + big-endian time ns + sequence.
+constexpr std::string_view kAuditPrefix = "audit/";
+
+// History and audit values: strings, each as a 4-byte big-endian length and its bytes.
+void append_field(std::string* out, std::string_view s) {
+  const auto n = static_cast<std::uint32_t>(s.size());
+  for (int shift = 24; shift >= 0; shift -= 8) out->push_back(static_cast<char>((n >> shift) & 0xff));
+  out->append(s);
+}
+bool read_field(std::string_view* in, std::string* out) {
+  if (in->size() < 4) return false;
+  std::uint32_t n = 0;
+  for (int i = 0; i < 4; ++i) n = (n << 8) | static_cast<unsigned char>((*in)[static_cast<std::size_t>(i)]);
+  if (in->size() - 4 < n) return false;
+  out->assign(in->substr(4, n));
+  in->remove_prefix(4 + n);
+  return true;
+}
+
+std::string to_hex(std::string_view bytes) {
+  static const char* digits = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : bytes) {
+    out.push_back(digits[c >> 4]);
+    out.push_back(digits[c & 15]);
+  }
+  return out;
+}
+bool from_hex(std::string_view hex, std::string* out) {
+  if (hex.size() % 2) return false;
+  out->clear();
+  for (std::size_t i = 0; i < hex.size(); i += 2) {
+    int v = 0;
+    for (std::size_t j = i; j < i + 2; ++j) {
+      char c = hex[j];
+      int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+      if (d < 0) return false;
+      v = v * 16 + d;
+    }
+    out->push_back(static_cast<char>(v));
+  }
+  return true;
+}
 
 // Index kinds: the first byte of every key in the index column family. Entries are
 //   <kind><value as escaped string><16-byte alert key>          rule, tenant, host
@@ -125,6 +170,7 @@ rocksdb::ColumnFamilyOptions cf_options(int cf, const std::shared_ptr<rocksdb::C
         rocksdb::NewCompactOnDeletionCollectorFactory(/*sliding_window_size=*/16384,
                                                       /*deletion_trigger=*/8192));
   }
+    if (cf == kStatsCf) o.merge_operator = make_counter_merge_operator();
   if (cf != kAlertsCf && cf != kIndexCf) o.write_buffer_size = 8 << 20;  // small, rarely written
   o.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   return o;
@@ -318,6 +364,15 @@ std::vector<std::string> AlertStore::index_keys(const Alert& alert, std::string_
   return keys;
 }
 
+std::string AlertStore::group_map_key(const Alert& alert, const GroupSpec& spec) {
+  std::string key = alert.rule_id;
+  key.push_back('\0');
+  key += alert.tenant;
+  key.push_back('\0');
+  key += spec.key;
+  return key;
+}
+
 Status AlertStore::commit(std::vector<Alert>& alerts, const std::vector<Checkpoint>& checkpoints) {
   if (alerts.empty() && checkpoints.empty()) return Status::Ok();
   if (read_only_) return Status::InvalidArgument("storage: commit on a read-only alert store");
@@ -331,32 +386,108 @@ Status AlertStore::commit(std::vector<Alert>& alerts, const std::vector<Checkpoi
   std::uint64_t sequence = next_sequence_;
   rocksdb::WriteBatch batch;
   rocksdb::Status s;
-  for (Alert& alert : alerts) {
+
+  // Grouping: which alerts are repeats of a group opened earlier (raise that stored alert's
+  // count) or earlier in this commit (raise the count of that alert before it is written).
+  std::vector<std::uint32_t> extra(alerts.size(), 0);
+  std::vector<bool> repeat(alerts.size(), false);
+  struct Bump {
+    Alert alert;
+    std::string key;
+  };
+  std::unordered_map<std::string, Bump> bumps;                       // by stored alert key
+  std::unordered_map<std::string, std::pair<std::size_t, std::int64_t>> opened;  // group -> (alert, window)
+  std::size_t repeats = 0;
+  if (grouping_) {
+    for (std::size_t i = 0; i < alerts.size(); ++i) {
+      GroupSpec spec = grouping_(alerts[i]);
+      if (spec.window_ns <= 0) continue;
+      std::string group = group_map_key(alerts[i], spec);
+      if (auto o = opened.find(group); o != opened.end()) {
+        extra[o->second.first] += alerts[i].count;
+        repeat[i] = true;
+        ++repeats;
+        continue;
+      }
+      auto g = open_groups_.find(group);
+      if (g != open_groups_.end() && created - g->second.created_unix_ns < g->second.window_ns) {
+        auto b = bumps.find(g->second.alert_key);
+        if (b == bumps.end()) {
+          std::string value;
+          s = h.db->Get(rocksdb::ReadOptions(), h.cf(kAlertsCf), g->second.alert_key, &value);
+          Bump bump;
+          bump.key = g->second.alert_key;
+          if (s.ok() && decode_alert(bump.key, value, &bump.alert).ok() &&
+              bump.alert.status != AlertStatus::kClosed) {
+            b = bumps.emplace(bump.key, std::move(bump)).first;
+          } else if (s.ok() || s.IsNotFound()) {
+            s = rocksdb::Status::OK();
+            open_groups_.erase(g);  // deleted, closed or unreadable: the group is over
+          } else {
+            return from_rocksdb(s, "reading the open alert of a group");
+          }
+        }
+        if (b != bumps.end()) {
+          b->second.alert.count += alerts[i].count;
+          repeat[i] = true;
+          ++repeats;
+          continue;
+        }
+      }
+      opened.emplace(std::move(group), std::make_pair(i, spec.window_ns));
+    }
+  }
+
+  // The alerts stored as new: `alerts` itself, or copies without the repeats (the caller's
+  // vector must stay intact if the write fails: the pipeline retries it).
+  std::vector<Alert> kept;
+  if (repeats > 0) {
+    kept.reserve(alerts.size() - repeats);
+    for (std::size_t i = 0; i < alerts.size(); ++i) {
+      if (repeat[i]) continue;
+      kept.push_back(alerts[i]);
+      kept.back().count += extra[i];
+    }
+  }
+  std::vector<Alert>& stored = repeats > 0 ? kept : alerts;
+  std::vector<std::string> stored_keys;
+  stored_keys.reserve(stored.size());
+  StatsDelta stats;
+  for (Alert& alert : stored) {
     std::string key = make_alert_key(created, sequence++);
     alert.id = alert_id_from_key(key);
     alert.created_unix_ns = created;
     s = batch.Put(h.cf(kAlertsCf), key, encode_alert(alert));
     for (const std::string& index_key : index_keys(alert, key))
       if (s.ok()) s = batch.Put(h.cf(kIndexCf), index_key, rocksdb::Slice());
+    stats.add_alert(alert);
+    stored_keys.push_back(std::move(key));
     if (!s.ok()) break;
   }
+  for (auto& [key, bump] : bumps)
+    if (s.ok()) s = batch.Put(h.cf(kAlertsCf), key, encode_alert(bump.alert));
+  for (const auto& [key, delta] : stats.deltas())
+    if (s.ok()) s = batch.Merge(h.cf(kStatsCf), key, StatsDelta::encode_value(delta));
   for (const Checkpoint& c : checkpoints)
     if (s.ok()) s = batch.Put(h.cf(kCheckpointsCf), c.key, c.value);
   Status extension_status;
   for (CommitExtension* ext : extensions_) {
     if (!s.ok()) break;
-    extension_status = ext->add_to_batch(alerts, batch, *this);
+    extension_status = ext->add_to_batch(stored, batch, *this);
     if (!extension_status.ok()) break;
   }
-  if (!extension_status.ok()) {
+  auto clear_ids = [&] {
     for (Alert& alert : alerts) {
       alert.id.clear();
       alert.created_unix_ns = 0;
     }
+  };
+  if (!extension_status.ok()) {
+    clear_ids();
     return extension_status;
   }
-  std::uint64_t new_count = alert_count_ + alerts.size();
-  if (s.ok() && !alerts.empty()) {
+  std::uint64_t new_count = alert_count_ + stored.size();
+  if (s.ok() && !stored.empty()) {
     s = batch.Put(h.cf(kMetaCf), slice(kMetaNextSequence), encode_u64(sequence));
     if (s.ok()) s = batch.Put(h.cf(kMetaCf), slice(kMetaLastCreated), encode_u64(static_cast<std::uint64_t>(created)));
     if (s.ok()) s = batch.Put(h.cf(kMetaCf), slice(kMetaAlertCount), encode_u64(new_count));
@@ -367,20 +498,217 @@ Status AlertStore::commit(std::vector<Alert>& alerts, const std::vector<Checkpoi
     s = h.db->Write(wo, &batch);
   }
   if (!s.ok()) {
-    for (Alert& alert : alerts) {
-      alert.id.clear();
-      alert.created_unix_ns = 0;
-    }
+    clear_ids();
     return from_rocksdb(s, "commit of " + std::to_string(alerts.size()) + " alerts and " +
                                std::to_string(checkpoints.size()) + " checkpoints");
   }
-  if (!alerts.empty()) {
+  if (!stored.empty()) {
     next_sequence_ = sequence;
     last_created_unix_ns_ = created;
     alert_count_ = new_count;
   }
+  for (auto& [group, opened_alert] : opened) {
+    // The index into `alerts` maps to the stored alert's key: count the repeats before it.
+    std::size_t i = opened_alert.first, before = 0;
+    for (std::size_t j = 0; j < i; ++j) before += repeat[j] ? 1 : 0;
+    open_groups_[group] = OpenGroup{stored_keys[i - before], created, opened_alert.second};
+  }
+  if (open_groups_.size() > 100000) {
+    // Forget expired groups (a later repeat would open a new alert anyway).
+    for (auto it = open_groups_.begin(); it != open_groups_.end();)
+      it = created - it->second.created_unix_ns >= it->second.window_ns ? open_groups_.erase(it) : std::next(it);
+  }
+  if (repeats > 0) alerts = std::move(kept);
   for (CommitExtension* ext : extensions_) ext->committed(alerts);
   return Status::Ok();
+}
+
+Status AlertStore::set_grouping(GroupingPolicy policy, std::int64_t max_window_ns) {
+  if (read_only_) return Status::InvalidArgument("storage: grouping on a read-only alert store");
+  std::lock_guard lock(write_mutex_);
+  grouping_ = std::move(policy);
+  open_groups_.clear();
+  if (!grouping_ || max_window_ns <= 0) return Status::Ok();
+  const std::int64_t now = std::max(now_ns(), last_created_unix_ns_);
+  const std::string lower = make_alert_key(std::max<std::int64_t>(0, now - max_window_ns), 0);
+  rocksdb::Slice lo(lower);
+  rocksdb::ReadOptions ro;
+  ro.iterate_lower_bound = &lo;
+  std::unique_ptr<rocksdb::Iterator> it(handles_->db->NewIterator(ro, handles_->cf(kAlertsCf)));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    Alert alert;
+    std::string_view key = view(it->key());
+    if (!decode_alert(key, view(it->value()), &alert).ok() || alert.status == AlertStatus::kClosed) continue;
+    GroupSpec spec = grouping_(alert);
+    if (spec.window_ns <= 0 || now - alert.created_unix_ns >= spec.window_ns) continue;
+    std::string group = group_map_key(alert, spec);
+    if (!open_groups_.count(group))  // the oldest open alert keeps the group, as in commit()
+      open_groups_[group] = OpenGroup{std::string(key), alert.created_unix_ns, spec.window_ns};
+  }
+  if (!it->status().ok()) return from_rocksdb(it->status(), "rebuilding the open alert groups");
+  return Status::Ok();
+}
+
+std::size_t AlertStore::open_groups() const {
+  std::lock_guard lock(write_mutex_);
+  return open_groups_.size();
+}
+
+Status AlertStore::add_audit(rocksdb::WriteBatch& batch, std::int64_t time_ns, std::string_view actor,
+                             std::string_view action, std::string_view target, std::string_view detail) {
+  std::string key(kAuditPrefix);
+  put_big_endian64(&key, static_cast<std::uint64_t>(time_ns));
+  put_big_endian64(&key, audit_sequence_++);
+  std::string value;
+  append_field(&value, actor);
+  append_field(&value, action);
+  append_field(&value, target);
+  append_field(&value, detail);
+  rocksdb::Status s = batch.Put(handles_->cf(kMetaCf), key, value);
+  if (!s.ok()) return from_rocksdb(s, "adding an audit entry");
+  return Status::Ok();
+}
+
+Status AlertStore::audit(std::string_view actor, std::string_view action, std::string_view target,
+                         std::string_view detail) {
+  if (read_only_) return Status::InvalidArgument("storage: audit on a read-only alert store");
+  std::lock_guard lock(write_mutex_);
+  rocksdb::WriteBatch batch;
+  if (Status st = add_audit(batch, now_ns(), actor, action, target, detail); !st.ok()) return st;
+  rocksdb::WriteOptions wo;
+  wo.sync = sync_;
+  rocksdb::Status s = handles_->db->Write(wo, &batch);
+  if (!s.ok()) return from_rocksdb(s, "writing an audit entry");
+  return Status::Ok();
+}
+
+Result<AuditPage> AlertStore::audit_log(std::size_t limit, std::string_view cursor) const {
+  if (limit == 0) return Error(Status::InvalidArgument("storage: audit limit must be at least 1"));
+  std::string lower(kAuditPrefix), upper(kAuditPrefix);
+  upper.back() = static_cast<char>(upper.back() + 1);
+  if (!cursor.empty()) {
+    std::string position;
+    if (!from_hex(cursor, &position) || position.size() != 16)
+      return Error(Status::InvalidArgument("bad cursor '" + std::string(cursor) + "'"));
+    upper = std::string(kAuditPrefix) + position;
+  }
+  rocksdb::Slice lo(lower), hi(upper);
+  rocksdb::ReadOptions ro;
+  ro.iterate_lower_bound = &lo;
+  ro.iterate_upper_bound = &hi;
+  std::unique_ptr<rocksdb::Iterator> it(handles_->db->NewIterator(ro, handles_->cf(kMetaCf)));
+  AuditPage page;
+  for (it->SeekToLast(); it->Valid(); it->Prev()) {
+    if (page.entries.size() == limit) {
+      page.next_cursor = page.entries.back().id;
+      break;
+    }
+    std::string_view key = view(it->key()).substr(kAuditPrefix.size());
+    std::string_view value = view(it->value());
+    if (key.size() != 16) continue;
+    AuditEntry e;
+    e.id = to_hex(key);
+    e.time_unix_ns = static_cast<std::int64_t>(get_big_endian64(key));
+    if (!read_field(&value, &e.actor) || !read_field(&value, &e.action) || !read_field(&value, &e.target) ||
+        !read_field(&value, &e.detail))
+      continue;
+    page.entries.push_back(std::move(e));
+  }
+  if (!it->status().ok()) return Error(from_rocksdb(it->status(), "reading the audit log"));
+  return page;
+}
+
+Result<Alert> AlertStore::update(std::string_view id, const AlertChange& change, std::string_view actor,
+                                 std::string_view tenant_scope) {
+  if (read_only_) return Error(Status::InvalidArgument("storage: update on a read-only alert store"));
+  if (change.empty()) return Error(Status::InvalidArgument("nothing to change (give a status, an assignee or a note)"));
+  if (change.status && *change.status == AlertStatus::kClosed && change.resolution == AlertResolution::kNone)
+    return Error(Status::InvalidArgument(
+        "closing needs a resolution (true_positive, false_positive, benign or duplicate)"));
+  if ((!change.status || *change.status != AlertStatus::kClosed) && change.resolution != AlertResolution::kNone)
+    return Error(Status::InvalidArgument("a resolution is given only when closing (status closed)"));
+  Result<std::string> key = alert_key_from_id(id);
+  if (!key) return Error(Status::InvalidArgument("bad alert id '" + std::string(id) + "'"));
+  Handles& h = *handles_;
+  std::lock_guard lock(write_mutex_);
+  std::string value;
+  rocksdb::Status s = h.db->Get(rocksdb::ReadOptions(), h.cf(kAlertsCf), *key, &value);
+  if (s.IsNotFound()) return Error(Status::NotFound("no alert with id " + std::string(id)));
+  if (!s.ok()) return Error(from_rocksdb(s, "reading alert " + std::string(id)));
+  Alert alert;
+  if (Status st = decode_alert(*key, value, &alert); !st.ok()) return Error(std::move(st));
+  if (!tenant_scope.empty() && tenant_scope != "*" && alert.tenant != tenant_scope)
+    return Error(Status::NotFound("no alert with id " + std::string(id)));
+
+  const std::int64_t now = now_ns();
+  rocksdb::WriteBatch batch;
+  Status st;
+  auto record = [&](std::string_view action, const std::string& detail) {
+    std::string hkey = *key;
+    put_big_endian64(&hkey, static_cast<std::uint64_t>(now));
+    put_big_endian64(&hkey, history_sequence_++);
+    std::string hvalue;
+    append_field(&hvalue, actor);
+    append_field(&hvalue, action);
+    append_field(&hvalue, detail);
+    if (s.ok()) s = batch.Put(h.cf(kHistoryCf), hkey, hvalue);
+    if (st.ok()) st = add_audit(batch, now, actor, action, alert.id, detail);
+  };
+  if (change.status) {
+    const AlertStatus old_status = alert.status;
+    std::string detail = std::string(to_string(old_status)) + " -> " + to_string(*change.status);
+    if (change.resolution != AlertResolution::kNone) detail += std::string(" (") + to_string(change.resolution) + ")";
+    if (old_status != *change.status) {
+      s = batch.Delete(h.cf(kIndexCf), byte_index_prefix(kIndexStatus, static_cast<std::uint8_t>(old_status)) + *key);
+      if (s.ok()) s = batch.Put(h.cf(kIndexCf), byte_index_prefix(kIndexStatus, static_cast<std::uint8_t>(*change.status)) + *key, rocksdb::Slice());
+      StatsDelta stats;
+      stats.move_status(alert, old_status, *change.status);
+      for (const auto& [skey, delta] : stats.deltas())
+        if (s.ok()) s = batch.Merge(h.cf(kStatsCf), skey, StatsDelta::encode_value(delta));
+    }
+    alert.status = *change.status;
+    alert.resolution = change.resolution;
+    record("status", detail);
+  }
+  if (change.assignee) {
+    alert.assignee = *change.assignee;
+    record("assign", alert.assignee.empty() ? std::string("(unassigned)") : alert.assignee);
+  }
+  if (!change.note.empty()) record("note", change.note);
+  if (s.ok()) s = batch.Put(h.cf(kAlertsCf), *key, encode_alert(alert));
+  if (!st.ok()) return Error(std::move(st));
+  if (s.ok()) {
+    rocksdb::WriteOptions wo;
+    wo.sync = sync_;
+    s = h.db->Write(wo, &batch);
+  }
+  if (!s.ok()) return Error(from_rocksdb(s, "updating alert " + alert.id));
+  return alert;
+}
+
+Result<std::vector<HistoryEntry>> AlertStore::history(std::string_view id) const {
+  Result<std::string> key = alert_key_from_id(id);
+  if (!key) return Error(Status::InvalidArgument("bad alert id '" + std::string(id) + "'"));
+  std::string upper = *key;
+  upper.push_back('\xff');  // history keys are the alert key + 16 bytes, all below key + 0xff...
+  upper.append(16, '\xff');
+  rocksdb::Slice lo(*key), hi(upper);
+  rocksdb::ReadOptions ro;
+  ro.iterate_lower_bound = &lo;
+  ro.iterate_upper_bound = &hi;
+  std::unique_ptr<rocksdb::Iterator> it(handles_->db->NewIterator(ro, handles_->cf(kHistoryCf)));
+  std::vector<HistoryEntry> out;
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    std::string_view k = view(it->key());
+    if (k.size() != kAlertKeySize + 16 || k.substr(0, kAlertKeySize) != *key) continue;
+    std::string_view value = view(it->value());
+    HistoryEntry e;
+    e.time_unix_ns = static_cast<std::int64_t>(get_big_endian64(k.substr(kAlertKeySize)));
+    if (!read_field(&value, &e.actor) || !read_field(&value, &e.action) || !read_field(&value, &e.detail)) continue;
+    out.push_back(std::move(e));
+  }
+  if (!it->status().ok()) return Error(from_rocksdb(it->status(), "reading history"));
+  return out;
 }
 
 void AlertStore::add_commit_extension(CommitExtension* extension) {
@@ -403,6 +731,7 @@ rocksdb::ColumnFamilyHandle* AlertStore::column_family(ColumnFamily which) const
     case ColumnFamily::kOutbox: return handles_->cf(kOutboxCf);
     case ColumnFamily::kCheckpoints: return handles_->cf(kCheckpointsCf);
     case ColumnFamily::kMeta: return handles_->cf(kMetaCf);
+    case ColumnFamily::kStats: return handles_->cf(kStatsCf);
   }
   return nullptr;
 }
@@ -691,6 +1020,10 @@ Result<std::uint64_t> AlertStore::delete_older_than(std::int64_t unix_ns) {
       s = batch.Put(h.cf(kMetaCf), slice(kMetaRetentionFloor), encode_u64(static_cast<std::uint64_t>(floor)));
       // History keys start with their alert's key, so one range covers every deleted alert's.
       if (s.ok()) s = batch.DeleteRange(h.cf(kHistoryCf), rocksdb::Slice(), cutoff);
+      // Counters of whole hours (minutes) before the cutoff go with their alerts.
+      for (char kind : {'h', 'm'}) {
+        if (s.ok()) s = batch.DeleteRange(h.cf(kStatsCf), stats_key_before(kind, 0), stats_key_before(kind, unix_ns));
+      }
       if (s.ok()) s = h.db->Write(wo, &batch);
       if (!s.ok()) return Error(from_rocksdb(s, "recording the retention floor"));
       retention_floor_unix_ns_ = floor;

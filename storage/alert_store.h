@@ -12,10 +12,23 @@
 //               alert key: retention deletes them by range with their alerts.
 //   outbox      forwarding queue (forwarder issue).
 //   checkpoints collector checkpoint key -> value.
-//   meta        schema version, sequence counter, last commit time, alert count.
+//   meta        schema version, sequence counter, last commit time, alert count; the audit log
+//               ("audit/" + big-endian time ns + sequence; retention leaves it alone) and the
+//               API tokens ("token/" + SHA-256 of the token, storage/tokens.h).
+//   stats       per-hour (and per-minute by level) alert counters, merged with an int64 add
+//               operator (storage/stats.h make_counter_merge_operator(); whoever opens the
+//               database raw must set it) in the same WriteBatch as the alerts.
 //
 // Alerts, their index entries, the counters and the checkpoints of one commit() go into ONE
 // WriteBatch: after a crash the store holds either all of a commit or none of it.
+//
+// Lifecycle (update()): the new alert value, its moved status index entry, its history entries,
+// the audit entry and the status counters of one change are one WriteBatch too.
+//
+// Grouping (set_grouping()): inside commit(), a repeat of an open alert's group (same rule and
+// same group fields, within the group's window counted from the open alert's creation) raises
+// that alert's `count` instead of storing a new alert. Open groups live in memory (group key ->
+// alert key), rebuilt from the recent alerts when grouping is set, so a non-repeat costs no read.
 //
 // Threading: every method may be called from any thread. Writes (commit, delete_older_than)
 // are serialised by an internal mutex; reads run concurrently with them and with each other.
@@ -31,6 +44,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "core/alert.h"
@@ -77,11 +91,48 @@ struct AlertPage {
   std::string next_cursor;  // "" = no more matching alerts
 };
 
+// A lifecycle change of one alert; fields left empty are not changed.
+struct AlertChange {
+  std::optional<AlertStatus> status;
+  // Required (not kNone) when status is kClosed; must be kNone otherwise (reopening clears it).
+  AlertResolution resolution = AlertResolution::kNone;
+  std::optional<std::string> assignee;
+  std::string note;  // "" = no note
+  bool empty() const { return !status && !assignee && note.empty(); }
+};
+
+// One entry of an alert's history (who did what, when).
+struct HistoryEntry {
+  std::int64_t time_unix_ns = 0;
+  std::string actor, action, detail;  // action: "status", "assign", "note"
+};
+
+// One entry of the audit log: every change made through the API or the CLI.
+struct AuditEntry {
+  std::string id;  // cursor: position in the log
+  std::int64_t time_unix_ns = 0;
+  std::string actor, action, target, detail;
+};
+
+struct AuditPage {
+  std::vector<AuditEntry> entries;  // newest first
+  std::string next_cursor;          // "" = no more
+};
+
+// How alerts are grouped: what group an alert belongs to and for how long a group stays open.
+struct GroupSpec {
+  std::int64_t window_ns = 0;  // 0 = this alert is never grouped
+  std::string key;             // alerts with equal keys (and rule) group together
+};
+// Called inside commit() under the write lock for every alert: must be quick and must not call
+// back into the store.
+using GroupingPolicy = std::function<GroupSpec(const Alert&)>;
+
 class AlertStore;
 
 // The store's column families, for code in storage/ that keeps its own records beside the
 // alerts (the forwarding outbox, lifecycle history).
-enum class ColumnFamily { kAlerts, kIndex, kHistory, kOutbox, kCheckpoints, kMeta };
+enum class ColumnFamily { kAlerts, kIndex, kHistory, kOutbox, kCheckpoints, kMeta, kStats };
 
 // Writes that must be atomic with the alerts of a commit (outbox entries, correlation state):
 // add_to_batch() is called inside commit(), under the store's write lock, after every alert
@@ -124,6 +175,28 @@ class AlertStore {
   // One page of alerts matching every filter, in id order (newest or oldest first). Scans the
   // most selective index for the filters given and checks the other filters on each alert.
   Result<AlertPage> list(const AlertQuery& query) const;
+
+  // Lifecycle: applies `change` to one alert, by `actor`, in one WriteBatch (alert value, status
+  // index entry, a history entry per aspect changed, an audit entry, the status counters).
+  // `tenant_scope`: "" or "*" = any tenant; otherwise an alert of another tenant is NotFound
+  // (a caller must not learn that it exists). InvalidArgument for an empty or inconsistent
+  // change (closed without resolution, resolution without closing). Returns the updated alert.
+  Result<Alert> update(std::string_view id, const AlertChange& change, std::string_view actor,
+                       std::string_view tenant_scope = "");
+  // The history of one alert, oldest first.
+  Result<std::vector<HistoryEntry>> history(std::string_view id) const;
+
+  // Appends one audit entry (token creation and other changes that are not alert updates;
+  // update() writes its own).
+  Status audit(std::string_view actor, std::string_view action, std::string_view target,
+               std::string_view detail);
+  // The audit log, newest first; `cursor` = next_cursor of the previous page.
+  Result<AuditPage> audit_log(std::size_t limit, std::string_view cursor) const;
+
+  // Grouping: `policy` decides each alert's group; `max_window_ns` bounds every window it gives
+  // (used to rebuild the open groups from the alerts of the last max_window_ns). Writers only.
+  Status set_grouping(GroupingPolicy policy, std::int64_t max_window_ns);
+  std::size_t open_groups() const;
 
   // Retention: deletes alerts created before `unix_ns` with their index entries and history.
   // Returns how many alerts it deleted. Works in chunks of one WriteBatch each, so commits
@@ -170,8 +243,23 @@ class AlertStore {
   std::unique_ptr<Handles> handles_;
   std::vector<CommitExtension*> extensions_;  // guarded by write_mutex_
 
+  struct OpenGroup {
+    std::string alert_key;
+    std::int64_t created_unix_ns = 0;
+    std::int64_t window_ns = 0;
+  };
+  static std::string group_map_key(const Alert& alert, const GroupSpec& spec);
+  // The Put of an audit entry into `batch` (caller holds write_mutex_).
+  Status add_audit(rocksdb::WriteBatch& batch, std::int64_t time_ns, std::string_view actor,
+                   std::string_view action, std::string_view target, std::string_view detail);
+
+  GroupingPolicy grouping_;                                   // guarded by write_mutex_
+  std::unordered_map<std::string, OpenGroup> open_groups_;    // guarded by write_mutex_
+  std::uint64_t audit_sequence_ = 0;                          // guarded by write_mutex_
+  std::uint64_t history_sequence_ = 0;                        // guarded by write_mutex_
+
   std::mutex retention_mutex_;  // one delete_older_than() at a time
-  std::mutex write_mutex_;  // serialises the read-modify-write of the counters below
+  mutable std::mutex write_mutex_;  // serialises the read-modify-write of the counters below
   std::uint64_t next_sequence_ = 0;
   std::int64_t last_created_unix_ns_ = 0;
   std::atomic<std::uint64_t> alert_count_{0};

@@ -1,5 +1,6 @@
 // The alert store against a real RocksDB in a temporary directory.
 #include "storage/alert_store.h"
+#include "storage/stats.h"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -491,6 +492,9 @@ struct RawDb {
     std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
     for (const char* name : {"default", "alerts", "index", "history", "outbox", "checkpoints", "meta"})
       cfs.emplace_back(name, rocksdb::ColumnFamilyOptions());
+    rocksdb::ColumnFamilyOptions stats;
+    stats.merge_operator = make_counter_merge_operator();  // the counters are merge operands
+    cfs.emplace_back("stats", stats);
     rocksdb::Status s = rocksdb::DB::Open(rocksdb::DBOptions(), dir, cfs, &handles, &db);
     EXPECT_TRUE(s.ok()) << s.ToString();
   }
