@@ -1,8 +1,279 @@
+// Correlation rules and suppression in `vigil run` (rules/correlation_engine.h): a MatchObserver
+// in the matcher threads, window state checkpointed in the store's checkpoints column family
+// (keys "correlation/...") in the same WriteBatch as the alerts of each commit, written in full
+// at stop and read back at start, so open windows survive a restart.
+#include <rocksdb/db.h>
+#include <rocksdb/write_batch.h>
+
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <thread>
+
 #include "app/daemon_context.h"
+#include "app/rule_sources.h"
+#include "core/config_reader.h"
+#include "rules/correlation_engine.h"
 
 namespace vigil::app {
 
-// Not built yet: the daemon runs without this feature.
-Result<std::unique_ptr<DaemonService>> start_correlation(DaemonContext&) { return std::unique_ptr<DaemonService>(); }
+namespace {
+
+constexpr const char* kStatePrefix = "correlation/";
+
+std::int64_t wall_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+struct CorrelationConfig {
+  rules::CorrelationOptions engine;
+  // Wall time with no new event time after which every open window is closed (a source that
+  // went quiet still gets its verdict). Default: 5 minutes; 0 = never.
+  std::int64_t idle_flush_ns = 300LL * 1000000000LL;
+};
+
+Status read_duration(const ConfigReader& reader, const YAML::Node& map, const char* key, std::int64_t* out,
+                     bool allow_zero) {
+  std::string text;
+  if (Status st = reader.string(map, key, &text); !st.ok()) return st;
+  if (text.empty()) return Status::Ok();
+  if (allow_zero && text == "0") {
+    *out = 0;
+    return Status::Ok();
+  }
+  if (!rules::parse_sigma_duration(text, out))
+    return reader.error(map[key], std::string("'") + key + "' must be a duration such as 30s, 5m or 1h, got '" + text + "'");
+  return Status::Ok();
+}
+
+Result<CorrelationConfig> read_config(const Config& cfg) {
+  CorrelationConfig out;
+  auto it = cfg.sections.find("correlation");
+  if (it == cfg.sections.end()) return out;
+  ConfigReader reader(cfg.file.empty() ? "(default config)" : cfg.file);
+  const YAML::Node& n = it->second;
+  if (Status st = reader.check_keys(n, "correlation", {"lateness", "memory_mib", "shards", "idle_flush"}); !st.ok())
+    return Error(st);
+  if (Status st = read_duration(reader, n, "lateness", &out.engine.allowed_lateness_ns, true); !st.ok()) return Error(st);
+  if (Status st = read_duration(reader, n, "idle_flush", &out.idle_flush_ns, true); !st.ok()) return Error(st);
+  std::size_t mib = out.engine.max_memory_bytes >> 20;
+  if (Status st = reader.integer(n, "memory_mib", &mib, 1, 1 << 20); !st.ok()) return Error(st);
+  out.engine.max_memory_bytes = mib << 20;
+  if (Status st = reader.integer(n, "shards", &out.engine.shards, 1, 4096); !st.ok()) return Error(st);
+  return out;
+}
+
+class CorrelationObserver final : public MatchObserver {
+ public:
+  explicit CorrelationObserver(rules::CorrelationEngine& engine, std::FILE* err) : engine_(engine), err_(err) {}
+
+  void on_event(const Event& event, const std::vector<rules::RuleMatch>& matches, const rules::RuleSet& rules,
+                const SourceInfo&, std::vector<Alert>& alerts, std::size_t first_new) override {
+    const rules::RuleBinding& b = binding_for(rules);
+    thread_local std::vector<std::uint32_t> matched;
+    matched.clear();
+    for (const rules::RuleMatch& m : matches) matched.push_back(m.rule);
+    const std::int64_t received = first_new < alerts.size() ? alerts[first_new].received_unix_ns : wall_ns();
+    engine_.on_event(b, event, matched, rules::event_time_ns(event, received), alerts, first_new);
+  }
+  void on_batch_end(std::vector<Alert>& alerts) override { engine_.advance(alerts); }
+
+ private:
+  // The binding of the rule set the matcher threads use; rebuilt after a reload (SIGHUP).
+  const rules::RuleBinding& binding_for(const rules::RuleSet& rules) {
+    const rules::RuleBinding* b = current_.load(std::memory_order_acquire);
+    if (b && b->rules == &rules) return *b;
+    std::lock_guard lock(mu_);
+    for (const auto& kept : bindings_)
+      if (kept->rules == &rules) {
+        current_.store(kept.get(), std::memory_order_release);
+        return *kept;
+      }
+    std::vector<std::string> warnings;
+    bindings_.push_back(engine_.bind(rules, &warnings));
+    for (const std::string& w : warnings) std::fprintf(err_, "vigil: correlation: %s\n", w.c_str());
+    current_.store(bindings_.back().get(), std::memory_order_release);
+    return *bindings_.back();
+  }
+
+  rules::CorrelationEngine& engine_;
+  std::FILE* err_;
+  std::mutex mu_;
+  // Kept for the daemon's life: a matcher thread may still read an older binding during a
+  // reload (rule sets are few).
+  std::vector<std::shared_ptr<const rules::RuleBinding>> bindings_;
+  std::atomic<const rules::RuleBinding*> current_{nullptr};
+};
+
+// Writes the changed window state in the WriteBatch of every commit.
+class StateExtension final : public storage::CommitExtension {
+ public:
+  explicit StateExtension(rules::CorrelationEngine& engine) : engine_(engine) {}
+  Status add_to_batch(const std::vector<Alert>&, rocksdb::WriteBatch& batch, const storage::AlertStore& store) override {
+    return write(batch, store, false);
+  }
+  Status write(rocksdb::WriteBatch& batch, const storage::AlertStore& store, bool everything) {
+    rocksdb::ColumnFamilyHandle* cf = store.column_family(storage::ColumnFamily::kCheckpoints);
+    rocksdb::Status bad;
+    engine_.collect_changes(
+        [&](const std::string& key, const std::string* value) {
+          const std::string k = kStatePrefix + key;
+          rocksdb::Status st = value ? batch.Put(cf, k, *value) : batch.Delete(cf, k);
+          if (!st.ok() && bad.ok()) bad = st;
+        },
+        everything);
+    if (!bad.ok()) return Status::IoError("correlation state: " + bad.ToString());
+    return Status::Ok();
+  }
+
+ private:
+  rules::CorrelationEngine& engine_;
+};
+
+class CorrelationService final : public DaemonService {
+ public:
+  CorrelationService(DaemonContext& ctx, std::unique_ptr<rules::CorrelationEngine> engine, CorrelationConfig config)
+      : store_(ctx.store), metrics_(ctx.metrics), err_(ctx.err), engine_(std::move(engine)), config_(config),
+        observer_(*engine_, ctx.err), extension_(*engine_) {
+    auto& registry = metrics_.registry();
+    auto& family = prometheus::BuildCounter()
+                       .Name("vigil_correlation_events_total")
+                       .Help("Correlation engine events by outcome (counted, late beyond the allowed lateness, "
+                             "missing a group-by field)")
+                       .Register(registry);
+    counted_ = &family.Add({{"outcome", "counted"}});
+    late_ = &family.Add({{"outcome", "late"}});
+    missing_ = &family.Add({{"outcome", "missing_group_field"}});
+    evicted_ = &prometheus::BuildCounter()
+                    .Name("vigil_correlation_evictions_total")
+                    .Help("Correlation groups evicted at the memory cap")
+                    .Register(registry)
+                    .Add({});
+    auto& alerts = prometheus::BuildCounter()
+                       .Name("vigil_correlation_alerts_total")
+                       .Help("Correlation alerts, suppressed repeats and suppression summaries")
+                       .Register(registry);
+    fired_ = &alerts.Add({{"kind", "correlation"}});
+    suppressed_ = &alerts.Add({{"kind", "suppressed"}});
+    summaries_ = &alerts.Add({{"kind", "suppression_summary"}});
+    withheld_ = &alerts.Add({{"kind", "withheld_generate_false"}});
+    metrics_.add_gauge_callback("vigil_correlation_groups", "Open correlation groups", {},
+                                [this] { return double(engine_->groups()); });
+    metrics_.add_gauge_callback("vigil_correlation_state_bytes", "Approximate memory of correlation windows", {},
+                                [this] { return double(engine_->memory_bytes()); });
+    store_.add_commit_extension(&extension_);
+    housekeeping_ = std::thread([this] { run(); });
+  }
+
+  MatchObserver* observer() { return &observer_; }
+
+  void stop() override {
+    {
+      std::lock_guard lock(mu_);
+      stopping_ = true;
+    }
+    cv_.notify_all();
+    housekeeping_.join();
+    store_.remove_commit_extension(&extension_);
+    // Everything, so the next start finds every open window as it is now.
+    rocksdb::WriteBatch batch;
+    Status st = extension_.write(batch, store_, true);
+    if (st.ok()) {
+      rocksdb::WriteOptions wo;
+      wo.sync = store_.sync();
+      rocksdb::Status ws = store_.rocksdb_db()->Write(wo, &batch);
+      if (!ws.ok()) st = Status::IoError(ws.ToString());
+    }
+    if (!st.ok()) std::fprintf(err_, "vigil: correlation: saving window state: %s\n", st.to_string().c_str());
+    sync_metrics();
+  }
+
+ private:
+  // Once a second: metrics, and the idle flush (windows of a stream that went quiet).
+  void run() {
+    std::int64_t last_seen = engine_->max_event_time();
+    auto last_change = std::chrono::steady_clock::now();
+    std::unique_lock lock(mu_);
+    while (!cv_.wait_for(lock, std::chrono::milliseconds(250), [this] { return stopping_; })) {
+      lock.unlock();
+      sync_metrics();
+      const std::int64_t seen = engine_->max_event_time();
+      if (seen != last_seen) {
+        last_seen = seen;
+        last_change = std::chrono::steady_clock::now();
+      } else if (config_.idle_flush_ns > 0 && engine_->groups() > 0 &&
+                 std::chrono::steady_clock::now() - last_change > std::chrono::nanoseconds(config_.idle_flush_ns)) {
+        std::vector<Alert> alerts;
+        engine_->advance(alerts, /*flush_all=*/true);
+        if (Status st = store_.commit(alerts, {}); !st.ok())
+          std::fprintf(err_, "vigil: correlation: storing alerts of the idle flush: %s\n", st.to_string().c_str());
+        last_change = std::chrono::steady_clock::now();
+      }
+      lock.lock();
+    }
+  }
+
+  void sync_metrics() {
+    const rules::CorrelationCounters& c = engine_->counters();
+    auto bump = [](prometheus::Counter* counter, std::uint64_t now, std::uint64_t& last) {
+      if (now > last) counter->Increment(double(now - last));
+      last = now;
+    };
+    std::lock_guard lock(metrics_mu_);
+    bump(counted_, c.events.load(), last_[0]);
+    bump(late_, c.late_events.load(), last_[1]);
+    bump(missing_, c.missing_group_field.load(), last_[2]);
+    bump(evicted_, c.evicted_groups.load(), last_[3]);
+    bump(fired_, c.alerts.load(), last_[4]);
+    bump(suppressed_, c.suppressed.load(), last_[5]);
+    bump(summaries_, c.suppression_summaries.load(), last_[6]);
+    bump(withheld_, c.base_alerts_withheld.load(), last_[7]);
+  }
+
+  storage::AlertStore& store_;
+  Metrics& metrics_;
+  std::FILE* err_;
+  std::unique_ptr<rules::CorrelationEngine> engine_;
+  CorrelationConfig config_;
+  CorrelationObserver observer_;
+  StateExtension extension_;
+  prometheus::Counter *counted_, *late_, *missing_, *evicted_, *fired_, *suppressed_, *summaries_, *withheld_;
+  std::mutex metrics_mu_;
+  std::uint64_t last_[8] = {};
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopping_ = false;
+  std::thread housekeeping_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<DaemonService>> start_correlation(DaemonContext& ctx) {
+  auto config = read_config(ctx.config);
+  if (!config) return Error(config.error());
+  // The rule set holds detection rules only: the correlation documents are read again from
+  // the same paths (they are not reloaded by SIGHUP; their base rules are).
+  rules::LoadReport loaded = load_rule_sources(ctx.config.rules);
+  auto engine = rules::CorrelationEngine::create(std::move(loaded.correlations), config->engine);
+  if (!engine) return Error(engine.error());
+  auto state = ctx.store.checkpoints_with_prefix(kStatePrefix);
+  if (!state) return Error(state.error());
+  std::size_t restored = 0;
+  for (const Checkpoint& cp : *state) {
+    std::string_view key = cp.key;
+    key.remove_prefix(std::string_view(kStatePrefix).size());
+    if (Status st = (*engine)->restore(key, cp.value); !st.ok())
+      std::fprintf(ctx.err, "vigil: correlation: state record '%s' skipped: %s\n", cp.key.c_str(), st.to_string().c_str());
+    else ++restored;
+  }
+  if (restored > 0)
+    std::fprintf(ctx.err, "vigil: correlation: %zu open windows restored (%zu groups)\n", restored, (*engine)->groups());
+  auto service = std::make_unique<CorrelationService>(ctx, std::move(*engine), *config);
+  ctx.observer = service->observer();
+  return std::unique_ptr<DaemonService>(std::move(service));
+}
 
 }  // namespace vigil::app

@@ -11,6 +11,9 @@
 #include <thread>
 
 #include "app/alert_output.h"
+#include "app/match_stage.h"
+#include "core/alert_json.h"
+#include "rules/correlation_engine.h"
 #include "app/rule_sources.h"
 #include "core/parse/parser.h"
 #include "core/record_reader.h"
@@ -46,6 +49,12 @@ struct Worker {
   parse::RecordParser parser;
   Event event;
   std::vector<rules::RuleMatch> matches;
+  // Correlation rules and suppression (null when the rules have neither).
+  rules::CorrelationEngine* correlation = nullptr;
+  const rules::RuleBinding* binding = nullptr;
+  std::int64_t reference_ns = 0;  // for syslog stamps without a year
+  std::vector<Alert> pending;
+  std::vector<std::uint32_t> matched_ids;
 
   explicit Worker(std::size_t max_record_bytes)
       : parser(parse::ParserOptions{max_record_bytes}) {}
@@ -79,6 +88,27 @@ struct Worker {
       if (event.parse_error != ParseErrorKind::kNone)
         counts.parse_errors[static_cast<std::size_t>(event.parse_error)]++;
       if (!usable) continue;
+      if (correlation && !matches.empty()) {
+        // The engine decides which of the event's own alerts are kept (generate: false,
+        // suppression); the kept ones are written from the match as before.
+        pending.clear();
+        matched_ids.clear();
+        for (const rules::RuleMatch& m : matches) {
+          pending.push_back(make_alert(rs.rule(m.rule), event, m, SourceInfo{}, reference_ns));
+          matched_ids.push_back(m.rule);
+        }
+        correlation->on_event(*binding, event, matched_ids, rules::event_time_ns(event, reference_ns), pending, 0);
+        std::size_t kept = 0;
+        for (std::size_t i = 0; i < matches.size(); ++i) {
+          const std::string& id = rs.rule(matches[i].rule).id;
+          bool keep = false;
+          for (const Alert& a : pending) keep = keep || a.rule_id == id;
+          if (!keep) continue;
+          if (kept != i) matches[kept] = std::move(matches[i]);
+          ++kept;
+        }
+        matches.resize(kept);
+      }
       for (const rules::RuleMatch& m : matches) {
         const rules::SigmaRule& rule = rs.rule(m.rule);
         int rank = level_rank(rule.level);
@@ -89,6 +119,30 @@ struct Worker {
         else append_alert_row(output, rule, event, m);
       }
     }
+    if (correlation) {
+      pending.clear();
+      correlation->advance(pending);
+      write_alerts(opt, min_rank, pending, output, counts);
+    }
+  }
+
+  // Correlation alerts and suppression summaries.
+  static void write_alerts(const ScanOptions& opt, int min_rank, const std::vector<Alert>& alerts,
+                           std::string& output, ScanSummary& counts) {
+    for (const Alert& a : alerts) {
+      const int rank = static_cast<int>(a.level);
+      if (rank < min_rank) continue;
+      counts.alerts++;
+      counts.correlation_alerts++;
+      counts.alerts_by_level[static_cast<std::size_t>(rank)]++;
+      if (opt.output == OutputFormat::kJsonLines) {
+        append_alert_json(output, a);
+        output.push_back('\n');
+      } else {
+        output += fmt::format("{:<20} {:<13} {:<20} {} ({})\n", a.event_time.substr(0, 19), to_string(a.level),
+                              a.host.substr(0, 20), a.rule_title, a.raw);
+      }
+    }
   }
 };
 
@@ -96,6 +150,7 @@ void merge(ScanSummary& into, const ScanSummary& from) {
   into.events += from.events;
   into.bytes += from.bytes;
   into.alerts += from.alerts;
+  into.correlation_alerts += from.correlation_alerts;
   for (std::size_t i = 0; i < into.parse_errors.size(); ++i) into.parse_errors[i] += from.parse_errors[i];
   for (std::size_t i = 0; i < into.alerts_by_level.size(); ++i)
     into.alerts_by_level[i] += from.alerts_by_level[i];
@@ -132,6 +187,10 @@ void print_summary(std::FILE* err, const ScanSummary& s) {
   text += fmt::format("  parse errors: {}{}\n", total_errors, errs.empty() ? "" : " (" + errs + ")");
   text += fmt::format("  rules: {} loaded, {} failed to load or compile (see `vigil rules check`)\n",
                       s.rules_loaded, s.rules_failed);
+  if (s.correlations_loaded > 0 || s.suppressed > 0)
+    text += fmt::format("  correlation: {} rules, {} alerts, {} late events left out, {} groups evicted, {} repeats suppressed\n",
+                        s.correlations_loaded, s.correlation_alerts, s.correlation_late_events,
+                        s.correlation_evictions, s.suppressed);
   std::fputs(text.c_str(), err);
 }
 
@@ -157,6 +216,28 @@ int run_scan(const ScanOptions& opt, std::FILE* out, std::FILE* err, ScanSummary
     return 2;
   }
   std::shared_ptr<const rules::RuleSet> ruleset = *compiled;
+  const unsigned thread_count = std::max(1u, opt.threads);
+  std::unique_ptr<rules::CorrelationEngine> correlation;
+  std::shared_ptr<const rules::RuleBinding> binding;
+  summary.correlations_loaded = loaded.correlations.size();
+  {
+    rules::CorrelationOptions copt;
+    // Ranges of one file are matched at once: event time does not advance in order, so the
+    // windows close at the end of the input.
+    copt.allowed_lateness_ns = thread_count > 1 ? std::int64_t(1) << 61 : opt.correlation_lateness_ns;
+    copt.max_memory_bytes = opt.correlation_memory_bytes;
+    auto engine = rules::CorrelationEngine::create(std::move(loaded.correlations), copt);
+    if (!engine) {
+      std::fprintf(err, "vigil scan: %s\n", engine.error().to_string().c_str());
+      return 2;
+    }
+    correlation = std::move(*engine);
+    std::vector<std::string> warnings;
+    binding = correlation->bind(*ruleset, &warnings);
+    for (const std::string& w : warnings) std::fprintf(err, "vigil scan: %s\n", w.c_str());
+  }
+  const std::int64_t reference_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+      std::chrono::system_clock::now().time_since_epoch()).count();
   summary.rules_loaded = ruleset->size();
   summary.rules_failed = total - ruleset->size();
   if (ruleset->size() == 0) {
@@ -164,7 +245,7 @@ int run_scan(const ScanOptions& opt, std::FILE* out, std::FILE* err, ScanSummary
     return 2;
   }
 
-  unsigned threads = std::max(1u, opt.threads);
+  unsigned threads = thread_count;
   std::vector<std::unique_ptr<Worker>> workers;
   for (unsigned i = 0; i < threads; ++i) {
     auto w = std::make_unique<Worker>(opt.max_record_bytes);
@@ -175,6 +256,9 @@ int run_scan(const ScanOptions& opt, std::FILE* out, std::FILE* err, ScanSummary
     }
     w->matcher = std::move(*m);
     w->matcher->set_parse_every_event(opt.validate);
+    w->correlation = correlation.get();
+    w->binding = binding.get();
+    w->reference_ns = reference_ns;
     workers.push_back(std::move(w));
   }
   if (opt.output == OutputFormat::kTable) std::fputs(table_header().c_str(), out);
@@ -370,6 +454,20 @@ int run_scan(const ScanOptions& opt, std::FILE* out, std::FILE* err, ScanSummary
     }
     cv_work.notify_all();
     for (std::thread& t : pool) t.join();
+  }
+  {
+    // End of input: every open window is closed and every suppression period ends.
+    std::vector<Alert> last;
+    correlation->advance(last, /*flush_all=*/true);
+    std::string output;
+    ScanSummary counts;
+    Worker::write_alerts(opt, min_rank, last, output, counts);
+    std::fwrite(output.data(), 1, output.size(), out);
+    merge(summary, counts);
+    const rules::CorrelationCounters& cc = correlation->counters();
+    summary.correlation_late_events = cc.late_events.load();
+    summary.correlation_evictions = cc.evicted_groups.load();
+    summary.suppressed = cc.suppressed.load();
   }
   std::fflush(out);
   summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

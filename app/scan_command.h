@@ -25,6 +25,12 @@ struct ScanOptions {
   // the mapping cannot recognise by content run only on events that declare it.
   std::string declared_product, declared_category, declared_service;
   bool validate = false;                // Default: full parse only where a rule needs fields
+  // Correlation rules: events older than the latest event time seen minus this are left out
+  // of windows (counted). With threads > 1 a file is scanned in ranges at once, so windows
+  // close only at the end of the input instead. Default: 5 minutes.
+  std::int64_t correlation_lateness_ns = 300LL * 1000000000LL;
+  // Cap on correlation window memory. Default: 256 MiB.
+  std::size_t correlation_memory_bytes = 256u << 20;
 };
 
 struct ScanSummary {
@@ -37,6 +43,11 @@ struct ScanSummary {
   double seconds = 0;
   std::size_t rules_loaded = 0;
   std::size_t rules_failed = 0;
+  std::size_t correlations_loaded = 0;
+  std::uint64_t correlation_alerts = 0;      // correlation alerts and suppression summaries written
+  std::uint64_t correlation_late_events = 0;
+  std::uint64_t correlation_evictions = 0;
+  std::uint64_t suppressed = 0;              // repeats withheld by `vigil: suppress`
 };
 
 // Runs the scan, writing alerts to `out` and the summary (and rule load problems) to `err`.
