@@ -401,13 +401,29 @@ void CorrelationEngine::on_event(const RuleBinding& binding, const Event& event,
       continue;
     }
     if (pr->suppress.for_ns > 0) {
-      std::string key = "s/" + a.rule_id;
       std::vector<AlertField> key_fields;
       for (const std::string& f : pr->suppress.by) {
         const Field* v = event.fields.find(f);
-        key.push_back(kSep);
-        if (v) key.append(v->value);
         key_fields.push_back(AlertField{f, v ? std::string(v->value) : std::string()});
+      }
+      if (!admit(a, pr->suppress.for_ns, std::move(key_fields), time_ns)) {
+        alerts.erase(alerts.begin() + static_cast<std::ptrdiff_t>(i));
+        continue;
+      }
+    }
+    ++i;
+  }
+}
+
+bool CorrelationEngine::admit(const Alert& a, std::int64_t for_ns, std::vector<AlertField> key_fields,
+                              std::int64_t time_ns) {
+  Impl& impl = *impl_;
+  {
+    {
+      std::string key = "s/" + a.rule_id;
+      for (const AlertField& f : key_fields) {
+        key.push_back(kSep);
+        key += f.value;
       }
       Shard& s = impl.shard_of(key);
       std::lock_guard lock(s.mu);
@@ -418,14 +434,13 @@ void CorrelationEngine::on_event(const RuleBinding& binding, const Event& event,
         st.last = std::max(st.last, time_ns);
         s.dirty_suppress.insert(key);
         counters_.suppressed.fetch_add(1, std::memory_order_relaxed);
-        alerts.erase(alerts.begin() + static_cast<std::ptrdiff_t>(i));
-        continue;
+        return false;
       }
       if (inserted || st.repeats == 0) {
         st = SuppressState{};
         st.first = time_ns;
         st.last = time_ns;
-        st.until = time_ns + pr->suppress.for_ns;
+        st.until = time_ns + for_ns;
         st.rule_id = a.rule_id;
         st.title = a.rule_title;
         st.path = a.rule_path;
@@ -440,8 +455,8 @@ void CorrelationEngine::on_event(const RuleBinding& binding, const Event& event,
       // An expired period with repeats keeps its entry until advance() writes the summary;
       // this alert passes and the next period starts after that.
     }
-    ++i;
   }
+  return true;
 }
 
 namespace {
@@ -449,7 +464,7 @@ namespace {
 // Evaluates and removes the window starting at g.entries.front(). Returns true (and fills
 // `alert`, `count`) when the condition holds.
 bool close_window(const CompiledCorrelation& c, Group& g, std::uint64_t* count, std::int64_t* first,
-                  std::int64_t* last) {
+                  std::int64_t* last, std::uint64_t* measured) {
   const std::int64_t start = g.entries.front().t;
   const std::int64_t end = start + c.rule.timespan_ns;
   std::size_t n = 0;
@@ -478,14 +493,15 @@ bool close_window(const CompiledCorrelation& c, Group& g, std::uint64_t* count, 
     }
   }
   *count = n;
+  *measured = measure;
   *first = start;
   *last = g.entries[n - 1].t;
   g.entries.erase(g.entries.begin(), g.entries.begin() + static_cast<std::ptrdiff_t>(n));
   return c.rule.condition.holds(measure);
 }
 
-Alert correlation_alert(const CompiledCorrelation& c, const Group& g, std::uint64_t count, std::int64_t first,
-                        std::int64_t last, std::int64_t now) {
+Alert correlation_alert(const CompiledCorrelation& c, const Group& g, std::uint64_t count, std::uint64_t measure,
+                        std::int64_t first, std::int64_t last, std::int64_t now) {
   Alert a;
   a.received_unix_ns = now;
   a.event_unix_ns = last;
@@ -506,6 +522,10 @@ Alert correlation_alert(const CompiledCorrelation& c, const Group& g, std::uint6
   }
   a.fields.push_back(AlertField{"correlation_type", to_string(c.rule.type)});
   a.fields.push_back(AlertField{"event_count", std::to_string(count)});
+  if (c.rule.type == CorrelationType::kValueCount)
+    a.fields.push_back(AlertField{"distinct_" + c.rule.value_field, std::to_string(measure)});
+  else if (c.rule.type != CorrelationType::kEventCount)
+    a.fields.push_back(AlertField{"rules_matched", std::to_string(measure)});
   a.fields.push_back(AlertField{"window_start", format_time_utc(first)});
   a.fields.push_back(AlertField{"window_end", format_time_utc(last)});
   a.raw = "correlation " + std::string(to_string(c.rule.type)) + " '" + c.rule.title + "': " + std::to_string(count) +
@@ -559,6 +579,7 @@ void CorrelationEngine::advance(std::vector<Alert>& out, bool flush_all) {
   };
   for (int round = 0; round < 64; ++round) {
     std::vector<Fired> fired;
+    std::vector<std::pair<std::uint32_t, Alert>> emitted;
     for (auto& sp : impl.shards) {
       Shard& s = *sp;
       std::lock_guard lock(s.mu);
@@ -572,12 +593,12 @@ void CorrelationEngine::advance(std::vector<Alert>& out, bool flush_all) {
         std::memcpy(&ci, item.key.data(), 4);
         const CompiledCorrelation& c = impl.corr[ci];
         if (g.entries.empty() || g.entries.front().t + c.rule.timespan_ns != item.at) continue;  // stale
-        std::uint64_t count;
+        std::uint64_t count, measure;
         std::int64_t first, last;
         counters_.windows_closed.fetch_add(1, std::memory_order_relaxed);
-        if (close_window(c, g, &count, &first, &last)) {
+        if (close_window(c, g, &count, &first, &last, &measure)) {
           counters_.alerts.fetch_add(1, std::memory_order_relaxed);
-          if (c.keep_alerts) out.push_back(correlation_alert(c, g, count, first, last, now));
+          if (c.keep_alerts) emitted.push_back({ci, correlation_alert(c, g, count, measure, first, last, now)});
           if (!c.parents.empty()) fired.push_back(Fired{ci, g.values, last, g.tenant, g.host});
         }
         s.dirty.insert(item.key);
@@ -603,6 +624,22 @@ void CorrelationEngine::advance(std::vector<Alert>& out, bool flush_all) {
         s.suppress.erase(it);
         s.dirty_suppress.insert(item.key);
       }
+    }
+    // `vigil: suppress` of correlation alerts, keyed by group-by values (after the shard locks:
+    // the suppression state may live in another shard).
+    for (auto& [ci, a] : emitted) {
+      const CompiledCorrelation& c = impl.corr[ci];
+      if (c.rule.suppress.for_ns > 0) {
+        std::vector<AlertField> key_fields;
+        for (const std::string& f : c.rule.suppress.by) {
+          std::string v;
+          for (const AlertField& m : a.matched)
+            if (m.name == f) v = m.value;
+          key_fields.push_back(AlertField{f, v});
+        }
+        if (!admit(a, c.rule.suppress.for_ns, std::move(key_fields), a.event_unix_ns)) continue;
+      }
+      out.push_back(std::move(a));
     }
     if (fired.empty()) break;
     // A correlation's result is an event of the correlations that read it (time = its last

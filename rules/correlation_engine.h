@@ -114,6 +114,9 @@ class CorrelationEngine {
 
  private:
   explicit CorrelationEngine(std::unique_ptr<Impl> impl);
+  // Suppression: false when `a` repeats an alert of its rule with the same key within the
+  // period (counted); true when it passes (and opens a period).
+  bool admit(const Alert& a, std::int64_t for_ns, std::vector<AlertField> key_fields, std::int64_t time_ns);
   std::unique_ptr<Impl> impl_;
   std::atomic<std::int64_t> max_time_{0};
   CorrelationCounters counters_;
