@@ -12,7 +12,6 @@
 
 #include "app/alert_output.h"
 #include "app/match_stage.h"
-#include "core/alert_json.h"
 #include "rules/correlation_engine.h"
 #include "app/rule_sources.h"
 #include "core/parse/parser.h"
@@ -136,8 +135,44 @@ struct Worker {
       counts.correlation_alerts++;
       counts.alerts_by_level[static_cast<std::size_t>(rank)]++;
       if (opt.output == OutputFormat::kJsonLines) {
-        append_alert_json(output, a);
-        output.push_back('\n');
+        // The shape of a detection alert's line, with the correlation's summary as "event".
+        output += "{\"rule\":{\"id\":";
+        append_json_string(output, a.rule_id);
+        output += ",\"title\":";
+        append_json_string(output, a.rule_title);
+        output += ",\"level\":";
+        append_json_string(output, to_string(a.level));
+        output += ",\"tags\":[";
+        for (std::size_t i = 0; i < a.tags.size(); ++i) {
+          if (i) output.push_back(',');
+          append_json_string(output, a.tags[i]);
+        }
+        output += "],\"path\":";
+        append_json_string(output, a.rule_path);
+        output += "},\"time\":";
+        append_json_string(output, a.event_time);
+        output += ",\"host\":";
+        append_json_string(output, a.host);
+        output += ",\"format\":";
+        append_json_string(output, a.format);
+        output += ",\"count\":" + std::to_string(a.count) + ",\"matched\":[";
+        for (std::size_t i = 0; i < a.matched.size(); ++i) {
+          output += i ? ",{\"field\":" : "{\"field\":";
+          append_json_string(output, a.matched[i].name);
+          output += ",\"value\":";
+          append_json_string(output, a.matched[i].value);
+          output += "}";
+        }
+        output += "],\"event\":";
+        append_json_string(output, a.raw);
+        output += ",\"fields\":{";
+        for (std::size_t i = 0; i < a.fields.size(); ++i) {
+          if (i) output.push_back(',');
+          append_json_string(output, a.fields[i].name);
+          output.push_back(':');
+          append_json_string(output, a.fields[i].value);
+        }
+        output += "}}\n";
       } else {
         output += fmt::format("{:<20} {:<13} {:<20} {} ({})\n", a.event_time.substr(0, 19), to_string(a.level),
                               a.host.substr(0, 20), a.rule_title, a.raw);
