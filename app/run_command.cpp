@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "app/collector_setup.h"
+#include "app/console_routes.h"
 #include "app/daemon_context.h"
 #include "app/match_stage.h"
 #include "app/rule_sources.h"
@@ -190,6 +191,7 @@ int run_daemon(const RunOptions& opt) {
     Status routed = http->route("GET", "/healthz", [](const net::Request&, net::Responder respond) {
       respond(net::Response::json(200, "{\"status\":\"ok\"}"));
     });
+    if (routed.ok()) routed = register_console_routes(*http);  // console at / and /console/* (console engineer; the integrator may move this)
     if (!routed.ok()) {
       std::fprintf(err, "vigil run: http: %s\n", routed.to_string().c_str());
       return 2;

@@ -12,7 +12,10 @@ PACKAGES=(
   unzip gzip python3
   prometheus syslog-ng-core
   libcurl4-openssl-dev
+  chromium nodejs  # browser tests of the console (tests/console: playwright-core from npm)
 )
+# NodeSource's nodejs bundles npm; Debian's does not (and conflicts with a separate npm there).
+command -v npm >/dev/null || PACKAGES+=(npm)
 
 missing=()
 for p in "${PACKAGES[@]}"; do
