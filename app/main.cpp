@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "app/alerts_command.h"
+#include "app/forward_command.h"
 #include "app/rules_command.h"
 #include "app/rules_explain_command.h"
 #include "app/rules_lint_command.h"
@@ -159,10 +160,32 @@ int main(int argc, char** argv) {
   alerts_list_cmd->add_flag("--oldest-first", alerts_list.oldest_first, "Oldest alerts first");
   alerts_list_cmd->add_flag("--json", alerts_list.json, "One JSON object per alert per line");
 
+  // vigil forward status|dead-letters|replay
+  CLI::App* forward_cmd = app.add_subcommand("forward", "Inspect and repair alert forwarding (docs/forwarding.md)");
+  forward_cmd->require_subcommand(1);
+  vigil::app::ForwardOptions forward;
+  CLI::App* forward_status_cmd = forward_cmd->add_subcommand(
+      "status", "Pending alerts, age of the oldest, dead letters and cursor per destination");
+  CLI::App* forward_dead_cmd = forward_cmd->add_subcommand(
+      "dead-letters", "Alerts a destination rejected (4xx), with the reason");
+  CLI::App* forward_replay_cmd = forward_cmd->add_subcommand(
+      "replay", "Queue dead letters again (the daemon must be stopped; it delivers them on start)");
+  for (CLI::App* c : {forward_status_cmd, forward_dead_cmd, forward_replay_cmd}) {
+    c->add_option("--data-dir,-d", forward.data_dir, "The daemon's data directory")->capture_default_str();
+    c->add_option("--destination", forward.destination, "Only this destination");
+  }
+  forward_status_cmd->add_flag("--json", forward.json, "One JSON object per destination per line");
+  forward_dead_cmd->add_flag("--json", forward.json, "One JSON object per dead letter per line");
+  forward_replay_cmd->add_option("ids", forward.alert_ids, "Alert ids to replay");
+  forward_replay_cmd->add_flag("--all", forward.all, "Every dead letter (of --destination)");
+
   CLI11_PARSE(app, argc, argv);
 
   if (*run_cmd) return vigil::app::run_daemon(run);
   if (*alerts_list_cmd) return vigil::app::run_alerts_list(alerts_list, stdout, stderr);
+  if (*forward_status_cmd) return vigil::app::run_forward_status(forward, stdout, stderr);
+  if (*forward_dead_cmd) return vigil::app::run_forward_dead_letters(forward, stdout, stderr);
+  if (*forward_replay_cmd) return vigil::app::run_forward_replay(forward, stdout, stderr);
 
   if (*scan_cmd) {
     if (!vigil::parse_log_format(format_name, &scan.format)) {

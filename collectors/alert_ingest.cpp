@@ -1,0 +1,353 @@
+#include "collectors/alert_ingest.h"
+
+#include <openssl/hmac.h>
+#include <simdjson.h>
+
+#include <condition_variable>
+#include <ctime>
+#include <deque>
+#include <mutex>
+#include <thread>
+
+#include "collectors/http_ingest.h"  // gunzip
+
+namespace vigil::collectors {
+
+namespace {
+
+std::string hmac_hex(std::string_view secret, std::string_view body) {
+  unsigned char mac[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
+       reinterpret_cast<const unsigned char*>(body.data()), body.size(), mac, &len);
+  static const char* hex = "0123456789abcdef";
+  std::string out;
+  for (unsigned i = 0; i < len; ++i) {
+    out.push_back(hex[mac[i] >> 4]);
+    out.push_back(hex[mac[i] & 15]);
+  }
+  return out;
+}
+
+bool same(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  unsigned char diff = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
+  return diff == 0;
+}
+
+using simdjson::dom::element;
+
+Status field_error(std::size_t index, const char* field) {
+  return Status::ParseError("alerts[" + std::to_string(index) + "]." + field + " is missing or has the wrong type");
+}
+
+Status read_string(element obj, const char* key, std::size_t index, std::string* out, bool required = false) {
+  std::string_view v;
+  auto e = obj[key];
+  if (e.error() == simdjson::NO_SUCH_FIELD && !required) return Status::Ok();
+  if (e.get_string().get(v)) return field_error(index, key);
+  *out = std::string(v);
+  return Status::Ok();
+}
+
+Status read_fields(element obj, const char* key, std::size_t index, std::vector<AlertField>* out) {
+  auto e = obj[key];
+  if (e.error() == simdjson::NO_SUCH_FIELD) return Status::Ok();
+  simdjson::dom::array list;
+  simdjson::dom::object map;
+  if (!e.get_array().get(list)) {  // [{"field","value"}]
+    for (element item : list) {
+      std::string_view f, v;
+      if (item["field"].get_string().get(f) || item["value"].get_string().get(v)) return field_error(index, key);
+      out->push_back(AlertField{std::string(f), std::string(v)});
+    }
+    return Status::Ok();
+  }
+  if (!e.get_object().get(map)) {  // {"name":"value"}
+    for (auto kv : map) {
+      std::string_view v;
+      if (kv.value.get_string().get(v)) return field_error(index, key);
+      out->push_back(AlertField{std::string(kv.key), std::string(v)});
+    }
+    return Status::Ok();
+  }
+  return field_error(index, key);
+}
+
+Status read_alert(element obj, std::size_t i, Alert* a) {
+  if (!obj.is_object()) return Status::ParseError("alerts[" + std::to_string(i) + "] is not an object");
+  if (auto st = read_string(obj, "id", i, &a->id, true); !st.ok()) return st;
+  std::string text;
+  if (auto st = read_string(obj, "created", i, &text); !st.ok()) return st;
+  if (!text.empty() && !parse_rfc3339_ns(text, &a->created_unix_ns)) return field_error(i, "created");
+  text.clear();
+  if (auto st = read_string(obj, "received", i, &text); !st.ok()) return st;
+  if (!text.empty() && !parse_rfc3339_ns(text, &a->received_unix_ns)) return field_error(i, "received");
+  if (auto st = read_string(obj, "event_time", i, &a->event_time); !st.ok()) return st;
+  element rule;
+  if (obj["rule"].get(rule) || !rule.is_object()) return field_error(i, "rule");
+  if (auto st = read_string(rule, "id", i, &a->rule_id, true); !st.ok()) return st;
+  if (auto st = read_string(rule, "title", i, &a->rule_title); !st.ok()) return st;
+  if (auto st = read_string(rule, "path", i, &a->rule_path); !st.ok()) return st;
+  text.clear();
+  if (auto st = read_string(rule, "level", i, &text, true); !st.ok()) return st;
+  if (!parse_alert_level(text, &a->level)) return field_error(i, "rule.level");
+  simdjson::dom::array tags;
+  if (rule["tags"].error() != simdjson::NO_SUCH_FIELD) {
+    if (rule["tags"].get_array().get(tags)) return field_error(i, "rule.tags");
+    for (element t : tags) {
+      std::string_view v;
+      if (t.get_string().get(v)) return field_error(i, "rule.tags");
+      a->tags.emplace_back(v);
+    }
+  }
+  for (auto [key, out] : {std::pair{"tenant", &a->tenant}, {"system", &a->system}, {"host", &a->host},
+                          {"collector", &a->collector}, {"peer", &a->peer}, {"format", &a->format},
+                          {"raw", &a->raw}, {"assignee", &a->assignee}})
+    if (auto st = read_string(obj, key, i, out); !st.ok()) return st;
+  std::uint64_t n = 0;
+  if (obj["record"].error() != simdjson::NO_SUCH_FIELD) {
+    if (obj["record"].get_uint64().get(n)) return field_error(i, "record");
+    a->record_no = n;
+  }
+  if (obj["count"].error() != simdjson::NO_SUCH_FIELD) {
+    if (obj["count"].get_uint64().get(n) || n == 0 || n > 0xffffffffu) return field_error(i, "count");
+    a->count = static_cast<std::uint32_t>(n);
+  }
+  if (auto st = read_fields(obj, "matched", i, &a->matched); !st.ok()) return st;
+  return read_fields(obj, "fields", i, &a->fields);
+}
+
+}  // namespace
+
+bool parse_rfc3339_ns(std::string_view s, std::int64_t* unix_ns) {
+  auto digits = [&](std::size_t pos, std::size_t n, int* out) {
+    if (pos + n > s.size()) return false;
+    int v = 0;
+    for (std::size_t i = pos; i < pos + n; ++i) {
+      if (s[i] < '0' || s[i] > '9') return false;
+      v = v * 10 + (s[i] - '0');
+    }
+    *out = v;
+    return true;
+  };
+  int Y, M, D, h, m, sec;
+  if (!digits(0, 4, &Y) || s.size() < 20 || s[4] != '-' || !digits(5, 2, &M) || s[7] != '-' || !digits(8, 2, &D) ||
+      (s[10] != 'T' && s[10] != 't' && s[10] != ' ') || !digits(11, 2, &h) || s[13] != ':' || !digits(14, 2, &m) ||
+      s[16] != ':' || !digits(17, 2, &sec))
+    return false;
+  if (M < 1 || M > 12 || D < 1 || D > 31 || h > 23 || m > 59 || sec > 60) return false;
+  std::size_t pos = 19;
+  std::int64_t frac = 0;
+  if (pos < s.size() && s[pos] == '.') {
+    int n = 0;
+    ++pos;
+    while (pos < s.size() && s[pos] >= '0' && s[pos] <= '9') {
+      if (n < 9) frac = frac * 10 + (s[pos] - '0'), ++n;
+      ++pos;
+    }
+    if (n == 0) return false;
+    while (n++ < 9) frac *= 10;
+  }
+  std::int64_t offset_s = 0;
+  if (pos < s.size() && (s[pos] == 'Z' || s[pos] == 'z')) {
+    ++pos;
+  } else if (pos + 6 == s.size() && (s[pos] == '+' || s[pos] == '-') && s[pos + 3] == ':') {
+    int oh, om;
+    if (!digits(pos + 1, 2, &oh) || !digits(pos + 4, 2, &om)) return false;
+    offset_s = (oh * 3600 + om * 60) * (s[pos] == '+' ? 1 : -1);
+    pos += 6;
+  } else {
+    return false;
+  }
+  if (pos != s.size()) return false;
+  std::tm tm{};
+  tm.tm_year = Y - 1900;
+  tm.tm_mon = M - 1;
+  tm.tm_mday = D;
+  tm.tm_hour = h;
+  tm.tm_min = m;
+  tm.tm_sec = sec;
+  std::int64_t secs = static_cast<std::int64_t>(timegm(&tm)) - offset_s;
+  *unix_ns = secs * 1000000000LL + frac;
+  return true;
+}
+
+Result<AlertPayload> parse_alert_payload(std::string_view json) {
+  simdjson::dom::parser parser;
+  simdjson::padded_string padded(json);
+  element root;
+  if (auto err = parser.parse(padded).get(root); err)
+    return Error(Status::ParseError(std::string("payload is not JSON: ") + simdjson::error_message(err)));
+  if (!root.is_object()) return Error(Status::ParseError("payload must be a JSON object"));
+  AlertPayload out;
+  std::string_view sender;
+  if (root["sender"].error() != simdjson::NO_SUCH_FIELD) {
+    if (root["sender"].get_string().get(sender)) return Error(Status::ParseError("'sender' must be a string"));
+    out.sender = std::string(sender);
+  }
+  simdjson::dom::array alerts;
+  if (root["alerts"].get_array().get(alerts)) return Error(Status::ParseError("payload needs an array 'alerts'"));
+  std::size_t i = 0;
+  for (element a : alerts) {
+    Alert alert;
+    if (Status st = read_alert(a, i++, &alert); !st.ok()) return Error(st);
+    out.alerts.push_back(std::move(alert));
+  }
+  return out;
+}
+
+struct AlertIngest::Impl {
+  AlertIngestOptions options;
+  BatchSink& sink;
+  const storage::AlertStore& store;
+  std::shared_ptr<CollectorStats> stats;
+  std::shared_ptr<const SourceInfo> source;
+
+  struct Job {
+    IngestBatch batch;
+    std::size_t duplicates = 0;
+    net::Responder respond{std::shared_ptr<net::detail::ResponderState>()};
+  };
+  std::mutex mutex;
+  std::condition_variable cv;
+  std::deque<Job> queue;
+  bool running = false;
+  bool stopping = false;
+  std::thread thread;
+
+  Impl(AlertIngestOptions o, BatchSink& s, const storage::AlertStore& st)
+      : options(std::move(o)), sink(s), store(st) {}
+
+  void handle(const net::Request& req, net::Responder respond) {
+    const AlertIngestSender* sender = nullptr;
+    if (auto auth = req.header("Authorization"); auth && auth->rfind("Bearer ", 0) == 0) {
+      std::string_view token = auth->substr(7);
+      for (const auto& s : options.senders)
+        if (same(s.token, token)) sender = &s;
+    }
+    if (!sender) return respond(net::Response::error(401, "unknown or missing bearer token"));
+    if (!sender->hmac_secret.empty()) {
+      auto sig = req.header("X-Vigil-Signature");
+      if (!sig || sig->rfind("sha256=", 0) != 0 || !same(sig->substr(7), hmac_hex(sender->hmac_secret, req.body)))
+        return respond(net::Response::error(401, "missing or wrong X-Vigil-Signature"));
+    }
+    std::string decoded;
+    std::string_view body = req.body;
+    if (auto enc = req.header("Content-Encoding"); enc && !enc->empty() && *enc != "identity") {
+      if (*enc != "gzip") return respond(net::Response::error(415, "unsupported Content-Encoding"));
+      auto plain = gunzip(req.body, 256u << 20);
+      if (!plain) return respond(net::Response::error(400, plain.error().message()));
+      decoded = std::move(*plain);
+      body = decoded;
+    }
+    auto payload = parse_alert_payload(body);
+    if (!payload) return respond(net::Response::error(400, payload.error().message()));
+    stats->received_events += payload->alerts.size();
+    stats->received_bytes += req.body.size();
+
+    Job job;
+    job.respond = std::move(respond);
+    job.batch.sources.push_back(source);
+    job.batch.received_unix_ns = IngestBatchBuilder::now_ns();
+    for (Alert& a : payload->alerts) {
+      // One checkpoint per origin alert, committed with it: a resent alert is recognised.
+      std::string key = "alerts-in/" + sender->name + "/" + a.id;
+      auto seen = store.checkpoint(key);
+      if (!seen) return job.respond(net::Response::error(503, seen.error().message()));
+      bool in_this_request = false;
+      for (const Checkpoint& c : job.batch.checkpoints) in_this_request |= c.key == key;
+      if (seen->has_value() || in_this_request) {
+        ++job.duplicates;
+        continue;
+      }
+      job.batch.checkpoints.push_back(Checkpoint{key, ""});
+      a.fields.push_back(AlertField{"vigil.origin_id", a.id});
+      if (!a.tenant.empty()) a.fields.push_back(AlertField{"vigil.origin_tenant", a.tenant});
+      a.id.clear();
+      a.created_unix_ns = 0;
+      a.tenant = sender->name;
+      if (a.received_unix_ns == 0) a.received_unix_ns = job.batch.received_unix_ns;
+      job.batch.alerts.push_back(std::move(a));
+    }
+    std::unique_lock lock(mutex);
+    if (!running || stopping) return job.respond(net::Response::error(503, "alert ingest is not running"));
+    if (queue.size() >= options.max_queued_requests) {
+      net::Response r = net::Response::error(503, "too many requests waiting");
+      r.headers.emplace_back("Retry-After", "1");
+      return job.respond(std::move(r));
+    }
+    queue.push_back(std::move(job));
+    cv.notify_one();
+  }
+
+  void run() {
+    for (;;) {
+      Job job;
+      {
+        std::unique_lock lock(mutex);
+        cv.wait(lock, [&] { return stopping || !queue.empty(); });
+        if (queue.empty()) return;
+        job = std::move(queue.front());
+        queue.pop_front();
+      }
+      const std::size_t accepted = job.batch.alerts.size(), duplicates = job.duplicates;
+      std::string ok = "{\"accepted\":" + std::to_string(accepted) + ",\"duplicates\":" + std::to_string(duplicates) + "}";
+      if (accepted == 0) {
+        job.respond(net::Response::json(200, ok));
+        continue;
+      }
+      net::Responder respond = job.respond;
+      job.batch.on_committed = [respond, ok](const Status& st) {
+        if (st.ok()) respond(net::Response::json(200, ok));
+        else respond(net::Response::error(503, st.message()));
+      };
+      sink.submit(std::move(job.batch));  // on failure on_committed already answered 503
+    }
+  }
+};
+
+Result<std::unique_ptr<AlertIngest>> AlertIngest::create(net::HttpServer& server, BatchSink& sink,
+                                                         const storage::AlertStore& store, AlertIngestOptions options) {
+  if (options.senders.empty()) return Error(Status::InvalidArgument("alert ingest: no senders configured"));
+  auto impl = std::make_shared<Impl>(std::move(options), sink, store);
+  impl->stats = std::make_shared<CollectorStats>(impl->options.name, "http");
+  auto source = std::make_shared<SourceInfo>();
+  source->collector = impl->options.name;
+  impl->source = source;
+  std::weak_ptr<Impl> weak = impl;
+  Status st = server.route("POST", impl->options.path, [weak](const net::Request& req, net::Responder respond) {
+    auto self = weak.lock();
+    if (!self) return respond(net::Response::error(503, "alert ingest stopped"));
+    self->handle(req, std::move(respond));
+  });
+  if (!st.ok()) return Error(st);
+  return std::unique_ptr<AlertIngest>(new AlertIngest(std::move(impl)));
+}
+
+AlertIngest::~AlertIngest() { stop(); }
+
+Status AlertIngest::start() {
+  std::lock_guard lock(impl_->mutex);
+  if (impl_->running) return Status::Ok();
+  impl_->running = true;
+  impl_->thread = std::thread([impl = impl_.get()] { impl->run(); });
+  return Status::Ok();
+}
+
+void AlertIngest::stop() {
+  std::deque<Impl::Job> left;
+  {
+    std::lock_guard lock(impl_->mutex);
+    impl_->stopping = true;
+    left.swap(impl_->queue);
+  }
+  impl_->cv.notify_all();
+  for (auto& job : left) job.respond(net::Response::error(503, "shutting down"));
+  if (impl_->thread.joinable()) impl_->thread.join();
+}
+
+std::shared_ptr<CollectorStats> AlertIngest::stats() const { return impl_->stats; }
+
+}  // namespace vigil::collectors
