@@ -57,7 +57,7 @@ struct Shard {
   std::mutex mu;
   std::unordered_map<std::string, Group> groups;
   std::list<const std::string*> lru;  // front = most recent
-  MinHeap closes;
+  std::vector<MinHeap> closes;  // window ends, by the correlation's depth (chains close inner first)
   std::unordered_map<std::string, SuppressState> suppress;
   MinHeap suppress_ends;
   std::unordered_set<std::string> dirty;  // group keys changed since collect_changes
@@ -117,6 +117,7 @@ struct CompiledCorrelation {
   std::vector<std::vector<std::string>> group_fields;
   std::vector<std::string> value_fields;
   std::vector<RuleBinding::Input> parents;  // correlations that read this one
+  std::uint32_t depth = 0;                  // 0: reads detection rules only; else 1 + its deepest input
   bool keep_alerts = true;                  // not referenced, or referenced with generate: true
   struct Extract {
     std::string name, from;
@@ -131,6 +132,7 @@ struct CorrelationEngine::Impl {
   std::unordered_map<std::string, std::uint32_t> corr_by_ref;  // id or name -> index
   std::vector<std::unique_ptr<Shard>> shards;
   std::size_t shard_cap = 0;
+  std::uint32_t max_depth = 0;
   std::atomic<bool> watermark_dirty{false};
 
   ~Impl() {
@@ -205,6 +207,13 @@ Result<std::unique_ptr<CorrelationEngine>> CorrelationEngine::create(std::vector
       child.parents.push_back({i, p});
     }
   }
+  // Depths (the references were checked for cycles by resolve_correlations).
+  for (std::uint32_t pass = 0; pass < impl->corr.size(); ++pass)
+    for (CompiledCorrelation& c : impl->corr)
+      for (const auto& p : c.parents)
+        impl->corr[p.correlation].depth = std::max(impl->corr[p.correlation].depth, c.depth + 1);
+  for (const CompiledCorrelation& c : impl->corr) impl->max_depth = std::max(impl->max_depth, c.depth);
+  for (auto& s : impl->shards) s->closes.resize(impl->max_depth + 1);
   for (CompiledCorrelation& c : impl->corr) {
     if (c.parents.empty()) continue;
     c.keep_alerts = false;
@@ -323,7 +332,7 @@ static void contribute(CorrelationEngine::Impl& impl, CorrelationCounters& count
   else g.entries.insert(std::upper_bound(g.entries.begin(), g.entries.end(), t,
                                          [](std::int64_t x, const Entry& y) { return x < y.t; }),
                         std::move(e));
-  if (t < old_front) s.closes.push(HeapItem{t + c.rule.timespan_ns, key});
+  if (t < old_front) s.closes[c.depth].push(HeapItem{t + c.rule.timespan_ns, key});
   if (tenant.size()) g.tenant.assign(tenant);
   if (host.size()) g.host.assign(host);
   g.bytes = group_bytes(key, g);
@@ -577,15 +586,18 @@ void CorrelationEngine::advance(std::vector<Alert>& out, bool flush_all) {
     std::int64_t t;
     std::string tenant, host;
   };
-  for (int round = 0; round < 64; ++round) {
+  // Inner correlations close first, so that what they fire reaches the windows of the ones
+  // that read them before those close.
+  for (std::uint32_t depth = 0; depth <= impl.max_depth; ++depth) {
     std::vector<Fired> fired;
     std::vector<std::pair<std::uint32_t, Alert>> emitted;
     for (auto& sp : impl.shards) {
       Shard& s = *sp;
       std::lock_guard lock(s.mu);
-      while (!s.closes.empty() && s.closes.top().at <= watermark) {
-        HeapItem item = s.closes.top();
-        s.closes.pop();
+      MinHeap& closes = s.closes[depth];
+      while (!closes.empty() && closes.top().at <= watermark) {
+        HeapItem item = closes.top();
+        closes.pop();
         auto it = s.groups.find(item.key);
         if (it == s.groups.end()) continue;
         Group& g = it->second;
@@ -609,9 +621,10 @@ void CorrelationEngine::advance(std::vector<Alert>& out, bool flush_all) {
         } else {
           g.bytes = group_bytes(item.key, g);
           s.bytes += g.bytes;
-          s.closes.push(HeapItem{g.entries.front().t + c.rule.timespan_ns, item.key});
+          closes.push(HeapItem{g.entries.front().t + c.rule.timespan_ns, item.key});
         }
       }
+      if (depth != impl.max_depth) continue;
       while (!s.suppress_ends.empty() && s.suppress_ends.top().at <= watermark) {
         HeapItem item = s.suppress_ends.top();
         s.suppress_ends.pop();
@@ -641,7 +654,6 @@ void CorrelationEngine::advance(std::vector<Alert>& out, bool flush_all) {
       }
       out.push_back(std::move(a));
     }
-    if (fired.empty()) break;
     // A correlation's result is an event of the correlations that read it (time = its last
     // event); it comes from inside, so lateness does not apply.
     for (Fired& f : fired) {

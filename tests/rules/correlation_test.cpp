@@ -1,0 +1,378 @@
+// Correlation engine (rules/correlation_engine.h) driven directly: base-rule matches are fed
+// with chosen event times, so windows, lateness, eviction, chaining, suppression and the
+// persisted state are checked exactly.
+#include <gtest/gtest.h>
+
+#include <map>
+
+#include "rules/correlation_engine.h"
+#include "rules/sigma_loader.h"
+
+namespace vigil::rules {
+namespace {
+
+constexpr std::int64_t kSec = 1000000000LL;
+constexpr std::int64_t kT0 = 1767225600LL * kSec;  // 2026-01-01T00:00:00Z
+
+const char* kBaseRules = R"(title: failed login
+id: r-fail
+name: fail
+logsource: {product: test}
+detection: {sel: {action: fail}, condition: sel}
+---
+title: good login
+id: r-ok
+name: success
+logsource: {product: test}
+detection: {sel: {action: ok}, condition: sel}
+---
+title: noisy
+id: r-noisy
+logsource: {product: test}
+detection: {sel: {action: noisy}, condition: sel}
+vigil:
+  suppress: {by: [src], for: 1m}
+)";
+
+std::string field(const Alert& a, const std::string& name) {
+  for (const AlertField& f : a.fields)
+    if (f.name == name) return f.value;
+  return "";
+}
+
+struct Harness {
+  LoadReport report;
+  std::shared_ptr<const RuleSet> rules;
+  std::unique_ptr<CorrelationEngine> engine;
+  std::shared_ptr<const RuleBinding> binding;
+  std::vector<Alert> out;       // correlation alerts and summaries
+  std::vector<Alert> kept;      // base alerts the engine let through
+
+  explicit Harness(const std::string& correlations, CorrelationOptions options = {}) {
+    load_rule_text(kBaseRules, "base.yml", report);
+    load_rule_text(correlations, "corr.yml", report);
+    resolve_correlations(report);
+    EXPECT_TRUE(report.errors.empty()) << report.errors[0].message;
+    CompileReport cr;
+    rules = *RuleSet::compile(report.rules, CompileOptions{}, &cr);
+    auto e = CorrelationEngine::create(report.correlations, options);
+    EXPECT_TRUE(e.has_value());
+    engine = std::move(*e);
+    binding = engine->bind(*rules, nullptr);
+  }
+  std::uint32_t index(const std::string& id) const {
+    for (std::uint32_t i = 0; i < rules->size(); ++i)
+      if (rules->rule(i).id == id) return i;
+    ADD_FAILURE() << "no rule " << id;
+    return 0;
+  }
+  void feed(const std::string& rule_id, const std::string& src, std::int64_t t_ns, const std::string& user = "u") {
+    Event e;
+    e.fields.add("src", src);
+    e.fields.add("user", user);
+    std::vector<Alert> alerts(1);
+    alerts[0].rule_id = rule_id;
+    alerts[0].event_unix_ns = t_ns;
+    engine->on_event(*binding, e, {index(rule_id)}, t_ns, alerts, 0);
+    kept.insert(kept.end(), alerts.begin(), alerts.end());
+    engine->advance(out);
+  }
+  void flush() { engine->advance(out, true); }
+};
+
+const char* kBruteForce = R"(title: brute force
+id: c-bf
+correlation:
+  type: event_count
+  rules: [fail]
+  group-by: [src]
+  timespan: 10s
+  condition: {gte: 3}
+level: high
+)";
+
+CorrelationOptions no_lateness() {
+  CorrelationOptions o;
+  o.allowed_lateness_ns = 0;
+  return o;
+}
+
+TEST(Correlation, EventCountFiresWhenTheWindowCloses) {
+  Harness h(kBruteForce, no_lateness());
+  for (int i = 0; i < 5; ++i) h.feed("r-fail", "10.0.0.1", kT0 + i * kSec);
+  EXPECT_TRUE(h.out.empty());  // the window is still open
+  h.feed("r-fail", "10.0.0.2", kT0 + 60 * kSec);  // event time moves on
+  ASSERT_EQ(h.out.size(), 1u);
+  const Alert& a = h.out[0];
+  EXPECT_EQ(a.rule_id, "c-bf");
+  EXPECT_EQ(a.rule_title, "brute force");
+  EXPECT_EQ(a.level, AlertLevel::kHigh);
+  EXPECT_EQ(field(a, "event_count"), "5");
+  EXPECT_EQ(field(a, "src"), "10.0.0.1");
+  ASSERT_EQ(a.matched.size(), 1u);
+  EXPECT_EQ(a.matched[0].value, "10.0.0.1");
+  EXPECT_EQ(a.event_unix_ns, kT0 + 4 * kSec);  // the last contributing event
+  // generate: false (the default): the failed logins store no alerts of their own.
+  EXPECT_TRUE(h.kept.empty());
+  EXPECT_EQ(h.engine->counters().base_alerts_withheld.load(), 6u);
+}
+
+TEST(Correlation, WindowEndIsExclusive) {
+  Harness h(kBruteForce, no_lateness());
+  h.feed("r-fail", "a", kT0);
+  h.feed("r-fail", "a", kT0 + 5 * kSec);
+  h.feed("r-fail", "a", kT0 + 10 * kSec);  // exactly timespan after the first: next window
+  h.feed("r-fail", "b", kT0 + 20 * kSec);
+  h.feed("r-fail", "b", kT0 + 26 * kSec);
+  h.feed("r-fail", "b", kT0 + 30 * kSec - 1);  // 1 ns inside
+  h.flush();
+  ASSERT_EQ(h.out.size(), 1u);
+  EXPECT_EQ(field(h.out[0], "src"), "b");
+  EXPECT_EQ(field(h.out[0], "event_count"), "3");
+}
+
+TEST(Correlation, OutOfOrderWithinLatenessGivesTheInOrderResult) {
+  CorrelationOptions o;
+  o.allowed_lateness_ns = 30 * kSec;
+  Harness h(kBruteForce, o);
+  for (int t : {5, 1, 9, 3, 7}) h.feed("r-fail", "a", kT0 + t * kSec);
+  h.feed("r-fail", "x", kT0 + 100 * kSec);
+  ASSERT_EQ(h.out.size(), 1u);
+  EXPECT_EQ(field(h.out[0], "event_count"), "5");
+  EXPECT_EQ(field(h.out[0], "window_start"), format_time_utc(kT0 + 1 * kSec));
+  EXPECT_EQ(h.engine->counters().late_events.load(), 0u);
+}
+
+TEST(Correlation, EventsBeyondTheLatenessAreCountedAndLeftOut) {
+  CorrelationOptions o;
+  o.allowed_lateness_ns = 30 * kSec;
+  Harness h(kBruteForce, o);
+  h.feed("r-fail", "a", kT0 + 100 * kSec);
+  h.feed("r-fail", "a", kT0 + 101 * kSec);
+  h.feed("r-fail", "a", kT0 + 60 * kSec);   // 40 s late: dropped
+  h.feed("r-fail", "a", kT0 + 75 * kSec);   // 25 s late: within
+  EXPECT_EQ(h.engine->counters().late_events.load(), 1u);
+  h.flush();
+  // 75, 100, 101: the window from 75 s holds only 75 (100 is 25 s later, beyond 10 s).
+  EXPECT_TRUE(h.out.empty());
+  Harness in_time(kBruteForce, o);
+  in_time.feed("r-fail", "a", kT0 + 100 * kSec);
+  in_time.feed("r-fail", "a", kT0 + 95 * kSec);
+  in_time.feed("r-fail", "a", kT0 + 98 * kSec);
+  in_time.flush();
+  ASSERT_EQ(in_time.out.size(), 1u);
+  EXPECT_EQ(field(in_time.out[0], "event_count"), "3");
+}
+
+TEST(Correlation, MemoryCapEvictsLeastRecentGroupsAndCountsThem) {
+  CorrelationOptions o = no_lateness();
+  o.shards = 1;
+  o.max_memory_bytes = 64 << 10;
+  Harness h(kBruteForce, o);
+  for (int i = 0; i < 5000; ++i) h.feed("r-fail", "10.1." + std::to_string(i), kT0 + kSec);
+  EXPECT_GT(h.engine->counters().evicted_groups.load(), 4000u);
+  EXPECT_LE(h.engine->memory_bytes(), std::size_t(64 << 10));
+  EXPECT_LT(h.engine->groups(), 1000u);
+  // The most recent group survived and still counts.
+  h.feed("r-fail", "10.1.4999", kT0 + 2 * kSec);
+  h.feed("r-fail", "10.1.4999", kT0 + 3 * kSec);
+  h.flush();
+  ASSERT_EQ(h.out.size(), 1u);
+  EXPECT_EQ(field(h.out[0], "src"), "10.1.4999");
+}
+
+TEST(Correlation, CorrelationOfCorrelations) {
+  Harness h(R"(title: repeated bursts
+id: c-outer
+correlation:
+  type: event_count
+  rules: [burst]
+  group-by: [src]
+  timespan: 1h
+  condition: {gte: 2}
+level: critical
+---
+title: burst
+id: c-inner
+name: burst
+correlation:
+  type: event_count
+  rules: [fail]
+  group-by: [src]
+  timespan: 10s
+  condition: {gte: 3}
+)", no_lateness());
+  for (int burst = 0; burst < 2; ++burst)
+    for (int i = 0; i < 3; ++i) h.feed("r-fail", "a", kT0 + burst * 600 * kSec + i * kSec);
+  h.feed("r-fail", "other", kT0 + 7200 * kSec);
+  h.flush();
+  ASSERT_EQ(h.out.size(), 1u);  // the inner alerts are not generated (generate: false)
+  EXPECT_EQ(h.out[0].rule_id, "c-outer");
+  EXPECT_EQ(field(h.out[0], "event_count"), "2");
+  EXPECT_EQ(h.out[0].event_unix_ns, kT0 + 602 * kSec);
+}
+
+TEST(Correlation, GenerateTrueKeepsTheBaseAlerts) {
+  Harness h(R"(title: bf
+id: c-bf
+generate: true
+correlation: {type: event_count, rules: [r-fail], group-by: [src], timespan: 10s, condition: {gte: 2}}
+)", no_lateness());
+  h.feed("r-fail", "a", kT0);
+  h.feed("r-fail", "a", kT0 + kSec);
+  h.flush();
+  EXPECT_EQ(h.kept.size(), 2u);
+  EXPECT_EQ(h.out.size(), 1u);
+}
+
+TEST(Correlation, TemporalOrderedNeedsTheOrder) {
+  const char* rule = R"(title: success after failure
+id: c-ord
+correlation: {type: temporal_ordered, rules: [fail, success], group-by: [src], timespan: 1m}
+)";
+  Harness in_order(rule, no_lateness());
+  in_order.feed("r-fail", "a", kT0);
+  in_order.feed("r-ok", "a", kT0 + 5 * kSec);
+  in_order.flush();
+  ASSERT_EQ(in_order.out.size(), 1u);
+  EXPECT_EQ(field(in_order.out[0], "rules_matched"), "2");
+  Harness reversed(rule, no_lateness());
+  reversed.feed("r-ok", "a", kT0);
+  reversed.feed("r-fail", "a", kT0 + 5 * kSec);
+  reversed.flush();
+  EXPECT_TRUE(reversed.out.empty());
+  Harness temporal(R"(title: both
+id: c-tmp
+correlation: {type: temporal, rules: [fail, success], group-by: [src], timespan: 1m}
+)", no_lateness());
+  temporal.feed("r-ok", "a", kT0);
+  temporal.feed("r-fail", "a", kT0 + 5 * kSec);
+  temporal.flush();
+  EXPECT_EQ(temporal.out.size(), 1u);
+}
+
+TEST(Correlation, ValueCountCountsDistinctValuesAndRanges) {
+  Harness h(R"(title: spraying
+id: c-spray
+correlation:
+  type: value_count
+  rules: [fail]
+  group-by: [src]
+  timespan: 1m
+  condition: {field: user, gt: 2, lte: 4}
+)", no_lateness());
+  for (const char* u : {"alice", "bob", "alice", "carol"}) h.feed("r-fail", "a", kT0 + kSec, u);
+  for (const char* u : {"u1", "u2", "u3", "u4", "u5"}) h.feed("r-fail", "b", kT0 + kSec, u);  // 5: out of range
+  h.flush();
+  ASSERT_EQ(h.out.size(), 1u);
+  EXPECT_EQ(field(h.out[0], "src"), "a");
+  EXPECT_EQ(field(h.out[0], "distinct_user"), "3");
+  EXPECT_EQ(field(h.out[0], "event_count"), "4");
+}
+
+TEST(Correlation, AliasesMapFieldsPerRule) {
+  Harness h(R"(title: aliased
+id: c-alias
+correlation:
+  type: temporal
+  rules: [fail, success]
+  group-by: [who]
+  timespan: 1m
+  aliases:
+    who: {fail: src, success: user}
+)", no_lateness());
+  h.feed("r-fail", "carol", kT0, "x");
+  h.feed("r-ok", "y", kT0 + kSec, "carol");
+  h.flush();
+  ASSERT_EQ(h.out.size(), 1u);
+  EXPECT_EQ(field(h.out[0], "who"), "carol");
+}
+
+TEST(Correlation, SuppressionCountsRepeatsAndStoresASummary) {
+  Harness h(kBruteForce, no_lateness());
+  for (int i = 0; i < 4; ++i) h.feed("r-noisy", "a", kT0 + i * kSec);
+  h.feed("r-noisy", "b", kT0 + 5 * kSec);
+  EXPECT_EQ(h.kept.size(), 2u);  // the first of a, the first of b
+  EXPECT_EQ(h.engine->counters().suppressed.load(), 3u);
+  h.feed("r-noisy", "c", kT0 + 120 * kSec);  // a's period ends
+  ASSERT_EQ(h.out.size(), 1u);
+  EXPECT_EQ(h.out[0].rule_id, "r-noisy");
+  EXPECT_EQ(h.out[0].count, 3u);
+  EXPECT_EQ(field(h.out[0], "suppressed"), "3");
+  EXPECT_EQ(h.out[0].matched[0].value, "a");
+}
+
+TEST(Correlation, StateSurvivesARestart) {
+  std::map<std::string, std::string> stored;
+  {
+    Harness h(kBruteForce, no_lateness());
+    h.feed("r-fail", "a", kT0);
+    h.feed("r-fail", "a", kT0 + kSec);
+    h.engine->collect_changes([&](const std::string& k, const std::string* v) {
+      if (v) stored[k] = *v;
+      else stored.erase(k);
+    });
+    EXPECT_TRUE(h.out.empty());
+  }
+  ASSERT_FALSE(stored.empty());
+  Harness h(kBruteForce, no_lateness());
+  for (const auto& [k, v] : stored) ASSERT_TRUE(h.engine->restore(k, v).ok()) << k;
+  EXPECT_EQ(h.engine->max_event_time(), kT0 + kSec);
+  h.feed("r-fail", "a", kT0 + 2 * kSec);
+  h.flush();
+  ASSERT_EQ(h.out.size(), 1u);
+  EXPECT_EQ(field(h.out[0], "event_count"), "3");
+}
+
+TEST(CorrelationLoader, BadRulesAreReportedAndTheOthersLoad) {
+  LoadReport r;
+  load_rule_text(kBaseRules, "base.yml", r);
+  load_rule_text(R"(title: unknown ref
+id: c1
+correlation: {type: event_count, rules: [nope], group-by: [x], timespan: 5m, condition: {gte: 2}}
+---
+title: no timespan
+id: c2
+correlation: {type: event_count, rules: [fail], group-by: [x], condition: {gte: 2}}
+---
+title: cycle a
+id: c3
+correlation: {type: temporal, rules: [c4], group-by: [x], timespan: 5m}
+---
+title: cycle b
+id: c4
+correlation: {type: temporal, rules: [c3], group-by: [x], timespan: 5m}
+---
+title: good
+id: c5
+correlation: {type: event_count, rules: [fail], group-by: [x], timespan: 5m, condition: {gte: 2}}
+)", "corr.yml", r);
+  resolve_correlations(r);
+  ASSERT_EQ(r.correlations.size(), 1u);
+  EXPECT_EQ(r.correlations[0].id, "c5");
+  std::map<std::string, std::string> reason_by_id;
+  for (const LoadError& e : r.errors) {
+    EXPECT_EQ(e.file, "corr.yml");
+    reason_by_id[e.rule_id] = e.reason;
+  }
+  EXPECT_EQ(reason_by_id["c1"], "unknown_rule_reference");
+  EXPECT_EQ(reason_by_id["c2"], "missing_timespan");
+  EXPECT_EQ(reason_by_id["c3"], "correlation_cycle");
+  EXPECT_EQ(reason_by_id["c4"], "correlation_cycle");
+  EXPECT_EQ(r.rules.size(), 3u);
+}
+
+TEST(CorrelationTime, SyslogStampWithoutYearTakesTheReferenceYear) {
+  Event e;
+  e.time_text = "Mar 30 15:02:11";
+  const std::int64_t ref = 1795651200LL * kSec;  // 2026-11-26
+  EXPECT_EQ(format_time_utc(event_time_ns(e, ref)), "2026-03-30T15:02:11Z");
+  e.time_text = "Dec 31 23:59:59";  // would be a month ahead: last year
+  const std::int64_t jan = 1767312000LL * kSec;  // 2026-01-02
+  EXPECT_EQ(format_time_utc(event_time_ns(e, jan)), "2025-12-31T23:59:59Z");
+  e.time_unix_ns = 42;
+  EXPECT_EQ(event_time_ns(e, ref), 42);
+}
+
+}  // namespace
+}  // namespace vigil::rules
