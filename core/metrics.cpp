@@ -121,6 +121,11 @@ std::string bind_failure_reason(const sockaddr* addr, socklen_t addr_len, std::u
 // Collector counters and gauge callbacks, read when Prometheus scrapes.
 class Metrics::ScrapeTimeCollectable : public prometheus::Collectable {
  public:
+  std::vector<std::shared_ptr<const CollectorStats>> collectors() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return collectors_;
+  }
+
   Status add_collector(std::shared_ptr<const CollectorStats> stats) {
     std::lock_guard<std::mutex> lock(mutex_);
     for (const auto& existing : collectors_)
@@ -359,6 +364,19 @@ void Metrics::stop() {
   stopped = true;
   waker.join();
   port_ = 0;
+}
+
+std::vector<std::shared_ptr<const CollectorStats>> Metrics::collectors() const { return scrape_time_->collectors(); }
+
+std::uint64_t Metrics::events_parsed(const std::string& collector) {
+  return static_cast<std::uint64_t>(collector_counters(collector).parsed->Value());
+}
+
+std::uint64_t Metrics::parse_errors(const std::string& collector) {
+  double sum = 0;
+  for (prometheus::Counter* c : collector_counters(collector).parse_errors)
+    if (c) sum += c->Value();
+  return static_cast<std::uint64_t>(sum);
 }
 
 Status Metrics::add_collector(std::shared_ptr<const CollectorStats> stats) {

@@ -39,6 +39,7 @@
 #include <shared_mutex>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "core/event.h"
 #include "core/status.h"
@@ -112,6 +113,12 @@ class Metrics {
   void observe_alert_latency_seconds(double seconds);  // vigil_alert_latency_seconds: receipt ->
                                                        // committed alert, 1ms..10s buckets
   void add_rule_reload(bool ok);                 // vigil_rule_reloads_total{result="ok|error"}
+
+  // The registered collectors' counters (the API's ingest health page).
+  std::vector<std::shared_ptr<const CollectorStats>> collectors() const;
+  // Events parsed and parse errors (all reasons) counted for `collector` so far.
+  std::uint64_t events_parsed(const std::string& collector);
+  std::uint64_t parse_errors(const std::string& collector);
 
   // For later components to add their own families (prometheus::BuildCounter().Register(...)).
   prometheus::Registry& registry() { return *registry_; }

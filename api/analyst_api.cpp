@@ -1,0 +1,721 @@
+#include "api/analyst_api.h"
+
+#include <simdjson.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <ctime>
+#include <string_view>
+
+#include "core/alert_json.h"
+#include "core/json_text.h"
+#include "storage/alert_codec.h"
+#include "storage/stats.h"
+
+namespace vigil::api {
+
+namespace {
+
+constexpr std::string_view kPrefix = "/api/v1/";
+
+void str(std::string& out, std::string_view s) {
+  out += '"';
+  append_json_escaped(out, s, InvalidUtf8::kReplace);
+  out += '"';
+}
+void key(std::string& out, std::string_view k) {
+  str(out, k);
+  out += ':';
+}
+
+net::Response error(unsigned status, std::string_view message) { return net::Response::error(status, message); }
+
+net::Response from_status(const Status& st) {
+  switch (st.code()) {
+    case StatusCode::kInvalidArgument:
+    case StatusCode::kParseError: return error(400, st.message());
+    case StatusCode::kNotFound: return error(404, st.message());
+    default: return error(500, st.message());
+  }
+}
+
+bool all_digits(std::string_view s) {
+  return !s.empty() && s.size() <= 18 && s.find_first_not_of("0123456789") == std::string_view::npos;
+}
+
+// Parses a JSON request body into a DOM object; an error answer otherwise.
+bool parse_object(simdjson::dom::parser& parser, const std::string& body, simdjson::dom::object* out,
+                  net::Response* answer) {
+  simdjson::dom::element doc;
+  if (auto err = parser.parse(body).get(doc); err) {
+    *answer = error(400, std::string("malformed JSON body: ") + simdjson::error_message(err));
+    return false;
+  }
+  if (doc.get_object().get(*out) != simdjson::SUCCESS) {
+    *answer = error(400, "the JSON body must be an object");
+    return false;
+  }
+  return true;
+}
+
+// Reads an optional string member; false (and an answer) if present but not a string.
+bool string_member(const simdjson::dom::object& obj, std::string_view name, std::optional<std::string>* out,
+                   net::Response* answer) {
+  simdjson::dom::element e;
+  if (obj.at_key(name).get(e) != simdjson::SUCCESS) return true;
+  if (e.is_null()) return true;
+  std::string_view v;
+  if (e.get_string().get(v) != simdjson::SUCCESS) {
+    *answer = error(400, "'" + std::string(name) + "' must be a string");
+    return false;
+  }
+  *out = std::string(v);
+  return true;
+}
+
+// The change described by a body's status / resolution / assignee / note members.
+bool parse_change(const simdjson::dom::object& obj, storage::AlertChange* change, net::Response* answer) {
+  std::optional<std::string> status, resolution, assignee, note;
+  if (!string_member(obj, "status", &status, answer) || !string_member(obj, "resolution", &resolution, answer) ||
+      !string_member(obj, "assignee", &assignee, answer) || !string_member(obj, "note", &note, answer))
+    return false;
+  if (status) {
+    AlertStatus s;
+    if (!parse_alert_status(*status, &s)) {
+      *answer = error(400, "unknown status '" + *status + "' (new, acknowledged, in_progress, closed)");
+      return false;
+    }
+    change->status = s;
+  }
+  if (resolution && !resolution->empty()) {
+    AlertResolution r;
+    if (!parse_alert_resolution(*resolution, &r) || r == AlertResolution::kNone) {
+      *answer = error(400, "unknown resolution '" + *resolution + "' (true_positive, false_positive, benign, duplicate)");
+      return false;
+    }
+    change->resolution = r;
+  }
+  if (assignee) {
+    if (assignee->size() > 200) {
+      *answer = error(400, "'assignee' is longer than 200 bytes");
+      return false;
+    }
+    change->assignee = *assignee;
+  }
+  if (note) {
+    if (note->size() > 64 * 1024) {
+      *answer = error(400, "'note' is longer than 64 KiB");
+      return false;
+    }
+    change->note = *note;
+  }
+  return true;
+}
+
+// Byte offsets of each matched value in the raw event: as written, else JSON-escaped (a JSON
+// event holds `C:\\x` for the value `C:\x`).
+void append_spans(std::string& out, const Alert& a) {
+  out += '[';
+  bool first = true;
+  for (const AlertField& m : a.matched) {
+    if (m.value.empty()) continue;
+    std::size_t at = a.raw.find(m.value);
+    std::size_t len = m.value.size();
+    if (at == std::string::npos) {
+      std::string escaped;
+      append_json_escaped(escaped, m.value, InvalidUtf8::kKeep);
+      at = a.raw.find(escaped);
+      len = escaped.size();
+    }
+    if (at == std::string::npos) {
+      // Sigma matching ignores case: find the value case-insensitively.
+      auto it = std::search(a.raw.begin(), a.raw.end(), m.value.begin(), m.value.end(), [](char x, char y) {
+        return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+      });
+      if (it == a.raw.end()) continue;
+      at = static_cast<std::size_t>(it - a.raw.begin());
+      len = m.value.size();
+    }
+    if (!first) out += ',';
+    first = false;
+    out += '{';
+    key(out, "field"), str(out, m.name);
+    out += ',', key(out, "value"), str(out, m.value);
+    out += ",\"start\":" + std::to_string(at) + ",\"end\":" + std::to_string(at + len) + '}';
+  }
+  out += ']';
+}
+
+std::string alert_body(const Alert& a) {
+  std::string out;
+  append_alert_json(out, a);
+  return out;
+}
+
+}  // namespace
+
+bool parse_time_param(std::string_view text, std::int64_t* unix_ns) {
+  if (all_digits(text)) {
+    *unix_ns = std::stoll(std::string(text)) * 1000000;
+    return true;
+  }
+  // YYYY-MM-DDTHH:MM:SS[.fraction](Z|+HH:MM|-HH:MM)
+  if (text.size() < 20) return false;
+  auto num = [&](std::size_t pos, std::size_t n, int* out) {
+    if (pos + n > text.size()) return false;
+    int v = 0;
+    for (std::size_t i = pos; i < pos + n; ++i) {
+      if (text[i] < '0' || text[i] > '9') return false;
+      v = v * 10 + (text[i] - '0');
+    }
+    *out = v;
+    return true;
+  };
+  int year, mon, day, hour, min, sec;
+  if (!num(0, 4, &year) || text[4] != '-' || !num(5, 2, &mon) || text[7] != '-' || !num(8, 2, &day) ||
+      (text[10] != 'T' && text[10] != 't' && text[10] != ' ') || !num(11, 2, &hour) || text[13] != ':' ||
+      !num(14, 2, &min) || text[16] != ':' || !num(17, 2, &sec))
+    return false;
+  if (mon < 1 || mon > 12 || day < 1 || day > 31 || hour > 23 || min > 59 || sec > 60) return false;
+  std::size_t pos = 19;
+  std::int64_t frac_ns = 0;
+  if (pos < text.size() && text[pos] == '.') {
+    ++pos;
+    std::int64_t scale = 100000000;
+    std::size_t digits = 0;
+    while (pos < text.size() && text[pos] >= '0' && text[pos] <= '9') {
+      if (scale > 0) frac_ns += (text[pos] - '0') * scale;
+      scale /= 10;
+      ++pos;
+      ++digits;
+    }
+    if (digits == 0) return false;
+  }
+  std::int64_t offset_s = 0;
+  if (pos < text.size() && (text[pos] == 'Z' || text[pos] == 'z')) {
+    ++pos;
+  } else if (pos < text.size() && (text[pos] == '+' || text[pos] == '-')) {
+    int oh, om;
+    if (!num(pos + 1, 2, &oh) || pos + 3 >= text.size() || text[pos + 3] != ':' || !num(pos + 4, 2, &om)) return false;
+    offset_s = (oh * 3600 + om * 60) * (text[pos] == '+' ? 1 : -1);
+    pos += 6;
+  } else {
+    return false;
+  }
+  if (pos != text.size()) return false;
+  std::tm tm{};
+  tm.tm_year = year - 1900;
+  tm.tm_mon = mon - 1;
+  tm.tm_mday = day;
+  tm.tm_hour = hour;
+  tm.tm_min = min;
+  tm.tm_sec = sec;
+  const std::int64_t seconds = static_cast<std::int64_t>(timegm(&tm)) - offset_s;
+  *unix_ns = seconds * 1000000000 + frac_ns;
+  return true;
+}
+
+AnalystApi::AnalystApi(ApiOptions options, storage::AlertStore& store, TokenStore* tokens, ApiHooks hooks)
+    : options_(options), store_(store), tokens_(tokens), hooks_(std::move(hooks)) {}
+
+AnalystApi::~AnalystApi() { stop(); }
+
+net::Response AnalystApi::handle(const net::Request& request, const Principal& who) {
+  try {
+    return dispatch(request, who);
+  } catch (const std::exception& e) {
+    // Nothing here throws on purpose; a bad_alloc on a huge input must not end the daemon.
+    return error(500, std::string("internal error: ") + e.what());
+  }
+}
+
+net::Response AnalystApi::dispatch(const net::Request& req, const Principal& who) {
+  std::string_view path = req.path;
+  if (path.size() > 1 && path.back() == '/') path.remove_suffix(1);
+  if (path.substr(0, kPrefix.size()) != kPrefix) return error(404, "no such endpoint");
+  const std::string_view route = path.substr(kPrefix.size());
+  const bool get = req.method == "GET", post = req.method == "POST";
+  auto need = [&](Role role) { return static_cast<int>(who.role) >= static_cast<int>(role); };
+  auto forbidden = [&](Role role) {
+    return error(403, std::string("this needs the ") + to_string(role) + " role; the token '" + who.name +
+                          "' has " + to_string(who.role));
+  };
+  // The tenant a token may see: its own, or any when scoped to all.
+  auto visible = [&](const Alert& a) { return who.all_tenants() || a.tenant == who.tenant; };
+  simdjson::dom::parser parser;
+
+  if (route == "health") {
+    if (!get) return error(405, "use GET");
+    const auto up = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - started_).count();
+    return net::Response::json(200, "{\"status\":\"ok\",\"version\":\"0.1.0\",\"uptime_s\":" + std::to_string(up) +
+                                        ",\"alerts\":" + std::to_string(store_.alert_count_estimate()) + "}");
+  }
+  if (route == "openapi.json") {
+    if (!get) return error(405, "use GET");
+    return net::Response::json(200, openapi_document());
+  }
+  if (route == "whoami") {
+    if (!get) return error(405, "use GET");
+    std::string out = "{";
+    key(out, "name"), str(out, who.name);
+    out += ',', key(out, "role"), str(out, to_string(who.role));
+    out += ',', key(out, "tenant"), str(out, who.tenant);
+    out += '}';
+    return net::Response::json(200, out);
+  }
+
+  if (route == "alerts") {
+    if (!get) return error(405, "use GET");
+    storage::AlertQuery q;
+    q.limit = 50;
+    for (const auto& [name, value] : req.query) {
+      if (name == "from" || name == "to") {
+        std::int64_t t = 0;
+        if (!parse_time_param(value, &t))
+          return error(400, "'" + name + "' must be an RFC 3339 time or unix milliseconds, got '" + value + "'");
+        (name == "from" ? q.from_unix_ns : q.to_unix_ns) = t;
+      } else if (name == "min_level") {
+        AlertLevel l;
+        if (!parse_alert_level(value, &l))
+          return error(400, "unknown min_level '" + value + "' (informational, low, medium, high, critical)");
+        q.min_level = l;
+      } else if (name == "status") {
+        AlertStatus s;
+        if (!parse_alert_status(value, &s))
+          return error(400, "unknown status '" + value + "' (new, acknowledged, in_progress, closed)");
+        q.status = s;
+      } else if (name == "tenant") {
+        q.tenant = value;
+      } else if (name == "rule") {
+        q.rule_id = value;
+      } else if (name == "host") {
+        q.host = value;
+      } else if (name == "q") {
+        q.text = value;
+      } else if (name == "limit") {
+        if (!all_digits(value) || std::stoull(value) < 1 || std::stoull(value) > options_.max_page)
+          return error(400, "'limit' must be between 1 and " + std::to_string(options_.max_page));
+        q.limit = std::stoull(value);
+      } else if (name == "cursor") {
+        q.cursor = value;
+      } else if (name == "order") {
+        if (value != "newest" && value != "oldest") return error(400, "'order' must be newest or oldest");
+        q.newest_first = value == "newest";
+      } else {
+        return error(400, "unknown query parameter '" + name + "'");
+      }
+    }
+    if (!who.all_tenants()) {
+      if (!q.tenant.empty() && q.tenant != who.tenant) return net::Response::json(200, "{\"alerts\":[],\"next_cursor\":\"\"}");
+      q.tenant = who.tenant;
+    }
+    auto page = store_.list(q);
+    if (!page) return from_status(page.error());
+    std::string out = "{\"alerts\":[";
+    for (std::size_t i = 0; i < page->alerts.size(); ++i) {
+      if (i) out += ',';
+      append_alert_json(out, page->alerts[i]);
+    }
+    out += "],";
+    key(out, "next_cursor"), str(out, page->next_cursor);
+    out += '}';
+    return net::Response::json(200, out);
+  }
+
+  if (route == "alerts/bulk") {
+    if (!post) return error(405, "use POST");
+    if (!need(Role::kAnalyst)) return forbidden(Role::kAnalyst);
+    simdjson::dom::object obj;
+    net::Response answer;
+    if (!parse_object(parser, req.body, &obj, &answer)) return answer;
+    storage::AlertChange change;
+    if (!parse_change(obj, &change, &answer)) return answer;
+    simdjson::dom::array ids;
+    if (obj.at_key("ids").get_array().get(ids) != simdjson::SUCCESS) return error(400, "'ids' must be an array of alert ids");
+    if (ids.size() > options_.max_bulk) return error(400, "at most " + std::to_string(options_.max_bulk) + " ids per bulk change");
+    if (change.empty()) return error(400, "nothing to change (give status, assignee or note)");
+    std::size_t updated = 0;
+    std::string errors;
+    for (simdjson::dom::element e : ids) {
+      std::string_view id;
+      std::string message;
+      if (e.get_string().get(id) != simdjson::SUCCESS) {
+        message = "ids must be strings";
+      } else {
+        auto result = store_.update(id, change, who.name, who.tenant);
+        if (result) ++updated;
+        else message = result.error().message();
+      }
+      if (message.empty()) continue;
+      if (!errors.empty()) errors += ',';
+      errors += '{';
+      key(errors, "id"), str(errors, id);
+      errors += ',', key(errors, "error"), str(errors, message);
+      errors += '}';
+    }
+    return net::Response::json(200, "{\"updated\":" + std::to_string(updated) + ",\"errors\":[" + errors + "]}");
+  }
+
+  if (route.substr(0, 7) == "alerts/") {
+    std::string_view rest = route.substr(7);
+    std::string_view id = rest.substr(0, rest.find('/'));
+    std::string_view action = id.size() < rest.size() ? rest.substr(id.size() + 1) : std::string_view();
+    if (action.empty()) {
+      if (!get) return error(405, "use GET");
+      auto alert = store_.get(id);
+      if (!alert) {
+        if (alert.error().code() == StatusCode::kInvalidArgument) return error(404, "no alert with id " + std::string(id));
+        return from_status(alert.error());
+      }
+      if (!visible(*alert)) return error(404, "no alert with id " + std::string(id));
+      auto history = store_.history(id);
+      if (!history) return from_status(history.error());
+      std::string out = "{\"alert\":";
+      append_alert_json(out, *alert);
+      out += ",\"evidence\":{";
+      key(out, "raw"), str(out, alert->raw);
+      out += ",\"spans\":";
+      append_spans(out, *alert);
+      out += "},";
+      key(out, "rule_source"), str(out, hooks_.rule_source ? hooks_.rule_source(*alert) : std::string());
+      out += ",\"history\":[";
+      for (std::size_t i = 0; i < history->size(); ++i) {
+        const storage::HistoryEntry& h = (*history)[i];
+        if (i) out += ',';
+        out += '{';
+        key(out, "time"), str(out, format_rfc3339_ns(h.time_unix_ns));
+        out += ',', key(out, "actor"), str(out, h.actor);
+        out += ',', key(out, "action"), str(out, h.action);
+        out += ',', key(out, "detail"), str(out, h.detail);
+        out += '}';
+      }
+      out += "],\"delivery\":[]}";
+      return net::Response::json(200, out);
+    }
+    if (action != "status" && action != "assign" && action != "notes") return error(404, "no such endpoint");
+    if (!post) return error(405, "use POST");
+    if (!need(Role::kAnalyst)) return forbidden(Role::kAnalyst);
+    simdjson::dom::object obj;
+    net::Response answer;
+    if (!parse_object(parser, req.body, &obj, &answer)) return answer;
+    storage::AlertChange change;
+    if (!parse_change(obj, &change, &answer)) return answer;
+    if (action == "status" && !change.status) return error(400, "'status' is required");
+    if (action == "assign" && !change.assignee) return error(400, "'assignee' is required (\"\" unassigns)");
+    if (action == "notes" && change.note.empty()) return error(400, "'note' is required and must not be empty");
+    if (action != "status" && (change.status || change.resolution != AlertResolution::kNone))
+      return error(400, "change the status with POST /api/v1/alerts/{id}/status");
+    if (action == "notes" && change.assignee) return error(400, "assign with POST /api/v1/alerts/{id}/assign");
+    auto updated = store_.update(id, change, who.name, who.tenant);
+    if (!updated) {
+      if (updated.error().code() == StatusCode::kInvalidArgument && !storage::alert_key_from_id(id))
+        return error(404, "no alert with id " + std::string(id));
+      return from_status(updated.error());
+    }
+    return net::Response::json(200, alert_body(*updated));
+  }
+
+  if (route == "stats") {
+    if (!get) return error(405, "use GET");
+    storage::StatsQuery q;
+    const std::int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                 std::chrono::system_clock::now().time_since_epoch()).count();
+    q.to_unix_ns = now;
+    q.from_unix_ns = now - 24 * 3600 * 1000000000LL;
+    for (const auto& [name, value] : req.query) {
+      if (name == "from" || name == "to") {
+        std::int64_t t = 0;
+        if (!parse_time_param(value, &t))
+          return error(400, "'" + name + "' must be an RFC 3339 time or unix milliseconds, got '" + value + "'");
+        (name == "from" ? q.from_unix_ns : q.to_unix_ns) = t;
+      } else if (name == "bucket") {
+        if (value == "1m") q.bucket_seconds = 60;
+        else if (value == "1h") q.bucket_seconds = 3600;
+        else if (value == "1d") q.bucket_seconds = 86400;
+        else return error(400, "'bucket' must be 1m, 1h or 1d");
+      } else if (name == "tenant") {
+        q.tenant = value;
+      } else {
+        return error(400, "unknown query parameter '" + name + "'");
+      }
+    }
+    if (!who.all_tenants()) {
+      if (!q.tenant.empty() && q.tenant != who.tenant) return error(404, "no such tenant");
+      q.tenant = who.tenant;
+    }
+    auto stats = storage::read_stats(store_, q);
+    if (!stats) return from_status(stats.error());
+    auto counts = [](std::string& out, const std::map<std::string, std::int64_t>& m) {
+      out += '{';
+      bool first = true;
+      for (const auto& [k, v] : m) {
+        if (!first) out += ',';
+        first = false;
+        key(out, k);
+        out += std::to_string(v);
+      }
+      out += '}';
+    };
+    std::string out = "{\"buckets\":[";
+    for (std::size_t i = 0; i < stats->buckets.size(); ++i) {
+      if (i) out += ',';
+      out += '{';
+      key(out, "start"), str(out, format_rfc3339_ns(stats->buckets[i].start_unix_s * 1000000000));
+      out += ",\"by_level\":";
+      counts(out, stats->buckets[i].by_level);
+      out += '}';
+    }
+    out += "],\"by_level\":";
+    counts(out, stats->by_level);
+    out += ",\"by_status\":";
+    counts(out, stats->by_status);
+    out += ",\"by_tenant\":";
+    counts(out, stats->by_tenant);
+    out += ",\"top_rules\":[";
+    for (std::size_t i = 0; i < stats->top_rules.size(); ++i) {
+      if (i) out += ',';
+      out += '{';
+      key(out, "id"), str(out, stats->top_rules[i].id);
+      out += ',', key(out, "title"), str(out, stats->top_rules[i].title);
+      out += ",\"count\":" + std::to_string(stats->top_rules[i].count) + '}';
+    }
+    out += "],\"top_hosts\":[";
+    for (std::size_t i = 0; i < stats->top_hosts.size(); ++i) {
+      if (i) out += ',';
+      out += '{';
+      key(out, "host"), str(out, stats->top_hosts[i].first);
+      out += ",\"count\":" + std::to_string(stats->top_hosts[i].second) + '}';
+    }
+    out += "]}";
+    return net::Response::json(200, out);
+  }
+
+  if (route == "rules") {
+    if (!get) return error(405, "use GET");
+    auto counts = storage::rule_alert_counts(store_);
+    if (!counts) return from_status(counts.error());
+    std::string out = "{\"rules\":[";
+    bool first = true;
+    for (const RuleInfo& r : hooks_.rules ? hooks_.rules() : std::vector<RuleInfo>()) {
+      if (!first) out += ',';
+      first = false;
+      out += '{';
+      key(out, "id"), str(out, r.id);
+      out += ',', key(out, "title"), str(out, r.title);
+      out += ',', key(out, "level"), str(out, r.level);
+      out += ",\"tags\":[";
+      for (std::size_t i = 0; i < r.tags.size(); ++i) {
+        if (i) out += ',';
+        str(out, r.tags[i]);
+      }
+      out += "],";
+      key(out, "path"), str(out, r.path);
+      auto c = counts->find(r.id);
+      out += ",\"matches\":" + std::to_string(c == counts->end() ? 0 : c->second) + '}';
+    }
+    out += "]}";
+    return net::Response::json(200, out);
+  }
+
+  if (route == "ingest") {
+    if (!get) return error(405, "use GET");
+    std::string out = "{\"collectors\":[";
+    bool first = true;
+    for (const CollectorInfo& c : hooks_.collectors ? hooks_.collectors() : std::vector<CollectorInfo>()) {
+      if (!first) out += ',';
+      first = false;
+      out += '{';
+      key(out, "name"), str(out, c.name);
+      out += ',', key(out, "kind"), str(out, c.kind);
+      out += ",\"received\":" + std::to_string(c.received) + ",\"dropped\":" + std::to_string(c.dropped) +
+             ",\"parse_errors\":" + std::to_string(c.parse_errors);
+      // Events per second since the previous call for this collector.
+      double eps = 0;
+      {
+        std::lock_guard lock(rate_mu_);
+        auto now = std::chrono::steady_clock::now();
+        auto [it, inserted] = rates_.try_emplace(c.name, RateSample{now, c.received});
+        if (!inserted) {
+          double seconds = std::chrono::duration<double>(now - it->second.time).count();
+          if (seconds > 0.05) {
+            eps = static_cast<double>(c.received - it->second.received) / seconds;
+            it->second = RateSample{now, c.received};
+            it->second.last_rate = eps;
+          } else {
+            eps = it->second.last_rate;
+          }
+        }
+      }
+      char buf[64];
+      std::snprintf(buf, sizeof buf, "%.1f", eps);
+      out += ",\"events_per_second\":" + std::string(buf) + '}';
+    }
+    out += "]}";
+    return net::Response::json(200, out);
+  }
+
+  if (route == "rules/test") {
+    if (!post) return error(405, "use POST");
+    if (!need(Role::kAnalyst)) return forbidden(Role::kAnalyst);
+    simdjson::dom::object obj;
+    net::Response answer;
+    if (!parse_object(parser, req.body, &obj, &answer)) return answer;
+    std::optional<std::string> rule, logs, format;
+    if (!string_member(obj, "rule", &rule, &answer) || !string_member(obj, "logs", &logs, &answer) ||
+        !string_member(obj, "format", &format, &answer))
+      return answer;
+    if (!rule || rule->empty()) return error(400, "'rule' (Sigma YAML) is required");
+    if (rule->size() > 1 << 20 || (logs && logs->size() > 4 << 20)) return error(413, "rule or logs too large");
+    if (!hooks_.test_rule) return error(404, "the rule tester is not available here");
+    return net::Response::json(200, hooks_.test_rule(*rule, logs ? *logs : "", format ? *format : "auto"));
+  }
+
+  if (route == "tokens") {
+    if (!need(Role::kAdmin)) return forbidden(Role::kAdmin);
+    if (!tokens_) return error(404, "tokens are managed by the daemon");
+    if (get) {
+      std::string out = "{\"tokens\":[";
+      bool first = true;
+      for (const Principal& p : tokens_->list()) {
+        if (!first) out += ',';
+        first = false;
+        out += '{';
+        key(out, "name"), str(out, p.name);
+        out += ',', key(out, "role"), str(out, to_string(p.role));
+        out += ',', key(out, "tenant"), str(out, p.tenant);
+        out += ',', key(out, "created"), str(out, format_rfc3339_ns(p.created_unix_ns));
+        out += '}';
+      }
+      out += "]}";
+      return net::Response::json(200, out);
+    }
+    if (!post) return error(405, "use GET or POST");
+    simdjson::dom::object obj;
+    net::Response answer;
+    if (!parse_object(parser, req.body, &obj, &answer)) return answer;
+    std::optional<std::string> name, role, tenant;
+    if (!string_member(obj, "name", &name, &answer) || !string_member(obj, "role", &role, &answer) ||
+        !string_member(obj, "tenant", &tenant, &answer))
+      return answer;
+    Principal p;
+    p.name = name.value_or("");
+    if (!role || !parse_role(*role, &p.role)) return error(400, "'role' must be viewer, analyst or admin");
+    p.tenant = tenant.value_or("*");
+    auto token = tokens_->create(p);
+    if (!token) return from_status(token.error());
+    if (Status st = store_.audit(who.name, "token.create", p.name, std::string(to_string(p.role)) + " tenant " + p.tenant);
+        !st.ok())
+      return from_status(st);
+    std::string out = "{";
+    key(out, "token"), str(out, *token);
+    out += '}';
+    return net::Response::json(200, out);
+  }
+
+  if (route == "audit") {
+    if (!get) return error(405, "use GET");
+    if (!need(Role::kAdmin)) return forbidden(Role::kAdmin);
+    std::size_t limit = 100;
+    std::string cursor;
+    for (const auto& [name, value] : req.query) {
+      if (name == "limit") {
+        if (!all_digits(value) || std::stoull(value) < 1 || std::stoull(value) > options_.max_page)
+          return error(400, "'limit' must be between 1 and " + std::to_string(options_.max_page));
+        limit = std::stoull(value);
+      } else if (name == "cursor") {
+        cursor = value;
+      } else {
+        return error(400, "unknown query parameter '" + name + "'");
+      }
+    }
+    auto page = store_.audit_log(limit, cursor);
+    if (!page) return from_status(page.error());
+    std::string out = "{\"entries\":[";
+    for (std::size_t i = 0; i < page->entries.size(); ++i) {
+      const storage::AuditEntry& e = page->entries[i];
+      if (i) out += ',';
+      out += '{';
+      key(out, "time"), str(out, format_rfc3339_ns(e.time_unix_ns));
+      out += ',', key(out, "actor"), str(out, e.actor);
+      out += ',', key(out, "action"), str(out, e.action);
+      out += ',', key(out, "target"), str(out, e.target);
+      out += ',', key(out, "detail"), str(out, e.detail);
+      out += '}';
+    }
+    out += "],";
+    key(out, "next_cursor"), str(out, page->next_cursor);
+    out += '}';
+    return net::Response::json(200, out);
+  }
+  return error(404, "no such endpoint: " + std::string(path));
+}
+
+Status AnalystApi::serve(net::HttpServer& server) {
+  {
+    std::lock_guard lock(mu_);
+    for (unsigned i = 0; i < std::max(1u, options_.workers); ++i) workers_.emplace_back([this] { worker(); });
+  }
+  auto handler = [this](const net::Request& req, net::Responder respond) {
+    std::string_view path = req.path;
+    const bool open = path == "/api/v1/health" || path == "/api/v1/openapi.json" || path == "/api/v1/health/" ||
+                      path == "/api/v1/openapi.json/";
+    Principal who;
+    if (!open) {
+      auto auth = req.header("Authorization");
+      if (!auth || auth->size() < 8 || !(auth->substr(0, 7) == "Bearer " || auth->substr(0, 7) == "bearer ")) {
+        net::Response r = error(401, "missing bearer token (Authorization: Bearer <token>)");
+        r.headers.emplace_back("WWW-Authenticate", "Bearer");
+        respond(std::move(r));
+        return;
+      }
+      auto principal = tokens_ ? tokens_->authenticate(auth->substr(7)) : std::nullopt;
+      if (!principal) {
+        net::Response r = error(401, "unknown token");
+        r.headers.emplace_back("WWW-Authenticate", "Bearer error=\"invalid_token\"");
+        respond(std::move(r));
+        return;
+      }
+      who = *principal;
+    }
+    std::unique_lock lock(mu_);
+    if (stopping_ || queue_.size() >= options_.max_queued) {
+      lock.unlock();
+      respond(error(503, "the API is busy; retry"));
+      return;
+    }
+    queue_.push_back([this, req, respond, who] { respond(handle(req, who)); });
+    lock.unlock();
+    cv_.notify_one();
+  };
+  for (const char* method : {"GET", "POST", "PUT", "DELETE", "PATCH"}) {
+    if (Status st = server.route(method, "/api/v1/*", handler); !st.ok()) return st;
+  }
+  return Status::Ok();
+}
+
+void AnalystApi::worker() {
+  for (;;) {
+    std::function<void()> job;
+    {
+      std::unique_lock lock(mu_);
+      cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      if (stopping_ && queue_.empty()) return;
+      job = std::move(queue_.front());
+      queue_.pop_front();
+    }
+    job();
+  }
+}
+
+void AnalystApi::stop() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  for (std::thread& t : workers_)
+    if (t.joinable()) t.join();
+  workers_.clear();
+}
+
+}  // namespace vigil::api
