@@ -1,10 +1,11 @@
 // The alert queue (filters, live refresh, cursor paging, bulk actions) and the alert detail
 // (evidence with the matched spans highlighted, parsed fields, rule source, history, actions).
 import { api, alertPath, ApiError } from './api.js';
-import { h, clear, fmtTime, ago, fmtNum, label, levelBadge, statusBadge, highlightSpans, toast,
+import { h, append, clear, fmtTime, ago, fmtNum, label, levelBadge, statusBadge, highlightSpans, toast,
          LEVELS, STATUSES, RESOLUTIONS } from './dom.js';
 
 const PAGE_SIZE = 50;
+const HISTORY_ACTIONS = { status: 'Status', assign: 'Assigned', note: 'Note' };
 const LIVE_EVERY_MS = 5000;
 const FILTERS_KEY = 'vigil.filters';
 const RANGES = [['15m', 15 * 60e3], ['1h', 3600e3], ['24h', 86400e3], ['7d', 7 * 86400e3], ['30d', 30 * 86400e3], ['all', 0]];
@@ -90,15 +91,15 @@ export function mountAlerts(root, ctx, initialId) {
   });
   const table = h('table', { class: 'queue', id: 'queue' },
     h('thead', {}, h('tr', {}, h('th', {}, allBox), h('th', {}, 'Time'), h('th', {}, 'Level'), h('th', {}, 'Rule'),
-      h('th', {}, 'Host'), h('th', {}, 'Tenant'), h('th', {}, 'Status'), h('th', {}, 'Assignee'), h('th', {}, '#'))),
+      h('th', {}, 'Host'), h('th', { class: 'c-wide' }, 'Tenant'), h('th', {}, 'Status'), h('th', { class: 'c-wide' }, 'Assignee'), h('th', {}, '#'))),
     tbody);
   const pageInfo = h('span');
   const newerBtn = h('button', { type: 'button', onclick: () => { cursors.pop(); loadList(); } }, '← Newer');
   const olderBtn = h('button', { type: 'button', onclick: () => { cursors.push(nextCursor); loadList(); } }, 'Older →');
-  const queuePanel = h('section', { class: 'panel' }, bulk, table, h('div', { class: 'pager' }, newerBtn, pageInfo, olderBtn));
+  const queuePanel = h('section', { class: 'panel queue-panel' }, bulk, table, h('div', { class: 'pager' }, newerBtn, pageInfo, olderBtn));
   const detail = h('section', { class: 'panel panel-pad detail', id: 'detail', hidden: !selectedId });
   const layout = h('div', { class: 'alerts-layout' + (selectedId ? '' : ' no-detail') }, queuePanel, detail);
-  root.append(bar, layout);
+  append(root, bar, layout);
 
   async function loadList({ silent = false } = {}) {
     const seq = ++listSeq;
@@ -109,7 +110,7 @@ export function mountAlerts(root, ctx, initialId) {
     } catch (e) {
       if (seq !== listSeq || e.status === 401) return;
       if (!silent || !(e instanceof ApiError) || e.status !== 0) toast('Alerts: ' + e.message, true);
-      clear(tbody).append(h('tr', {}, h('td', { colspan: 9, class: 'empty' }, 'Could not load alerts: ' + e.message)));
+      append(clear(tbody), h('tr', {}, h('td', { colspan: 9, class: 'empty' }, 'Could not load alerts: ' + e.message)));
       return;
     }
     if (seq !== listSeq) return;  // a newer load (filter change) superseded this one
@@ -141,12 +142,12 @@ export function mountAlerts(root, ctx, initialId) {
       box.addEventListener('change', () => { box.checked ? checked.add(a.id) : checked.delete(a.id); renderBulk(); });
       const tr = h('tr', { class: [a.id === selectedId ? 'selected' : '', fresh.has(a.id) ? 'fresh' : ''].join(' ').trim(), dataset: { id: a.id } },
         h('td', {}, box),
-        h('td', { class: 'time', title: ago(a.created) }, fmtTime(a.event_time || a.created)),
+        h('td', { class: 'time', title: `received ${fmtTime(a.created)} (${ago(a.created)})` }, fmtTime(a.created).slice(5)),
         h('td', {}, levelBadge(a.rule?.level)),
         h('td', { class: 'rule', title: a.rule?.title }, a.rule?.title || a.rule?.id),
-        h('td', {}, a.host), h('td', {}, a.tenant),
+        h('td', { class: 'host' }, a.host), h('td', { class: 'c-wide' }, a.tenant),
         h('td', {}, statusBadge(a.status, a.resolution)),
-        h('td', {}, a.assignee || ''),
+        h('td', { class: 'c-wide' }, a.assignee || ''),
         h('td', { class: 'num' }, a.count > 1 ? '×' + fmtNum(a.count) : ''));
       tr.addEventListener('click', () => ctx.navigate('#/alerts/' + encodeURIComponent(a.id)));
       tbody.append(tr);
@@ -165,7 +166,7 @@ export function mountAlerts(root, ctx, initialId) {
       RESOLUTIONS.map((r) => h('option', { value: r }, label(r))));
     const note = h('input', { placeholder: 'note (optional)', 'aria-label': 'bulk note', size: 18 });
     const run = (body, what) => bulkChange({ ...body, note: note.value.trim() || undefined }, what);
-    bulk.append(h('span', { class: 'count' }, `${checked.size} selected`),
+    append(bulk, h('span', { class: 'count' }, `${checked.size} selected`),
       h('button', { disabled: !can, onclick: () => run({ status: 'acknowledged' }, 'acknowledged') }, 'Acknowledge'),
       h('button', { disabled: !can, onclick: () => run({ status: 'in_progress' }, 'in progress') }, 'In progress'),
       assignee, h('button', { disabled: !can, onclick: () => assignee.value.trim() && run({ assignee: assignee.value.trim() }, 'assigned') }, 'Assign'),
@@ -195,7 +196,7 @@ export function mountAlerts(root, ctx, initialId) {
       d = await api('GET', alertPath(id));
     } catch (e) {
       if (seq !== detailSeq || e.status === 401) return;
-      clear(detail).append(h('p', { class: 'error' }, e.status === 404 ? 'No such alert (or not in your tenant).' : e.message));
+      append(clear(detail), h('p', { class: 'error' }, e.status === 404 ? 'No such alert (or not in your tenant).' : e.message));
       return;
     }
     if (seq !== detailSeq) return;
@@ -206,7 +207,7 @@ export function mountAlerts(root, ctx, initialId) {
     const a = d.alert, ev = d.evidence || {};
     const matchedFields = new Set((a.matched || []).map((m) => m.field));
     clear(detail);
-    detail.append(
+    append(detail, 
       h('div', { class: 'detail-head' }, levelBadge(a.rule?.level), h('h2', {}, a.rule?.title || a.rule?.id),
         statusBadge(a.status, a.resolution),
         h('button', { type: 'button', title: 'close the detail (Esc)', onclick: () => ctx.navigate('#/alerts') }, '✕')),
@@ -243,7 +244,7 @@ export function mountAlerts(root, ctx, initialId) {
   function historyList(history) {
     if (!history.length) return h('p', { class: 'muted' }, 'No changes yet.');
     return h('ul', { class: 'history', id: 'history' }, history.map((e) =>
-      h('li', {}, h('div', { class: 'when' }, fmtTime(e.time), ' · ', e.actor), h('div', {}, h('span', { class: 'what' }, label(e.action)),
+      h('li', {}, h('div', { class: 'when' }, fmtTime(e.time), ' · ', e.actor), h('div', {}, h('span', { class: 'what' }, HISTORY_ACTIONS[e.action] || label(e.action)),
         e.detail ? ' — ' + e.detail : ''))));
   }
 
@@ -295,7 +296,7 @@ export function mountAlerts(root, ctx, initialId) {
     layout.classList.toggle('no-detail', !selectedId);
     detail.hidden = !selectedId;
     for (const tr of tbody.querySelectorAll('tr[data-id]')) tr.classList.toggle('selected', tr.dataset.id === selectedId);
-    if (selectedId) { clear(detail).append(h('p', { class: 'muted' }, 'Loading…')); loadDetail(selectedId); }
+    if (selectedId) { append(clear(detail), h('p', { class: 'muted' }, 'Loading…')); loadDetail(selectedId); }
   }
 
   // ---- keyboard: j/k move through the queue, x ticks, Esc closes the detail ----

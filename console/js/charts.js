@@ -13,11 +13,11 @@ const LEVEL_COLOURS = {
   informational: '#8a96a3', low: '#3b82c4', medium: '#d9a400', high: '#e8692c', critical: '#c3203a',
 };
 
-// A round axis maximum (1, 2, 5 x 10^n) at or above `max`.
-function niceMax(max) {
-  if (max <= 0) return 1;
-  const p = Math.pow(10, Math.floor(Math.log10(max)));
-  for (const m of [1, 2, 5, 10]) if (m * p >= max) return m * p;
+// A round step (1, 2, 5 x 10^n, at least 1) at or above `x`.
+function niceStep(x) {
+  if (x <= 1) return 1;
+  const p = Math.pow(10, Math.floor(Math.log10(x)));
+  for (const m of [1, 2, 5, 10]) if (m * p >= x) return m * p;
   return 10 * p;
 }
 
@@ -29,16 +29,19 @@ function bucketLabel(date, bucket) {
 
 // Alerts over time, stacked by level (informational at the bottom, critical on top).
 // buckets: [{start, by_level: {high: N, ...}}]. onPick(start Date, end Date) on a bar click.
-export function stackedLevelBars(buckets, bucket, onPick) {
-  const W = 900, H = 200, left = 40, right = 8, top = 8, bottom = 22;
+// `width`: the container's width in pixels, so labels keep their size (no scaling).
+export function stackedLevelBars(buckets, bucket, onPick, width = 900) {
+  const W = Math.max(320, Math.round(width)), H = 200, left = 40, right = 8, top = 8, bottom = 22;
   const plotW = W - left - right, plotH = H - top - bottom;
   const totals = buckets.map((b) => LEVELS.reduce((n, l) => n + (b.by_level?.[l] || 0), 0));
-  const max = niceMax(Math.max(0, ...totals));
+  const step = niceStep(Math.max(1, ...totals) / 4);
+  const ticks = Math.max(1, Math.ceil(Math.max(1, ...totals) / step));
+  const max = step * ticks;
   const svg = s('svg', { viewBox: `0 0 ${W} ${H}`, role: 'img', 'aria-label': 'Alerts over time by level', class: 'levels-chart' });
-  for (let i = 0; i <= 4; i++) {
-    const y = top + plotH - (plotH * i) / 4;
+  for (let i = 0; i <= ticks; i++) {
+    const y = top + plotH - (plotH * i) / ticks;
     svg.append(s('line', { x1: left, x2: W - right, y1: y, y2: y, class: 'gridline' }));
-    svg.append(s('text', { x: left - 4, y: y + 3, 'text-anchor': 'end', class: 'axis' }, fmtNum(Math.round((max * i) / 4))));
+    svg.append(s('text', { x: left - 4, y: y + 3, 'text-anchor': 'end', class: 'axis' }, fmtNum(step * i)));
   }
   const n = Math.max(1, buckets.length);
   const slot = plotW / n, barW = Math.max(1, slot * 0.8);

@@ -19,8 +19,9 @@ export function h(tag, props, ...children) {
   return el;
 }
 
-export function append(el, children) {
-  for (const c of [children].flat(Infinity)) {
+// Appends children, arrays of them (flattened) and strings (as text); skips null and false.
+export function append(el, ...children) {
+  for (const c of children.flat(Infinity)) {
     if (c === undefined || c === null || c === false) continue;
     el.append(c instanceof Node ? c : String(c));
   }

@@ -1,7 +1,7 @@
 // Overview: alerts over time by level, counts by status, top rules and hosts (from
 // /api/v1/stats) and ingest health per collector (from /api/v1/ingest, polled).
 import { api } from './api.js';
-import { h, clear, fmtNum, fmtTime, label, toast, STATUSES } from './dom.js';
+import { h, append, clear, fmtNum, fmtTime, label, toast, STATUSES } from './dom.js';
 import { stackedLevelBars, horizontalBars, sparkline } from './charts.js';
 import { saveFilters } from './alerts.js';
 
@@ -25,7 +25,7 @@ export function mountOverview(root, ctx) {
   const hostsBox = h('div', { id: 'top-hosts' });
   const tenantsBox = h('div', { id: 'by-tenant' });
   const ingestBox = h('div', { id: 'ingest' });
-  root.append(
+  append(root, 
     h('form', { class: 'filters', onsubmit: (e) => { e.preventDefault(); loadStats(); } },
       h('label', {}, 'Range', rangeSel), h('label', {}, 'Tenant', tenant), h('button', { class: 'primary', type: 'submit' }, 'Apply')),
     h('div', { class: 'grid2' },
@@ -54,17 +54,17 @@ export function mountOverview(root, ctx) {
     }
     if (!alive) return;
     const total = Object.values(st.by_level || {}).reduce((a, b) => a + b, 0);
-    clear(kpis).append(kpi('alerts', total),
+    append(clear(kpis), kpi('alerts', total),
       STATUSES.map((s) => kpi(label(s), st.by_status?.[s] || 0)),
       kpi('high + critical', (st.by_level?.high || 0) + (st.by_level?.critical || 0)));
-    clear(timeChart).append(stackedLevelBars(st.buckets || [], bucket,
-      (from, to) => drill({ range: 'custom', from: from.toISOString(), to: to.toISOString() })));
-    clear(rulesBox).append(horizontalBars((st.top_rules || []).map((r) => ({ label: r.title || r.id, title: r.id, count: r.count, id: r.id })),
+    append(clear(timeChart), stackedLevelBars(st.buckets || [], bucket,
+      (from, to) => drill({ range: 'custom', from: from.toISOString(), to: to.toISOString() }), timeChart.clientWidth || 900));
+    append(clear(rulesBox), horizontalBars((st.top_rules || []).map((r) => ({ label: r.title || r.id, title: r.id, count: r.count, id: r.id })),
       'rule', (item) => drill({ rule: item.id })));
-    clear(hostsBox).append(horizontalBars((st.top_hosts || []).map((x) => ({ label: x.host || '(none)', count: x.count, host: x.host })),
+    append(clear(hostsBox), horizontalBars((st.top_hosts || []).map((x) => ({ label: x.host || '(none)', count: x.count, host: x.host })),
       'host', (item) => drill({ host: item.host })));
     const tenants = Object.entries(st.by_tenant || {}).sort((a, b) => b[1] - a[1]).map(([t, n]) => ({ label: t || '(none)', count: n, tenant: t }));
-    clear(tenantsBox).append(horizontalBars(tenants, 'host', (item) => drill({ tenant: item.tenant })));
+    append(clear(tenantsBox), horizontalBars(tenants, 'host', (item) => drill({ tenant: item.tenant })));
   }
 
   const kpi = (l, n) => h('div', { class: 'kpi' }, h('div', { class: 'n' }, fmtNum(n)), h('div', { class: 'l' }, l));
@@ -74,7 +74,7 @@ export function mountOverview(root, ctx) {
     try {
       data = await api('GET', '/ingest');
     } catch (e) {
-      if (alive && e.status !== 401) clear(ingestBox).append(h('p', { class: 'error' }, 'Ingest health unavailable: ' + e.message));
+      if (alive && e.status !== 401) append(clear(ingestBox), h('p', { class: 'error' }, 'Ingest health unavailable: ' + e.message));
       return;
     }
     if (!alive) return;
@@ -85,7 +85,7 @@ export function mountOverview(root, ctx) {
       if (list.length > SPARK_POINTS) list.shift();
       history.set(c.name, list);
     }
-    clear(ingestBox).append(rows.length ? h('table', { class: 'ingest', id: 'ingest-table' },
+    append(clear(ingestBox), rows.length ? h('table', { class: 'ingest', id: 'ingest-table' },
       h('thead', {}, h('tr', {}, ['Collector', 'Kind', 'Events/s', 'Trend', 'Received', 'Dropped', 'Parse errors'].map((t) => h('th', {}, t)))),
       h('tbody', {}, rows.map((c) => h('tr', {},
         h('td', {}, c.name), h('td', {}, c.kind),

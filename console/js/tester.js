@@ -1,7 +1,7 @@
 // Rule tester: a Sigma rule and log lines go to POST /api/v1/rules/test; each line comes back
 // with whether it matched and where (byte spans), shown highlighted.
 import { api } from './api.js';
-import { h, clear, highlightSpans } from './dom.js';
+import { h, append, clear, highlightSpans } from './dom.js';
 
 const RULE_KEY = 'vigil.tester.rule';
 const LOGS_KEY = 'vigil.tester.logs';
@@ -36,7 +36,7 @@ export function mountTester(root, ctx) {
   const summary = h('span', { class: 'muted', id: 'tester-summary' });
   const results = h('section', { class: 'panel results', id: 'tester-results' });
   const run = h('button', { class: 'primary', id: 'tester-run', disabled: !ctx.canChange() }, 'Test rule');
-  root.append(h('div', { class: 'tester' },
+  append(root, h('div', { class: 'tester' },
     h('section', {}, h('h3', {}, 'Sigma rule (YAML)'), rule),
     h('section', {}, h('h3', {}, 'Log lines (one event per line)'), logs),
     h('div', { class: 'bar' }, run, h('label', { class: 'muted' }, 'format ', format),
@@ -56,14 +56,14 @@ export function mountTester(root, ctx) {
     } catch (e) {
       if (!alive) return;
       summary.textContent = '';
-      clear(results).append(h('ul', { class: 'errors' }, h('li', {}, e.message)));
+      append(clear(results), h('ul', { class: 'errors' }, h('li', {}, e.message)));
       return;
     } finally { run.disabled = false; }
     if (!alive) return;
     const lines = r.results || [];
     const hits = lines.filter((l) => l.matched).length;
     summary.textContent = `${hits} of ${lines.length} line${lines.length === 1 ? '' : 's'} matched`;
-    clear(results).append(
+    append(clear(results), 
       (r.errors || []).length ? h('ul', { class: 'errors' }, r.errors.map((e) => h('li', {}, typeof e === 'string' ? e : JSON.stringify(e)))) : null,
       lines.map((l) => h('div', { class: 'result-line' + (l.matched ? ' hit' : '') },
         h('span', { class: 'muted' }, '#' + l.line),
