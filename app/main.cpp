@@ -137,8 +137,12 @@ int main(int argc, char** argv) {
   run_cmd->add_flag("--check-config", run.check_config,
                     "Validate the configuration and compile the rules, then exit");
 
-  // vigil alerts list
-  CLI::App* alerts_cmd = app.add_subcommand("alerts", "Read the alert store");
+  // vigil alerts list|show|ack|assign|close|note|stats
+  CLI::App* alerts_cmd = app.add_subcommand(
+      "alerts",
+      "Review alerts: over the daemon's API when a token is given (--token or VIGIL_TOKEN, --url or\n"
+      "VIGIL_URL, default http://127.0.0.1:8080), else straight on the data directory (reads work\n"
+      "while the daemon runs; changes need it stopped).");
   alerts_cmd->require_subcommand(1);
   vigil::app::AlertsListOptions alerts_list;
   CLI::App* alerts_list_cmd = alerts_cmd->add_subcommand(
@@ -159,6 +163,40 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   alerts_list_cmd->add_flag("--oldest-first", alerts_list.oldest_first, "Oldest alerts first");
   alerts_list_cmd->add_flag("--json", alerts_list.json, "One JSON object per alert per line");
+  alerts_list_cmd->add_option("--url", alerts_list.url, "The daemon's API (default $VIGIL_URL, else http://127.0.0.1:8080)");
+  alerts_list_cmd->add_option("--token", alerts_list.token, "API token (default $VIGIL_TOKEN); none = the data directory");
+  vigil::app::AlertsActionOptions alerts_action;
+  std::vector<CLI::App*> alerts_action_cmds;
+  auto alerts_subcommand = [&](const char* name, const char* help) {
+    CLI::App* c = alerts_cmd->add_subcommand(name, help);
+    c->add_option("--data-dir,-d", alerts_action.data_dir, "The daemon's data directory")->capture_default_str();
+    c->add_option("--url", alerts_action.url, "The daemon's API (default $VIGIL_URL, else http://127.0.0.1:8080)");
+    c->add_option("--token", alerts_action.token, "API token (default $VIGIL_TOKEN); none = the data directory");
+    c->add_flag("--json", alerts_action.json, "Print the API's JSON answer");
+    c->callback([&alerts_action, name] { alerts_action.action = name; });
+    alerts_action_cmds.push_back(c);
+    return c;
+  };
+  alerts_subcommand("show", "One alert: evidence with the matched values, rule, history")
+      ->add_option("id", alerts_action.id, "Alert id")->required();
+  CLI::App* ack_cmd = alerts_subcommand("ack", "Acknowledge an alert");
+  ack_cmd->add_option("id", alerts_action.id, "Alert id")->required();
+  ack_cmd->add_option("--note", alerts_action.note, "A note recorded with the change");
+  CLI::App* assign_cmd = alerts_subcommand("assign", "Assign an alert (\"\" unassigns)");
+  assign_cmd->add_option("id", alerts_action.id, "Alert id")->required();
+  assign_cmd->add_option("assignee", alerts_action.assignee, "Who works on it")->required();
+  CLI::App* close_cmd = alerts_subcommand("close", "Close an alert with a resolution");
+  close_cmd->add_option("id", alerts_action.id, "Alert id")->required();
+  close_cmd->add_option("--resolution,-r", alerts_action.resolution,
+                        "true_positive, false_positive, benign or duplicate")->required();
+  close_cmd->add_option("--note", alerts_action.note, "A note recorded with the change");
+  CLI::App* note_cmd = alerts_subcommand("note", "Add a note to an alert");
+  note_cmd->add_option("id", alerts_action.id, "Alert id")->required();
+  note_cmd->add_option("text", alerts_action.note, "The note")->required();
+  CLI::App* stats_cmd = alerts_subcommand("stats", "Alert counts by level, status, tenant, top rules and hosts");
+  stats_cmd->add_option("--since", alerts_action.since, "Over the last 30m, 24h, 7d...")->capture_default_str();
+  stats_cmd->add_option("--tenant", alerts_action.tenant, "One tenant only");
+  stats_cmd->add_option("--bucket", alerts_action.bucket, "Time buckets: 1m, 1h or 1d")->capture_default_str();
 
   // vigil forward status|dead-letters|replay
   CLI::App* forward_cmd = app.add_subcommand("forward", "Inspect and repair alert forwarding (docs/forwarding.md)");
@@ -183,6 +221,7 @@ int main(int argc, char** argv) {
 
   if (*run_cmd) return vigil::app::run_daemon(run);
   if (*alerts_list_cmd) return vigil::app::run_alerts_list(alerts_list, stdout, stderr);
+  if (!alerts_action.action.empty()) return vigil::app::run_alerts_action(alerts_action, stdout, stderr);
   if (*forward_status_cmd) return vigil::app::run_forward_status(forward, stdout, stderr);
   if (*forward_dead_cmd) return vigil::app::run_forward_dead_letters(forward, stdout, stderr);
   if (*forward_replay_cmd) return vigil::app::run_forward_replay(forward, stdout, stderr);
