@@ -226,7 +226,7 @@ export function mountAlerts(root, ctx, initialId) {
       h('h3', {}, 'History'),
       historyList(d.history || []),
       (d.delivery || []).length ? [h('h3', {}, 'Delivery'), deliveryTable(d.delivery)] : null,
-      h('h3', {}, 'Rule source' + (a.rule?.path ? ' · ' + a.rule.path : '')),
+      h('h3', {}, 'Rule source', a.rule?.path ? h('span', { class: 'path' }, ' · ' + a.rule.path) : null),
       d.rule_source ? h('pre', { class: 'source' }, d.rule_source) : h('p', { class: 'muted' }, 'Rule source not available.'));
   }
 

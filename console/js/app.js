@@ -71,7 +71,14 @@ $('login-form').addEventListener('submit', (e) => {
   const token = $('login-token').value.trim();
   if (token) signIn(token);
 });
-$('logout').addEventListener('click', () => { clearToken(); ctx.user = null; showLogin(''); });
+// Signing out forgets everything this tab kept (token, filters, tester text): consoles are
+// often on shared SOC workstations.
+$('logout').addEventListener('click', () => {
+  sessionStorage.clear();
+  ctx.user = null;
+  history.replaceState(null, '', '#/alerts');  // the next person starts at the queue
+  showLogin('');
+});
 window.addEventListener('hashchange', route);
 
 if (getToken()) signIn(getToken()); else showLogin('');

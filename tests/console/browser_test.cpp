@@ -34,7 +34,8 @@ int Shell(const std::string& command, std::string* out) {
 }
 
 std::string FindChromium() {
-  if (const char* env = std::getenv("VIGIL_CHROMIUM"); env != nullptr && *env) return env;
+  if (const char* env = std::getenv("VIGIL_CHROMIUM"); env != nullptr && *env)
+    return ::access(env, X_OK) == 0 ? env : "";
   for (const char* candidate : {"/usr/bin/chromium", "/usr/bin/chromium-browser"})
     if (::access(candidate, X_OK) == 0) return candidate;
   return "";

@@ -203,6 +203,28 @@ try {
   await page.locator('#login-form').waitFor();
   assert.equal(await page.evaluate(() => sessionStorage.getItem('vigil.token')), null);
 
+  // ---- a viewer scoped to tenant alpha: only alpha's alerts, no actions ----
+  step('viewer of one tenant');
+  const created = await fetch(BASE + '/api/v1/tokens', {
+    method: 'POST', headers: { Authorization: 'Bearer ' + TOKEN, 'Content-Type': 'application/json' },
+    body: JSON.stringify({ name: 'night-shift', role: 'viewer', tenant: 'alpha' }),
+  });
+  assert.equal(created.status, 200, 'token creation');
+  const viewerToken = (await created.json()).token;
+  await page.fill('#login-token', viewerToken);
+  await page.click('#login-form button[type=submit]');
+  await page.locator('#whoami', { hasText: 'night-shift · viewer · tenant alpha' }).waitFor();
+  const alphaIds = (await (await fetch(BASE + '/api/v1/alerts?limit=50', { headers: { Authorization: 'Bearer ' + viewerToken } })).json()).alerts.map((a) => a.id);
+  assert.ok(alphaIds.length > 0 && alphaIds.length < everything.length + 1);
+  await waitRows(alphaIds, 'viewer of tenant alpha');
+  assert.equal(await page.isDisabled('input[name=tenant]'), true, 'a tenant-scoped token cannot pick another tenant');
+  await page.click(`#queue tbody tr[data-id="${alphaIds[0]}"]`);
+  await page.locator('#detail', { hasText: 'can read alerts but not change them' }).waitFor();
+  assert.equal(await page.locator('#close-alert').count(), 0, 'a viewer has no close button');
+  await shot('08-viewer');
+  await page.click('nav a[data-view=tester]');
+  assert.equal(await page.isDisabled('#tester-run'), true, 'a viewer cannot run the rule tester');
+
   assert.deepEqual(problems, [], 'no page errors and no request outside the daemon');
   step('all passed');
 } catch (e) {
