@@ -4,7 +4,7 @@ import { api, alertPath, ApiError } from './api.js';
 import { h, append, clear, fmtTime, ago, fmtNum, label, levelBadge, statusBadge, highlightSpans, toast,
          LEVELS, STATUSES, RESOLUTIONS } from './dom.js';
 
-const PAGE_SIZE = 50;
+const PAGE_SIZES = [10, 25, 50, 100, 200];
 const HISTORY_ACTIONS = { status: 'Status', assign: 'Assigned', note: 'Note' };
 const LIVE_EVERY_MS = 5000;
 const FILTERS_KEY = 'vigil.filters';
@@ -37,6 +37,7 @@ export function mountAlerts(root, ctx, initialId) {
   let knownIds = null;          // ids of the last load, to flash what live refresh brings in
   let listSeq = 0, detailSeq = 0;
   let live = sessionStorage.getItem('vigil.live') !== 'off';
+  let pageSize = Number(sessionStorage.getItem('vigil.page_size')) || 50;
   let timer = null;
   let busy = false;             // an action is in flight: live refresh waits
 
@@ -94,9 +95,17 @@ export function mountAlerts(root, ctx, initialId) {
       h('th', {}, 'Host'), h('th', { class: 'c-wide' }, 'Tenant'), h('th', {}, 'Status'), h('th', { class: 'c-wide' }, 'Assignee'), h('th', {}, '#'))),
     tbody);
   const pageInfo = h('span');
+  const sizeSel = h('select', { 'aria-label': 'alerts per page', name: 'page_size', value: String(pageSize) },
+    PAGE_SIZES.map((n) => h('option', { value: String(n) }, n + ' per page')));
+  sizeSel.addEventListener('change', () => {
+    pageSize = Number(sizeSel.value);
+    sessionStorage.setItem('vigil.page_size', String(pageSize));
+    cursors = [''];
+    loadList();
+  });
   const newerBtn = h('button', { type: 'button', onclick: () => { cursors.pop(); loadList(); } }, '← Newer');
   const olderBtn = h('button', { type: 'button', onclick: () => { cursors.push(nextCursor); loadList(); } }, 'Older →');
-  const queuePanel = h('section', { class: 'panel queue-panel' }, bulk, table, h('div', { class: 'pager' }, newerBtn, pageInfo, olderBtn));
+  const queuePanel = h('section', { class: 'panel queue-panel' }, bulk, table, h('div', { class: 'pager' }, newerBtn, h('span', {}, pageInfo, ' ', sizeSel), olderBtn));
   const detail = h('section', { class: 'panel panel-pad detail', id: 'detail', hidden: !selectedId });
   const layout = h('div', { class: 'alerts-layout' + (selectedId ? '' : ' no-detail') }, queuePanel, detail);
   append(root, bar, layout);
@@ -106,7 +115,7 @@ export function mountAlerts(root, ctx, initialId) {
     const page = cursors.length - 1;
     let data;
     try {
-      data = await api('GET', '/alerts', { query: { ...toQuery(filters), limit: PAGE_SIZE, cursor: cursors[page] } });
+      data = await api('GET', '/alerts', { query: { ...toQuery(filters), limit: pageSize, cursor: cursors[page] } });
     } catch (e) {
       if (seq !== listSeq || e.status === 401) return;
       if (!silent || !(e instanceof ApiError) || e.status !== 0) toast('Alerts: ' + e.message, true);
@@ -124,7 +133,7 @@ export function mountAlerts(root, ctx, initialId) {
     newerBtn.disabled = page === 0;
     olderBtn.disabled = !nextCursor;
     pageInfo.textContent = alerts.length
-      ? `page ${page + 1} · ${page * PAGE_SIZE + 1}–${page * PAGE_SIZE + alerts.length}${nextCursor ? '' : ' (end)'}`
+      ? `page ${page + 1} · ${page * pageSize + 1}–${page * pageSize + alerts.length}${nextCursor ? '' : ' (end)'}`
       : '';
     updated.textContent = 'updated ' + fmtTime(new Date()).slice(11);
   }

@@ -75,6 +75,21 @@ try {
   await waitRows(everything.slice(0, 50).map((a) => a.id), 'unfiltered queue');
   await shot('02-queue');
 
+  // ---- cursor paging: 10 per page, older and back, page by page as the API pages ----
+  step('paging');
+  const page1 = await apiGet('/alerts?limit=10');
+  const page2 = await apiGet('/alerts?limit=10&cursor=' + encodeURIComponent(page1.next_cursor));
+  assert.ok(page1.next_cursor && page2.alerts.length > 0, 'the sample should fill more than one page of 10');
+  await page.selectOption('select[name=page_size]', '10');
+  await waitRows(page1.alerts.map((a) => a.id), 'page 1');
+  await page.click('.pager button:has-text("Older")');
+  await waitRows(page2.alerts.map((a) => a.id), 'page 2');
+  await page.locator('.pager', { hasText: 'page 2 · 11–' }).waitFor();
+  await page.click('.pager button:has-text("Newer")');
+  await waitRows(page1.alerts.map((a) => a.id), 'back to page 1');
+  await page.selectOption('select[name=page_size]', '50');
+  await waitRows(everything.slice(0, 50).map((a) => a.id), 'page size 50');
+
   // ---- filters: minimum level, then host, then tenant + text; each as the API answers ----
   step('filters');
   await page.selectOption('select[name=min_level]', 'medium');
