@@ -35,6 +35,8 @@ struct Group {
   std::string tenant, host;    // of the latest contributing event
   std::list<const std::string*>::iterator lru;
   std::size_t bytes = 0;
+  std::size_t value_bytes = 0;  // group-by values and long counted values
+  bool dirty = false;           // listed in Shard::dirty since the last collect_changes
 };
 
 // A suppression period of one rule and key.
@@ -60,17 +62,16 @@ struct Shard {
   std::vector<MinHeap> closes;  // window ends, by the correlation's depth (chains close inner first)
   std::unordered_map<std::string, SuppressState> suppress;
   MinHeap suppress_ends;
-  std::unordered_set<std::string> dirty;  // group keys changed since collect_changes
+  std::vector<std::string> dirty;  // group keys changed since collect_changes (may repeat)
   std::unordered_set<std::string> dirty_suppress;
   std::size_t bytes = 0;
 };
 
+// Approximate heap use of a group: its map node and key, its LRU node, its values and entries
+// (values of value_count longer than the small-string buffer count their bytes too).
 std::size_t group_bytes(const std::string& key, const Group& g) {
-  std::size_t b = key.size() + sizeof(Group) + 96;
-  for (const std::string& v : g.values) b += v.size() + sizeof(std::string);
+  std::size_t b = key.size() + sizeof(Group) + 96 + g.value_bytes;
   b += g.entries.capacity() * sizeof(Entry);
-  for (const Entry& e : g.entries)
-    if (e.value.size() > 15) b += e.value.size();
   return b;
 }
 
@@ -305,10 +306,11 @@ std::string persist_key(const CompiledCorrelation& c, const std::vector<std::str
 
 // Adds one contribution to a group. Caller holds no lock.
 static void contribute(CorrelationEngine::Impl& impl, CorrelationCounters& counters, std::uint32_t ci,
-                       std::uint32_t pos, std::vector<std::string> values, std::string value, std::int64_t t,
+                       std::uint32_t pos, const std::vector<std::string>& values, std::string value, std::int64_t t,
                        std::string_view tenant, std::string_view host) {
   const CompiledCorrelation& c = impl.corr[ci];
-  std::string key;
+  thread_local std::string key;
+  key.clear();
   key.append(reinterpret_cast<const char*>(&ci), 4);
   for (const std::string& v : values) {
     key += v;
@@ -316,10 +318,13 @@ static void contribute(CorrelationEngine::Impl& impl, CorrelationCounters& count
   }
   Shard& s = impl.shard_of(key);
   std::lock_guard lock(s.mu);
-  auto [it, inserted] = s.groups.try_emplace(key);
+  auto it = s.groups.find(key);
+  const bool inserted = it == s.groups.end();
+  if (inserted) it = s.groups.emplace(key, Group{}).first;
   Group& g = it->second;
   if (inserted) {
-    g.values = std::move(values);
+    g.values = values;
+    for (const std::string& v : values) g.value_bytes += v.size() + sizeof(std::string);
     s.lru.push_front(&it->first);
     g.lru = s.lru.begin();
   } else {
@@ -327,6 +332,7 @@ static void contribute(CorrelationEngine::Impl& impl, CorrelationCounters& count
     s.bytes -= g.bytes;
   }
   const std::int64_t old_front = g.entries.empty() ? kFar : g.entries.front().t;
+  if (value.size() > 15) g.value_bytes += value.size();
   Entry e{t, pos, std::move(value)};
   if (g.entries.empty() || g.entries.back().t <= t) g.entries.push_back(std::move(e));
   else g.entries.insert(std::upper_bound(g.entries.begin(), g.entries.end(), t,
@@ -337,7 +343,10 @@ static void contribute(CorrelationEngine::Impl& impl, CorrelationCounters& count
   if (host.size()) g.host.assign(host);
   g.bytes = group_bytes(key, g);
   s.bytes += g.bytes;
-  s.dirty.insert(key);
+  if (!g.dirty) {
+    g.dirty = true;
+    s.dirty.push_back(it->first);
+  }
   counters.events.fetch_add(1, std::memory_order_relaxed);
   while (s.bytes > impl.shard_cap && s.lru.size() > 1) {
     const std::string* victim = s.lru.back();
@@ -345,7 +354,7 @@ static void contribute(CorrelationEngine::Impl& impl, CorrelationCounters& count
     auto v = s.groups.find(*victim);
     s.lru.pop_back();
     s.bytes -= v->second.bytes;
-    s.dirty.insert(v->first);
+    if (!v->second.dirty) s.dirty.push_back(v->first);
     s.groups.erase(v);
     counters.evicted_groups.fetch_add(1, std::memory_order_relaxed);
   }
@@ -362,7 +371,6 @@ void CorrelationEngine::on_event(const RuleBinding& binding, const Event& event,
   if (time_ns > seen) impl.watermark_dirty.store(true, std::memory_order_relaxed);
   const bool late = seen > 0 && time_ns < seen - impl.options.allowed_lateness_ns;
   bool counted_late = false;
-  std::string scratch;
   for (std::uint32_t r : matched_rules) {
     if (r >= binding.per_rule.size()) continue;
     const RuleBinding::PerRule& pr = binding.per_rule[r];
@@ -373,15 +381,16 @@ void CorrelationEngine::on_event(const RuleBinding& binding, const Event& event,
         break;
       }
       const CompiledCorrelation& c = impl.corr[in.correlation];
-      std::vector<std::string> values;
-      values.reserve(c.group_fields[in.position].size());
+      thread_local std::vector<std::string> values;
+      values.resize(c.group_fields[in.position].size());
+      std::size_t filled = 0;
       bool complete = true;
       for (const std::string& f : c.group_fields[in.position]) {
-        if (!field_value(event, c, f, &scratch)) {
+        if (!field_value(event, c, f, &values[filled])) {
           complete = false;
           break;
         }
-        values.push_back(scratch);
+        ++filled;
       }
       std::string value;
       if (complete && c.rule.type == CorrelationType::kValueCount)
@@ -390,8 +399,7 @@ void CorrelationEngine::on_event(const RuleBinding& binding, const Event& event,
         counters_.missing_group_field.fetch_add(1, std::memory_order_relaxed);
         continue;
       }
-      contribute(impl, counters_, in.correlation, in.position, std::move(values), std::move(value), time_ns,
-                 {}, event.host);
+      contribute(impl, counters_, in.correlation, in.position, values, std::move(value), time_ns, {}, event.host);
     }
   }
   // generate: false and suppression of the event's own alerts.
@@ -613,7 +621,10 @@ void CorrelationEngine::advance(std::vector<Alert>& out, bool flush_all) {
           if (c.keep_alerts) emitted.push_back({ci, correlation_alert(c, g, count, measure, first, last, now)});
           if (!c.parents.empty()) fired.push_back(Fired{ci, g.values, last, g.tenant, g.host});
         }
-        s.dirty.insert(item.key);
+        if (!g.dirty) {
+          g.dirty = true;
+          s.dirty.push_back(item.key);
+        }
         s.bytes -= g.bytes;
         if (g.entries.empty()) {
           s.lru.erase(g.lru);
@@ -680,7 +691,7 @@ void CorrelationEngine::advance(std::vector<Alert>& out, bool flush_all) {
           counters_.missing_group_field.fetch_add(1, std::memory_order_relaxed);
           continue;
         }
-        contribute(impl, counters_, p.correlation, p.position, std::move(values), std::move(value), f.t, f.tenant, f.host);
+        contribute(impl, counters_, p.correlation, p.position, values, std::move(value), f.t, f.tenant, f.host);
       }
     }
   }
@@ -712,7 +723,10 @@ void CorrelationEngine::collect_changes(
     Shard& s = *sp;
     std::lock_guard lock(s.mu);
     if (everything) {
-      for (const auto& kv : s.groups) s.dirty.insert(kv.first);
+      for (auto& kv : s.groups) {
+        if (!kv.second.dirty) s.dirty.push_back(kv.first);
+        kv.second.dirty = true;
+      }
       for (const auto& kv : s.suppress) s.dirty_suppress.insert(kv.first);
     }
     for (const std::string& key : s.dirty) {
@@ -720,6 +734,10 @@ void CorrelationEngine::collect_changes(
       std::memcpy(&ci, key.data(), 4);
       const CompiledCorrelation& c = impl.corr[ci];
       auto it = s.groups.find(key);
+      if (it != s.groups.end()) {
+        if (!it->second.dirty) continue;  // already written in this call (listed twice)
+        it->second.dirty = false;
+      }
       // The stored key names the correlation by id, so it survives rule changes.
       std::vector<std::string> values;
       if (it != s.groups.end()) values = it->second.values;

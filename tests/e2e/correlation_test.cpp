@@ -1,0 +1,256 @@
+// Correlation rules end to end with the real `vigil` binary: the bundled brute-force rule on
+// real SSH logs (event counts computed here from the raw files), bad correlation rules in
+// `vigil rules check`, a daemon restarted in the middle of a window, and `vigil scan` against
+// `vigil run` on the same file.
+#include <gtest/gtest.h>
+#include <simdjson.h>
+
+#include <algorithm>
+#include <chrono>
+#include <iterator>
+#include <ctime>
+#include <fstream>
+#include <regex>
+#include <sstream>
+#include <thread>
+
+#include "tests/support/alert_keys.h"
+#include "tests/support/corpora.h"
+#include "tests/support/daemon.h"
+
+namespace vigil::testing {
+namespace {
+
+using namespace std::chrono_literals;
+
+const char* kBruteForceId = "e7c29363-3762-4fb9-b5d3-06a78a9eae53";
+
+struct CorrelationHit {
+  std::string source_ip;
+  long event_count = 0;
+  std::string window_start;
+};
+
+// Brute-force alerts from `vigil scan` JSON lines.
+std::vector<CorrelationHit> brute_force_hits(const std::string& scan_output) {
+  std::vector<CorrelationHit> hits;
+  simdjson::ondemand::parser parser;
+  std::istringstream in(scan_output);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.find(kBruteForceId) == std::string::npos || line.find("\"format\":\"correlation\"") == std::string::npos)
+      continue;
+    simdjson::padded_string padded(line);
+    auto doc = parser.iterate(padded);
+    CorrelationHit h;
+    auto fields = doc["fields"];
+    h.source_ip = std::string(fields["source_ip"].get_string().value());
+    h.event_count = std::stol(std::string(fields["event_count"].get_string().value()));
+    h.window_start = std::string(fields["window_start"].get_string().value());
+    hits.push_back(h);
+  }
+  return hits;
+}
+
+// Seconds since the start of the year of a "Mmm dd hh:mm:ss" stamp (the year does not matter
+// for differences inside one file).
+long stamp_seconds(const std::string& line) {
+  static const std::string months = "JanFebMarAprMayJunJulAugSepOctNovDec";
+  tm t{};
+  t.tm_year = 126;
+  t.tm_mon = static_cast<int>(months.find(line.substr(0, 3)) / 3);
+  t.tm_mday = std::stoi(line.substr(4, 2));
+  t.tm_hour = std::stoi(line.substr(7, 2));
+  t.tm_min = std::stoi(line.substr(10, 2));
+  t.tm_sec = std::stoi(line.substr(13, 2));
+  return static_cast<long>(timegm(&t));
+}
+
+// Independent count: sshd "Failed password/keyboard-interactive ... from IP port" lines of
+// `ip`; the window starts at the first such line whose stamp starts with `first_prefix` and
+// holds the failures of the next 10 minutes (the rule's timespan).
+long failures_in_window(const std::string& path, const std::string& ip, const std::string& first_prefix) {
+  std::ifstream in(path);
+  std::string line;
+  const std::regex failed(R"(sshd\[\d+\]: Failed (password|keyboard-interactive/pam) for .* from )" + ip + " port ");
+  long start = -1, n = 0;
+  while (std::getline(in, line)) {
+    if (!std::regex_search(line, failed)) continue;
+    const long t = stamp_seconds(line);
+    if (start < 0) {
+      if (line.rfind(first_prefix, 0) != 0) continue;
+      start = t;
+    }
+    if (t >= start && t < start + 600) ++n;
+  }
+  return n;
+}
+
+class CorrelationE2E : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("vigil-corr-" + std::to_string(::getpid()) + "-" +
+                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  fs::path dir_;
+};
+
+void expect_brute_force(const fs::path& dir, const std::string& file, const std::string& ip,
+                        const std::string& first_prefix) {
+  RunResult r = RunVigil("scan --no-summary " + file, dir);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const long expected = failures_in_window(file, ip, first_prefix);
+  ASSERT_GE(expected, 10) << "the corpus no longer holds the burst";
+  bool found = false;
+  for (const CorrelationHit& h : brute_force_hits(r.out)) {
+    if (h.source_ip != ip) continue;
+    found = true;
+    EXPECT_EQ(h.event_count, expected) << "window from " << h.window_start;
+  }
+  EXPECT_TRUE(found) << "no brute-force alert for " << ip;
+}
+
+TEST_F(CorrelationE2E, BruteForceOnElasticAuthLog) {
+  const std::string corpora = corpora_dir();
+  if (corpora.empty()) GTEST_SKIP() << corpora_missing_message();
+  expect_brute_force(dir_, corpora + "/elastic-examples/auth.log", "24.151.103.17", "Mar 30 15:");
+}
+
+TEST_F(CorrelationE2E, BruteForceOnLoghubOpenSsh) {
+  const std::string corpora = corpora_dir();
+  if (corpora.empty()) GTEST_SKIP() << corpora_missing_message();
+  expect_brute_force(dir_, corpora + "/loghub/OpenSSH/OpenSSH_2k.log", "183.62.140.253", "Dec 10");
+}
+
+TEST_F(CorrelationE2E, BadCorrelationRulesAreReportedAndTheOthersLoad) {
+  Write(dir_ / "rules" / "bad.yml", R"(title: unknown reference
+id: bad-1
+correlation: {type: event_count, rules: [no_such_rule], group-by: [x], timespan: 5m, condition: {gte: 2}}
+---
+title: no timespan
+id: bad-2
+correlation: {type: event_count, rules: [ssh_failed_password], group-by: [x], condition: {gte: 2}}
+---
+title: cycle one
+id: bad-3
+correlation: {type: temporal, rules: [bad-4], group-by: [x], timespan: 5m}
+---
+title: cycle two
+id: bad-4
+correlation: {type: temporal, rules: [bad-3], group-by: [x], timespan: 5m}
+)");
+  RunResult r = RunVigil("rules check " + (dir_ / "rules").string() + " @bundled", dir_);
+  const std::string bad = (dir_ / "rules" / "bad.yml").string();
+  EXPECT_NE(r.out.find(bad + ":1: bad-1: unknown_rule_reference"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(bad + ":5: bad-2: missing_timespan"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(bad + ":9: bad-3: correlation_cycle"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(bad + ":13: bad-4: correlation_cycle"), std::string::npos) << r.out;
+  EXPECT_EQ(r.exit_code, 0);  // the bundled rules still load
+  // And the bundled correlations still run next to the bad file.
+  const std::string corpora = corpora_dir();
+  if (corpora.empty()) return;
+  RunResult scan = RunVigil("scan --no-summary --rules " + (dir_ / "rules").string() + " --rules @bundled " +
+                                corpora + "/loghub/OpenSSH/OpenSSH_2k.log", dir_);
+  EXPECT_FALSE(brute_force_hits(scan.out).empty()) << scan.err;
+}
+
+std::string daemon_config(const std::string& extra) {
+  return "data_dir: data\n"
+         "rules: ['@bundled']\n"
+         "metrics: {listen: '127.0.0.1:0'}\n"
+         "http: {enabled: false}\n"
+         "pipeline: {batch_max_delay_ms: 5}\n" +
+         extra;
+}
+
+std::vector<std::string> correlation_alerts(const std::vector<std::string>& stored) {
+  std::vector<std::string> out;
+  for (const std::string& a : stored)
+    if (a.find("\"format\":\"correlation\"") != std::string::npos) out.push_back(a);
+  return out;
+}
+
+std::vector<std::string> wait_for(const Daemon& d, std::size_t n, std::chrono::seconds timeout = 60s) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  std::vector<std::string> got;
+  while (std::chrono::steady_clock::now() < deadline) {
+    got = correlation_alerts(d.alerts_json());
+    if (got.size() >= n) break;
+    std::this_thread::sleep_for(200ms);
+  }
+  return got;
+}
+
+// A brute force that straddles a restart: 6 failures, a clean stop, 6 more after the restart;
+// the alert counts all 12.
+TEST_F(CorrelationE2E, WindowOpenAcrossARestartIsStillCaught) {
+  const std::string failure = "Nov 26 10:00:%02d srv sshd[100]: Failed password for root from 198.51.100.7 port 4%03d ssh2\n";
+  auto lines = [&](int from, int to) {
+    std::string text;
+    char buf[200];
+    for (int i = from; i < to; ++i) {
+      std::snprintf(buf, sizeof(buf), failure.c_str(), i, i);
+      text += buf;
+    }
+    return text;
+  };
+  fs::create_directories(dir_ / "logs");
+  const std::string collectors =
+      "collectors:\n  - {name: auth, type: file, paths: ['logs/auth.log'], poll_interval_ms: 20}\n";
+  {
+    Daemon d(dir_, daemon_config("correlation: {idle_flush: 1h}\n" + collectors));
+    ASSERT_TRUE(d.start()) << d.log();
+    Write(dir_ / "logs" / "auth.log", lines(0, 6));
+    // The file collector checkpoints what it committed; wait until all six lines are read.
+    ASSERT_TRUE(d.wait_for_log("vigil: ready", 10s));
+    std::this_thread::sleep_for(1500ms);
+    EXPECT_EQ(d.stop(), 0) << d.log();
+    EXPECT_TRUE(correlation_alerts(d.alerts_json()).empty());
+  }
+  Daemon d(dir_, daemon_config("correlation: {idle_flush: 1s}\n" + collectors));
+  ASSERT_TRUE(d.start()) << d.log();
+  EXPECT_NE(d.log().find("open windows restored"), std::string::npos) << d.log();
+  {
+    std::ofstream out(dir_ / "logs" / "auth.log", std::ios::app);
+    out << lines(6, 12);
+  }
+  std::vector<std::string> got = wait_for(d, 1);
+  EXPECT_EQ(d.stop(), 0);
+  ASSERT_EQ(got.size(), 1u) << d.log();
+  EXPECT_NE(got[0].find("12 events for source_ip=198.51.100.7"), std::string::npos) << got[0];
+}
+
+// `vigil run` tailing the OpenSSH file stores the same alerts, correlations included, as
+// `vigil scan` prints for it.
+TEST_F(CorrelationE2E, ScanAndRunAgree) {
+  const std::string corpora = corpora_dir();
+  if (corpora.empty()) GTEST_SKIP() << corpora_missing_message();
+  const std::string file = corpora + "/loghub/OpenSSH/OpenSSH_2k.log";
+  RunResult r = RunVigil("scan --no-summary " + file, dir_);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::vector<std::string> expected = scan_alert_keys(r.out);
+  std::size_t expected_correlations = 0;
+  for (const std::string& k : expected) expected_correlations += k.find(" correlation ") != std::string::npos;
+  ASSERT_GT(expected_correlations, 3u);
+  fs::create_directories(dir_ / "logs");
+  fs::copy_file(file, dir_ / "logs" / "ssh.log");
+  Daemon d(dir_, daemon_config("correlation: {idle_flush: 1s}\ncollectors:\n"
+                               "  - {name: ssh, type: file, paths: ['logs/ssh.log'], poll_interval_ms: 20}\n"));
+  ASSERT_TRUE(d.start()) << d.log();
+  wait_for(d, expected_correlations);
+  std::this_thread::sleep_for(1500ms);  // anything extra would arrive by now
+  EXPECT_EQ(d.stop(), 0);
+  std::vector<std::string> stored = stored_alert_keys(d.alerts_json());
+  std::vector<std::string> missing, extra;
+  std::set_difference(expected.begin(), expected.end(), stored.begin(), stored.end(), std::back_inserter(missing));
+  std::set_difference(stored.begin(), stored.end(), expected.begin(), expected.end(), std::back_inserter(extra));
+  EXPECT_TRUE(missing.empty()) << missing.size() << " missing, first: " << missing[0];
+  EXPECT_TRUE(extra.empty()) << extra.size() << " extra, first: " << extra[0];
+  EXPECT_EQ(stored.size(), expected.size());
+}
+
+}  // namespace
+}  // namespace vigil::testing
