@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <ctime>
+#include <limits>
 #include <string_view>
 
 #include "core/alert_json.h"
@@ -155,8 +156,11 @@ std::string alert_body(const Alert& a) {
 }  // namespace
 
 bool parse_time_param(std::string_view text, std::int64_t* unix_ns) {
+  constexpr std::int64_t kMaxSeconds = std::numeric_limits<std::int64_t>::max() / 1000000000 - 1;
   if (all_digits(text)) {
-    *unix_ns = std::stoll(std::string(text)) * 1000000;
+    const std::int64_t ms = std::stoll(std::string(text));
+    // Beyond 2262 (int64 ns): the end of time as far as the store is concerned.
+    *unix_ns = ms / 1000 >= kMaxSeconds ? std::numeric_limits<std::int64_t>::max() : ms * 1000000;
     return true;
   }
   // YYYY-MM-DDTHH:MM:SS[.fraction](Z|+HH:MM|-HH:MM)
@@ -211,7 +215,9 @@ bool parse_time_param(std::string_view text, std::int64_t* unix_ns) {
   tm.tm_min = min;
   tm.tm_sec = sec;
   const std::int64_t seconds = static_cast<std::int64_t>(timegm(&tm)) - offset_s;
-  *unix_ns = seconds * 1000000000 + frac_ns;
+  if (seconds >= kMaxSeconds) *unix_ns = std::numeric_limits<std::int64_t>::max();
+  else if (seconds < 0) *unix_ns = 0;
+  else *unix_ns = seconds * 1000000000 + frac_ns;
   return true;
 }
 

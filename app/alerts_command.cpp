@@ -9,6 +9,7 @@
 #include <boost/beast/http.hpp>
 #include <chrono>
 #include <cstdlib>
+#include <filesystem>
 #include <map>
 
 #include "api/analyst_api.h"
@@ -125,6 +126,9 @@ class Endpoint {
     const bool write = method == "POST";
     if (!store_) {
       if (write) {
+        std::error_code ec;
+        if (!std::filesystem::exists(std::filesystem::path(data_dir_) / "CURRENT", ec))
+          return Error(Status::NotFound("no alert store in '" + data_dir_ + "' (see --data-dir)"));
         storage::StoreOptions o;
         o.dir = data_dir_;
         auto s = storage::AlertStore::open(o);
