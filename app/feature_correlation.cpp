@@ -79,6 +79,7 @@ class CorrelationObserver final : public MatchObserver {
     const std::int64_t received = first_new < alerts.size() ? alerts[first_new].received_unix_ns : wall_ns();
     engine_.on_event(b, event, matched, rules::event_time_ns(event, received), alerts, first_new);
   }
+  void on_batch_begin() override { engine_.batch_begin(); }
   void on_batch_end(std::vector<Alert>& alerts) override { engine_.advance(alerts); }
 
  private:

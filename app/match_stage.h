@@ -56,6 +56,8 @@ class MatchObserver {
   virtual void on_event(const Event& event, const std::vector<rules::RuleMatch>& matches,
                         const rules::RuleSet& rules, const SourceInfo& source,
                         std::vector<Alert>& alerts, std::size_t first_new) = 0;
+  // Before each batch is matched (lets event-time state wait for a thread on an earlier batch).
+  virtual void on_batch_begin() {}
   // At the end of each batch, with the batch's alerts (e.g. to close windows on event time).
   virtual void on_batch_end(std::vector<Alert>& alerts) { (void)alerts; }
 };

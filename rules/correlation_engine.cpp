@@ -135,6 +135,27 @@ struct CorrelationEngine::Impl {
   std::size_t shard_cap = 0;
   std::uint32_t max_depth = 0;
   std::atomic<bool> watermark_dirty{false};
+  // Event-time progress of each thread that feeds events. Matcher threads take batches in
+  // parallel, so one may be at batch N while another is already at N+1: while a thread is
+  // inside a batch (batch_begin() .. advance()) the watermark does not pass the latest event
+  // time that thread had seen before, so the earlier batch's events are not taken for late ones.
+  struct Progress {
+    std::atomic<std::int64_t> max_t{0};
+    std::atomic<bool> busy{false};  // between batch_begin() and the batch's advance()
+  };
+  static constexpr unsigned kSlots = 64;
+  Progress progress[kSlots];
+  std::atomic<unsigned> next_slot{0};
+  std::atomic<std::int64_t> progress_t{0};  // the watermark's base, updated at batch ends
+  Progress& my_progress() {
+    thread_local const Impl* owner = nullptr;
+    thread_local unsigned slot = 0;
+    if (owner != this) {
+      owner = this;
+      slot = next_slot.fetch_add(1) % kSlots;
+    }
+    return progress[slot];
+  }
 
   ~Impl() {
     for (CompiledCorrelation& c : corr)
@@ -360,6 +381,8 @@ static void contribute(CorrelationEngine::Impl& impl, CorrelationCounters& count
   }
 }
 
+void CorrelationEngine::batch_begin() { impl_->my_progress().busy.store(true, std::memory_order_release); }
+
 void CorrelationEngine::on_event(const RuleBinding& binding, const Event& event,
                                  const std::vector<std::uint32_t>& matched_rules, std::int64_t time_ns,
                                  std::vector<Alert>& alerts, std::size_t first_new) {
@@ -369,7 +392,11 @@ void CorrelationEngine::on_event(const RuleBinding& binding, const Event& event,
   while (time_ns > seen && !max_time_.compare_exchange_weak(seen, time_ns, std::memory_order_relaxed)) {
   }
   if (time_ns > seen) impl.watermark_dirty.store(true, std::memory_order_relaxed);
-  const bool late = seen > 0 && time_ns < seen - impl.options.allowed_lateness_ns;
+  Impl::Progress& mine = impl.my_progress();
+  if (time_ns > mine.max_t.load(std::memory_order_relaxed)) mine.max_t.store(time_ns, std::memory_order_relaxed);
+  if (impl.progress_t.load(std::memory_order_relaxed) == 0) impl.progress_t.store(time_ns, std::memory_order_relaxed);
+  const std::int64_t base = impl.progress_t.load(std::memory_order_relaxed);
+  const bool late = base > 0 && time_ns < base - impl.options.allowed_lateness_ns;
   bool counted_late = false;
   for (std::uint32_t r : matched_rules) {
     if (r >= binding.per_rule.size()) continue;
@@ -585,9 +612,23 @@ std::int64_t wall_now() {
 
 void CorrelationEngine::advance(std::vector<Alert>& out, bool flush_all) {
   Impl& impl = *impl_;
-  const std::int64_t seen = max_time_.load(std::memory_order_relaxed);
+  const std::int64_t now_wall = wall_now();
+  {
+    impl.my_progress().busy.store(false, std::memory_order_release);
+    std::int64_t slowest = max_time_.load(std::memory_order_relaxed);
+    for (Impl::Progress& p : impl.progress) {
+      if (!p.busy.load(std::memory_order_acquire)) continue;
+      const std::int64_t t = p.max_t.load(std::memory_order_relaxed);
+      slowest = std::min(slowest, t == 0 ? impl.progress_t.load(std::memory_order_relaxed) : t);
+    }
+    // Never backwards: a thread waking up after a pause does not reopen closed windows.
+    std::int64_t cur = impl.progress_t.load(std::memory_order_relaxed);
+    while (slowest > cur && !impl.progress_t.compare_exchange_weak(cur, slowest, std::memory_order_relaxed)) {
+    }
+  }
+  const std::int64_t seen = impl.progress_t.load(std::memory_order_relaxed);
   const std::int64_t watermark = flush_all ? kFar * 2 : seen - impl.options.allowed_lateness_ns;
-  const std::int64_t now = wall_now();
+  const std::int64_t now = now_wall;
   struct Fired {
     std::uint32_t correlation;
     std::vector<std::string> values;
@@ -808,6 +849,9 @@ Status CorrelationEngine::restore(std::string_view key, std::string_view value) 
     if (!r.ok) return Status::ParseError("correlation state: bad watermark");
     std::int64_t seen = max_time_.load();
     while (t > seen && !max_time_.compare_exchange_weak(seen, t)) {
+    }
+    std::int64_t cur = impl.progress_t.load();
+    while (t > cur && !impl.progress_t.compare_exchange_weak(cur, t)) {
     }
     return Status::Ok();
   }

@@ -87,13 +87,17 @@ class CorrelationEngine {
   // referenced rule that did not compile) go to `warnings`.
   std::shared_ptr<const RuleBinding> bind(const RuleSet& rules, std::vector<std::string>* warnings) const;
 
+  // A matcher thread starts a batch (the daemon): until its advance(), the watermark waits for
+  // this thread, which may be working on an earlier batch than the others. Optional (a single
+  // thread in order, as `vigil scan`, needs no call).
+  void batch_begin();
   // One event's matches. `time_ns` is the event time (see event_time_ns). Feeds the windows,
   // then applies `generate: false` and suppression to alerts[first_new...] (erasing withheld
   // ones; `matches[i]` raised alerts[first_new + i] unless already erased by someone else, so
   // alerts are identified by rule id). Returns false when the event was too late.
   void on_event(const RuleBinding& binding, const Event& event, const std::vector<std::uint32_t>& matched_rules,
                 std::int64_t time_ns, std::vector<Alert>& alerts, std::size_t first_new);
-  // Closes the windows the watermark has passed; appends correlation alerts and suppression
+  // Ends this thread's batch, then closes the windows the watermark has passed; appends correlation alerts and suppression
   // summaries. `flush_all` closes every window and ends every suppression (end of a scan).
   void advance(std::vector<Alert>& out, bool flush_all = false);
   // Latest event time seen (0 before any).
