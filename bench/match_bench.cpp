@@ -205,6 +205,10 @@ RuleSelection select_rules(SuiteId id) {
     auto [it, inserted] = file_all_in.emplace(r.path, true);
     it->second = it->second && rule_in_suite(r, id);
   }
+  // A file that also holds a Sigma correlation is left out: `vigil scan` would run the
+  // correlation, which withholds its base rules' own alerts (generate: false), and this
+  // benchmark measures detection alone.
+  for (const vigil::rules::CorrelationRule& c : report.correlations) file_all_in[c.path] = false;
   RuleSelection sel;
   sel.load_errors = report.errors.size();
   for (SigmaRule& r : report.rules)
@@ -711,12 +715,13 @@ extern "C" int flag_on_match(unsigned int, unsigned long long, unsigned long lon
 }
 
 // The Hyperscan work vigil does per record, laid out so it can be replayed with nothing else:
-// the bare hs_scan ceiling. Which databases see which bytes follows RuleSet's API:
-//  - one prefilter database (`prefilter_database()`): scanned over every raw record;
-//  - per-format databases (`text_database()`, `keyword_database()`, `field_database(name)`):
-//    text records are scanned raw with the text database; JSON records raw with the keyword
-//    database and each decoded field value with its field's database (the values are decoded
-//    here once, untimed: vigil must parse JSON anyway, and parse_only measures that separately).
+// the bare hs_scan ceiling. The plan is recorded from vigil itself (Matcher::record_literal_scans
+// while matching every record once, untimed): every literal-prefilter scan match() makes, with
+// its database and bytes (decoded JSON values are copied here: vigil must parse JSON anyway, and
+// parse_only measures that separately). Text records are scanned raw with text_database(); JSON
+// events have their field values scanned with the databases of the routes their logsource
+// selects, and the raw record with those routes' keyword databases.
+// Regex scans (candidates only) are not part of the ceiling.
 struct ScanItem {
   const hs_database_t* db = nullptr;
   const char* data = nullptr;
@@ -726,69 +731,82 @@ struct ScanItem {
 struct ScanPlan {
   std::vector<ScanItem> items;  // in record order
   std::vector<std::uint32_t> item_record;  // record index of each item (verification only)
-  std::vector<std::string> value_chunks;  // owned copies of decoded field values
+  std::vector<std::string> value_chunks;  // owned copies of the scanned bytes
   std::vector<const hs_database_t*> databases;  // distinct, for scratch allocation
   std::string layout;  // what is scanned, for the report
 };
 
-template <typename RS>
-void build_scan_plan(const RS& rs, const std::vector<std::string_view>& records, ScanPlan& plan) {
-  auto add_db = [&](const hs_database_t* db) {
-    if (db && std::find(plan.databases.begin(), plan.databases.end(), db) == plan.databases.end())
-      plan.databases.push_back(db);
-  };
-  auto add_item = [&](const hs_database_t* db, std::string_view bytes, std::uint32_t record) {
-    plan.items.push_back({db, bytes.data(), static_cast<unsigned>(bytes.size())});
-    plan.item_record.push_back(record);
-  };
-  if constexpr (requires(const RS& r) { r.prefilter_database(); }) {
-    const hs_database_t* db = rs.prefilter_database();
-    add_db(db);
-    plan.layout = "every raw record with prefilter_database()";
-    for (std::uint32_t i = 0; i < records.size(); ++i)
-      if (db) add_item(db, records[i], i);
-  } else {
-    const hs_database_t* text_db = rs.text_database();
-    const hs_database_t* keyword_db = rs.keyword_database();
-    add_db(text_db);
-    add_db(keyword_db);
-    vigil::parse::RecordParser parser;
-    Event ev;
-    std::unordered_map<std::string, const hs_database_t*> field_db;  // by name, memoised
-    std::size_t text_records = 0, json_records = 0, values = 0;
-    std::string* chunk = nullptr;
-    for (std::uint32_t i = 0; i < records.size(); ++i) {
-      std::string_view rec = records[i];
-      if (vigil::parse::detect_format(rec) != LogFormat::kJson) {
-        ++text_records;
-        if (text_db) add_item(text_db, rec, i);
+void build_scan_plan(const std::shared_ptr<const RuleSet>& rs, const std::vector<std::string_view>& records,
+                     ScanPlan& plan) {
+  auto matcher = make_matcher(rs);
+  std::vector<vigil::rules::LiteralScan> scans;
+  matcher->record_literal_scans(&scans);
+  vigil::parse::RecordParser parser;
+  Event ev;
+  std::vector<RuleMatch> out;
+  std::size_t text_records = 0, json_records = 0, raw_scans = 0, value_scans = 0;
+  std::string* chunk = nullptr;
+  for (std::uint32_t i = 0; i < records.size(); ++i) {
+    std::string_view rec = records[i];
+    const bool json = vigil::parse::detect_format(rec) == LogFormat::kJson;
+    (json ? json_records : text_records)++;
+    scans.clear();
+    reset_event(ev, rec);
+    out.clear();
+    matcher->match(ev, parser, LogFormat::kUnknown, out);
+    for (const vigil::rules::LiteralScan& sc : scans) {
+      if (std::find(plan.databases.begin(), plan.databases.end(), sc.db) == plan.databases.end())
+        plan.databases.push_back(sc.db);
+      if (sc.bytes.data() == rec.data()) {  // the raw record: scanned in place
+        plan.items.push_back({sc.db, rec.data(), static_cast<unsigned>(rec.size())});
+        plan.item_record.push_back(i);
+        ++raw_scans;
         continue;
       }
-      ++json_records;
-      if (keyword_db) add_item(keyword_db, rec, i);
-      reset_event(ev, rec);
-      if (!parser.parse(LogFormat::kJson, ev)) continue;
-      for (const vigil::Field& f : ev.fields.fields()) {
-        auto it = field_db.find(std::string(f.name));
-        if (it == field_db.end()) it = field_db.emplace(std::string(f.name), rs.field_database(f.name)).first;
-        if (!it->second) continue;
-        add_db(it->second);
-        // Copy the value into a chunk that never reallocates, so the views stay put.
-        if (!chunk || chunk->capacity() - chunk->size() < f.value.size()) {
-          plan.value_chunks.emplace_back();
-          chunk = &plan.value_chunks.back();
-          chunk->reserve(std::max<std::size_t>(f.value.size(), 64u << 20));
-        }
-        const char* at = chunk->data() + chunk->size();
-        chunk->append(f.value);
-        add_item(it->second, std::string_view(at, f.value.size()), i);
-        ++values;
+      // Copy the value into a chunk that never reallocates, so the views stay put.
+      if (!chunk || chunk->capacity() - chunk->size() < sc.bytes.size()) {
+        plan.value_chunks.emplace_back();
+        chunk = &plan.value_chunks.back();
+        chunk->reserve(std::max<std::size_t>(sc.bytes.size(), 64u << 20));
       }
+      const char* at = chunk->data() + chunk->size();
+      chunk->append(sc.bytes);
+      plan.items.push_back({sc.db, at, static_cast<unsigned>(sc.bytes.size())});
+      plan.item_record.push_back(i);
+      ++value_scans;
     }
-    plan.layout = std::to_string(text_records) + " text records raw with text_database(), " +
-                  std::to_string(json_records) + " JSON records raw with keyword_database() plus " +
-                  std::to_string(values) + " decoded values with their field_database()";
   }
+  // Where the scanning goes: the databases that see the most bytes, by name.
+  const vigil::rules::CompiledRules& cr = rs->compiled();
+  auto db_name = [&](const hs_database_t* db) -> std::string {
+    if (db == cr.text_db) return "text";
+    for (std::size_t r = 0; r < cr.json_routes.size(); ++r)
+      if (cr.json_routes[r].keyword_db == db) return "route " + std::to_string(r) + " keywords (raw)";
+    for (std::size_t r = 0; r < cr.json_routes.size(); ++r)
+      for (const auto& f : cr.json_routes[r].field_dbs)
+        if (f.db == db) return "route " + std::to_string(r) + " " + cr.field_names[f.field_id];
+    return "?";
+  };
+  std::unordered_map<const hs_database_t*, std::pair<std::uint64_t, std::uint64_t>> per_db;
+  for (const ScanItem& item : plan.items) {
+    auto& [n, bytes] = per_db[item.db];
+    ++n;
+    bytes += item.size;
+  }
+  std::vector<std::pair<const hs_database_t*, std::pair<std::uint64_t, std::uint64_t>>> top(per_db.begin(), per_db.end());
+  std::sort(top.begin(), top.end(), [](const auto& x, const auto& y) { return x.second.second > y.second.second; });
+  std::string busiest;
+  for (std::size_t i = 0; i < top.size() && i < 8; ++i) {
+    std::size_t size = 0;
+    hs_database_size(top[i].first, &size);
+    busiest += "; " + db_name(top[i].first) + ": " + fmt_count(top[i].second.first) + " scans, " +
+               fmt_count(top[i].second.second / 1000000) + " MB, db " + fmt_count(size / 1024) + " KiB";
+  }
+  plan.layout = std::to_string(text_records) + " text records, " + std::to_string(json_records) +
+                " JSON records: " + std::to_string(raw_scans) + " raw-record scans, " +
+                std::to_string(value_scans) + " decoded-value scans, " +
+                std::to_string(plan.databases.size()) + " distinct databases (recorded from vigil); busiest" +
+                busiest;
 }
 
 // One scratch big enough for every database of the plan.
@@ -871,7 +889,7 @@ void verify_suite(Suite& s) {
 
   // 4. The bare scan works on every item (and how many records the prefilter selects at all).
   auto plan = std::make_shared<ScanPlan>();
-  build_scan_plan(*s.ruleset, s.corpus.records, *plan);
+  build_scan_plan(s.ruleset, s.corpus.records, *plan);
   s.plan = plan.get();
   s.plan_storage = plan;
   if (plan->items.empty()) verification_failed(n, "the rule set has no literal database to scan");
@@ -886,6 +904,35 @@ void verify_suite(Suite& s) {
       last_counted = plan->item_record[i];
       s.candidate_events++;
     }
+  }
+  // VIGIL_BENCH_SCAN_PROFILE=1: thread CPU time of the bare scans per database (3 passes), to
+  // see which routes and fields the scanning time goes to.
+  if (std::getenv("VIGIL_BENCH_SCAN_PROFILE")) {
+    std::unordered_map<const hs_database_t*, double> secs;
+    for (int rep = 0; rep < 3; ++rep)
+      for (std::size_t i = 0; i < plan->items.size(); ++i) {
+        const ScanItem& item = plan->items[i];
+        timespec t0, t1;
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t0);
+        hs_scan(item.db, item.data, item.size, 0, scratch, empty_on_match, nullptr);
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t1);
+        secs[item.db] += (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) * 1e-9;
+      }
+    std::vector<std::pair<double, const hs_database_t*>> v;
+    double total = 0;
+    for (auto& [db, t] : secs) { v.push_back({t, db}); total += t; }
+    std::sort(v.rbegin(), v.rend());
+    const auto& cr = s.ruleset->compiled();
+    for (std::size_t k = 0; k < v.size() && k < 15; ++k) {
+      std::string name = "?";
+      for (std::size_t r = 0; r < cr.json_routes.size(); ++r) {
+        if (cr.json_routes[r].keyword_db == v[k].second) name = "route " + std::to_string(r) + " keywords";
+        for (const auto& f : cr.json_routes[r].field_dbs)
+          if (f.db == v[k].second) name = "route " + std::to_string(r) + " " + cr.field_names[f.field_id];
+      }
+      std::fprintf(stderr, "PROFILE %5.1f%% %s\n", 100 * v[k].first / total, name.c_str());
+    }
+    std::fprintf(stderr, "PROFILE total %.3f s per pass\n", total / 3);
   }
   hs_free_scratch(scratch);
   note(n, "bare hs_scan plan: " + plan->layout + "; " + fmt_count(plan->items.size()) + " scans, " +

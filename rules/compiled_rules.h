@@ -74,13 +74,33 @@ struct CompiledRule {
   std::uint32_t logsource_root = 0;
 };
 
-// The literals of one event field (decoded values are scanned against it).
-struct FieldLiteralDatabase {
-  std::string field;
+// The literals one route's rules read in one event field (decoded values are scanned against
+// it). Pattern ids are route literal ids (CompiledRules::route_literal_*).
+struct RouteFieldDatabase {
+  std::uint32_t field_id = kNoField;
   hs_database* db = nullptr;
   // Shortest literal (in bytes; JSON field values are scanned decoded): a shorter value cannot
   // hold any, so it is not scanned (EventID "1" against literals like "4688").
   std::size_t min_literal_bytes = 0;
+};
+
+// JSON routing. Rules whose logsource conditions are the same (Sysmon EID 10, Security 4688 or
+// Sysmon 1, ...) form one route; an event is scanned only with the literals of the routes whose
+// conditions it meets, in small per-(route, field) databases that stay in cache, instead of
+// every rule's literals. Which routes apply depends only on the values of the fields logsource
+// conditions read (CompiledRules::route_fields), so each matcher caches it per such values.
+struct JsonRoute {
+  std::uint32_t condition = 0;   // node: the logsource conditions (kTrue for none)
+  std::uint32_t format_mask = kAllFormats;
+  // Keyword literals of the route's rules (plain and JSON-escaped, plus the \u and \/
+  // escape detectors), scanned over the raw record; pattern ids are literal ids. nullptr when
+  // the route has no keyword literal. Per route, because one keyword rule with a broad
+  // logsource (product: windows) would otherwise put every keyword literal over every record.
+  hs_database* keyword_db = nullptr;
+  // Rules evaluated whenever the route applies: no literal cover of their own detection (a
+  // logsource literal such as the channel name would be true of every routed event anyway).
+  std::vector<std::uint32_t> always;
+  std::vector<RouteFieldDatabase> field_dbs;
 };
 
 // One Hyperscan database per field holding that field's regex predicates.
@@ -100,23 +120,27 @@ struct CompiledRules {
 
   // Literal prefilter. Pattern ids are literal ids; literal id -> candidate rules (CSR).
   hs_database* text_db = nullptr;     // all literals of rules for text formats, raw-line scan
-  hs_database* keyword_db = nullptr;  // keyword literals (plain + JSON-escaped) for raw JSON
-  std::vector<FieldLiteralDatabase> field_dbs;
   std::vector<std::string> literal_text;  // "field:text", for reports
   // Which scans look for each literal: only there does its absence prove a predicate false.
   std::vector<std::uint8_t> literal_scope;  // kScannedInText | kScannedInJson
   std::vector<std::uint32_t> literal_rules_offset;  // CSR: literal -> rules
   std::vector<std::uint32_t> literal_rules;
-  std::vector<std::uint32_t> always_rules;
+  std::vector<std::uint32_t> always_rules;  // text records: rules with no literal cover
   std::vector<std::uint32_t> keyword_rules;  // rules with reads_all_fields
+
+  // JSON events: routes, the fields their conditions read (sorted ids), and route literal id
+  // (pattern id in a RouteFieldDatabase) -> literal id and -> the route's rules gated on it (CSR).
+  std::vector<JsonRoute> json_routes;
+  std::vector<std::uint32_t> route_fields;
+  std::vector<std::uint32_t> route_literal_literal;
+  std::vector<std::uint32_t> route_literal_rules_offset;
+  std::vector<std::uint32_t> route_literal_rules;
 
   std::vector<FieldRegexDatabase> regex_dbs;
 
   // Every field a predicate reads, by id. Each event's fields are indexed by id once, so a
-  // predicate finds its field without searching; field_literal_db says which literal database
-  // (index into field_dbs, or -1) its values are scanned against.
+  // predicate finds its field without searching.
   std::vector<std::string> field_names;
-  std::vector<std::int32_t> field_literal_db;
   // The same names for the parser (JSON events are parsed for these fields only); its find()
   // is also the name -> id lookup.
   std::unique_ptr<parse::FieldSelection> selection;

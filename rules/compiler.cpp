@@ -23,9 +23,11 @@ namespace vigil::rules {
 
 CompiledRules::~CompiledRules() {
   if (text_db) hs_free_database(text_db);
-  if (keyword_db) hs_free_database(keyword_db);
-  for (FieldLiteralDatabase& f : field_dbs)
-    if (f.db) hs_free_database(f.db);
+  for (JsonRoute& route : json_routes) {
+    if (route.keyword_db) hs_free_database(route.keyword_db);
+    for (RouteFieldDatabase& f : route.field_dbs)
+      if (f.db) hs_free_database(f.db);
+  }
   for (FieldRegexDatabase& r : regex_dbs)
     if (r.db) hs_free_database(r.db);
   for (CompiledPredicate& p : preds)
@@ -37,13 +39,6 @@ RuleSet::~RuleSet() = default;
 std::size_t RuleSet::size() const { return compiled_->sources.size(); }
 const SigmaRule& RuleSet::rule(std::size_t index) const { return compiled_->sources[index]; }
 const hs_database* RuleSet::text_database() const { return compiled_->text_db; }
-const hs_database* RuleSet::keyword_database() const { return compiled_->keyword_db; }
-const hs_database* RuleSet::field_database(std::string_view field) const {
-  const int id = compiled_->selection->find(field);
-  if (id < 0) return nullptr;
-  const std::int32_t db = compiled_->field_literal_db[static_cast<std::size_t>(id)];
-  return db < 0 ? nullptr : compiled_->field_dbs[static_cast<std::size_t>(db)].db;
-}
 
 namespace {
 
@@ -196,6 +191,7 @@ class Builder {
   Status finish() {
     compute_covers();
     if (Status s = build_literal_db(); !s.ok()) return s;
+    if (Status s = build_json_routes(); !s.ok()) return s;
     build_regex_dbs();
     report_.literals = literal_texts_.size();
     report_.rules_compiled = out_->rules.size();
@@ -481,6 +477,7 @@ class Builder {
 
   void compute_covers() {
     std::vector<std::vector<std::uint32_t>> per_literal(literal_texts_.size());
+    rule_covers_.assign(out_->rules.size(), std::nullopt);
     for (std::uint32_t r = 0; r < out_->rules.size(); ++r) {
       Cover c = cover(out_->rules[r].root);
       if (!c) {
@@ -489,6 +486,7 @@ class Builder {
         continue;
       }
       for (std::uint32_t l : c->literals) per_literal[l].push_back(r);
+      rule_covers_[r] = std::move(c);
     }
     // Literals go into the databases when some rule is gated on them, and field literals also
     // when no rule is: per-field scans are short, and a literal known absent settles its
@@ -511,6 +509,9 @@ class Builder {
       p.cover_literals = kept_cover.size() == p.cover_literals.size() ? kept_cover
                                                                      : std::vector<std::uint32_t>{};
     }
+    for (Cover& c : rule_covers_)
+      if (c)
+        for (std::uint32_t& l : c->literals) l = static_cast<std::uint32_t>(renumber[l]);
     literal_texts_ = std::move(kept);
     per_literal = std::move(kept_rules);
     out_->literal_rules_offset.assign(1, 0);
@@ -523,23 +524,27 @@ class Builder {
 
   // Compiles one literal database. `escaped_forms` adds each literal's JSON-escaped form (for
   // scans over raw JSON) and the escape detectors. Pattern ids are literal ids.
+  // `pattern_ids` (when not null, parallel to `literals`) replaces the literal ids.
   Result<hs_database_t*> compile_literals(const std::vector<std::uint32_t>& literals,
-                                          bool escaped_forms, const char* what) {
+                                          bool escaped_forms, const char* what,
+                                          const std::vector<std::uint32_t>* pattern_ids = nullptr) {
     if (literals.empty()) return static_cast<hs_database_t*>(nullptr);
     std::vector<std::string> patterns;
     std::vector<unsigned> flags, ids;
-    for (std::uint32_t l : literals) {
+    for (std::size_t i = 0; i < literals.size(); ++i) {
+      const std::uint32_t l = literals[i];
+      const unsigned id = pattern_ids ? (*pattern_ids)[i] : l;
       const LiteralKey& k = literal_texts_[l];
       unsigned f = HS_FLAG_SINGLEMATCH | (k.caseless ? HS_FLAG_CASELESS : 0);
       patterns.push_back(k.text);
       flags.push_back(f);
-      ids.push_back(l);
+      ids.push_back(id);
       if (escaped_forms) {
         std::string escaped = json_escape(k.text);
         if (escaped != k.text) {
           patterns.push_back(escaped);
           flags.push_back(f);
-          ids.push_back(l);
+          ids.push_back(id);
         }
       }
     }
@@ -580,10 +585,9 @@ class Builder {
   Status build_literal_db() {
     // Text records (syslog, access logs, CEF, key=value) hold their values verbatim: one scan
     // of the raw line against every literal of the rules that can apply to text. JSON events
-    // are scanned per field (decoded values, so escapes cannot hide a literal), plus one raw
-    // scan for keywords.
-    std::vector<std::uint32_t> text_literals, keyword_literals;
-    std::map<std::string, std::vector<std::uint32_t>> by_field;
+    // are scanned per route and field (build_json_routes: decoded values, so escapes cannot
+    // hide a literal), plus one raw scan for keywords.
+    std::vector<std::uint32_t> text_literals;
     for (std::uint32_t l = 0; l < literal_texts_.size(); ++l) {
       const LiteralKey& k = literal_texts_[l];
       out_->literal_text.push_back(k.field.empty() ? k.text : k.field + ":" + k.text);
@@ -594,44 +598,148 @@ class Builder {
         for_text = for_text || (mask & ~format_bit(LogFormat::kJson)) != 0;
         for_json = for_json || (mask & format_bit(LogFormat::kJson)) != 0;
       }
-      const bool gates_nothing = out_->literal_rules_offset[l] == out_->literal_rules_offset[l + 1];
       std::uint8_t scope = 0;
       if (for_text) {
         text_literals.push_back(l);
         scope |= kScannedInText;
       }
-      if (k.field.empty()) {
-        if (for_json) {
-          keyword_literals.push_back(l);
-          scope |= kScannedInJson;
-        }
-      } else if (for_json || gates_nothing) {
-        by_field[k.field].push_back(l);
-        scope |= kScannedInJson;
-      }
+      if (k.field.empty() && for_json) scope |= kScannedInJson;  // route keyword databases
       out_->literal_scope.push_back(scope);
     }
     auto text = compile_literals(text_literals, false, "text");
     if (!text) return text.error();
     out_->text_db = *text;
-    auto keywords = compile_literals(keyword_literals, true, "keyword");
-    if (!keywords) return keywords.error();
-    out_->keyword_db = *keywords;
-    out_->field_literal_db.assign(out_->field_names.size(), -1);
-    for (auto& [field, lits] : by_field) {
-      auto db = compile_literals(lits, false, "field");
-      if (!db) return db.error();
-      out_->field_literal_db[field_ids_.at(field)] = static_cast<std::int32_t>(out_->field_dbs.size());
-      FieldLiteralDatabase fdb;
-      fdb.field = field;
-      fdb.db = *db;
-      fdb.min_literal_bytes = SIZE_MAX;
-      for (std::uint32_t l : lits)
-        fdb.min_literal_bytes = std::min(fdb.min_literal_bytes, literal_texts_[l].text.size());
-      out_->field_dbs.push_back(std::move(fdb));
-    }
     out_->selection = std::make_unique<parse::FieldSelection>(out_->field_names);
     return Status::Ok();
+  }
+
+  // Canonical text of a condition tree (predicates are de-duplicated, nodes are not), so that
+  // rules with the same logsource conditions share a route.
+  void condition_key(std::uint32_t n, std::string& key) const {
+    const CompiledNode& nd = out_->nodes[n];
+    key += static_cast<char>('0' + static_cast<int>(nd.kind));
+    if (nd.kind == CondNode::Kind::kPred) {
+      key += std::to_string(nd.pred);
+      key += ',';
+      return;
+    }
+    key += '(';
+    for (std::uint32_t i = 0; i < nd.child_count; ++i) condition_key(out_->children[nd.first_child + i], key);
+    key += ')';
+  }
+
+  // Detection predicates (not logsource conditions) under node n.
+  void detection_preds(std::uint32_t n, std::vector<std::uint32_t>& out) const {
+    const CompiledNode& nd = out_->nodes[n];
+    if (nd.kind == CondNode::Kind::kPred) {
+      if (!out_->preds[nd.pred].routing) out.push_back(nd.pred);
+      return;
+    }
+    for (std::uint32_t i = 0; i < nd.child_count; ++i) detection_preds(out_->children[nd.first_child + i], out);
+  }
+
+  // JSON events are routed by their logsource first (see JsonRoute): each route gets one
+  // literal database per field its rules read, holding every field literal of their detection
+  // predicates (so a literal's absence settles its predicate) and their literal covers.
+  Status build_json_routes() {
+    const std::uint32_t json_bits = format_bit(LogFormat::kJson) | kDeclaredLogsourceBit;
+    std::unordered_map<std::string, std::uint32_t> route_index;
+    std::vector<std::vector<std::uint32_t>> route_rules;
+    std::vector<bool> is_route_field(out_->field_names.size(), false);
+    for (std::uint32_t r = 0; r < out_->rules.size(); ++r) {
+      const CompiledRule& rule = out_->rules[r];
+      if ((rule.format_mask & json_bits) == 0) continue;  // never applies to a JSON event
+      std::string key = std::to_string(rule.format_mask) + ':';
+      condition_key(rule.logsource_root, key);
+      auto [it, added] = route_index.emplace(std::move(key), static_cast<std::uint32_t>(out_->json_routes.size()));
+      if (added) {
+        JsonRoute route;
+        route.condition = rule.logsource_root;
+        route.format_mask = rule.format_mask;
+        out_->json_routes.push_back(std::move(route));
+        route_rules.emplace_back();
+        std::vector<std::uint32_t> conds;
+        collect_preds(rule.logsource_root, conds);
+        for (std::uint32_t p : conds) {
+          const CompiledPredicate& cp = out_->preds[p];
+          if (cp.field_id != kNoField) is_route_field[cp.field_id] = true;
+          if (cp.ref_field_id != kNoField) is_route_field[cp.ref_field_id] = true;
+        }
+      }
+      route_rules[it->second].push_back(r);
+    }
+    for (std::uint32_t f = 0; f < is_route_field.size(); ++f)
+      if (is_route_field[f]) out_->route_fields.push_back(f);
+
+    out_->route_literal_rules_offset.assign(1, 0);
+    std::vector<std::uint32_t> preds;
+    for (std::uint32_t ri = 0; ri < out_->json_routes.size(); ++ri) {
+      JsonRoute& route = out_->json_routes[ri];
+      // literal -> the route's rules gated on it; field id -> its literals
+      std::map<std::uint32_t, std::vector<std::uint32_t>> gated;
+      std::map<std::uint32_t, std::vector<std::uint32_t>> by_field;
+      std::vector<std::uint32_t> keyword_literals;
+      std::vector<bool> seen(literal_texts_.size(), false);
+      auto add_literal = [&](std::uint32_t l) {
+        const LiteralKey& k = literal_texts_[l];
+        if (seen[l]) return;
+        seen[l] = true;
+        if (k.field.empty()) keyword_literals.push_back(l);  // the raw keyword scan
+        else by_field[field_ids_.at(k.field)].push_back(l);
+      };
+      for (std::uint32_t r : route_rules[ri]) {
+        preds.clear();
+        detection_preds(out_->rules[r].root, preds);
+        for (std::uint32_t p : preds) {
+          const CompiledPredicate& cp = out_->preds[p];
+          if (cp.literal != kNoLiteral) add_literal(static_cast<std::uint32_t>(cp.literal));
+          for (std::uint32_t l : cp.cover_literals) add_literal(l);
+        }
+        const Cover& c = rule_covers_[r];
+        if (!c || c->weak) {
+          route.always.push_back(r);
+          continue;
+        }
+        // Keyword literals of the cover gate the rule through the raw keyword scan.
+        for (std::uint32_t l : c->literals)
+          if (!literal_texts_[l].field.empty()) gated[l].push_back(r);
+      }
+      auto keywords = compile_literals(keyword_literals, true, "route keyword");
+      if (!keywords) return keywords.error();
+      route.keyword_db = *keywords;
+      for (auto& [field_id, lits] : by_field) {
+        std::vector<std::uint32_t> ids;
+        for (std::uint32_t l : lits) {
+          ids.push_back(static_cast<std::uint32_t>(out_->route_literal_literal.size()));
+          out_->route_literal_literal.push_back(l);
+          out_->literal_scope[l] |= kScannedInJson;
+          auto g = gated.find(l);
+          if (g != gated.end())
+            out_->route_literal_rules.insert(out_->route_literal_rules.end(), g->second.begin(), g->second.end());
+          out_->route_literal_rules_offset.push_back(static_cast<std::uint32_t>(out_->route_literal_rules.size()));
+        }
+        auto db = compile_literals(lits, false, "route field", &ids);
+        if (!db) return db.error();
+        RouteFieldDatabase fdb;
+        fdb.field_id = field_id;
+        fdb.db = *db;
+        fdb.min_literal_bytes = SIZE_MAX;
+        for (std::uint32_t l : lits)
+          fdb.min_literal_bytes = std::min(fdb.min_literal_bytes, literal_texts_[l].text.size());
+        route.field_dbs.push_back(fdb);
+      }
+    }
+    return Status::Ok();
+  }
+
+  // Every predicate under node n.
+  void collect_preds(std::uint32_t n, std::vector<std::uint32_t>& out) const {
+    const CompiledNode& nd = out_->nodes[n];
+    if (nd.kind == CondNode::Kind::kPred) {
+      out.push_back(nd.pred);
+      return;
+    }
+    for (std::uint32_t i = 0; i < nd.child_count; ++i) collect_preds(out_->children[nd.first_child + i], out);
   }
 
   struct RegexFlags {
@@ -730,6 +838,7 @@ class Builder {
   std::vector<LiteralKey> literal_texts_;
   std::vector<RegexFlags> regex_flags_;
   std::unordered_map<std::string, std::uint32_t> field_ids_;
+  std::vector<Cover> rule_covers_;  // per rule, literal ids after compute_covers' renumbering
 };
 
 }  // namespace

@@ -12,12 +12,17 @@
 //   - Text records (syslog, CEF, key=value, access logs) hold their values verbatim: one
 //     database with every literal of the rules that can apply to text, scanned once over the
 //     raw line (and over the decoded values when CEF/kv/5424 escapes are present).
-//   - JSON events are parsed for the fields rules read only; each value is scanned against its
-//     own field's database, decoded, so JSON escapes cannot hide a literal. Keyword literals
-//     (plain and JSON-escaped) are scanned over the raw record when a keyword rule's
-//     logsource applies, with a rescan of the decoded values after \u escapes.
-// Logsource conditions (Channel, EventID...) give "weak" covers, used only when the detection
-// has none. Regex predicates (and wildcard values that become regexes) are grouped by field
+//   - JSON events are routed by logsource first: rules with the same logsource conditions
+//     (Sysmon EID 10; Sysmon EID 1 or Security 4688; ...) form a route, and an event is scanned
+//     only with the literals of the routes whose conditions it meets (decided once per distinct
+//     Channel/EventID/... values and cached). Each route has one small database per field its
+//     rules read (every field literal of their detection, so a literal's absence settles its
+//     predicate); the event's fields are parsed for the fields rules read only, and each value
+//     is scanned decoded, so JSON escapes cannot hide a literal. Keyword literals (plain and
+//     JSON-escaped) are scanned over the raw record when a route with keyword rules applies,
+//     with a rescan of the decoded values after \u escapes.
+// Logsource conditions (Channel, EventID...) give "weak" covers, used for text records only when
+// the detection has none; for JSON events such a rule is evaluated whenever its route applies. Regex predicates (and wildcard values that become regexes) are grouped by field
 // into one Hyperscan database per field, scanned lazily when a candidate needs it. A regex
 // Hyperscan cannot compile exactly is compiled in prefilter mode and confirmed with PCRE2; one
 // it cannot compile at all runs on PCRE2 alone.
@@ -77,12 +82,9 @@ class RuleSet {
 
   std::size_t size() const;
   const SigmaRule& rule(std::size_t index) const;
-  // The literal databases (for benchmarks that compare with a bare hs_scan): the one scanned
-  // over each raw text record, the keyword one scanned over each raw JSON record, and the one
-  // scanned over each value of `field` in JSON events (nullptr when there is none).
+  // The literal database scanned over each raw text record; nullptr when there is none. JSON
+  // events are scanned with per-route databases (Matcher::record_literal_scans shows which).
   const hs_database* text_database() const;
-  const hs_database* keyword_database() const;
-  const hs_database* field_database(std::string_view field) const;
   const CompiledRules& compiled() const { return *compiled_; }
 
  private:

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <span>
+#include <unordered_map>
 #include <cstdlib>
 #include <cstring>
 
@@ -107,6 +108,7 @@ struct Matcher::State {
   pcre2_match_data* match_data = nullptr;
   std::uint32_t gen = 0;
   std::vector<std::uint32_t> literal_gen;
+  std::vector<std::uint32_t> route_literal_gen;
   std::vector<std::uint32_t> rule_gen;
   std::vector<std::uint32_t> pred_gen;
   std::vector<std::uint8_t> pred_value;
@@ -125,6 +127,10 @@ struct Matcher::State {
   bool parsed = false;
   bool parse_ok = true;
   std::string decoded;
+  // JSON routes by the values of the fields route conditions read (CompiledRules::route_fields).
+  std::string route_key;
+  std::unordered_map<std::string, std::vector<std::uint32_t>> route_cache;
+  std::vector<LiteralScan>* scan_sink = nullptr;
 
   // Scan context.
   const CompiledRules* rules = nullptr;
@@ -158,6 +164,30 @@ int on_literal(unsigned id, unsigned long long, unsigned long long, unsigned, vo
   return 0;
 }
 
+// A hit in a route's field database: the route's rules gated on that literal become candidates.
+int on_route_literal(unsigned id, unsigned long long, unsigned long long, unsigned, void* ctx) {
+  auto* st = static_cast<Matcher::State*>(ctx);
+  const CompiledRules& cr = *st->rules;
+  if (st->route_literal_gen[id] == st->gen) return 0;
+  st->route_literal_gen[id] = st->gen;
+  st->literal_gen[cr.route_literal_literal[id]] = st->gen;
+  for (std::uint32_t i = cr.route_literal_rules_offset[id]; i < cr.route_literal_rules_offset[id + 1]; ++i) {
+    std::uint32_t r = cr.route_literal_rules[i];
+    if (st->rule_gen[r] != st->gen) {
+      st->rule_gen[r] = st->gen;
+      st->candidates.push_back(r);
+    }
+  }
+  return 0;
+}
+
+// Every literal-prefilter scan goes through here (so that benchmarks can replay them).
+void scan_literals(Matcher::State& st, const hs_database_t* db, std::string_view bytes,
+                   match_event_handler on_match) {
+  if (st.scan_sink) st.scan_sink->push_back(LiteralScan{db, bytes});
+  hs_scan(db, bytes.data(), static_cast<unsigned>(bytes.size()), 0, st.scratch, on_match, &st);
+}
+
 int on_regex(unsigned id, unsigned long long, unsigned long long, unsigned, void* ctx) {
   auto* st = static_cast<Matcher::State*>(ctx);
   st->regex_hit_gen[st->scanning_db->slot_to_pred[id]] = st->gen;
@@ -165,6 +195,8 @@ int on_regex(unsigned id, unsigned long long, unsigned long long, unsigned, void
 }
 
 }  // namespace
+
+void Matcher::record_literal_scans(std::vector<LiteralScan>* sink) { state_->scan_sink = sink; }
 
 Matcher::Matcher(std::shared_ptr<const RuleSet> rules)
     : rules_(std::move(rules)), state_(std::make_unique<State>()) {}
@@ -175,17 +207,22 @@ Result<std::unique_ptr<Matcher>> Matcher::create(std::shared_ptr<const RuleSet> 
   const CompiledRules& cr = m->rules_->compiled();
   State& st = *m->state_;
   st.rules = &cr;
-  for (const hs_database_t* db : {cr.text_db, cr.keyword_db})
-    if (db && hs_alloc_scratch(db, &st.scratch) != HS_SUCCESS)
-      return Error(Status::Internal("hs_alloc_scratch failed for a literal database"));
-  for (const FieldLiteralDatabase& f : cr.field_dbs)
-    if (hs_alloc_scratch(f.db, &st.scratch) != HS_SUCCESS)
-      return Error(Status::Internal("hs_alloc_scratch failed for the literals of " + f.field));
+  if (cr.text_db && hs_alloc_scratch(cr.text_db, &st.scratch) != HS_SUCCESS)
+    return Error(Status::Internal("hs_alloc_scratch failed for the text literal database"));
+  for (const JsonRoute& route : cr.json_routes) {
+    if (route.keyword_db && hs_alloc_scratch(route.keyword_db, &st.scratch) != HS_SUCCESS)
+      return Error(Status::Internal("hs_alloc_scratch failed for a keyword literal database"));
+    for (const RouteFieldDatabase& f : route.field_dbs)
+      if (hs_alloc_scratch(f.db, &st.scratch) != HS_SUCCESS)
+        return Error(Status::Internal("hs_alloc_scratch failed for the literals of " +
+                                      cr.field_names[f.field_id]));
+  }
   for (const FieldRegexDatabase& db : cr.regex_dbs)
     if (hs_alloc_scratch(db.db, &st.scratch) != HS_SUCCESS)
       return Error(Status::Internal("hs_alloc_scratch failed for regex database of " + db.field));
   st.match_data = pcre2_match_data_create(4, nullptr);
   st.literal_gen.assign(cr.literal_text.size(), 0);
+  st.route_literal_gen.assign(cr.route_literal_literal.size(), 0);
   st.rule_gen.assign(cr.rules.size(), 0);
   st.pred_gen.assign(cr.preds.size(), 0);
   st.pred_value.assign(cr.preds.size(), 0);
@@ -308,8 +345,11 @@ class Evaluator {
   }
 
   bool compute(const CompiledPredicate& p, std::uint32_t id) {
-    // The prefilter proved the literal absent: no value can satisfy the predicate.
-    if (p.literal != kNoLiteral && st_.literal_gen[static_cast<std::size_t>(p.literal)] != st_.gen &&
+    // The prefilter proved the literal absent: no value can satisfy the predicate. (JSON
+    // routing conditions are evaluated before any scan, and route databases hold detection
+    // literals only.)
+    if (p.literal != kNoLiteral && !(p.routing && ev_.format == LogFormat::kJson) &&
+        st_.literal_gen[static_cast<std::size_t>(p.literal)] != st_.gen &&
         (cr_.literal_scope[static_cast<std::size_t>(p.literal)] &
          (ev_.format == LogFormat::kJson ? kScannedInJson : kScannedInText)) != 0)
       return false;
@@ -399,6 +439,7 @@ bool Matcher::match(Event& event, parse::RecordParser& parser, LogFormat format,
   State& st = *state_;
   if (++st.gen == 0) {  // wrapped: reset the memo tables once every 4 billion events
     std::fill(st.literal_gen.begin(), st.literal_gen.end(), 0);
+    std::fill(st.route_literal_gen.begin(), st.route_literal_gen.end(), 0);
     std::fill(st.rule_gen.begin(), st.rule_gen.end(), 0);
     std::fill(st.pred_gen.begin(), st.pred_gen.end(), 0);
     std::fill(st.regex_hit_gen.begin(), st.regex_hit_gen.end(), 0);
@@ -416,10 +457,9 @@ bool Matcher::match(Event& event, parse::RecordParser& parser, LogFormat format,
                         !event.declared_service.empty();
   const std::uint32_t event_format_bit = format_bit(detected) | (declared ? kDeclaredLogsourceBit : 0);
 
-  // Indexes the event's fields by id and, for JSON, scans each value of a field that has
-  // literals against them (the id lookup is shared by both jobs). `ids` (from parse_selected)
-  // gives each field's id directly; without it names are looked up.
-  auto index_fields = [&](bool scan_values, const std::vector<int>* ids) {
+  // Indexes the event's fields by id. `ids` (from parse_selected) gives each field's id
+  // directly; without it names are looked up.
+  auto index_fields = [&](const std::vector<int>* ids) {
     if (!event.declared_product.empty()) event.fields.add("_product", event.declared_product);
     if (!event.declared_category.empty()) event.fields.add("_category", event.declared_category);
     if (!event.declared_service.empty()) event.fields.add("_service", event.declared_service);
@@ -446,20 +486,13 @@ bool Matcher::match(Event& event, parse::RecordParser& parser, LogFormat format,
       } else {
         st.slot_multi[id] = 1;
       }
-      const std::int32_t db = cr.field_literal_db[id];
-      if (scan_values && db >= 0) {
-        const FieldLiteralDatabase& fdb = cr.field_dbs[static_cast<std::size_t>(db)];
-        if (fields[i].value.size() >= fdb.min_literal_bytes)
-          hs_scan(fdb.db, fields[i].value.data(), static_cast<unsigned>(fields[i].value.size()), 0,
-                  st.scratch, on_literal, &st);
-      }
     }
   };
   // Parses every field (again, after a selective parse) and indexes them.
-  auto parse_full = [&](bool scan_values) -> bool {
+  auto parse_full = [&]() -> bool {
     st.full = true;
     st.parse_ok = parser.parse(format, event, detected);
-    if (st.parse_ok) index_fields(scan_values, nullptr);
+    if (st.parse_ok) index_fields(nullptr);
     return st.parse_ok;
   };
   // Parses the event once, in full, if nothing has parsed it yet.
@@ -467,60 +500,105 @@ bool Matcher::match(Event& event, parse::RecordParser& parser, LogFormat format,
     if (!st.parsed) {
       st.parsed = true;
       stats_.events_parsed++;
-      parse_full(false);
+      parse_full();
     }
     return st.parse_ok;
   };
   // Scans every decoded value against `db`: escapes in the raw bytes could hide a literal.
   auto scan_decoded_values = [&](const hs_database_t* db) {
     stats_.decoded_rescans++;
-    for (const Field& f : event.fields.fields())
-      hs_scan(db, f.value.data(), static_cast<unsigned>(f.value.size()), 0, st.scratch, on_literal, &st);
+    for (const Field& f : event.fields.fields()) scan_literals(st, db, f.value, on_literal);
+  };
+  // The JSON routes whose logsource conditions this event meets: they depend only on the
+  // values of the route fields (and on whether the event declares a logsource), so they are
+  // computed once per distinct values.
+  auto json_routes = [&]() -> const std::vector<std::uint32_t>& {
+    std::string& key = st.route_key;
+    key.clear();
+    std::span<const Field> fields = event.fields.fields();
+    for (std::uint32_t id : cr.route_fields) {
+      if (st.slot_gen[id] == st.slot_epoch) {
+        for (std::size_t i = st.slot_first[id]; i < fields.size(); ++i) {
+          const Field& f = fields[i];
+          if (i != st.slot_first[id] && (!st.slot_multi[id] || f.name != cr.field_names[id])) continue;
+          key += static_cast<char>('a' + static_cast<int>(f.kind));
+          key.append(f.value);
+          key += '\0';
+          if (!st.slot_multi[id]) break;
+        }
+      }
+      key += '\1';
+    }
+    key += declared ? 'D' : 'n';
+    auto it = st.route_cache.find(key);
+    if (it != st.route_cache.end()) return it->second;
+    if (st.route_cache.size() >= 4096) st.route_cache.clear();  // bounded: unusual input
+    std::vector<std::uint32_t> routes;
+    Evaluator conditions(st, cr, event);
+    for (std::uint32_t ri = 0; ri < cr.json_routes.size(); ++ri) {
+      const JsonRoute& route = cr.json_routes[ri];
+      if ((route.format_mask & event_format_bit) && conditions.node(route.condition)) routes.push_back(ri);
+    }
+    return st.route_cache.emplace(key, std::move(routes)).first->second;
+  };
+  // Scans every value of a field against a route's literals of that field.
+  auto scan_route_field = [&](const RouteFieldDatabase& fdb) {
+    const std::uint32_t id = fdb.field_id;
+    if (st.slot_gen[id] != st.slot_epoch) return;
+    std::span<const Field> fields = event.fields.fields();
+    const Field& first = fields[st.slot_first[id]];
+    if (first.value.size() >= fdb.min_literal_bytes) scan_literals(st, fdb.db, first.value, on_route_literal);
+    if (!st.slot_multi[id]) return;
+    for (std::size_t i = st.slot_first[id] + 1; i < fields.size(); ++i)
+      if (fields[i].name == cr.field_names[id] && fields[i].value.size() >= fdb.min_literal_bytes)
+        scan_literals(st, fdb.db, fields[i].value, on_route_literal);
   };
 
 
   if (detected == LogFormat::kJson) {
-    // JSON: keywords are found by one scan of the raw record (literals also in JSON-escaped
-    // form). Then the fields rules read are extracted (other values are skipped undecoded) and
-    // each value of a field that has literals is scanned against them. Values are decoded, so
-    // escapes cannot hide a literal. A full parse is needed for keywords (they search every
-    // value) and for --validate.
+    // JSON: the fields rules read are extracted (other values are skipped undecoded), the
+    // routes the event's logsource selects are looked up, and each value of a field a route
+    // has literals for is scanned against them. Values are decoded, so escapes cannot hide a
+    // literal. Keywords are found by one scan of the raw record (literals also in JSON-escaped
+    // form), only when a route with keyword rules applies. A full parse is needed for keywords
+    // (they search every value) and for --validate.
     st.parsed = true;
     stats_.events_parsed++;
     if (parse_every_event_) {
-      if (!parse_full(true)) return false;
+      if (!parse_full()) return false;
     } else {
       st.full = false;
       st.parse_ok = parser.parse_selected(detected, event, *cr.selection, st.ids);
       if (!st.parse_ok) return false;
-      index_fields(true, &st.ids);
+      index_fields(&st.ids);
     }
-    // Keywords: only when some rule with keywords can apply to this event (its logsource
-    // conditions read selected fields, so this costs no scan of the raw record).
-    if (cr.keyword_db) {
-      Evaluator gate(st, cr, event);
-      bool wanted = false;
-      for (std::uint32_t r : cr.keyword_rules)
-        if ((cr.rules[r].format_mask & event_format_bit) && gate.node(cr.rules[r].logsource_root)) {
-          wanted = true;
-          break;
+    const std::vector<std::uint32_t>& routes = json_routes();
+    bool keywords_wanted = false;
+    for (std::uint32_t ri : routes) {
+      const JsonRoute& route = cr.json_routes[ri];
+      keywords_wanted = keywords_wanted || route.keyword_db != nullptr;
+      for (const RouteFieldDatabase& fdb : route.field_dbs) scan_route_field(fdb);
+      for (std::uint32_t r : route.always)
+        if (st.rule_gen[r] != st.gen) {
+          st.rule_gen[r] = st.gen;
+          st.candidates.push_back(r);
         }
-      if (wanted) {
-        const std::size_t before = st.candidates.size();
-        hs_scan(cr.keyword_db, event.raw.data(), static_cast<unsigned>(event.raw.size()), 0,
-                st.scratch, on_literal, &st);
-        const bool rescan = st.escape_seen && has_real_json_escape(event.raw);
-        if ((rescan || st.candidates.size() > before) && !st.full && !parse_full(false))
-          return false;
-        if (rescan) scan_decoded_values(cr.keyword_db);
-      }
+    }
+    if (keywords_wanted) {
+      const std::size_t before = st.candidates.size();
+      for (std::uint32_t ri : routes)
+        if (const hs_database_t* db = cr.json_routes[ri].keyword_db) scan_literals(st, db, event.raw, on_literal);
+      const bool rescan = st.escape_seen && has_real_json_escape(event.raw);
+      if ((rescan || st.candidates.size() > before) && !st.full && !parse_full()) return false;
+      if (rescan)
+        for (std::uint32_t ri : routes)
+          if (const hs_database_t* db = cr.json_routes[ri].keyword_db) scan_decoded_values(db);
     }
   } else if (cr.text_db) {
     // Text records hold their values verbatim: one scan of the raw line. Formats whose parsed
     // values may differ from the raw bytes (CEF and key=value escapes, RFC 5424 structured
     // data) get a second scan over the decoded values when the line has a backslash.
-    hs_scan(cr.text_db, event.raw.data(), static_cast<unsigned>(event.raw.size()), 0, st.scratch,
-            on_literal, &st);
+    scan_literals(st, cr.text_db, event.raw, on_literal);
     if ((detected == LogFormat::kCef || detected == LogFormat::kKeyValue ||
          detected == LogFormat::kRfc5424) &&
         std::memchr(event.raw.data(), '\\', event.raw.size()) != nullptr) {
@@ -530,13 +608,15 @@ bool Matcher::match(Event& event, parse::RecordParser& parser, LogFormat format,
   }
 
   // Candidates whose logsource cannot apply to this kind of event go before anything is parsed;
-  // rules with no literal cover join for the formats they apply to.
+  // for text records, rules with no literal cover join for the formats they apply to (JSON
+  // events got theirs from their routes).
   std::size_t kept = 0;
   for (std::uint32_t r : st.candidates)
     if (cr.rules[r].format_mask & event_format_bit) st.candidates[kept++] = r;
   st.candidates.resize(kept);
-  for (std::uint32_t r : cr.always_rules)
-    if (cr.rules[r].format_mask & event_format_bit) st.candidates.push_back(r);
+  if (detected != LogFormat::kJson)
+    for (std::uint32_t r : cr.always_rules)
+      if (cr.rules[r].format_mask & event_format_bit) st.candidates.push_back(r);
   if (st.candidates.empty()) {
     // Nothing can match. Records not parsed yet are still checked cheaply so that broken
     // input is counted even when no rule looks at it.
@@ -555,7 +635,7 @@ bool Matcher::match(Event& event, parse::RecordParser& parser, LogFormat format,
     // so no evidence points into a field view that is rebuilt).
     bool need_all = false;
     for (std::uint32_t r : st.candidates) need_all = need_all || cr.rules[r].reads_all_fields;
-    if (need_all && !parse_full(false)) return false;
+    if (need_all && !parse_full()) return false;
   }
   Evaluator eval(st, cr, event);
   for (std::uint32_t r : st.candidates) {

@@ -11,6 +11,7 @@
 #include "rules/compiler.h"
 
 struct hs_scratch;
+struct hs_database;
 
 namespace vigil::rules {
 
@@ -30,6 +31,13 @@ struct MatcherStats {
   std::uint64_t candidate_rules = 0;   // rule evaluations performed
   std::uint64_t decoded_rescans = 0;   // events whose escapes forced a scan of decoded values
   std::uint64_t matches = 0;
+};
+
+// One literal-prefilter scan (for benchmarks that replay them): the database and the bytes,
+// a view into the event (valid until it changes).
+struct LiteralScan {
+  const hs_database* db = nullptr;
+  std::string_view bytes;
 };
 
 class Matcher {
@@ -52,6 +60,10 @@ class Matcher {
   // check, and text records no rule needs get only the cheap check for binary bytes, unclosed
   // JSON and invalid UTF-8). Default: false.
   void set_parse_every_event(bool on) { parse_every_event_ = on; }
+
+  // Benchmarks: when set, every literal-prefilter hs_scan match() makes is also appended to
+  // `sink` (not the regex scans, which run only for candidates). nullptr: off (default).
+  void record_literal_scans(std::vector<LiteralScan>* sink);
 
   const MatcherStats& stats() const { return stats_; }
   const RuleSet& rules() const { return *rules_; }
