@@ -59,9 +59,13 @@ Alert make_alert(const rules::SigmaRule& rule, const Event& event, const rules::
 }
 
 void RuleMatchProcessor::process(const IngestBatch& batch, std::vector<Alert>& alerts) {
-  if (!refresh_matcher()) return;
-  const rules::RuleSet& rs = matcher_->rules();
+  // First, before the (possibly slow) matcher refresh: other threads may pass this batch.
   if (observer_) observer_->on_batch_begin();
+  if (!refresh_matcher()) {
+    if (observer_) observer_->on_batch_end(alerts);
+    return;
+  }
+  const rules::RuleSet& rs = matcher_->rules();
   // Per-batch tallies, handed to the metrics once (never per event).
   std::vector<Metrics::ParseErrorCounts> errors(batch.sources.size());
   std::vector<std::uint64_t> parsed(batch.sources.size(), 0);
