@@ -394,7 +394,7 @@ void CorrelationEngine::on_event(const RuleBinding& binding, const Event& event,
   if (time_ns > seen) impl.watermark_dirty.store(true, std::memory_order_relaxed);
   Impl::Progress& mine = impl.my_progress();
   if (time_ns > mine.max_t.load(std::memory_order_relaxed)) mine.max_t.store(time_ns, std::memory_order_relaxed);
-  if (impl.progress_t.load(std::memory_order_relaxed) == 0) impl.progress_t.store(time_ns, std::memory_order_relaxed);
+  // No lateness before the first batch end: the first events seen may not be the earliest.
   const std::int64_t base = impl.progress_t.load(std::memory_order_relaxed);
   const bool late = base > 0 && time_ns < base - impl.options.allowed_lateness_ns;
   bool counted_late = false;
