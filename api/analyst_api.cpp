@@ -11,6 +11,7 @@
 #include "core/alert_json.h"
 #include "core/json_text.h"
 #include "storage/alert_codec.h"
+#include "storage/outbox.h"
 #include "storage/stats.h"
 
 namespace vigil::api {
@@ -270,6 +271,63 @@ net::Response AnalystApi::dispatch(const net::Request& req, const Principal& who
     return net::Response::json(200, out);
   }
 
+  // Forwarding dead letters: alerts a destination refused (4xx), with the reason. They name
+  // alerts of every tenant, so they are for admins scoped to all tenants.
+  if (route == "forwarding/dead-letters" || route == "forwarding/dead-letters/replay") {
+    if (!need(Role::kAdmin)) return forbidden(Role::kAdmin);
+    if (!who.all_tenants()) return error(403, "dead letters span every tenant: this needs an admin token for all tenants");
+    if (route == "forwarding/dead-letters") {
+      if (!get) return error(405, "use GET");
+      auto letters = storage::list_dead_letters(store_, req.query_param("destination").value_or(""));
+      if (!letters) return from_status(letters.error());
+      std::string out = "{\"dead_letters\":[";
+      for (std::size_t i = 0; i < letters->size(); ++i) {
+        const storage::DeadLetter& d = (*letters)[i];
+        if (i) out += ',';
+        out += '{';
+        key(out, "destination"), str(out, d.destination);
+        out += ',', key(out, "alert_id"), str(out, d.alert_id);
+        out += ',', key(out, "reason"), str(out, d.reason);
+        out += ',', key(out, "attempts"), out += std::to_string(d.attempts);
+        out += ',', key(out, "time"), str(out, format_rfc3339_ns(d.unix_ns));
+        out += '}';
+      }
+      out += "]}";
+      return net::Response::json(200, out);
+    }
+    if (!post) return error(405, "use POST");
+    simdjson::dom::object obj;
+    net::Response answer;
+    if (!parse_object(parser, req.body, &obj, &answer)) return answer;
+    std::string destination;
+    std::vector<std::string> ids;
+    for (auto field : obj) {
+      if (field.key == "destination") {
+        std::string_view v;
+        if (field.value.get(v) != simdjson::SUCCESS) return error(400, "'destination' must be a string");
+        destination = std::string(v);
+      } else if (field.key == "ids") {
+        simdjson::dom::array arr;
+        if (field.value.get(arr) != simdjson::SUCCESS) return error(400, "'ids' must be a list of alert ids");
+        for (auto item : arr) {
+          std::string_view v;
+          if (item.get(v) != simdjson::SUCCESS) return error(400, "'ids' must be a list of alert ids");
+          ids.emplace_back(v);
+        }
+      } else {
+        return error(400, "unknown field '" + std::string(field.key) + "' (destination, ids)");
+      }
+    }
+    auto replayed = storage::replay_dead_letters(store_, destination, ids);
+    if (!replayed) return from_status(replayed.error());
+    if (Status st = store_.audit(who.name, "replay_dead_letters", destination.empty() ? "*" : destination,
+                                 std::to_string(*replayed) + " alerts");
+        !st.ok())
+      return from_status(st);
+    if (hooks_.dead_letters_replayed) hooks_.dead_letters_replayed();
+    return net::Response::json(200, "{\"replayed\":" + std::to_string(*replayed) + "}");
+  }
+
   if (route == "alerts") {
     if (!get) return error(405, "use GET");
     storage::AlertQuery q;
@@ -395,7 +453,21 @@ net::Response AnalystApi::dispatch(const net::Request& req, const Principal& who
         out += ',', key(out, "detail"), str(out, h.detail);
         out += '}';
       }
-      out += "],\"delivery\":[]}";
+      out += "],\"delivery\":[";
+      auto delivery = storage::delivery_of(store_, id);
+      if (!delivery) return from_status(delivery.error());
+      for (std::size_t i = 0; i < delivery->size(); ++i) {
+        const storage::DeliveryState& d = (*delivery)[i];
+        if (i) out += ',';
+        out += '{';
+        key(out, "destination"), str(out, d.destination);
+        out += ',', key(out, "state"), str(out, storage::to_string(d.state));
+        out += ',', key(out, "attempts"), out += std::to_string(d.attempts);
+        out += ',', key(out, "last_error"), str(out, d.last_error);
+        out += ',', key(out, "updated"), str(out, format_rfc3339_ns(d.updated_unix_ns));
+        out += '}';
+      }
+      out += "]}";
       return net::Response::json(200, out);
     }
     if (action != "status" && action != "assign" && action != "notes") return error(404, "no such endpoint");

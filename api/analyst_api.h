@@ -46,6 +46,9 @@ struct ApiHooks {
   std::function<std::vector<CollectorInfo>()> collectors;        // collector counters now
   // POST /api/v1/rules/test: the whole JSON answer for the pasted rule and log lines.
   std::function<std::string(std::string_view rule_yaml, std::string_view logs, std::string_view format)> test_rule;
+  // After POST /api/v1/forwarding/dead-letters/replay put alerts back in a queue: wake the
+  // senders. Optional.
+  std::function<void()> dead_letters_replayed;
 };
 
 struct ApiOptions {

@@ -86,7 +86,11 @@ const char* openapi_document() {
     "post": {"summary": "Create a token (admin); shown once", "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["name", "role"], "properties": {"name": {"type": "string"}, "role": {"type": "string", "enum": ["viewer", "analyst", "admin"]}, "tenant": {"type": "string", "default": "*"}}}}}},
       "responses": {"200": {"description": "{token}"}, "400": {"$ref": "#/components/responses/BadRequest"}, "403": {"$ref": "#/components/responses/Forbidden"}}}},
   "/audit": {"get": {"summary": "The audit log, newest first (admin)", "parameters": [{"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}}, {"name": "cursor", "in": "query", "schema": {"type": "string"}}],
-    "responses": {"200": {"description": "{entries: [{time, actor, action, target, detail}], next_cursor}"}, "403": {"$ref": "#/components/responses/Forbidden"}}}}
+    "responses": {"200": {"description": "{entries: [{time, actor, action, target, detail}], next_cursor}"}, "403": {"$ref": "#/components/responses/Forbidden"}}}},
+  "/forwarding/dead-letters": {"get": {"summary": "Alerts a forwarding destination refused (4xx), with the reason (admin for all tenants)", "parameters": [{"name": "destination", "in": "query", "schema": {"type": "string"}}],
+    "responses": {"200": {"description": "{dead_letters: [{destination, alert_id, reason, attempts, time}]}"}, "403": {"$ref": "#/components/responses/Forbidden"}}}},
+  "/forwarding/dead-letters/replay": {"post": {"summary": "Queue dead letters again and wake the senders (admin for all tenants); audited", "requestBody": {"content": {"application/json": {"schema": {"type": "object", "properties": {"destination": {"type": "string"}, "ids": {"type": "array", "items": {"type": "string"}}}}}}},
+    "responses": {"200": {"description": "{replayed: N}"}, "400": {"$ref": "#/components/responses/BadRequest"}, "403": {"$ref": "#/components/responses/Forbidden"}}}}
 }
 })JSON";
 }

@@ -3,6 +3,7 @@
 // correlation), each in its own app/feature_*.cpp: the config, the store, the pipeline, the
 // metrics, the HTTP server (routes may be added until it starts) and the live rule set.
 #include <cstdio>
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -26,6 +27,9 @@ struct DaemonContext {
   // Set by a feature that watches matches in the matcher threads (correlation, suppression);
   // must be set before the pipeline starts and outlive it.
   MatchObserver* observer = nullptr;
+  // Set by forwarding: wakes its senders after an admin replayed dead letters through the API
+  // (so they rescan their queues at once). Empty when forwarding is off.
+  std::function<void()> dead_letters_replayed;
 };
 
 // A running feature. stop() is called after the collectors stopped and the pipeline drained,

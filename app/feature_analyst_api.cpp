@@ -369,6 +369,10 @@ Result<std::unique_ptr<DaemonService>> start_analyst_api(DaemonContext& ctx) {
     return out;
   };
   hooks.test_rule = test_rule;
+  DaemonContext* daemon = &ctx;  // forwarding sets the wake-up after the API starts
+  hooks.dead_letters_replayed = [daemon] {
+    if (daemon->dead_letters_replayed) daemon->dead_letters_replayed();
+  };
   api::ApiOptions options;
   options.workers = cfg->workers;
   auto analyst_api = std::make_unique<api::AnalystApi>(options, ctx.store, tokens->get(), std::move(hooks));

@@ -39,6 +39,9 @@ class ForwardingService final : public DaemonService {
       extension_ = std::make_unique<storage::OutboxExtension>(std::move(outbox));
       extension_->set_on_queued([this](std::size_t index, std::uint64_t n) { senders_[index]->queued(n); });
       ctx_.store.add_commit_extension(extension_.get());
+      ctx_.dead_letters_replayed = [this] {
+        for (auto& s : senders_) s->rescan();
+      };
       register_metrics();
       for (auto& s : senders_)
         std::fprintf(ctx_.err, "vigil: forwarding to %s (%s, %llu pending)\n", s->config().name.c_str(),
@@ -69,6 +72,7 @@ class ForwardingService final : public DaemonService {
     for (auto id : gauges_) ctx_.metrics.remove_gauge_callback(id);
     gauges_.clear();
     if (extension_) ctx_.store.remove_commit_extension(extension_.get());
+    ctx_.dead_letters_replayed = nullptr;
     for (auto& s : senders_) s->stop();
   }
 

@@ -191,7 +191,7 @@ int run_daemon(const RunOptions& opt) {
     Status routed = http->route("GET", "/healthz", [](const net::Request&, net::Responder respond) {
       respond(net::Response::json(200, "{\"status\":\"ok\"}"));
     });
-    if (routed.ok()) routed = register_console_routes(*http);  // console at / and /console/* (console engineer; the integrator may move this)
+    if (routed.ok()) routed = register_console_routes(*http);  // the analyst console at / and /console/*
     if (!routed.ok()) {
       std::fprintf(err, "vigil run: http: %s\n", routed.to_string().c_str());
       return 2;
@@ -199,7 +199,7 @@ int run_daemon(const RunOptions& opt) {
   }
   // Features that plug into the daemon (they register routes, commit extensions or a match
   // observer, so they start before the pipeline and the HTTP server).
-  DaemonContext dctx{cfg, **store, pipeline, metrics, http.get(), live, err};
+  DaemonContext dctx{cfg, **store, pipeline, metrics, http.get(), live, err, nullptr, {}};
   std::vector<std::unique_ptr<DaemonService>> services;
   for (auto start : {start_analyst_api, start_forwarding, start_correlation}) {
     auto service = start(dctx);
@@ -229,7 +229,7 @@ int run_daemon(const RunOptions& opt) {
       for (auto& s : services) s->stop();
       return 2;
     }
-    std::fprintf(err, "vigil: http on %s://%s:%u (POST /ingest, GET /healthz)\n",
+    std::fprintf(err, "vigil: http on %s://%s:%u (console /, API /api/v1, POST /ingest, GET /healthz)\n",
                  http->tls() ? "https" : "http", cfg.http_listen.host.c_str(), http->local_port());
   }
   std::fprintf(err, "vigil: ready (data in %s)\n", cfg.data_dir.c_str());

@@ -188,6 +188,69 @@ TEST_F(ForwardingE2eTest, RejectedAlertIsDeadLetteredAndDeliveredAfterCliReplay)
   EXPECT_EQ(d.stop(), 0) << d.log();
 }
 
+// The same through the analyst API while the daemon runs: an admin sees the dead letters and
+// the refused alert's delivery state, replays them, and the running sender delivers them.
+TEST_F(ForwardingE2eTest, DeadLettersAreVisibleAndReplayableThroughTheApi) {
+  ASSERT_TRUE(make_test_certificate(dir_));
+  const std::vector<std::string> lines = lines_of(sample_text());
+  Write(dir_ / "sample.log", sample_text());
+  RunResult scan = RunVigil("scan --no-summary " + (dir_ / "sample.log").string(), dir_);
+  ASSERT_EQ(scan.exit_code, 0) << scan.err;
+  const std::string refused_rule = rule_of(scan.out);
+  WebhookReceiver::Options ro;
+  ro.cert_dir = dir_;
+  ro.reject = [refused_rule](const Alert& a) { return a.rule_id == refused_rule; };
+  WebhookReceiver receiver(ro);
+  ASSERT_TRUE(receiver.start());
+  Daemon d(dir_, province_config(receiver.url(), dir_ / "cert.pem"));
+  ASSERT_TRUE(d.start()) << d.log();
+  std::string token = Slurp(dir_ / "data" / "admin.token");
+  while (!token.empty() && (token.back() == '\n' || token.back() == '\r')) token.pop_back();
+  ASSERT_FALSE(token.empty());
+  const std::vector<std::pair<std::string, std::string>> auth = {{"Authorization", "Bearer " + token}};
+  send_lines(d.port("tcp"), lines, 1);
+  std::vector<std::string> stored = settled_ids(d, 1);
+  std::vector<std::string> refused_ids;
+  for (const auto& j : d.alerts_json())
+    if (rule_of(j) == refused_rule) refused_ids.push_back(j.substr(j.find("\"id\":\"") + 6, 32));
+  ASSERT_FALSE(refused_ids.empty());
+  ASSERT_TRUE(receiver.wait_for_distinct(stored.size() - refused_ids.size(), 60s)) << d.log();
+  HttpReply listed;
+  for (int i = 0; i < 100; ++i) {
+    listed = http_request(d.port("http"), "GET", "/api/v1/forwarding/dead-letters", "", auth);
+    std::size_t n = 0;
+    for (std::size_t p = 0; (p = listed.body.find("\"alert_id\"", p)) != std::string::npos; ++p) ++n;
+    if (n == refused_ids.size()) break;
+    std::this_thread::sleep_for(200ms);
+  }
+  ASSERT_EQ(listed.status, 200) << listed.body;
+  for (const auto& id : refused_ids) EXPECT_NE(listed.body.find(id), std::string::npos) << listed.body;
+  EXPECT_NE(listed.body.find("HTTP 400"), std::string::npos) << listed.body;
+  HttpReply detail = http_request(d.port("http"), "GET", "/api/v1/alerts/" + refused_ids[0], "", auth);
+  EXPECT_NE(detail.body.find("\"state\":\"dead_letter\""), std::string::npos) << detail.body;
+  // Without a token, or with a viewer's, no dead letters.
+  EXPECT_EQ(http_request(d.port("http"), "GET", "/api/v1/forwarding/dead-letters").status, 401);
+  HttpReply viewer = http_request(d.port("http"), "POST", "/api/v1/tokens",
+                                  "{\"name\":\"v\",\"role\":\"viewer\",\"tenant\":\"*\"}", auth);
+  ASSERT_EQ(viewer.status, 200) << viewer.body;
+  const std::string viewer_token = viewer.body.substr(viewer.body.find("vgl_"), viewer.body.rfind('"') - viewer.body.find("vgl_"));
+  EXPECT_EQ(http_request(d.port("http"), "GET", "/api/v1/forwarding/dead-letters", "",
+                         {{"Authorization", "Bearer " + viewer_token}}).status, 403);
+
+  receiver.set_reject(nullptr);
+  HttpReply replay = http_request(d.port("http"), "POST", "/api/v1/forwarding/dead-letters/replay", "{}", auth);
+  ASSERT_EQ(replay.status, 200) << replay.body;
+  EXPECT_EQ(replay.body, "{\"replayed\":" + std::to_string(refused_ids.size()) + "}");
+  ASSERT_TRUE(receiver.wait_for_distinct(stored.size(), 60s)) << d.log();
+  detail = http_request(d.port("http"), "GET", "/api/v1/alerts/" + refused_ids[0], "", auth);
+  for (int i = 0; i < 50 && detail.body.find("\"state\":\"delivered\"") == std::string::npos; ++i) {
+    std::this_thread::sleep_for(100ms);
+    detail = http_request(d.port("http"), "GET", "/api/v1/alerts/" + refused_ids[0], "", auth);
+  }
+  EXPECT_NE(detail.body.find("\"state\":\"delivered\""), std::string::npos) << detail.body;
+  EXPECT_EQ(d.stop(), 0) << d.log();
+}
+
 TEST_F(ForwardingE2eTest, ProvinceForwardsToNationalUnderItsTenant) {
   fs::create_directories(dir_ / "national");
   fs::create_directories(dir_ / "province");

@@ -5,6 +5,7 @@
 #include <simdjson.h>
 
 #include <algorithm>
+#include <iterator>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -48,6 +49,22 @@ inline std::vector<std::string> scan_alert_keys(const std::string& scan_output) 
   }
   std::sort(keys.begin(), keys.end());
   return keys;
+}
+
+// The multiset difference of two sorted key lists, for failure messages ("" when equal).
+inline std::string key_diff(const std::vector<std::string>& got, const std::vector<std::string>& want) {
+  std::vector<std::string> extra, missing;
+  std::set_difference(got.begin(), got.end(), want.begin(), want.end(), std::back_inserter(extra));
+  std::set_difference(want.begin(), want.end(), got.begin(), got.end(), std::back_inserter(missing));
+  std::string out;
+  auto list = [&](const char* what, const std::vector<std::string>& v) {
+    if (v.empty()) return;
+    out += std::string(what) + " (" + std::to_string(v.size()) + "):\n";
+    for (std::size_t i = 0; i < v.size() && i < 20; ++i) out += "  " + v[i].substr(0, 300) + "\n";
+  };
+  list("unexpected", extra);
+  list("missing", missing);
+  return out;
 }
 
 }  // namespace vigil::testing
