@@ -221,7 +221,7 @@ export function mountAlerts(root, ctx, initialId) {
         statusBadge(a.status, a.resolution),
         h('button', { type: 'button', title: 'close the detail (Esc)', onclick: () => ctx.navigate('#/alerts') }, '✕')),
       h('dl', { class: 'meta' },
-        meta('Event time', fmtTime(a.event_time)), meta('Received', fmtTime(a.received)),
+        meta('Event time', a.event_time || ''), meta('Received', fmtTime(a.received)),
         meta('Host', a.host), meta('Tenant', a.tenant), meta('System', a.system), meta('Collector', a.collector),
         meta('Peer', a.peer), meta('Format', a.format), meta('Assignee', a.assignee || '—'), meta('Count', fmtNum(a.count)),
         meta('Rule id', a.rule?.id), meta('Alert id', a.id)),
