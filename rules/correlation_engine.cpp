@@ -7,7 +7,6 @@
 #include <cstring>
 #include <limits>
 #include <ctime>
-#include <list>
 #include <map>
 #include <queue>
 #include <set>
@@ -22,21 +21,94 @@ namespace {
 
 constexpr std::int64_t kFar = std::numeric_limits<std::int64_t>::max() / 4;
 constexpr char kSep = '\x1f';
+constexpr std::uint32_t kNone = 0xFFFFFFFFu;
 
+// One contribution. The counted values of value_count live beside the entries
+// (Group::counted), so the other types carry 16 bytes per event.
 struct Entry {
   std::int64_t t = 0;
   std::uint32_t pos = 0;
-  std::string value;  // value_count: the counted field's value
 };
 
+// A group's state, in its shard's slab (a free slot has correlation kNone). Groups are named by
+// slot index in the heaps and the LRU list, which keeps those moves to a few integers.
 struct Group {
-  std::vector<Entry> entries;  // sorted by t
-  std::vector<std::string> values;  // group-by values, in group-by order
-  std::string tenant, host;    // of the latest contributing event
-  std::list<const std::string*>::iterator lru;
-  std::size_t bytes = 0;
-  std::size_t value_bytes = 0;  // group-by values and long counted values
-  bool dirty = false;           // listed in Shard::dirty since the last collect_changes
+  std::string key;                   // encode_group_key(): the group-by values (short ones stay inline)
+  std::uint32_t correlation = kNone;  // index in Impl::corr; kNone: free slot
+  std::vector<Entry> entries;        // sorted by t
+  std::vector<std::string> counted;  // value_count only: the counted value of entries[i]
+  std::string tenant, host;          // of the latest contributing event
+  std::uint32_t newer = kNone, older = kNone;  // LRU links
+  std::uint32_t generation = 0;  // bumped when the slot is freed: older heap items and dirty marks are stale
+  std::uint32_t hash = 0;        // index hash (upper half of hash_key)
+  std::uint32_t bytes = 0;
+  std::uint32_t counted_bytes = 0;  // counted values longer than the small-string buffer
+  bool dirty = false;               // listed in Shard::dirty since the last collect_changes
+};
+
+// Group key -> slab index: open addressing with linear probing and backward-shift deletion.
+// 8 bytes a slot, no allocation per group.
+class GroupIndex {
+ public:
+  template <class Matches>
+  std::uint32_t find(std::uint32_t hash, Matches matches) const {
+    if (slots_.empty()) return kNone;
+    const std::size_t mask = slots_.size() - 1;
+    for (std::size_t i = hash & mask;; i = (i + 1) & mask) {
+      const Slot& s = slots_[i];
+      if (s.id_plus_one == 0) return kNone;
+      if (s.hash == hash && matches(s.id_plus_one - 1)) return s.id_plus_one - 1;
+    }
+  }
+  void insert(std::uint32_t hash, std::uint32_t id) {
+    if ((used_ + 1) * 10 > slots_.size() * 7) grow();
+    place(hash, id);
+    ++used_;
+  }
+  void erase(std::uint32_t hash, std::uint32_t id) {
+    const std::size_t mask = slots_.size() - 1;
+    std::size_t i = hash & mask;
+    while (slots_[i].id_plus_one != id + 1) i = (i + 1) & mask;
+    // Backward shift: move later members of the probe run into the hole so lookups that
+    // stop at an empty slot still find them.
+    std::size_t j = i;
+    for (;;) {
+      slots_[i] = Slot{};
+      for (;;) {
+        j = (j + 1) & mask;
+        if (slots_[j].id_plus_one == 0) {
+          --used_;
+          return;
+        }
+        const std::size_t home = slots_[j].hash & mask;
+        const bool stays = i <= j ? (i < home && home <= j) : (i < home || home <= j);
+        if (!stays) break;
+      }
+      slots_[i] = slots_[j];
+      i = j;
+    }
+  }
+  std::size_t bytes() const { return slots_.capacity() * sizeof(Slot); }
+
+ private:
+  struct Slot {
+    std::uint32_t id_plus_one = 0;  // 0 = empty
+    std::uint32_t hash = 0;
+  };
+  void place(std::uint32_t hash, std::uint32_t id) {
+    const std::size_t mask = slots_.size() - 1;
+    std::size_t i = hash & mask;
+    while (slots_[i].id_plus_one != 0) i = (i + 1) & mask;
+    slots_[i] = Slot{id + 1, hash};
+  }
+  void grow() {
+    std::vector<Slot> old = std::move(slots_);
+    slots_.assign(std::max<std::size_t>(16, old.size() * 2), Slot{});
+    for (const Slot& s : old)
+      if (s.id_plus_one != 0) place(s.hash, s.id_plus_one - 1);
+  }
+  std::vector<Slot> slots_;
+  std::size_t used_ = 0;
 };
 
 // A suppression period of one rule and key.
@@ -55,24 +127,137 @@ struct HeapItem {
 };
 using MinHeap = std::priority_queue<HeapItem, std::vector<HeapItem>, std::greater<HeapItem>>;
 
+// A pending window end: 16 bytes, so heap pushes and pops move no strings.
+struct CloseItem {
+  std::int64_t at;
+  std::uint32_t id, generation;
+  bool operator>(const CloseItem& o) const { return at > o.at; }
+};
+using CloseHeap = std::priority_queue<CloseItem, std::vector<CloseItem>, std::greater<CloseItem>>;
+
 struct Shard {
   std::mutex mu;
-  std::unordered_map<std::string, Group> groups;
-  std::list<const std::string*> lru;  // front = most recent
-  std::vector<MinHeap> closes;  // window ends, by the correlation's depth (chains close inner first)
+  std::vector<Group> slab;
+  std::vector<std::uint32_t> free_slots;
+  GroupIndex index;
+  std::size_t live = 0;
+  std::uint32_t lru_newest = kNone, lru_oldest = kNone;
+  std::vector<CloseHeap> closes;  // window ends, by the correlation's depth (chains close inner first)
   std::unordered_map<std::string, SuppressState> suppress;
   MinHeap suppress_ends;
-  std::vector<std::string> dirty;  // group keys changed since collect_changes (may repeat)
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> dirty;  // (slot, generation) changed since collect_changes
+  std::vector<std::pair<std::uint32_t, std::string>> dropped;  // groups removed since collect_changes
   std::unordered_set<std::string> dirty_suppress;
   std::size_t bytes = 0;
+
+  std::uint32_t find(std::uint32_t ci, std::string_view key, std::uint32_t hash) const {
+    return index.find(hash, [&](std::uint32_t id) { return slab[id].correlation == ci && slab[id].key == key; });
+  }
+  std::uint32_t add(std::uint32_t ci, std::string_view key, std::uint32_t hash) {
+    std::uint32_t id;
+    if (!free_slots.empty()) {
+      id = free_slots.back();
+      free_slots.pop_back();
+    } else {
+      id = static_cast<std::uint32_t>(slab.size());
+      slab.emplace_back();
+    }
+    Group& g = slab[id];
+    g.key.assign(key);
+    g.correlation = ci;
+    g.hash = hash;
+    index.insert(hash, id);
+    ++live;
+    link_newest(id);
+    return id;
+  }
+  void link_newest(std::uint32_t id) {
+    Group& g = slab[id];
+    g.newer = kNone;
+    g.older = lru_newest;
+    if (lru_newest != kNone) slab[lru_newest].newer = id;
+    lru_newest = id;
+    if (lru_oldest == kNone) lru_oldest = id;
+  }
+  void unlink(std::uint32_t id) {
+    Group& g = slab[id];
+    if (g.newer != kNone) slab[g.newer].older = g.older;
+    else lru_newest = g.older;
+    if (g.older != kNone) slab[g.older].newer = g.newer;
+    else lru_oldest = g.newer;
+  }
+  void touch(std::uint32_t id) {
+    if (lru_newest == id) return;
+    unlink(id);
+    link_newest(id);
+  }
+  // Frees the slot; the key is kept for collect_changes (a delete record).
+  void remove(std::uint32_t id) {
+    Group& g = slab[id];
+    unlink(id);
+    index.erase(g.hash, id);
+    bytes -= g.bytes;
+    dropped.emplace_back(g.correlation, std::move(g.key));
+    g.key.clear();
+    g.correlation = kNone;
+    std::vector<Entry>().swap(g.entries);
+    std::vector<std::string>().swap(g.counted);
+    std::string().swap(g.tenant);
+    std::string().swap(g.host);
+    g.bytes = g.counted_bytes = 0;
+    g.dirty = false;
+    ++g.generation;
+    --live;
+    free_slots.push_back(id);
+  }
+  void mark_dirty(std::uint32_t id) {
+    Group& g = slab[id];
+    if (g.dirty) return;
+    g.dirty = true;
+    dirty.emplace_back(id, g.generation);
+  }
 };
 
-// Approximate heap use of a group: its map node and key, its LRU node, its values and entries
-// (values of value_count longer than the small-string buffer count their bytes too).
-std::size_t group_bytes(const std::string& key, const Group& g) {
-  std::size_t b = key.size() + sizeof(Group) + 96 + g.value_bytes;
-  b += g.entries.capacity() * sizeof(Entry);
-  return b;
+std::size_t heap_string_bytes(const std::string& s) { return s.size() > 15 ? s.capacity() + 1 : 0; }
+
+// Approximate heap use of a group: its slab record, index slot, key and strings, entries
+// (counted values longer than the small-string buffer count their bytes too).
+std::uint32_t group_bytes(const Group& g) {
+  std::size_t b = sizeof(Group) + 12 + heap_string_bytes(g.key) + heap_string_bytes(g.tenant) +
+                  heap_string_bytes(g.host) + g.counted_bytes;
+  b += g.entries.capacity() * sizeof(Entry) + g.counted.capacity() * sizeof(std::string);
+  return static_cast<std::uint32_t>(std::min<std::size_t>(b, 0xFFFFFFFFu));
+}
+
+// Group key: each group-by value as a varint length and its bytes, so any value (even one
+// holding separators) maps back unambiguously. An IPv4 address takes 12 bytes: inline in the
+// std::string, no allocation and no second cache line to compare.
+void encode_group_key(std::string& key, const std::vector<std::string>& values) {
+  key.clear();
+  for (const std::string& v : values) {
+    std::size_t n = v.size();
+    while (n >= 0x80) {
+      key.push_back(static_cast<char>(0x80 | (n & 0x7F)));
+      n >>= 7;
+    }
+    key.push_back(static_cast<char>(n));
+    key += v;
+  }
+}
+std::vector<std::string> group_key_values(std::string_view key) {
+  std::vector<std::string> values;
+  std::size_t i = 0;
+  while (i < key.size()) {
+    std::size_t n = 0;
+    for (int shift = 0; i < key.size(); shift += 7) {
+      const auto b = static_cast<unsigned char>(key[i++]);
+      n |= std::size_t(b & 0x7F) << shift;
+      if (!(b & 0x80)) break;
+    }
+    values.emplace_back(key.substr(i, n));
+    i += n;
+  }
+  return values;
 }
 
 void put_u32(std::string& s, std::uint32_t v) { s.append(reinterpret_cast<const char*>(&v), 4); }
@@ -108,6 +293,15 @@ struct Reader {
 };
 
 std::uint64_t hash_key(std::string_view key) { return std::hash<std::string_view>{}(key); }
+
+// Hash of a group (correlation, encoded values); mixed so that the low bits (shard) and the
+// high bits (index slot) both depend on the correlation.
+std::uint64_t hash_group(std::uint32_t ci, std::string_view key) {
+  std::uint64_t x = hash_key(key) + (std::uint64_t(ci) + 1) * 0x9E3779B97F4A7C15ULL;
+  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
+  return x ^ (x >> 31);
+}
 
 }  // namespace
 
@@ -331,52 +525,43 @@ static void contribute(CorrelationEngine::Impl& impl, CorrelationCounters& count
                        std::string_view tenant, std::string_view host) {
   const CompiledCorrelation& c = impl.corr[ci];
   thread_local std::string key;
-  key.clear();
-  key.append(reinterpret_cast<const char*>(&ci), 4);
-  for (const std::string& v : values) {
-    key += v;
-    key.push_back(kSep);
-  }
-  Shard& s = impl.shard_of(key);
+  encode_group_key(key, values);
+  const std::uint64_t h = hash_group(ci, key);
+  Shard& s = *impl.shards[h % impl.shards.size()];
+  const auto index_hash = static_cast<std::uint32_t>(h >> 32);
   std::lock_guard lock(s.mu);
-  auto it = s.groups.find(key);
-  const bool inserted = it == s.groups.end();
-  if (inserted) it = s.groups.emplace(key, Group{}).first;
-  Group& g = it->second;
-  if (inserted) {
-    g.values = values;
-    for (const std::string& v : values) g.value_bytes += v.size() + sizeof(std::string);
-    s.lru.push_front(&it->first);
-    g.lru = s.lru.begin();
+  std::uint32_t id = s.find(ci, key, index_hash);
+  if (id == kNone) {
+    id = s.add(ci, key, index_hash);
   } else {
-    s.lru.splice(s.lru.begin(), s.lru, g.lru);
-    s.bytes -= g.bytes;
+    s.touch(id);
+    s.bytes -= s.slab[id].bytes;
   }
+  Group& g = s.slab[id];
   const std::int64_t old_front = g.entries.empty() ? kFar : g.entries.front().t;
-  if (value.size() > 15) g.value_bytes += value.size();
-  Entry e{t, pos, std::move(value)};
-  if (g.entries.empty() || g.entries.back().t <= t) g.entries.push_back(std::move(e));
-  else g.entries.insert(std::upper_bound(g.entries.begin(), g.entries.end(), t,
-                                         [](std::int64_t x, const Entry& y) { return x < y.t; }),
-                        std::move(e));
-  if (t < old_front) s.closes[c.depth].push(HeapItem{t + c.rule.timespan_ns, key});
+  const bool counts = c.rule.type == CorrelationType::kValueCount;
+  if (counts && value.size() > 15) g.counted_bytes += static_cast<std::uint32_t>(value.size());
+  if (g.entries.empty() || g.entries.back().t <= t) {
+    g.entries.push_back(Entry{t, pos});
+    if (counts) g.counted.push_back(std::move(value));
+  } else {
+    const auto at = std::upper_bound(g.entries.begin(), g.entries.end(), t,
+                                     [](std::int64_t x, const Entry& y) { return x < y.t; });
+    const auto offset = at - g.entries.begin();
+    g.entries.insert(at, Entry{t, pos});
+    if (counts) g.counted.insert(g.counted.begin() + offset, std::move(value));
+  }
+  if (t < old_front) s.closes[c.depth].push(CloseItem{t + c.rule.timespan_ns, id, g.generation});
   if (tenant.size()) g.tenant.assign(tenant);
   if (host.size()) g.host.assign(host);
-  g.bytes = group_bytes(key, g);
+  g.bytes = group_bytes(g);
   s.bytes += g.bytes;
-  if (!g.dirty) {
-    g.dirty = true;
-    s.dirty.push_back(it->first);
-  }
+  s.mark_dirty(id);
   counters.events.fetch_add(1, std::memory_order_relaxed);
-  while (s.bytes > impl.shard_cap && s.lru.size() > 1) {
-    const std::string* victim = s.lru.back();
-    if (victim == &it->first) break;
-    auto v = s.groups.find(*victim);
-    s.lru.pop_back();
-    s.bytes -= v->second.bytes;
-    if (!v->second.dirty) s.dirty.push_back(v->first);
-    s.groups.erase(v);
+  while (s.bytes > impl.shard_cap && s.live > 1) {
+    const std::uint32_t victim = s.lru_oldest;
+    if (victim == id) break;
+    s.remove(victim);
     counters.evicted_groups.fetch_add(1, std::memory_order_relaxed);
   }
 }
@@ -518,7 +703,7 @@ bool close_window(const CompiledCorrelation& c, Group& g, std::uint64_t* count, 
     case CorrelationType::kEventCount: measure = n; break;
     case CorrelationType::kValueCount: {
       std::unordered_set<std::string_view> distinct;
-      for (std::size_t i = 0; i < n; ++i) distinct.insert(g.entries[i].value);
+      for (std::size_t i = 0; i < n; ++i) distinct.insert(g.counted[i]);
       measure = distinct.size();
       break;
     }
@@ -541,11 +726,17 @@ bool close_window(const CompiledCorrelation& c, Group& g, std::uint64_t* count, 
   *first = start;
   *last = g.entries[n - 1].t;
   g.entries.erase(g.entries.begin(), g.entries.begin() + static_cast<std::ptrdiff_t>(n));
+  if (!g.counted.empty()) {
+    for (std::size_t i = 0; i < n; ++i)
+      if (g.counted[i].size() > 15) g.counted_bytes -= static_cast<std::uint32_t>(g.counted[i].size());
+    g.counted.erase(g.counted.begin(), g.counted.begin() + static_cast<std::ptrdiff_t>(n));
+  }
   return c.rule.condition.holds(measure);
 }
 
-Alert correlation_alert(const CompiledCorrelation& c, const Group& g, std::uint64_t count, std::uint64_t measure,
-                        std::int64_t first, std::int64_t last, std::int64_t now) {
+Alert correlation_alert(const CompiledCorrelation& c, const Group& g, const std::vector<std::string>& values,
+                        std::uint64_t count, std::uint64_t measure, std::int64_t first, std::int64_t last,
+                        std::int64_t now) {
   Alert a;
   a.received_unix_ns = now;
   a.event_unix_ns = last;
@@ -559,10 +750,10 @@ Alert correlation_alert(const CompiledCorrelation& c, const Group& g, std::uint6
   a.host = g.host;
   a.format = "correlation";
   std::string groups;
-  for (std::size_t i = 0; i < c.rule.group_by.size() && i < g.values.size(); ++i) {
-    a.matched.push_back(AlertField{c.rule.group_by[i], g.values[i]});
-    a.fields.push_back(AlertField{c.rule.group_by[i], g.values[i]});
-    groups += (groups.empty() ? "" : ", ") + c.rule.group_by[i] + "=" + g.values[i];
+  for (std::size_t i = 0; i < c.rule.group_by.size() && i < values.size(); ++i) {
+    a.matched.push_back(AlertField{c.rule.group_by[i], values[i]});
+    a.fields.push_back(AlertField{c.rule.group_by[i], values[i]});
+    groups += (groups.empty() ? "" : ", ") + c.rule.group_by[i] + "=" + values[i];
   }
   a.fields.push_back(AlertField{"correlation_type", to_string(c.rule.type)});
   a.fields.push_back(AlertField{"event_count", std::to_string(count)});
@@ -643,15 +834,13 @@ void CorrelationEngine::advance(std::vector<Alert>& out, bool flush_all) {
     for (auto& sp : impl.shards) {
       Shard& s = *sp;
       std::lock_guard lock(s.mu);
-      MinHeap& closes = s.closes[depth];
+      CloseHeap& closes = s.closes[depth];
       while (!closes.empty() && closes.top().at <= watermark) {
-        HeapItem item = closes.top();
+        const CloseItem item = closes.top();
         closes.pop();
-        auto it = s.groups.find(item.key);
-        if (it == s.groups.end()) continue;
-        Group& g = it->second;
-        std::uint32_t ci;
-        std::memcpy(&ci, item.key.data(), 4);
+        if (s.slab[item.id].generation != item.generation) continue;  // its group is gone
+        Group& g = s.slab[item.id];
+        const std::uint32_t ci = g.correlation;
         const CompiledCorrelation& c = impl.corr[ci];
         if (g.entries.empty() || g.entries.front().t + c.rule.timespan_ns != item.at) continue;  // stale
         std::uint64_t count, measure;
@@ -659,21 +848,18 @@ void CorrelationEngine::advance(std::vector<Alert>& out, bool flush_all) {
         counters_.windows_closed.fetch_add(1, std::memory_order_relaxed);
         if (close_window(c, g, &count, &first, &last, &measure)) {
           counters_.alerts.fetch_add(1, std::memory_order_relaxed);
-          if (c.keep_alerts) emitted.push_back({ci, correlation_alert(c, g, count, measure, first, last, now)});
-          if (!c.parents.empty()) fired.push_back(Fired{ci, g.values, last, g.tenant, g.host});
+          std::vector<std::string> values = group_key_values(g.key);
+          if (c.keep_alerts) emitted.push_back({ci, correlation_alert(c, g, values, count, measure, first, last, now)});
+          if (!c.parents.empty()) fired.push_back(Fired{ci, std::move(values), last, g.tenant, g.host});
         }
-        if (!g.dirty) {
-          g.dirty = true;
-          s.dirty.push_back(item.key);
-        }
-        s.bytes -= g.bytes;
         if (g.entries.empty()) {
-          s.lru.erase(g.lru);
-          s.groups.erase(it);
+          s.remove(item.id);
         } else {
-          g.bytes = group_bytes(item.key, g);
+          s.mark_dirty(item.id);
+          s.bytes -= g.bytes;
+          g.bytes = group_bytes(g);
           s.bytes += g.bytes;
-          closes.push(HeapItem{g.entries.front().t + c.rule.timespan_ns, item.key});
+          closes.push(CloseItem{g.entries.front().t + c.rule.timespan_ns, item.id, item.generation});
         }
       }
       if (depth != impl.max_depth) continue;
@@ -742,7 +928,7 @@ std::size_t CorrelationEngine::groups() const {
   std::size_t n = 0;
   for (auto& s : impl_->shards) {
     std::lock_guard lock(s->mu);
-    n += s->groups.size();
+    n += s->live;
   }
   return n;
 }
@@ -763,51 +949,36 @@ void CorrelationEngine::collect_changes(
   for (auto& sp : impl.shards) {
     Shard& s = *sp;
     std::lock_guard lock(s.mu);
-    if (everything) {
-      for (auto& kv : s.groups) {
-        if (!kv.second.dirty) s.dirty.push_back(kv.first);
-        kv.second.dirty = true;
-      }
+    if (everything)
+      for (std::uint32_t id = 0; id < s.slab.size(); ++id)
+        if (s.slab[id].correlation != kNone) s.mark_dirty(id);
+    if (everything)
       for (const auto& kv : s.suppress) s.dirty_suppress.insert(kv.first);
-    }
-    for (const std::string& key : s.dirty) {
-      std::uint32_t ci;
-      std::memcpy(&ci, key.data(), 4);
-      const CompiledCorrelation& c = impl.corr[ci];
-      auto it = s.groups.find(key);
-      if (it != s.groups.end()) {
-        if (!it->second.dirty) continue;  // already written in this call (listed twice)
-        it->second.dirty = false;
-      }
+    // Removed groups first: a key removed and then opened again is written by the loop below.
+    for (const auto& [ci, key] : s.dropped) {
+      if (s.find(ci, key, static_cast<std::uint32_t>(hash_group(ci, key) >> 32)) != kNone) continue;
       // The stored key names the correlation by id, so it survives rule changes.
-      std::vector<std::string> values;
-      if (it != s.groups.end()) values = it->second.values;
-      else {
-        std::string_view rest = std::string_view(key).substr(4);
-        while (!rest.empty()) {
-          auto cut = rest.find(kSep);
-          values.emplace_back(rest.substr(0, cut));
-          rest.remove_prefix(cut + 1);
-        }
-      }
-      const std::string pk = persist_key(c, values);
-      if (it == s.groups.end()) {
-        sink(pk, nullptr);
-        continue;
-      }
+      sink(persist_key(impl.corr[ci], group_key_values(key)), nullptr);
+    }
+    s.dropped.clear();
+    for (const auto& [id, generation] : s.dirty) {
+      Group& g = s.slab[id];
+      if (g.generation != generation || !g.dirty) continue;  // removed since, or already written
+      g.dirty = false;
+      const std::vector<std::string> values = group_key_values(g.key);
+      const bool counts = !g.counted.empty();
       value.clear();
-      const Group& g = it->second;
-      put_u32(value, static_cast<std::uint32_t>(g.values.size()));
-      for (const std::string& v : g.values) put_str(value, v);
+      put_u32(value, static_cast<std::uint32_t>(values.size()));
+      for (const std::string& v : values) put_str(value, v);
       put_str(value, g.tenant);
       put_str(value, g.host);
       put_u32(value, static_cast<std::uint32_t>(g.entries.size()));
-      for (const Entry& e : g.entries) {
-        put_i64(value, e.t);
-        put_u32(value, e.pos);
-        put_str(value, e.value);
+      for (std::size_t i = 0; i < g.entries.size(); ++i) {
+        put_i64(value, g.entries[i].t);
+        put_u32(value, g.entries[i].pos);
+        put_str(value, counts ? std::string_view(g.counted[i]) : std::string_view());
       }
-      sink(pk, &value);
+      sink(persist_key(impl.corr[g.correlation], values), &value);
     }
     s.dirty.clear();
     for (const std::string& key : s.dirty_suppress) {
@@ -885,9 +1056,14 @@ Status CorrelationEngine::restore(std::string_view key, std::string_view value) 
   std::vector<std::string> values;
   for (std::uint32_t n = r.u32(); r.ok && n > 0; --n) values.push_back(r.str());
   std::string tenant = r.str(), host = r.str();
-  std::vector<Entry> entries;
+  struct Restored {
+    std::int64_t t;
+    std::uint32_t pos;
+    std::string value;
+  };
+  std::vector<Restored> entries;
   for (std::uint32_t n = r.u32(); r.ok && n > 0; --n) {
-    Entry e;
+    Restored e;
     e.t = r.i64();
     e.pos = r.u32();
     e.value = r.str();
@@ -895,7 +1071,7 @@ Status CorrelationEngine::restore(std::string_view key, std::string_view value) 
   }
   if (!r.ok) return Status::ParseError("correlation state: bad window record");
   if (values.size() != impl.corr[ci].rule.group_by.size()) return Status::Ok();  // group-by changed
-  for (Entry& e : entries) {
+  for (Restored& e : entries) {
     if (e.pos >= impl.corr[ci].rule.rules.size()) continue;
     contribute(impl, counters_, ci, e.pos, values, std::move(e.value), e.t, tenant, host);
     counters_.events.fetch_sub(1, std::memory_order_relaxed);  // restored, not new
