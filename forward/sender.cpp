@@ -1,5 +1,8 @@
 #include "forward/sender.h"
 
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
 
@@ -9,6 +12,12 @@ namespace vigil::forward {
 
 namespace {
 using Clock = std::chrono::steady_clock;
+// How long a part-filled batch waits for more entries before it goes out anyway. Sending each
+// commit's few alerts at once would cost a request, a settle write and their CPU per commit,
+// beside the matcher; a short wait fills batches under load and adds little latency otherwise.
+constexpr std::chrono::milliseconds kBatchLinger{20};
+// Added to the sender thread's nice value (see run()).
+constexpr int kSenderNiceness = 10;
 }
 
 Sender::Sender(DestinationConfig config, std::string sender_name, storage::AlertStore& store, std::FILE* log)
@@ -56,6 +65,14 @@ void Sender::stop() {
   if (thread_.joinable()) thread_.join();
 }
 
+void Sender::wait_for_full_batch(Clock::time_point deadline) {
+  std::unique_lock lock(mutex_);
+  wake_.wait_until(lock, deadline, [&] {
+    return stopping_.load() || rescan_ || counters_.pending.load() >= config_.batch_max_alerts;
+  });
+  woken_ = false;
+}
+
 bool Sender::wait_until(Clock::time_point deadline, bool wake_on_queue) {
   std::unique_lock lock(mutex_);
   // A backoff pause must not be cut short by new commits (they arrive all the time during an
@@ -74,11 +91,18 @@ std::chrono::milliseconds Sender::backoff(std::uint32_t failures) {
 }
 
 void Sender::run() {
+  // Forwarding is background work: the outbox is durable and the sender catches up, while the
+  // matcher and the store writer are what keeps ingestion from falling behind. Under CPU
+  // contention this thread (Linux: niceness is per thread) yields to them; with spare CPU it
+  // runs at full speed. If the nice value cannot be set, the thread simply keeps its priority.
+  (void)::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()),
+                      ::getpriority(PRIO_PROCESS, static_cast<id_t>(::gettid())) + kSenderNiceness);
   const std::string& name = config_.name;
   std::string read_from;     // next key to read ("" = the start of the queue)
   std::string single_until;  // after a rejected batch: one alert per request up to this key
   std::uint32_t failures = 0;  // failed attempts of the batch at the head
   bool reported_outage = false;
+  bool lingered = false;  // the part-filled batch at the head already waited for more entries
   auto settle_error = [&](const Status& st) {
     std::fprintf(log_, "vigil: forwarding %s: %s\n", name.c_str(), st.to_string().c_str());
     std::fflush(log_);
@@ -122,6 +146,12 @@ void Sender::run() {
       continue;  // back to whole batches
     }
     counters_.oldest_pending_created_unix_ns = pending->front().alert.created_unix_ns;
+    if (pending->size() < max && failures == 0 && !lingered) {
+      lingered = true;
+      wait_for_full_batch(Clock::now() + kBatchLinger);
+      continue;  // read again: the batch may have filled up
+    }
+    lingered = false;
 
     std::vector<const Alert*> alerts;
     std::vector<std::string> keys;

@@ -1,7 +1,8 @@
 #pragma once
 // Sender: one thread per destination that drains the destination's outbox queue in order.
 //
-// Loop: read up to batch_max_alerts pending alerts (oldest first) -> Transport::deliver ->
+// Loop: read up to batch_max_alerts pending alerts (oldest first; a part-filled batch first
+//   waits up to 20 ms for more, so commits are not answered one request each) -> Transport::deliver ->
 //   delivered: settle them (delete the queue entries, record "delivered", move the cursor);
 //   retry:     record the attempt and error on the batch, wait with exponential backoff and
 //              jitter, send the same batch again (order is kept: nothing newer goes first);
@@ -10,6 +11,7 @@
 // An alert is settled only after the receiver acknowledged it, so a crash at any point resends
 // at most the batch in flight (at-least-once; the alert id lets the receiver de-duplicate).
 //
+// The thread runs 10 nice levels lower than its creator (forwarding must not slow matching).
 // Lifecycle: construct, start(), wake() after commits and replays, stop() (joins; a request in
 // flight is aborted). Counters may be read from any thread.
 #include <atomic>
@@ -61,6 +63,8 @@ class Sender {
   // Sleeps until `deadline`, stop, a rescan or (wake_on_queue) new entries; true unless stopping.
   bool wait_until(std::chrono::steady_clock::time_point deadline, bool wake_on_queue);
   std::chrono::milliseconds backoff(std::uint32_t failures);
+  // Sleeps until `deadline`, stop, a rescan or a full batch pending.
+  void wait_for_full_batch(std::chrono::steady_clock::time_point deadline);
 
   DestinationConfig config_;
   std::string sender_name_;

@@ -121,24 +121,28 @@ const char* to_string(DeliveryStateKind kind) {
 }
 
 OutboxExtension::OutboxExtension(std::vector<Destination> destinations)
-    : destinations_(std::move(destinations)), staged_(destinations_.size(), 0) {}
+    : destinations_(std::move(destinations)), staged_(destinations_.size(), 0) {
+  for (const Destination& d : destinations_) queue_prefixes_.push_back(dest_prefix(kPending, d.name));
+}
 
 Status OutboxExtension::add_to_batch(const std::vector<Alert>& alerts, rocksdb::WriteBatch& batch,
                                      const AlertStore& store) {
+  // This runs on the store writer's path after matching, so it writes the least that keeps
+  // delivery exact: one empty-valued queue key per alert per destination. "Pending" is the
+  // existence of that key (delivery_of derives it); a delivery-state record is written only
+  // when an attempt fails, the alert is delivered or it is dead-lettered (by the sender).
   std::fill(staged_.begin(), staged_.end(), 0);
   rocksdb::ColumnFamilyHandle* cf = store.column_family(ColumnFamily::kOutbox);
-  const std::string pending_state = encode_state(DeliveryStateKind::kPending, 0, "");
   std::string key;
   for (const Alert& alert : alerts) {
     auto alert_key = alert_key_from_id(alert.id);
     if (!alert_key) return alert_key.error();
     for (std::size_t d = 0; d < destinations_.size(); ++d) {
       if (!destinations_[d].qualifies(alert)) continue;
-      key = dest_prefix(kPending, destinations_[d].name);
+      key.assign(queue_prefixes_[d]);
       key.append(*alert_key);
-      rocksdb::Status s = batch.Put(cf, key, rocksdb::Slice());
-      if (s.ok()) s = batch.Put(cf, state_key(*alert_key, destinations_[d].name), pending_state);
-      if (!s.ok()) return from_rocksdb(s, "queueing alert " + alert.id);
+      if (rocksdb::Status s = batch.Put(cf, key, rocksdb::Slice()); !s.ok())
+        return from_rocksdb(s, "queueing alert " + alert.id);
       ++staged_[d];
     }
   }
@@ -154,36 +158,48 @@ void OutboxExtension::committed(const std::vector<Alert>&) {
 Result<std::vector<PendingAlert>> read_pending(const AlertStore& store, std::string_view destination,
                                                std::string_view from_key, std::size_t max,
                                                std::vector<std::string>* missing_keys) {
+  // First the queue keys (a short scan of small keys), then every alert of the batch in one
+  // sorted MultiGet: one pass over the alerts column family instead of a lookup per alert.
+  std::vector<std::string> keys;
+  {
+    const std::string prefix = dest_prefix(kPending, destination);
+    const std::string end = prefix_end(prefix);
+    rocksdb::Slice upper(end);
+    auto it = iterator(store, &upper);
+    std::string start = prefix;
+    start.append(from_key);
+    for (it->Seek(start); it->Valid() && keys.size() < max; it->Next()) {
+      std::string_view alert_key = view(it->key()).substr(prefix.size());
+      if (alert_key.size() == kAlertKeySize) keys.emplace_back(alert_key);
+    }
+    if (!it->status().ok()) return Error(from_rocksdb(it->status(), "scanning pending entries"));
+  }
   std::vector<PendingAlert> out;
-  const std::string prefix = dest_prefix(kPending, destination);
-  const std::string end = prefix_end(prefix);
-  rocksdb::Slice upper(end);
-  auto it = iterator(store, &upper);
-  std::string start = prefix;
-  start.append(from_key);
-  rocksdb::ReadOptions ro;
-  rocksdb::ColumnFamilyHandle* alerts_cf = store.column_family(ColumnFamily::kAlerts);
-  std::string value;
-  for (it->Seek(start); it->Valid() && out.size() < max; it->Next()) {
-    std::string_view alert_key = view(it->key()).substr(prefix.size());
-    if (alert_key.size() != kAlertKeySize) continue;
-    rocksdb::Status s = store.rocksdb_db()->Get(ro, alerts_cf, slice(alert_key), &value);
-    if (s.IsNotFound()) {
-      if (missing_keys) missing_keys->emplace_back(alert_key);
+  if (keys.empty()) return out;
+  std::vector<rocksdb::Slice> slices;
+  slices.reserve(keys.size());
+  for (const std::string& k : keys) slices.emplace_back(k);
+  std::vector<rocksdb::PinnableSlice> values(keys.size());
+  std::vector<rocksdb::Status> statuses(keys.size());
+  store.rocksdb_db()->MultiGet(rocksdb::ReadOptions(), store.column_family(ColumnFamily::kAlerts), keys.size(),
+                               slices.data(), values.data(), statuses.data(), /*sorted_input=*/true);
+  out.reserve(keys.size());
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    if (statuses[i].IsNotFound()) {
+      if (missing_keys) missing_keys->push_back(keys[i]);
       continue;
     }
-    if (!s.ok()) return Error(from_rocksdb(s, "reading a pending alert"));
+    if (!statuses[i].ok()) return Error(from_rocksdb(statuses[i], "reading a pending alert"));
     PendingAlert p;
-    p.key = std::string(alert_key);
-    if (Status st = decode_alert(alert_key, value, &p.alert); !st.ok()) {
+    p.key = std::move(keys[i]);
+    if (Status st = decode_alert(p.key, view(values[i]), &p.alert); !st.ok()) {
       // A stored alert that no longer decodes cannot be forwarded: report it as missing so the
       // sender dead-letters it instead of stalling the destination forever.
-      if (missing_keys) missing_keys->emplace_back(alert_key);
+      if (missing_keys) missing_keys->push_back(p.key);
       continue;
     }
     out.push_back(std::move(p));
   }
-  if (!it->status().ok()) return Error(from_rocksdb(it->status(), "scanning pending entries"));
   return out;
 }
 
@@ -344,19 +360,48 @@ Result<std::vector<OutboxStatus>> outbox_status(const AlertStore& store) {
 Result<std::vector<DeliveryState>> delivery_of(const AlertStore& store, std::string_view alert_id) {
   auto key = alert_key_from_id(alert_id);
   if (!key) return Error(key.error());
-  std::string prefix(1, kState);
-  prefix.append(*key);
-  const std::string end = prefix_end(prefix);
-  rocksdb::Slice upper(end);
-  auto it = iterator(store, &upper);
-  std::vector<DeliveryState> out;
-  for (it->Seek(prefix); it->Valid(); it->Next()) {
-    DeliveryState d;
-    if (!decode_state(view(it->value()), &d)) continue;
-    d.destination = std::string(view(it->key()).substr(prefix.size()));
-    out.push_back(std::move(d));
+  // Recorded states (failed attempts, delivered, dead-lettered), by destination.
+  std::map<std::string, DeliveryState> by_destination;
+  {
+    std::string prefix(1, kState);
+    prefix.append(*key);
+    const std::string end = prefix_end(prefix);
+    rocksdb::Slice upper(end);
+    auto it = iterator(store, &upper);
+    for (it->Seek(prefix); it->Valid(); it->Next()) {
+      DeliveryState d;
+      if (!decode_state(view(it->value()), &d)) continue;
+      d.destination = std::string(view(it->key()).substr(prefix.size()));
+      by_destination[d.destination] = std::move(d);
+    }
+    if (!it->status().ok()) return Error(from_rocksdb(it->status(), "reading delivery state"));
   }
-  if (!it->status().ok()) return Error(from_rocksdb(it->status(), "reading delivery state"));
+  // Pending is not recorded at commit: it is the queue entry's existence. Look for one under
+  // every destination that has queue entries (one seek per destination, a handful at most).
+  auto it = iterator(store, nullptr);
+  std::string seek(1, kPending);
+  std::string value;
+  for (it->Seek(seek); it->Valid() && !it->key().empty() && it->key()[0] == kPending;) {
+    std::string_view rest = view(it->key()).substr(1);
+    const std::string name(rest.substr(0, rest.find('\0')));
+    const std::string destination_prefix = dest_prefix(kPending, name);
+    rocksdb::Status s = store.rocksdb_db()->Get(rocksdb::ReadOptions(), store.column_family(ColumnFamily::kOutbox),
+                                                destination_prefix + *key, &value);
+    if (s.ok()) {
+      DeliveryState& d = by_destination[name];
+      d.destination = name;
+      // A delivered or dead-letter record left from before a replay no longer applies.
+      if (d.state != DeliveryStateKind::kPending) d.last_error.clear();
+      d.state = DeliveryStateKind::kPending;
+      if (d.updated_unix_ns == 0) d.updated_unix_ns = alert_key_created_unix_ns(*key);
+    } else if (!s.IsNotFound()) {
+      return Error(from_rocksdb(s, "reading a queue entry"));
+    }
+    it->Seek(prefix_end(destination_prefix));
+  }
+  if (!it->status().ok()) return Error(from_rocksdb(it->status(), "reading the outbox"));
+  std::vector<DeliveryState> out;
+  for (auto& [name, d] : by_destination) out.push_back(std::move(d));
   return out;
 }
 

@@ -7,7 +7,10 @@
 // commit order; destination names contain only [A-Za-z0-9._-], see valid_destination_name):
 //   'q' dest '\0' alert-key  -> ""                        pending, in delivery order
 //   'd' dest '\0' alert-key  -> time(8) attempts(4) reason dead letters (rejected, not retried)
-//   's' alert-key dest       -> state(1) time(8) attempts(4) last_error   delivery state
+//   's' alert-key dest       -> state(1) time(8) attempts(4) last_error   delivery state, written
+//                               only by the sender (failed attempt, delivered, dead-lettered)
+//                               and by replay; never at commit
+//
 //   'c' dest                 -> alert-key                 cursor: last entry the sender settled
 // A pending entry is deleted when its alert is delivered or dead-lettered, in the same write
 // that records the new state and moves the cursor. Replaying a dead letter puts its 'q' entry
@@ -67,8 +70,9 @@ struct OutboxStatus {
   std::uint64_t dead_letters = 0;
 };
 
-// The commit extension: one pending entry and one delivery state per alert per destination
-// whose filter it passes. Register with AlertStore::add_commit_extension before the pipeline
+// The commit extension: one queue key (empty value) per alert per destination whose filter it
+// passes; nothing else, since it runs on the path from matcher to store ("pending" is derived
+// from the key's existence). Register with AlertStore::add_commit_extension before the pipeline
 // starts; remove it (or stop the store) before destroying it.
 class OutboxExtension final : public CommitExtension {
  public:
@@ -91,6 +95,7 @@ class OutboxExtension final : public CommitExtension {
 
  private:
   std::vector<Destination> destinations_;
+  std::vector<std::string> queue_prefixes_;  // per destination: 'q' name '\0'
   std::vector<std::uint64_t> staged_;  // per destination, entries of the commit in progress
   std::function<void(std::size_t, std::uint64_t)> on_queued_;
 };

@@ -18,6 +18,7 @@
 #include "forward/cef.h"
 #include "forward/config.h"
 #include "forward/sender.h"
+#include "storage/alert_codec.h"
 #include "storage/alert_store.h"
 #include "storage/outbox.h"
 #include "tests/forward/webhook_receiver.h"
@@ -208,6 +209,58 @@ TEST_F(ForwardTest, WebhookDeliversEveryQualifyingAlertAtLeastOnceAfter500s) {
   ASSERT_EQ(status->size(), 1u);
   EXPECT_EQ((*status)[0].pending, 0u);
   EXPECT_EQ((*status)[0].cursor_alert_id, qualifying.back());
+}
+
+// The commit writes only the queue key; "pending" is derived from it, and the states the
+// sender records (failed attempt, delivered, dead letter) take over from there.
+TEST_F(ForwardTest, DeliveryStateIsPendingFromTheQueueEntryUntilTheSenderRecordsMore) {
+  forward::AlertFilter high_only;
+  high_only.min_level = AlertLevel::kMedium;
+  extension_ = std::make_unique<storage::OutboxExtension>(std::vector<storage::OutboxExtension::Destination>{
+      {"national", [high_only](const Alert& a) { return high_only.matches(a); }},
+      {"archive", [](const Alert&) { return true; }}});
+  store_->add_commit_extension(extension_.get());
+  std::vector<Alert> all = commit(0, 6);  // no sender runs: everything stays queued
+  // all[0] is low (archive only), all[1] and all[2] are high (both destinations).
+  auto low = storage::delivery_of(*store_, all[0].id);
+  ASSERT_TRUE(low) << low.error().to_string();
+  ASSERT_EQ(low->size(), 1u);
+  EXPECT_EQ((*low)[0].destination, "archive");
+  EXPECT_EQ((*low)[0].state, storage::DeliveryStateKind::kPending);
+  EXPECT_EQ((*low)[0].attempts, 0u);
+  EXPECT_GT((*low)[0].updated_unix_ns, 0);
+
+  auto key = [](const std::string& id) { return *storage::alert_key_from_id(id); };
+  ASSERT_TRUE(storage::mark_attempt_failed(*store_, "national", {key(all[1].id)}, 2, "HTTP 503").ok());
+  ASSERT_TRUE(storage::mark_delivered(*store_, "archive", {key(all[1].id)}, 1).ok());
+  ASSERT_TRUE(storage::mark_dead_letter(*store_, "national", key(all[2].id), 1, "HTTP 400: bad").ok());
+  auto high = storage::delivery_of(*store_, all[1].id);
+  ASSERT_TRUE(high);
+  ASSERT_EQ(high->size(), 2u);
+  EXPECT_EQ((*high)[0].destination, "archive");
+  EXPECT_EQ((*high)[0].state, storage::DeliveryStateKind::kDelivered);
+  EXPECT_EQ((*high)[1].destination, "national");
+  EXPECT_EQ((*high)[1].state, storage::DeliveryStateKind::kPending);
+  EXPECT_EQ((*high)[1].attempts, 2u);
+  EXPECT_EQ((*high)[1].last_error, "HTTP 503");
+  auto dead = storage::delivery_of(*store_, all[2].id);
+  ASSERT_TRUE(dead);
+  ASSERT_EQ(dead->size(), 2u);
+  EXPECT_EQ((*dead)[0].state, storage::DeliveryStateKind::kPending);  // archive
+  EXPECT_EQ((*dead)[1].state, storage::DeliveryStateKind::kDeadLetter);
+  EXPECT_EQ((*dead)[1].last_error, "HTTP 400: bad");
+  // A replayed dead letter is pending again.
+  auto replayed = storage::replay_dead_letters(*store_, "national", {all[2].id});
+  ASSERT_TRUE(replayed);
+  EXPECT_EQ(*replayed, 1u);
+  dead = storage::delivery_of(*store_, all[2].id);
+  ASSERT_TRUE(dead);
+  ASSERT_EQ(dead->size(), 2u);
+  EXPECT_EQ((*dead)[1].state, storage::DeliveryStateKind::kPending);
+  // Pending counts come from the queue entries alone.
+  auto pending = storage::count_pending(*store_, "archive");
+  ASSERT_TRUE(pending);
+  EXPECT_EQ(pending->first, 5u);
 }
 
 TEST_F(ForwardTest, RejectedAlertIsDeadLetteredWithReasonAndDeliveredAfterReplay) {
