@@ -4,7 +4,9 @@
 //    checked (every alert acknowledged exactly once, in order) before its time counts.
 //  BM_CommitPath/0 and /1: the store writer's commit rate (the stage after matching) without
 //    and with a webhook destination queueing every alert and its sender draining concurrently:
-//    forwarding must not slow the path from matcher to store.
+//    forwarding must not slow the path from matcher to store. The receiver runs in this
+//    process, so on a small machine it takes CPU a real (remote) receiver would not.
+//    Figures: docs/forwarding.md, "Speed".
 //
 //   ./build-bench/bench/vigil_forward_bench --benchmark_counters_tabular=true
 #include <benchmark/benchmark.h>
