@@ -1,6 +1,5 @@
 #include "collectors/alert_ingest.h"
 
-#include <openssl/hmac.h>
 #include <simdjson.h>
 
 #include <condition_variable>
@@ -10,31 +9,11 @@
 #include <thread>
 
 #include "collectors/http_ingest.h"  // gunzip
+#include "net/hmac.h"
 
 namespace vigil::collectors {
 
 namespace {
-
-std::string hmac_hex(std::string_view secret, std::string_view body) {
-  unsigned char mac[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
-       reinterpret_cast<const unsigned char*>(body.data()), body.size(), mac, &len);
-  static const char* hex = "0123456789abcdef";
-  std::string out;
-  for (unsigned i = 0; i < len; ++i) {
-    out.push_back(hex[mac[i] >> 4]);
-    out.push_back(hex[mac[i] & 15]);
-  }
-  return out;
-}
-
-bool same(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  unsigned char diff = 0;
-  for (std::size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
-  return diff == 0;
-}
 
 using simdjson::dom::element;
 
@@ -225,12 +204,12 @@ struct AlertIngest::Impl {
     if (auto auth = req.header("Authorization"); auth && auth->rfind("Bearer ", 0) == 0) {
       std::string_view token = auth->substr(7);
       for (const auto& s : options.senders)
-        if (same(s.token, token)) sender = &s;
+        if (net::equal_constant_time(s.token, token)) sender = &s;
     }
     if (!sender) return respond(net::Response::error(401, "unknown or missing bearer token"));
     if (!sender->hmac_secret.empty()) {
       auto sig = req.header("X-Vigil-Signature");
-      if (!sig || sig->rfind("sha256=", 0) != 0 || !same(sig->substr(7), hmac_hex(sender->hmac_secret, req.body)))
+      if (!sig || sig->rfind("sha256=", 0) != 0 || !net::equal_constant_time(sig->substr(7), net::hmac_sha256_hex(sender->hmac_secret, req.body)))
         return respond(net::Response::error(401, "missing or wrong X-Vigil-Signature"));
     }
     std::string decoded;

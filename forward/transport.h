@@ -9,8 +9,13 @@
 #include "core/alert.h"
 #include "core/status.h"
 #include "forward/config.h"
+#include "net/hmac.h"
 
 namespace vigil::forward {
+
+// The webhook signature (shared with the national receiver, collectors/alert_ingest.cpp).
+using net::equal_constant_time;
+using net::hmac_sha256_hex;
 
 enum class Outcome {
   kDelivered,  // the receiver acknowledged the whole batch (2xx; for syslog: written to the socket)
@@ -39,12 +44,8 @@ Result<std::unique_ptr<Transport>> make_transport(const DestinationConfig& confi
 // Webhook payload (vigil's own format, accepted by a national vigil's POST /ingest/alerts):
 // {"sender":"<sender>","alerts":[<alert JSON as core/alert_json.h>,...]}
 std::string webhook_body(const std::string& sender, const std::vector<const Alert*>& alerts);
-// Lowercase hex HMAC-SHA256 of `body` with `secret`: the value after "sha256=" in X-Vigil-Signature.
-std::string hmac_sha256_hex(std::string_view secret, std::string_view body);
 // gzip (one member) of `data`.
 Result<std::string> gzip_compress(std::string_view data);
-// Constant-time comparison for signatures and tokens.
-bool equal_constant_time(std::string_view a, std::string_view b);
 
 // Outcome of an HTTP status code (2xx delivered; 408, 429, 5xx retry; other 4xx rejected;
 // anything else, e.g. 3xx, retry: a redirect is a misconfiguration an admin fixes).
