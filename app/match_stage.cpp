@@ -76,18 +76,8 @@ void RuleMatchProcessor::process(const IngestBatch& batch, std::vector<Alert>& a
       errors[rec.source][static_cast<std::size_t>(ParseErrorKind::kOversize)]++;
       continue;
     }
-    event_.raw = rec.record.bytes;
-    event_.source = src.collector;
-    event_.record_no = rec.record.record_no;
-    event_.format = LogFormat::kUnknown;
-    event_.parse_error = ParseErrorKind::kNone;
-    event_.time_unix_ns = 0;
-    event_.time_text = {};
-    event_.host = {};
-    event_.declared_product = src.product;
-    event_.declared_category = src.category;
-    event_.declared_service = src.service;
-    event_.fields.clear();
+    event_.start_record(rec.record.bytes, src.collector, rec.record.record_no, src.product, src.category,
+                        src.service);
     matches_.clear();
     const bool usable = matcher_->match(event_, parser_, src.format, matches_);
     if (event_.parse_error != ParseErrorKind::kNone)

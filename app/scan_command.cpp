@@ -72,16 +72,8 @@ struct Worker {
         counts.parse_errors[static_cast<std::size_t>(ParseErrorKind::kTruncatedJson)]++;
         continue;
       }
-      event.raw = rec.bytes;
-      event.source = source;
-      event.record_no = rec.record_no;
-      event.parse_error = ParseErrorKind::kNone;
-      event.time_text = {};
-      event.host = {};
-      event.declared_product = opt.declared_product;
-      event.declared_category = opt.declared_category;
-      event.declared_service = opt.declared_service;
-      event.fields.clear();
+      event.start_record(rec.bytes, source, rec.record_no, opt.declared_product, opt.declared_category,
+                         opt.declared_service);
       matches.clear();
       bool usable = matcher->match(event, parser, opt.format, matches);
       if (event.parse_error != ParseErrorKind::kNone)

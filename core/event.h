@@ -119,6 +119,24 @@ struct Event {
   // on events that declare them.
   std::string_view declared_product, declared_category, declared_service;
   FieldView fields;
+
+  // Readies a reused Event for the next record: everything a parser or an earlier record set is
+  // cleared (the field arena keeps its memory), so nothing leaks from one record to the next.
+  void start_record(std::string_view record_bytes, std::string_view source_name, std::uint64_t number,
+                    std::string_view product, std::string_view category, std::string_view service) {
+    raw = record_bytes;
+    source = source_name;
+    record_no = number;
+    format = LogFormat::kUnknown;
+    parse_error = ParseErrorKind::kNone;
+    time_unix_ns = 0;
+    time_text = {};
+    host = {};
+    declared_product = product;
+    declared_category = category;
+    declared_service = service;
+    fields.clear();
+  }
 };
 
 }  // namespace vigil

@@ -67,9 +67,7 @@ std::map<std::string, int> run_file(const std::shared_ptr<const RuleSet>& rulese
   std::vector<RuleMatch> matches;
   while ((*reader)->next_batch(records)) {
     for (const Record& r : records) {
-      event.raw = r.bytes;
-      event.fields.clear();
-      event.parse_error = ParseErrorKind::kNone;
+      event.start_record(r.bytes, "conformance", r.record_no, {}, {}, {});
       matches.clear();
       (*matcher)->match(event, parser, LogFormat::kUnknown, matches);
       for (const RuleMatch& m : matches) hits[ruleset->rule(m.rule).id]++;
