@@ -20,13 +20,8 @@ namespace {
 
 constexpr std::string_view kPrefix = "/api/v1/";
 
-void str(std::string& out, std::string_view s) {
-  out += '"';
-  append_json_escaped(out, s, InvalidUtf8::kReplace);
-  out += '"';
-}
 void key(std::string& out, std::string_view k) {
-  str(out, k);
+  append_json_string(out, k);
   out += ':';
 }
 
@@ -141,8 +136,8 @@ void append_spans(std::string& out, const Alert& a) {
     if (!first) out += ',';
     first = false;
     out += '{';
-    key(out, "field"), str(out, m.name);
-    out += ',', key(out, "value"), str(out, m.value);
+    key(out, "field"), append_json_string(out, m.name);
+    out += ',', key(out, "value"), append_json_string(out, m.value);
     out += ",\"start\":" + std::to_string(at) + ",\"end\":" + std::to_string(at + len) + '}';
   }
   out += ']';
@@ -264,9 +259,9 @@ net::Response AnalystApi::dispatch(const net::Request& req, const Principal& who
   if (route == "whoami") {
     if (!get) return error(405, "use GET");
     std::string out = "{";
-    key(out, "name"), str(out, who.name);
-    out += ',', key(out, "role"), str(out, to_string(who.role));
-    out += ',', key(out, "tenant"), str(out, who.tenant);
+    key(out, "name"), append_json_string(out, who.name);
+    out += ',', key(out, "role"), append_json_string(out, to_string(who.role));
+    out += ',', key(out, "tenant"), append_json_string(out, who.tenant);
     out += '}';
     return net::Response::json(200, out);
   }
@@ -285,11 +280,11 @@ net::Response AnalystApi::dispatch(const net::Request& req, const Principal& who
         const storage::DeadLetter& d = (*letters)[i];
         if (i) out += ',';
         out += '{';
-        key(out, "destination"), str(out, d.destination);
-        out += ',', key(out, "alert_id"), str(out, d.alert_id);
-        out += ',', key(out, "reason"), str(out, d.reason);
+        key(out, "destination"), append_json_string(out, d.destination);
+        out += ',', key(out, "alert_id"), append_json_string(out, d.alert_id);
+        out += ',', key(out, "reason"), append_json_string(out, d.reason);
         out += ',', key(out, "attempts"), out += std::to_string(d.attempts);
-        out += ',', key(out, "time"), str(out, format_rfc3339_ns(d.unix_ns));
+        out += ',', key(out, "time"), append_json_string(out, format_rfc3339_ns(d.unix_ns));
         out += '}';
       }
       out += "]}";
@@ -381,7 +376,7 @@ net::Response AnalystApi::dispatch(const net::Request& req, const Principal& who
       append_alert_json(out, page->alerts[i]);
     }
     out += "],";
-    key(out, "next_cursor"), str(out, page->next_cursor);
+    key(out, "next_cursor"), append_json_string(out, page->next_cursor);
     out += '}';
     return net::Response::json(200, out);
   }
@@ -413,8 +408,8 @@ net::Response AnalystApi::dispatch(const net::Request& req, const Principal& who
       if (message.empty()) continue;
       if (!errors.empty()) errors += ',';
       errors += '{';
-      key(errors, "id"), str(errors, id);
-      errors += ',', key(errors, "error"), str(errors, message);
+      key(errors, "id"), append_json_string(errors, id);
+      errors += ',', key(errors, "error"), append_json_string(errors, message);
       errors += '}';
     }
     return net::Response::json(200, "{\"updated\":" + std::to_string(updated) + ",\"errors\":[" + errors + "]}");
@@ -437,20 +432,20 @@ net::Response AnalystApi::dispatch(const net::Request& req, const Principal& who
       std::string out = "{\"alert\":";
       append_alert_json(out, *alert);
       out += ",\"evidence\":{";
-      key(out, "raw"), str(out, alert->raw);
+      key(out, "raw"), append_json_string(out, alert->raw);
       out += ",\"spans\":";
       append_spans(out, *alert);
       out += "},";
-      key(out, "rule_source"), str(out, hooks_.rule_source ? hooks_.rule_source(*alert) : std::string());
+      key(out, "rule_source"), append_json_string(out, hooks_.rule_source ? hooks_.rule_source(*alert) : std::string());
       out += ",\"history\":[";
       for (std::size_t i = 0; i < history->size(); ++i) {
         const storage::HistoryEntry& h = (*history)[i];
         if (i) out += ',';
         out += '{';
-        key(out, "time"), str(out, format_rfc3339_ns(h.time_unix_ns));
-        out += ',', key(out, "actor"), str(out, h.actor);
-        out += ',', key(out, "action"), str(out, h.action);
-        out += ',', key(out, "detail"), str(out, h.detail);
+        key(out, "time"), append_json_string(out, format_rfc3339_ns(h.time_unix_ns));
+        out += ',', key(out, "actor"), append_json_string(out, h.actor);
+        out += ',', key(out, "action"), append_json_string(out, h.action);
+        out += ',', key(out, "detail"), append_json_string(out, h.detail);
         out += '}';
       }
       out += "],\"delivery\":[";
@@ -460,11 +455,11 @@ net::Response AnalystApi::dispatch(const net::Request& req, const Principal& who
         const storage::DeliveryState& d = (*delivery)[i];
         if (i) out += ',';
         out += '{';
-        key(out, "destination"), str(out, d.destination);
-        out += ',', key(out, "state"), str(out, storage::to_string(d.state));
+        key(out, "destination"), append_json_string(out, d.destination);
+        out += ',', key(out, "state"), append_json_string(out, storage::to_string(d.state));
         out += ',', key(out, "attempts"), out += std::to_string(d.attempts);
-        out += ',', key(out, "last_error"), str(out, d.last_error);
-        out += ',', key(out, "updated"), str(out, format_rfc3339_ns(d.updated_unix_ns));
+        out += ',', key(out, "last_error"), append_json_string(out, d.last_error);
+        out += ',', key(out, "updated"), append_json_string(out, format_rfc3339_ns(d.updated_unix_ns));
         out += '}';
       }
       out += "]}";
@@ -538,7 +533,7 @@ net::Response AnalystApi::dispatch(const net::Request& req, const Principal& who
     for (std::size_t i = 0; i < stats->buckets.size(); ++i) {
       if (i) out += ',';
       out += '{';
-      key(out, "start"), str(out, format_rfc3339_ns(stats->buckets[i].start_unix_s * 1000000000));
+      key(out, "start"), append_json_string(out, format_rfc3339_ns(stats->buckets[i].start_unix_s * 1000000000));
       out += ",\"by_level\":";
       counts(out, stats->buckets[i].by_level);
       out += '}';
@@ -553,15 +548,15 @@ net::Response AnalystApi::dispatch(const net::Request& req, const Principal& who
     for (std::size_t i = 0; i < stats->top_rules.size(); ++i) {
       if (i) out += ',';
       out += '{';
-      key(out, "id"), str(out, stats->top_rules[i].id);
-      out += ',', key(out, "title"), str(out, stats->top_rules[i].title);
+      key(out, "id"), append_json_string(out, stats->top_rules[i].id);
+      out += ',', key(out, "title"), append_json_string(out, stats->top_rules[i].title);
       out += ",\"count\":" + std::to_string(stats->top_rules[i].count) + '}';
     }
     out += "],\"top_hosts\":[";
     for (std::size_t i = 0; i < stats->top_hosts.size(); ++i) {
       if (i) out += ',';
       out += '{';
-      key(out, "host"), str(out, stats->top_hosts[i].first);
+      key(out, "host"), append_json_string(out, stats->top_hosts[i].first);
       out += ",\"count\":" + std::to_string(stats->top_hosts[i].second) + '}';
     }
     out += "]}";
@@ -578,16 +573,16 @@ net::Response AnalystApi::dispatch(const net::Request& req, const Principal& who
       if (!first) out += ',';
       first = false;
       out += '{';
-      key(out, "id"), str(out, r.id);
-      out += ',', key(out, "title"), str(out, r.title);
-      out += ',', key(out, "level"), str(out, r.level);
+      key(out, "id"), append_json_string(out, r.id);
+      out += ',', key(out, "title"), append_json_string(out, r.title);
+      out += ',', key(out, "level"), append_json_string(out, r.level);
       out += ",\"tags\":[";
       for (std::size_t i = 0; i < r.tags.size(); ++i) {
         if (i) out += ',';
-        str(out, r.tags[i]);
+        append_json_string(out, r.tags[i]);
       }
       out += "],";
-      key(out, "path"), str(out, r.path);
+      key(out, "path"), append_json_string(out, r.path);
       auto c = counts->find(r.id);
       out += ",\"matches\":" + std::to_string(c == counts->end() ? 0 : c->second) + '}';
     }
@@ -603,8 +598,8 @@ net::Response AnalystApi::dispatch(const net::Request& req, const Principal& who
       if (!first) out += ',';
       first = false;
       out += '{';
-      key(out, "name"), str(out, c.name);
-      out += ',', key(out, "kind"), str(out, c.kind);
+      key(out, "name"), append_json_string(out, c.name);
+      out += ',', key(out, "kind"), append_json_string(out, c.kind);
       out += ",\"received\":" + std::to_string(c.received) + ",\"dropped\":" + std::to_string(c.dropped) +
              ",\"parse_errors\":" + std::to_string(c.parse_errors);
       // Events per second since the previous call for this collector.
@@ -658,10 +653,10 @@ net::Response AnalystApi::dispatch(const net::Request& req, const Principal& who
         if (!first) out += ',';
         first = false;
         out += '{';
-        key(out, "name"), str(out, p.name);
-        out += ',', key(out, "role"), str(out, to_string(p.role));
-        out += ',', key(out, "tenant"), str(out, p.tenant);
-        out += ',', key(out, "created"), str(out, format_rfc3339_ns(p.created_unix_ns));
+        key(out, "name"), append_json_string(out, p.name);
+        out += ',', key(out, "role"), append_json_string(out, to_string(p.role));
+        out += ',', key(out, "tenant"), append_json_string(out, p.tenant);
+        out += ',', key(out, "created"), append_json_string(out, format_rfc3339_ns(p.created_unix_ns));
         out += '}';
       }
       out += "]}";
@@ -685,7 +680,7 @@ net::Response AnalystApi::dispatch(const net::Request& req, const Principal& who
         !st.ok())
       return from_status(st);
     std::string out = "{";
-    key(out, "token"), str(out, *token);
+    key(out, "token"), append_json_string(out, *token);
     out += '}';
     return net::Response::json(200, out);
   }
@@ -713,15 +708,15 @@ net::Response AnalystApi::dispatch(const net::Request& req, const Principal& who
       const storage::AuditEntry& e = page->entries[i];
       if (i) out += ',';
       out += '{';
-      key(out, "time"), str(out, format_rfc3339_ns(e.time_unix_ns));
-      out += ',', key(out, "actor"), str(out, e.actor);
-      out += ',', key(out, "action"), str(out, e.action);
-      out += ',', key(out, "target"), str(out, e.target);
-      out += ',', key(out, "detail"), str(out, e.detail);
+      key(out, "time"), append_json_string(out, format_rfc3339_ns(e.time_unix_ns));
+      out += ',', key(out, "actor"), append_json_string(out, e.actor);
+      out += ',', key(out, "action"), append_json_string(out, e.action);
+      out += ',', key(out, "target"), append_json_string(out, e.target);
+      out += ',', key(out, "detail"), append_json_string(out, e.detail);
       out += '}';
     }
     out += "],";
-    key(out, "next_cursor"), str(out, page->next_cursor);
+    key(out, "next_cursor"), append_json_string(out, page->next_cursor);
     out += '}';
     return net::Response::json(200, out);
   }

@@ -6,31 +6,31 @@
 
 namespace vigil::app {
 
-void append_json_string(std::string& out, std::string_view s) {
-  out += '"';
-  append_json_escaped(out, s, InvalidUtf8::kReplace);
-  out += '"';
+void append_alert_head(std::string& out, std::string_view id, std::string_view title, std::string_view level,
+                       const std::vector<std::string>& tags, std::string_view path, std::string_view time,
+                       std::string_view host) {
+  out += "{\"rule\":{\"id\":";
+  append_json_string(out, id);
+  out += ",\"title\":";
+  append_json_string(out, title);
+  out += ",\"level\":";
+  append_json_string(out, level);
+  out += ",\"tags\":[";
+  for (std::size_t i = 0; i < tags.size(); ++i) {
+    if (i) out += ',';
+    append_json_string(out, tags[i]);
+  }
+  out += "],\"path\":";
+  append_json_string(out, path);
+  out += "},\"time\":";
+  append_json_string(out, time);
+  out += ",\"host\":";
+  append_json_string(out, host);
 }
 
 void append_alert_json(std::string& out, const rules::SigmaRule& rule, const Event& event,
                        const rules::RuleMatch& match) {
-  out += "{\"rule\":{\"id\":";
-  append_json_string(out, rule.id);
-  out += ",\"title\":";
-  append_json_string(out, rule.title);
-  out += ",\"level\":";
-  append_json_string(out, rule.level);
-  out += ",\"tags\":[";
-  for (std::size_t i = 0; i < rule.tags.size(); ++i) {
-    if (i) out += ',';
-    append_json_string(out, rule.tags[i]);
-  }
-  out += "],\"path\":";
-  append_json_string(out, rule.path);
-  out += "},\"time\":";
-  append_json_string(out, event.time_text);
-  out += ",\"host\":";
-  append_json_string(out, event.host);
+  append_alert_head(out, rule.id, rule.title, rule.level, rule.tags, rule.path, event.time_text, event.host);
   out += ",\"source\":{\"file\":";
   append_json_string(out, event.source);
   out += fmt::format(",\"record\":{}}}", event.record_no);

@@ -3,20 +3,24 @@
 #include <cstdio>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/event.h"
 #include "rules/matcher.h"
 
 namespace vigil::app {
 
-// Appends `s` to `out` as a JSON string literal (quotes included). Bytes that are not valid
-// UTF-8 become U+FFFD, so the output is always valid JSON whatever the input held.
-void append_json_string(std::string& out, std::string_view s);
 
 // One alert as a single-line JSON object:
 // {"rule":{"id","title","level","tags","path"},"time","host","source":{"file","record"},
 //  "format","matched":[{"field","value"}],"event":<the JSON event or the raw line>,
 //  "fields":{...parsed fields of a text record...}}
+// The start every alert line shares: {"rule":{"id","title","level","tags","path"},"time","host"
+// (the object is left open for the caller's other members).
+void append_alert_head(std::string& out, std::string_view id, std::string_view title, std::string_view level,
+                       const std::vector<std::string>& tags, std::string_view path, std::string_view time,
+                       std::string_view host);
+
 void append_alert_json(std::string& out, const rules::SigmaRule& rule, const Event& event,
                        const rules::RuleMatch& match);
 

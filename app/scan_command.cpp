@@ -14,6 +14,7 @@
 #include "app/match_stage.h"
 #include "rules/correlation_engine.h"
 #include "app/rule_sources.h"
+#include "core/json_text.h"
 #include "core/parse/parser.h"
 #include "core/record_reader.h"
 #include "rules/compiler.h"
@@ -128,23 +129,8 @@ struct Worker {
       counts.alerts_by_level[static_cast<std::size_t>(rank)]++;
       if (opt.output == OutputFormat::kJsonLines) {
         // The shape of a detection alert's line, with the correlation's summary as "event".
-        output += "{\"rule\":{\"id\":";
-        append_json_string(output, a.rule_id);
-        output += ",\"title\":";
-        append_json_string(output, a.rule_title);
-        output += ",\"level\":";
-        append_json_string(output, to_string(a.level));
-        output += ",\"tags\":[";
-        for (std::size_t i = 0; i < a.tags.size(); ++i) {
-          if (i) output.push_back(',');
-          append_json_string(output, a.tags[i]);
-        }
-        output += "],\"path\":";
-        append_json_string(output, a.rule_path);
-        output += "},\"time\":";
-        append_json_string(output, a.event_time);
-        output += ",\"host\":";
-        append_json_string(output, a.host);
+        append_alert_head(output, a.rule_id, a.rule_title, to_string(a.level), a.tags, a.rule_path, a.event_time,
+                          a.host);
         output += ",\"format\":";
         append_json_string(output, a.format);
         output += ",\"count\":" + std::to_string(a.count) + ",\"matched\":[";

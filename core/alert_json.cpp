@@ -7,11 +7,6 @@
 namespace vigil {
 
 namespace {
-void str(std::string& out, std::string_view s) {
-  out += '"';
-  append_json_escaped(out, s, InvalidUtf8::kReplace);
-  out += '"';
-}
 void key(std::string& out, const char* k) {
   out += '"';
   out += k;
@@ -22,14 +17,14 @@ void fields(std::string& out, const std::vector<AlertField>& list, bool as_objec
   for (std::size_t i = 0; i < list.size(); ++i) {
     if (i) out += ',';
     if (as_object) {
-      str(out, list[i].name);
+      append_json_string(out, list[i].name);
       out += ':';
-      str(out, list[i].value);
+      append_json_string(out, list[i].value);
     } else {
       out += "{\"field\":";
-      str(out, list[i].name);
+      append_json_string(out, list[i].name);
       out += ",\"value\":";
-      str(out, list[i].value);
+      append_json_string(out, list[i].value);
       out += '}';
     }
   }
@@ -51,37 +46,37 @@ std::string format_rfc3339_ns(std::int64_t unix_ns) {
 
 void append_alert_json(std::string& out, const Alert& a) {
   out += '{';
-  key(out, "id"), str(out, a.id);
-  out += ',', key(out, "created"), str(out, format_rfc3339_ns(a.created_unix_ns));
-  out += ',', key(out, "received"), str(out, format_rfc3339_ns(a.received_unix_ns));
-  out += ',', key(out, "event_time"), str(out, a.event_time);
+  key(out, "id"), append_json_string(out, a.id);
+  out += ',', key(out, "created"), append_json_string(out, format_rfc3339_ns(a.created_unix_ns));
+  out += ',', key(out, "received"), append_json_string(out, format_rfc3339_ns(a.received_unix_ns));
+  out += ',', key(out, "event_time"), append_json_string(out, a.event_time);
   out += ',', key(out, "rule");
   out += '{';
-  key(out, "id"), str(out, a.rule_id);
-  out += ',', key(out, "title"), str(out, a.rule_title);
-  out += ',', key(out, "level"), str(out, to_string(a.level));
+  key(out, "id"), append_json_string(out, a.rule_id);
+  out += ',', key(out, "title"), append_json_string(out, a.rule_title);
+  out += ',', key(out, "level"), append_json_string(out, to_string(a.level));
   out += ',', key(out, "tags");
   out += '[';
   for (std::size_t i = 0; i < a.tags.size(); ++i) {
     if (i) out += ',';
-    str(out, a.tags[i]);
+    append_json_string(out, a.tags[i]);
   }
   out += ']';
-  out += ',', key(out, "path"), str(out, a.rule_path);
+  out += ',', key(out, "path"), append_json_string(out, a.rule_path);
   out += '}';
-  out += ',', key(out, "tenant"), str(out, a.tenant);
-  out += ',', key(out, "system"), str(out, a.system);
-  out += ',', key(out, "host"), str(out, a.host);
-  out += ',', key(out, "collector"), str(out, a.collector);
-  out += ',', key(out, "peer"), str(out, a.peer);
+  out += ',', key(out, "tenant"), append_json_string(out, a.tenant);
+  out += ',', key(out, "system"), append_json_string(out, a.system);
+  out += ',', key(out, "host"), append_json_string(out, a.host);
+  out += ',', key(out, "collector"), append_json_string(out, a.collector);
+  out += ',', key(out, "peer"), append_json_string(out, a.peer);
   out += ',', key(out, "record"), out += std::to_string(a.record_no);
-  out += ',', key(out, "format"), str(out, a.format);
+  out += ',', key(out, "format"), append_json_string(out, a.format);
   out += ',', key(out, "matched"), fields(out, a.matched, false);
   out += ',', key(out, "fields"), fields(out, a.fields, true);
-  out += ',', key(out, "raw"), str(out, a.raw);
-  out += ',', key(out, "status"), str(out, to_string(a.status));
-  out += ',', key(out, "resolution"), str(out, to_string(a.resolution));
-  out += ',', key(out, "assignee"), str(out, a.assignee);
+  out += ',', key(out, "raw"), append_json_string(out, a.raw);
+  out += ',', key(out, "status"), append_json_string(out, to_string(a.status));
+  out += ',', key(out, "resolution"), append_json_string(out, to_string(a.resolution));
+  out += ',', key(out, "assignee"), append_json_string(out, a.assignee);
   out += ',', key(out, "count"), out += std::to_string(a.count);
   out += '}';
 }

@@ -16,4 +16,12 @@ enum class InvalidUtf8 {
 // escape(b) — the property the prefilter relies on to find a literal inside raw JSON.
 void append_json_escaped(std::string& out, std::string_view s, InvalidUtf8 invalid);
 
+// Appends `s` as a JSON string literal (quotes included). Invalid UTF-8 becomes U+FFFD, so the
+// output is valid JSON whatever the input held.
+inline void append_json_string(std::string& out, std::string_view s) {
+  out += '"';
+  append_json_escaped(out, s, InvalidUtf8::kReplace);
+  out += '"';
+}
+
 }  // namespace vigil
