@@ -783,8 +783,8 @@ void build_scan_plan(const std::shared_ptr<const RuleSet>& rs, const std::vector
     for (std::size_t r = 0; r < cr.json_routes.size(); ++r)
       if (cr.json_routes[r].keyword_db == db) return "route " + std::to_string(r) + " keywords (raw)";
     for (std::size_t r = 0; r < cr.json_routes.size(); ++r)
-      for (const auto& f : cr.json_routes[r].field_dbs)
-        if (f.db == db) return "route " + std::to_string(r) + " " + cr.field_names[f.field_id];
+      if (cr.json_routes[r].field_db == db)
+        return "route " + std::to_string(r) + " fields (" + std::to_string(cr.json_routes[r].fields.size()) + ")";
     return "?";
   };
   std::unordered_map<const hs_database_t*, std::pair<std::uint64_t, std::uint64_t>> per_db;
@@ -804,7 +804,7 @@ void build_scan_plan(const std::shared_ptr<const RuleSet>& rs, const std::vector
   }
   plan.layout = std::to_string(text_records) + " text records, " + std::to_string(json_records) +
                 " JSON records: " + std::to_string(raw_scans) + " raw-record scans, " +
-                std::to_string(value_scans) + " decoded-value scans, " +
+                std::to_string(value_scans) + " scans of decoded field values, " +
                 std::to_string(plan.databases.size()) + " distinct databases (recorded from vigil); busiest" +
                 busiest;
 }
@@ -927,8 +927,8 @@ void verify_suite(Suite& s) {
       std::string name = "?";
       for (std::size_t r = 0; r < cr.json_routes.size(); ++r) {
         if (cr.json_routes[r].keyword_db == v[k].second) name = "route " + std::to_string(r) + " keywords";
-        for (const auto& f : cr.json_routes[r].field_dbs)
-          if (f.db == v[k].second) name = "route " + std::to_string(r) + " " + cr.field_names[f.field_id];
+        if (cr.json_routes[r].field_db == v[k].second)
+          name = "route " + std::to_string(r) + " fields (" + std::to_string(cr.json_routes[r].fields.size()) + ")";
       }
       std::fprintf(stderr, "PROFILE %5.1f%% %s\n", 100 * v[k].first / total, name.c_str());
     }

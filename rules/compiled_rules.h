@@ -72,23 +72,26 @@ struct CompiledRule {
   bool reads_all_fields = false;
   // The OR of its logsource variants' conditions (a kTrue node when one has none).
   std::uint32_t logsource_root = 0;
+  // JSON events: a condition the rule implies that reads only route fields (EventID, Channel,
+  // ...), or kNoGate. Its value depends only on what a matcher's route cache is keyed on, so
+  // it is settled once per cache entry: a rule with no literal cover (evaluated whenever its
+  // route applies) is dropped there for events it cannot match, such as every Sysmon event
+  // whose EventID is not the 16 of "Sysmon Configuration Change".
+  std::uint32_t route_gate = 0xFFFFFFFFu;
 };
-
-// The literals one route's rules read in one event field (decoded values are scanned against
-// it). Pattern ids are route literal ids (CompiledRules::route_literal_*).
-struct RouteFieldDatabase {
-  std::uint32_t field_id = kNoField;
-  hs_database* db = nullptr;
-  // Shortest literal (in bytes; JSON field values are scanned decoded): a shorter value cannot
-  // hold any, so it is not scanned (EventID "1" against literals like "4688").
-  std::size_t min_literal_bytes = 0;
-};
+inline constexpr std::uint32_t kNoGate = 0xFFFFFFFFu;
 
 // JSON routing. Rules whose logsource conditions are the same (Sysmon EID 10, Security 4688 or
 // Sysmon 1, ...) form one route; an event is scanned only with the literals of the routes whose
-// conditions it meets, in small per-(route, field) databases that stay in cache, instead of
-// every rule's literals. Which routes apply depends only on the values of the fields logsource
-// conditions read (CompiledRules::route_fields), so each matcher caches it per such values.
+// conditions it meets, instead of every rule's literals. Which routes apply depends only on the
+// values of the fields logsource conditions read (CompiledRules::route_fields), so each matcher
+// caches it per such values.
+//
+// A route's field literals are found by ONE scan per event: the decoded values of the route's
+// fields are laid out one field after the other, each value followed by a NUL (no literal holds
+// one, so no match spans two values), and a hit counts only when it ends inside the values of
+// its literal's own field. One scan of ~600 bytes instead of one per field: the fixed cost of
+// an hs_scan call, not the bytes, was what the per-field databases spent their time on.
 struct JsonRoute {
   std::uint32_t condition = 0;   // node: the logsource conditions (kTrue for none)
   std::uint32_t format_mask = kAllFormats;
@@ -100,7 +103,10 @@ struct JsonRoute {
   // Rules evaluated whenever the route applies: no literal cover of their own detection (a
   // logsource literal such as the channel name would be true of every routed event anyway).
   std::vector<std::uint32_t> always;
-  std::vector<RouteFieldDatabase> field_dbs;
+  // The field literals of the route's rules (pattern ids: route literal ids), and the fields
+  // they read, in layout order (CompiledRules::route_literal_slot indexes this).
+  hs_database* field_db = nullptr;
+  std::vector<std::uint32_t> fields;
 };
 
 // One Hyperscan database per field holding that field's regex predicates.
@@ -129,10 +135,12 @@ struct CompiledRules {
   std::vector<std::uint32_t> keyword_rules;  // rules with reads_all_fields
 
   // JSON events: routes, the fields their conditions read (sorted ids), and route literal id
-  // (pattern id in a RouteFieldDatabase) -> literal id and -> the route's rules gated on it (CSR).
+  // (pattern id in a route's field database) -> literal id, -> the position of its field in
+  // the route's layout, and -> the route's rules gated on it (CSR).
   std::vector<JsonRoute> json_routes;
   std::vector<std::uint32_t> route_fields;
   std::vector<std::uint32_t> route_literal_literal;
+  std::vector<std::uint32_t> route_literal_slot;  // its field's position in JsonRoute::fields
   std::vector<std::uint32_t> route_literal_rules_offset;
   std::vector<std::uint32_t> route_literal_rules;
 

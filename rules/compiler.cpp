@@ -25,8 +25,7 @@ CompiledRules::~CompiledRules() {
   if (text_db) hs_free_database(text_db);
   for (JsonRoute& route : json_routes) {
     if (route.keyword_db) hs_free_database(route.keyword_db);
-    for (RouteFieldDatabase& f : route.field_dbs)
-      if (f.db) hs_free_database(f.db);
+    if (route.field_db) hs_free_database(route.field_db);
   }
   for (FieldRegexDatabase& r : regex_dbs)
     if (r.db) hs_free_database(r.db);
@@ -192,6 +191,7 @@ class Builder {
     compute_covers();
     if (Status s = build_literal_db(); !s.ok()) return s;
     if (Status s = build_json_routes(); !s.ok()) return s;
+    build_route_gates();
     build_regex_dbs();
     report_.literals = literal_texts_.size();
     report_.rules_compiled = out_->rules.size();
@@ -525,9 +525,11 @@ class Builder {
   // Compiles one literal database. `escaped_forms` adds each literal's JSON-escaped form (for
   // scans over raw JSON) and the escape detectors. Pattern ids are literal ids.
   // `pattern_ids` (when not null, parallel to `literals`) replaces the literal ids.
+  // `single_match`: report each pattern once per scan (enough when any occurrence counts).
   Result<hs_database_t*> compile_literals(const std::vector<std::uint32_t>& literals,
                                           bool escaped_forms, const char* what,
-                                          const std::vector<std::uint32_t>* pattern_ids = nullptr) {
+                                          const std::vector<std::uint32_t>* pattern_ids = nullptr,
+                                          bool single_match = true) {
     if (literals.empty()) return static_cast<hs_database_t*>(nullptr);
     std::vector<std::string> patterns;
     std::vector<unsigned> flags, ids;
@@ -535,7 +537,7 @@ class Builder {
       const std::uint32_t l = literals[i];
       const unsigned id = pattern_ids ? (*pattern_ids)[i] : l;
       const LiteralKey& k = literal_texts_[l];
-      unsigned f = HS_FLAG_SINGLEMATCH | (k.caseless ? HS_FLAG_CASELESS : 0);
+      unsigned f = (single_match ? HS_FLAG_SINGLEMATCH : 0u) | (k.caseless ? HS_FLAG_CASELESS : 0u);
       patterns.push_back(k.text);
       flags.push_back(f);
       ids.push_back(id);
@@ -585,8 +587,8 @@ class Builder {
   Status build_literal_db() {
     // Text records (syslog, access logs, CEF, key=value) hold their values verbatim: one scan
     // of the raw line against every literal of the rules that can apply to text. JSON events
-    // are scanned per route and field (build_json_routes: decoded values, so escapes cannot
-    // hide a literal), plus one raw scan for keywords.
+    // are scanned per route over their fields' decoded values (build_json_routes: decoded, so
+    // escapes cannot hide a literal), plus one raw scan for keywords.
     std::vector<std::uint32_t> text_literals;
     for (std::uint32_t l = 0; l < literal_texts_.size(); ++l) {
       const LiteralKey& k = literal_texts_[l];
@@ -639,8 +641,9 @@ class Builder {
   }
 
   // JSON events are routed by their logsource first (see JsonRoute): each route gets one
-  // literal database per field its rules read, holding every field literal of their detection
-  // predicates (so a literal's absence settles its predicate) and their literal covers.
+  // literal database for the fields its rules read, holding the field literals of their
+  // detection predicates that gate a rule (are in a cover; a scanned literal's absence also
+  // settles its predicate), each under a route literal id that names its field.
   Status build_json_routes() {
     const std::uint32_t json_bits = format_bit(LogFormat::kJson) | kDeclaredLogsourceBit;
     std::unordered_map<std::string, std::uint32_t> route_index;
@@ -671,6 +674,23 @@ class Builder {
     for (std::uint32_t f = 0; f < is_route_field.size(); ++f)
       if (is_route_field[f]) out_->route_fields.push_back(f);
 
+    // Which field literals the route databases hold: those that gate some rule of some route
+    // (are in a cover), and those of `contains` and regex predicates. The others would only
+    // settle an equals/startswith/endswith early when absent, which a comparison does about as
+    // fast, and many of them fire on nearly every event (a filter's "c:\\windows\\system32\\"
+    // under `not`): each hit costs a callback. Searching a whole value for a `contains` costs
+    // more than the scan's hits, so those stay even when they gate nothing. Decided globally,
+    // not per route, so that a predicate shared by rules of several routes is scanned in all
+    // or in none of them (literal_scope: only a scanned literal's absence proves anything).
+    std::vector<bool> scanned_in_json(literal_texts_.size(), false);
+    for (std::uint32_t ri = 0; ri < out_->json_routes.size(); ++ri)
+      for (std::uint32_t r : route_rules[ri])
+        if (const Cover& c = rule_covers_[r]; c && !c->weak)
+          for (std::uint32_t l : c->literals) scanned_in_json[l] = true;
+    for (const CompiledPredicate& p : out_->preds)
+      if (p.literal != kNoLiteral && (p.op == MatchOp::kContains || p.op == MatchOp::kRegex))
+        scanned_in_json[static_cast<std::size_t>(p.literal)] = true;
+
     out_->route_literal_rules_offset.assign(1, 0);
     std::vector<std::uint32_t> preds;
     for (std::uint32_t ri = 0; ri < out_->json_routes.size(); ++ri) {
@@ -685,7 +705,7 @@ class Builder {
         if (seen[l]) return;
         seen[l] = true;
         if (k.field.empty()) keyword_literals.push_back(l);  // the raw keyword scan
-        else by_field[field_ids_.at(k.field)].push_back(l);
+        else if (scanned_in_json[l]) by_field[field_ids_.at(k.field)].push_back(l);
       };
       for (std::uint32_t r : route_rules[ri]) {
         preds.clear();
@@ -707,29 +727,80 @@ class Builder {
       auto keywords = compile_literals(keyword_literals, true, "route keyword");
       if (!keywords) return keywords.error();
       route.keyword_db = *keywords;
+      std::vector<std::uint32_t> route_lits, ids;
       for (auto& [field_id, lits] : by_field) {
-        std::vector<std::uint32_t> ids;
+        const auto slot = static_cast<std::uint32_t>(route.fields.size());
+        route.fields.push_back(field_id);
         for (std::uint32_t l : lits) {
           ids.push_back(static_cast<std::uint32_t>(out_->route_literal_literal.size()));
+          route_lits.push_back(l);
           out_->route_literal_literal.push_back(l);
+          out_->route_literal_slot.push_back(slot);
           out_->literal_scope[l] |= kScannedInJson;
           auto g = gated.find(l);
           if (g != gated.end())
             out_->route_literal_rules.insert(out_->route_literal_rules.end(), g->second.begin(), g->second.end());
           out_->route_literal_rules_offset.push_back(static_cast<std::uint32_t>(out_->route_literal_rules.size()));
         }
-        auto db = compile_literals(lits, false, "route field", &ids);
-        if (!db) return db.error();
-        RouteFieldDatabase fdb;
-        fdb.field_id = field_id;
-        fdb.db = *db;
-        fdb.min_literal_bytes = SIZE_MAX;
-        for (std::uint32_t l : lits)
-          fdb.min_literal_bytes = std::min(fdb.min_literal_bytes, literal_texts_[l].text.size());
-        route.field_dbs.push_back(fdb);
       }
+      // Every occurrence is reported (no single-match): the first may lie in another field.
+      auto db = compile_literals(route_lits, false, "route field", &ids, /*single_match=*/false);
+      if (!db) return db.error();
+      route.field_db = *db;
     }
     return Status::Ok();
+  }
+
+  // Does the subtree under n read route fields only (no keyword, no other field)?
+  bool reads_route_fields_only(std::uint32_t n, const std::vector<bool>& is_route_field) const {
+    const CompiledNode& nd = out_->nodes[n];
+    if (nd.kind == CondNode::Kind::kTrue || nd.kind == CondNode::Kind::kFalse) return true;
+    if (nd.kind == CondNode::Kind::kPred) {
+      const CompiledPredicate& p = out_->preds[nd.pred];
+      if (p.field_id == kNoField || !is_route_field[p.field_id]) return false;
+      return p.ref_field_id == kNoField || is_route_field[p.ref_field_id];
+    }
+    for (std::uint32_t i = 0; i < nd.child_count; ++i)
+      if (!reads_route_fields_only(out_->children[nd.first_child + i], is_route_field)) return false;
+    return true;
+  }
+
+  // A condition over route fields only that node n implies (n => gate), or kNoGate.
+  std::uint32_t route_gate(std::uint32_t n, const std::vector<bool>& is_route_field) {
+    if (reads_route_fields_only(n, is_route_field)) return n;
+    const CompiledNode nd = out_->nodes[n];
+    std::vector<std::uint32_t> gates;
+    switch (nd.kind) {
+      case CondNode::Kind::kAnd:  // every child is implied: AND the gates there are
+        for (std::uint32_t i = 0; i < nd.child_count; ++i) {
+          std::uint32_t g = route_gate(out_->children[nd.first_child + i], is_route_field);
+          if (g != kNoGate) gates.push_back(g);
+        }
+        break;
+      case CondNode::Kind::kOr:  // one child holds: only an OR of every child's gate is implied
+        for (std::uint32_t i = 0; i < nd.child_count; ++i) {
+          std::uint32_t g = route_gate(out_->children[nd.first_child + i], is_route_field);
+          if (g == kNoGate) return kNoGate;
+          gates.push_back(g);
+        }
+        break;
+      default: return kNoGate;  // a `not` over other fields implies nothing about route fields
+    }
+    if (gates.empty()) return kNoGate;
+    if (gates.size() == 1) return gates[0];
+    return make_node(nd.kind, gates);
+  }
+
+  // CompiledRule::route_gate of every rule that can see JSON events.
+  void build_route_gates() {
+    std::vector<bool> is_route_field(out_->field_names.size(), false);
+    for (std::uint32_t f : out_->route_fields) is_route_field[f] = true;
+    for (CompiledRule& rule : out_->rules) {
+      if ((rule.format_mask & (format_bit(LogFormat::kJson) | kDeclaredLogsourceBit)) == 0) continue;
+      const std::uint32_t g = route_gate(rule.root, is_route_field);
+      // The route's own condition is settled anyway; a gate equal to it saves nothing.
+      if (g != rule.logsource_root) rule.route_gate = g;
+    }
   }
 
   // Every predicate under node n.

@@ -13,6 +13,10 @@
 #include <cstdlib>
 #include <cstring>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include "core/record_reader.h"
 #include "rules/compiled_rules.h"
 #include "core/ascii.h"
@@ -40,19 +44,43 @@ bool ends_with(std::string_view hay, std::string_view needle, bool cased) {
          equals(hay.substr(hay.size() - needle.size()), needle, cased);
 }
 
+// Case-insensitive (needle lower-cased) or exact substring search. SSE2: 16 candidate
+// positions at a time, where both the needle's first and last bytes match (either case), then
+// a full comparison there; values are read only within their bounds.
 bool contains(std::string_view hay, std::string_view needle, bool cased) {
   if (needle.empty()) return true;
   if (hay.size() < needle.size()) return false;
   if (cased) return hay.find(needle) != std::string_view::npos;
-  const char first = needle[0];
-  const char first_upper = (first >= 'a' && first <= 'z') ? static_cast<char>(first - 32) : first;
-  const std::size_t last = hay.size() - needle.size();
-  for (std::size_t i = 0; i <= last; ++i) {
-    char c = hay[i];
-    if (c != first && c != first_upper) continue;
-    std::size_t k = 1;
-    while (k < needle.size() && ascii_lower(hay[i + k]) == needle[k]) ++k;
-    if (k == needle.size()) return true;
+  const std::size_t m = needle.size();
+  const std::size_t last = hay.size() - m;  // last possible start
+  auto upper = [](char c) { return (c >= 'a' && c <= 'z') ? static_cast<char>(c - 32) : c; };
+  auto matches_at = [&](std::size_t i) {
+    for (std::size_t k = 1; k + 1 < m; ++k)
+      if (ascii_lower(hay[i + k]) != needle[k]) return false;
+    return true;
+  };
+  const char f_lo = needle[0], f_up = upper(needle[0]);
+  const char l_lo = needle[m - 1], l_up = upper(needle[m - 1]);
+  std::size_t i = 0;
+#if defined(__SSE2__)
+  const __m128i first_lo = _mm_set1_epi8(f_lo), first_up = _mm_set1_epi8(f_up);
+  const __m128i last_lo = _mm_set1_epi8(l_lo), last_up = _mm_set1_epi8(l_up);
+  for (; i + 16 <= last + 1; i += 16) {
+    const __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(hay.data() + i));
+    const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(hay.data() + i + m - 1));
+    const __m128i eq = _mm_and_si128(
+        _mm_or_si128(_mm_cmpeq_epi8(a, first_lo), _mm_cmpeq_epi8(a, first_up)),
+        _mm_or_si128(_mm_cmpeq_epi8(b, last_lo), _mm_cmpeq_epi8(b, last_up)));
+    unsigned mask = static_cast<unsigned>(_mm_movemask_epi8(eq));
+    while (mask != 0) {
+      if (matches_at(i + static_cast<std::size_t>(__builtin_ctz(mask)))) return true;
+      mask &= mask - 1;
+    }
+  }
+#endif
+  for (; i <= last; ++i) {
+    const char a = hay[i], b = hay[i + m - 1];
+    if ((a == f_lo || a == f_up) && (b == l_lo || b == l_up) && matches_at(i)) return true;
   }
   return false;
 }
@@ -127,9 +155,17 @@ struct Matcher::State {
   bool parsed = false;
   bool parse_ok = true;
   std::string decoded;
+  // One route's field values laid out for its field database (JsonRoute), and where the
+  // values of each of its fields begin and end in it (by position in JsonRoute::fields).
+  std::string route_values;
+  std::vector<std::uint32_t> segment_begin, segment_end;
   // JSON routes by the values of the fields route conditions read (CompiledRules::route_fields).
   std::string route_key;
-  std::unordered_map<std::string, std::vector<std::uint32_t>> route_cache;
+  struct RouteSet {
+    std::vector<std::uint32_t> routes;
+    std::vector<std::uint32_t> always;  // the routes' uncovered rules whose route gate holds
+  };
+  std::unordered_map<std::string, RouteSet> route_cache;
   std::vector<LiteralScan>* scan_sink = nullptr;
 
   // Scan context.
@@ -164,11 +200,15 @@ int on_literal(unsigned id, unsigned long long, unsigned long long, unsigned, vo
   return 0;
 }
 
-// A hit in a route's field database: the route's rules gated on that literal become candidates.
-int on_route_literal(unsigned id, unsigned long long, unsigned long long, unsigned, void* ctx) {
+// A hit in a route's field database: when it ends inside the values of its literal's field
+// (not merely in another field's), the route's rules gated on that literal become candidates.
+int on_route_literal(unsigned id, unsigned long long, unsigned long long to, unsigned, void* ctx) {
   auto* st = static_cast<Matcher::State*>(ctx);
   const CompiledRules& cr = *st->rules;
   if (st->route_literal_gen[id] == st->gen) return 0;
+  const std::uint32_t slot = cr.route_literal_slot[id];
+  // The match's last byte (to - 1) must lie in [begin, end) of its field's values.
+  if (to <= st->segment_begin[slot] || to > st->segment_end[slot]) return 0;
   st->route_literal_gen[id] = st->gen;
   st->literal_gen[cr.route_literal_literal[id]] = st->gen;
   for (std::uint32_t i = cr.route_literal_rules_offset[id]; i < cr.route_literal_rules_offset[id + 1]; ++i) {
@@ -212,10 +252,12 @@ Result<std::unique_ptr<Matcher>> Matcher::create(std::shared_ptr<const RuleSet> 
   for (const JsonRoute& route : cr.json_routes) {
     if (route.keyword_db && hs_alloc_scratch(route.keyword_db, &st.scratch) != HS_SUCCESS)
       return Error(Status::Internal("hs_alloc_scratch failed for a keyword literal database"));
-    for (const RouteFieldDatabase& f : route.field_dbs)
-      if (hs_alloc_scratch(f.db, &st.scratch) != HS_SUCCESS)
-        return Error(Status::Internal("hs_alloc_scratch failed for the literals of " +
-                                      cr.field_names[f.field_id]));
+    if (route.field_db && hs_alloc_scratch(route.field_db, &st.scratch) != HS_SUCCESS)
+      return Error(Status::Internal("hs_alloc_scratch failed for a route's field literal database"));
+    if (route.fields.size() > st.segment_begin.size()) {
+      st.segment_begin.resize(route.fields.size());
+      st.segment_end.resize(route.fields.size());
+    }
   }
   for (const FieldRegexDatabase& db : cr.regex_dbs)
     if (hs_alloc_scratch(db.db, &st.scratch) != HS_SUCCESS)
@@ -238,7 +280,9 @@ namespace {
 
 class Evaluator {
  public:
-  Evaluator(Matcher::State& st, const CompiledRules& cr, Event& ev) : st_(st), cr_(cr), ev_(ev) {}
+  // `use_prefilter` false: evaluate without the literal scans' verdicts (before any scan ran).
+  Evaluator(Matcher::State& st, const CompiledRules& cr, Event& ev, bool use_prefilter = true)
+      : st_(st), cr_(cr), ev_(ev), use_prefilter_(use_prefilter) {}
 
   // First field with this id, or nullptr (the event's fields are indexed by id).
   const Field* first(std::uint32_t id) const {
@@ -348,7 +392,7 @@ class Evaluator {
     // The prefilter proved the literal absent: no value can satisfy the predicate. (JSON
     // routing conditions are evaluated before any scan, and route databases hold detection
     // literals only.)
-    if (p.literal != kNoLiteral && !(p.routing && ev_.format == LogFormat::kJson) &&
+    if (use_prefilter_ && p.literal != kNoLiteral && !(p.routing && ev_.format == LogFormat::kJson) &&
         st_.literal_gen[static_cast<std::size_t>(p.literal)] != st_.gen &&
         (cr_.literal_scope[static_cast<std::size_t>(p.literal)] &
          (ev_.format == LogFormat::kJson ? kScannedInJson : kScannedInText)) != 0)
@@ -429,6 +473,7 @@ class Evaluator {
   Matcher::State& st_;
   const CompiledRules& cr_;
   Event& ev_;
+  bool use_prefilter_ = true;
 };
 
 }  // namespace
@@ -509,10 +554,10 @@ bool Matcher::match(Event& event, parse::RecordParser& parser, LogFormat format,
     stats_.decoded_rescans++;
     for (const Field& f : event.fields.fields()) scan_literals(st, db, f.value, on_literal);
   };
-  // The JSON routes whose logsource conditions this event meets: they depend only on the
-  // values of the route fields (and on whether the event declares a logsource), so they are
-  // computed once per distinct values.
-  auto json_routes = [&]() -> const std::vector<std::uint32_t>& {
+  // The JSON routes whose logsource conditions this event meets, and their uncovered rules
+  // whose route gates hold: both depend only on the values of the route fields (and on
+  // whether the event declares a logsource), so they are computed once per distinct values.
+  auto json_routes = [&]() -> const State::RouteSet& {
     std::string& key = st.route_key;
     key.clear();
     std::span<const Field> fields = event.fields.fields();
@@ -533,33 +578,52 @@ bool Matcher::match(Event& event, parse::RecordParser& parser, LogFormat format,
     auto it = st.route_cache.find(key);
     if (it != st.route_cache.end()) return it->second;
     if (st.route_cache.size() >= 4096) st.route_cache.clear();  // bounded: unusual input
-    std::vector<std::uint32_t> routes;
-    Evaluator conditions(st, cr, event);
+    State::RouteSet set;
+    // Before any scan: route conditions and gates read route fields only, evaluated in full.
+    Evaluator conditions(st, cr, event, /*use_prefilter=*/false);
     for (std::uint32_t ri = 0; ri < cr.json_routes.size(); ++ri) {
       const JsonRoute& route = cr.json_routes[ri];
-      if ((route.format_mask & event_format_bit) && conditions.node(route.condition)) routes.push_back(ri);
+      if (!(route.format_mask & event_format_bit) || !conditions.node(route.condition)) continue;
+      set.routes.push_back(ri);
+      for (std::uint32_t r : route.always) {
+        const std::uint32_t gate = cr.rules[r].route_gate;
+        if (gate == kNoGate || conditions.node(gate)) set.always.push_back(r);
+      }
     }
-    return st.route_cache.emplace(key, std::move(routes)).first->second;
+    return st.route_cache.emplace(key, std::move(set)).first->second;
   };
-  // Scans every value of a field against a route's literals of that field.
-  auto scan_route_field = [&](const RouteFieldDatabase& fdb) {
-    const std::uint32_t id = fdb.field_id;
-    if (st.slot_gen[id] != st.slot_epoch) return;
+  // Lays out the values of the route's fields (JsonRoute) and scans them once.
+  auto scan_route_fields = [&](const JsonRoute& route) {
+    std::string& buf = st.route_values;
+    buf.clear();
     std::span<const Field> fields = event.fields.fields();
-    const Field& first = fields[st.slot_first[id]];
-    if (first.value.size() >= fdb.min_literal_bytes) scan_literals(st, fdb.db, first.value, on_route_literal);
-    if (!st.slot_multi[id]) return;
-    for (std::size_t i = st.slot_first[id] + 1; i < fields.size(); ++i)
-      if (fields[i].name == cr.field_names[id] && fields[i].value.size() >= fdb.min_literal_bytes)
-        scan_literals(st, fdb.db, fields[i].value, on_route_literal);
+    for (std::uint32_t slot = 0; slot < route.fields.size(); ++slot) {
+      const std::uint32_t id = route.fields[slot];
+      const auto begin = static_cast<std::uint32_t>(buf.size());
+      st.segment_begin[slot] = begin;
+      if (st.slot_gen[id] == st.slot_epoch) {
+        const Field& first = fields[st.slot_first[id]];
+        buf.append(first.value);
+        buf += '\0';
+        if (st.slot_multi[id])
+          for (std::size_t i = st.slot_first[id] + 1; i < fields.size(); ++i)
+            if (fields[i].name == cr.field_names[id]) {
+              buf.append(fields[i].value);
+              buf += '\0';
+            }
+      }
+      // Without the last NUL (an absent field: begin == end, which no match can end in).
+      st.segment_end[slot] = buf.size() > begin ? static_cast<std::uint32_t>(buf.size() - 1) : begin;
+    }
+    if (!buf.empty()) scan_literals(st, route.field_db, buf, on_route_literal);
   };
 
 
   if (detected == LogFormat::kJson) {
     // JSON: the fields rules read are extracted (other values are skipped undecoded), the
-    // routes the event's logsource selects are looked up, and each value of a field a route
-    // has literals for is scanned against them. Values are decoded, so escapes cannot hide a
-    // literal. Keywords are found by one scan of the raw record (literals also in JSON-escaped
+    // routes the event's logsource selects are looked up, and the values of the fields each
+    // route has literals for are scanned against them in one scan per route. Values are
+    // decoded, so escapes cannot hide a literal. Keywords are found by one scan of the raw record (literals also in JSON-escaped
     // form), only when a route with keyword rules applies. A full parse is needed for keywords
     // (they search every value) and for --validate.
     st.parsed = true;
@@ -572,18 +636,19 @@ bool Matcher::match(Event& event, parse::RecordParser& parser, LogFormat format,
       if (!st.parse_ok) return false;
       index_fields(&st.ids);
     }
-    const std::vector<std::uint32_t>& routes = json_routes();
+    const State::RouteSet& route_set = json_routes();
+    const std::vector<std::uint32_t>& routes = route_set.routes;
     bool keywords_wanted = false;
     for (std::uint32_t ri : routes) {
       const JsonRoute& route = cr.json_routes[ri];
       keywords_wanted = keywords_wanted || route.keyword_db != nullptr;
-      for (const RouteFieldDatabase& fdb : route.field_dbs) scan_route_field(fdb);
-      for (std::uint32_t r : route.always)
-        if (st.rule_gen[r] != st.gen) {
-          st.rule_gen[r] = st.gen;
-          st.candidates.push_back(r);
-        }
+      if (route.field_db) scan_route_fields(route);
     }
+    for (std::uint32_t r : route_set.always)
+      if (st.rule_gen[r] != st.gen) {
+        st.rule_gen[r] = st.gen;
+        st.candidates.push_back(r);
+      }
     if (keywords_wanted) {
       const std::size_t before = st.candidates.size();
       for (std::uint32_t ri : routes)

@@ -134,6 +134,46 @@ TEST_F(MatcherTest, JsonEscapesCannotHideALiteral) {
   EXPECT_EQ(matcher_->stats().decoded_rescans, 2u);
 }
 
+TEST_F(MatcherTest, AFieldLiteralCountsOnlyInItsOwnField) {
+  // One scan covers every field a route reads: a hit in another field (or in a field name,
+  // or across two values) must not make the rule a candidate, and every value of a repeated
+  // field is searched.
+  Compile({AllOf("img", {P("Image", MatchOp::kEndsWith, "\\evil.exe")}),
+           AllOf("cmd", {P("CommandLine", MatchOp::kContains, "evil.exe")}),
+           AllOf("both", {P("Image", MatchOp::kContains, "abc"), P("CommandLine", MatchOp::kContains, "xyz")})});
+  EXPECT_EQ(Match(R"({"Image":"C:\\x\\good.exe","CommandLine":"C:\\x\\evil.exe"})"), Ids{"cmd"});
+  EXPECT_EQ(Match(R"({"Image":"C:\\x\\evil.exe","CommandLine":"run"})"), Ids{"img"});
+  EXPECT_EQ(Match(R"({"Image":"zzab","CommandLine":"cxyz"})"), Ids{});  // "ab"+"c" spans two values
+  EXPECT_EQ(Match(R"({"Image":["C:\\a.exe","C:\\evil.exe"],"CommandLine":"xyzabc"})"), Ids{"img"});
+  EXPECT_EQ(Match(R"({"Image":["abc","d"],"CommandLine":["q","xyz"]})"), Ids{"both"});
+  EXPECT_EQ(matcher_->stats().candidate_rules, 4u);  // the cross-field hits made no candidate
+}
+
+TEST_F(MatcherTest, RouteGatesDropUncoveredRulesForOtherEventIds) {
+  // Rules with no literal (EventID 16 is too short to scan) run whenever their route
+  // (Sysmon's channel) applies, unless their EventID test, a route field, settles it first.
+  auto sysmon = [](std::string id, std::string event_id) {
+    SigmaRule r = AllOf(std::move(id), {P("EventID", MatchOp::kEquals, std::move(event_id))});
+    r.product = "windows";
+    r.service = "sysmon";
+    return r;
+  };
+  // EventID is a route field when some route's condition reads it (process_creation: Sysmon
+  // EventID 1 or Security 4688).
+  SigmaRule proc = AllOf("proc", {P("Image", MatchOp::kEndsWith, "\\evil.exe")});
+  proc.product = "windows";
+  proc.category = "process_creation";
+  Compile({sysmon("config", "16"), sysmon("blocked", "27"), sysmon("shred", "28"), proc});
+  const std::string channel = R"("Channel":"Microsoft-Windows-Sysmon/Operational")";
+  EXPECT_EQ(Match("{" + channel + R"(,"EventID":16})"), Ids{"config"});
+  EXPECT_EQ(matcher_->stats().candidate_rules, 1u);
+  EXPECT_EQ(Match("{" + channel + R"(,"EventID":27})"), Ids{"blocked"});
+  EXPECT_EQ(Match("{" + channel + R"(,"EventID":1})"), Ids{});
+  EXPECT_EQ(Match("{" + channel + R"(,"EventID":16})"), Ids{"config"});  // from the cache
+  EXPECT_EQ(Match(R"({"Channel":"Security","EventID":16})"), Ids{});
+  EXPECT_EQ(matcher_->stats().candidate_rules, 3u);
+}
+
 TEST_F(MatcherTest, TextRecordsAreScannedRawAndEscapedOnesDecoded) {
   Compile({AllOf("act", {P("act", MatchOp::kEquals, "blocked=yes")})});
   // CEF escapes '=' in values as '\='; the decoded value is what the rule sees.
