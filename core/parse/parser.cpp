@@ -486,14 +486,15 @@ bool RecordParser::parse_json(Event& event, const FieldSelection* wanted, std::v
     event.parse_error = ParseErrorKind::kWrongFormat;  // forced json on a text line
     return true;
   }
-  if (std::memchr(raw.data(), 0, raw.size()) != nullptr) {
-    event.parse_error = ParseErrorKind::kBinary;
-    return false;
-  }
-  const ParseErrorKind err = wanted == nullptr
-                                 ? flatten_json(*impl_->json, body, event)
-                                 : flatten_json_selected(*impl_->json, body, event, *wanted, *ids,
-                                                         options_.check_skipped_escapes);
+  // A NUL byte is never valid JSON (not even inside a string, where control characters must
+  // be escaped), so the parser rejects any record holding one; only then is it looked for, to
+  // count the record as binary rather than as broken JSON.
+  ParseErrorKind err = wanted == nullptr
+                           ? flatten_json(*impl_->json, body, event)
+                           : flatten_json_selected(*impl_->json, body, event, *wanted, *ids,
+                                                   options_.check_skipped_escapes);
+  if (err != ParseErrorKind::kNone && std::memchr(raw.data(), 0, raw.size()) != nullptr)
+    err = ParseErrorKind::kBinary;
   if (err != ParseErrorKind::kNone) {
     event.fields.clear();
     event.time_unix_ns = 0;
