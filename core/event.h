@@ -36,6 +36,10 @@ struct Field {
   std::string_view name;
   std::string_view value;  // for kNull: empty
   ValueKind kind = ValueKind::kString;
+  // `value` is a JSON string's content as written, its escapes not decoded yet. Only
+  // RecordParser::parse_selected(keep_escaped = true) leaves values so (for the matcher, which
+  // scans them as written and decodes only those a rule reads: parse::decode_json_string).
+  bool escaped = false;
 };
 
 // Append-only storage for bytes that must stay put while views point into them.
@@ -64,9 +68,12 @@ class FieldView {
     fields_.clear();
     arena_.clear();
   }
-  void add(std::string_view name, std::string_view value, ValueKind kind = ValueKind::kString) {
-    fields_.push_back(Field{name, value, kind});
+  void add(std::string_view name, std::string_view value, ValueKind kind = ValueKind::kString,
+           bool escaped = false) {
+    fields_.push_back(Field{name, value, kind, escaped});
   }
+  // For decoding an escaped value in place (Field::escaped).
+  Field& at(std::size_t i) { return fields_[i]; }
   StringArena& arena() { return arena_; }
 
   // First field with exactly this name, or nullptr. Linear: events have tens of fields and a

@@ -87,10 +87,12 @@ inline constexpr std::uint32_t kNoGate = 0xFFFFFFFFu;
 // values of the fields logsource conditions read (CompiledRules::route_fields), so each matcher
 // caches it per such values.
 //
-// A route's field literals are found by ONE scan per event: the decoded values of the route's
-// fields are laid out one field after the other, each value followed by a NUL (no literal holds
-// one, so no match spans two values), and a hit counts only when it ends inside the values of
-// its literal's own field. One scan of ~600 bytes instead of one per field: the fixed cost of
+// A route's field literals are found by ONE scan per event: the values of the route's fields
+// are laid out one field after the other, each value followed by a NUL (no literal holds one,
+// so no match spans two values), and a hit counts only when it ends inside the values of its
+// literal's own field. Values and literals are both in canonical JSON-escaped form, so a value
+// the parser kept as written (Field::escaped, nearly always canonical) is scanned without being
+// decoded; the few with \u or \/ escapes are decoded and escaped again. One scan of ~600 bytes instead of one per field: the fixed cost of
 // an hs_scan call, not the bytes, was what the per-field databases spent their time on.
 struct JsonRoute {
   std::uint32_t condition = 0;   // node: the logsource conditions (kTrue for none)

@@ -522,14 +522,21 @@ class Builder {
     report_.always_evaluated = out_->always_rules.size();
   }
 
-  // Compiles one literal database. `escaped_forms` adds each literal's JSON-escaped form (for
-  // scans over raw JSON) and the escape detectors. Pattern ids are literal ids.
-  // `pattern_ids` (when not null, parallel to `literals`) replaces the literal ids.
-  // `single_match`: report each pattern once per scan (enough when any occurrence counts).
+  // The forms of each literal a database holds.
+  enum class Forms {
+    kPlain,              // as decoded text (text records)
+    kPlainAndEscaped,    // both, plus the \u and \/ escape detectors (raw JSON records)
+    kCanonicalEscaped,   // the JSON-escaped form only (route layouts, JsonRoute)
+  };
+
+  // Compiles one literal database. Pattern ids are literal ids, or `pattern_ids` (when not
+  // null, parallel to `literals`). `single_match`: report each pattern once per scan (enough
+  // when any occurrence counts).
   Result<hs_database_t*> compile_literals(const std::vector<std::uint32_t>& literals,
-                                          bool escaped_forms, const char* what,
+                                          Forms forms, const char* what,
                                           const std::vector<std::uint32_t>* pattern_ids = nullptr,
                                           bool single_match = true) {
+    const bool escaped_forms = forms == Forms::kPlainAndEscaped;
     if (literals.empty()) return static_cast<hs_database_t*>(nullptr);
     std::vector<std::string> patterns;
     std::vector<unsigned> flags, ids;
@@ -538,7 +545,7 @@ class Builder {
       const unsigned id = pattern_ids ? (*pattern_ids)[i] : l;
       const LiteralKey& k = literal_texts_[l];
       unsigned f = (single_match ? HS_FLAG_SINGLEMATCH : 0u) | (k.caseless ? HS_FLAG_CASELESS : 0u);
-      patterns.push_back(k.text);
+      patterns.push_back(forms == Forms::kCanonicalEscaped ? json_escape(k.text) : k.text);
       flags.push_back(f);
       ids.push_back(id);
       if (escaped_forms) {
@@ -608,7 +615,7 @@ class Builder {
       if (k.field.empty() && for_json) scope |= kScannedInJson;  // route keyword databases
       out_->literal_scope.push_back(scope);
     }
-    auto text = compile_literals(text_literals, false, "text");
+    auto text = compile_literals(text_literals, Forms::kPlain, "text");
     if (!text) return text.error();
     out_->text_db = *text;
     out_->selection = std::make_unique<parse::FieldSelection>(out_->field_names);
@@ -724,7 +731,7 @@ class Builder {
         for (std::uint32_t l : c->literals)
           if (!literal_texts_[l].field.empty()) gated[l].push_back(r);
       }
-      auto keywords = compile_literals(keyword_literals, true, "route keyword");
+      auto keywords = compile_literals(keyword_literals, Forms::kPlainAndEscaped, "route keyword");
       if (!keywords) return keywords.error();
       route.keyword_db = *keywords;
       std::vector<std::uint32_t> route_lits, ids;
@@ -744,7 +751,8 @@ class Builder {
         }
       }
       // Every occurrence is reported (no single-match): the first may lie in another field.
-      auto db = compile_literals(route_lits, false, "route field", &ids, /*single_match=*/false);
+      auto db = compile_literals(route_lits, Forms::kCanonicalEscaped, "route field", &ids,
+                                 /*single_match=*/false);
       if (!db) return db.error();
       route.field_db = *db;
     }

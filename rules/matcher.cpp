@@ -17,9 +17,10 @@
 #include <emmintrin.h>
 #endif
 
+#include "core/ascii.h"
+#include "core/json_text.h"
 #include "core/record_reader.h"
 #include "rules/compiled_rules.h"
-#include "core/ascii.h"
 
 namespace vigil::rules {
 
@@ -152,6 +153,7 @@ struct Matcher::State {
   std::vector<int> ids;  // parse_selected's field ids
   bool full = false;     // every field parsed (not only the selection)
   bool escape_seen = false;
+  bool bad_escape = false;  // a kept-escaped value turned out to hold an escape JSON lacks
   bool parsed = false;
   bool parse_ok = true;
   std::string decoded;
@@ -278,24 +280,78 @@ Result<std::unique_ptr<Matcher>> Matcher::create(std::shared_ptr<const RuleSet> 
 
 namespace {
 
+// A value the selective parse kept as written (Field::escaped) is decoded the first time it is
+// read. A bad escape makes the event unusable, as it would have made the parse fail.
+void decode_field(Matcher::State& st, Event& ev, Field& f) {
+  if (!f.escaped) return;
+  std::string_view decoded;
+  if (parse::decode_json_string(f.value, ev.fields.arena(), &decoded)) {
+    f.value = decoded;
+  } else {
+    st.bad_escape = true;
+    f.value = {};
+  }
+  f.escaped = false;
+}
+
+// True when a JSON string's content (as written) holds an escape other than \\, \", \b, \f,
+// \n, \r, \t: one the canonical JSON escaping of its decoded text would write differently
+// (\uXXXX, \/). The SIMD test looks for a backslash before 'u' or '/' and checks the parity of
+// the backslash run only there (a path like c:\\users has an escaped backslash before the u).
+bool has_noncanonical_escape(std::string_view s) {
+  const char* const begin = s.data();
+  const char* const end = begin + s.size();
+  auto real_escape_at = [&](const char* bs) {  // bs: a backslash followed by u or /
+    const char* q = bs;
+    while (q > begin && q[-1] == '\\') --q;
+    return ((bs - q) & 1) == 0;  // an even run before it: this backslash starts an escape
+  };
+  const char* p = begin;
+#if defined(__SSE2__)
+  const __m128i backslash = _mm_set1_epi8('\\'), u = _mm_set1_epi8('u'), slash = _mm_set1_epi8('/');
+  for (; p + 17 <= end; p += 16) {
+    const __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+    const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 1));
+    unsigned mask = static_cast<unsigned>(_mm_movemask_epi8(_mm_and_si128(
+        _mm_cmpeq_epi8(a, backslash), _mm_or_si128(_mm_cmpeq_epi8(b, u), _mm_cmpeq_epi8(b, slash)))));
+    while (mask != 0) {
+      if (real_escape_at(p + __builtin_ctz(mask))) return true;
+      mask &= mask - 1;
+    }
+  }
+#endif
+  for (; p + 1 < end; ++p)
+    if (p[0] == '\\' && (p[1] == 'u' || p[1] == '/') && real_escape_at(p)) return true;
+  return false;
+}
+
 class Evaluator {
  public:
   // `use_prefilter` false: evaluate without the literal scans' verdicts (before any scan ran).
   Evaluator(Matcher::State& st, const CompiledRules& cr, Event& ev, bool use_prefilter = true)
       : st_(st), cr_(cr), ev_(ev), use_prefilter_(use_prefilter) {}
 
-  // First field with this id, or nullptr (the event's fields are indexed by id).
-  const Field* first(std::uint32_t id) const {
+  // First field with this id (decoded), or nullptr (the event's fields are indexed by id).
+  const Field* first(std::uint32_t id) {
     if (id == kNoField || st_.slot_gen[id] != st_.slot_epoch) return nullptr;
-    return &ev_.fields.fields()[st_.slot_first[id]];
+    Field& f = ev_.fields.at(st_.slot_first[id]);
+    decode_field(st_, ev_, f);
+    return &f;
   }
-  // Calls fn on every field with this id until it returns true.
+  // Calls fn on every field with this id (decoded) until it returns true.
   template <typename Fn>
-  bool any(std::uint32_t id, Fn&& fn) const {
+  bool any(std::uint32_t id, Fn&& fn) {
     const Field* f = first(id);
     if (!f) return false;
     if (!st_.slot_multi[id]) return fn(*f);
-    return ev_.fields.any_named(cr_.field_names[id], fn);
+    const std::string_view name = cr_.field_names[id];
+    for (std::size_t i = st_.slot_first[id]; i < ev_.fields.size(); ++i) {
+      Field& g = ev_.fields.at(i);
+      if (g.name != name) continue;
+      decode_field(st_, ev_, g);
+      if (fn(g)) return true;
+    }
+    return false;
   }
 
   bool node(std::uint32_t n) {
@@ -463,8 +519,10 @@ class Evaluator {
   template <typename Test>
   bool keyword(Test&& test) {
     if (ev_.format != LogFormat::kJson && test(ev_.raw)) return true;
-    for (const Field& f : ev_.fields.fields()) {
+    for (std::size_t i = 0; i < ev_.fields.size(); ++i) {
+      Field& f = ev_.fields.at(i);
       if (!f.name.empty() && f.name[0] == '_') continue;  // pseudo-fields are not log content
+      decode_field(st_, ev_, f);
       if (test(f.value)) return true;
     }
     return false;
@@ -478,8 +536,8 @@ class Evaluator {
 
 }  // namespace
 
-bool Matcher::match(Event& event, parse::RecordParser& parser, LogFormat format,
-                    std::vector<RuleMatch>& out) {
+bool Matcher::match_record(Event& event, parse::RecordParser& parser, LogFormat format,
+                           std::vector<RuleMatch>& out) {
   const CompiledRules& cr = rules_->compiled();
   State& st = *state_;
   if (++st.gen == 0) {  // wrapped: reset the memo tables once every 4 billion events
@@ -566,7 +624,8 @@ bool Matcher::match(Event& event, parse::RecordParser& parser, LogFormat format,
         for (std::size_t i = st.slot_first[id]; i < fields.size(); ++i) {
           const Field& f = fields[i];
           if (i != st.slot_first[id] && (!st.slot_multi[id] || f.name != cr.field_names[id])) continue;
-          key += static_cast<char>('a' + static_cast<int>(f.kind));
+          // As written or decoded: the same text means different values.
+          key += static_cast<char>('a' + static_cast<int>(f.kind) + (f.escaped ? 16 : 0));
           key.append(f.value);
           key += '\0';
           if (!st.slot_multi[id]) break;
@@ -592,23 +651,39 @@ bool Matcher::match(Event& event, parse::RecordParser& parser, LogFormat format,
     }
     return st.route_cache.emplace(key, std::move(set)).first->second;
   };
+  // Appends one value to the route layout in canonical JSON-escaped form, which is what the
+  // route databases hold (JsonRoute): as written when it was kept escaped and holds no \u or
+  // \/ escape (nearly always: no decoding at all), else decoded and escaped again.
+  auto append_layout_value = [&](std::string& buf, Field& f) {
+    if (f.escaped) {
+      if (!has_noncanonical_escape(f.value)) {
+        buf.append(f.value);
+        return;
+      }
+      decode_field(st, event, f);
+    } else if (f.value.data() >= event.raw.data() &&
+               f.value.data() < event.raw.data() + event.raw.size()) {
+      buf.append(f.value);  // as written, and without escapes: none to write
+      return;
+    }
+    // Decoded (here, by a rule that read it, or by a full parse): escaped again.
+    append_json_escaped(buf, f.value, InvalidUtf8::kKeep);
+  };
   // Lays out the values of the route's fields (JsonRoute) and scans them once.
   auto scan_route_fields = [&](const JsonRoute& route) {
     std::string& buf = st.route_values;
     buf.clear();
-    std::span<const Field> fields = event.fields.fields();
     for (std::uint32_t slot = 0; slot < route.fields.size(); ++slot) {
       const std::uint32_t id = route.fields[slot];
       const auto begin = static_cast<std::uint32_t>(buf.size());
       st.segment_begin[slot] = begin;
       if (st.slot_gen[id] == st.slot_epoch) {
-        const Field& first = fields[st.slot_first[id]];
-        buf.append(first.value);
+        append_layout_value(buf, event.fields.at(st.slot_first[id]));
         buf += '\0';
         if (st.slot_multi[id])
-          for (std::size_t i = st.slot_first[id] + 1; i < fields.size(); ++i)
-            if (fields[i].name == cr.field_names[id]) {
-              buf.append(fields[i].value);
+          for (std::size_t i = st.slot_first[id] + 1; i < event.fields.size(); ++i)
+            if (event.fields.at(i).name == cr.field_names[id]) {
+              append_layout_value(buf, event.fields.at(i));
               buf += '\0';
             }
       }
@@ -620,19 +695,21 @@ bool Matcher::match(Event& event, parse::RecordParser& parser, LogFormat format,
 
 
   if (detected == LogFormat::kJson) {
-    // JSON: the fields rules read are extracted (other values are skipped undecoded), the
-    // routes the event's logsource selects are looked up, and the values of the fields each
-    // route has literals for are scanned against them in one scan per route. Values are
-    // decoded, so escapes cannot hide a literal. Keywords are found by one scan of the raw record (literals also in JSON-escaped
-    // form), only when a route with keyword rules applies. A full parse is needed for keywords
-    // (they search every value) and for --validate.
+    // JSON: the fields rules read are extracted (other values are skipped; values with escapes
+    // are kept as written and decoded only if a rule reads them), the routes the event's
+    // logsource selects are looked up, and the values of the fields each route has literals
+    // for are scanned against them in one scan per route, in canonical JSON-escaped form on
+    // both sides, so escapes cannot hide a literal. Keywords are found by one scan of the raw
+    // record (literals also in JSON-escaped form), only when a route with keyword rules
+    // applies. A full parse is needed for keywords (they search every value) and for
+    // --validate.
     st.parsed = true;
     stats_.events_parsed++;
     if (parse_every_event_) {
       if (!parse_full()) return false;
     } else {
       st.full = false;
-      st.parse_ok = parser.parse_selected(detected, event, *cr.selection, st.ids);
+      st.parse_ok = parser.parse_selected(detected, event, *cr.selection, st.ids, /*keep_escaped=*/true);
       if (!st.parse_ok) return false;
       index_fields(&st.ids);
     }
@@ -714,6 +791,27 @@ bool Matcher::match(Event& event, parse::RecordParser& parser, LogFormat format,
     stats_.matches++;
   }
   return true;
+}
+
+bool Matcher::match(Event& event, parse::RecordParser& parser, LogFormat format,
+                    std::vector<RuleMatch>& out) {
+  const std::size_t out_before = out.size();
+  State& st = *state_;
+  st.bad_escape = false;
+  const bool usable = match_record(event, parser, format, out);
+  if (out.size() > out_before) {
+    // Whoever handles the alerts may read any field: none is left as written.
+    for (std::size_t i = 0; i < event.fields.size(); ++i) decode_field(st, event, event.fields.at(i));
+  }
+  if (st.bad_escape) {
+    // A value kept as written held an escape JSON does not define: the record is not valid
+    // JSON after all (the selective parse leaves that check to whoever decodes the value).
+    stats_.matches -= out.size() - out_before;
+    out.resize(out_before);
+    event.parse_error = ParseErrorKind::kInvalidJson;
+    return false;
+  }
+  return usable;
 }
 
 }  // namespace vigil::rules

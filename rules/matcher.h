@@ -72,6 +72,10 @@ class Matcher {
 
  private:
   explicit Matcher(std::shared_ptr<const RuleSet> rules);
+  // match() without its final steps (decoding the fields of a matching event, rejecting one
+  // whose kept-escaped values turned out to be invalid).
+  bool match_record(Event& event, parse::RecordParser& parser, LogFormat format,
+                    std::vector<RuleMatch>& out);
   std::shared_ptr<const RuleSet> rules_;
   std::unique_ptr<State> state_;
   MatcherStats stats_;

@@ -250,6 +250,19 @@ bool unescape_json(std::string_view in, StringArena& arena, std::string_view* ou
   return true;
 }
 
+}  // namespace
+
+}  // namespace vigil::parse::internal
+
+namespace vigil::parse {
+bool decode_json_string(std::string_view escaped, StringArena& arena, std::string_view* out) {
+  return internal::unescape_json(escaped, arena, out);
+}
+}  // namespace vigil::parse
+
+namespace vigil::parse::internal {
+namespace {
+
 std::string_view top_level_alias(std::string_view key) {
   switch (key.size()) {
     case 8:
@@ -353,7 +366,7 @@ std::string_view without_spaces(StringArena& arena, std::string_view name) {
 class JsonFlattener {
  public:
   ParseErrorKind run(std::string_view json, Event& event, const FieldSelection* wanted,
-                     std::vector<int>* ids, bool check_escapes);
+                     std::vector<int>* ids, bool check_escapes, bool keep_escaped);
 
  private:
   // In a selective parse (and outside a full_ walk), may a value named `name` whose token
@@ -380,14 +393,18 @@ class JsonFlattener {
                                                   std::string_view token, std::string_view name,
                                                   Mode mode, int depth);
   error_code walk_data_element(od::object obj, int depth);
-  error_code string_value(od::value& v, std::string_view* out);
+  // `escaped` (when not null, and keep_escaped_): a string with escapes is given as written
+  // and *escaped set, instead of decoded.
+  error_code string_value(od::value& v, std::string_view* out, bool* escaped = nullptr);
   inline error_code next_field(od::field& field, std::string_view* key,
                                                        std::string_view* value_token);
-  void emit(std::string_view name, std::string_view value, ValueKind kind);
+  void emit(std::string_view name, std::string_view value, ValueKind kind, bool escaped = false);
   void emit_indexed(std::string_view name, std::string_view value, ValueKind kind, int index,
-                    bool time_or_host);
-  error_code scalar_value(std::string_view token, std::string_view* out, ValueKind* kind);
-  void note_time_or_host(std::string_view name, std::string_view value, ValueKind kind);
+                    bool time_or_host, bool escaped);
+  error_code scalar_value(std::string_view token, std::string_view* out, ValueKind* kind,
+                          bool* escaped);
+  void note_time_or_host(std::string_view name, std::string_view value, ValueKind kind,
+                         bool escaped);
 
   od::parser parser_;
   Event* event_ = nullptr;
@@ -402,6 +419,8 @@ class JsonFlattener {
   std::vector<int>* ids_ = nullptr;
   bool full_ = false;
   bool check_escapes_ = false;
+  // Selective parse for the matcher: strings with escapes are emitted as written (Field::escaped).
+  bool keep_escaped_ = false;
   // Every emit, added or filtered out, and the last one (for the top-level aliases).
   std::size_t emit_count_ = 0;
   Field last_emit_;
@@ -417,19 +436,21 @@ std::unique_ptr<JsonFlattener, JsonFlattenerDeleter> make_json_flattener() {
 }
 
 ParseErrorKind flatten_json(JsonFlattener& flattener, std::string_view json, Event& event) {
-  return flattener.run(json, event, nullptr, nullptr, false);
+  return flattener.run(json, event, nullptr, nullptr, false, false);
 }
 
 ParseErrorKind flatten_json_selected(JsonFlattener& flattener, std::string_view json,
                                      Event& event, const FieldSelection& wanted,
-                                     std::vector<int>& ids, bool check_skipped_escapes) {
-  return flattener.run(json, event, &wanted, &ids, check_skipped_escapes);
+                                     std::vector<int>& ids, bool check_skipped_escapes,
+                                     bool keep_escaped) {
+  return flattener.run(json, event, &wanted, &ids, check_skipped_escapes, keep_escaped);
 }
 
 ParseErrorKind JsonFlattener::run(std::string_view json, Event& event,
                                   const FieldSelection* wanted, std::vector<int>* ids,
-                                  bool check_escapes) {
+                                  bool check_escapes, bool keep_escaped) {
   check_escapes_ = check_escapes;
+  keep_escaped_ = keep_escaped && wanted != nullptr;
   event_ = &event;
   wanted_ = wanted;
   ids_ = ids;
@@ -473,7 +494,7 @@ ParseErrorKind JsonFlattener::run(std::string_view json, Event& event,
 }
 
 void JsonFlattener::note_time_or_host(std::string_view name, std::string_view value,
-                                      ValueKind kind) {
+                                      ValueKind kind, bool escaped) {
   int time_rank = -1, host_rank = -1;
   switch (name.size()) {
     case 4:
@@ -500,6 +521,11 @@ void JsonFlattener::note_time_or_host(std::string_view name, std::string_view va
     default: return;
   }
   if (value.empty()) return;
+  // Kept escaped for the matcher: the event's time and host are decoded here (a bad escape
+  // leaves them unset; the value itself is checked when a rule decodes it).
+  if (escaped && ((time_rank >= 0 && time_rank < time_rank_) || (host_rank >= 0 && host_rank < host_rank_)) &&
+      !unescape_json(value, *arena_, &value))
+    return;
   if (time_rank >= 0 && time_rank < time_rank_ &&
       (kind == ValueKind::kString || kind == ValueKind::kNumber)) {
     time_rank_ = time_rank;
@@ -514,29 +540,31 @@ void JsonFlattener::note_time_or_host(std::string_view name, std::string_view va
 
 // emit() for a name whose selection index (or -1) and time/host role are known.
 void JsonFlattener::emit_indexed(std::string_view name, std::string_view value, ValueKind kind,
-                                 int index, bool time_or_host) {
+                                 int index, bool time_or_host, bool escaped) {
   ++emit_count_;
-  last_emit_ = Field{name, value, kind};
+  last_emit_ = Field{name, value, kind, escaped};
   if (index >= 0) {
-    event_->fields.add(name, value, kind);
+    event_->fields.add(name, value, kind, escaped);
     ids_->push_back(index);
   }
-  if (time_or_host) note_time_or_host(name, value, kind);
+  if (time_or_host) note_time_or_host(name, value, kind, escaped);
 }
 
 // A scalar from its raw token, checked and decoded as walk_value does.
 error_code JsonFlattener::scalar_value(std::string_view token, std::string_view* out,
-                                       ValueKind* kind) {
+                                       ValueKind* kind, bool* escaped) {
   const std::string_view tok = trim_token(token);
   if (tok.empty()) return simdjson::TAPE_ERROR;
+  *escaped = false;
   switch (tok[0]) {
     case '"': {
       if (tok.size() < 2 || tok.back() != '"') return simdjson::STRING_ERROR;
       std::string_view content = tok.substr(1, tok.size() - 2);
       const char* content_end = content.data() + content.size();
-      if (find_backslash(content.data(), content_end) != content_end &&
-          !unescape_json(content, *arena_, &content))
-        return simdjson::STRING_ERROR;
+      if (find_backslash(content.data(), content_end) != content_end) {
+        if (keep_escaped_) *escaped = true;
+        else if (!unescape_json(content, *arena_, &content)) return simdjson::STRING_ERROR;
+      }
       *out = content;
       *kind = ValueKind::kString;
       return simdjson::SUCCESS;
@@ -560,30 +588,33 @@ error_code JsonFlattener::scalar_value(std::string_view token, std::string_view*
   }
 }
 
-void JsonFlattener::emit(std::string_view name, std::string_view value, ValueKind kind) {
+void JsonFlattener::emit(std::string_view name, std::string_view value, ValueKind kind,
+                         bool escaped) {
   if (capturing_) {
-    pending_.push_back(Field{name, value, kind});
+    pending_.push_back(Field{name, value, kind, escaped});
     return;
   }
   ++emit_count_;
-  last_emit_ = Field{name, value, kind};
+  last_emit_ = Field{name, value, kind, escaped};
   if (wanted_ == nullptr) {
-    event_->fields.add(name, value, kind);
+    event_->fields.add(name, value, kind, escaped);
   } else if (const int index = wanted_->find(name); index >= 0) {
-    event_->fields.add(name, value, kind);
+    event_->fields.add(name, value, kind, escaped);
     ids_->push_back(index);
   }
-  note_time_or_host(name, value, kind);
+  note_time_or_host(name, value, kind, escaped);
 }
 
-error_code JsonFlattener::string_value(od::value& v, std::string_view* out) {
+error_code JsonFlattener::string_value(od::value& v, std::string_view* out, bool* escaped) {
   const std::string_view tok = trim_token(v.raw_json_token());
   if (tok.size() < 2 || tok.front() != '"' || tok.back() != '"') return simdjson::STRING_ERROR;
   std::string_view content = tok.substr(1, tok.size() - 2);
   const char* content_end = content.data() + content.size();
-  if (find_backslash(content.data(), content_end) != content_end &&
-      !unescape_json(content, *arena_, &content))
-    return simdjson::STRING_ERROR;
+  if (escaped) *escaped = false;
+  if (find_backslash(content.data(), content_end) != content_end) {
+    if (escaped && keep_escaped_) *escaped = true;
+    else if (!unescape_json(content, *arena_, &content)) return simdjson::STRING_ERROR;
+  }
   *out = content;
   return simdjson::SUCCESS;
 }
@@ -646,8 +677,9 @@ error_code JsonFlattener::walk_value(od::value v, std::string_view name, Mode mo
     }
     case od::json_type::string: {
       std::string_view s;
-      if (error_code e = string_value(v, &s)) return e;
-      emit(name, s, ValueKind::kString);
+      bool escaped;
+      if (error_code e = string_value(v, &s, &escaped)) return e;
+      emit(name, s, ValueKind::kString, escaped);
       return simdjson::SUCCESS;
     }
     case od::json_type::number: {
@@ -696,15 +728,17 @@ error_code JsonFlattener::walk_object(od::object obj, std::string_view name, Mod
         // A plain top-level scalar (flat layouts: most wanted fields): read from its token.
         std::string_view v;
         ValueKind kind;
-        if (error_code e = scalar_value(token, &v, &kind)) return e;
-        emit_indexed(key, v, kind, s->index, (s->flags & FieldSelection::kTimeHost) != 0);
+        bool escaped;
+        if (error_code e = scalar_value(token, &v, &kind, &escaped)) return e;
+        emit_indexed(key, v, kind, s->index, (s->flags & FieldSelection::kTimeHost) != 0, escaped);
         continue;
       }
     } else if (mode == Mode::kTop && scalar && !capturing_ && top_level_alias(key).empty()) {
       std::string_view v;
       ValueKind kind;
-      if (error_code e = scalar_value(token, &v, &kind)) return e;
-      emit(key, v, kind);
+      bool escaped;
+      if (error_code e = scalar_value(token, &v, &kind, &escaped)) return e;
+      emit(key, v, kind, escaped);
       continue;
     }
     if (error_code e = walk_field(field.value(), key, token, name, mode, depth)) return e;
@@ -742,7 +776,7 @@ error_code JsonFlattener::walk_field(od::value value, std::string_view key,
         full_ = was_full;
         if (e) return e;
         if (emit_count_ == before + 1 && last_emit_.name == key)
-          emit(alias, last_emit_.value, last_emit_.kind);
+          emit(alias, last_emit_.value, last_emit_.kind, last_emit_.escaped);
         return simdjson::SUCCESS;
       }
       if (child_mode == Mode::kGeneric && skip(key, first)) {
@@ -878,7 +912,8 @@ error_code JsonFlattener::walk_data_element(od::object obj, int depth) {
       return e;
     }
   }
-  for (const Field& f : pending_) emit(data_name.empty() ? f.name : data_name, f.value, f.kind);
+  for (const Field& f : pending_)
+    emit(data_name.empty() ? f.name : data_name, f.value, f.kind, f.escaped);
   pending_.clear();
   if (!has_text && !data_name.empty()) emit(data_name, {}, ValueKind::kNull);
   return simdjson::SUCCESS;

@@ -422,7 +422,7 @@ bool RecordParser::parse(LogFormat format, Event& event, LogFormat detected) {
 }
 
 bool RecordParser::parse_selected(LogFormat format, Event& event, const FieldSelection& wanted,
-                                  std::vector<int>& ids) {
+                                  std::vector<int>& ids, bool keep_escaped) {
   ids.clear();
   const std::string_view raw = event.raw;
   const LogFormat detected = format == LogFormat::kUnknown ? detect_format(raw) : format;
@@ -439,7 +439,7 @@ bool RecordParser::parse_selected(LogFormat format, Event& event, const FieldSel
       event.parse_error = ParseErrorKind::kOversize;
       return false;
     }
-    const bool ok = parse_json(event, &wanted, &ids);
+    const bool ok = parse_json(event, &wanted, &ids, keep_escaped);
     if (!ok) ids.assign(1, -1);  // only `_format` is left
     return ok;
   }
@@ -473,7 +473,8 @@ bool RecordParser::parse_selected(LogFormat format, Event& event, const FieldSel
   return ok;
 }
 
-bool RecordParser::parse_json(Event& event, const FieldSelection* wanted, std::vector<int>* ids) {
+bool RecordParser::parse_json(Event& event, const FieldSelection* wanted, std::vector<int>* ids,
+                              bool keep_escaped) {
   const std::string_view raw = event.raw;
   std::string_view body = raw;
   if (body.substr(0, 3) == kUtf8Bom) body.remove_prefix(3);
@@ -492,7 +493,7 @@ bool RecordParser::parse_json(Event& event, const FieldSelection* wanted, std::v
   ParseErrorKind err = wanted == nullptr
                            ? flatten_json(*impl_->json, body, event)
                            : flatten_json_selected(*impl_->json, body, event, *wanted, *ids,
-                                                   options_.check_skipped_escapes);
+                                                   options_.check_skipped_escapes, keep_escaped);
   if (err != ParseErrorKind::kNone && std::memchr(raw.data(), 0, raw.size()) != nullptr)
     err = ParseErrorKind::kBinary;
   if (err != ParseErrorKind::kNone) {

@@ -123,6 +123,11 @@ class FieldSelection {
   Slot empty_;  // the empty name, kept out of the table
 };
 
+// Decodes a JSON string's content (between its quotes, as written) into `arena`. False when
+// an escape is not one JSON defines. `escaped` must be followed by 16 readable bytes (a view
+// into a record, which has 64 bytes of padding, qualifies).
+bool decode_json_string(std::string_view escaped, StringArena& arena, std::string_view* out);
+
 class RecordParser {
  public:
   explicit RecordParser(ParserOptions options = {});
@@ -159,11 +164,16 @@ class RecordParser {
   // or array only simdjson's stage 1 applies (UTF-8, string extents, control characters,
   // truncation), so e.g. {"x":{"a":tru}} with "x.a" unwanted is accepted. Other formats run
   // the normal parser and keep the selected fields.
+  //
+  // `keep_escaped`: a JSON string value with escapes is not decoded but given as written, with
+  // Field::escaped set (decode_json_string decodes it), except the time and host sources. Its
+  // escapes are then checked only when it is decoded: a third exception to parse()'s errors.
   bool parse_selected(LogFormat format, Event& event, const FieldSelection& wanted,
-                      std::vector<int>& ids);
+                      std::vector<int>& ids, bool keep_escaped = false);
 
  private:
-  bool parse_json(Event& event, const FieldSelection* wanted, std::vector<int>* ids);
+  bool parse_json(Event& event, const FieldSelection* wanted, std::vector<int>* ids,
+                  bool keep_escaped = false);
   bool parse_text(LogFormat format, Event& event);
 
   struct Impl;

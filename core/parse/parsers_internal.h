@@ -150,7 +150,8 @@ ParseErrorKind flatten_json(JsonFlattener& flattener, std::string_view json, Eve
 // and appending each added field's selection index to `ids`.
 ParseErrorKind flatten_json_selected(JsonFlattener& flattener, std::string_view json,
                                      Event& event, const FieldSelection& wanted,
-                                     std::vector<int>& ids, bool check_skipped_escapes);
+                                     std::vector<int>& ids, bool check_skipped_escapes,
+                                     bool keep_escaped);
 // The names note_time_or_host reads: parse_selected must read them even when not wanted.
 extern const std::string_view kTimeHostNames[13];
 // The top-level keys the Windows layouts map (JsonFlattener's Mode::kTop).

@@ -172,6 +172,42 @@ TEST_F(MatcherTest, RouteGatesDropUncoveredRulesForOtherEventIds) {
   EXPECT_EQ(Match("{" + channel + R"(,"EventID":16})"), Ids{"config"});  // from the cache
   EXPECT_EQ(Match(R"({"Channel":"Security","EventID":16})"), Ids{});
   EXPECT_EQ(matcher_->stats().candidate_rules, 3u);
+  // The route key holds values as written: an escaped '/' is the same channel.
+  EXPECT_EQ(Match(R"({"Channel":"Microsoft-Windows-Sysmon\/Operational","EventID":16})"), Ids{"config"});
+}
+
+TEST_F(MatcherTest, ValuesKeptAsWrittenAreDecodedWhenReadAndForAlerts) {
+  Compile({AllOf("img", {P("Image", MatchOp::kEndsWith, "\\cmd.exe")}),
+           AllOf("quote", {P("CommandLine", MatchOp::kContains, "\"C:\\Program Files\\")})});
+  // The selective parse keeps escaped values as written; a matching event's fields are all
+  // decoded when match() returns (alerts and correlation read them).
+  buffer_ = std::string(R"({"Image":"C:\\Windows\\cmd.exe","User":"NT AUTHORITY\\SYSTEM","Note":"tab\there"})") +
+            std::string(kRecordPadding, '\0');
+  Event event;
+  event.raw = std::string_view(buffer_.data(), buffer_.find('\0'));
+  std::vector<RuleMatch> out;
+  ASSERT_TRUE(matcher_->match(event, parser_, LogFormat::kUnknown, out));
+  ASSERT_EQ(out.size(), 1u);
+  ASSERT_EQ(out[0].matched.size(), 1u);
+  EXPECT_EQ(out[0].matched[0].value, "C:\\Windows\\cmd.exe");
+  for (const Field& f : event.fields.fields()) EXPECT_FALSE(f.escaped) << f.name;
+  // Quotes and backslashes: the escaped literal meets the value as written.
+  EXPECT_EQ(Match(R"({"CommandLine":"run \"C:\\Program Files\\x.exe\""})"), Ids{"quote"});
+  EXPECT_EQ(Match(R"({"CommandLine":"run \"C:\\Program Files (x86)\\x.exe\""})"), Ids{});
+  // \u escapes are not canonical: such a value is decoded and escaped again before the scan.
+  EXPECT_EQ(Match(R"({"Image":"C:\u005cWindows\u005cCMD.exe"})"), Ids{"img"});
+  EXPECT_EQ(Match(R"({"Image":"C:\\users\\cmd.exe"})"), Ids{"img"});  // \\u is no escape
+}
+
+TEST_F(MatcherTest, AnInvalidEscapeInAValueARuleReadsRejectsTheEvent) {
+  Compile({AllOf("img", {P("Image", MatchOp::kEndsWith, "\\cmd.exe")})});
+  buffer_ = std::string(R"({"Image":"C:\q\\cmd.exe"})") + std::string(kRecordPadding, '\0');
+  Event event;
+  event.raw = std::string_view(buffer_.data(), buffer_.find('\0'));
+  std::vector<RuleMatch> out;
+  EXPECT_FALSE(matcher_->match(event, parser_, LogFormat::kUnknown, out));
+  EXPECT_EQ(event.parse_error, ParseErrorKind::kInvalidJson);
+  EXPECT_TRUE(out.empty());
 }
 
 TEST_F(MatcherTest, TextRecordsAreScannedRawAndEscapedOnesDecoded) {
