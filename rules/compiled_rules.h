@@ -125,6 +125,10 @@ struct CompiledRules {
   std::vector<CompiledPredicate> preds;
   std::vector<CompiledNode> nodes;
   std::vector<std::uint32_t> children;
+  // The same child lists, each `and`/`or` ordered cheapest test first (a short-circuit then
+  // skips the costly ones: GrantedAccess before a CallTrace regex). Evaluation uses these;
+  // evidence (collect) keeps the rule's own order, `children`.
+  std::vector<std::uint32_t> eval_children;
 
   // Literal prefilter. Pattern ids are literal ids; literal id -> candidate rules (CSR).
   hs_database* text_db = nullptr;     // all literals of rules for text formats, raw-line scan

@@ -193,6 +193,7 @@ class Builder {
     if (Status s = build_json_routes(); !s.ok()) return s;
     build_route_gates();
     build_regex_dbs();
+    order_children_by_cost();
     report_.literals = literal_texts_.size();
     report_.rules_compiled = out_->rules.size();
     return Status::Ok();
@@ -757,6 +758,46 @@ class Builder {
       route.field_db = *db;
     }
     return Status::Ok();
+  }
+
+  // Rough cost of evaluating node n: comparisons of one value are cheap, searching a value
+  // (contains) less so, regexes and keywords (every value) the most.
+  std::uint32_t eval_cost(std::uint32_t n, std::vector<std::uint32_t>& memo) const {
+    if (memo[n] != 0) return memo[n];
+    const CompiledNode& nd = out_->nodes[n];
+    std::uint32_t cost = 1;
+    if (nd.kind == CondNode::Kind::kPred) {
+      const CompiledPredicate& p = out_->preds[nd.pred];
+      switch (p.op) {
+        case MatchOp::kExists:
+        case MatchOp::kNull: cost = 1; break;
+        case MatchOp::kEquals:
+        case MatchOp::kStartsWith:
+        case MatchOp::kEndsWith: cost = 2; break;
+        case MatchOp::kContains: cost = 6; break;
+        case MatchOp::kRegex: cost = p.regex_db >= 0 && !p.regex_needs_confirm ? 12 : 24; break;
+        default: cost = 4; break;  // numbers, CIDR, field references
+      }
+      if (p.field.empty()) cost *= 8;  // a keyword searches every value
+    } else {
+      for (std::uint32_t i = 0; i < nd.child_count; ++i)
+        cost += eval_cost(out_->children[nd.first_child + i], memo);
+    }
+    memo[n] = cost;
+    return cost;
+  }
+
+  // CompiledRules::eval_children: every `and`/`or` child list, cheapest first (stable).
+  void order_children_by_cost() {
+    out_->eval_children = out_->children;
+    std::vector<std::uint32_t> memo(out_->nodes.size(), 0);
+    for (const CompiledNode& nd : out_->nodes) {
+      if (nd.kind != CondNode::Kind::kAnd && nd.kind != CondNode::Kind::kOr) continue;
+      auto begin = out_->eval_children.begin() + nd.first_child;
+      std::stable_sort(begin, begin + nd.child_count, [&](std::uint32_t a, std::uint32_t b) {
+        return eval_cost(a, memo) < eval_cost(b, memo);
+      });
+    }
   }
 
   // Does the subtree under n read route fields only (no keyword, no other field)?

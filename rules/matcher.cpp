@@ -360,14 +360,14 @@ class Evaluator {
       case CondNode::Kind::kTrue: return true;
       case CondNode::Kind::kFalse: return false;
       case CondNode::Kind::kPred: return pred(nd.pred);
-      case CondNode::Kind::kNot: return !node(cr_.children[nd.first_child]);
+      case CondNode::Kind::kNot: return !node(cr_.eval_children[nd.first_child]);
       case CondNode::Kind::kAnd:
         for (std::uint32_t i = 0; i < nd.child_count; ++i)
-          if (!node(cr_.children[nd.first_child + i])) return false;
+          if (!node(cr_.eval_children[nd.first_child + i])) return false;
         return true;
       case CondNode::Kind::kOr:
         for (std::uint32_t i = 0; i < nd.child_count; ++i)
-          if (node(cr_.children[nd.first_child + i])) return true;
+          if (node(cr_.eval_children[nd.first_child + i])) return true;
         return false;
     }
     return false;
