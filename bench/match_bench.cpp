@@ -736,6 +736,16 @@ struct ScanPlan {
   std::string layout;  // what is scanned, for the report
 };
 
+// "route 2 CallTrace+GrantedAccess+...": a route's field layout, by its fields.
+std::string layout_name(const vigil::rules::CompiledRules& cr, std::size_t route,
+                        const vigil::rules::JsonRoute::Layout& layout) {
+  std::string name = "route " + std::to_string(route) + " ";
+  for (std::uint32_t i = 0; i < layout.slot_count && i < 3; ++i)
+    name += (i ? "+" : "") + cr.field_names[cr.json_routes[route].fields[layout.first_slot + i]];
+  if (layout.slot_count > 3) name += "+" + std::to_string(layout.slot_count - 3) + " more";
+  return name;
+}
+
 void build_scan_plan(const std::shared_ptr<const RuleSet>& rs, const std::vector<std::string_view>& records,
                      ScanPlan& plan) {
   auto matcher = make_matcher(rs);
@@ -783,8 +793,8 @@ void build_scan_plan(const std::shared_ptr<const RuleSet>& rs, const std::vector
     for (std::size_t r = 0; r < cr.json_routes.size(); ++r)
       if (cr.json_routes[r].keyword_db == db) return "route " + std::to_string(r) + " keywords (raw)";
     for (std::size_t r = 0; r < cr.json_routes.size(); ++r)
-      if (cr.json_routes[r].field_db == db)
-        return "route " + std::to_string(r) + " fields (" + std::to_string(cr.json_routes[r].fields.size()) + ")";
+      for (const auto& layout : cr.json_routes[r].layouts)
+        if (layout.db == db) return layout_name(cr, r, layout);
     return "?";
   };
   std::unordered_map<const hs_database_t*, std::pair<std::uint64_t, std::uint64_t>> per_db;
@@ -927,8 +937,8 @@ void verify_suite(Suite& s) {
       std::string name = "?";
       for (std::size_t r = 0; r < cr.json_routes.size(); ++r) {
         if (cr.json_routes[r].keyword_db == v[k].second) name = "route " + std::to_string(r) + " keywords";
-        if (cr.json_routes[r].field_db == v[k].second)
-          name = "route " + std::to_string(r) + " fields (" + std::to_string(cr.json_routes[r].fields.size()) + ")";
+        for (const auto& layout : cr.json_routes[r].layouts)
+          if (layout.db == v[k].second) name = layout_name(cr, r, layout);
       }
       std::fprintf(stderr, "PROFILE %5.1f%% %s\n", 100 * v[k].first / total, name.c_str());
     }

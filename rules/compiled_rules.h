@@ -87,13 +87,15 @@ inline constexpr std::uint32_t kNoGate = 0xFFFFFFFFu;
 // values of the fields logsource conditions read (CompiledRules::route_fields), so each matcher
 // caches it per such values.
 //
-// A route's field literals are found by ONE scan per event: the values of the route's fields
-// are laid out one field after the other, each value followed by a NUL (no literal holds one,
-// so no match spans two values), and a hit counts only when it ends inside the values of its
-// literal's own field. Values and literals are both in canonical JSON-escaped form, so a value
-// the parser kept as written (Field::escaped, nearly always canonical) is scanned without being
-// decoded; the few with \u or \/ escapes are decoded and escaped again. One scan of ~600 bytes instead of one per field: the fixed cost of
-// an hs_scan call, not the bytes, was what the per-field databases spent their time on.
+// A route's field literals are found by a few scans per event: the values of several fields
+// are laid out one field after the other (a "layout"), each value followed by a NUL (no
+// literal holds one, so no match spans two values), and a hit counts only when it ends inside
+// the values of its literal's own field. Fields with many literals get a layout of their own
+// (a big literal set costs more per byte, and should not be paid by another field's long
+// values); the others share one, which saves the fixed cost of an hs_scan call per field.
+// Values and literals are both in canonical JSON-escaped form, so a value the parser kept as
+// written (Field::escaped, nearly always canonical) is scanned without being decoded; the few
+// with \u or \/ escapes are decoded and escaped again.
 struct JsonRoute {
   std::uint32_t condition = 0;   // node: the logsource conditions (kTrue for none)
   std::uint32_t format_mask = kAllFormats;
@@ -105,10 +107,15 @@ struct JsonRoute {
   // Rules evaluated whenever the route applies: no literal cover of their own detection (a
   // logsource literal such as the channel name would be true of every routed event anyway).
   std::vector<std::uint32_t> always;
-  // The field literals of the route's rules (pattern ids: route literal ids), and the fields
-  // they read, in layout order (CompiledRules::route_literal_slot indexes this).
-  hs_database* field_db = nullptr;
+  // The fields the route's field literals read (CompiledRules::route_literal_slot indexes
+  // this), grouped into layouts: each layout is laid out and scanned on its own, with a
+  // database of its fields' literals (pattern ids: route literal ids).
   std::vector<std::uint32_t> fields;
+  struct Layout {
+    hs_database* db = nullptr;
+    std::uint32_t first_slot = 0, slot_count = 0;  // its fields: a range of `fields`
+  };
+  std::vector<Layout> layouts;
 };
 
 // One Hyperscan database per field holding that field's regex predicates.

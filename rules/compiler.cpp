@@ -25,7 +25,8 @@ CompiledRules::~CompiledRules() {
   if (text_db) hs_free_database(text_db);
   for (JsonRoute& route : json_routes) {
     if (route.keyword_db) hs_free_database(route.keyword_db);
-    if (route.field_db) hs_free_database(route.field_db);
+    for (JsonRoute::Layout& layout : route.layouts)
+      if (layout.db) hs_free_database(layout.db);
   }
   for (FieldRegexDatabase& r : regex_dbs)
     if (r.db) hs_free_database(r.db);
@@ -97,6 +98,11 @@ struct CoverSet {
   bool weak = false;
 };
 using Cover = std::optional<CoverSet>;  // nullopt: no cover (always evaluate)
+
+// A route field with at least this many literals is laid out and scanned on its own
+// (JsonRoute::layouts). Measured on OTRF with every SigmaHQ Windows rule: 16 beats one layout per route (875 vs 811
+// ms a pass) and is level with one per field (830 ms) in fewer scans.
+constexpr std::size_t kOwnLayoutLiterals = 16;
 
 class Builder {
  public:
@@ -735,27 +741,46 @@ class Builder {
       auto keywords = compile_literals(keyword_literals, Forms::kPlainAndEscaped, "route keyword");
       if (!keywords) return keywords.error();
       route.keyword_db = *keywords;
-      std::vector<std::uint32_t> route_lits, ids;
+      // Layouts: a field with many literals gets a scan of its own, the others share one. A
+      // big literal set costs more per byte scanned, and the fields that have one (Image,
+      // ImageLoaded, TargetFilename...) hold short values: one scan over them and a long value
+      // (CallTrace, CommandLine of a route with few CommandLine literals) would make the long
+      // value pay the big set's price. Each layout costs one hs_scan call per event.
+      using FieldLiterals = std::pair<std::uint32_t, std::vector<std::uint32_t>>;
+      std::vector<std::vector<FieldLiterals>> groups;
+      std::vector<FieldLiterals> light;
       for (auto& [field_id, lits] : by_field) {
-        const auto slot = static_cast<std::uint32_t>(route.fields.size());
-        route.fields.push_back(field_id);
-        for (std::uint32_t l : lits) {
-          ids.push_back(static_cast<std::uint32_t>(out_->route_literal_literal.size()));
-          route_lits.push_back(l);
-          out_->route_literal_literal.push_back(l);
-          out_->route_literal_slot.push_back(slot);
-          out_->literal_scope[l] |= kScannedInJson;
-          auto g = gated.find(l);
-          if (g != gated.end())
-            out_->route_literal_rules.insert(out_->route_literal_rules.end(), g->second.begin(), g->second.end());
-          out_->route_literal_rules_offset.push_back(static_cast<std::uint32_t>(out_->route_literal_rules.size()));
-        }
+        if (lits.size() >= kOwnLayoutLiterals) groups.push_back({FieldLiterals{field_id, lits}});
+        else light.emplace_back(field_id, lits);
       }
-      // Every occurrence is reported (no single-match): the first may lie in another field.
-      auto db = compile_literals(route_lits, Forms::kCanonicalEscaped, "route field", &ids,
-                                 /*single_match=*/false);
-      if (!db) return db.error();
-      route.field_db = *db;
+      if (!light.empty()) groups.push_back(std::move(light));
+      for (const auto& group : groups) {
+        JsonRoute::Layout layout;
+        layout.first_slot = static_cast<std::uint32_t>(route.fields.size());
+        std::vector<std::uint32_t> layout_lits, ids;
+        for (const auto& [field_id, lits] : group) {
+          const auto slot = static_cast<std::uint32_t>(route.fields.size());
+          route.fields.push_back(field_id);
+          for (std::uint32_t l : lits) {
+            ids.push_back(static_cast<std::uint32_t>(out_->route_literal_literal.size()));
+            layout_lits.push_back(l);
+            out_->route_literal_literal.push_back(l);
+            out_->route_literal_slot.push_back(slot);
+            out_->literal_scope[l] |= kScannedInJson;
+            auto g = gated.find(l);
+            if (g != gated.end())
+              out_->route_literal_rules.insert(out_->route_literal_rules.end(), g->second.begin(), g->second.end());
+            out_->route_literal_rules_offset.push_back(static_cast<std::uint32_t>(out_->route_literal_rules.size()));
+          }
+        }
+        layout.slot_count = static_cast<std::uint32_t>(route.fields.size()) - layout.first_slot;
+        // Every occurrence is reported (no single-match): the first may lie in another field.
+        auto db = compile_literals(layout_lits, Forms::kCanonicalEscaped, "route field", &ids,
+                                   /*single_match=*/false);
+        if (!db) return db.error();
+        layout.db = *db;
+        route.layouts.push_back(layout);
+      }
     }
     return Status::Ok();
   }

@@ -254,8 +254,9 @@ Result<std::unique_ptr<Matcher>> Matcher::create(std::shared_ptr<const RuleSet> 
   for (const JsonRoute& route : cr.json_routes) {
     if (route.keyword_db && hs_alloc_scratch(route.keyword_db, &st.scratch) != HS_SUCCESS)
       return Error(Status::Internal("hs_alloc_scratch failed for a keyword literal database"));
-    if (route.field_db && hs_alloc_scratch(route.field_db, &st.scratch) != HS_SUCCESS)
-      return Error(Status::Internal("hs_alloc_scratch failed for a route's field literal database"));
+    for (const JsonRoute::Layout& layout : route.layouts)
+      if (hs_alloc_scratch(layout.db, &st.scratch) != HS_SUCCESS)
+        return Error(Status::Internal("hs_alloc_scratch failed for a route's field literal database"));
     if (route.fields.size() > st.segment_begin.size()) {
       st.segment_begin.resize(route.fields.size());
       st.segment_end.resize(route.fields.size());
@@ -669,11 +670,11 @@ bool Matcher::match_record(Event& event, parse::RecordParser& parser, LogFormat 
     // Decoded (here, by a rule that read it, or by a full parse): escaped again.
     append_json_escaped(buf, f.value, InvalidUtf8::kKeep);
   };
-  // Lays out the values of the route's fields (JsonRoute) and scans them once.
-  auto scan_route_fields = [&](const JsonRoute& route) {
+  // Lays out the values of a layout's fields (JsonRoute) and scans them once.
+  auto scan_layout = [&](const JsonRoute& route, const JsonRoute::Layout& layout) {
     std::string& buf = st.route_values;
     buf.clear();
-    for (std::uint32_t slot = 0; slot < route.fields.size(); ++slot) {
+    for (std::uint32_t slot = layout.first_slot; slot < layout.first_slot + layout.slot_count; ++slot) {
       const std::uint32_t id = route.fields[slot];
       const auto begin = static_cast<std::uint32_t>(buf.size());
       st.segment_begin[slot] = begin;
@@ -690,7 +691,7 @@ bool Matcher::match_record(Event& event, parse::RecordParser& parser, LogFormat 
       // Without the last NUL (an absent field: begin == end, which no match can end in).
       st.segment_end[slot] = buf.size() > begin ? static_cast<std::uint32_t>(buf.size() - 1) : begin;
     }
-    if (!buf.empty()) scan_literals(st, route.field_db, buf, on_route_literal);
+    if (!buf.empty()) scan_literals(st, layout.db, buf, on_route_literal);
   };
 
 
@@ -719,7 +720,7 @@ bool Matcher::match_record(Event& event, parse::RecordParser& parser, LogFormat 
     for (std::uint32_t ri : routes) {
       const JsonRoute& route = cr.json_routes[ri];
       keywords_wanted = keywords_wanted || route.keyword_db != nullptr;
-      if (route.field_db) scan_route_fields(route);
+      for (const JsonRoute::Layout& layout : route.layouts) scan_layout(route, layout);
     }
     for (std::uint32_t r : route_set.always)
       if (st.rule_gen[r] != st.gen) {
