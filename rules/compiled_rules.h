@@ -65,6 +65,9 @@ inline constexpr unsigned kEscapeDetectorId = 0xFFFFFFF0u;
 struct CompiledRule {
   std::uint32_t source = 0;  // index into CompiledRules::sources
   std::uint32_t root = 0;    // into CompiledRules::nodes
+  // What is left to evaluate once its JSON route applies: the detection alone when the rule
+  // has one logsource variant (the route's condition is that variant's), else `root`.
+  std::uint32_t routed_root = 0;
   bool always = false;       // no literal cover: evaluate for every event (of its formats)
   // Formats the rule can apply to (from `_format` conditions of its logsource variants).
   std::uint32_t format_mask = kAllFormats;

@@ -124,7 +124,7 @@ class Builder {
       variants.clear();
       variants.push_back(declared_logsource_variant(rule));
     }
-    std::vector<std::uint32_t> variant_roots, variant_conditions;
+    std::vector<std::uint32_t> variant_roots, variant_conditions, variant_detections;
     bool unconditional_variant = false;
     std::string error_reason, error_message;
     std::uint32_t format_mask = 0;
@@ -156,6 +156,7 @@ class Builder {
         break;
       }
       variant_roots.push_back(cond ? make_node(CondNode::Kind::kAnd, {*cond, *det}) : *det);
+      variant_detections.push_back(*det);
       if (cond) variant_conditions.push_back(*cond);
       else unconditional_variant = true;
     }
@@ -174,6 +175,7 @@ class Builder {
     CompiledRule cr;
     cr.source = static_cast<std::uint32_t>(out_->sources.size());
     cr.root = root;
+    cr.routed_root = variant_roots.size() == 1 ? variant_detections[0] : root;
     cr.format_mask = format_mask;
     for (const Predicate& p : rule.predicates)
       if (p.field.empty()) cr.reads_all_fields = true;

@@ -781,10 +781,13 @@ bool Matcher::match_record(Event& event, parse::RecordParser& parser, LogFormat 
     if (need_all && !parse_full()) return false;
   }
   Evaluator eval(st, cr, event);
+  const bool routed = detected == LogFormat::kJson;
   for (std::uint32_t r : st.candidates) {
     stats_.candidate_rules++;
     const CompiledRule& rule = cr.rules[r];
-    if (!eval.node(rule.root)) continue;
+    // A JSON event's candidates come from the routes that apply to it, except through keyword
+    // literals (shared by every route's keyword rules): those rules test their logsource too.
+    if (!eval.node(routed && !rule.reads_all_fields ? rule.routed_root : rule.root)) continue;
     RuleMatch m;
     m.rule = rule.source;
     eval.collect(rule.root, m.matched);
