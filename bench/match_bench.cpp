@@ -814,7 +814,7 @@ void build_scan_plan(const std::shared_ptr<const RuleSet>& rs, const std::vector
   }
   plan.layout = std::to_string(text_records) + " text records, " + std::to_string(json_records) +
                 " JSON records: " + std::to_string(raw_scans) + " raw-record scans, " +
-                std::to_string(value_scans) + " scans of decoded field values, " +
+                std::to_string(value_scans) + " route layout scans, " +
                 std::to_string(plan.databases.size()) + " distinct databases (recorded from vigil); busiest" +
                 busiest;
 }
