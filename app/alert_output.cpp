@@ -29,11 +29,14 @@ void append_alert_head(std::string& out, std::string_view id, std::string_view t
 }
 
 void append_alert_json(std::string& out, const rules::SigmaRule& rule, const Event& event,
-                       const rules::RuleMatch& match) {
+                       const rules::RuleMatch& match, std::size_t* record_at) {
   append_alert_head(out, rule.id, rule.title, rule.level, rule.tags, rule.path, event.time_text, event.host);
   out += ",\"source\":{\"file\":";
   append_json_string(out, event.source);
-  out += fmt::format(",\"record\":{}}}", event.record_no);
+  out += ",\"record\":";
+  if (record_at) *record_at = out.size();
+  out += std::to_string(event.record_no);
+  out += '}';
   out += ",\"format\":";
   append_json_string(out, to_string(event.format));
   out += ",\"matched\":[";

@@ -21,8 +21,10 @@ void append_alert_head(std::string& out, std::string_view id, std::string_view t
                        const std::vector<std::string>& tags, std::string_view path, std::string_view time,
                        std::string_view host);
 
+// `record_at` (when not null): set to the position in `out` of the record number's first digit
+// (`vigil scan --threads` renumbers the alerts of a file's later ranges when it joins them).
 void append_alert_json(std::string& out, const rules::SigmaRule& rule, const Event& event,
-                       const rules::RuleMatch& match);
+                       const rules::RuleMatch& match, std::size_t* record_at = nullptr);
 
 // One alert as a fixed-width table row (time, level, host, rule title, first matched field).
 void append_alert_row(std::string& out, const rules::SigmaRule& rule, const Event& event,

@@ -402,6 +402,7 @@ class StreamRecordReader final : public RecordReader {
 
   Status status() const override { return status_; }
   std::uint64_t bytes_read() const override { return bytes_read_; }
+  std::uint64_t next_record_no() const override { return line_no_; }
 
  private:
   enum class Pending : unsigned char { kNone, kLine, kJson };

@@ -64,6 +64,9 @@ class RecordReader {
   virtual bool next_batch(std::vector<Record>& out) = 0;
   virtual Status status() const = 0;
   virtual std::uint64_t bytes_read() const = 0;  // uncompressed bytes consumed so far
+  // The number the next line would get: after the last batch, first_record_no plus the lines
+  // read (a range cut at line starts: the '\n' bytes in it).
+  virtual std::uint64_t next_record_no() const = 0;
 };
 
 // Cuts a regular, uncompressed file of line records into up to `parts` byte ranges that each

@@ -189,6 +189,16 @@ TEST_F(CliTest, GzipInputStdinAndThreadsGiveTheSameAlerts) {
   EXPECT_EQ(t3.out, t1.out);
   EXPECT_NE(t1.out.find("\"record\":20000}"), std::string::npos);  // i = 19999 = 7 * 2857
   EXPECT_NE(t2.err.find("20,000 events"), std::string::npos) << t2.err;
+  // A bigger file is cut into more ranges than threads (4 MiB or more each), taken in turn;
+  // the later ranges' record numbers are shifted when their output is joined.
+  std::string big;
+  for (int copy = 0; copy < 8; ++copy) big += log;  // 160,000 lines, ~14 MB: 3 ranges
+  Write(dir_ / "big.log", big);
+  RunResult b1 = RunVigil("scan --threads 1 " + rules + " " + (dir_ / "big.log").string(), dir_);
+  RunResult b2 = RunVigil("scan --threads 2 " + rules + " " + (dir_ / "big.log").string(), dir_);
+  EXPECT_EQ(CountLines(b1.out, "\n"), 8 * expected) << b1.err;
+  EXPECT_EQ(b2.out, b1.out);
+  EXPECT_NE(b2.out.find("\"record\":160000}"), std::string::npos);
   // Pretty-printed JSON documents cannot be cut at arbitrary lines: read whole, same result.
   std::string pretty;
   for (int i = 0; i < 300; ++i)
