@@ -59,8 +59,6 @@ inline constexpr std::uint32_t format_bit(LogFormat f) { return 1u << static_cas
 inline constexpr std::uint32_t kAllFormats = 0xFFu;
 // Set for events that carry a declared logsource (_product/_category/_service).
 inline constexpr std::uint32_t kDeclaredLogsourceBit = 1u << 31;
-// Pattern id of the JSON escape detectors (\u, \/) in the keyword database.
-inline constexpr unsigned kEscapeDetectorId = 0xFFFFFFF0u;
 
 struct CompiledRule {
   std::uint32_t source = 0;  // index into CompiledRules::sources
@@ -102,8 +100,10 @@ inline constexpr std::uint32_t kNoGate = 0xFFFFFFFFu;
 struct JsonRoute {
   std::uint32_t condition = 0;   // node: the logsource conditions (kTrue for none)
   std::uint32_t format_mask = kAllFormats;
-  // Keyword literals of the route's rules (plain and JSON-escaped, plus the \u and \/
-  // escape detectors), scanned over the raw record; pattern ids are literal ids. nullptr when
+  // Keyword literals of the route's rules (plain and JSON-escaped), scanned over the raw
+  // record; a record with \u or \/ escapes is also scanned over its decoded values (an SSE2
+  // test finds them, cheaper than two 2-byte patterns in the database). Pattern ids are
+  // literal ids. nullptr when
   // the route has no keyword literal. Per route, because one keyword rule with a broad
   // logsource (product: windows) would otherwise put every keyword literal over every record.
   hs_database* keyword_db = nullptr;

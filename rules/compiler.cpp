@@ -534,7 +534,7 @@ class Builder {
   // The forms of each literal a database holds.
   enum class Forms {
     kPlain,              // as decoded text (text records)
-    kPlainAndEscaped,    // both, plus the \u and \/ escape detectors (raw JSON records)
+    kPlainAndEscaped,    // both (raw JSON records; the matcher handles \u and \/ escapes)
     kCanonicalEscaped,   // the JSON-escaped form only (route layouts, JsonRoute)
   };
 
@@ -564,15 +564,6 @@ class Builder {
           flags.push_back(f);
           ids.push_back(id);
         }
-      }
-    }
-    if (escaped_forms) {
-      // A JSON value written with \uXXXX or \/ escapes does not contain the escaped forms
-      // above: such events are rescanned over their decoded values.
-      for (const char* det : {"\\u", "\\/"}) {
-        patterns.push_back(det);
-        flags.push_back(HS_FLAG_SINGLEMATCH);
-        ids.push_back(kEscapeDetectorId);
       }
     }
     if (patterns.empty()) return static_cast<hs_database_t*>(nullptr);

@@ -114,22 +114,6 @@ bool in_cidr(std::string_view s, const CompiledPredicate& p) {
   return (addr[full] & mask) == (p.cidr_addr[full] & mask);
 }
 
-// True when the raw JSON holds a \u or \/ escape (not merely "\\u..." inside a path): an odd
-// run of backslashes before the letter.
-bool has_real_json_escape(std::string_view raw) {
-  const char* p = raw.data();
-  const char* end = p + raw.size();
-  while (p < end) {
-    const char* bs = static_cast<const char*>(std::memchr(p, '\\', static_cast<std::size_t>(end - p)));
-    if (!bs) return false;
-    const char* q = bs;
-    while (q < end && *q == '\\') ++q;
-    if (((q - bs) & 1) == 1 && q < end && (*q == 'u' || *q == '/')) return true;
-    p = q;
-  }
-  return false;
-}
-
 }  // namespace
 
 struct Matcher::State {
@@ -152,7 +136,6 @@ struct Matcher::State {
   std::vector<std::uint8_t> slot_multi;
   std::vector<int> ids;  // parse_selected's field ids
   bool full = false;     // every field parsed (not only the selection)
-  bool escape_seen = false;
   bool bad_escape = false;  // a kept-escaped value turned out to hold an escape JSON lacks
   bool parsed = false;
   bool parse_ok = true;
@@ -185,10 +168,6 @@ namespace {
 int on_literal(unsigned id, unsigned long long, unsigned long long, unsigned, void* ctx) {
   auto* st = static_cast<Matcher::State*>(ctx);
   const CompiledRules& cr = *st->rules;
-  if (id == kEscapeDetectorId) {
-    st->escape_seen = true;
-    return 0;
-  }
   std::uint32_t lit = id;
   if (st->literal_gen[lit] == st->gen) return 0;
   st->literal_gen[lit] = st->gen;
@@ -552,7 +531,6 @@ bool Matcher::match_record(Event& event, parse::RecordParser& parser, LogFormat 
   }
   stats_.events++;
   st.candidates.clear();
-  st.escape_seen = false;
   st.parsed = false;
 
   // Detected once here; the parser is then told the format instead of detecting it again.
@@ -731,7 +709,8 @@ bool Matcher::match_record(Event& event, parse::RecordParser& parser, LogFormat 
       const std::size_t before = st.candidates.size();
       for (std::uint32_t ri : routes)
         if (const hs_database_t* db = cr.json_routes[ri].keyword_db) scan_literals(st, db, event.raw, on_literal);
-      const bool rescan = st.escape_seen && has_real_json_escape(event.raw);
+      // A keyword written with \u or \/ escapes is in neither form the database holds.
+      const bool rescan = has_noncanonical_escape(event.raw);
       if ((rescan || st.candidates.size() > before) && !st.full && !parse_full()) return false;
       if (rescan)
         for (std::uint32_t ri : routes)
