@@ -792,6 +792,7 @@ void build_scan_plan(const std::shared_ptr<const RuleSet>& rs, const std::vector
     if (db == cr.text_db) return "text";
     for (std::size_t r = 0; r < cr.json_routes.size(); ++r)
       if (cr.json_routes[r].keyword_db == db) return "route " + std::to_string(r) + " keywords (raw)";
+    if (db == cr.all_keywords_db) return "all routes' keywords (raw)";
     for (std::size_t r = 0; r < cr.json_routes.size(); ++r)
       for (const auto& layout : cr.json_routes[r].layouts)
         if (layout.db == db) return layout_name(cr, r, layout);
@@ -937,6 +938,7 @@ void verify_suite(Suite& s) {
       std::string name = "?";
       for (std::size_t r = 0; r < cr.json_routes.size(); ++r) {
         if (cr.json_routes[r].keyword_db == v[k].second) name = "route " + std::to_string(r) + " keywords";
+        if (cr.all_keywords_db == v[k].second) name = "all routes' keywords";
         for (const auto& layout : cr.json_routes[r].layouts)
           if (layout.db == v[k].second) name = layout_name(cr, r, layout);
       }

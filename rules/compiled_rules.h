@@ -154,6 +154,12 @@ struct CompiledRules {
   // (pattern id in a route's field database) -> literal id, -> the position of its field in
   // the route's layout, and -> the route's rules gated on it (CSR).
   std::vector<JsonRoute> json_routes;
+  // Every route's keyword literals together, for an event that two or more keyword routes
+  // apply to (Security events: the Security keyword rules and the `product: windows` ones):
+  // one raw scan instead of one per route. A hit on a rule of a route that does not apply
+  // makes a candidate that fails its logsource test. nullptr when fewer than two routes have
+  // keywords.
+  hs_database* all_keywords_db = nullptr;
   std::vector<std::uint32_t> route_fields;
   std::vector<std::uint32_t> route_literal_literal;
   std::vector<std::uint32_t> route_literal_slot;  // its field's position in JsonRoute::fields

@@ -28,6 +28,7 @@ CompiledRules::~CompiledRules() {
     for (JsonRoute::Layout& layout : route.layouts)
       if (layout.db) hs_free_database(layout.db);
   }
+  if (all_keywords_db) hs_free_database(all_keywords_db);
   for (FieldRegexDatabase& r : regex_dbs)
     if (r.db) hs_free_database(r.db);
   for (CompiledPredicate& p : preds)
@@ -700,6 +701,9 @@ class Builder {
 
     out_->route_literal_rules_offset.assign(1, 0);
     std::vector<std::uint32_t> preds;
+    std::vector<bool> in_all_keywords(literal_texts_.size(), false);
+    std::vector<std::uint32_t> all_keywords;
+    std::size_t keyword_routes = 0;
     for (std::uint32_t ri = 0; ri < out_->json_routes.size(); ++ri) {
       JsonRoute& route = out_->json_routes[ri];
       // literal -> the route's rules gated on it; field id -> its literals
@@ -734,6 +738,12 @@ class Builder {
       auto keywords = compile_literals(keyword_literals, Forms::kPlainAndEscaped, "route keyword");
       if (!keywords) return keywords.error();
       route.keyword_db = *keywords;
+      if (route.keyword_db) ++keyword_routes;
+      for (std::uint32_t l : keyword_literals)
+        if (!in_all_keywords[l]) {
+          in_all_keywords[l] = true;
+          all_keywords.push_back(l);
+        }
       // Layouts: a field with many literals gets a scan of its own, the others share one. A
       // big literal set costs more per byte scanned, and the fields that have one (Image,
       // ImageLoaded, TargetFilename...) hold short values: one scan over them and a long value
@@ -774,6 +784,11 @@ class Builder {
         layout.db = *db;
         route.layouts.push_back(layout);
       }
+    }
+    if (keyword_routes >= 2) {
+      auto all = compile_literals(all_keywords, Forms::kPlainAndEscaped, "keyword");
+      if (!all) return all.error();
+      out_->all_keywords_db = *all;
     }
     return Status::Ok();
   }

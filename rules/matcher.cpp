@@ -149,6 +149,9 @@ struct Matcher::State {
   struct RouteSet {
     std::vector<std::uint32_t> routes;
     std::vector<std::uint32_t> always;  // the routes' uncovered rules whose route gate holds
+    // The keyword database to scan the raw record with: the one route's, or all routes'
+    // together when several have keywords (CompiledRules::all_keywords_db); or none.
+    const hs_database* keyword_db = nullptr;
   };
   std::unordered_map<std::string, RouteSet> route_cache;
   std::vector<LiteralScan>* scan_sink = nullptr;
@@ -232,6 +235,8 @@ Result<std::unique_ptr<Matcher>> Matcher::create(std::shared_ptr<const RuleSet> 
     return Error(Status::Internal("hs_alloc_scratch failed for the text literal database"));
   for (const JsonRoute& route : cr.json_routes) {
     if (route.keyword_db && hs_alloc_scratch(route.keyword_db, &st.scratch) != HS_SUCCESS)
+      return Error(Status::Internal("hs_alloc_scratch failed for a keyword literal database"));
+    if (cr.all_keywords_db && hs_alloc_scratch(cr.all_keywords_db, &st.scratch) != HS_SUCCESS)
       return Error(Status::Internal("hs_alloc_scratch failed for a keyword literal database"));
     for (const JsonRoute::Layout& layout : route.layouts)
       if (hs_alloc_scratch(layout.db, &st.scratch) != HS_SUCCESS)
@@ -623,6 +628,7 @@ bool Matcher::match_record(Event& event, parse::RecordParser& parser, LogFormat 
       const JsonRoute& route = cr.json_routes[ri];
       if (!(route.format_mask & event_format_bit) || !conditions.node(route.condition)) continue;
       set.routes.push_back(ri);
+      if (route.keyword_db) set.keyword_db = set.keyword_db ? cr.all_keywords_db : route.keyword_db;
       for (std::uint32_t r : route.always) {
         const std::uint32_t gate = cr.rules[r].route_gate;
         if (gate == kNoGate || conditions.node(gate)) set.always.push_back(r);
@@ -694,10 +700,8 @@ bool Matcher::match_record(Event& event, parse::RecordParser& parser, LogFormat 
     }
     const State::RouteSet& route_set = json_routes();
     const std::vector<std::uint32_t>& routes = route_set.routes;
-    bool keywords_wanted = false;
     for (std::uint32_t ri : routes) {
       const JsonRoute& route = cr.json_routes[ri];
-      keywords_wanted = keywords_wanted || route.keyword_db != nullptr;
       for (const JsonRoute::Layout& layout : route.layouts) scan_layout(route, layout);
     }
     for (std::uint32_t r : route_set.always)
@@ -705,16 +709,13 @@ bool Matcher::match_record(Event& event, parse::RecordParser& parser, LogFormat 
         st.rule_gen[r] = st.gen;
         st.candidates.push_back(r);
       }
-    if (keywords_wanted) {
+    if (const hs_database_t* db = route_set.keyword_db) {
       const std::size_t before = st.candidates.size();
-      for (std::uint32_t ri : routes)
-        if (const hs_database_t* db = cr.json_routes[ri].keyword_db) scan_literals(st, db, event.raw, on_literal);
+      scan_literals(st, db, event.raw, on_literal);
       // A keyword written with \u or \/ escapes is in neither form the database holds.
       const bool rescan = has_noncanonical_escape(event.raw);
       if ((rescan || st.candidates.size() > before) && !st.full && !parse_full()) return false;
-      if (rescan)
-        for (std::uint32_t ri : routes)
-          if (const hs_database_t* db = cr.json_routes[ri].keyword_db) scan_decoded_values(db);
+      if (rescan) scan_decoded_values(db);
     }
   } else if (cr.text_db) {
     // Text records hold their values verbatim: one scan of the raw line. Formats whose parsed
