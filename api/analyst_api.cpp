@@ -159,61 +159,8 @@ bool parse_time_param(std::string_view text, std::int64_t* unix_ns) {
     *unix_ns = ms / 1000 >= kMaxSeconds ? std::numeric_limits<std::int64_t>::max() : ms * 1000000;
     return true;
   }
-  // YYYY-MM-DDTHH:MM:SS[.fraction](Z|+HH:MM|-HH:MM)
-  if (text.size() < 20) return false;
-  auto num = [&](std::size_t pos, std::size_t n, int* out) {
-    if (pos + n > text.size()) return false;
-    int v = 0;
-    for (std::size_t i = pos; i < pos + n; ++i) {
-      if (text[i] < '0' || text[i] > '9') return false;
-      v = v * 10 + (text[i] - '0');
-    }
-    *out = v;
-    return true;
-  };
-  int year, mon, day, hour, min, sec;
-  if (!num(0, 4, &year) || text[4] != '-' || !num(5, 2, &mon) || text[7] != '-' || !num(8, 2, &day) ||
-      (text[10] != 'T' && text[10] != 't' && text[10] != ' ') || !num(11, 2, &hour) || text[13] != ':' ||
-      !num(14, 2, &min) || text[16] != ':' || !num(17, 2, &sec))
-    return false;
-  if (mon < 1 || mon > 12 || day < 1 || day > 31 || hour > 23 || min > 59 || sec > 60) return false;
-  std::size_t pos = 19;
-  std::int64_t frac_ns = 0;
-  if (pos < text.size() && text[pos] == '.') {
-    ++pos;
-    std::int64_t scale = 100000000;
-    std::size_t digits = 0;
-    while (pos < text.size() && text[pos] >= '0' && text[pos] <= '9') {
-      if (scale > 0) frac_ns += (text[pos] - '0') * scale;
-      scale /= 10;
-      ++pos;
-      ++digits;
-    }
-    if (digits == 0) return false;
-  }
-  std::int64_t offset_s = 0;
-  if (pos < text.size() && (text[pos] == 'Z' || text[pos] == 'z')) {
-    ++pos;
-  } else if (pos < text.size() && (text[pos] == '+' || text[pos] == '-')) {
-    int oh, om;
-    if (!num(pos + 1, 2, &oh) || pos + 3 >= text.size() || text[pos + 3] != ':' || !num(pos + 4, 2, &om)) return false;
-    offset_s = (oh * 3600 + om * 60) * (text[pos] == '+' ? 1 : -1);
-    pos += 6;
-  } else {
-    return false;
-  }
-  if (pos != text.size()) return false;
-  std::tm tm{};
-  tm.tm_year = year - 1900;
-  tm.tm_mon = mon - 1;
-  tm.tm_mday = day;
-  tm.tm_hour = hour;
-  tm.tm_min = min;
-  tm.tm_sec = sec;
-  const std::int64_t seconds = static_cast<std::int64_t>(timegm(&tm)) - offset_s;
-  if (seconds >= kMaxSeconds) *unix_ns = std::numeric_limits<std::int64_t>::max();
-  else if (seconds < 0) *unix_ns = 0;
-  else *unix_ns = seconds * 1000000000 + frac_ns;
+  if (!parse_rfc3339_ns(text, unix_ns)) return false;
+  if (*unix_ns < 0) *unix_ns = 0;  // before 1970: the start of time for the store
   return true;
 }
 

@@ -47,8 +47,6 @@ struct AlertPayload {
   std::vector<Alert> alerts;
 };
 Result<AlertPayload> parse_alert_payload(std::string_view json);
-// "2026-11-26T01:02:03.123456789Z" (any fraction length, 'Z' or +hh:mm) -> unix ns; false if malformed.
-bool parse_rfc3339_ns(std::string_view text, std::int64_t* unix_ns);
 
 class AlertIngest {
  public:

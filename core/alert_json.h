@@ -1,6 +1,8 @@
 #pragma once
 // The JSON form of a stored alert: `vigil alerts list --json`, the REST API, the forwarders.
+#include <cstdint>
 #include <string>
+#include <string_view>
 
 #include "core/alert.h"
 
@@ -15,5 +17,10 @@ void append_alert_json(std::string& out, const Alert& alert);
 
 // "2026-11-26T01:02:03.123456789Z"
 std::string format_rfc3339_ns(std::int64_t unix_ns);
+
+// The other way: YYYY-MM-DD(T| )HH:MM:SS[.fraction](Z|+HH:MM|-HH:MM), 't' and 'z' too; digits
+// of the fraction beyond nanoseconds are ignored. A time beyond 2262 (int64 nanoseconds) gives
+// INT64_MAX. False for anything else.
+bool parse_rfc3339_ns(std::string_view text, std::int64_t* unix_ns);
 
 }  // namespace vigil

@@ -595,8 +595,8 @@ class Builder {
   Status build_literal_db() {
     // Text records (syslog, access logs, CEF, key=value) hold their values verbatim: one scan
     // of the raw line against every literal of the rules that can apply to text. JSON events
-    // are scanned per route over their fields' decoded values (build_json_routes: decoded, so
-    // escapes cannot hide a literal), plus one raw scan for keywords.
+    // are scanned per route over their fields' values in canonical JSON-escaped form
+    // (build_json_routes, JsonRoute), plus one raw scan for keywords.
     std::vector<std::uint32_t> text_literals;
     for (std::uint32_t l = 0; l < literal_texts_.size(); ++l) {
       const LiteralKey& k = literal_texts_[l];

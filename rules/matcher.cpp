@@ -156,6 +156,25 @@ struct Matcher::State {
   std::unordered_map<std::string, RouteSet> route_cache;
   std::vector<LiteralScan>* scan_sink = nullptr;
 
+  // Rule r becomes a candidate of the current event (once).
+  void add_candidate(std::uint32_t r) {
+    if (rule_gen[r] == gen) return;
+    rule_gen[r] = gen;
+    candidates.push_back(r);
+  }
+  // Calls fn(i) with the position of every field of the current event whose id is `id` (named
+  // `name`), first to last, until it returns true.
+  template <typename Fn>
+  bool each_field(const FieldView& fields, std::uint32_t id, std::string_view name, Fn&& fn) const {
+    if (id == kNoField || slot_gen[id] != slot_epoch) return false;
+    if (fn(std::size_t{slot_first[id]})) return true;
+    if (!slot_multi[id]) return false;
+    const std::span<const Field> all = fields.fields();
+    for (std::size_t i = slot_first[id] + 1; i < all.size(); ++i)
+      if (all[i].name == name && fn(i)) return true;
+    return false;
+  }
+
   // Scan context.
   const CompiledRules* rules = nullptr;
   const FieldRegexDatabase* scanning_db = nullptr;
@@ -174,13 +193,8 @@ int on_literal(unsigned id, unsigned long long, unsigned long long, unsigned, vo
   std::uint32_t lit = id;
   if (st->literal_gen[lit] == st->gen) return 0;
   st->literal_gen[lit] = st->gen;
-  for (std::uint32_t i = cr.literal_rules_offset[lit]; i < cr.literal_rules_offset[lit + 1]; ++i) {
-    std::uint32_t r = cr.literal_rules[i];
-    if (st->rule_gen[r] != st->gen) {
-      st->rule_gen[r] = st->gen;
-      st->candidates.push_back(r);
-    }
-  }
+  for (std::uint32_t i = cr.literal_rules_offset[lit]; i < cr.literal_rules_offset[lit + 1]; ++i)
+    st->add_candidate(cr.literal_rules[i]);
   return 0;
 }
 
@@ -195,13 +209,8 @@ int on_route_literal(unsigned id, unsigned long long, unsigned long long to, uns
   if (to <= st->segment_begin[slot] || to > st->segment_end[slot]) return 0;
   st->route_literal_gen[id] = st->gen;
   st->literal_gen[cr.route_literal_literal[id]] = st->gen;
-  for (std::uint32_t i = cr.route_literal_rules_offset[id]; i < cr.route_literal_rules_offset[id + 1]; ++i) {
-    std::uint32_t r = cr.route_literal_rules[i];
-    if (st->rule_gen[r] != st->gen) {
-      st->rule_gen[r] = st->gen;
-      st->candidates.push_back(r);
-    }
-  }
+  for (std::uint32_t i = cr.route_literal_rules_offset[id]; i < cr.route_literal_rules_offset[id + 1]; ++i)
+    st->add_candidate(cr.route_literal_rules[i]);
   return 0;
 }
 
@@ -236,8 +245,6 @@ Result<std::unique_ptr<Matcher>> Matcher::create(std::shared_ptr<const RuleSet> 
   for (const JsonRoute& route : cr.json_routes) {
     if (route.keyword_db && hs_alloc_scratch(route.keyword_db, &st.scratch) != HS_SUCCESS)
       return Error(Status::Internal("hs_alloc_scratch failed for a keyword literal database"));
-    if (cr.all_keywords_db && hs_alloc_scratch(cr.all_keywords_db, &st.scratch) != HS_SUCCESS)
-      return Error(Status::Internal("hs_alloc_scratch failed for a keyword literal database"));
     for (const JsonRoute::Layout& layout : route.layouts)
       if (hs_alloc_scratch(layout.db, &st.scratch) != HS_SUCCESS)
         return Error(Status::Internal("hs_alloc_scratch failed for a route's field literal database"));
@@ -246,6 +253,8 @@ Result<std::unique_ptr<Matcher>> Matcher::create(std::shared_ptr<const RuleSet> 
       st.segment_end.resize(route.fields.size());
     }
   }
+  if (cr.all_keywords_db && hs_alloc_scratch(cr.all_keywords_db, &st.scratch) != HS_SUCCESS)
+    return Error(Status::Internal("hs_alloc_scratch failed for the keyword literal database"));
   for (const FieldRegexDatabase& db : cr.regex_dbs)
     if (hs_alloc_scratch(db.db, &st.scratch) != HS_SUCCESS)
       return Error(Status::Internal("hs_alloc_scratch failed for regex database of " + db.field));
@@ -329,14 +338,11 @@ class Evaluator {
     const Field* f = first(id);
     if (!f) return false;
     if (!st_.slot_multi[id]) return fn(*f);
-    const std::string_view name = cr_.field_names[id];
-    for (std::size_t i = st_.slot_first[id]; i < ev_.fields.size(); ++i) {
+    return st_.each_field(ev_.fields, id, cr_.field_names[id], [&](std::size_t i) {
       Field& g = ev_.fields.at(i);
-      if (g.name != name) continue;
       decode_field(st_, ev_, g);
-      if (fn(g)) return true;
-    }
-    return false;
+      return fn(g);
+    });
   }
 
   bool node(std::uint32_t n) {
@@ -604,17 +610,14 @@ bool Matcher::match_record(Event& event, parse::RecordParser& parser, LogFormat 
     key.clear();
     std::span<const Field> fields = event.fields.fields();
     for (std::uint32_t id : cr.route_fields) {
-      if (st.slot_gen[id] == st.slot_epoch) {
-        for (std::size_t i = st.slot_first[id]; i < fields.size(); ++i) {
-          const Field& f = fields[i];
-          if (i != st.slot_first[id] && (!st.slot_multi[id] || f.name != cr.field_names[id])) continue;
-          // As written or decoded: the same text means different values.
-          key += static_cast<char>('a' + static_cast<int>(f.kind) + (f.escaped ? 16 : 0));
-          key.append(f.value);
-          key += '\0';
-          if (!st.slot_multi[id]) break;
-        }
-      }
+      st.each_field(event.fields, id, cr.field_names[id], [&](std::size_t i) {
+        const Field& f = fields[i];
+        // As written or decoded: the same text means different values.
+        key += static_cast<char>('a' + static_cast<int>(f.kind) + (f.escaped ? 16 : 0));
+        key.append(f.value);
+        key += '\0';
+        return false;
+      });
       key += '\1';
     }
     key += declared ? 'D' : 'n';
@@ -662,16 +665,11 @@ bool Matcher::match_record(Event& event, parse::RecordParser& parser, LogFormat 
       const std::uint32_t id = route.fields[slot];
       const auto begin = static_cast<std::uint32_t>(buf.size());
       st.segment_begin[slot] = begin;
-      if (st.slot_gen[id] == st.slot_epoch) {
-        append_layout_value(buf, event.fields.at(st.slot_first[id]));
+      st.each_field(event.fields, id, cr.field_names[id], [&](std::size_t i) {
+        append_layout_value(buf, event.fields.at(i));
         buf += '\0';
-        if (st.slot_multi[id])
-          for (std::size_t i = st.slot_first[id] + 1; i < event.fields.size(); ++i)
-            if (event.fields.at(i).name == cr.field_names[id]) {
-              append_layout_value(buf, event.fields.at(i));
-              buf += '\0';
-            }
-      }
+        return false;
+      });
       // Without the last NUL (an absent field: begin == end, which no match can end in).
       st.segment_end[slot] = buf.size() > begin ? static_cast<std::uint32_t>(buf.size() - 1) : begin;
     }
@@ -704,11 +702,7 @@ bool Matcher::match_record(Event& event, parse::RecordParser& parser, LogFormat 
       const JsonRoute& route = cr.json_routes[ri];
       for (const JsonRoute::Layout& layout : route.layouts) scan_layout(route, layout);
     }
-    for (std::uint32_t r : route_set.always)
-      if (st.rule_gen[r] != st.gen) {
-        st.rule_gen[r] = st.gen;
-        st.candidates.push_back(r);
-      }
+    for (std::uint32_t r : route_set.always) st.add_candidate(r);
     if (const hs_database_t* db = route_set.keyword_db) {
       const std::size_t before = st.candidates.size();
       scan_literals(st, db, event.raw, on_literal);
