@@ -59,7 +59,8 @@ Alert make_alert(const rules::SigmaRule& rule, const Event& event, const rules::
 }
 
 void RuleMatchProcessor::process(const IngestBatch& batch, std::vector<Alert>& alerts) {
-  // First, before the (possibly slow) matcher refresh: other threads may pass this batch.
+  // Already begun by on_taken() when the pipeline calls; again here (it is idempotent) for a
+  // caller that does not, before the (possibly slow) matcher refresh.
   if (observer_) observer_->on_batch_begin();
   if (!refresh_matcher()) {
     if (observer_) observer_->on_batch_end(alerts);

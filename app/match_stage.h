@@ -69,6 +69,10 @@ class RuleMatchProcessor final : public BatchProcessor {
   RuleMatchProcessor(const LiveRuleSet& live, const SourceAssigner* assigner, Metrics* metrics,
                      std::size_t max_record_bytes, MatchObserver* observer = nullptr);
   void process(const IngestBatch& batch, std::vector<Alert>& alerts) override;
+  // The observer's batch begins as the pipeline hands the batch over (see BatchProcessor).
+  void on_taken() override {
+    if (observer_) observer_->on_batch_begin();
+  }
 
  private:
   bool refresh_matcher();

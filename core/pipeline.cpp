@@ -85,6 +85,7 @@ void Pipeline::matcher_loop(unsigned index) {
       item = std::move(input_.front());
       input_.pop_front();
       ++matching_;
+      processor->on_taken();
     }
     auto started = std::chrono::steady_clock::now();
     processor->process(item->batch, item->alerts);

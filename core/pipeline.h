@@ -42,6 +42,11 @@ class BatchProcessor {
  public:
   virtual ~BatchProcessor() = default;
   virtual void process(const IngestBatch& batch, std::vector<Alert>& alerts) = 0;
+  // Called on the matcher thread as it takes a batch, with the input queue still locked:
+  // batches are taken in submit order, so whatever this marks is marked in that order too (the
+  // correlation engine's "this thread is inside a batch", which keeps another thread's later
+  // batch from moving the watermark past this one's events). Must be quick. Default: nothing.
+  virtual void on_taken() {}
 };
 
 // Where the store writer puts alerts and checkpoints, atomically (one RocksDB WriteBatch).

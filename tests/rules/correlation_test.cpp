@@ -3,7 +3,12 @@
 // persisted state are checked exactly.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <map>
+#include <mutex>
+#include <thread>
+
+#include "core/pipeline.h"
 
 #include "rules/correlation_engine.h"
 #include "rules/sigma_loader.h"
@@ -372,6 +377,73 @@ TEST(CorrelationTime, SyslogStampWithoutYearTakesTheReferenceYear) {
   EXPECT_EQ(format_time_utc(event_time_ns(e, jan)), "2025-12-31T23:59:59Z");
   e.time_unix_ns = 42;
   EXPECT_EQ(event_time_ns(e, ref), 42);
+}
+
+// The daemon's matcher threads take batches in parallel. A thread that has taken an earlier
+// batch must hold the watermark back from the moment it takes it, not only once it starts on
+// it: the pipeline tells the processor while the queue is still locked (BatchProcessor::
+// on_taken). Here the first batch is slow to start, and the other thread takes and finishes the
+// next one (an hour later in event time) meanwhile; the first batch's events are still not late.
+TEST(Correlation, ABatchTakenFirstIsNotMadeLateByALaterBatchFinishedFirst) {
+  using namespace std::chrono_literals;
+  CorrelationOptions o;
+  o.allowed_lateness_ns = 30 * kSec;
+  Harness h(kBruteForce, o);
+  const std::uint32_t fail = h.index("r-fail");
+  class Feeder : public BatchProcessor {
+   public:
+    Feeder(Harness& h, std::uint32_t rule) : h_(h), rule_(rule) {}
+    void on_taken() override { h_.engine->batch_begin(); }
+    void process(const IngestBatch& batch, std::vector<Alert>& alerts) override {
+      if (batch.records.front().record.record_no == 0) std::this_thread::sleep_for(300ms);
+      for (const IngestRecord& r : batch.records) {
+        // "<src> <seconds after kT0>"
+        const std::string text(r.record.bytes);
+        const std::size_t space = text.find(' ');
+        const std::int64_t t = kT0 + std::stoll(text.substr(space + 1)) * kSec;
+        Event e;
+        e.fields.add("src", text.substr(0, space));
+        e.fields.add("user", "u");
+        std::vector<Alert> base(1);
+        base[0].rule_id = "r-fail";
+        h_.engine->on_event(*h_.binding, e, {rule_}, t, base, 0);
+      }
+      h_.engine->advance(alerts);
+    }
+
+   private:
+    Harness& h_;
+    std::uint32_t rule_;
+  };
+  class Collect : public AlertCommitter {
+   public:
+    Status commit(std::vector<Alert>& alerts, const std::vector<Checkpoint>&) override {
+      std::lock_guard lock(mu);
+      for (Alert& a : alerts) committed.push_back(a);
+      return Status::Ok();
+    }
+    std::mutex mu;
+    std::vector<Alert> committed;
+  } committer;
+  PipelineOptions options;
+  options.matcher_threads = 2;
+  Pipeline pipeline(options, [&](unsigned) { return std::make_unique<Feeder>(h, fail); }, committer, nullptr);
+  pipeline.start();
+  auto src = std::make_shared<SourceInfo>();
+  IngestBatchBuilder first(src);
+  for (int i = 0; i < 3; ++i) first.add("a " + std::to_string(i + 1), static_cast<std::uint64_t>(i));
+  IngestBatchBuilder later(src);
+  later.add("x 3600", 3);
+  ASSERT_TRUE(pipeline.submit(first.finish()));
+  ASSERT_TRUE(pipeline.submit(later.finish()));
+  pipeline.drain_and_stop();
+  h.flush();
+  EXPECT_EQ(h.engine->counters().late_events.load(), 0u);
+  std::vector<Alert> fired = committer.committed;
+  fired.insert(fired.end(), h.out.begin(), h.out.end());
+  ASSERT_EQ(fired.size(), 1u);
+  EXPECT_EQ(fired[0].rule_id, "c-bf");
+  EXPECT_EQ(field(fired[0], "event_count"), "3");
 }
 
 }  // namespace
