@@ -16,11 +16,15 @@
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
 
 #include "core/ascii.h"
 #include "core/json_text.h"
 #include "core/record_reader.h"
 #include "rules/compiled_rules.h"
+#include "rules/scan_memo.h"
 
 namespace vigil::rules {
 
@@ -156,6 +160,34 @@ struct Matcher::State {
   std::unordered_map<std::string, RouteSet> route_cache;
   std::vector<LiteralScan>* scan_sink = nullptr;
 
+  // Route layouts answered from memory (ScanMemo): layouts are numbered across routes
+  // (layout_base[route] + position), and each has its own account of how often its bytes
+  // repeat, so that one whose values rarely do (a PowerShell ScriptBlockText) is simply scanned
+  // instead of filling the memo.
+  ScanMemo memo{kMemoEntries, kMemoKeyBytes};
+  std::vector<std::uint32_t> layout_base;
+  struct MemoUse {
+    std::uint32_t lookups = 0, found = 0;  // in the current window of kMemoWindow lookups
+    std::uint32_t skip = 0;                // scans left before the memo is tried again
+  };
+  std::vector<MemoUse> memo_use;
+  bool recording = false;                  // on_route_literal also appends to memo_hits
+  std::vector<std::uint32_t> memo_hits;
+  static constexpr std::size_t kMemoEntries = 32768;       // per generation (two are kept)
+  static constexpr std::size_t kMemoKeyBytes = 8u << 20;   // per generation
+  static constexpr std::uint32_t kMemoWindow = 256;
+  static constexpr std::uint32_t kMemoMinFound = kMemoWindow / 4;  // below 25%: pause
+  static constexpr std::uint32_t kMemoPause = 16384;
+
+  // Route literal `id` was found in its own field's values: it and the route's rules gated on
+  // it count for this event.
+  void accept_route_literal(std::uint32_t id) {
+    route_literal_gen[id] = gen;
+    literal_gen[rules->route_literal_literal[id]] = gen;
+    for (std::uint32_t i = rules->route_literal_rules_offset[id]; i < rules->route_literal_rules_offset[id + 1]; ++i)
+      add_candidate(rules->route_literal_rules[i]);
+  }
+
   // Rule r becomes a candidate of the current event (once).
   void add_candidate(std::uint32_t r) {
     if (rule_gen[r] == gen) return;
@@ -207,17 +239,15 @@ int on_route_literal(unsigned id, unsigned long long, unsigned long long to, uns
   const std::uint32_t slot = cr.route_literal_slot[id];
   // The match's last byte (to - 1) must lie in [begin, end) of its field's values.
   if (to <= st->segment_begin[slot] || to > st->segment_end[slot]) return 0;
-  st->route_literal_gen[id] = st->gen;
-  st->literal_gen[cr.route_literal_literal[id]] = st->gen;
-  for (std::uint32_t i = cr.route_literal_rules_offset[id]; i < cr.route_literal_rules_offset[id + 1]; ++i)
-    st->add_candidate(cr.route_literal_rules[i]);
+  st->accept_route_literal(id);
+  if (st->recording) st->memo_hits.push_back(id);
   return 0;
 }
 
 // Every literal-prefilter scan goes through here (so that benchmarks can replay them).
 void scan_literals(Matcher::State& st, const hs_database_t* db, std::string_view bytes,
-                   match_event_handler on_match) {
-  if (st.scan_sink) st.scan_sink->push_back(LiteralScan{db, bytes});
+                   match_event_handler on_match, bool raw = false) {
+  if (st.scan_sink) st.scan_sink->push_back(raw ? LiteralScan{db, bytes, {}} : LiteralScan{db, {}, std::string(bytes)});
   hs_scan(db, bytes.data(), static_cast<unsigned>(bytes.size()), 0, st.scratch, on_match, &st);
 }
 
@@ -243,6 +273,8 @@ Result<std::unique_ptr<Matcher>> Matcher::create(std::shared_ptr<const RuleSet> 
   if (cr.text_db && hs_alloc_scratch(cr.text_db, &st.scratch) != HS_SUCCESS)
     return Error(Status::Internal("hs_alloc_scratch failed for the text literal database"));
   for (const JsonRoute& route : cr.json_routes) {
+    st.layout_base.push_back(static_cast<std::uint32_t>(st.memo_use.size()));
+    st.memo_use.resize(st.memo_use.size() + route.layouts.size());
     if (route.keyword_db && hs_alloc_scratch(route.keyword_db, &st.scratch) != HS_SUCCESS)
       return Error(Status::Internal("hs_alloc_scratch failed for a keyword literal database"));
     for (const JsonRoute::Layout& layout : route.layouts)
@@ -292,15 +324,15 @@ void decode_field(Matcher::State& st, Event& ev, Field& f) {
 // \n, \r, \t: one the canonical JSON escaping of its decoded text would write differently
 // (\uXXXX, \/). The SIMD test looks for a backslash before 'u' or '/' and checks the parity of
 // the backslash run only there (a path like c:\\users has an escaped backslash before the u).
-bool has_noncanonical_escape(std::string_view s) {
-  const char* const begin = s.data();
-  const char* const end = begin + s.size();
-  auto real_escape_at = [&](const char* bs) {  // bs: a backslash followed by u or /
-    const char* q = bs;
-    while (q > begin && q[-1] == '\\') --q;
-    return ((bs - q) & 1) == 0;  // an even run before it: this backslash starts an escape
-  };
-  const char* p = begin;
+// It runs over every raw record a keyword route applies to, so it has an AVX2 version (32 bytes
+// a step instead of SSE2's 16), chosen at run time.
+bool real_escape_at(const char* begin, const char* bs) {  // bs: a backslash followed by u or /
+  const char* q = bs;
+  while (q > begin && q[-1] == '\\') --q;
+  return ((bs - q) & 1) == 0;  // an even run before it: this backslash starts an escape
+}
+
+bool noncanonical_escape_tail(const char* begin, const char* p, const char* end) {
 #if defined(__SSE2__)
   const __m128i backslash = _mm_set1_epi8('\\'), u = _mm_set1_epi8('u'), slash = _mm_set1_epi8('/');
   for (; p + 17 <= end; p += 16) {
@@ -309,14 +341,42 @@ bool has_noncanonical_escape(std::string_view s) {
     unsigned mask = static_cast<unsigned>(_mm_movemask_epi8(_mm_and_si128(
         _mm_cmpeq_epi8(a, backslash), _mm_or_si128(_mm_cmpeq_epi8(b, u), _mm_cmpeq_epi8(b, slash)))));
     while (mask != 0) {
-      if (real_escape_at(p + __builtin_ctz(mask))) return true;
+      if (real_escape_at(begin, p + __builtin_ctz(mask))) return true;
       mask &= mask - 1;
     }
   }
 #endif
   for (; p + 1 < end; ++p)
-    if (p[0] == '\\' && (p[1] == 'u' || p[1] == '/') && real_escape_at(p)) return true;
+    if (p[0] == '\\' && (p[1] == 'u' || p[1] == '/') && real_escape_at(begin, p)) return true;
   return false;
+}
+
+#if defined(__x86_64__)
+__attribute__((target("avx2"))) bool noncanonical_escape_avx2(std::string_view s) {
+  const char* const begin = s.data();
+  const char* const end = begin + s.size();
+  const char* p = begin;
+  const __m256i backslash = _mm256_set1_epi8('\\'), u = _mm256_set1_epi8('u'), slash = _mm256_set1_epi8('/');
+  for (; p + 33 <= end; p += 32) {
+    const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+    const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 1));
+    unsigned mask = static_cast<unsigned>(_mm256_movemask_epi8(_mm256_and_si256(
+        _mm256_cmpeq_epi8(a, backslash), _mm256_or_si256(_mm256_cmpeq_epi8(b, u), _mm256_cmpeq_epi8(b, slash)))));
+    while (mask != 0) {
+      if (real_escape_at(begin, p + __builtin_ctz(mask))) return true;
+      mask &= mask - 1;
+    }
+  }
+  return noncanonical_escape_tail(begin, p, end);
+}
+const bool kHaveAvx2 = __builtin_cpu_supports("avx2");
+#endif
+
+bool has_noncanonical_escape(std::string_view s) {
+#if defined(__x86_64__)
+  if (kHaveAvx2 && s.size() >= 64) return noncanonical_escape_avx2(s);
+#endif
+  return noncanonical_escape_tail(s.data(), s.data(), s.data() + s.size());
 }
 
 class Evaluator {
@@ -657,8 +717,9 @@ bool Matcher::match_record(Event& event, parse::RecordParser& parser, LogFormat 
     // Decoded (here, by a rule that read it, or by a full parse): escaped again.
     append_json_escaped(buf, f.value, InvalidUtf8::kKeep);
   };
-  // Lays out the values of a layout's fields (JsonRoute) and scans them once.
-  auto scan_layout = [&](const JsonRoute& route, const JsonRoute::Layout& layout) {
+  // Lays out the values of a layout's fields (JsonRoute) and scans them once, or finds what
+  // the scan of the same bytes found before (ScanMemo).
+  auto scan_layout = [&](std::uint32_t layout_index, const JsonRoute& route, const JsonRoute::Layout& layout) {
     std::string& buf = st.route_values;
     buf.clear();
     for (std::uint32_t slot = layout.first_slot; slot < layout.first_slot + layout.slot_count; ++slot) {
@@ -673,7 +734,42 @@ bool Matcher::match_record(Event& event, parse::RecordParser& parser, LogFormat 
       // Without the last NUL (an absent field: begin == end, which no match can end in).
       st.segment_end[slot] = buf.size() > begin ? static_cast<std::uint32_t>(buf.size() - 1) : begin;
     }
-    if (!buf.empty()) scan_literals(st, layout.db, buf, on_route_literal);
+    if (buf.empty()) return;
+    stats_.layout_scans++;
+    State::MemoUse& use = st.memo_use[layout_index];
+    if (use.skip > 0) {
+      --use.skip;
+      scan_literals(st, layout.db, buf, on_route_literal);
+      return;
+    }
+    // The memo key: the bytes, then where each field's values end (the same bytes can be split
+    // between the fields differently).
+    const std::size_t values_size = buf.size();
+    for (std::uint32_t slot = layout.first_slot; slot < layout.first_slot + layout.slot_count; ++slot)
+      buf.append(reinterpret_cast<const char*>(&st.segment_end[slot]), sizeof(std::uint32_t));
+    const std::string_view key(buf.data(), buf.size());
+    const std::string_view values = key.substr(0, values_size);
+    const std::uint64_t h = ScanMemo::hash(key);
+    std::span<const std::uint32_t> hits;
+    const bool found = st.memo.find(layout_index, key, h, &hits);
+    ++use.lookups;
+    if (found) ++use.found;
+    if (use.lookups == State::kMemoWindow) {
+      if (use.found < State::kMemoMinFound) use.skip = State::kMemoPause;
+      use.lookups = use.found = 0;
+    }
+    if (found) {
+      stats_.layout_memo_hits++;
+      if (st.scan_sink) st.scan_sink->push_back(LiteralScan{layout.db, {}, std::string(values)});
+      for (std::uint32_t id : hits)
+        if (st.route_literal_gen[id] != st.gen) st.accept_route_literal(id);
+      return;
+    }
+    st.recording = true;
+    st.memo_hits.clear();
+    scan_literals(st, layout.db, values, on_route_literal);
+    st.recording = false;
+    st.memo.insert(layout_index, key, h, st.memo_hits);
   };
 
 
@@ -700,12 +796,13 @@ bool Matcher::match_record(Event& event, parse::RecordParser& parser, LogFormat 
     const std::vector<std::uint32_t>& routes = route_set.routes;
     for (std::uint32_t ri : routes) {
       const JsonRoute& route = cr.json_routes[ri];
-      for (const JsonRoute::Layout& layout : route.layouts) scan_layout(route, layout);
+      for (std::uint32_t l = 0; l < route.layouts.size(); ++l)
+        scan_layout(st.layout_base[ri] + l, route, route.layouts[l]);
     }
     for (std::uint32_t r : route_set.always) st.add_candidate(r);
     if (const hs_database_t* db = route_set.keyword_db) {
       const std::size_t before = st.candidates.size();
-      scan_literals(st, db, event.raw, on_literal);
+      scan_literals(st, db, event.raw, on_literal, /*raw=*/true);
       // A keyword written with \u or \/ escapes is in neither form the database holds.
       const bool rescan = has_noncanonical_escape(event.raw);
       if ((rescan || st.candidates.size() > before) && !st.full && !parse_full()) return false;
@@ -715,7 +812,7 @@ bool Matcher::match_record(Event& event, parse::RecordParser& parser, LogFormat 
     // Text records hold their values verbatim: one scan of the raw line. Formats whose parsed
     // values may differ from the raw bytes (CEF and key=value escapes, RFC 5424 structured
     // data) get a second scan over the decoded values when the line has a backslash.
-    scan_literals(st, cr.text_db, event.raw, on_literal);
+    scan_literals(st, cr.text_db, event.raw, on_literal, /*raw=*/true);
     if ((detected == LogFormat::kCef || detected == LogFormat::kKeyValue ||
          detected == LogFormat::kRfc5424) &&
         std::memchr(event.raw.data(), '\\', event.raw.size()) != nullptr) {

@@ -30,14 +30,19 @@ struct MatcherStats {
   std::uint64_t events_parsed = 0;     // events that needed their fields (had candidates)
   std::uint64_t candidate_rules = 0;   // rule evaluations performed
   std::uint64_t decoded_rescans = 0;   // events whose escapes forced a scan of decoded values
+  std::uint64_t layout_scans = 0;      // route layouts searched (JsonRoute), by scan or memo
+  std::uint64_t layout_memo_hits = 0;  // of which answered from the memo (ScanMemo)
   std::uint64_t matches = 0;
 };
 
-// One literal-prefilter scan (for benchmarks that replay them): the database and the bytes,
-// a view into the event (valid until it changes).
+// One literal-prefilter scan (for benchmarks that replay them): the database and the bytes.
+// The raw record is a view (valid until the event changes); laid-out field values are copied,
+// because the matcher reuses one buffer for every layout of an event.
 struct LiteralScan {
   const hs_database* db = nullptr;
-  std::string_view bytes;
+  std::string_view raw;  // the raw record, or empty
+  std::string values;    // laid-out values, when not the raw record
+  std::string_view bytes() const { return raw.data() != nullptr ? raw : std::string_view(values); }
 };
 
 class Matcher {

@@ -149,6 +149,47 @@ TEST_F(MatcherTest, AFieldLiteralCountsOnlyInItsOwnField) {
   EXPECT_EQ(matcher_->stats().candidate_rules, 4u);  // the cross-field hits made no candidate
 }
 
+TEST_F(MatcherTest, RepeatedLayoutsAreAnsweredFromTheMemoExactly) {
+  // Image and CommandLine share one layout (few literals each). A layout seen before is
+  // answered from the matcher's memo; the same bytes in another field are another key.
+  Compile({AllOf("img", {P("Image", MatchOp::kContains, "xyz")}),
+           AllOf("cmd", {P("CommandLine", MatchOp::kContains, "qqq")})});
+  EXPECT_EQ(Match(R"({"CommandLine":"xyz"})"), Ids{});
+  EXPECT_EQ(Match(R"({"Image":"xyz"})"), Ids{"img"});  // "xyz\0" again, in Image's part
+  EXPECT_EQ(matcher_->stats().layout_memo_hits, 0u);
+  EXPECT_EQ(Match(R"({"Image":"xyz","Other":"1"})"), Ids{"img"});
+  EXPECT_EQ(Match(R"({"CommandLine":"xyz"})"), Ids{});
+  EXPECT_EQ(Match(R"({"Image":"a","CommandLine":"qqq"})"), Ids{"cmd"});
+  EXPECT_EQ(Match(R"({"Image":"a","CommandLine":"qqq"})"), Ids{"cmd"});
+  EXPECT_EQ(matcher_->stats().layout_scans, 6u);
+  EXPECT_EQ(matcher_->stats().layout_memo_hits, 3u);
+  // Values that never repeat: the memo is paused for the layout after a while; every answer
+  // stays right throughout.
+  for (int i = 0; i < 1000; ++i) {
+    const std::string v = std::to_string(i) + (i % 7 == 0 ? "xyz" : "abc");
+    ASSERT_EQ(Match(R"({"Image":")" + v + R"("})"), i % 7 == 0 ? Ids{"img"} : Ids{}) << i;
+  }
+  EXPECT_LT(matcher_->stats().layout_memo_hits, 10u);
+  EXPECT_EQ(Match(R"({"Image":"a","CommandLine":"qqq"})"), Ids{"cmd"});
+}
+
+TEST_F(MatcherTest, EscapesThatHideAKeywordAreFoundAtEveryOffsetOfALongRecord) {
+  // The raw-record test for \u and \/ escapes works 16 or 32 bytes at a time: an escape at
+  // every position of a long record, including across block edges, forces the rescan; an
+  // escaped backslash before a 'u' (c:\\users) does not.
+  Compile({AllOf("kw", {P("", MatchOp::kContains, "mimikatz")})});
+  std::uint64_t rescans = matcher_->stats().decoded_rescans;
+  for (int pad = 0; pad < 100; ++pad) {
+    const std::string before(static_cast<std::size_t>(pad), 'p');
+    ASSERT_EQ(Match(R"({"Data":")" + before + R"(mimi\u006batz)" + std::string(80, 's') + R"("})"), Ids{"kw"}) << pad;
+    ASSERT_EQ(matcher_->stats().decoded_rescans, ++rescans) << pad;
+    ASSERT_EQ(Match(R"({"Data":")" + before + R"(mimi\/katz)" + std::string(80, 's') + R"("})"), Ids{}) << pad;
+    ASSERT_EQ(matcher_->stats().decoded_rescans, ++rescans) << pad;
+    ASSERT_EQ(Match(R"({"Data":")" + before + R"(c:\\users mimikatz)" + std::string(80, 's') + R"("})"), Ids{"kw"}) << pad;
+    ASSERT_EQ(matcher_->stats().decoded_rescans, rescans) << pad;
+  }
+}
+
 TEST_F(MatcherTest, RouteGatesDropUncoveredRulesForOtherEventIds) {
   // Rules with no literal (EventID 16 is too short to scan) run whenever their route
   // (Sysmon's channel) applies, unless their EventID test, a route field, settles it first.
