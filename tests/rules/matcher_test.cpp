@@ -173,6 +173,24 @@ TEST_F(MatcherTest, RepeatedLayoutsAreAnsweredFromTheMemoExactly) {
   EXPECT_EQ(Match(R"({"Image":"a","CommandLine":"qqq"})"), Ids{"cmd"});
 }
 
+TEST_F(MatcherTest, EveryRouteOfAnEventKeepsItsOwnFieldBoundaries) {
+  // A Sysmon process creation event takes two routes (the Sysmon service and the
+  // process_creation category), each with a layout whose first field has its own boundaries.
+  // All layouts are laid out before any is searched: one route's boundaries must not be read
+  // for the other's hits, whichever is longer.
+  SigmaRule by_service = AllOf("svc", {P("Image", MatchOp::kEndsWith, "aaa")});
+  by_service.product = "windows";
+  by_service.service = "sysmon";
+  SigmaRule by_category = AllOf("proc", {P("CommandLine", MatchOp::kEndsWith, "bbb")});
+  by_category.product = "windows";
+  by_category.category = "process_creation";
+  Compile({by_service, by_category});
+  const std::string head = R"({"Channel":"Microsoft-Windows-Sysmon/Operational","EventID":1,)";
+  EXPECT_EQ(Match(head + R"("Image":"aaa","CommandLine":"zzzzzzzzzzzzbbb"})"), (Ids{"svc", "proc"}));
+  EXPECT_EQ(Match(head + R"("Image":"zzzzzzzzzzzzaaa","CommandLine":"bbb"})"), (Ids{"svc", "proc"}));
+  EXPECT_EQ(Match(head + R"("Image":"aaa","CommandLine":"zzzzzzzzzzzzbbb"})"), (Ids{"svc", "proc"}));  // memo
+}
+
 TEST_F(MatcherTest, EscapesThatHideAKeywordAreFoundAtEveryOffsetOfALongRecord) {
   // The raw-record test for \u and \/ escapes works 16 or 32 bytes at a time: an escape at
   // every position of a long record, including across block edges, forces the rescan; an
