@@ -749,6 +749,10 @@ std::string layout_name(const vigil::rules::CompiledRules& cr, std::size_t route
   return name;
 }
 
+std::string prefilter_note(const vigil::rules::KeywordPrefilter& f) {
+  return f.active() ? ", prefilter " + f.describe() : ", no prefilter";
+}
+
 void build_scan_plan(const std::shared_ptr<const RuleSet>& rs, const std::vector<std::string_view>& records,
                      ScanPlan& plan) {
   auto matcher = make_matcher(rs);
@@ -795,8 +799,9 @@ void build_scan_plan(const std::shared_ptr<const RuleSet>& rs, const std::vector
   auto db_name = [&](const hs_database_t* db) -> std::string {
     if (db == cr.text_db) return "text";
     for (std::size_t r = 0; r < cr.json_routes.size(); ++r)
-      if (cr.json_routes[r].keyword_db == db) return "route " + std::to_string(r) + " keywords (raw)";
-    if (db == cr.all_keywords_db) return "all routes' keywords (raw)";
+      if (cr.json_routes[r].keyword_db == db)
+        return "route " + std::to_string(r) + " keywords (raw" + prefilter_note(cr.json_routes[r].keyword_prefilter) + ")";
+    if (db == cr.all_keywords_db) return "all routes' keywords (raw" + prefilter_note(cr.all_keywords_prefilter) + ")";
     for (std::size_t r = 0; r < cr.json_routes.size(); ++r)
       for (const auto& layout : cr.json_routes[r].layouts)
         if (layout.db == db) return layout_name(cr, r, layout);
@@ -1041,6 +1046,9 @@ void BM_Vigil(benchmark::State& state, SuiteId id) {
   // Route layouts answered from the matcher's memo (a fresh matcher each run: a cold start).
   if (st.layout_scans > 0)
     state.counters["memo_frac"] = static_cast<double>(st.layout_memo_hits) / static_cast<double>(st.layout_scans);
+  // Raw keyword scans that the keyword prefilter ruled out.
+  if (st.keyword_checks > 0)
+    state.counters["kw_skip_frac"] = static_cast<double>(st.keyword_skips) / static_cast<double>(st.keyword_checks);
 }
 
 void BM_BareHsScan(benchmark::State& state, SuiteId id) {

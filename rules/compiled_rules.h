@@ -9,6 +9,7 @@
 #include "core/event.h"
 #include "core/parse/parser.h"
 
+#include "rules/keyword_prefilter.h"
 #include "rules/sigma_rule.h"
 
 struct hs_database;
@@ -107,6 +108,9 @@ struct JsonRoute {
   // the route has no keyword literal. Per route, because one keyword rule with a broad
   // logsource (product: windows) would otherwise put every keyword literal over every record.
   hs_database* keyword_db = nullptr;
+  // A few n-grams one of which every keyword literal holds: a record without any is not
+  // scanned with keyword_db (inactive when no small set covers the literals).
+  KeywordPrefilter keyword_prefilter;
   // Rules evaluated whenever the route applies: no literal cover of their own detection (a
   // logsource literal such as the channel name would be true of every routed event anyway).
   std::vector<std::uint32_t> always;
@@ -160,6 +164,7 @@ struct CompiledRules {
   // makes a candidate that fails its logsource test. nullptr when fewer than two routes have
   // keywords.
   hs_database* all_keywords_db = nullptr;
+  KeywordPrefilter all_keywords_prefilter;  // as JsonRoute::keyword_prefilter
   std::vector<std::uint32_t> route_fields;
   std::vector<std::uint32_t> route_literal_literal;
   std::vector<std::uint32_t> route_literal_slot;  // its field's position in JsonRoute::fields

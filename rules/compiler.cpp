@@ -738,7 +738,10 @@ class Builder {
       auto keywords = compile_literals(keyword_literals, Forms::kPlainAndEscaped, "route keyword");
       if (!keywords) return keywords.error();
       route.keyword_db = *keywords;
-      if (route.keyword_db) ++keyword_routes;
+      if (route.keyword_db) {
+        ++keyword_routes;
+        route.keyword_prefilter = keyword_prefilter(keyword_literals);
+      }
       for (std::uint32_t l : keyword_literals)
         if (!in_all_keywords[l]) {
           in_all_keywords[l] = true;
@@ -789,8 +792,22 @@ class Builder {
       auto all = compile_literals(all_keywords, Forms::kPlainAndEscaped, "keyword");
       if (!all) return all.error();
       out_->all_keywords_db = *all;
+      out_->all_keywords_prefilter = keyword_prefilter(all_keywords);
     }
     return Status::Ok();
+  }
+
+  // The prefilter of a keyword database: its literals in the forms that database scans for
+  // (compile_literals with Forms::kPlainAndEscaped).
+  KeywordPrefilter keyword_prefilter(const std::vector<std::uint32_t>& literals) const {
+    std::vector<KeywordPrefilter::Pattern> patterns;
+    for (std::uint32_t l : literals) {
+      const LiteralKey& k = literal_texts_[l];
+      patterns.push_back({k.text, k.caseless});
+      std::string escaped = json_escape(k.text);
+      if (escaped != k.text) patterns.push_back({std::move(escaped), k.caseless});
+    }
+    return KeywordPrefilter::build(patterns);
   }
 
   // Rough cost of evaluating node n: comparisons of one value are cheap, searching a value

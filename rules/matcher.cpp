@@ -156,6 +156,10 @@ struct Matcher::State {
     // The keyword database to scan the raw record with: the one route's, or all routes'
     // together when several have keywords (CompiledRules::all_keywords_db); or none.
     const hs_database* keyword_db = nullptr;
+    // Its prefilter (JsonRoute::keyword_prefilter or CompiledRules::all_keywords_prefilter) and
+    // where its use is counted in filter_use (the route's index, or the number of routes).
+    const KeywordPrefilter* keyword_prefilter = nullptr;
+    std::uint32_t filter_slot = 0;
   };
   std::unordered_map<std::string, RouteSet> route_cache;
   std::vector<LiteralScan>* scan_sink = nullptr;
@@ -171,6 +175,15 @@ struct Matcher::State {
     std::uint32_t skip = 0;                // scans left before the memo is tried again
   };
   std::vector<MemoUse> memo_use;
+  // Keyword prefilters, each paused for a while when it lets most records through anyway
+  // (then it only adds its own cost to Hyperscan's).
+  struct FilterUse {
+    std::uint32_t checks = 0, passed = 0;  // in the current window of kFilterWindow records
+    std::uint32_t skip = 0;                // records left before the filter is tried again
+  };
+  std::vector<FilterUse> filter_use;
+  static constexpr std::uint32_t kFilterWindow = 1024;
+  static constexpr std::uint32_t kFilterPause = 65536;
   bool recording = false;                  // on_route_literal also appends to memo_hits
   std::vector<std::uint32_t> memo_hits;
   static constexpr std::size_t kMemoEntries = 32768;       // per generation (two are kept)
@@ -291,6 +304,7 @@ Result<std::unique_ptr<Matcher>> Matcher::create(std::shared_ptr<const RuleSet> 
     if (hs_alloc_scratch(db.db, &st.scratch) != HS_SUCCESS)
       return Error(Status::Internal("hs_alloc_scratch failed for regex database of " + db.field));
   st.match_data = pcre2_match_data_create(4, nullptr);
+  st.filter_use.resize(cr.json_routes.size() + 1);
   st.literal_gen.assign(cr.literal_text.size(), 0);
   st.route_literal_gen.assign(cr.route_literal_literal.size(), 0);
   st.rule_gen.assign(cr.rules.size(), 0);
@@ -691,13 +705,43 @@ bool Matcher::match_record(Event& event, parse::RecordParser& parser, LogFormat 
       const JsonRoute& route = cr.json_routes[ri];
       if (!(route.format_mask & event_format_bit) || !conditions.node(route.condition)) continue;
       set.routes.push_back(ri);
-      if (route.keyword_db) set.keyword_db = set.keyword_db ? cr.all_keywords_db : route.keyword_db;
+      if (route.keyword_db) {
+        if (set.keyword_db == nullptr) {
+          set.keyword_db = route.keyword_db;
+          set.keyword_prefilter = &route.keyword_prefilter;
+          set.filter_slot = ri;
+        } else {
+          set.keyword_db = cr.all_keywords_db;
+          set.keyword_prefilter = &cr.all_keywords_prefilter;
+          set.filter_slot = static_cast<std::uint32_t>(cr.json_routes.size());
+        }
+      }
       for (std::uint32_t r : route.always) {
         const std::uint32_t gate = cr.rules[r].route_gate;
         if (gate == kNoGate || conditions.node(gate)) set.always.push_back(r);
       }
     }
     return st.route_cache.emplace(key, std::move(set)).first->second;
+  };
+  // Whether a keyword literal may occur in the raw record: false when the route set's keyword
+  // prefilter finds none of its n-grams (KeywordPrefilter).
+  auto keyword_may_occur = [&](const State::RouteSet& set) {
+    stats_.keyword_checks++;
+    const KeywordPrefilter* filter = set.keyword_prefilter;
+    if (filter == nullptr || !filter->active()) return true;
+    State::FilterUse& use = st.filter_use[set.filter_slot];
+    if (use.skip > 0) {
+      --use.skip;
+      return true;
+    }
+    const bool may = filter->may_match(event.raw);
+    ++use.checks;
+    if (may) ++use.passed;
+    if (use.checks == State::kFilterWindow) {
+      if (use.passed * 2 > use.checks) use.skip = State::kFilterPause;
+      use.checks = use.passed = 0;
+    }
+    return may;
   };
   // Appends one value to the route layout in canonical JSON-escaped form, which is what the
   // route databases hold (JsonRoute): as written when it was kept escaped and holds no \u or
@@ -802,7 +846,13 @@ bool Matcher::match_record(Event& event, parse::RecordParser& parser, LogFormat 
     for (std::uint32_t r : route_set.always) st.add_candidate(r);
     if (const hs_database_t* db = route_set.keyword_db) {
       const std::size_t before = st.candidates.size();
-      scan_literals(st, db, event.raw, on_literal, /*raw=*/true);
+      if (keyword_may_occur(route_set)) {
+        scan_literals(st, db, event.raw, on_literal, /*raw=*/true);
+      } else {
+        stats_.keyword_skips++;
+        // Benchmarks replay Hyperscan over every record vigil searches, whatever ruled it out.
+        if (st.scan_sink) st.scan_sink->push_back(LiteralScan{db, event.raw, {}});
+      }
       // A keyword written with \u or \/ escapes is in neither form the database holds.
       const bool rescan = has_noncanonical_escape(event.raw);
       if ((rescan || st.candidates.size() > before) && !st.full && !parse_full()) return false;

@@ -32,6 +32,8 @@ struct MatcherStats {
   std::uint64_t decoded_rescans = 0;   // events whose escapes forced a scan of decoded values
   std::uint64_t layout_scans = 0;      // route layouts searched (JsonRoute), by scan or memo
   std::uint64_t layout_memo_hits = 0;  // of which answered from the memo (ScanMemo)
+  std::uint64_t keyword_checks = 0;    // raw records a keyword database applied to
+  std::uint64_t keyword_skips = 0;     // of which its prefilter ruled out (KeywordPrefilter)
   std::uint64_t matches = 0;
 };
 

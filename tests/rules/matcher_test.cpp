@@ -206,6 +206,16 @@ TEST_F(MatcherTest, EscapesThatHideAKeywordAreFoundAtEveryOffsetOfALongRecord) {
     ASSERT_EQ(Match(R"({"Data":")" + before + R"(c:\\users mimikatz)" + std::string(80, 's') + R"("})"), Ids{"kw"}) << pad;
     ASSERT_EQ(matcher_->stats().decoded_rescans, rescans) << pad;
   }
+  // A record with none of the keyword prefilter's n-grams is not scanned for keywords (the
+  // prefilter works where the CPU has AVX2; elsewhere every record is scanned).
+  const std::uint64_t skips = matcher_->stats().keyword_skips;
+  EXPECT_EQ(Match(R"({"Data":"nothing to see"})"), Ids{});
+#if defined(__x86_64__)
+  if (__builtin_cpu_supports("avx2")) {
+    EXPECT_EQ(matcher_->stats().keyword_skips, skips + 1);
+  }
+#endif
+  EXPECT_EQ(Match(R"({"Data":"nothing to see","Other":"MiMiKaTz"})"), Ids{"kw"});
 }
 
 TEST_F(MatcherTest, RouteGatesDropUncoveredRulesForOtherEventIds) {

@@ -1,0 +1,55 @@
+#pragma once
+// KeywordPrefilter: a cheap necessary condition for a keyword database to match a raw record.
+//
+// Keyword rules search every value, so their literals are scanned over the whole raw record of
+// every event their route applies to. One `product: windows` keyword rule (SigmaHQ's "Mimikatz
+// Use") applies to every Windows event: that scan is Hyperscan's speed for the literal set
+// (about 5 GB/s), and it almost never finds anything.
+//
+// The prefilter holds a few short n-grams (2 or 3 bytes) chosen so that every literal of the
+// database (each form it is scanned in) contains at least one of them: a record that holds none
+// cannot match, and its Hyperscan scan is skipped. The test runs 32 positions at a time with
+// AVX2, chosen at run time (without AVX2 it would be no faster than Hyperscan: every record is
+// scanned). Letters of caseless literals compare caseless, every
+// other byte exactly. Rare n-grams are preferred ("mim" rather than "mi"), by a rough table of
+// how often each byte occurs in log text; that choice affects only speed, never results.
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace vigil::rules {
+
+class KeywordPrefilter {
+ public:
+  struct Pattern {
+    std::string text;  // as scanned (caseless: any case)
+    bool caseless = true;
+  };
+  // At most this many n-grams: beyond it the test costs more than it saves.
+  static constexpr std::size_t kMaxGrams = 6;
+
+  // Chooses the n-grams for `patterns`. Inactive (may_match is always true) when some pattern
+  // is shorter than 2 bytes or more than kMaxGrams n-grams would be needed.
+  static KeywordPrefilter build(const std::vector<Pattern>& patterns);
+
+  bool active() const { return !grams_.empty(); }
+  // False only when no pattern can occur in `bytes`. `bytes` must be followed by 32 readable
+  // bytes (vigil's records have 64 bytes of padding).
+  bool may_match(std::string_view bytes) const;
+  // "mim, kiw, ::" (for reports and tests).
+  std::string describe() const;
+
+ private:
+  struct Gram {
+    std::uint8_t size = 0;    // 2 or 3
+    std::uint8_t byte[3] = {};  // lower case where `fold`
+    std::uint8_t fold[3] = {};  // 0x20 for a caseless letter (compare byte | 0x20), else 0
+  };
+#if defined(__x86_64__)
+  bool may_match_avx2(std::string_view bytes) const;
+#endif
+  std::vector<Gram> grams_;
+};
+
+}  // namespace vigil::rules

@@ -1,0 +1,85 @@
+// KeywordPrefilter (rules/keyword_prefilter.h): a record that holds a pattern always passes,
+// wherever the pattern sits relative to the 32-byte steps and in whatever case; a record with
+// none of the n-grams does not.
+#include "rules/keyword_prefilter.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+namespace vigil::rules {
+namespace {
+
+using Pattern = KeywordPrefilter::Pattern;
+
+// `text` followed by 64 bytes of padding that could complete a gram (the filter must not rely
+// on the padding being zero); the view stops at the text.
+bool May(const KeywordPrefilter& f, const std::string& text) {
+  static std::string buffer;
+  buffer = text + std::string(64, ':');
+  return f.may_match(std::string_view(buffer.data(), text.size()));
+}
+
+std::vector<Pattern> Mimikatz() {
+  std::vector<Pattern> p;
+  for (const char* k : {"dpapi::masterkey", "eo.oe.kiwi", "event::clear", "event::drop", "gentilkiwi.com",
+                        "kerberos::golden", "kerberos::ptc", "kerberos::ptt", "kerberos::tgt",
+                        "kiwi legit printer", "lsadump::", "mimidrv.sys", "\\mimilib.dll", "\\\\mimilib.dll",
+                        "misc::printnightmare", "misc::shadowcopies", "misc::skeleton", "privilege::backup",
+                        "privilege::debug", "privilege::driver", "sekurlsa::"})
+    p.push_back({k, true});
+  return p;
+}
+
+TEST(KeywordPrefilter, EveryPatternPassesAtEveryOffsetInAnyCase) {
+  const KeywordPrefilter f = KeywordPrefilter::build(Mimikatz());
+  ASSERT_TRUE(f.active());
+  EXPECT_LE(f.describe().size(), 20u) << f.describe();
+  for (const Pattern& p : Mimikatz()) {
+    std::string upper = p.text;
+    for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    for (std::size_t pad = 0; pad < 70; ++pad) {
+      const std::string before(pad, 'e');
+      ASSERT_TRUE(May(f, before + p.text)) << p.text << " at " << pad;
+      ASSERT_TRUE(May(f, before + upper + "tail")) << upper << " at " << pad;
+    }
+  }
+}
+
+TEST(KeywordPrefilter, RecordsWithoutItsGramsAreRuledOut) {
+  const KeywordPrefilter f = KeywordPrefilter::build(Mimikatz());
+  ASSERT_TRUE(f.active());
+  const std::string windows_event =
+      R"({"EventID":4688,"NewProcessName":"C:\\Windows\\System32\\cmd.exe","CommandLine":"cmd /c whoami /all",)"
+      R"("SubjectUserName":"alice","Hostname":"WORKSTATION6.mordor.local","Message":"A new process has been created."})";
+  EXPECT_FALSE(May(f, windows_event));
+  EXPECT_FALSE(May(f, ""));
+  EXPECT_FALSE(May(f, "m"));
+  // A gram cut by the end of the record does not count, whatever follows it in memory.
+  EXPECT_FALSE(May(f, std::string(40, 'x') + ":"));
+  EXPECT_TRUE(May(f, std::string(40, 'x') + "::"));
+}
+
+TEST(KeywordPrefilter, CasedLettersCompareExactly) {
+  const KeywordPrefilter f = KeywordPrefilter::build({{"XqZ", false}, {"jjQq", false}});
+  ASSERT_TRUE(f.active());
+  EXPECT_TRUE(May(f, "aaXqZaa"));
+  EXPECT_TRUE(May(f, "jjQq"));
+  // A pattern's occurrence always holds a chosen gram; other cases may or may not pass, but a
+  // record without the letters never does.
+  EXPECT_FALSE(May(f, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"));
+}
+
+TEST(KeywordPrefilter, InactiveWhenItCannotHelp) {
+  EXPECT_FALSE(KeywordPrefilter::build({}).active());
+  EXPECT_FALSE(KeywordPrefilter::build({{"a", true}, {"mimikatz", true}}).active());  // 1 byte
+  std::vector<Pattern> many;
+  for (int i = 0; i < 20; ++i) many.push_back({std::string(1, static_cast<char>('a' + i)) + "#" + std::to_string(i * 7919), true});
+  EXPECT_FALSE(KeywordPrefilter::build(many).active());  // no 6 n-grams cover 20 unrelated ones
+  const KeywordPrefilter inactive;
+  EXPECT_TRUE(inactive.may_match("anything"));
+}
+
+}  // namespace
+}  // namespace vigil::rules
