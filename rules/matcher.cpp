@@ -160,7 +160,13 @@ struct Matcher::State {
     // where its use is counted in filter_use (the route's index, or the number of routes).
     const KeywordPrefilter* keyword_prefilter = nullptr;
     std::uint32_t filter_slot = 0;
+    // Route gates of candidate rules (CompiledRule::route_gate), settled the first time each
+    // rule is a candidate of an event with these route values: kGateUnknown, kGateOpen or
+    // kGateClosed per rule (empty until the first gated candidate). A rule whose literal fires
+    // on every Security event but which needs EventID 1102 is dropped here, not evaluated.
+    std::vector<std::uint8_t> gates;
   };
+  static constexpr std::uint8_t kGateUnknown = 0, kGateOpen = 1, kGateClosed = 2;
   std::unordered_map<std::string, RouteSet> route_cache;
   std::vector<LiteralScan>* scan_sink = nullptr;
 
@@ -679,7 +685,7 @@ bool Matcher::match_record(Event& event, parse::RecordParser& parser, LogFormat 
   // The JSON routes whose logsource conditions this event meets, and their uncovered rules
   // whose route gates hold: both depend only on the values of the route fields (and on
   // whether the event declares a logsource), so they are computed once per distinct values.
-  auto json_routes = [&]() -> const State::RouteSet& {
+  auto json_routes = [&]() -> State::RouteSet& {
     std::string& key = st.route_key;
     key.clear();
     std::span<const Field> fields = event.fields.fields();
@@ -817,6 +823,7 @@ bool Matcher::match_record(Event& event, parse::RecordParser& parser, LogFormat 
   };
 
 
+  State::RouteSet* json_set = nullptr;  // the JSON event's routes (json_routes)
   if (detected == LogFormat::kJson) {
     // JSON: the fields rules read are extracted (other values are skipped; values with escapes
     // are kept as written and decoded only if a rule reads them), the routes the event's
@@ -836,7 +843,8 @@ bool Matcher::match_record(Event& event, parse::RecordParser& parser, LogFormat 
       if (!st.parse_ok) return false;
       index_fields(&st.ids);
     }
-    const State::RouteSet& route_set = json_routes();
+    State::RouteSet& route_set = json_routes();
+    json_set = &route_set;
     const std::vector<std::uint32_t>& routes = route_set.routes;
     for (std::uint32_t ri : routes) {
       const JsonRoute& route = cr.json_routes[ri];
@@ -874,9 +882,22 @@ bool Matcher::match_record(Event& event, parse::RecordParser& parser, LogFormat 
   // Candidates whose logsource cannot apply to this kind of event go before anything is parsed;
   // for text records, rules with no literal cover join for the formats they apply to (JSON
   // events got theirs from their routes).
+  // JSON candidates whose route gate is closed for this event's route values go too.
+  auto gate_open = [&](std::uint32_t r) {
+    const std::uint32_t gate = cr.rules[r].route_gate;
+    if (json_set == nullptr || gate == kNoGate) return true;
+    std::vector<std::uint8_t>& gates = json_set->gates;
+    if (gates.empty()) gates.assign(cr.rules.size(), State::kGateUnknown);
+    if (gates[r] == State::kGateUnknown) {
+      // Route fields only: the same for every event with these route values.
+      Evaluator conditions(st, cr, event, /*use_prefilter=*/false);
+      gates[r] = conditions.node(gate) ? State::kGateOpen : State::kGateClosed;
+    }
+    return gates[r] == State::kGateOpen;
+  };
   std::size_t kept = 0;
   for (std::uint32_t r : st.candidates)
-    if (cr.rules[r].format_mask & event_format_bit) st.candidates[kept++] = r;
+    if ((cr.rules[r].format_mask & event_format_bit) && gate_open(r)) st.candidates[kept++] = r;
   st.candidates.resize(kept);
   if (detected != LogFormat::kJson)
     for (std::uint32_t r : cr.always_rules)

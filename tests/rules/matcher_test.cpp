@@ -245,6 +245,30 @@ TEST_F(MatcherTest, RouteGatesDropUncoveredRulesForOtherEventIds) {
   EXPECT_EQ(Match(R"({"Channel":"Microsoft-Windows-Sysmon\/Operational","EventID":16})"), Ids{"config"});
 }
 
+TEST_F(MatcherTest, ACoveredRuleIsDroppedWhenItsRouteGateIsClosed) {
+  // The rule's literal (its provider) occurs in events of many EventIDs, but the rule needs
+  // EventID 1102, a route field: for other EventIDs it is settled once per route-cache entry
+  // and never evaluated.
+  SigmaRule cleared = AllOf("cleared", {P("EventID", MatchOp::kEquals, "1102"),
+                                        P("Provider_Name", MatchOp::kEquals, "Microsoft-Windows-Eventlog")});
+  cleared.product = "windows";
+  cleared.service = "security";
+  // EventID is a route field once some route's condition reads it (process_creation: Sysmon
+  // EventID 1 or Security 4688).
+  SigmaRule proc = AllOf("proc", {P("Image", MatchOp::kEndsWith, "\\evil.exe")});
+  proc.product = "windows";
+  proc.category = "process_creation";
+  Compile({cleared, proc});
+  const std::string provider = R"("Channel":"Security","Provider_Name":"Microsoft-Windows-Eventlog")";
+  EXPECT_EQ(Match("{" + provider + R"(,"EventID":4688})"), Ids{});
+  EXPECT_EQ(Match("{" + provider + R"(,"EventID":4688,"Other":"x"})"), Ids{});
+  EXPECT_EQ(matcher_->stats().candidate_rules, 0u);
+  EXPECT_EQ(Match("{" + provider + R"(,"EventID":1102})"), Ids{"cleared"});
+  EXPECT_EQ(Match("{" + provider + R"(,"EventID":4688})"), Ids{});
+  EXPECT_EQ(Match(R"({"Channel":"Security","Provider_Name":"Other","EventID":1102})"), Ids{});
+  EXPECT_EQ(matcher_->stats().candidate_rules, 1u);
+}
+
 TEST_F(MatcherTest, ValuesKeptAsWrittenAreDecodedWhenReadAndForAlerts) {
   Compile({AllOf("img", {P("Image", MatchOp::kEndsWith, "\\cmd.exe")}),
            AllOf("quote", {P("CommandLine", MatchOp::kContains, "\"C:\\Program Files\\")})});
