@@ -50,6 +50,14 @@ SigmaRule AllOf(std::string id, std::vector<Predicate> preds) {
                   kids.size() == 1 ? kids[0] : Node(CondNode::Kind::kAnd, std::move(kids)));
 }
 
+// `rule` with logsource product windows and the given service or category ("" for none).
+SigmaRule Windows(SigmaRule rule, std::string service, std::string category) {
+  rule.product = "windows";
+  rule.service = std::move(service);
+  rule.category = std::move(category);
+  return rule;
+}
+
 class MatcherTest : public ::testing::Test {
  protected:
   void Compile(std::vector<SigmaRule> rules) {
@@ -176,15 +184,10 @@ TEST_F(MatcherTest, RepeatedLayoutsAreAnsweredFromTheMemoExactly) {
 TEST_F(MatcherTest, EveryRouteOfAnEventKeepsItsOwnFieldBoundaries) {
   // A Sysmon process creation event takes two routes (the Sysmon service and the
   // process_creation category), each with a layout whose first field has its own boundaries.
-  // All layouts are laid out before any is searched: one route's boundaries must not be read
-  // for the other's hits, whichever is longer.
-  SigmaRule by_service = AllOf("svc", {P("Image", MatchOp::kEndsWith, "aaa")});
-  by_service.product = "windows";
-  by_service.service = "sysmon";
-  SigmaRule by_category = AllOf("proc", {P("CommandLine", MatchOp::kEndsWith, "bbb")});
-  by_category.product = "windows";
-  by_category.category = "process_creation";
-  Compile({by_service, by_category});
+  // Were one route's boundaries read for the other's hits (an attempt to lay out every layout
+  // before searching any did that), the longer value would hide the shorter one's match.
+  Compile({Windows(AllOf("svc", {P("Image", MatchOp::kEndsWith, "aaa")}), "sysmon", ""),
+           Windows(AllOf("proc", {P("CommandLine", MatchOp::kEndsWith, "bbb")}), "", "process_creation")});
   const std::string head = R"({"Channel":"Microsoft-Windows-Sysmon/Operational","EventID":1,)";
   EXPECT_EQ(Match(head + R"("Image":"aaa","CommandLine":"zzzzzzzzzzzzbbb"})"), (Ids{"svc", "proc"}));
   EXPECT_EQ(Match(head + R"("Image":"zzzzzzzzzzzzaaa","CommandLine":"bbb"})"), (Ids{"svc", "proc"}));
@@ -249,16 +252,12 @@ TEST_F(MatcherTest, ACoveredRuleIsDroppedWhenItsRouteGateIsClosed) {
   // The rule's literal (its provider) occurs in events of many EventIDs, but the rule needs
   // EventID 1102, a route field: for other EventIDs it is settled once per route-cache entry
   // and never evaluated.
-  SigmaRule cleared = AllOf("cleared", {P("EventID", MatchOp::kEquals, "1102"),
-                                        P("Provider_Name", MatchOp::kEquals, "Microsoft-Windows-Eventlog")});
-  cleared.product = "windows";
-  cleared.service = "security";
   // EventID is a route field once some route's condition reads it (process_creation: Sysmon
   // EventID 1 or Security 4688).
-  SigmaRule proc = AllOf("proc", {P("Image", MatchOp::kEndsWith, "\\evil.exe")});
-  proc.product = "windows";
-  proc.category = "process_creation";
-  Compile({cleared, proc});
+  Compile({Windows(AllOf("cleared", {P("EventID", MatchOp::kEquals, "1102"),
+                                     P("Provider_Name", MatchOp::kEquals, "Microsoft-Windows-Eventlog")}),
+                   "security", ""),
+           Windows(AllOf("proc", {P("Image", MatchOp::kEndsWith, "\\evil.exe")}), "", "process_creation")});
   const std::string provider = R"("Channel":"Security","Provider_Name":"Microsoft-Windows-Eventlog")";
   EXPECT_EQ(Match("{" + provider + R"(,"EventID":4688})"), Ids{});
   EXPECT_EQ(Match("{" + provider + R"(,"EventID":4688,"Other":"x"})"), Ids{});
