@@ -53,14 +53,14 @@ std::uint64_t ScanMemo::hash(std::string_view bytes) {
 
 ScanMemo::ScanMemo(std::size_t max_entries, std::size_t max_key_bytes)
     : max_entries_(std::max<std::size_t>(max_entries, 1)), max_key_bytes_(max_key_bytes) {
-  for (Generation* g : {&current_, &previous_}) {
-    g->table.assign(table_size_for(max_entries_), 0);
-    g->entries.reserve(max_entries_);
-  }
+  // Tables are allocated by the first insert: a matcher that never sees a JSON route layout
+  // (text-only input) pays nothing.
+  for (Generation* g : {&current_, &previous_}) g->slots = table_size_for(max_entries_);
 }
 
 const ScanMemo::Entry* ScanMemo::Generation::find(std::uint32_t layout, std::string_view key,
                                                   std::uint64_t h) const {
+  if (table.empty()) return nullptr;
   const std::size_t mask = table.size() - 1;
   for (std::size_t i = static_cast<std::size_t>(h) & mask;; i = (i + 1) & mask) {
     const std::uint32_t slot = table[i];
@@ -84,6 +84,7 @@ void ScanMemo::Generation::add(std::uint32_t layout, std::string_view key, std::
   keys.append(key);
   hits.insert(hits.end(), new_hits.begin(), new_hits.end());
   entries.push_back(e);
+  if (table.empty()) table.assign(slots, 0);
   const std::size_t mask = table.size() - 1;
   std::size_t i = static_cast<std::size_t>(h) & mask;
   while (table[i] != 0) i = (i + 1) & mask;

@@ -46,7 +46,8 @@ class ScanMemo {
     std::uint32_t hits_offset = 0, hits_size = 0;
   };
   struct Generation {
-    std::vector<std::uint32_t> table;  // entry index + 1, 0 = empty; a power of two in size
+    std::vector<std::uint32_t> table;  // entry index + 1, 0 = empty; `slots` long once used
+    std::size_t slots = 0;             // a power of two, at least twice the entry bound
     std::vector<Entry> entries;
     std::string keys;                  // every entry's key, back to back
     std::vector<std::uint32_t> hits;   // every entry's hits, back to back
