@@ -102,11 +102,11 @@ struct JsonRoute {
   std::uint32_t condition = 0;   // node: the logsource conditions (kTrue for none)
   std::uint32_t format_mask = kAllFormats;
   // Keyword literals of the route's rules (plain and JSON-escaped), scanned over the raw
-  // record; a record with \u or \/ escapes is also scanned over its decoded values (an SSE2
+  // record; a record with \u or \/ escapes is also scanned over its decoded values (a SIMD
   // test finds them, cheaper than two 2-byte patterns in the database). Pattern ids are
-  // literal ids. nullptr when
-  // the route has no keyword literal. Per route, because one keyword rule with a broad
-  // logsource (product: windows) would otherwise put every keyword literal over every record.
+  // literal ids; nullptr when the route has no keyword literal. Per route, because one keyword
+  // rule with a broad logsource (product: windows) would otherwise put every keyword literal
+  // over every record.
   hs_database* keyword_db = nullptr;
   // A few n-grams one of which every keyword literal holds: a record without any is not
   // scanned with keyword_db (inactive when no small set covers the literals).

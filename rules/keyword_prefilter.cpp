@@ -7,6 +7,7 @@
 #endif
 
 #include "core/ascii.h"
+#include "core/cpu.h"
 
 namespace vigil::rules {
 
@@ -123,10 +124,6 @@ std::string KeywordPrefilter::describe() const {
 }
 
 #if defined(__x86_64__)
-namespace {
-const bool kHaveAvx2 = __builtin_cpu_supports("avx2");
-}
-
 // 32 start positions a step: each gram is the AND of its bytes' comparisons at offsets 0, 1, 2
 // (caseless letters compared after OR 0x20), the grams are ORed. Loads read up to 34 bytes past
 // a step's start, within the record's padding; a gram found partly in the padding only costs an
@@ -168,7 +165,7 @@ __attribute__((target("avx2"))) bool KeywordPrefilter::may_match_avx2(std::strin
 bool KeywordPrefilter::may_match(std::string_view bytes) const {
   if (grams_.empty()) return true;
 #if defined(__x86_64__)
-  if (kHaveAvx2) return may_match_avx2(bytes);
+  if (cpu_has_avx2()) return may_match_avx2(bytes);
 #endif
   // Without AVX2 the test is no cheaper than Hyperscan's scan: let it scan.
   return true;

@@ -21,6 +21,7 @@
 #endif
 
 #include "core/ascii.h"
+#include "core/cpu.h"
 #include "core/json_text.h"
 #include "core/record_reader.h"
 #include "rules/compiled_rules.h"
@@ -160,10 +161,11 @@ struct Matcher::State {
     // where its use is counted in filter_use (the route's index, or the number of routes).
     const KeywordPrefilter* keyword_prefilter = nullptr;
     std::uint32_t filter_slot = 0;
-    // Route gates of candidate rules (CompiledRule::route_gate), settled the first time each
-    // rule is a candidate of an event with these route values: kGateUnknown, kGateOpen or
-    // kGateClosed per rule (empty until the first gated candidate). A rule whose literal fires
-    // on every Security event but which needs EventID 1102 is dropped here, not evaluated.
+    // Route gates (CompiledRule::route_gate) of the routes' uncovered rules and of candidate
+    // rules, settled the first time each is asked for these route values: kGateUnknown,
+    // kGateOpen or kGateClosed per rule (empty until the first gated rule). A rule whose
+    // literal fires on every Security event but which needs EventID 1102 is dropped, not
+    // evaluated.
     std::vector<std::uint8_t> gates;
   };
   static constexpr std::uint8_t kGateUnknown = 0, kGateOpen = 1, kGateClosed = 2;
@@ -389,12 +391,11 @@ __attribute__((target("avx2"))) bool noncanonical_escape_avx2(std::string_view s
   }
   return noncanonical_escape_tail(begin, p, end);
 }
-const bool kHaveAvx2 = __builtin_cpu_supports("avx2");
 #endif
 
 bool has_noncanonical_escape(std::string_view s) {
 #if defined(__x86_64__)
-  if (kHaveAvx2 && s.size() >= 64) return noncanonical_escape_avx2(s);
+  if (cpu_has_avx2() && s.size() >= 64) return noncanonical_escape_avx2(s);
 #endif
   return noncanonical_escape_tail(s.data(), s.data(), s.data() + s.size());
 }
@@ -682,6 +683,20 @@ bool Matcher::match_record(Event& event, parse::RecordParser& parser, LogFormat 
     stats_.decoded_rescans++;
     for (const Field& f : event.fields.fields()) scan_literals(st, db, f.value, on_literal);
   };
+  // Whether rule r's route gate (CompiledRule::route_gate) holds for the route values `set`
+  // was made for, settled the first time it is asked. It reads route fields only, so the
+  // current event answers for every event with these route values.
+  auto gate_open = [&](State::RouteSet& set, std::uint32_t r) {
+    const std::uint32_t gate = cr.rules[r].route_gate;
+    if (gate == kNoGate) return true;
+    std::vector<std::uint8_t>& gates = set.gates;
+    if (gates.empty()) gates.assign(cr.rules.size(), State::kGateUnknown);
+    if (gates[r] == State::kGateUnknown) {
+      Evaluator conditions(st, cr, event, /*use_prefilter=*/false);
+      gates[r] = conditions.node(gate) ? State::kGateOpen : State::kGateClosed;
+    }
+    return gates[r] == State::kGateOpen;
+  };
   // The JSON routes whose logsource conditions this event meets, and their uncovered rules
   // whose route gates hold: both depend only on the values of the route fields (and on
   // whether the event declares a logsource), so they are computed once per distinct values.
@@ -722,10 +737,8 @@ bool Matcher::match_record(Event& event, parse::RecordParser& parser, LogFormat 
           set.filter_slot = static_cast<std::uint32_t>(cr.json_routes.size());
         }
       }
-      for (std::uint32_t r : route.always) {
-        const std::uint32_t gate = cr.rules[r].route_gate;
-        if (gate == kNoGate || conditions.node(gate)) set.always.push_back(r);
-      }
+      for (std::uint32_t r : route.always)
+        if (gate_open(set, r)) set.always.push_back(r);
     }
     return st.route_cache.emplace(key, std::move(set)).first->second;
   };
@@ -883,21 +896,10 @@ bool Matcher::match_record(Event& event, parse::RecordParser& parser, LogFormat 
   // for text records, rules with no literal cover join for the formats they apply to (JSON
   // events got theirs from their routes).
   // JSON candidates whose route gate is closed for this event's route values go too.
-  auto gate_open = [&](std::uint32_t r) {
-    const std::uint32_t gate = cr.rules[r].route_gate;
-    if (json_set == nullptr || gate == kNoGate) return true;
-    std::vector<std::uint8_t>& gates = json_set->gates;
-    if (gates.empty()) gates.assign(cr.rules.size(), State::kGateUnknown);
-    if (gates[r] == State::kGateUnknown) {
-      // Route fields only: the same for every event with these route values.
-      Evaluator conditions(st, cr, event, /*use_prefilter=*/false);
-      gates[r] = conditions.node(gate) ? State::kGateOpen : State::kGateClosed;
-    }
-    return gates[r] == State::kGateOpen;
-  };
   std::size_t kept = 0;
   for (std::uint32_t r : st.candidates)
-    if ((cr.rules[r].format_mask & event_format_bit) && gate_open(r)) st.candidates[kept++] = r;
+    if ((cr.rules[r].format_mask & event_format_bit) && (json_set == nullptr || gate_open(*json_set, r)))
+      st.candidates[kept++] = r;
   st.candidates.resize(kept);
   if (detected != LogFormat::kJson)
     for (std::uint32_t r : cr.always_rules)

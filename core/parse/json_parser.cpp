@@ -396,6 +396,8 @@ class JsonFlattener {
   // `escaped` (when not null, and keep_escaped_): a string with escapes is given as written
   // and *escaped set, instead of decoded.
   error_code string_value(od::value& v, std::string_view* out, bool* escaped = nullptr);
+  // The same from a string's trimmed token (quotes included).
+  error_code string_content(std::string_view token, std::string_view* out, bool* escaped);
   inline error_code next_field(od::field& field, std::string_view* key,
                                                        std::string_view* value_token);
   void emit(std::string_view name, std::string_view value, ValueKind kind, bool escaped = false);
@@ -557,18 +559,9 @@ error_code JsonFlattener::scalar_value(std::string_view token, std::string_view*
   if (tok.empty()) return simdjson::TAPE_ERROR;
   *escaped = false;
   switch (tok[0]) {
-    case '"': {
-      if (tok.size() < 2 || tok.back() != '"') return simdjson::STRING_ERROR;
-      std::string_view content = tok.substr(1, tok.size() - 2);
-      const char* content_end = content.data() + content.size();
-      if (find_backslash(content.data(), content_end) != content_end) {
-        if (keep_escaped_) *escaped = true;
-        else if (!unescape_json(content, *arena_, &content)) return simdjson::STRING_ERROR;
-      }
-      *out = content;
+    case '"':
       *kind = ValueKind::kString;
-      return simdjson::SUCCESS;
-    }
+      return string_content(tok, out, escaped);
     case 't':
     case 'f':
       if (tok != "true" && tok != "false") return simdjson::T_ATOM_ERROR;
@@ -606,7 +599,10 @@ void JsonFlattener::emit(std::string_view name, std::string_view value, ValueKin
 }
 
 error_code JsonFlattener::string_value(od::value& v, std::string_view* out, bool* escaped) {
-  const std::string_view tok = trim_token(v.raw_json_token());
+  return string_content(trim_token(v.raw_json_token()), out, escaped);
+}
+
+error_code JsonFlattener::string_content(std::string_view tok, std::string_view* out, bool* escaped) {
   if (tok.size() < 2 || tok.front() != '"' || tok.back() != '"') return simdjson::STRING_ERROR;
   std::string_view content = tok.substr(1, tok.size() - 2);
   const char* content_end = content.data() + content.size();

@@ -1,0 +1,17 @@
+#pragma once
+// What the CPU can run, for code that has a faster path compiled with
+// __attribute__((target(...))) and picks it at run time.
+
+namespace vigil {
+
+// AVX2 (x86-64 only; false elsewhere). Asked once.
+inline bool cpu_has_avx2() {
+#if defined(__x86_64__)
+  static const bool has = __builtin_cpu_supports("avx2");
+  return has;
+#else
+  return false;
+#endif
+}
+
+}  // namespace vigil
