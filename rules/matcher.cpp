@@ -807,9 +807,10 @@ bool Matcher::match_record(Event& event, parse::RecordParser& parser, LogFormat 
     }
     // The memo key: the bytes, then where each field's values end (the same bytes can be split
     // between the fields differently).
+    // One append: a light layout has dozens of fields, most absent from any one event.
     const std::size_t values_size = buf.size();
-    for (std::uint32_t slot = layout.first_slot; slot < layout.first_slot + layout.slot_count; ++slot)
-      buf.append(reinterpret_cast<const char*>(&st.segment_end[slot]), sizeof(std::uint32_t));
+    buf.append(reinterpret_cast<const char*>(&st.segment_end[layout.first_slot]),
+               layout.slot_count * sizeof(std::uint32_t));
     const std::string_view key(buf.data(), buf.size());
     const std::string_view values = key.substr(0, values_size);
     const std::uint64_t h = ScanMemo::hash(key);

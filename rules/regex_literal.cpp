@@ -119,7 +119,8 @@ class Analyzer {
         std::optional<LiteralSet> inner = alternation();
         if (pos_ >= re_.size() || re_[pos_] != ')') { failed_ = true; break; }
         ++pos_;
-        bool optional_group = skip_quantifier();
+        bool optional_group = false;
+        skip_quantifier(&optional_group);
         if (usable && !optional_group && inner) consider(*inner);
         continue;
       }
@@ -133,21 +134,19 @@ class Analyzer {
         flush();
         last_literal = false;
         pos_ = j + 1;
-        skip_quantifier();
+        bool unused;
+        skip_quantifier(&unused);
         continue;
       }
-      if (c == '*' || c == '?' || c == '{') {
-        // The previous atom may be absent: drop it from the run.
-        if (last_literal && !run.empty()) run.pop_back();
+      if (c == '*' || c == '?' || c == '{' || c == '+') {
+        // A repeated atom ends the run: what follows may come after any number of copies. When
+        // the atom may be absent (*, ?, {0,n}) it is dropped from the run too; with + or
+        // {n,m} (n >= 1) it is there at least once, so the run up to it holds.
+        bool zero = false;
+        if (!skip_quantifier(&zero)) { failed_ = true; break; }
+        if (zero && last_literal && !run.empty()) run.pop_back();
         flush();
         last_literal = false;
-        if (!skip_quantifier()) { failed_ = true; break; }
-        continue;
-      }
-      if (c == '+') {
-        flush();
-        last_literal = false;
-        skip_quantifier();
         continue;
       }
       if (c == '.' || c == '^' || c == '$') {
@@ -164,26 +163,36 @@ class Analyzer {
     return best;
   }
 
-  // Skips a quantifier at pos_ if there is one; returns true when it allows zero repeats.
-  bool skip_quantifier() {
+  // Skips a quantifier at pos_ if there is one (false when there is none, or a '{' with no
+  // '}'); *zero tells whether it allows zero repeats. A '{' that is not a well-formed {n},
+  // {n,} or {n,m} (PCRE reads it as a literal brace) counts as allowing zero: its characters
+  // are skipped, which can only shorten a run, never claim one that a match may lack.
+  bool skip_quantifier(bool* zero) {
+    *zero = false;
     if (pos_ >= re_.size()) return false;
-    bool zero = false;
     char c = re_[pos_];
     if (c == '*' || c == '?') {
-      zero = true;
+      *zero = true;
       ++pos_;
     } else if (c == '+') {
       ++pos_;
     } else if (c == '{') {
       std::size_t close = re_.find('}', pos_);
       if (close == std::string_view::npos) return false;
-      zero = re_.substr(pos_ + 1, 1) == "0" || re_.substr(pos_ + 1, 1) == ",";
+      const std::string_view body = re_.substr(pos_ + 1, close - pos_ - 1);
+      auto is_digit = [](char d) { return d >= '0' && d <= '9'; };
+      const std::size_t comma = body.find(',');
+      const std::string_view low = body.substr(0, comma);
+      const std::string_view high = comma == std::string_view::npos ? std::string_view() : body.substr(comma + 1);
+      const bool well_formed = !low.empty() && std::all_of(low.begin(), low.end(), is_digit) &&
+                               std::all_of(high.begin(), high.end(), is_digit);
+      *zero = !well_formed || low.find_first_not_of('0') == std::string_view::npos;
       pos_ = close + 1;
     } else {
       return false;
     }
     if (pos_ < re_.size() && (re_[pos_] == '?' || re_[pos_] == '+')) ++pos_;  // lazy/possessive
-    return zero;
+    return true;
   }
 
   std::string_view re_;

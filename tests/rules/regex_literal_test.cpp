@@ -55,3 +55,25 @@ TEST(RequiredLiterals, OptionalOrUnprovableBranchesGiveNothing) {
 
 }  // namespace
 }  // namespace vigil::rules
+
+namespace vigil::rules {
+namespace {
+
+// A counted repeat of at least one ({1,3}) ends the run without failing the analysis: SigmaHQ's
+// Invoke-Obfuscation rules ("\$PSHome\[\s*\d{1,3}\s*\]...") had no literal because of it, and
+// were evaluated on every PowerShell event.
+TEST(RequiredLiteral, CountedRepeatsEndTheRun) {
+  EXPECT_EQ(required_literal("\\$PSHome\\[\\s*\\d{1,3}\\s*\\]\\s*\\+\\s*\\$PSHome\\["), "$PSHome[");
+  EXPECT_EQ(required_literal("\\$env:ComSpec\\[(\\s*\\d{1,3}\\s*,){2}"), "$env:ComSpec[");
+  EXPECT_EQ(required_literal("abc{2}xy"), "abc");     // c at least twice: "abc" holds, then a new run
+  EXPECT_EQ(required_literal("abcd{0,2}xy"), "abc");  // d may be absent
+  EXPECT_EQ(required_literal("abcd{00}xy"), "abc");
+  EXPECT_EQ(required_literal("wxyz{3,}q"), "wxyz");
+  // Not a quantifier in PCRE: a literal brace; its text is skipped, never trusted.
+  EXPECT_EQ(required_literal("abcd{x}yz"), "abc");
+  EXPECT_EQ(required_literal("abcd{,2}yz"), "abc");
+  EXPECT_EQ(required_literal("abcd{2"), "");  // unclosed: the analysis gives up
+}
+
+}  // namespace
+}  // namespace vigil::rules
