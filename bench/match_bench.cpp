@@ -801,7 +801,7 @@ void build_scan_plan(const std::shared_ptr<const RuleSet>& rs, const std::vector
     for (std::size_t r = 0; r < cr.json_routes.size(); ++r)
       if (cr.json_routes[r].keyword_db == db)
         return "route " + std::to_string(r) + " keywords (raw" + prefilter_note(cr.json_routes[r].keyword_prefilter) + ")";
-    if (db == cr.all_keywords_db) return "all routes' keywords (raw" + prefilter_note(cr.all_keywords_prefilter) + ")";
+    if (db == cr.all_keywords_db) return "several routes' keywords (raw, prefilter per combination of routes)";
     for (std::size_t r = 0; r < cr.json_routes.size(); ++r)
       for (const auto& layout : cr.json_routes[r].layouts)
         if (layout.db == db) return layout_name(cr, r, layout);

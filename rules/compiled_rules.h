@@ -111,6 +111,8 @@ struct JsonRoute {
   // A few n-grams one of which every keyword literal holds: a record without any is not
   // scanned with keyword_db (inactive when no small set covers the literals).
   KeywordPrefilter keyword_prefilter;
+  // keyword_db's patterns, for the prefilter of a combination of keyword routes.
+  std::vector<KeywordPrefilter::Pattern> keyword_patterns;
   // Rules evaluated whenever the route applies: no literal cover of their own detection (a
   // logsource literal such as the channel name would be true of every routed event anyway).
   std::vector<std::uint32_t> always;
@@ -162,9 +164,10 @@ struct CompiledRules {
   // apply to (Security events: the Security keyword rules and the `product: windows` ones):
   // one raw scan instead of one per route. A hit on a rule of a route that does not apply
   // makes a candidate that fails its logsource test. nullptr when fewer than two routes have
-  // keywords.
+  // keywords. Its prefilter is made by each matcher for the combination of routes an event
+  // meets (JsonRoute::keyword_patterns): every keyword route together would need too many
+  // n-grams, Security's two would not.
   hs_database* all_keywords_db = nullptr;
-  KeywordPrefilter all_keywords_prefilter;  // as JsonRoute::keyword_prefilter
   std::vector<std::uint32_t> route_fields;
   std::vector<std::uint32_t> route_literal_literal;
   std::vector<std::uint32_t> route_literal_slot;  // its field's position in JsonRoute::fields

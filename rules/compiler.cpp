@@ -741,7 +741,9 @@ class Builder {
       route.keyword_db = *keywords;
       if (route.keyword_db) {
         ++keyword_routes;
-        route.keyword_prefilter = keyword_prefilter(keyword_literals);
+        for (LiteralPattern& lp : literal_patterns(keyword_literals, Forms::kPlainAndEscaped))
+          route.keyword_patterns.push_back(std::move(lp.pattern));
+        route.keyword_prefilter = KeywordPrefilter::build(route.keyword_patterns);
       }
       for (std::uint32_t l : keyword_literals)
         if (!in_all_keywords[l]) {
@@ -793,20 +795,12 @@ class Builder {
       auto all = compile_literals(all_keywords, Forms::kPlainAndEscaped, "keyword");
       if (!all) return all.error();
       out_->all_keywords_db = *all;
-      out_->all_keywords_prefilter = keyword_prefilter(all_keywords);
     }
     return Status::Ok();
   }
 
   // The prefilter of a keyword database: its literals in the forms that database scans for
   // (compile_literals with Forms::kPlainAndEscaped).
-  KeywordPrefilter keyword_prefilter(const std::vector<std::uint32_t>& literals) const {
-    std::vector<KeywordPrefilter::Pattern> patterns;
-    for (LiteralPattern& lp : literal_patterns(literals, Forms::kPlainAndEscaped))
-      patterns.push_back(std::move(lp.pattern));
-    return KeywordPrefilter::build(patterns);
-  }
-
   // Rough cost of evaluating node n: comparisons of one value are cheap, searching a value
   // (contains) less so, regexes and keywords (every value) the most.
   std::uint32_t eval_cost(std::uint32_t n, std::vector<std::uint32_t>& memo) const {

@@ -2,6 +2,10 @@
 
 #include <algorithm>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #if defined(__x86_64__)
 #include <immintrin.h>
 #endif
@@ -34,6 +38,53 @@ double byte_share(unsigned char c) {
     default: return 0.002;
   }
 }
+
+// Whether the backslash at `bs` (followed by u or /) starts an escape: an even run of
+// backslashes before it.
+bool real_escape_at(const char* begin, const char* bs) {
+  const char* q = bs;
+  while (q > begin && q[-1] == '\\') --q;
+  return ((bs - q) & 1) == 0;  // an even run before it: this backslash starts an escape
+}
+
+bool noncanonical_escape_tail(const char* begin, const char* p, const char* end) {
+#if defined(__SSE2__)
+  const __m128i backslash = _mm_set1_epi8('\\'), u = _mm_set1_epi8('u'), slash = _mm_set1_epi8('/');
+  for (; p + 17 <= end; p += 16) {
+    const __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+    const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 1));
+    unsigned mask = static_cast<unsigned>(_mm_movemask_epi8(_mm_and_si128(
+        _mm_cmpeq_epi8(a, backslash), _mm_or_si128(_mm_cmpeq_epi8(b, u), _mm_cmpeq_epi8(b, slash)))));
+    while (mask != 0) {
+      if (real_escape_at(begin, p + __builtin_ctz(mask))) return true;
+      mask &= mask - 1;
+    }
+  }
+#endif
+  for (; p + 1 < end; ++p)
+    if (p[0] == '\\' && (p[1] == 'u' || p[1] == '/') && real_escape_at(begin, p)) return true;
+  return false;
+}
+
+#if defined(__x86_64__)
+__attribute__((target("avx2"))) bool noncanonical_escape_avx2(std::string_view s) {
+  const char* const begin = s.data();
+  const char* const end = begin + s.size();
+  const char* p = begin;
+  const __m256i backslash = _mm256_set1_epi8('\\'), u = _mm256_set1_epi8('u'), slash = _mm256_set1_epi8('/');
+  for (; p + 33 <= end; p += 32) {
+    const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+    const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 1));
+    unsigned mask = static_cast<unsigned>(_mm256_movemask_epi8(_mm256_and_si256(
+        _mm256_cmpeq_epi8(a, backslash), _mm256_or_si256(_mm256_cmpeq_epi8(b, u), _mm256_cmpeq_epi8(b, slash)))));
+    while (mask != 0) {
+      if (real_escape_at(begin, p + __builtin_ctz(mask))) return true;
+      mask &= mask - 1;
+    }
+  }
+  return noncanonical_escape_tail(begin, p, end);
+}
+#endif
 
 }  // namespace
 
@@ -127,10 +178,12 @@ std::string KeywordPrefilter::describe() const {
 // 32 start positions a step: each gram is the AND of its bytes' comparisons at offsets 0, 1, 2
 // (caseless letters compared after OR 0x20), the grams are ORed. Loads read up to 34 bytes past
 // a step's start, within the record's padding; a gram found partly in the padding only costs an
-// unneeded Hyperscan scan.
-__attribute__((target("avx2"))) bool KeywordPrefilter::may_match_avx2(std::string_view bytes) const {
-  const char* p = bytes.data();
-  const char* const end = p + bytes.size();
+// unneeded Hyperscan scan. The escape test (noncanonical_escape_avx2's) shares the loads; each
+// test stops being computed once it is settled.
+__attribute__((target("avx2"))) bool KeywordPrefilter::may_match_avx2(std::string_view bytes,
+                                                                      bool* noncanonical_escape) const {
+  const char* const begin = bytes.data();
+  const char* const end = begin + bytes.size();
   __m256i value[kMaxGrams][3];
   __m256i fold[kMaxGrams][3];
   const std::size_t n = grams_.size();
@@ -139,36 +192,63 @@ __attribute__((target("avx2"))) bool KeywordPrefilter::may_match_avx2(std::strin
       value[g][k] = _mm256_set1_epi8(static_cast<char>(grams_[g].byte[k]));
       fold[g][k] = _mm256_set1_epi8(static_cast<char>(grams_[g].fold[k]));
     }
-  for (; p + 1 < end; p += 32) {
+  const __m256i backslash = _mm256_set1_epi8('\\'), u = _mm256_set1_epi8('u'), slash = _mm256_set1_epi8('/');
+  const bool want_escape = noncanonical_escape != nullptr;
+  bool found = false, escape = false;
+  for (const char* p = begin; p + 1 < end; p += 32) {
     const __m256i x0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
     const __m256i x1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 1));
-    const __m256i x2 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 2));
-    __m256i any = _mm256_setzero_si256();
-    for (std::size_t g = 0; g < n; ++g) {
-      __m256i m = _mm256_and_si256(
-          _mm256_cmpeq_epi8(_mm256_or_si256(x0, fold[g][0]), value[g][0]),
-          _mm256_cmpeq_epi8(_mm256_or_si256(x1, fold[g][1]), value[g][1]));
-      if (grams_[g].size == 3)
-        m = _mm256_and_si256(m, _mm256_cmpeq_epi8(_mm256_or_si256(x2, fold[g][2]), value[g][2]));
-      any = _mm256_or_si256(any, m);
-    }
-    auto mask = static_cast<unsigned>(_mm256_movemask_epi8(any));
-    // Only n-grams that start before the last byte (a 2-gram's last possible start) count.
+    // Only pairs and grams that start before the last byte (a 2-byte one's last start) count.
     const std::ptrdiff_t starts = end - 1 - p;
-    if (starts < 32) mask &= (1u << starts) - 1;
-    if (mask != 0) return true;
+    const unsigned valid = starts < 32 ? (1u << starts) - 1 : ~0u;
+    if (!found) {
+      const __m256i x2 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 2));
+      __m256i any = _mm256_setzero_si256();
+      for (std::size_t g = 0; g < n; ++g) {
+        __m256i m = _mm256_and_si256(
+            _mm256_cmpeq_epi8(_mm256_or_si256(x0, fold[g][0]), value[g][0]),
+            _mm256_cmpeq_epi8(_mm256_or_si256(x1, fold[g][1]), value[g][1]));
+        if (grams_[g].size == 3)
+          m = _mm256_and_si256(m, _mm256_cmpeq_epi8(_mm256_or_si256(x2, fold[g][2]), value[g][2]));
+        any = _mm256_or_si256(any, m);
+      }
+      found = (static_cast<unsigned>(_mm256_movemask_epi8(any)) & valid) != 0;
+    }
+    if (want_escape && !escape) {
+      unsigned mask = valid & static_cast<unsigned>(_mm256_movemask_epi8(_mm256_and_si256(
+          _mm256_cmpeq_epi8(x0, backslash), _mm256_or_si256(_mm256_cmpeq_epi8(x1, u), _mm256_cmpeq_epi8(x1, slash)))));
+      for (; mask != 0 && !escape; mask &= mask - 1) escape = real_escape_at(begin, p + __builtin_ctz(mask));
+    }
+    if (found && (escape || !want_escape)) break;
   }
-  return false;
+  if (want_escape) *noncanonical_escape = escape;
+  return found;
 }
 #endif
 
 bool KeywordPrefilter::may_match(std::string_view bytes) const {
   if (grams_.empty()) return true;
 #if defined(__x86_64__)
-  if (cpu_has_avx2()) return may_match_avx2(bytes);
+  if (cpu_has_avx2()) return may_match_avx2(bytes, nullptr);
 #endif
   // Without AVX2 the test is no cheaper than Hyperscan's scan: let it scan.
   return true;
 }
+
+bool KeywordPrefilter::may_match(std::string_view bytes, bool* noncanonical_escape) const {
+#if defined(__x86_64__)
+  if (!grams_.empty() && cpu_has_avx2()) return may_match_avx2(bytes, noncanonical_escape);
+#endif
+  *noncanonical_escape = has_noncanonical_escape(bytes);
+  return true;
+}
+
+bool has_noncanonical_escape(std::string_view s) {
+#if defined(__x86_64__)
+  if (cpu_has_avx2() && s.size() >= 64) return noncanonical_escape_avx2(s);
+#endif
+  return noncanonical_escape_tail(s.data(), s.data(), s.data() + s.size());
+}
+
 
 }  // namespace vigil::rules

@@ -37,6 +37,9 @@ class KeywordPrefilter {
   // False only when no pattern can occur in `bytes`. `bytes` must be followed by 32 readable
   // bytes (vigil's records have 64 bytes of padding).
   bool may_match(std::string_view bytes) const;
+  // The same, and has_noncanonical_escape(bytes) in the same pass over the bytes (the matcher
+  // needs both of every raw record a keyword route applies to).
+  bool may_match(std::string_view bytes, bool* noncanonical_escape) const;
   // "mim, kiw, ::" (for reports and tests).
   std::string describe() const;
 
@@ -47,9 +50,17 @@ class KeywordPrefilter {
     std::uint8_t fold[3] = {};  // 0x20 for a caseless letter (compare byte | 0x20), else 0
   };
 #if defined(__x86_64__)
-  bool may_match_avx2(std::string_view bytes) const;
+  bool may_match_avx2(std::string_view bytes, bool* noncanonical_escape) const;
 #endif
   std::vector<Gram> grams_;
 };
+
+// True when a JSON string's content (as written) holds an escape other than \\, \", \b, \f,
+// \n, \r, \t: one the canonical JSON escaping of its decoded text would write differently
+// (\uXXXX, \/). The SIMD test looks for a backslash before 'u' or '/' and checks the parity of
+// the backslash run only there (a path like c:\\users has an escaped backslash before the u).
+// It runs over every raw record a keyword route applies to, so it has an AVX2 version (32 bytes
+// a step instead of SSE2's 16), chosen at run time.
+bool has_noncanonical_escape(std::string_view s);
 
 }  // namespace vigil::rules

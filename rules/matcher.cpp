@@ -8,6 +8,7 @@
 #include <simdjson.h>
 
 #include <algorithm>
+#include <deque>
 #include <span>
 #include <unordered_map>
 #include <cstdlib>
@@ -151,16 +152,22 @@ struct Matcher::State {
   std::vector<std::uint32_t> segment_begin, segment_end;
   // JSON routes by the values of the fields route conditions read (CompiledRules::route_fields).
   std::string route_key;
+  // Keyword prefilters, each paused for a while when it lets most records through anyway
+  // (then it only adds its own cost to Hyperscan's).
+  struct FilterUse {
+    std::uint32_t checks = 0, passed = 0;  // in the current window of kFilterWindow records
+    std::uint32_t skip = 0;                // records left before the filter is tried again
+  };
   struct RouteSet {
     std::vector<std::uint32_t> routes;
     std::vector<std::uint32_t> always;  // the routes' uncovered rules whose route gate holds
     // The keyword database to scan the raw record with: the one route's, or all routes'
     // together when several have keywords (CompiledRules::all_keywords_db); or none.
     const hs_database* keyword_db = nullptr;
-    // Its prefilter (JsonRoute::keyword_prefilter or CompiledRules::all_keywords_prefilter) and
-    // where its use is counted in filter_use (the route's index, or the number of routes).
+    // Its prefilter (JsonRoute::keyword_prefilter, or the KeywordUnion of the routes) and the
+    // account of its use; nullptr when there is none.
     const KeywordPrefilter* keyword_prefilter = nullptr;
-    std::uint32_t filter_slot = 0;
+    FilterUse* filter_use = nullptr;
     // Route gates (CompiledRule::route_gate) of the routes' uncovered rules and of candidate
     // rules, settled the first time each is asked for these route values: kGateUnknown,
     // kGateOpen or kGateClosed per rule (empty until the first gated rule). A rule whose
@@ -183,13 +190,30 @@ struct Matcher::State {
     std::uint32_t skip = 0;                // scans left before the memo is tried again
   };
   std::vector<MemoUse> memo_use;
-  // Keyword prefilters, each paused for a while when it lets most records through anyway
-  // (then it only adds its own cost to Hyperscan's).
-  struct FilterUse {
-    std::uint32_t checks = 0, passed = 0;  // in the current window of kFilterWindow records
-    std::uint32_t skip = 0;                // records left before the filter is tried again
+  std::vector<FilterUse> filter_use;  // per route
+  // The prefilter of each combination of keyword routes met so far (RouteSet), over the union
+  // of their patterns. At most kMaxKeywordUnions: more combinations than that go unfiltered.
+  struct KeywordUnion {
+    std::vector<std::uint32_t> routes;
+    KeywordPrefilter filter;
+    FilterUse use;
   };
-  std::vector<FilterUse> filter_use;
+  std::deque<KeywordUnion> keyword_unions;  // a deque: route sets point into it
+  static constexpr std::size_t kMaxKeywordUnions = 64;
+  // The KeywordUnion of `routes` (ascending route indexes), made on first use; nullptr past
+  // the bound.
+  KeywordUnion* keyword_union(const std::vector<std::uint32_t>& routes) {
+    for (KeywordUnion& u : keyword_unions)
+      if (u.routes == routes) return &u;
+    if (keyword_unions.size() >= kMaxKeywordUnions) return nullptr;
+    std::vector<KeywordPrefilter::Pattern> patterns;
+    for (std::uint32_t ri : routes) {
+      const std::vector<KeywordPrefilter::Pattern>& own = rules->json_routes[ri].keyword_patterns;
+      patterns.insert(patterns.end(), own.begin(), own.end());
+    }
+    keyword_unions.push_back(KeywordUnion{routes, KeywordPrefilter::build(patterns), {}});
+    return &keyword_unions.back();
+  }
   static constexpr std::uint32_t kFilterWindow = 1024;
   static constexpr std::uint32_t kFilterPause = 65536;
   bool recording = false;                  // on_route_literal also appends to memo_hits
@@ -312,7 +336,7 @@ Result<std::unique_ptr<Matcher>> Matcher::create(std::shared_ptr<const RuleSet> 
     if (hs_alloc_scratch(db.db, &st.scratch) != HS_SUCCESS)
       return Error(Status::Internal("hs_alloc_scratch failed for regex database of " + db.field));
   st.match_data = pcre2_match_data_create(4, nullptr);
-  st.filter_use.resize(cr.json_routes.size() + 1);
+  st.filter_use.resize(cr.json_routes.size());
   st.literal_gen.assign(cr.literal_text.size(), 0);
   st.route_literal_gen.assign(cr.route_literal_literal.size(), 0);
   st.rule_gen.assign(cr.rules.size(), 0);
@@ -340,64 +364,6 @@ void decode_field(Matcher::State& st, Event& ev, Field& f) {
     f.value = {};
   }
   f.escaped = false;
-}
-
-// True when a JSON string's content (as written) holds an escape other than \\, \", \b, \f,
-// \n, \r, \t: one the canonical JSON escaping of its decoded text would write differently
-// (\uXXXX, \/). The SIMD test looks for a backslash before 'u' or '/' and checks the parity of
-// the backslash run only there (a path like c:\\users has an escaped backslash before the u).
-// It runs over every raw record a keyword route applies to, so it has an AVX2 version (32 bytes
-// a step instead of SSE2's 16), chosen at run time.
-bool real_escape_at(const char* begin, const char* bs) {  // bs: a backslash followed by u or /
-  const char* q = bs;
-  while (q > begin && q[-1] == '\\') --q;
-  return ((bs - q) & 1) == 0;  // an even run before it: this backslash starts an escape
-}
-
-bool noncanonical_escape_tail(const char* begin, const char* p, const char* end) {
-#if defined(__SSE2__)
-  const __m128i backslash = _mm_set1_epi8('\\'), u = _mm_set1_epi8('u'), slash = _mm_set1_epi8('/');
-  for (; p + 17 <= end; p += 16) {
-    const __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
-    const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 1));
-    unsigned mask = static_cast<unsigned>(_mm_movemask_epi8(_mm_and_si128(
-        _mm_cmpeq_epi8(a, backslash), _mm_or_si128(_mm_cmpeq_epi8(b, u), _mm_cmpeq_epi8(b, slash)))));
-    while (mask != 0) {
-      if (real_escape_at(begin, p + __builtin_ctz(mask))) return true;
-      mask &= mask - 1;
-    }
-  }
-#endif
-  for (; p + 1 < end; ++p)
-    if (p[0] == '\\' && (p[1] == 'u' || p[1] == '/') && real_escape_at(begin, p)) return true;
-  return false;
-}
-
-#if defined(__x86_64__)
-__attribute__((target("avx2"))) bool noncanonical_escape_avx2(std::string_view s) {
-  const char* const begin = s.data();
-  const char* const end = begin + s.size();
-  const char* p = begin;
-  const __m256i backslash = _mm256_set1_epi8('\\'), u = _mm256_set1_epi8('u'), slash = _mm256_set1_epi8('/');
-  for (; p + 33 <= end; p += 32) {
-    const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
-    const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 1));
-    unsigned mask = static_cast<unsigned>(_mm256_movemask_epi8(_mm256_and_si256(
-        _mm256_cmpeq_epi8(a, backslash), _mm256_or_si256(_mm256_cmpeq_epi8(b, u), _mm256_cmpeq_epi8(b, slash)))));
-    while (mask != 0) {
-      if (real_escape_at(begin, p + __builtin_ctz(mask))) return true;
-      mask &= mask - 1;
-    }
-  }
-  return noncanonical_escape_tail(begin, p, end);
-}
-#endif
-
-bool has_noncanonical_escape(std::string_view s) {
-#if defined(__x86_64__)
-  if (cpu_has_avx2() && s.size() >= 64) return noncanonical_escape_avx2(s);
-#endif
-  return noncanonical_escape_tail(s.data(), s.data(), s.data() + s.size());
 }
 
 class Evaluator {
@@ -720,40 +686,44 @@ bool Matcher::match_record(Event& event, parse::RecordParser& parser, LogFormat 
     if (it != st.route_cache.end()) return it->second;
     if (st.route_cache.size() >= 4096) st.route_cache.clear();  // bounded: unusual input
     State::RouteSet set;
+    std::vector<std::uint32_t> keyword_routes;
     // Before any scan: route conditions and gates read route fields only, evaluated in full.
     Evaluator conditions(st, cr, event, /*use_prefilter=*/false);
     for (std::uint32_t ri = 0; ri < cr.json_routes.size(); ++ri) {
       const JsonRoute& route = cr.json_routes[ri];
       if (!(route.format_mask & event_format_bit) || !conditions.node(route.condition)) continue;
       set.routes.push_back(ri);
-      if (route.keyword_db) {
-        if (set.keyword_db == nullptr) {
-          set.keyword_db = route.keyword_db;
-          set.keyword_prefilter = &route.keyword_prefilter;
-          set.filter_slot = ri;
-        } else {
-          set.keyword_db = cr.all_keywords_db;
-          set.keyword_prefilter = &cr.all_keywords_prefilter;
-          set.filter_slot = static_cast<std::uint32_t>(cr.json_routes.size());
-        }
-      }
+      if (route.keyword_db) keyword_routes.push_back(ri);
       for (std::uint32_t r : route.always)
         if (gate_open(set, r)) set.always.push_back(r);
+    }
+    if (keyword_routes.size() == 1) {
+      set.keyword_db = cr.json_routes[keyword_routes[0]].keyword_db;
+      set.keyword_prefilter = &cr.json_routes[keyword_routes[0]].keyword_prefilter;
+      set.filter_use = &st.filter_use[keyword_routes[0]];
+    } else if (keyword_routes.size() > 1) {
+      set.keyword_db = cr.all_keywords_db;
+      if (State::KeywordUnion* u = st.keyword_union(keyword_routes)) {
+        set.keyword_prefilter = &u->filter;
+        set.filter_use = &u->use;
+      }
     }
     return st.route_cache.emplace(key, std::move(set)).first->second;
   };
   // Whether a keyword literal may occur in the raw record: false when the route set's keyword
-  // prefilter finds none of its n-grams (KeywordPrefilter).
-  auto keyword_may_occur = [&](const State::RouteSet& set) {
+  // prefilter finds none of its n-grams (KeywordPrefilter). *escape: whether the record has
+  // \u or \/ escapes (has_noncanonical_escape), found in the same pass when the filter runs.
+  auto keyword_may_occur = [&](const State::RouteSet& set, bool* escape) {
     stats_.keyword_checks++;
     const KeywordPrefilter* filter = set.keyword_prefilter;
-    if (filter == nullptr || !filter->active()) return true;
-    State::FilterUse& use = st.filter_use[set.filter_slot];
-    if (use.skip > 0) {
-      --use.skip;
+    State::FilterUse* use_of = set.filter_use;
+    if (filter == nullptr || !filter->active() || use_of->skip > 0) {
+      if (use_of != nullptr && use_of->skip > 0) --use_of->skip;
+      *escape = has_noncanonical_escape(event.raw);
       return true;
     }
-    const bool may = filter->may_match(event.raw);
+    State::FilterUse& use = *use_of;
+    const bool may = filter->may_match(event.raw, escape);
     ++use.checks;
     if (may) ++use.passed;
     if (use.checks == State::kFilterWindow) {
@@ -868,7 +838,8 @@ bool Matcher::match_record(Event& event, parse::RecordParser& parser, LogFormat 
     for (std::uint32_t r : route_set.always) st.add_candidate(r);
     if (const hs_database_t* db = route_set.keyword_db) {
       const std::size_t before = st.candidates.size();
-      if (keyword_may_occur(route_set)) {
+      bool rescan = false;
+      if (keyword_may_occur(route_set, &rescan)) {
         scan_literals(st, db, event.raw, on_literal, /*raw=*/true);
       } else {
         stats_.keyword_skips++;
@@ -876,7 +847,6 @@ bool Matcher::match_record(Event& event, parse::RecordParser& parser, LogFormat 
         if (st.scan_sink) st.scan_sink->push_back(LiteralScan{db, event.raw, {}});
       }
       // A keyword written with \u or \/ escapes is in neither form the database holds.
-      const bool rescan = has_noncanonical_escape(event.raw);
       if ((rescan || st.candidates.size() > before) && !st.full && !parse_full()) return false;
       if (rescan) scan_decoded_values(db);
     }

@@ -81,5 +81,37 @@ TEST(KeywordPrefilter, InactiveWhenItCannotHelp) {
   EXPECT_TRUE(inactive.may_match("anything"));
 }
 
+// The escape test done in the prefilter's pass gives has_noncanonical_escape's answer, whether
+// or not a gram is found (and before or after it), at every offset and across 32-byte steps;
+// an escaped backslash before u (c:\\users) is not an escape, and a pair cut by the record's
+// end does not count.
+TEST(KeywordPrefilter, TheEscapeTestInTheSamePassAgreesWithTheOwnOne) {
+  const KeywordPrefilter f = KeywordPrefilter::build(Mimikatz());
+  ASSERT_TRUE(f.active());
+  const std::vector<std::string> pieces = {"\\u0041", "\\/", "\\\\users", "\\\\\\u0041", "\\\\/x",
+                                           "\\n", "sekurlsa::", "plain"};
+  static std::string buffer;
+  for (const std::string& a : pieces)
+    for (const std::string& b : pieces)
+      for (std::size_t pad = 0; pad < 70; pad += 3) {
+        const std::string text = std::string(pad, 'e') + a + std::string(37, 'x') + b;
+        for (std::size_t cut : {text.size(), text.size() - 1}) {
+          buffer = text.substr(0, cut) + std::string(64, 'u');  // padding that could complete \u
+          const std::string_view record(buffer.data(), cut);
+          bool escape = false;
+          const bool may = f.may_match(record, &escape);
+          ASSERT_EQ(escape, has_noncanonical_escape(record)) << record;
+          ASSERT_EQ(may, f.may_match(record)) << record;
+        }
+      }
+  buffer = std::string("c:\\\\users\\\\") + std::string(64, ' ');
+  bool escape = true;
+  EXPECT_FALSE(f.may_match(std::string_view(buffer.data(), buffer.size() - 64), &escape));
+  EXPECT_FALSE(escape);
+  const KeywordPrefilter inactive;
+  EXPECT_TRUE(inactive.may_match("a \\u0041", &escape));
+  EXPECT_TRUE(escape);
+}
+
 }  // namespace
 }  // namespace vigil::rules
