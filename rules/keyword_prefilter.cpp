@@ -1,6 +1,8 @@
 #include "rules/keyword_prefilter.h"
 
 #include <algorithm>
+#include <bit>
+#include <tuple>
 
 #if defined(__SSE2__)
 #include <emmintrin.h>
@@ -95,74 +97,68 @@ KeywordPrefilter KeywordPrefilter::build(const std::vector<Pattern>& patterns) {
   std::vector<Pattern> pats = patterns;
   for (Pattern& p : pats) {
     if (p.text.size() < 2) return none;
-    if (p.caseless)
-      for (char& c : p.text) c = ascii_lower(c);
+    for (char& c : p.text) c = static_cast<char>(c | 0x20);  // as the test compares
   }
-  // Does an occurrence of pattern p always contain gram g (under g's comparison)?
-  auto covers = [](const Gram& g, const Pattern& p) {
-    for (std::size_t i = 0; i + g.size <= p.text.size(); ++i) {
-      bool all = true;
-      for (std::size_t k = 0; k < g.size && all; ++k) {
-        const auto c = static_cast<unsigned char>(p.text[i + k]);
-        if (p.caseless && is_letter(c)) {
-          all = g.fold[k] != 0 && c == g.byte[k];  // any case in the record: g must fold
-        } else {
-          all = g.fold[k] != 0 ? static_cast<unsigned char>(c | 0x20) == g.byte[k] : c == g.byte[k];
-        }
-      }
-      if (all) return true;
-    }
-    return false;
-  };
-  // Candidates: every 2- and 3-byte substring of every pattern, compared as its pattern is.
+  // Candidates: every 2- and 3-byte substring of every pattern, each with the set of patterns
+  // whose every occurrence holds it (at most 64 patterns: one bit each).
   std::vector<Gram> candidates;
   for (const Pattern& p : pats)
     for (std::uint8_t size : {std::uint8_t{2}, std::uint8_t{3}})
       for (std::size_t i = 0; i + size <= p.text.size(); ++i) {
         Gram g;
         g.size = size;
-        for (std::size_t k = 0; k < size; ++k) {
-          const auto c = static_cast<unsigned char>(p.text[i + k]);
-          g.byte[k] = c;
-          g.fold[k] = p.caseless && is_letter(c) ? 0x20 : 0;
-        }
+        for (std::size_t k = 0; k < size; ++k) g.byte[k] = static_cast<std::uint8_t>(p.text[i + k]);
         candidates.push_back(g);
       }
+  std::sort(candidates.begin(), candidates.end());
+  candidates.erase(std::unique(candidates.begin(), candidates.end()), candidates.end());
+  std::vector<std::uint64_t> covers(candidates.size(), 0);
+  for (std::size_t c = 0; c < candidates.size(); ++c) {
+    const std::string_view gram(reinterpret_cast<const char*>(candidates[c].byte), candidates[c].size);
+    for (std::size_t i = 0; i < pats.size(); ++i)
+      if (pats[i].text.find(gram) != std::string::npos) covers[c] |= std::uint64_t{1} << i;
+  }
   auto share = [](const Gram& g) {
     double s = 1;
-    for (std::size_t k = 0; k < g.size; ++k) s *= byte_share(g.byte[k]);
+    for (std::size_t k = 0; k < g.size; ++k) {
+      // A folded byte stands for itself and its partner without the 0x20 bit (letters: the
+      // table counts both cases already).
+      const std::uint8_t b = g.byte[k];
+      s *= is_letter(b) ? byte_share(b) : byte_share(b) + byte_share(static_cast<unsigned char>(b & ~0x20));
+    }
     return s;
   };
   // Greedy weighted cover: the n-gram that covers the most uncovered patterns per unit of cost,
   // where a gram costs its expected occurrences plus a fixed price for being tested at all (so
   // that "::", in 15 of Mimikatz's 21 keywords, beats a rarer 3-gram in 4 of them).
   constexpr double kGramPrice = 0.001;
-  std::vector<bool> covered(pats.size(), false);
-  std::size_t left = pats.size();
+  const std::uint64_t all = pats.size() == 64 ? ~std::uint64_t{0} : (std::uint64_t{1} << pats.size()) - 1;
+  std::uint64_t covered = 0;
   KeywordPrefilter out;
-  while (left > 0) {
+  while (covered != all) {
     if (out.grams_.size() == kMaxGrams) return none;
     double best_value = 0;
-    const Gram* best = nullptr;
-    for (const Gram& g : candidates) {
-      std::size_t n = 0;
-      for (std::size_t i = 0; i < pats.size(); ++i)
-        if (!covered[i] && covers(g, pats[i])) ++n;
-      const double value = static_cast<double>(n) / (share(g) + kGramPrice);
+    std::size_t best = candidates.size();
+    for (std::size_t c = 0; c < candidates.size(); ++c) {
+      const int n = std::popcount(covers[c] & ~covered);
+      const double value = static_cast<double>(n) / (share(candidates[c]) + kGramPrice);
       if (n > 0 && value > best_value) {
         best_value = value;
-        best = &g;
+        best = c;
       }
     }
-    if (best == nullptr) return none;  // cannot happen: a pattern covers itself
-    for (std::size_t i = 0; i < pats.size(); ++i)
-      if (!covered[i] && covers(*best, pats[i])) {
-        covered[i] = true;
-        --left;
-      }
-    out.grams_.push_back(*best);
+    if (best == candidates.size()) return none;  // cannot happen: a pattern covers itself
+    covered |= covers[best];
+    out.grams_.push_back(candidates[best]);
   }
   return out;
+}
+
+bool KeywordPrefilter::Gram::operator<(const Gram& o) const {
+  return std::tie(size, byte[0], byte[1], byte[2]) < std::tie(o.size, o.byte[0], o.byte[1], o.byte[2]);
+}
+bool KeywordPrefilter::Gram::operator==(const Gram& o) const {
+  return size == o.size && byte[0] == o.byte[0] && byte[1] == o.byte[1] && byte[2] == o.byte[2];
 }
 
 std::string KeywordPrefilter::describe() const {
@@ -175,23 +171,25 @@ std::string KeywordPrefilter::describe() const {
 }
 
 #if defined(__x86_64__)
+namespace {
+
 // 32 start positions a step: each gram is the AND of its bytes' comparisons at offsets 0, 1, 2
-// (caseless letters compared after OR 0x20), the grams are ORed. Loads read up to 34 bytes past
-// a step's start, within the record's padding; a gram found partly in the padding only costs an
+// (after OR 0x20), the grams are ORed; N grams, unrolled. Loads read up to 34 bytes past a
+// step's start, within the record's padding; a gram found partly in the padding only costs an
 // unneeded Hyperscan scan. The escape test (noncanonical_escape_avx2's) shares the loads; each
 // test stops being computed once it is settled.
-__attribute__((target("avx2"))) bool KeywordPrefilter::may_match_avx2(std::string_view bytes,
-                                                                      bool* noncanonical_escape) const {
+template <std::size_t N>
+__attribute__((target("avx2"))) bool grams_avx2(const std::uint8_t (*grams)[4], std::string_view bytes,
+                                                bool* noncanonical_escape) {
   const char* const begin = bytes.data();
   const char* const end = begin + bytes.size();
-  __m256i value[kMaxGrams][3];
-  __m256i fold[kMaxGrams][3];
-  const std::size_t n = grams_.size();
-  for (std::size_t g = 0; g < n; ++g)
-    for (std::size_t k = 0; k < 3; ++k) {
-      value[g][k] = _mm256_set1_epi8(static_cast<char>(grams_[g].byte[k]));
-      fold[g][k] = _mm256_set1_epi8(static_cast<char>(grams_[g].fold[k]));
-    }
+  __m256i value[N][3];
+  bool three[N];
+  for (std::size_t g = 0; g < N; ++g) {
+    for (std::size_t k = 0; k < 3; ++k) value[g][k] = _mm256_set1_epi8(static_cast<char>(grams[g][k]));
+    three[g] = grams[g][3] == 3;
+  }
+  const __m256i bit = _mm256_set1_epi8(0x20);
   const __m256i backslash = _mm256_set1_epi8('\\'), u = _mm256_set1_epi8('u'), slash = _mm256_set1_epi8('/');
   const bool want_escape = noncanonical_escape != nullptr;
   bool found = false, escape = false;
@@ -202,14 +200,12 @@ __attribute__((target("avx2"))) bool KeywordPrefilter::may_match_avx2(std::strin
     const std::ptrdiff_t starts = end - 1 - p;
     const unsigned valid = starts < 32 ? (1u << starts) - 1 : ~0u;
     if (!found) {
-      const __m256i x2 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 2));
+      const __m256i f0 = _mm256_or_si256(x0, bit), f1 = _mm256_or_si256(x1, bit);
+      const __m256i f2 = _mm256_or_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 2)), bit);
       __m256i any = _mm256_setzero_si256();
-      for (std::size_t g = 0; g < n; ++g) {
-        __m256i m = _mm256_and_si256(
-            _mm256_cmpeq_epi8(_mm256_or_si256(x0, fold[g][0]), value[g][0]),
-            _mm256_cmpeq_epi8(_mm256_or_si256(x1, fold[g][1]), value[g][1]));
-        if (grams_[g].size == 3)
-          m = _mm256_and_si256(m, _mm256_cmpeq_epi8(_mm256_or_si256(x2, fold[g][2]), value[g][2]));
+      for (std::size_t g = 0; g < N; ++g) {
+        __m256i m = _mm256_and_si256(_mm256_cmpeq_epi8(f0, value[g][0]), _mm256_cmpeq_epi8(f1, value[g][1]));
+        if (three[g]) m = _mm256_and_si256(m, _mm256_cmpeq_epi8(f2, value[g][2]));
         any = _mm256_or_si256(any, m);
       }
       found = (static_cast<unsigned>(_mm256_movemask_epi8(any)) & valid) != 0;
@@ -223,6 +219,25 @@ __attribute__((target("avx2"))) bool KeywordPrefilter::may_match_avx2(std::strin
   }
   if (want_escape) *noncanonical_escape = escape;
   return found;
+}
+
+}  // namespace
+
+bool KeywordPrefilter::may_match_avx2(std::string_view bytes, bool* noncanonical_escape) const {
+  std::uint8_t grams[kMaxGrams][4];
+  for (std::size_t g = 0; g < grams_.size(); ++g) {
+    for (std::size_t k = 0; k < 3; ++k) grams[g][k] = grams_[g].byte[k];
+    grams[g][3] = grams_[g].size;
+  }
+  static_assert(kMaxGrams == 6);
+  switch (grams_.size()) {
+    case 1: return grams_avx2<1>(grams, bytes, noncanonical_escape);
+    case 2: return grams_avx2<2>(grams, bytes, noncanonical_escape);
+    case 3: return grams_avx2<3>(grams, bytes, noncanonical_escape);
+    case 4: return grams_avx2<4>(grams, bytes, noncanonical_escape);
+    case 5: return grams_avx2<5>(grams, bytes, noncanonical_escape);
+    default: return grams_avx2<6>(grams, bytes, noncanonical_escape);
+  }
 }
 #endif
 

@@ -10,9 +10,11 @@
 // database (each form it is scanned in) contains at least one of them: a record that holds none
 // cannot match, and its Hyperscan scan is skipped. The test runs 32 positions at a time with
 // AVX2, chosen at run time (without AVX2 it would be no faster than Hyperscan: every record is
-// scanned). Letters of caseless literals compare caseless, every
-// other byte exactly. Rare n-grams are preferred ("mim" rather than "mi"), by a rough table of
-// how often each byte occurs in log text; that choice affects only speed, never results.
+// scanned). Bytes are compared with their 0x20 bit set on both sides: letters match in either
+// case, and a few other pairs match each other (':' and 0x1a, '\' and '|'), which only lets a
+// record through now and then. Rare n-grams are preferred ("mim" rather than "mi"), by a rough
+// table of how often each byte occurs in log text; that choice affects only speed, never
+// results.
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -45,9 +47,10 @@ class KeywordPrefilter {
 
  private:
   struct Gram {
-    std::uint8_t size = 0;    // 2 or 3
-    std::uint8_t byte[3] = {};  // lower case where `fold`
-    std::uint8_t fold[3] = {};  // 0x20 for a caseless letter (compare byte | 0x20), else 0
+    std::uint8_t size = 0;      // 2 or 3
+    std::uint8_t byte[3] = {};  // with the 0x20 bit set
+    bool operator<(const Gram& o) const;
+    bool operator==(const Gram& o) const;
   };
 #if defined(__x86_64__)
   bool may_match_avx2(std::string_view bytes, bool* noncanonical_escape) const;

@@ -61,7 +61,7 @@ TEST(KeywordPrefilter, RecordsWithoutItsGramsAreRuledOut) {
   EXPECT_TRUE(May(f, std::string(40, 'x') + "::"));
 }
 
-TEST(KeywordPrefilter, CasedLettersCompareExactly) {
+TEST(KeywordPrefilter, CasedPatternsAndPunctuationPass) {
   const KeywordPrefilter f = KeywordPrefilter::build({{"XqZ", false}, {"jjQq", false}});
   ASSERT_TRUE(f.active());
   EXPECT_TRUE(May(f, "aaXqZaa"));
@@ -69,6 +69,12 @@ TEST(KeywordPrefilter, CasedLettersCompareExactly) {
   // A pattern's occurrence always holds a chosen gram; other cases may or may not pass, but a
   // record without the letters never does.
   EXPECT_FALSE(May(f, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"));
+  // Bytes without the 0x20 bit ('\\', '[', '@') are compared folded on both sides.
+  const KeywordPrefilter punct = KeywordPrefilter::build({{"\\[@", true}, {"q\\z", false}});
+  ASSERT_TRUE(punct.active());
+  EXPECT_TRUE(May(punct, "xx\\[@yy"));
+  EXPECT_TRUE(May(punct, "xxq\\zyy"));
+  EXPECT_FALSE(May(punct, "xx[yy@zz\\"));
 }
 
 TEST(KeywordPrefilter, InactiveWhenItCannotHelp) {
