@@ -80,7 +80,7 @@ class FieldSelection {
     const std::uint32_t t = tag(n, name[0], name[n - 1]);
     for (std::size_t i = hash(t);; i = (i + 1) & mask_) {
       if (tags_[i] == 0) return nullptr;
-      if (tags_[i] == t && slots_[i].size == n && std::memcmp(slots_[i].data, name.data(), n) == 0)
+      if (tags_[i] == t && slots_[i].size == n && same_bytes(slots_[i].data, name.data(), n))
         return &slots_[i];
     }
   }
@@ -92,13 +92,36 @@ class FieldSelection {
       if (tags_[i] == 0) return nullptr;
       const Slot& s = slots_[i];
       if (tags_[i] == t && s.size == n && s.data[a.size()] == sep &&
-          (a.empty() || std::memcmp(s.data, a.data(), a.size()) == 0) &&
-          (b.empty() || std::memcmp(s.data + a.size() + 1, b.data(), b.size()) == 0))
+          same_bytes(s.data, a.data(), a.size()) && same_bytes(s.data + a.size() + 1, b.data(), b.size()))
         return &s;
     }
   }
 
  private:
+  // memcmp(a, b, n) == 0 for field names (nearly all up to 32 bytes), inline: a memcmp call
+  // for each of the ~15 wanted keys of an event cost ~3% of matching Windows events. Reads
+  // only the n bytes of each side (overlapping words), so no padding is needed.
+  static bool same_bytes(const char* a, const char* b, std::size_t n) {
+    auto word = [](const char* p) {
+      std::uint64_t w;
+      std::memcpy(&w, p, sizeof w);
+      return w;
+    };
+    auto half = [](const char* p) {
+      std::uint32_t w;
+      std::memcpy(&w, p, sizeof w);
+      return w;
+    };
+    if (n > 32) return std::memcmp(a, b, n) == 0;
+    if (n > 16)
+      return ((word(a) ^ word(b)) | (word(a + 8) ^ word(b + 8)) | (word(a + n - 16) ^ word(b + n - 16)) |
+              (word(a + n - 8) ^ word(b + n - 8))) == 0;
+    if (n >= 8) return ((word(a) ^ word(b)) | (word(a + n - 8) ^ word(b + n - 8))) == 0;
+    if (n >= 4) return ((half(a) ^ half(b)) | (half(a + n - 4) ^ half(b + n - 4))) == 0;
+    for (std::size_t i = 0; i < n; ++i)
+      if (a[i] != b[i]) return false;
+    return true;
+  }
   // Length (capped), first and last byte: never 0 for a non-empty name. Names with the same
   // tag share a probe sequence and are told apart by memcmp.
   static std::uint32_t tag(std::size_t n, char first, char last) {

@@ -1024,6 +1024,33 @@ TEST_F(ParseTest, RandomBytesAndTruncationsNeverCrash) {
 
 using Names = std::vector<std::string>;
 
+// Names of every length up to 40 are told apart by any one byte (lookup compares words of
+// the name, overlapping at its end), with the same length, first and last byte (one probe
+// sequence).
+TEST(FieldSelection, NamesDifferingInAnyOneByteAreToldApart) {
+  Names names;
+  for (std::size_t n = 3; n <= 40; ++n) {
+    std::string name(n, 'x');
+    name.front() = 'A';
+    name.back() = 'Z';
+    names.push_back(name);
+  }
+  const FieldSelection sel(names);
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    EXPECT_EQ(sel.find(names[i]), static_cast<int>(i));
+    for (std::size_t k = 1; k + 1 < names[i].size(); ++k) {
+      std::string other = names[i];
+      other[k] = 'y';
+      ASSERT_EQ(sel.find(other), -1) << other;
+      // Also through the composed lookup (a name split at byte k, as "winlog" '.' "user").
+      const std::string_view v(other);
+      ASSERT_EQ(sel.lookup(v.substr(0, k), other[k], v.substr(k + 1)), nullptr) << other;
+      const std::string_view same(names[i]);
+      ASSERT_NE(sel.lookup(same.substr(0, k), names[i][k], same.substr(k + 1)), nullptr) << names[i];
+    }
+  }
+}
+
 TEST(FieldSelection, FindHitsMissesDuplicatesAndEmpty) {
   const FieldSelection sel(Names{"Image", "CommandLine", "winlog.user.name", "Image", "", "a"});
   EXPECT_EQ(sel.size(), 6u);
