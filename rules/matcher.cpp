@@ -149,6 +149,7 @@ struct Matcher::State {
   // One route's field values laid out for its field database (JsonRoute), and where the
   // values of each of its fields begin and end in it (by position in JsonRoute::fields).
   std::string route_values;
+  std::string route_canonical;  // the same in canonical form, when that differs
   std::vector<std::uint32_t> segment_begin, segment_end;
   // JSON routes by the values of the fields route conditions read (CompiledRules::route_fields).
   std::string route_key;
@@ -732,51 +733,81 @@ bool Matcher::match_record(Event& event, parse::RecordParser& parser, LogFormat 
     }
     return may;
   };
-  // Appends one value to the route layout in canonical JSON-escaped form, which is what the
-  // route databases hold (JsonRoute): as written when it was kept escaped and holds no \u or
-  // \/ escape (nearly always: no decoding at all), else decoded and escaped again.
-  auto append_layout_value = [&](std::string& buf, Field& f) {
-    if (f.escaped) {
-      if (!has_noncanonical_escape(f.value)) {
-        buf.append(f.value);
-        return;
-      }
-      decode_field(st, event, f);
-    } else if (f.value.data() >= event.raw.data() &&
-               f.value.data() < event.raw.data() + event.raw.size()) {
-      buf.append(f.value);  // as written, and without escapes: none to write
-      return;
-    }
-    // Decoded (here, by a rule that read it, or by a full parse): escaped again.
-    append_json_escaped(buf, f.value, InvalidUtf8::kKeep);
+  // Whether a value is a view of the record's own bytes (as written, escaped or not).
+  auto as_written = [&](const Field& f) {
+    return f.escaped || (f.value.data() >= event.raw.data() && f.value.data() < event.raw.data() + event.raw.size());
   };
-  // Lays out the values of a layout's fields (JsonRoute) and scans them once, or finds what
-  // the scan of the same bytes found before (ScanMemo).
-  auto scan_layout = [&](std::uint32_t layout_index, const JsonRoute& route, const JsonRoute::Layout& layout) {
-    std::string& buf = st.route_values;
+  // Lays out the values of a layout's fields (JsonRoute) into `buf`, NUL after each, and sets
+  // segment_begin / segment_end. `canonical`: in canonical JSON-escaped form, which is what the
+  // route databases hold: values as written, except the few with \u or \/ escapes (decoded and
+  // escaped again), and values a full parse has decoded (escaped again). Otherwise values are
+  // taken as written (no escape test): the memo key, from which the canonical bytes follow
+  // (a value holds no NUL, so the key splits into its values).
+  auto lay_out = [&](std::string& buf, const JsonRoute& route, const JsonRoute::Layout& layout, bool canonical) {
     buf.clear();
     for (std::uint32_t slot = layout.first_slot; slot < layout.first_slot + layout.slot_count; ++slot) {
       const std::uint32_t id = route.fields[slot];
       const auto begin = static_cast<std::uint32_t>(buf.size());
       st.segment_begin[slot] = begin;
       st.each_field(event.fields, id, cr.field_names[id], [&](std::size_t i) {
-        append_layout_value(buf, event.fields.at(i));
+        Field& f = event.fields.at(i);
+        if (f.escaped && canonical && has_noncanonical_escape(f.value)) {
+          decode_field(st, event, f);
+          append_json_escaped(buf, f.value, InvalidUtf8::kKeep);
+        } else if (as_written(f)) {
+          buf.append(f.value);
+        } else {  // decoded (by a full parse): escaped again
+          append_json_escaped(buf, f.value, InvalidUtf8::kKeep);
+        }
         buf += '\0';
         return false;
       });
       // Without the last NUL (an absent field: begin == end, which no match can end in).
       st.segment_end[slot] = buf.size() > begin ? static_cast<std::uint32_t>(buf.size() - 1) : begin;
     }
+  };
+  // Whether a layout's values as written hold an escape whose canonical form differs (\u, \/).
+  auto has_noncanonical_value = [&](const JsonRoute& route, const JsonRoute::Layout& layout) {
+    for (std::uint32_t slot = layout.first_slot; slot < layout.first_slot + layout.slot_count; ++slot) {
+      const std::uint32_t id = route.fields[slot];
+      if (st.each_field(event.fields, id, cr.field_names[id], [&](std::size_t i) {
+            const Field& f = event.fields.at(i);
+            return f.escaped && has_noncanonical_escape(f.value);
+          }))
+        return true;
+    }
+    return false;
+  };
+  // Scans a layout's canonical bytes; `as_laid_out` holds the values as written (lay_out with
+  // canonical false), which are those bytes unless a value has a \u or \/ escape.
+  auto scan_canonical = [&](const JsonRoute& route, const JsonRoute::Layout& layout, std::string_view as_laid_out,
+                            bool record) {
+    std::string_view bytes = as_laid_out;
+    if (has_noncanonical_value(route, layout)) {
+      lay_out(st.route_canonical, route, layout, /*canonical=*/true);
+      bytes = st.route_canonical;
+    }
+    st.recording = record;
+    if (record) st.memo_hits.clear();
+    scan_literals(st, layout.db, bytes, on_route_literal);
+    st.recording = false;
+  };
+  // Lays out a layout's values and scans them once, or finds what the scan of the same bytes
+  // found before (ScanMemo). The memo key is the values as written (not their canonical form:
+  // the same written bytes always give the same canonical ones, and most values are not
+  // tested for escapes at all), then where each field's values end (the same bytes can be
+  // split between the fields differently).
+  auto scan_layout = [&](std::uint32_t layout_index, const JsonRoute& route, const JsonRoute::Layout& layout) {
+    std::string& buf = st.route_values;
+    lay_out(buf, route, layout, /*canonical=*/false);
     if (buf.empty()) return;
     stats_.layout_scans++;
     State::MemoUse& use = st.memo_use[layout_index];
     if (use.skip > 0) {
       --use.skip;
-      scan_literals(st, layout.db, buf, on_route_literal);
+      scan_canonical(route, layout, buf, /*record=*/false);
       return;
     }
-    // The memo key: the bytes, then where each field's values end (the same bytes can be split
-    // between the fields differently).
     // One append: a light layout has dozens of fields, most absent from any one event.
     const std::size_t values_size = buf.size();
     buf.append(reinterpret_cast<const char*>(&st.segment_end[layout.first_slot]),
@@ -794,18 +825,19 @@ bool Matcher::match_record(Event& event, parse::RecordParser& parser, LogFormat 
     }
     if (found) {
       stats_.layout_memo_hits++;
-      if (st.scan_sink) st.scan_sink->push_back(LiteralScan{layout.db, {}, std::string(values)});
+      if (st.scan_sink) {
+        // Benchmarks replay the canonical bytes.
+        if (has_noncanonical_value(route, layout)) lay_out(st.route_canonical, route, layout, true);
+        else st.route_canonical.assign(values);
+        st.scan_sink->push_back(LiteralScan{layout.db, {}, st.route_canonical});
+      }
       for (std::uint32_t id : hits)
         if (st.route_literal_gen[id] != st.gen) st.accept_route_literal(id);
       return;
     }
-    st.recording = true;
-    st.memo_hits.clear();
-    scan_literals(st, layout.db, values, on_route_literal);
-    st.recording = false;
+    scan_canonical(route, layout, values, /*record=*/true);
     st.memo.insert(layout_index, key, h, st.memo_hits);
   };
-
 
   State::RouteSet* json_set = nullptr;  // the JSON event's routes (json_routes)
   if (detected == LogFormat::kJson) {

@@ -181,6 +181,24 @@ TEST_F(MatcherTest, RepeatedLayoutsAreAnsweredFromTheMemoExactly) {
   EXPECT_EQ(Match(R"({"Image":"a","CommandLine":"qqq"})"), Ids{"cmd"});
 }
 
+TEST_F(MatcherTest, TheMemoKeyIsTheValuesAsWrittenAndTheScanSeesThemCanonical) {
+  // Memo keys are the values as written; the scan sees them in canonical JSON-escaped form. A
+  // value written with \u or \/ escapes is another key, scanned in canonical form; the same
+  // written bytes are answered from the memo, with the same answer.
+  Compile({AllOf("path", {P("Image", MatchOp::kEndsWith, "\\evil/x.exe")}),
+           AllOf("quote", {P("Image", MatchOp::kContains, "a\"b")})});
+  for (int round = 0; round < 2; ++round) {
+    EXPECT_EQ(Match(R"({"Image":"C:\\evil/x.exe"})"), Ids{"path"}) << round;
+    EXPECT_EQ(Match(R"({"Image":"C:\u005cevil\/x.exe"})"), Ids{"path"}) << round;
+    EXPECT_EQ(Match(R"({"Image":"C:\\evil\/x.exe"})"), Ids{"path"}) << round;
+    EXPECT_EQ(Match(R"({"Image":"C:\\evil\\x.exe"})"), Ids{}) << round;  // a backslash, not a slash
+    EXPECT_EQ(Match(R"({"Image":"a\"b"})"), Ids{"quote"}) << round;
+    EXPECT_EQ(Match(R"({"Image":"a\u0022b"})"), Ids{"quote"}) << round;
+    EXPECT_EQ(Match(R"({"Image":"a\\\"b"})"), Ids{}) << round;  // a\"b: a backslash between
+  }
+  EXPECT_EQ(matcher_->stats().layout_memo_hits, 7u);
+}
+
 TEST_F(MatcherTest, EveryRouteOfAnEventKeepsItsOwnFieldBoundaries) {
   // A Sysmon process creation event takes two routes (the Sysmon service and the
   // process_creation category), each with a layout whose first field has its own boundaries.
