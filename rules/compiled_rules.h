@@ -116,7 +116,7 @@ struct JsonRoute {
   // Rules evaluated whenever the route applies: no literal cover of their own detection (a
   // logsource literal such as the channel name would be true of every routed event anyway).
   std::vector<std::uint32_t> always;
-  // The fields the route's field literals read (CompiledRules::route_literal_slot indexes
+  // The fields the route's field literals read (CompiledRules::RouteLiteral::slot indexes
   // this), grouped into layouts: each layout is laid out and scanned on its own, with a
   // database of its fields' literals (pattern ids: route literal ids).
   std::vector<std::uint32_t> fields;
@@ -169,9 +169,14 @@ struct CompiledRules {
   // n-grams, Security's two would not.
   hs_database* all_keywords_db = nullptr;
   std::vector<std::uint32_t> route_fields;
-  std::vector<std::uint32_t> route_literal_literal;
-  std::vector<std::uint32_t> route_literal_slot;  // its field's position in JsonRoute::fields
-  std::vector<std::uint32_t> route_literal_rules_offset;
+  // Route literals by id, what a hit needs in one place (a memo hit reports a few ids, each
+  // read here: one cache line rather than one per array).
+  struct RouteLiteral {
+    std::uint32_t literal = 0;
+    std::uint32_t slot = 0;  // its field's position in JsonRoute::fields
+    std::uint32_t rules_begin = 0, rules_end = 0;  // its gated rules in route_literal_rules
+  };
+  std::vector<RouteLiteral> route_literals;
   std::vector<std::uint32_t> route_literal_rules;
 
   std::vector<FieldRegexDatabase> regex_dbs;

@@ -700,7 +700,6 @@ class Builder {
       if (p.literal != kNoLiteral && (p.op == MatchOp::kContains || p.op == MatchOp::kRegex))
         scanned_in_json[static_cast<std::size_t>(p.literal)] = true;
 
-    out_->route_literal_rules_offset.assign(1, 0);
     std::vector<std::uint32_t> preds;
     std::vector<bool> in_all_keywords(literal_texts_.size(), false);
     std::vector<std::uint32_t> all_keywords;
@@ -771,15 +770,18 @@ class Builder {
           const auto slot = static_cast<std::uint32_t>(route.fields.size());
           route.fields.push_back(field_id);
           for (std::uint32_t l : lits) {
-            ids.push_back(static_cast<std::uint32_t>(out_->route_literal_literal.size()));
+            ids.push_back(static_cast<std::uint32_t>(out_->route_literals.size()));
             layout_lits.push_back(l);
-            out_->route_literal_literal.push_back(l);
-            out_->route_literal_slot.push_back(slot);
+            CompiledRules::RouteLiteral rl;
+            rl.literal = l;
+            rl.slot = slot;
+            rl.rules_begin = static_cast<std::uint32_t>(out_->route_literal_rules.size());
             out_->literal_scope[l] |= kScannedInJson;
             auto g = gated.find(l);
             if (g != gated.end())
               out_->route_literal_rules.insert(out_->route_literal_rules.end(), g->second.begin(), g->second.end());
-            out_->route_literal_rules_offset.push_back(static_cast<std::uint32_t>(out_->route_literal_rules.size()));
+            rl.rules_end = static_cast<std::uint32_t>(out_->route_literal_rules.size());
+            out_->route_literals.push_back(rl);
           }
         }
         layout.slot_count = static_cast<std::uint32_t>(route.fields.size()) - layout.first_slot;

@@ -229,9 +229,9 @@ struct Matcher::State {
   // it count for this event.
   void accept_route_literal(std::uint32_t id) {
     route_literal_gen[id] = gen;
-    literal_gen[rules->route_literal_literal[id]] = gen;
-    for (std::uint32_t i = rules->route_literal_rules_offset[id]; i < rules->route_literal_rules_offset[id + 1]; ++i)
-      add_candidate(rules->route_literal_rules[i]);
+    const CompiledRules::RouteLiteral& rl = rules->route_literals[id];
+    literal_gen[rl.literal] = gen;
+    for (std::uint32_t i = rl.rules_begin; i < rl.rules_end; ++i) add_candidate(rules->route_literal_rules[i]);
   }
 
   // Rule r becomes a candidate of the current event (once).
@@ -240,13 +240,15 @@ struct Matcher::State {
     rule_gen[r] = gen;
     candidates.push_back(r);
   }
-  // Calls fn(i) with the position of every field of the current event whose id is `id` (named
-  // `name`), first to last, until it returns true.
+  // Calls fn(i) with the position of every field of the current event whose id is `id`, first
+  // to last, until it returns true.
   template <typename Fn>
-  bool each_field(const FieldView& fields, std::uint32_t id, std::string_view name, Fn&& fn) const {
+  bool each_field(const FieldView& fields, std::uint32_t id, Fn&& fn) const {
     if (id == kNoField || slot_gen[id] != slot_epoch) return false;
     if (fn(std::size_t{slot_first[id]})) return true;
     if (!slot_multi[id]) return false;
+    // The name only now: reading it for every field would cost a cache miss each.
+    const std::string_view name = rules->field_names[id];
     const std::span<const Field> all = fields.fields();
     for (std::size_t i = slot_first[id] + 1; i < all.size(); ++i)
       if (all[i].name == name && fn(i)) return true;
@@ -282,7 +284,7 @@ int on_route_literal(unsigned id, unsigned long long, unsigned long long to, uns
   auto* st = static_cast<Matcher::State*>(ctx);
   const CompiledRules& cr = *st->rules;
   if (st->route_literal_gen[id] == st->gen) return 0;
-  const std::uint32_t slot = cr.route_literal_slot[id];
+  const std::uint32_t slot = cr.route_literals[id].slot;
   // The match's last byte (to - 1) must lie in [begin, end) of its field's values.
   if (to <= st->segment_begin[slot] || to > st->segment_end[slot]) return 0;
   st->accept_route_literal(id);
@@ -339,7 +341,7 @@ Result<std::unique_ptr<Matcher>> Matcher::create(std::shared_ptr<const RuleSet> 
   st.match_data = pcre2_match_data_create(4, nullptr);
   st.filter_use.resize(cr.json_routes.size());
   st.literal_gen.assign(cr.literal_text.size(), 0);
-  st.route_literal_gen.assign(cr.route_literal_literal.size(), 0);
+  st.route_literal_gen.assign(cr.route_literals.size(), 0);
   st.rule_gen.assign(cr.rules.size(), 0);
   st.pred_gen.assign(cr.preds.size(), 0);
   st.pred_value.assign(cr.preds.size(), 0);
@@ -386,7 +388,7 @@ class Evaluator {
     const Field* f = first(id);
     if (!f) return false;
     if (!st_.slot_multi[id]) return fn(*f);
-    return st_.each_field(ev_.fields, id, cr_.field_names[id], [&](std::size_t i) {
+    return st_.each_field(ev_.fields, id, [&](std::size_t i) {
       Field& g = ev_.fields.at(i);
       decode_field(st_, ev_, g);
       return fn(g);
@@ -672,7 +674,7 @@ bool Matcher::match_record(Event& event, parse::RecordParser& parser, LogFormat 
     key.clear();
     std::span<const Field> fields = event.fields.fields();
     for (std::uint32_t id : cr.route_fields) {
-      st.each_field(event.fields, id, cr.field_names[id], [&](std::size_t i) {
+      st.each_field(event.fields, id, [&](std::size_t i) {
         const Field& f = fields[i];
         // As written or decoded: the same text means different values.
         key += static_cast<char>('a' + static_cast<int>(f.kind) + (f.escaped ? 16 : 0));
@@ -749,7 +751,7 @@ bool Matcher::match_record(Event& event, parse::RecordParser& parser, LogFormat 
       const std::uint32_t id = route.fields[slot];
       const auto begin = static_cast<std::uint32_t>(buf.size());
       st.segment_begin[slot] = begin;
-      st.each_field(event.fields, id, cr.field_names[id], [&](std::size_t i) {
+      st.each_field(event.fields, id, [&](std::size_t i) {
         Field& f = event.fields.at(i);
         if (f.escaped && canonical && has_noncanonical_escape(f.value)) {
           decode_field(st, event, f);
@@ -770,7 +772,7 @@ bool Matcher::match_record(Event& event, parse::RecordParser& parser, LogFormat 
   auto has_noncanonical_value = [&](const JsonRoute& route, const JsonRoute::Layout& layout) {
     for (std::uint32_t slot = layout.first_slot; slot < layout.first_slot + layout.slot_count; ++slot) {
       const std::uint32_t id = route.fields[slot];
-      if (st.each_field(event.fields, id, cr.field_names[id], [&](std::size_t i) {
+      if (st.each_field(event.fields, id, [&](std::size_t i) {
             const Field& f = event.fields.at(i);
             return f.escaped && has_noncanonical_escape(f.value);
           }))
