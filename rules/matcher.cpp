@@ -189,8 +189,22 @@ struct Matcher::State {
   struct MemoUse {
     std::uint32_t lookups = 0, found = 0;  // in the current window of kMemoWindow lookups
     std::uint32_t skip = 0;                // scans left before the memo is tried again
+    // Counts a lookup; at the end of a window in which fewer than kMemoMinFound were found,
+    // pauses the memo for kMemoPause scans.
+    void count(bool was_found) {
+      ++lookups;
+      if (was_found) ++found;
+      if (lookups == kMemoWindow) {
+        if (found < kMemoMinFound) skip = kMemoPause;
+        lookups = found = 0;
+      }
+    }
   };
   std::vector<MemoUse> memo_use;
+  // Regex database scans answered from memory, per database (CompiledRules::regex_dbs index),
+  // keyed by the decoded value.
+  ScanMemo regex_memo{kRegexMemoEntries, kRegexMemoKeyBytes};
+  std::vector<MemoUse> regex_memo_use;
   std::vector<FilterUse> filter_use;  // per route
   // The prefilter of each combination of keyword routes met so far (RouteSet), over the union
   // of their patterns. At most kMaxKeywordUnions: more combinations than that go unfiltered.
@@ -221,6 +235,8 @@ struct Matcher::State {
   std::vector<std::uint32_t> memo_hits;
   static constexpr std::size_t kMemoEntries = 32768;       // per generation (two are kept)
   static constexpr std::size_t kMemoKeyBytes = 8u << 20;   // per generation
+  static constexpr std::size_t kRegexMemoEntries = 4096;
+  static constexpr std::size_t kRegexMemoKeyBytes = 4u << 20;
   static constexpr std::uint32_t kMemoWindow = 256;
   static constexpr std::uint32_t kMemoMinFound = kMemoWindow / 4;  // below 25%: pause
   static constexpr std::uint32_t kMemoPause = 16384;
@@ -301,7 +317,11 @@ void scan_literals(Matcher::State& st, const hs_database_t* db, std::string_view
 
 int on_regex(unsigned id, unsigned long long, unsigned long long, unsigned, void* ctx) {
   auto* st = static_cast<Matcher::State*>(ctx);
-  st->regex_hit_gen[st->scanning_db->slot_to_pred[id]] = st->gen;
+  const std::uint32_t pred = st->scanning_db->slot_to_pred[id];
+  // Recorded even when an earlier value of the field already set it: the memo entry is this
+  // value's own answer.
+  if (st->recording && (st->memo_hits.empty() || st->memo_hits.back() != pred)) st->memo_hits.push_back(pred);
+  st->regex_hit_gen[pred] = st->gen;
   return 0;
 }
 
@@ -347,6 +367,7 @@ Result<std::unique_ptr<Matcher>> Matcher::create(std::shared_ptr<const RuleSet> 
   st.pred_value.assign(cr.preds.size(), 0);
   st.regex_hit_gen.assign(cr.preds.size(), 0);
   st.regex_db_gen.assign(cr.regex_dbs.size(), 0);
+  st.regex_memo_use.resize(cr.regex_dbs.size());
   st.slot_gen.assign(cr.field_names.size(), 0);
   st.slot_first.assign(cr.field_names.size(), 0);
   st.slot_multi.assign(cr.field_names.size(), 0);
@@ -478,9 +499,31 @@ class Evaluator {
     st_.regex_db_gen[static_cast<std::size_t>(db_index)] = st_.gen;
     const FieldRegexDatabase& db = cr_.regex_dbs[static_cast<std::size_t>(db_index)];
     st_.scanning_db = &db;
+    // Values repeat (a PowerShell module's Payload, a command line): what the scan of the same
+    // value found is remembered per database (ScanMemo), unless the database's values have
+    // stopped repeating.
+    Matcher::State::MemoUse& use = st_.regex_memo_use[static_cast<std::size_t>(db_index)];
     any(db.field_id, [&](const Field& f) {
-      hs_scan(db.db, f.value.data(), static_cast<unsigned>(f.value.size()), 0, st_.scratch,
-              on_regex, &st_);
+      if (use.skip > 0) {
+        --use.skip;
+        hs_scan(db.db, f.value.data(), static_cast<unsigned>(f.value.size()), 0, st_.scratch, on_regex, &st_);
+        return false;
+      }
+      const std::uint64_t h = ScanMemo::hash(f.value);
+      std::span<const std::uint32_t> hits;
+      const bool found = st_.regex_memo.find(static_cast<std::uint32_t>(db_index), f.value, h, &hits);
+      use.count(found);
+      if (found) {
+        for (std::uint32_t pred : hits) st_.regex_hit_gen[pred] = st_.gen;
+        return false;
+      }
+      st_.recording = true;
+      st_.memo_hits.clear();
+      hs_scan(db.db, f.value.data(), static_cast<unsigned>(f.value.size()), 0, st_.scratch, on_regex, &st_);
+      st_.recording = false;
+      std::sort(st_.memo_hits.begin(), st_.memo_hits.end());
+      st_.memo_hits.erase(std::unique(st_.memo_hits.begin(), st_.memo_hits.end()), st_.memo_hits.end());
+      st_.regex_memo.insert(static_cast<std::uint32_t>(db_index), f.value, h, st_.memo_hits);
       return false;
     });
   }
@@ -819,12 +862,7 @@ bool Matcher::match_record(Event& event, parse::RecordParser& parser, LogFormat 
     const std::uint64_t h = ScanMemo::hash(key);
     std::span<const std::uint32_t> hits;
     const bool found = st.memo.find(layout_index, key, h, &hits);
-    ++use.lookups;
-    if (found) ++use.found;
-    if (use.lookups == State::kMemoWindow) {
-      if (use.found < State::kMemoMinFound) use.skip = State::kMemoPause;
-      use.lookups = use.found = 0;
-    }
+    use.count(found);
     if (found) {
       stats_.layout_memo_hits++;
       if (st.scan_sink) {

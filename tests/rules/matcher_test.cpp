@@ -352,6 +352,23 @@ TEST_F(MatcherTest, RegexExactPrefilterAndKeyword) {
             Ids{"keyword"});
 }
 
+TEST_F(MatcherTest, RegexScansOfRepeatedValuesAreRememberedPerValue) {
+  // The regex database's answer for a value is remembered: each value of a field (here the
+  // elements of an array) keeps its own answer, even when an earlier value of the same event
+  // already satisfied the same regex.
+  Compile({AllOf("digits", {P("F", MatchOp::kRegex, "x[0-9]+y")}), AllOf("qz", {P("F", MatchOp::kRegex, "q+z")})});
+  EXPECT_EQ(report_.regex_hyperscan_exact, 2u);
+  for (int round = 0; round < 3; ++round) {
+    EXPECT_EQ(Match(R"({"F":["x1y","qqz"]})"), (Ids{"digits", "qz"})) << round;
+    EXPECT_EQ(Match(R"({"F":["x1y","x22y"]})"), Ids{"digits"}) << round;
+    EXPECT_EQ(Match(R"({"F":["qqz"]})"), Ids{"qz"}) << round;
+    EXPECT_EQ(Match(R"({"F":"x22y"})"), Ids{"digits"}) << round;
+    EXPECT_EQ(Match(R"({"F":"x1yqz"})"), (Ids{"digits", "qz"})) << round;
+    EXPECT_EQ(Match(R"({"F":"xy qz"})"), Ids{"qz"}) << round;
+    EXPECT_EQ(Match(R"({"F":"xy"})"), Ids{}) << round;
+  }
+}
+
 TEST_F(MatcherTest, NumericCidrNullExistsFieldref) {
   Predicate gt = P("sc-bytes", MatchOp::kGt, "");
   gt.number = 1000000;
