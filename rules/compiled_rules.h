@@ -80,6 +80,13 @@ struct CompiledRule {
   // route applies) is dropped there for events it cannot match, such as every Sysmon event
   // whose EventID is not the 16 of "Sysmon Configuration Change".
   std::uint32_t route_gate = 0xFFFFFFFFu;
+  // A second literal cover, of another part of the rule's top-level `and` (the first one,
+  // which made it a candidate, is often a literal of nearly every event, such as a CallTrace's
+  // "kernelbase.dll+"): one of these field literals occurs in every event the rule matches. A
+  // candidate none of them was found for is dropped before evaluation. Used for JSON events
+  // when every one of them is scanned there (confirm_in_json); empty when there is none.
+  std::vector<std::uint32_t> confirm_literals;
+  bool confirm_in_json = false;
 };
 inline constexpr std::uint32_t kNoGate = 0xFFFFFFFFu;
 

@@ -201,6 +201,11 @@ class Builder {
     if (Status s = build_literal_db(); !s.ok()) return s;
     if (Status s = build_json_routes(); !s.ok()) return s;
     build_route_gates();
+    for (CompiledRule& rule : out_->rules) {
+      rule.confirm_in_json = !rule.confirm_literals.empty();
+      for (std::uint32_t l : rule.confirm_literals)
+        rule.confirm_in_json = rule.confirm_in_json && (out_->literal_scope[l] & kScannedInJson) != 0;
+    }
     build_regex_dbs();
     order_children_by_cost();
     report_.literals = literal_texts_.size();
@@ -418,6 +423,17 @@ class Builder {
   // can be true for; nullopt when no such set exists. A cover built from logsource conditions
   // (a channel name, say) is `weak`: it is used only when the detection itself has none, so
   // that a rule is gated on its own literals whenever it can be.
+  // The covers of the parts of node n's `and` (nested `and`s flattened); n itself when it is
+  // not an `and`. Parts without a cover are left out.
+  void and_parts(std::uint32_t n, std::vector<CoverSet>& parts) {
+    const CompiledNode& node = out_->nodes[n];
+    if (node.kind == CondNode::Kind::kAnd) {
+      for (std::uint32_t i = 0; i < node.child_count; ++i) and_parts(out_->children[node.first_child + i], parts);
+      return;
+    }
+    if (Cover c = cover(n)) parts.push_back(std::move(*c));
+  }
+
   Cover cover(std::uint32_t n) {
     const CompiledNode& node = out_->nodes[n];
     switch (node.kind) {
@@ -496,6 +512,20 @@ class Builder {
         continue;
       }
       for (std::uint32_t l : c->literals) per_literal[l].push_back(r);
+      // The confirming cover: the best part of the top-level `and` sharing no literal with the
+      // gating cover, of field literals only (keyword literals no rule is gated on are not
+      // kept, and they are scanned over the raw record, not per field).
+      std::vector<CoverSet> parts;
+      and_parts(out_->rules[r].root, parts);
+      const CoverSet* confirm = nullptr;
+      for (const CoverSet& part : parts) {
+        bool usable = !part.weak && !part.literals.empty();
+        for (std::uint32_t l : part.literals)
+          usable = usable && !literal_texts_[l].field.empty() &&
+                   std::find(c->literals.begin(), c->literals.end(), l) == c->literals.end();
+        if (usable && (confirm == nullptr || better(part, *confirm))) confirm = &part;
+      }
+      if (confirm != nullptr) out_->rules[r].confirm_literals = confirm->literals;
       rule_covers_[r] = std::move(c);
     }
     // Literals go into the databases when some rule is gated on them, and field literals also
@@ -522,6 +552,8 @@ class Builder {
     for (Cover& c : rule_covers_)
       if (c)
         for (std::uint32_t& l : c->literals) l = static_cast<std::uint32_t>(renumber[l]);
+    for (CompiledRule& rule : out_->rules)
+      for (std::uint32_t& l : rule.confirm_literals) l = static_cast<std::uint32_t>(renumber[l]);  // field literals: kept
     literal_texts_ = std::move(kept);
     per_literal = std::move(kept_rules);
     out_->literal_rules_offset.assign(1, 0);
@@ -694,8 +726,9 @@ class Builder {
     std::vector<bool> scanned_in_json(literal_texts_.size(), false);
     for (std::uint32_t ri = 0; ri < out_->json_routes.size(); ++ri)
       for (std::uint32_t r : route_rules[ri])
-        if (const Cover& c = rule_covers_[r]; c && !c->weak)
+        if (const Cover& c = rule_covers_[r]; c && !c->weak) {
           for (std::uint32_t l : c->literals) scanned_in_json[l] = true;
+        }
     for (const CompiledPredicate& p : out_->preds)
       if (p.literal != kNoLiteral && (p.op == MatchOp::kContains || p.op == MatchOp::kRegex))
         scanned_in_json[static_cast<std::size_t>(p.literal)] = true;

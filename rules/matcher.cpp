@@ -939,9 +939,18 @@ bool Matcher::match_record(Event& event, parse::RecordParser& parser, LogFormat 
   // for text records, rules with no literal cover join for the formats they apply to (JSON
   // events got theirs from their routes).
   // JSON candidates whose route gate is closed for this event's route values go too.
+  // So do JSON candidates none of whose confirming literals (CompiledRule::confirm_literals)
+  // was found.
+  auto confirmed = [&](const CompiledRule& rule) {
+    if (!rule.confirm_in_json) return true;
+    for (std::uint32_t l : rule.confirm_literals)
+      if (st.literal_gen[l] == st.gen) return true;
+    return false;
+  };
   std::size_t kept = 0;
   for (std::uint32_t r : st.candidates)
-    if ((cr.rules[r].format_mask & event_format_bit) && (json_set == nullptr || gate_open(*json_set, r)))
+    if ((cr.rules[r].format_mask & event_format_bit) &&
+        (json_set == nullptr || (gate_open(*json_set, r) && confirmed(cr.rules[r]))))
       st.candidates[kept++] = r;
   st.candidates.resize(kept);
   if (detected != LogFormat::kJson)

@@ -352,6 +352,22 @@ TEST_F(MatcherTest, RegexExactPrefilterAndKeyword) {
             Ids{"keyword"});
 }
 
+TEST_F(MatcherTest, ACandidateWithoutAConfirmingLiteralIsNotEvaluated) {
+  // The rule is gated on "kernelbase" (its rarest literal), which nearly every CallTrace holds;
+  // the other part of its `and` confirms it: without "0x1fffff" in GrantedAccess it is dropped
+  // before evaluation. Literals found in another field confirm nothing.
+  Compile({AllOf("bof", {P("CallTrace", MatchOp::kContains, "kernelbase"),
+                         P("GrantedAccess", MatchOp::kContains, "0x1fffff")})});
+  EXPECT_EQ(Match(R"({"CallTrace":"ntdll|kernelbase+12","GrantedAccess":"0x1fffff"})"), Ids{"bof"});
+  EXPECT_EQ(matcher_->stats().candidate_rules, 1u);
+  EXPECT_EQ(Match(R"({"CallTrace":"ntdll|kernelbase+12","GrantedAccess":"0x1400"})"), Ids{});
+  EXPECT_EQ(Match(R"({"CallTrace":"ntdll|kernelbase+12 0x1fffff","GrantedAccess":"0x1400"})"), Ids{});
+  EXPECT_EQ(Match(R"({"CallTrace":"ntdll","GrantedAccess":"0x1fffff"})"), Ids{});
+  EXPECT_EQ(matcher_->stats().candidate_rules, 1u);
+  EXPECT_EQ(Match(R"({"GrantedAccess":"0x1FFFFF","CallTrace":"KERNELBASE"})"), Ids{"bof"});
+  EXPECT_EQ(matcher_->stats().candidate_rules, 2u);
+}
+
 TEST_F(MatcherTest, RegexScansOfRepeatedValuesAreRememberedPerValue) {
   // The regex database's answer for a value is remembered: each value of a field (here the
   // elements of an array) keeps its own answer, even when an earlier value of the same event
