@@ -16,6 +16,7 @@
 #include "app/rules_test_command.h"
 #include "app/run_command.h"
 #include "app/scan_command.h"
+#include "core/cpu.h"
 
 namespace {
 
@@ -26,6 +27,13 @@ constexpr const char* kDescription =
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (const char* missing = vigil::missing_cpu_feature()) {
+    std::fprintf(stderr,
+                 "vigil: this build uses %s, which this CPU does not have; build vigil again with "
+                 "cmake -DVIGIL_CPU=x86-64\n",
+                 missing);
+    return 1;
+  }
   CLI::App app{kDescription, "vigil"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "vigil 0.1.0");

@@ -14,4 +14,9 @@ inline bool cpu_has_avx2() {
 #endif
 }
 
+// The first instruction-set extension this build was compiled to use (CMake's VIGIL_CPU) that
+// the CPU lacks, such as "AVX2"; nullptr when it has them all. Compiled for the x86-64
+// baseline whatever VIGIL_CPU is, so that `vigil` can say so instead of dying of SIGILL.
+const char* missing_cpu_feature();
+
 }  // namespace vigil
