@@ -201,11 +201,7 @@ class Builder {
     if (Status s = build_literal_db(); !s.ok()) return s;
     if (Status s = build_json_routes(); !s.ok()) return s;
     build_route_gates();
-    for (CompiledRule& rule : out_->rules) {
-      rule.confirm_in_json = !rule.confirm_literals.empty();
-      for (std::uint32_t l : rule.confirm_literals)
-        rule.confirm_in_json = rule.confirm_in_json && (out_->literal_scope[l] & kScannedInJson) != 0;
-    }
+    settle_confirming_covers();
     build_regex_dbs();
     order_children_by_cost();
     report_.literals = literal_texts_.size();
@@ -423,17 +419,6 @@ class Builder {
   // can be true for; nullopt when no such set exists. A cover built from logsource conditions
   // (a channel name, say) is `weak`: it is used only when the detection itself has none, so
   // that a rule is gated on its own literals whenever it can be.
-  // The covers of the parts of node n's `and` (nested `and`s flattened); n itself when it is
-  // not an `and`. Parts without a cover are left out.
-  void and_parts(std::uint32_t n, std::vector<CoverSet>& parts) {
-    const CompiledNode& node = out_->nodes[n];
-    if (node.kind == CondNode::Kind::kAnd) {
-      for (std::uint32_t i = 0; i < node.child_count; ++i) and_parts(out_->children[node.first_child + i], parts);
-      return;
-    }
-    if (Cover c = cover(n)) parts.push_back(std::move(*c));
-  }
-
   Cover cover(std::uint32_t n) {
     const CompiledNode& node = out_->nodes[n];
     switch (node.kind) {
@@ -471,6 +456,17 @@ class Builder {
       }
     }
     return std::nullopt;
+  }
+
+  // The covers of the parts of node n's `and` (nested `and`s flattened); n itself when it is
+  // not an `and`. Parts without a cover are left out.
+  void and_parts(std::uint32_t n, std::vector<CoverSet>& parts) {
+    const CompiledNode& node = out_->nodes[n];
+    if (node.kind == CondNode::Kind::kAnd) {
+      for (std::uint32_t i = 0; i < node.child_count; ++i) and_parts(out_->children[node.first_child + i], parts);
+      return;
+    }
+    if (Cover c = cover(n)) parts.push_back(std::move(*c));
   }
 
   // How unlikely a literal is to occur by chance, roughly its length: punctuation is rarer in
@@ -726,9 +722,8 @@ class Builder {
     std::vector<bool> scanned_in_json(literal_texts_.size(), false);
     for (std::uint32_t ri = 0; ri < out_->json_routes.size(); ++ri)
       for (std::uint32_t r : route_rules[ri])
-        if (const Cover& c = rule_covers_[r]; c && !c->weak) {
+        if (const Cover& c = rule_covers_[r]; c && !c->weak)
           for (std::uint32_t l : c->literals) scanned_in_json[l] = true;
-        }
     for (const CompiledPredicate& p : out_->preds)
       if (p.literal != kNoLiteral && (p.op == MatchOp::kContains || p.op == MatchOp::kRegex))
         scanned_in_json[static_cast<std::size_t>(p.literal)] = true;
@@ -834,8 +829,6 @@ class Builder {
     return Status::Ok();
   }
 
-  // The prefilter of a keyword database: its literals in the forms that database scans for
-  // (compile_literals with Forms::kPlainAndEscaped).
   // Rough cost of evaluating node n: comparisons of one value are cheap, searching a value
   // (contains) less so, regexes and keywords (every value) the most.
   std::uint32_t eval_cost(std::uint32_t n, std::vector<std::uint32_t>& memo) const {
@@ -914,6 +907,16 @@ class Builder {
     if (gates.empty()) return kNoGate;
     if (gates.size() == 1) return gates[0];
     return make_node(nd.kind, gates);
+  }
+
+  // CompiledRule::confirm_in_json: a confirming cover is used only where every one of its
+  // literals is scanned (literal_scope, settled by build_json_routes).
+  void settle_confirming_covers() {
+    for (CompiledRule& rule : out_->rules) {
+      rule.confirm_in_json = !rule.confirm_literals.empty();
+      for (std::uint32_t l : rule.confirm_literals)
+        rule.confirm_in_json = rule.confirm_in_json && (out_->literal_scope[l] & kScannedInJson) != 0;
+    }
   }
 
   // CompiledRule::route_gate of every rule that can see JSON events.

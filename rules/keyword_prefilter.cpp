@@ -49,18 +49,23 @@ bool real_escape_at(const char* begin, const char* bs) {
   return ((bs - q) & 1) == 0;  // an even run before it: this backslash starts an escape
 }
 
+// Whether one of the backslashes `mask` marks (bit i: p[i] is a backslash followed by u or /)
+// starts an escape.
+bool real_escape_in(const char* begin, const char* p, unsigned mask) {
+  for (; mask != 0; mask &= mask - 1)
+    if (real_escape_at(begin, p + __builtin_ctz(mask))) return true;
+  return false;
+}
+
 bool noncanonical_escape_tail(const char* begin, const char* p, const char* end) {
 #if defined(__SSE2__)
   const __m128i backslash = _mm_set1_epi8('\\'), u = _mm_set1_epi8('u'), slash = _mm_set1_epi8('/');
   for (; p + 17 <= end; p += 16) {
     const __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
     const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 1));
-    unsigned mask = static_cast<unsigned>(_mm_movemask_epi8(_mm_and_si128(
+    const unsigned mask = static_cast<unsigned>(_mm_movemask_epi8(_mm_and_si128(
         _mm_cmpeq_epi8(a, backslash), _mm_or_si128(_mm_cmpeq_epi8(b, u), _mm_cmpeq_epi8(b, slash)))));
-    while (mask != 0) {
-      if (real_escape_at(begin, p + __builtin_ctz(mask))) return true;
-      mask &= mask - 1;
-    }
+    if (real_escape_in(begin, p, mask)) return true;
   }
 #endif
   for (; p + 1 < end; ++p)
@@ -77,12 +82,9 @@ __attribute__((target("avx2"))) bool noncanonical_escape_avx2(std::string_view s
   for (; p + 33 <= end; p += 32) {
     const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
     const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 1));
-    unsigned mask = static_cast<unsigned>(_mm256_movemask_epi8(_mm256_and_si256(
+    const unsigned mask = static_cast<unsigned>(_mm256_movemask_epi8(_mm256_and_si256(
         _mm256_cmpeq_epi8(a, backslash), _mm256_or_si256(_mm256_cmpeq_epi8(b, u), _mm256_cmpeq_epi8(b, slash)))));
-    while (mask != 0) {
-      if (real_escape_at(begin, p + __builtin_ctz(mask))) return true;
-      mask &= mask - 1;
-    }
+    if (real_escape_in(begin, p, mask)) return true;
   }
   return noncanonical_escape_tail(begin, p, end);
 }
@@ -211,9 +213,9 @@ __attribute__((target("avx2"))) bool grams_avx2(const std::uint8_t (*grams)[4], 
       found = (static_cast<unsigned>(_mm256_movemask_epi8(any)) & valid) != 0;
     }
     if (want_escape && !escape) {
-      unsigned mask = valid & static_cast<unsigned>(_mm256_movemask_epi8(_mm256_and_si256(
+      const unsigned mask = valid & static_cast<unsigned>(_mm256_movemask_epi8(_mm256_and_si256(
           _mm256_cmpeq_epi8(x0, backslash), _mm256_or_si256(_mm256_cmpeq_epi8(x1, u), _mm256_cmpeq_epi8(x1, slash)))));
-      for (; mask != 0 && !escape; mask &= mask - 1) escape = real_escape_at(begin, p + __builtin_ctz(mask));
+      escape = real_escape_in(begin, p, mask);
     }
     if (found && (escape || !want_escape)) break;
   }

@@ -62,8 +62,9 @@ class KeywordPrefilter {
 // \n, \r, \t: one the canonical JSON escaping of its decoded text would write differently
 // (\uXXXX, \/). The SIMD test looks for a backslash before 'u' or '/' and checks the parity of
 // the backslash run only there (a path like c:\\users has an escaped backslash before the u).
-// It runs over every raw record a keyword route applies to, so it has an AVX2 version (32 bytes
-// a step instead of SSE2's 16), chosen at run time.
+// It runs over raw records whose keyword routes have no prefilter running (may_match does it
+// otherwise) and over the values of route layouts about to be scanned; it has an AVX2 version
+// (32 bytes a step instead of SSE2's 16), chosen at run time.
 bool has_noncanonical_escape(std::string_view s);
 
 }  // namespace vigil::rules

@@ -17,9 +17,6 @@
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
-#if defined(__x86_64__)
-#include <immintrin.h>
-#endif
 
 #include "core/ascii.h"
 #include "core/cpu.h"
@@ -153,12 +150,33 @@ struct Matcher::State {
   std::vector<std::uint32_t> segment_begin, segment_end;
   // JSON routes by the values of the fields route conditions read (CompiledRules::route_fields).
   std::string route_key;
-  // Keyword prefilters, each paused for a while when it lets most records through anyway
-  // (then it only adds its own cost to Hyperscan's).
-  struct FilterUse {
-    std::uint32_t checks = 0, passed = 0;  // in the current window of kFilterWindow records
-    std::uint32_t skip = 0;                // records left before the filter is tried again
+  // The account of a shortcut (a memo, a prefilter) that pauses itself for `Pause` uses when
+  // fewer than `MinUseful` of a window of `Window` uses paid off: then it only adds its own
+  // cost to the work it was meant to save.
+  template <std::uint32_t Window, std::uint32_t MinUseful, std::uint32_t Pause>
+  struct UseAccount {
+    std::uint32_t uses = 0, useful = 0;  // in the current window
+    std::uint32_t paused = 0;            // uses left before the shortcut is tried again
+    // True while paused (counting one paused use).
+    bool skip() {
+      if (paused == 0) return false;
+      --paused;
+      return true;
+    }
+    void count(bool was_useful) {
+      ++uses;
+      if (was_useful) ++useful;
+      if (uses == Window) {
+        if (useful < MinUseful) paused = Pause;
+        uses = useful = 0;
+      }
+    }
   };
+  // A keyword prefilter is useful when it rules a record out: paused when it lets more than
+  // half of 1,024 records through.
+  using FilterUse = UseAccount<1024, 512, 65536>;
+  // A memo is useful when it finds the scan: paused when fewer than 1 in 4 of 256 lookups do.
+  using MemoUse = UseAccount<256, 64, 16384>;
   struct RouteSet {
     std::vector<std::uint32_t> routes;
     std::vector<std::uint32_t> always;  // the routes' uncovered rules whose route gate holds
@@ -186,20 +204,6 @@ struct Matcher::State {
   // instead of filling the memo.
   ScanMemo memo{kMemoEntries, kMemoKeyBytes};
   std::vector<std::uint32_t> layout_base;
-  struct MemoUse {
-    std::uint32_t lookups = 0, found = 0;  // in the current window of kMemoWindow lookups
-    std::uint32_t skip = 0;                // scans left before the memo is tried again
-    // Counts a lookup; at the end of a window in which fewer than kMemoMinFound were found,
-    // pauses the memo for kMemoPause scans.
-    void count(bool was_found) {
-      ++lookups;
-      if (was_found) ++found;
-      if (lookups == kMemoWindow) {
-        if (found < kMemoMinFound) skip = kMemoPause;
-        lookups = found = 0;
-      }
-    }
-  };
   std::vector<MemoUse> memo_use;
   // Regex database scans answered from memory, per database (CompiledRules::regex_dbs index),
   // keyed by the decoded value.
@@ -229,17 +233,41 @@ struct Matcher::State {
     keyword_unions.push_back(KeywordUnion{routes, KeywordPrefilter::build(patterns), {}});
     return &keyword_unions.back();
   }
-  static constexpr std::uint32_t kFilterWindow = 1024;
-  static constexpr std::uint32_t kFilterPause = 65536;
   bool recording = false;                  // on_route_literal also appends to memo_hits
   std::vector<std::uint32_t> memo_hits;
   static constexpr std::size_t kMemoEntries = 32768;       // per generation (two are kept)
   static constexpr std::size_t kMemoKeyBytes = 8u << 20;   // per generation
   static constexpr std::size_t kRegexMemoEntries = 4096;
   static constexpr std::size_t kRegexMemoKeyBytes = 4u << 20;
-  static constexpr std::uint32_t kMemoWindow = 256;
-  static constexpr std::uint32_t kMemoMinFound = kMemoWindow / 4;  // below 25%: pause
-  static constexpr std::uint32_t kMemoPause = 16384;
+
+  // The scan `scan` would make of `key` (namespace `ns` of `memo`), answered from the memo when
+  // it was made before: accept(id) for each hit remembered. Otherwise scan() runs, reporting its
+  // hits into memo_hits (`recording`), and they are remembered. While `use` is paused, scan()
+  // runs and nothing is remembered. Returns whether the memo answered.
+  template <typename Scan, typename Accept>
+  bool remembered_scan(ScanMemo& memo, MemoUse& use, std::uint32_t ns, std::string_view key, Scan&& scan,
+                       Accept&& accept) {
+    if (use.skip()) {
+      scan();
+      return false;
+    }
+    const std::uint64_t h = ScanMemo::hash(key);
+    std::span<const std::uint32_t> hits;
+    const bool found = memo.find(ns, key, h, &hits);
+    use.count(found);
+    if (found) {
+      for (std::uint32_t id : hits) accept(id);
+      return true;
+    }
+    recording = true;
+    memo_hits.clear();
+    scan();
+    recording = false;
+    std::sort(memo_hits.begin(), memo_hits.end());
+    memo_hits.erase(std::unique(memo_hits.begin(), memo_hits.end()), memo_hits.end());
+    memo.insert(ns, key, h, memo_hits);
+    return false;
+  }
 
   // Route literal `id` was found in its own field's values: it and the route's rules gated on
   // it count for this event.
@@ -504,26 +532,10 @@ class Evaluator {
     // stopped repeating.
     Matcher::State::MemoUse& use = st_.regex_memo_use[static_cast<std::size_t>(db_index)];
     any(db.field_id, [&](const Field& f) {
-      if (use.skip > 0) {
-        --use.skip;
-        hs_scan(db.db, f.value.data(), static_cast<unsigned>(f.value.size()), 0, st_.scratch, on_regex, &st_);
-        return false;
-      }
-      const std::uint64_t h = ScanMemo::hash(f.value);
-      std::span<const std::uint32_t> hits;
-      const bool found = st_.regex_memo.find(static_cast<std::uint32_t>(db_index), f.value, h, &hits);
-      use.count(found);
-      if (found) {
-        for (std::uint32_t pred : hits) st_.regex_hit_gen[pred] = st_.gen;
-        return false;
-      }
-      st_.recording = true;
-      st_.memo_hits.clear();
-      hs_scan(db.db, f.value.data(), static_cast<unsigned>(f.value.size()), 0, st_.scratch, on_regex, &st_);
-      st_.recording = false;
-      std::sort(st_.memo_hits.begin(), st_.memo_hits.end());
-      st_.memo_hits.erase(std::unique(st_.memo_hits.begin(), st_.memo_hits.end()), st_.memo_hits.end());
-      st_.regex_memo.insert(static_cast<std::uint32_t>(db_index), f.value, h, st_.memo_hits);
+      st_.remembered_scan(
+          st_.regex_memo, use, static_cast<std::uint32_t>(db_index), f.value,
+          [&] { hs_scan(db.db, f.value.data(), static_cast<unsigned>(f.value.size()), 0, st_.scratch, on_regex, &st_); },
+          [&](std::uint32_t pred) { st_.regex_hit_gen[pred] = st_.gen; });
       return false;
     });
   }
@@ -761,21 +773,13 @@ bool Matcher::match_record(Event& event, parse::RecordParser& parser, LogFormat 
   // \u or \/ escapes (has_noncanonical_escape), found in the same pass when the filter runs.
   auto keyword_may_occur = [&](const State::RouteSet& set, bool* escape) {
     stats_.keyword_checks++;
-    const KeywordPrefilter* filter = set.keyword_prefilter;
-    State::FilterUse* use_of = set.filter_use;
-    if (filter == nullptr || !filter->active() || use_of->skip > 0) {
-      if (use_of != nullptr && use_of->skip > 0) --use_of->skip;
+    const KeywordPrefilter* filter = set.keyword_prefilter;  // set with filter_use
+    if (filter == nullptr || !filter->active() || set.filter_use->skip()) {
       *escape = has_noncanonical_escape(event.raw);
       return true;
     }
-    State::FilterUse& use = *use_of;
     const bool may = filter->may_match(event.raw, escape);
-    ++use.checks;
-    if (may) ++use.passed;
-    if (use.checks == State::kFilterWindow) {
-      if (use.passed * 2 > use.checks) use.skip = State::kFilterPause;
-      use.checks = use.passed = 0;
-    }
+    set.filter_use->count(!may);
     return may;
   };
   // Whether a value is a view of the record's own bytes (as written, escaped or not).
@@ -825,17 +829,13 @@ bool Matcher::match_record(Event& event, parse::RecordParser& parser, LogFormat 
   };
   // Scans a layout's canonical bytes; `as_laid_out` holds the values as written (lay_out with
   // canonical false), which are those bytes unless a value has a \u or \/ escape.
-  auto scan_canonical = [&](const JsonRoute& route, const JsonRoute::Layout& layout, std::string_view as_laid_out,
-                            bool record) {
+  auto scan_canonical = [&](const JsonRoute& route, const JsonRoute::Layout& layout, std::string_view as_laid_out) {
     std::string_view bytes = as_laid_out;
     if (has_noncanonical_value(route, layout)) {
       lay_out(st.route_canonical, route, layout, /*canonical=*/true);
       bytes = st.route_canonical;
     }
-    st.recording = record;
-    if (record) st.memo_hits.clear();
     scan_literals(st, layout.db, bytes, on_route_literal);
-    st.recording = false;
   };
   // Lays out a layout's values and scans them once, or finds what the scan of the same bytes
   // found before (ScanMemo). The memo key is the values as written (not their canonical form:
@@ -847,22 +847,17 @@ bool Matcher::match_record(Event& event, parse::RecordParser& parser, LogFormat 
     lay_out(buf, route, layout, /*canonical=*/false);
     if (buf.empty()) return;
     stats_.layout_scans++;
-    State::MemoUse& use = st.memo_use[layout_index];
-    if (use.skip > 0) {
-      --use.skip;
-      scan_canonical(route, layout, buf, /*record=*/false);
-      return;
-    }
     // One append: a light layout has dozens of fields, most absent from any one event.
     const std::size_t values_size = buf.size();
     buf.append(reinterpret_cast<const char*>(&st.segment_end[layout.first_slot]),
                layout.slot_count * sizeof(std::uint32_t));
     const std::string_view key(buf.data(), buf.size());
     const std::string_view values = key.substr(0, values_size);
-    const std::uint64_t h = ScanMemo::hash(key);
-    std::span<const std::uint32_t> hits;
-    const bool found = st.memo.find(layout_index, key, h, &hits);
-    use.count(found);
+    const bool found = st.remembered_scan(
+        st.memo, st.memo_use[layout_index], layout_index, key, [&] { scan_canonical(route, layout, values); },
+        [&](std::uint32_t id) {
+          if (st.route_literal_gen[id] != st.gen) st.accept_route_literal(id);
+        });
     if (found) {
       stats_.layout_memo_hits++;
       if (st.scan_sink) {
@@ -871,12 +866,7 @@ bool Matcher::match_record(Event& event, parse::RecordParser& parser, LogFormat 
         else st.route_canonical.assign(values);
         st.scan_sink->push_back(LiteralScan{layout.db, {}, st.route_canonical});
       }
-      for (std::uint32_t id : hits)
-        if (st.route_literal_gen[id] != st.gen) st.accept_route_literal(id);
-      return;
     }
-    scan_canonical(route, layout, values, /*record=*/true);
-    st.memo.insert(layout_index, key, h, st.memo_hits);
   };
 
   State::RouteSet* json_set = nullptr;  // the JSON event's routes (json_routes)
@@ -950,7 +940,7 @@ bool Matcher::match_record(Event& event, parse::RecordParser& parser, LogFormat 
   std::size_t kept = 0;
   for (std::uint32_t r : st.candidates)
     if ((cr.rules[r].format_mask & event_format_bit) &&
-        (json_set == nullptr || (gate_open(*json_set, r) && confirmed(cr.rules[r]))))
+        (json_set == nullptr || (confirmed(cr.rules[r]) && gate_open(*json_set, r))))
       st.candidates[kept++] = r;
   st.candidates.resize(kept);
   if (detected != LogFormat::kJson)
