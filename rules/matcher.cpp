@@ -251,9 +251,13 @@ struct Matcher::State {
       scan();
       return false;
     }
-    const std::uint64_t h = ScanMemo::hash(key);
     std::span<const std::uint32_t> hits;
-    const bool found = memo.find(ns, key, h, &hits);
+    bool found = memo.find_recent(ns, key, &hits);
+    std::uint64_t h = 0;
+    if (!found) {
+      h = ScanMemo::hash(key);
+      found = memo.find(ns, key, h, &hits);
+    }
     use.count(found);
     if (found) {
       for (std::uint32_t id : hits) accept(id);

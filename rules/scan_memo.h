@@ -29,6 +29,11 @@ class ScanMemo {
   // fast as memory reads; the memo compares the bytes too, so quality only affects probing).
   static std::uint64_t hash(std::string_view bytes);
 
+  // The hits remembered for (`layout`, `key`) when `key` is the key last found or inserted for
+  // `layout` (and still in the current generation): no hash and no table probe. Consecutive
+  // events often repeat a layout's values (58% of the OTRF Windows layout lookups), so this is
+  // tried first.
+  bool find_recent(std::uint32_t layout, std::string_view key, std::span<const std::uint32_t>* hits) const;
   // The hits remembered for (`layout`, `key`), whose hash is `h`; false when unknown.
   bool find(std::uint32_t layout, std::string_view key, std::uint64_t h,
             std::span<const std::uint32_t>* hits);
@@ -46,6 +51,7 @@ class ScanMemo {
     std::uint32_t hits_offset = 0, hits_size = 0;
   };
   struct Generation {
+    std::uint64_t serial = 0;          // tells apart the generations a Recent may point into
     std::vector<std::uint32_t> table;  // entry index + 1, 0 = empty; `slots` long once used
     std::size_t slots = 0;             // a power of two, at least twice the entry bound
     std::vector<Entry> entries;
@@ -60,7 +66,17 @@ class ScanMemo {
     return {g.hits.data() + e.hits_offset, e.hits_size};
   }
   bool full_for(std::size_t key_size) const;
+  // The entry last found or inserted for a layout: (generation serial, entry index); serial 0
+  // is none. Layouts past kMaxRecentLayouts are not tracked.
+  struct Recent {
+    std::uint64_t serial = 0;
+    std::uint32_t entry = 0;
+  };
+  static constexpr std::size_t kMaxRecentLayouts = 1 << 16;
+  void note_recent(std::uint32_t layout, const Entry& e);
 
+  std::vector<Recent> recent_;
+  std::uint64_t next_serial_ = 1;
   std::vector<std::uint32_t> promoted_;  // find(): hits copied out of the previous generation
   std::size_t max_entries_;
   std::size_t max_key_bytes_;
