@@ -1,6 +1,8 @@
 #include "rules/keyword_prefilter.h"
 
 #include <algorithm>
+#include <array>
+#include <utility>
 #include <bit>
 #include <tuple>
 
@@ -175,70 +177,123 @@ std::string KeywordPrefilter::describe() const {
 #if defined(__x86_64__)
 namespace {
 
-// 32 start positions a step: each gram is the AND of its bytes' comparisons at offsets 0, 1, 2
-// (after OR 0x20), the grams are ORed; N grams, unrolled. Loads read up to 34 bytes past a
-// step's start, within the record's padding; a gram found partly in the padding only costs an
-// unneeded Hyperscan scan. The escape test (noncanonical_escape_avx2's) shares the loads; each
-// test stops being computed once it is settled.
-template <std::size_t N>
-__attribute__((target("avx2"))) bool grams_avx2(const std::uint8_t (*grams)[4], std::string_view bytes,
+// Where a gram starts in the 32 positions from p: each gram is the AND of its bytes'
+// comparisons at offsets 0, 1 and (grams [0, N3) only) 2, after OR 0x20; the grams are ORed.
+// N and N3 are template arguments so that the loop is unrolled with no per-gram branch.
+template <std::size_t N, std::size_t N3>
+__attribute__((target("avx2"), always_inline)) inline __m256i gram_starts(const __m256i (*value)[3],
+                                                                          const char* p) {
+  const __m256i bit = _mm256_set1_epi8(0x20);
+  const __m256i f0 = _mm256_or_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)), bit);
+  const __m256i f1 = _mm256_or_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 1)), bit);
+  __m256i f2 = f0;
+  if constexpr (N3 > 0)
+    f2 = _mm256_or_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 2)), bit);
+  __m256i any = _mm256_setzero_si256();
+  for (std::size_t g = 0; g < N; ++g) {
+    __m256i m = _mm256_and_si256(_mm256_cmpeq_epi8(f0, value[g][0]), _mm256_cmpeq_epi8(f1, value[g][1]));
+    if (g < N3) m = _mm256_and_si256(m, _mm256_cmpeq_epi8(f2, value[g][2]));
+    any = _mm256_or_si256(any, m);
+  }
+  return any;
+}
+
+// Bit i: p[i] is a backslash followed by 'u' or '/' (an escape if real_escape_in says so).
+__attribute__((target("avx2"), always_inline)) inline unsigned escape_candidates(const char* p) {
+  const __m256i x0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+  const __m256i x1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 1));
+  return static_cast<unsigned>(_mm256_movemask_epi8(_mm256_and_si256(
+      _mm256_cmpeq_epi8(x0, _mm256_set1_epi8('\\')),
+      _mm256_or_si256(_mm256_cmpeq_epi8(x1, _mm256_set1_epi8('u')), _mm256_cmpeq_epi8(x1, _mm256_set1_epi8('/'))))));
+}
+
+// The grams (the first N3 of 3 bytes, the others of 2) over `bytes`, 32 start positions a step,
+// and the escape test (noncanonical_escape_avx2's) in the same pass when asked for. Full steps
+// run without masks: both tests while neither is settled, then the one still open alone (the
+// grams alone 64 positions a step); the last, partial step masks the starts past the last
+// pair. Loads read up to 34 bytes past a step's start, within the record's padding.
+template <std::size_t N, std::size_t N3>
+__attribute__((target("avx2"))) bool grams_avx2(const std::uint8_t (*grams)[3], std::string_view bytes,
                                                 bool* noncanonical_escape) {
   const char* const begin = bytes.data();
   const char* const end = begin + bytes.size();
   __m256i value[N][3];
-  bool three[N];
-  for (std::size_t g = 0; g < N; ++g) {
+  for (std::size_t g = 0; g < N; ++g)
     for (std::size_t k = 0; k < 3; ++k) value[g][k] = _mm256_set1_epi8(static_cast<char>(grams[g][k]));
-    three[g] = grams[g][3] == 3;
-  }
-  const __m256i bit = _mm256_set1_epi8(0x20);
-  const __m256i backslash = _mm256_set1_epi8('\\'), u = _mm256_set1_epi8('u'), slash = _mm256_set1_epi8('/');
+  auto grams_in = [&](const char* p) {
+    const __m256i any = gram_starts<N, N3>(value, p);
+    return !_mm256_testz_si256(any, any);
+  };
   const bool want_escape = noncanonical_escape != nullptr;
   bool found = false, escape = false;
-  for (const char* p = begin; p + 1 < end; p += 32) {
-    const __m256i x0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
-    const __m256i x1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 1));
-    // Only pairs and grams that start before the last byte (a 2-byte one's last start) count.
-    const std::ptrdiff_t starts = end - 1 - p;
-    const unsigned valid = starts < 32 ? (1u << starts) - 1 : ~0u;
-    if (!found) {
-      const __m256i f0 = _mm256_or_si256(x0, bit), f1 = _mm256_or_si256(x1, bit);
-      const __m256i f2 = _mm256_or_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 2)), bit);
-      __m256i any = _mm256_setzero_si256();
-      for (std::size_t g = 0; g < N; ++g) {
-        __m256i m = _mm256_and_si256(_mm256_cmpeq_epi8(f0, value[g][0]), _mm256_cmpeq_epi8(f1, value[g][1]));
-        if (three[g]) m = _mm256_and_si256(m, _mm256_cmpeq_epi8(f2, value[g][2]));
-        any = _mm256_or_si256(any, m);
+  const char* p = begin;
+  // A full step: all 32 starts come before the last byte (p + 31 < end - 1).
+  if (want_escape) {
+    for (; p + 33 <= end; p += 32) {
+      found = grams_in(p);
+      escape = real_escape_in(begin, p, escape_candidates(p));
+      if (found || escape) break;
+    }
+    if (found && !escape)
+      for (; p + 33 <= end && !escape; p += 32) escape = real_escape_in(begin, p, escape_candidates(p));
+  }
+  if (!found && !(want_escape && !escape)) {
+    // The grams alone (no escape test asked for, or one already found).
+    for (; p + 65 <= end; p += 64) {
+      const __m256i any = _mm256_or_si256(gram_starts<N, N3>(value, p), gram_starts<N, N3>(value, p + 32));
+      if (!_mm256_testz_si256(any, any)) {
+        found = true;
+        break;
       }
-      found = (static_cast<unsigned>(_mm256_movemask_epi8(any)) & valid) != 0;
     }
-    if (want_escape && !escape) {
-      const unsigned mask = valid & static_cast<unsigned>(_mm256_movemask_epi8(_mm256_and_si256(
-          _mm256_cmpeq_epi8(x0, backslash), _mm256_or_si256(_mm256_cmpeq_epi8(x1, u), _mm256_cmpeq_epi8(x1, slash)))));
-      escape = real_escape_in(begin, p, mask);
-    }
-    if (found && (escape || !want_escape)) break;
+    for (; !found && p + 33 <= end; p += 32) found = grams_in(p);
+  }
+  // The last, partial step (fewer than 32 starts before the last byte), if still needed.
+  if (p + 1 < end && (!found || (want_escape && !escape))) {
+    const std::ptrdiff_t starts = end - 1 - p;  // 1..32
+    const unsigned valid = starts < 32 ? (1u << starts) - 1 : ~0u;
+    if (!found) found = (static_cast<unsigned>(_mm256_movemask_epi8(gram_starts<N, N3>(value, p))) & valid) != 0;
+    if (want_escape && !escape) escape = real_escape_in(begin, p, escape_candidates(p) & valid);
   }
   if (want_escape) *noncanonical_escape = escape;
   return found;
 }
 
+using GramKernel = bool (*)(const std::uint8_t (*)[3], std::string_view, bool*);
+template <std::size_t N, std::size_t... N3>
+constexpr std::array<GramKernel, N + 1> kernels_for(std::index_sequence<N3...>) {
+  return {&grams_avx2<N, N3>...};
+}
+
 }  // namespace
 
 bool KeywordPrefilter::may_match_avx2(std::string_view bytes, bool* noncanonical_escape) const {
-  std::uint8_t grams[kMaxGrams][4];
-  for (std::size_t g = 0; g < grams_.size(); ++g) {
-    for (std::size_t k = 0; k < 3; ++k) grams[g][k] = grams_[g].byte[k];
-    grams[g][3] = grams_[g].size;
-  }
+  // Three-byte grams first: grams_avx2<N, N3> compares a third byte for the first N3.
+  std::uint8_t grams[kMaxGrams][3];
+  std::size_t n = 0;
+  for (const Gram& g : grams_)
+    if (g.size == 3) {
+      std::copy(g.byte, g.byte + 3, grams[n++]);
+    }
+  const std::size_t n3 = n;
+  for (const Gram& g : grams_)
+    if (g.size != 3) {
+      std::copy(g.byte, g.byte + 3, grams[n++]);
+    }
   static_assert(kMaxGrams == 6);
-  switch (grams_.size()) {
-    case 1: return grams_avx2<1>(grams, bytes, noncanonical_escape);
-    case 2: return grams_avx2<2>(grams, bytes, noncanonical_escape);
-    case 3: return grams_avx2<3>(grams, bytes, noncanonical_escape);
-    case 4: return grams_avx2<4>(grams, bytes, noncanonical_escape);
-    case 5: return grams_avx2<5>(grams, bytes, noncanonical_escape);
-    default: return grams_avx2<6>(grams, bytes, noncanonical_escape);
+  static constexpr auto k1 = kernels_for<1>(std::make_index_sequence<2>{});
+  static constexpr auto k2 = kernels_for<2>(std::make_index_sequence<3>{});
+  static constexpr auto k3 = kernels_for<3>(std::make_index_sequence<4>{});
+  static constexpr auto k4 = kernels_for<4>(std::make_index_sequence<5>{});
+  static constexpr auto k5 = kernels_for<5>(std::make_index_sequence<6>{});
+  static constexpr auto k6 = kernels_for<6>(std::make_index_sequence<7>{});
+  switch (n) {
+    case 1: return k1[n3](grams, bytes, noncanonical_escape);
+    case 2: return k2[n3](grams, bytes, noncanonical_escape);
+    case 3: return k3[n3](grams, bytes, noncanonical_escape);
+    case 4: return k4[n3](grams, bytes, noncanonical_escape);
+    case 5: return k5[n3](grams, bytes, noncanonical_escape);
+    default: return k6[n3](grams, bytes, noncanonical_escape);
   }
 }
 #endif

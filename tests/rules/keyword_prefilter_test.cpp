@@ -1,6 +1,6 @@
 // KeywordPrefilter (rules/keyword_prefilter.h): a record that holds a pattern always passes,
-// wherever the pattern sits relative to the 32-byte steps and in whatever case; a record with
-// none of the n-grams does not.
+// wherever the pattern sits relative to the 32- and 64-byte steps and in whatever case; a
+// record with none of the n-grams does not.
 #include "rules/keyword_prefilter.h"
 
 #include <gtest/gtest.h>
@@ -39,7 +39,7 @@ TEST(KeywordPrefilter, EveryPatternPassesAtEveryOffsetInAnyCase) {
   for (const Pattern& p : Mimikatz()) {
     std::string upper = p.text;
     for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-    for (std::size_t pad = 0; pad < 70; ++pad) {
+    for (std::size_t pad = 0; pad < 140; ++pad) {
       const std::string before(pad, 'e');
       ASSERT_TRUE(May(f, before + p.text)) << p.text << " at " << pad;
       ASSERT_TRUE(May(f, before + upper + "tail")) << upper << " at " << pad;
@@ -57,8 +57,12 @@ TEST(KeywordPrefilter, RecordsWithoutItsGramsAreRuledOut) {
   EXPECT_FALSE(May(f, ""));
   EXPECT_FALSE(May(f, "m"));
   // A gram cut by the end of the record does not count, whatever follows it in memory.
-  EXPECT_FALSE(May(f, std::string(40, 'x') + ":"));
-  EXPECT_TRUE(May(f, std::string(40, 'x') + "::"));
+  for (std::size_t size : {40, 63, 64, 65, 95, 96, 97, 200}) {
+    EXPECT_FALSE(May(f, std::string(size, 'x') + ":")) << size;
+    EXPECT_TRUE(May(f, std::string(size, 'x') + "::")) << size;
+    EXPECT_FALSE(May(f, std::string(size, 'x') + "mi")) << size;
+    EXPECT_TRUE(May(f, std::string(size, 'x') + "MiM")) << size;
+  }
 }
 
 TEST(KeywordPrefilter, CasedPatternsAndPunctuationPass) {
@@ -99,7 +103,7 @@ TEST(KeywordPrefilter, TheEscapeTestInTheSamePassAgreesWithTheOwnOne) {
   static std::string buffer;
   for (const std::string& a : pieces)
     for (const std::string& b : pieces)
-      for (std::size_t pad = 0; pad < 70; pad += 3) {
+      for (std::size_t pad = 0; pad < 140; pad += 3) {
         const std::string text = std::string(pad, 'e') + a + std::string(37, 'x') + b;
         for (std::size_t cut : {text.size(), text.size() - 1}) {
           buffer = text.substr(0, cut) + std::string(64, 'u');  // padding that could complete \u
