@@ -31,6 +31,11 @@ struct CompiledPredicate {
   bool routing = false;  // a logsource condition: it routes the event, it is not evidence
   std::string value;          // string ops: lower-cased unless cased; fieldref: other field
   bool cased = false;
+  // String ops: `value` in canonical JSON-escaped form, to test values kept as written without
+  // decoding them (matcher.cpp, escaped_string_test); unset when that form would hold a \u
+  // escape (a control character), which such values are never tested against.
+  bool has_escaped_value = false;
+  std::string escaped_value;
   bool exists_expected = true;
   double number = 0;
   // Prefilter literal whose absence from the event proves this predicate false.

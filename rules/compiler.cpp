@@ -306,6 +306,12 @@ class Builder {
     if (is_string_op(p.op)) {
       c.cased = p.cased;
       c.value = p.cased ? p.value : ascii_lower(p.value);
+      // A control character other than \b \f \n \r \t would be escaped as \u00XX.
+      c.has_escaped_value = std::none_of(c.value.begin(), c.value.end(), [](char ch) {
+        return static_cast<unsigned char>(ch) < 0x20 && ch != '\b' && ch != '\f' && ch != '\n' &&
+               ch != '\r' && ch != '\t';
+      });
+      if (c.has_escaped_value) c.escaped_value = json_escape(c.value);
     } else if (p.op == MatchOp::kRegex) {
       c.cased = !p.regex_i;
       c.value = p.value;

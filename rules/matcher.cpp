@@ -48,13 +48,15 @@ bool ends_with(std::string_view hay, std::string_view needle, bool cased) {
          equals(hay.substr(hay.size() - needle.size()), needle, cased);
 }
 
-// Case-insensitive (needle lower-cased) or exact substring search. SSE2: 16 candidate
-// positions at a time, where both the needle's first and last bytes match (either case), then
-// a full comparison there; values are read only within their bounds.
-bool contains(std::string_view hay, std::string_view needle, bool cased) {
-  if (needle.empty()) return true;
-  if (hay.size() < needle.size()) return false;
-  if (cased) return hay.find(needle) != std::string_view::npos;
+// Case-insensitive (needle lower-cased) or exact substring search from `from`: the first
+// position, or npos. SSE2: 16 candidate positions at a time, where both the needle's first and
+// last bytes match (either case), then a full comparison there; values are read only within
+// their bounds.
+std::size_t find_from(std::string_view hay, std::string_view needle, bool cased, std::size_t from) {
+  constexpr std::size_t npos = std::string_view::npos;
+  if (needle.empty()) return from <= hay.size() ? from : npos;
+  if (hay.size() < needle.size() || from > hay.size() - needle.size()) return npos;
+  if (cased) return hay.find(needle, from);
   const std::size_t m = needle.size();
   const std::size_t last = hay.size() - m;  // last possible start
   auto upper = [](char c) { return (c >= 'a' && c <= 'z') ? static_cast<char>(c - 32) : c; };
@@ -65,7 +67,7 @@ bool contains(std::string_view hay, std::string_view needle, bool cased) {
   };
   const char f_lo = needle[0], f_up = upper(needle[0]);
   const char l_lo = needle[m - 1], l_up = upper(needle[m - 1]);
-  std::size_t i = 0;
+  std::size_t i = from;
 #if defined(__SSE2__)
   const __m128i first_lo = _mm_set1_epi8(f_lo), first_up = _mm_set1_epi8(f_up);
   const __m128i last_lo = _mm_set1_epi8(l_lo), last_up = _mm_set1_epi8(l_up);
@@ -77,16 +79,68 @@ bool contains(std::string_view hay, std::string_view needle, bool cased) {
         _mm_or_si128(_mm_cmpeq_epi8(b, last_lo), _mm_cmpeq_epi8(b, last_up)));
     unsigned mask = static_cast<unsigned>(_mm_movemask_epi8(eq));
     while (mask != 0) {
-      if (matches_at(i + static_cast<std::size_t>(__builtin_ctz(mask)))) return true;
+      const std::size_t at = i + static_cast<std::size_t>(__builtin_ctz(mask));
+      if (matches_at(at)) return at;
       mask &= mask - 1;
     }
   }
 #endif
   for (; i <= last; ++i) {
     const char a = hay[i], b = hay[i + m - 1];
-    if ((a == f_lo || a == f_up) && (b == l_lo || b == l_up) && matches_at(i)) return true;
+    if ((a == f_lo || a == f_up) && (b == l_lo || b == l_up) && matches_at(i)) return i;
   }
-  return false;
+  return npos;
+}
+
+bool contains(std::string_view hay, std::string_view needle, bool cased) {
+  return find_from(hay, needle, cased, 0) != std::string_view::npos;
+}
+
+// ---- string tests on JSON values as written -----------------------------------------------
+// A value the selective parse kept as written (Field::escaped) whose escapes are all the short
+// canonical ones (\\ \" \b \f \n \r \t: what append_json_escaped writes) is the canonical
+// escaped form E(v) of its decoded text v, and escaping is per character: v equals, starts
+// with, ends with or contains a pattern P exactly when E(v) does so with E(P) at a position
+// where a character's escape begins (after an even run of backslashes). Testing that saves
+// decoding the value (a 5 KB PowerShell ContextInfo, say) for each rule that reads it.
+
+// Whether every backslash in `w` begins one of the short canonical escapes. False for \u and
+// \/ escapes and for escapes JSON does not define (decoding reports those).
+bool only_short_escapes(std::string_view w) {
+  const char* p = w.data();
+  const char* const end = p + w.size();
+  while ((p = static_cast<const char*>(std::memchr(p, '\\', static_cast<std::size_t>(end - p)))) != nullptr) {
+    if (p + 1 >= end) return false;
+    switch (p[1]) {
+      case '\\': case '"': case 'b': case 'f': case 'n': case 'r': case 't': p += 2; break;
+      default: return false;
+    }
+  }
+  return true;
+}
+
+// Whether position i of an escaped value begins a character's escape (or a plain character).
+bool escape_aligned(std::string_view w, std::size_t i) {
+  std::size_t run = 0;
+  while (run < i && w[i - 1 - run] == '\\') ++run;
+  return (run & 1) == 0;
+}
+
+// The string test of `op` between a decoded value and `needle` (lower-cased unless cased),
+// made on the value's canonical escaped form `w` with the needle's, `escaped_needle`.
+bool escaped_string_test(MatchOp op, std::string_view w, std::string_view escaped_needle, bool cased) {
+  switch (op) {
+    case MatchOp::kEquals: return equals(w, escaped_needle, cased);
+    case MatchOp::kStartsWith: return starts_with(w, escaped_needle, cased);
+    case MatchOp::kEndsWith:
+      return ends_with(w, escaped_needle, cased) && escape_aligned(w, w.size() - escaped_needle.size());
+    case MatchOp::kContains:
+      for (std::size_t at = find_from(w, escaped_needle, cased, 0); at != std::string_view::npos;
+           at = find_from(w, escaped_needle, cased, at + 1))
+        if (escape_aligned(w, at)) return true;
+      return false;
+    default: return false;
+  }
 }
 
 bool parse_number(std::string_view s, double* out) {
@@ -135,6 +189,10 @@ struct Matcher::State {
   // position in slot_first[id], and slot_multi[id] when the name occurs more than once.
   std::vector<std::uint32_t> slot_gen;  // == slot_epoch when the field id is present
   std::uint32_t slot_epoch = 0;
+  // By field position: whether a value kept as written has only short escapes (Evaluator::
+  // testable_as_written), valid when short_escapes_epoch == slot_epoch.
+  std::vector<std::uint32_t> short_escapes_epoch;
+  std::vector<std::uint8_t> short_escapes_ok;
   std::vector<std::uint32_t> slot_first;
   std::vector<std::uint8_t> slot_multi;
   std::vector<int> ids;  // parse_selected's field ids
@@ -559,6 +617,15 @@ class Evaluator {
       case MatchOp::kStartsWith:
       case MatchOp::kEndsWith:
         if (p.field.empty()) return keyword([&](std::string_view v) { return string_test(p, v); });
+        if (p.has_escaped_value)
+          return st_.each_field(ev_.fields, p.field_id, [&](std::size_t i) {
+            Field& f = ev_.fields.at(i);
+            if (f.kind == ValueKind::kNull) return false;
+            if (f.escaped && testable_as_written(i, f))
+              return escaped_string_test(p.op, f.value, p.escaped_value, p.cased);
+            decode_field(st_, ev_, f);
+            return string_test(p, f.value);
+          });
         return any(p.field_id, [&](const Field& f) {
           return f.kind != ValueKind::kNull && string_test(p, f.value);
         });
@@ -615,6 +682,20 @@ class Evaluator {
     return false;
   }
 
+  // Whether field i, kept as written, can be tested without decoding (only_short_escapes):
+  // asked once per field of an indexing, however many predicates read it.
+  bool testable_as_written(std::size_t i, const Field& f) {
+    if (i >= st_.short_escapes_epoch.size()) {
+      st_.short_escapes_epoch.resize(i + 1, 0);
+      st_.short_escapes_ok.resize(i + 1, 0);
+    }
+    if (st_.short_escapes_epoch[i] != st_.slot_epoch) {
+      st_.short_escapes_epoch[i] = st_.slot_epoch;
+      st_.short_escapes_ok[i] = only_short_escapes(f.value) ? 1 : 0;
+    }
+    return st_.short_escapes_ok[i] != 0;
+  }
+
   // Keywords search every field value of structured events and the whole raw text of others.
   template <typename Test>
   bool keyword(Test&& test) {
@@ -668,6 +749,7 @@ bool Matcher::match_record(Event& event, parse::RecordParser& parser, LogFormat 
     // A new epoch per indexing: a re-parse (selected -> full) must not see the old positions.
     if (++st.slot_epoch == 0) {
       std::fill(st.slot_gen.begin(), st.slot_gen.end(), 0);
+      std::fill(st.short_escapes_epoch.begin(), st.short_escapes_epoch.end(), 0);
       st.slot_epoch = 1;
     }
     std::span<const Field> fields = event.fields.fields();

@@ -320,6 +320,33 @@ TEST_F(MatcherTest, AnInvalidEscapeInAValueARuleReadsRejectsTheEvent) {
   EXPECT_TRUE(out.empty());
 }
 
+// Values kept as written are tested on their canonical escaped form without being decoded
+// (escaped_string_test): a match counts only where a character's escape begins, so the
+// result is always the decoded text's.
+TEST_F(MatcherTest, StringTestsOnValuesAsWrittenSeeTheDecodedText) {
+  Compile({AllOf("nb", {P("F", MatchOp::kContains, "nb")}),
+           AllOf("ends_n", {P("F", MatchOp::kEndsWith, "n")}),
+           AllOf("back_new", {P("F", MatchOp::kContains, "\\new")}),
+           AllOf("eq", {P("F", MatchOp::kEquals, "c:\\windows\\\"q\"")}),
+           AllOf("ends_quote", {P("F", MatchOp::kEndsWith, "\\\"")}),
+           AllOf("starts", {P("F", MatchOp::kStartsWith, "\\\\srv")})});
+  EXPECT_EQ(Match(R"({"F":"a\nb"})"), Ids{});              // a, newline, b: no "nb"
+  EXPECT_EQ(Match(R"({"F":"a\\nb"})"), Ids{"nb"});         // a, backslash, n, b
+  EXPECT_EQ(Match(R"({"F":"a\\\nb"})"), Ids{});           // a, backslash, newline, b
+  EXPECT_EQ(Match(R"({"F":"xyz\n"})"), Ids{});              // ends with a newline
+  EXPECT_EQ(Match(R"({"F":"xyz\\n"})"), Ids{"ends_n"});    // ends with backslash, n
+  EXPECT_EQ(Match(R"({"F":"x:\\new"})"), Ids{"back_new"});
+  EXPECT_EQ(Match(R"({"F":"x:\new"})"), Ids{});             // x, :, newline, e, w
+  EXPECT_EQ(Match(R"({"F":"C:\\Windows\\\"Q\""})"), Ids{"eq"});
+  EXPECT_EQ(Match(R"({"F":"C:\\Windows\\\"Q\"x"})"), Ids{});
+  EXPECT_EQ(Match(R"({"F":"x\\\""})"), Ids{"ends_quote"});  // x, backslash, quote
+  EXPECT_EQ(Match(R"({"F":"xy\""})"), Ids{});                 // x, y, quote
+  EXPECT_EQ(Match(R"({"F":"\\\\SRV\\share"})"), Ids{"starts"});
+  // \u escapes are decoded first, whatever they spell.
+  EXPECT_EQ(Match(R"({"F":"\u005c\u005csrv\u000a"})"), Ids{"starts"});
+  EXPECT_EQ(Match(R"({"F":"\u0061\u005cnb"})"), Ids{"nb"});
+}
+
 TEST_F(MatcherTest, TextRecordsAreScannedRawAndEscapedOnesDecoded) {
   Compile({AllOf("act", {P("act", MatchOp::kEquals, "blocked=yes")})});
   // CEF escapes '=' in values as '\='; the decoded value is what the rule sees.
