@@ -486,6 +486,11 @@ class Evaluator {
   Evaluator(Matcher::State& st, const CompiledRules& cr, Event& ev, bool use_prefilter = true)
       : st_(st), cr_(cr), ev_(ev), use_prefilter_(use_prefilter) {}
 
+  // First field with this id, as it stands (a value may still be as written), or nullptr.
+  const Field* first_as_written(std::uint32_t id) const {
+    if (id == kNoField || st_.slot_gen[id] != st_.slot_epoch) return nullptr;
+    return &ev_.fields.at(st_.slot_first[id]);
+  }
   // First field with this id (decoded), or nullptr (the event's fields are indexed by id).
   const Field* first(std::uint32_t id) {
     if (id == kNoField || st_.slot_gen[id] != st_.slot_epoch) return nullptr;
@@ -592,11 +597,22 @@ class Evaluator {
     // Values repeat (a PowerShell module's Payload, a command line): what the scan of the same
     // value found is remembered per database (ScanMemo), unless the database's values have
     // stopped repeating.
+    // A value kept as written is the memo key as it stands when its escapes are all short
+    // ones (the same bytes always decode to the same text), and decoded only on a miss: most
+    // repeated Payloads are then never decoded. Keys as written and decoded keys are kept
+    // apart (namespaces 2i+1 and 2i): the same bytes read differently mean different text.
     Matcher::State::MemoUse& use = st_.regex_memo_use[static_cast<std::size_t>(db_index)];
-    any(db.field_id, [&](const Field& f) {
+    st_.each_field(ev_.fields, db.field_id, [&](std::size_t i) {
+      Field& f = ev_.fields.at(i);
+      if (f.escaped && !testable_as_written(i, f)) decode_field(st_, ev_, f);
+      const std::string_view key = f.value;
+      const auto ns = static_cast<std::uint32_t>(2 * db_index + (f.escaped ? 1 : 0));
       st_.remembered_scan(
-          st_.regex_memo, use, static_cast<std::uint32_t>(db_index), f.value,
-          [&] { hs_scan(db.db, f.value.data(), static_cast<unsigned>(f.value.size()), 0, st_.scratch, on_regex, &st_); },
+          st_.regex_memo, use, ns, key,
+          [&] {
+            decode_field(st_, ev_, f);
+            hs_scan(db.db, f.value.data(), static_cast<unsigned>(f.value.size()), 0, st_.scratch, on_regex, &st_);
+          },
           [&](std::uint32_t pred) { st_.regex_hit_gen[pred] = st_.gen; });
       return false;
     });
@@ -637,9 +653,11 @@ class Evaluator {
           if (!p.regex_needs_confirm) return true;
         }
         return any(p.field_id, [&](const Field& f) { return pcre_test(p, f.value); });
-      case MatchOp::kExists: return (first(p.field_id) != nullptr) == p.exists_expected;
+      // Neither decodes the value: a value kept as written is empty exactly when its decoded
+      // text is (every escape decodes to at least one byte).
+      case MatchOp::kExists: return (first_as_written(p.field_id) != nullptr) == p.exists_expected;
       case MatchOp::kNull: {
-        const Field* f = first(p.field_id);
+        const Field* f = first_as_written(p.field_id);
         return f == nullptr || f->kind == ValueKind::kNull || f->value.empty();
       }
       case MatchOp::kLt:

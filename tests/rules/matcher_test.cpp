@@ -412,6 +412,35 @@ TEST_F(MatcherTest, RegexScansOfRepeatedValuesAreRememberedPerValue) {
   }
 }
 
+// The regex memo keys a value kept as written by its bytes as written (decoding it only on a
+// miss), apart from decoded values: the same bytes decoded and as written are other texts.
+TEST_F(MatcherTest, RegexMemoKeepsValuesAsWrittenApartFromDecodedOnes) {
+  Predicate lt = P("F", MatchOp::kLt, "");  // reads F decoded (a number test)
+  lt.number = 0;
+  Compile({AllOf("num", {P("G", MatchOp::kEquals, "decodeme"), lt}),
+           AllOf("re", {P("F", MatchOp::kRegex, "^a.nb$")})});
+  for (int round = 0; round < 2; ++round) {
+    // F decoded by "num" first: a, \, \, n, b (the memo key), which does not match.
+    EXPECT_EQ(Match(R"({"G":"decodeme","F":"a\\\\nb"})"), Ids{}) << round;
+    // The same five bytes as written: a, \, n, b, which matches.
+    EXPECT_EQ(Match(R"({"F":"a\\nb"})"), Ids{"re"}) << round;
+    EXPECT_EQ(Match(R"({"F":"a\\\\nb"})"), Ids{}) << round;
+    EXPECT_EQ(Match(R"({"F":"a\u005cnb"})"), Ids{"re"}) << round;  // decoded first: \u
+  }
+}
+
+// Exists and null tests do not decode a value kept as written: an escaped value is never empty.
+TEST_F(MatcherTest, ExistsAndNullReadValuesAsWritten) {
+  Predicate missing = P("F", MatchOp::kExists, "");
+  missing.exists_expected = false;
+  Compile({AllOf("has", {P("F", MatchOp::kExists, "")}), AllOf("missing", {missing}),
+           AllOf("null", {P("F", MatchOp::kNull, "")})});
+  EXPECT_EQ(Match(R"({"F":"C:\\x"})"), Ids{"has"});
+  EXPECT_EQ(Match(R"({"F":"\n"})"), Ids{"has"});
+  EXPECT_EQ(Match(R"({"F":""})"), (Ids{"has", "null"}));
+  EXPECT_EQ(Match(R"({"G":"1"})"), (Ids{"missing", "null"}));
+}
+
 TEST_F(MatcherTest, NumericCidrNullExistsFieldref) {
   Predicate gt = P("sc-bytes", MatchOp::kGt, "");
   gt.number = 1000000;
