@@ -15,7 +15,7 @@
 // the caller guarantees for JSON.
 //
 // Selective parse (RecordParser::parse_selected): the same walk, but before a value is read its
-// would-be name is looked up in the FieldSelection (one probe of a small tag table; composed
+// would-be name is looked up in the FieldSelection (one probe of its slot table; composed
 // names "a.b" are looked up from their parts, never built to ask). A value that is neither
 // wanted nor a time/host source is skipped from its raw token: scalars get a cheap syntax check,
 // objects and arrays are left to the On-Demand iterator, except that objects in the Windows

@@ -339,7 +339,6 @@ FieldSelection::FieldSelection(const std::vector<std::string>& names) : size_(na
   std::size_t capacity = 16;
   while (capacity < 4 * (names.size() + 16)) capacity *= 2;  // prefixes and time/host names too
   slots_.assign(capacity, Slot{});
-  tags_.assign(capacity, 0);
   mask_ = capacity - 1;
   for (std::size_t i = 0; i < views.size(); ++i)
     insert(views[i], static_cast<std::int32_t>(i), kWanted);
@@ -367,24 +366,23 @@ void FieldSelection::insert(std::string_view name, std::int32_t index, std::uint
     if (4 * (used + 1) > 3 * slots_.size()) {
       std::vector<Slot> old(2 * slots_.size(), Slot{});
       old.swap(slots_);
-      tags_.assign(slots_.size(), 0);
       mask_ = slots_.size() - 1;
       for (const Slot& s : old) {
         if (s.data == nullptr) continue;
         const std::uint32_t t = tag(s.size, s.data[0], s.data[s.size - 1]);
         std::size_t i = hash(t);
-        while (tags_[i] != 0) i = (i + 1) & mask_;
+        while (slots_[i].tag != 0) i = (i + 1) & mask_;
         slots_[i] = s;
-        tags_[i] = t;
+        slots_[i].tag = t;
       }
     }
     const std::uint32_t t = tag(name.size(), name[0], name.back());
     for (std::size_t i = hash(t);; i = (i + 1) & mask_) {
       Slot& s = slots_[i];
-      if (tags_[i] == 0) {
+      if (s.tag == 0) {
         s.data = name.data();
         s.size = static_cast<std::uint32_t>(name.size());
-        tags_[i] = t;
+        s.tag = t;
         slot = &s;
         break;
       }

@@ -72,6 +72,8 @@ class FieldSelection {
     std::uint32_t size = 0;
     std::int32_t index = -1;
     std::uint32_t flags = 0;
+    std::uint32_t tag = 0;  // tag(): 0 = empty slot. In the slot, so that a probe that finds
+                            // the name reads one cache line, not a tag table's and a slot's
   };
   // The slot of `name`, or nullptr when no flag applies to it.
   const Slot* lookup(std::string_view name) const {
@@ -79,9 +81,9 @@ class FieldSelection {
     if (n == 0) return lookup_empty();
     const std::uint32_t t = tag(n, name[0], name[n - 1]);
     for (std::size_t i = hash(t);; i = (i + 1) & mask_) {
-      if (tags_[i] == 0) return nullptr;
-      if (tags_[i] == t && slots_[i].size == n && same_bytes(slots_[i].data, name.data(), n))
-        return &slots_[i];
+      const Slot& s = slots_[i];
+      if (s.tag == 0) return nullptr;
+      if (s.tag == t && s.size == n && same_bytes(s.data, name.data(), n)) return &s;
     }
   }
   // The slot of `a` + sep + `b`, without building that name.
@@ -89,9 +91,9 @@ class FieldSelection {
     const std::size_t n = a.size() + 1 + b.size();
     const std::uint32_t t = tag(n, a.empty() ? sep : a[0], b.empty() ? sep : b[b.size() - 1]);
     for (std::size_t i = hash(t);; i = (i + 1) & mask_) {
-      if (tags_[i] == 0) return nullptr;
       const Slot& s = slots_[i];
-      if (tags_[i] == t && s.size == n && s.data[a.size()] == sep &&
+      if (s.tag == 0) return nullptr;
+      if (s.tag == t && s.size == n && s.data[a.size()] == sep &&
           same_bytes(s.data, a.data(), a.size()) && same_bytes(s.data + a.size() + 1, b.data(), b.size()))
         return &s;
     }
@@ -138,8 +140,6 @@ class FieldSelection {
   void insert(std::string_view name, std::int32_t index, std::uint32_t flags);
 
   std::unique_ptr<char[]> storage_;  // every wanted name back to back; slots point into it
-  std::vector<std::uint32_t> tags_;  // parallel to slots_, 0 = empty: probed without
-                                     // touching the (larger) slots
   std::vector<Slot> slots_;
   std::size_t mask_ = 0;
   std::size_t size_ = 0;
