@@ -104,18 +104,35 @@ bool contains(std::string_view hay, std::string_view needle, bool cased) {
 // where a character's escape begins (after an even run of backslashes). Testing that saves
 // decoding the value (a 5 KB PowerShell ContextInfo, say) for each rule that reads it.
 
-// Whether every backslash in `w` begins one of the short canonical escapes. False for \u and
-// \/ escapes and for escapes JSON does not define (decoding reports those).
+// Whether every backslash in `w` begins one of the short canonical escapes. False for \\u and
+// \\/ escapes and for escapes JSON does not define (decoding reports those). The backslashes
+// are found 16 bytes at a time (Windows paths have one every few bytes); `w` is a view into a
+// record, so reading up to 15 bytes past its end stays within the record's padding.
 bool only_short_escapes(std::string_view w) {
-  const char* p = w.data();
-  const char* const end = p + w.size();
-  while ((p = static_cast<const char*>(std::memchr(p, '\\', static_cast<std::size_t>(end - p)))) != nullptr) {
-    if (p + 1 >= end) return false;
-    switch (p[1]) {
-      case '\\': case '"': case 'b': case 'f': case 'n': case 'r': case 't': p += 2; break;
+  const char* const begin = w.data();
+  const char* const end = begin + w.size();
+  const char* next = begin;  // where the next escape may begin: an escaped backslash does not
+  auto check = [&](const char* bs) {
+    if (bs < next) return true;
+    if (bs + 1 >= end) return false;
+    switch (bs[1]) {
+      case '\\': case '"': case 'b': case 'f': case 'n': case 'r': case 't': next = bs + 2; return true;
       default: return false;
     }
+  };
+#if defined(__SSE2__)
+  const __m128i backslash = _mm_set1_epi8('\\');
+  for (const char* q = begin; q < end; q += 16) {
+    unsigned m = static_cast<unsigned>(
+        _mm_movemask_epi8(_mm_cmpeq_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(q)), backslash)));
+    if (end - q < 16) m &= (1u << (end - q)) - 1;
+    for (; m != 0; m &= m - 1)
+      if (!check(q + __builtin_ctz(m))) return false;
   }
+#else
+  for (const char* q = begin; q < end; ++q)
+    if (*q == '\\' && !check(q)) return false;
+#endif
   return true;
 }
 
@@ -948,23 +965,46 @@ bool Matcher::match_record(Event& event, parse::RecordParser& parser, LogFormat 
   // split between the fields differently).
   auto scan_layout = [&](std::uint32_t layout_index, const JsonRoute& route, const JsonRoute::Layout& layout) {
     std::string& buf = st.route_values;
-    lay_out(buf, route, layout, /*canonical=*/false);
-    if (buf.empty()) return;
+    std::string_view key, values;
+    bool laid_out = false;
+    auto lay_out_key = [&] {
+      lay_out(buf, route, layout, /*canonical=*/false);
+      // One append: a light layout has dozens of fields, most absent from any one event.
+      const std::size_t values_size = buf.size();
+      buf.append(reinterpret_cast<const char*>(&st.segment_end[layout.first_slot]),
+                 layout.slot_count * sizeof(std::uint32_t));
+      key = std::string_view(buf.data(), buf.size());
+      values = key.substr(0, values_size);
+      laid_out = true;
+    };
+    // A layout of one field that has one value as written (CallTrace, ContextInfo, a command
+    // line: most of the memo's bytes) is keyed by that value, a view of the record, and laid
+    // out only when it is scanned. Such a key holds no NUL, a laid-out one always does.
+    if (layout.slot_count == 1) {
+      const std::uint32_t id = route.fields[layout.first_slot];
+      if (id != kNoField && st.slot_gen[id] == st.slot_epoch && !st.slot_multi[id]) {
+        const Field& f = event.fields.fields()[st.slot_first[id]];
+        if (!f.value.empty() && as_written(f)) key = f.value;
+      }
+    }
+    if (key.empty()) {
+      lay_out_key();
+      if (values.empty()) return;
+    }
     stats_.layout_scans++;
-    // One append: a light layout has dozens of fields, most absent from any one event.
-    const std::size_t values_size = buf.size();
-    buf.append(reinterpret_cast<const char*>(&st.segment_end[layout.first_slot]),
-               layout.slot_count * sizeof(std::uint32_t));
-    const std::string_view key(buf.data(), buf.size());
-    const std::string_view values = key.substr(0, values_size);
     const bool found = st.remembered_scan(
-        st.memo, st.memo_use[layout_index], layout_index, key, [&] { scan_canonical(route, layout, values); },
+        st.memo, st.memo_use[layout_index], layout_index, key,
+        [&] {
+          if (!laid_out) lay_out_key();
+          scan_canonical(route, layout, values);
+        },
         [&](std::uint32_t id) {
           if (st.route_literal_gen[id] != st.gen) st.accept_route_literal(id);
         });
     if (found) {
       stats_.layout_memo_hits++;
       if (st.scan_sink) {
+        if (!laid_out) lay_out_key();
         // Benchmarks replay the canonical bytes.
         if (has_noncanonical_value(route, layout)) lay_out(st.route_canonical, route, layout, true);
         else st.route_canonical.assign(values);

@@ -181,6 +181,26 @@ TEST_F(MatcherTest, RepeatedLayoutsAreAnsweredFromTheMemoExactly) {
   EXPECT_EQ(Match(R"({"Image":"a","CommandLine":"qqq"})"), Ids{"cmd"});
 }
 
+TEST_F(MatcherTest, AOneFieldLayoutWithOneValueIsKeyedByThatValue) {
+  // Image alone has literals: its layout is keyed by the value itself (no copy) when the event
+  // has one Image value, laid out as usual when it has several. Both kinds of key answer
+  // repeats, and neither is taken for the other.
+  Compile({AllOf("img", {P("Image", MatchOp::kContains, "xyz")})});
+  EXPECT_EQ(Match(R"({"Image":"axyz"})"), Ids{"img"});
+  EXPECT_EQ(Match(R"({"Image":"axyz"})"), Ids{"img"});    // the value as the key
+  EXPECT_EQ(Match(R"({"Image":["axyz"]})"), Ids{"img"});  // one value in an array: the same
+  EXPECT_EQ(Match(R"({"Image":["q","axyz"]})"), Ids{"img"});
+  EXPECT_EQ(Match(R"({"Image":["q","axyz"]})"), Ids{"img"});  // laid out, answered again
+  EXPECT_EQ(Match(R"({"Image":"q"})"), Ids{});
+  EXPECT_EQ(Match(R"({"Image":"q"})"), Ids{});
+  EXPECT_EQ(Match(R"({"Image":"C:\\xyz"})"), Ids{"img"});  // as written, escapes and all
+  EXPECT_EQ(Match(R"({"Image":"C:\\xyz"})"), Ids{"img"});
+  EXPECT_EQ(Match(R"({"Image":"C:\u0078yz"})"), Ids{"img"});  // \u: scanned in canonical form
+  EXPECT_EQ(Match(R"({"Image":"C:\u0078yz"})"), Ids{"img"});
+  EXPECT_EQ(matcher_->stats().layout_scans, 11u);
+  EXPECT_EQ(matcher_->stats().layout_memo_hits, 6u);
+}
+
 TEST_F(MatcherTest, TheMemoKeyIsTheValuesAsWrittenAndTheScanSeesThemCanonical) {
   // Memo keys are the values as written; the scan sees them in canonical JSON-escaped form. A
   // value written with \u or \/ escapes is another key, scanned in canonical form; the same
