@@ -232,6 +232,17 @@ TEST_F(MatcherTest, EveryRouteOfAnEventKeepsItsOwnFieldBoundaries) {
   EXPECT_EQ(Match(head + R"("Image":"aaa","CommandLine":"zzzzzzzzzzzzbbb"})"), (Ids{"svc", "proc"}));  // memo
 }
 
+TEST_F(MatcherTest, ConsecutiveEventsWithOtherRouteValuesGetTheirOwnRoutes) {
+  // The previous event's routes are reused only for the same route values, in any order of
+  // repeats and changes.
+  Compile({Windows(AllOf("svc", {P("Image", MatchOp::kEndsWith, "aaa")}), "sysmon", ""),
+           Windows(AllOf("sec", {P("Image", MatchOp::kEndsWith, "aaa")}), "security", "")});
+  const std::string sysmon = R"({"Channel":"Microsoft-Windows-Sysmon/Operational","EventID":1,"Image":"aaa"})";
+  const std::string security = R"({"Channel":"Security","EventID":4688,"Image":"aaa"})";
+  for (const std::string* e : {&sysmon, &sysmon, &security, &sysmon, &security, &security, &sysmon})
+    EXPECT_EQ(Match(*e), Ids{e == &sysmon ? "svc" : "sec"});
+}
+
 TEST_F(MatcherTest, EscapesThatHideAKeywordAreFoundAtEveryOffsetOfALongRecord) {
   // The raw-record test for \u and \/ escapes works 16 or 32 bytes at a time: an escape at
   // every position of a long record, including across block edges, forces the rescan; an
