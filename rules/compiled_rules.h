@@ -22,31 +22,34 @@ inline constexpr std::uint32_t kNoField = 0xFFFFFFFFu;
 inline constexpr std::uint8_t kScannedInText = 1;  // raw text records (and their decoded values)
 inline constexpr std::uint8_t kScannedInJson = 2;  // JSON events (field values, raw for keywords)
 
-// A predicate after logsource renames, de-duplicated across all rules.
+// A predicate after logsource renames, de-duplicated across all rules. What every evaluation
+// reads comes first, within the first cache line (an evaluation touches a few predicates of
+// rules far apart, and `literal` used to sit in a third line).
 struct CompiledPredicate {
   MatchOp op = MatchOp::kEquals;
-  std::string field;          // event field name; "" = keyword (any field / raw record)
+  bool routing = false;  // a logsource condition: it routes the event, it is not evidence
+  bool cased = false;
+  // String ops: `escaped_value` is set (see below).
+  bool has_escaped_value = false;
+  bool exists_expected = true;
+  // Regex: whether a Hyperscan hit must be confirmed with PCRE2 (prefilter mode).
+  bool regex_needs_confirm = true;
   std::uint32_t field_id = kNoField;      // index into CompiledRules::field_names
   std::uint32_t ref_field_id = kNoField;  // fieldref: the other field
-  bool routing = false;  // a logsource condition: it routes the event, it is not evidence
+  // Prefilter literal whose absence from the event proves this predicate false.
+  std::int32_t literal = kNoLiteral;
+  // Regex: slot in its field's Hyperscan database (-1: PCRE2 only).
+  std::int32_t regex_db = -1;
+  std::int32_t regex_slot = -1;
+  std::string field;          // event field name; "" = keyword (any field / raw record)
+  double number = 0;
   std::string value;          // string ops: lower-cased unless cased; fieldref: other field
-  bool cased = false;
   // String ops: `value` in canonical JSON-escaped form, to test values kept as written without
   // decoding them (matcher.cpp, escaped_string_test); unset when that form would hold a \u
   // escape (a control character), which such values are never tested against.
-  bool has_escaped_value = false;
   std::string escaped_value;
-  bool exists_expected = true;
-  double number = 0;
-  // Prefilter literal whose absence from the event proves this predicate false.
-  std::int32_t literal = kNoLiteral;
   // Regex with alternatives: one of these literals occurs in every match (a cover only).
   std::vector<std::uint32_t> cover_literals;
-  // Regex: slot in its field's Hyperscan database (-1: PCRE2 only), and whether a Hyperscan
-  // hit must be confirmed with PCRE2 (prefilter mode).
-  std::int32_t regex_db = -1;
-  std::int32_t regex_slot = -1;
-  bool regex_needs_confirm = true;
   pcre2_real_code_8* pcre = nullptr;  // owned by CompiledRules
   // CIDR: address family (4 or 6), network bytes and prefix length.
   int cidr_family = 0;
