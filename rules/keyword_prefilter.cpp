@@ -76,18 +76,21 @@ bool noncanonical_escape_tail(const char* begin, const char* p, const char* end)
 }
 
 #if defined(__x86_64__)
+// Bit i: p[i] is a backslash followed by 'u' or '/' (an escape if real_escape_in says so).
+__attribute__((target("avx2"), always_inline)) inline unsigned escape_candidates(const char* p) {
+  const __m256i x0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+  const __m256i x1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 1));
+  return static_cast<unsigned>(_mm256_movemask_epi8(_mm256_and_si256(
+      _mm256_cmpeq_epi8(x0, _mm256_set1_epi8('\\')),
+      _mm256_or_si256(_mm256_cmpeq_epi8(x1, _mm256_set1_epi8('u')), _mm256_cmpeq_epi8(x1, _mm256_set1_epi8('/'))))));
+}
+
 __attribute__((target("avx2"))) bool noncanonical_escape_avx2(std::string_view s) {
   const char* const begin = s.data();
   const char* const end = begin + s.size();
   const char* p = begin;
-  const __m256i backslash = _mm256_set1_epi8('\\'), u = _mm256_set1_epi8('u'), slash = _mm256_set1_epi8('/');
-  for (; p + 33 <= end; p += 32) {
-    const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
-    const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 1));
-    const unsigned mask = static_cast<unsigned>(_mm256_movemask_epi8(_mm256_and_si256(
-        _mm256_cmpeq_epi8(a, backslash), _mm256_or_si256(_mm256_cmpeq_epi8(b, u), _mm256_cmpeq_epi8(b, slash)))));
-    if (real_escape_in(begin, p, mask)) return true;
-  }
+  for (; p + 33 <= end; p += 32)
+    if (real_escape_in(begin, p, escape_candidates(p))) return true;
   return noncanonical_escape_tail(begin, p, end);
 }
 #endif
@@ -198,14 +201,6 @@ __attribute__((target("avx2"), always_inline)) inline __m256i gram_starts(const 
   return any;
 }
 
-// Bit i: p[i] is a backslash followed by 'u' or '/' (an escape if real_escape_in says so).
-__attribute__((target("avx2"), always_inline)) inline unsigned escape_candidates(const char* p) {
-  const __m256i x0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
-  const __m256i x1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 1));
-  return static_cast<unsigned>(_mm256_movemask_epi8(_mm256_and_si256(
-      _mm256_cmpeq_epi8(x0, _mm256_set1_epi8('\\')),
-      _mm256_or_si256(_mm256_cmpeq_epi8(x1, _mm256_set1_epi8('u')), _mm256_cmpeq_epi8(x1, _mm256_set1_epi8('/'))))));
-}
 
 // The grams (the first N3 of 3 bytes, the others of 2) over `bytes`, 32 start positions a step,
 // and the escape test (noncanonical_escape_avx2's) in the same pass when asked for. Full steps

@@ -104,38 +104,6 @@ bool contains(std::string_view hay, std::string_view needle, bool cased) {
 // where a character's escape begins (after an even run of backslashes). Testing that saves
 // decoding the value (a 5 KB PowerShell ContextInfo, say) for each rule that reads it.
 
-// Whether every backslash in `w` begins one of the short canonical escapes. False for \\u and
-// \\/ escapes and for escapes JSON does not define (decoding reports those). The backslashes
-// are found 16 bytes at a time (Windows paths have one every few bytes); `w` is a view into a
-// record, so reading up to 15 bytes past its end stays within the record's padding.
-bool only_short_escapes(std::string_view w) {
-  const char* const begin = w.data();
-  const char* const end = begin + w.size();
-  const char* next = begin;  // where the next escape may begin: an escaped backslash does not
-  auto check = [&](const char* bs) {
-    if (bs < next) return true;
-    if (bs + 1 >= end) return false;
-    switch (bs[1]) {
-      case '\\': case '"': case 'b': case 'f': case 'n': case 'r': case 't': next = bs + 2; return true;
-      default: return false;
-    }
-  };
-#if defined(__SSE2__)
-  const __m128i backslash = _mm_set1_epi8('\\');
-  for (const char* q = begin; q < end; q += 16) {
-    unsigned m = static_cast<unsigned>(
-        _mm_movemask_epi8(_mm_cmpeq_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(q)), backslash)));
-    if (end - q < 16) m &= (1u << (end - q)) - 1;
-    for (; m != 0; m &= m - 1)
-      if (!check(q + __builtin_ctz(m))) return false;
-  }
-#else
-  for (const char* q = begin; q < end; ++q)
-    if (*q == '\\' && !check(q)) return false;
-#endif
-  return true;
-}
-
 // Whether position i of an escaped value begins a character's escape (or a plain character).
 bool escape_aligned(std::string_view w, std::size_t i) {
   std::size_t run = 0;
@@ -276,8 +244,7 @@ struct Matcher::State {
   // values (63% of the OTRF events share channel, event id and provider with the one before),
   // and a comparison with its key saves the hash and the table probe. Node pointers stay
   // valid until route_cache is cleared, which resets this.
-  const std::string* last_route_key = nullptr;
-  RouteSet* last_route_set = nullptr;
+  std::unordered_map<std::string, RouteSet>::value_type* last_route = nullptr;
   std::vector<LiteralScan>* scan_sink = nullptr;
 
   // Route layouts answered from memory (ScanMemo): layouts are numbered across routes
@@ -288,7 +255,7 @@ struct Matcher::State {
   std::vector<std::uint32_t> layout_base;
   std::vector<MemoUse> memo_use;
   // Regex database scans answered from memory, per database (CompiledRules::regex_dbs index),
-  // keyed by the decoded value.
+  // keyed by the value as written or decoded (Evaluator::scan_regex_db).
   ScanMemo regex_memo{kRegexMemoEntries, kRegexMemoKeyBytes};
   std::vector<MemoUse> regex_memo_use;
   std::vector<FilterUse> filter_use;  // per route
@@ -510,16 +477,15 @@ class Evaluator {
       : st_(st), cr_(cr), ev_(ev), use_prefilter_(use_prefilter) {}
 
   // First field with this id, as it stands (a value may still be as written), or nullptr.
-  const Field* first_as_written(std::uint32_t id) const {
+  Field* first_as_written(std::uint32_t id) const {
     if (id == kNoField || st_.slot_gen[id] != st_.slot_epoch) return nullptr;
     return &ev_.fields.at(st_.slot_first[id]);
   }
   // First field with this id (decoded), or nullptr (the event's fields are indexed by id).
   const Field* first(std::uint32_t id) {
-    if (id == kNoField || st_.slot_gen[id] != st_.slot_epoch) return nullptr;
-    Field& f = ev_.fields.at(st_.slot_first[id]);
-    decode_field(st_, ev_, f);
-    return &f;
+    Field* f = first_as_written(id);
+    if (f != nullptr) decode_field(st_, ev_, *f);
+    return f;
   }
   // Calls fn on every field with this id (decoded) until it returns true.
   template <typename Fn>
@@ -619,11 +585,10 @@ class Evaluator {
     st_.scanning_db = &db;
     // Values repeat (a PowerShell module's Payload, a command line): what the scan of the same
     // value found is remembered per database (ScanMemo), unless the database's values have
-    // stopped repeating.
-    // A value kept as written is the memo key as it stands when its escapes are all short
-    // ones (the same bytes always decode to the same text), and decoded only on a miss: most
-    // repeated Payloads are then never decoded. Keys as written and decoded keys are kept
-    // apart (namespaces 2i+1 and 2i): the same bytes read differently mean different text.
+    // stopped repeating. A value kept as written is its own key when its escapes are all short
+    // ones (the same bytes always decode to the same text), and is decoded only on a miss.
+    // Keys as written and decoded keys are kept apart (namespaces 2i+1 and 2i): the same bytes
+    // read differently are different text.
     Matcher::State::MemoUse& use = st_.regex_memo_use[static_cast<std::size_t>(db_index)];
     st_.each_field(ev_.fields, db.field_id, [&](std::size_t i) {
       Field& f = ev_.fields.at(i);
@@ -723,7 +688,7 @@ class Evaluator {
     return false;
   }
 
-  // Whether field i, kept as written, can be tested without decoding (only_short_escapes):
+  // Whether field i, kept as written, can be tested without decoding (has_only_short_escapes):
   // asked once per field of an indexing, however many predicates read it.
   bool testable_as_written(std::size_t i, const Field& f) {
     if (i >= st_.short_escapes_epoch.size()) {
@@ -732,7 +697,7 @@ class Evaluator {
     }
     if (st_.short_escapes_epoch[i] != st_.slot_epoch) {
       st_.short_escapes_epoch[i] = st_.slot_epoch;
-      st_.short_escapes_ok[i] = only_short_escapes(f.value) ? 1 : 0;
+      st_.short_escapes_ok[i] = parse::has_only_short_escapes(f.value) ? 1 : 0;
     }
     return st_.short_escapes_ok[i] != 0;
   }
@@ -867,16 +832,15 @@ bool Matcher::match_record(Event& event, parse::RecordParser& parser, LogFormat 
       key += '\1';
     }
     key += declared ? 'D' : 'n';
-    if (st.last_route_set != nullptr && *st.last_route_key == key) return *st.last_route_set;
+    if (st.last_route != nullptr && st.last_route->first == key) return st.last_route->second;
     auto it = st.route_cache.find(key);
     if (it != st.route_cache.end()) {
-      st.last_route_key = &it->first;
-      st.last_route_set = &it->second;
+      st.last_route = &*it;
       return it->second;
     }
     if (st.route_cache.size() >= 4096) {  // bounded: unusual input
       st.route_cache.clear();
-      st.last_route_set = nullptr;
+      st.last_route = nullptr;
     }
     State::RouteSet set;
     std::vector<std::uint32_t> keyword_routes;
@@ -901,10 +865,8 @@ bool Matcher::match_record(Event& event, parse::RecordParser& parser, LogFormat 
         set.filter_use = &u->use;
       }
     }
-    auto added = st.route_cache.emplace(key, std::move(set)).first;
-    st.last_route_key = &added->first;
-    st.last_route_set = &added->second;
-    return added->second;
+    st.last_route = &*st.route_cache.emplace(key, std::move(set)).first;
+    return st.last_route->second;
   };
   // Whether a keyword literal may occur in the raw record: false when the route set's keyword
   // prefilter finds none of its n-grams (KeywordPrefilter). *escape: whether the record has

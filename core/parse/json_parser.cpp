@@ -305,18 +305,24 @@ std::string_view winlog_name(std::string_view key) {
 }
 
 // Is every backslash escape in a string's content one that JSON defines? The check
-// unescape_json makes, without decoding (for skipped values). Same padding contract.
-bool valid_escapes(std::string_view in) {
+// unescape_json makes, without decoding (for skipped values). With `short_only`, only the
+// short canonical escapes count (\\ \" \b \f \n \r \t: not \/ or \uXXXX). Same padding
+// contract.
+bool valid_escapes(std::string_view in, bool short_only = false) {
   const char* p = in.data();
   const char* const end = p + in.size();
   while ((p = find_backslash(p, end)) != end) {
     if (p + 1 >= end) return false;
     switch (p[1]) {
-      case '"': case '\\': case '/': case 'b': case 'f': case 'n': case 'r': case 't':
+      case '"': case '\\': case 'b': case 'f': case 'n': case 'r': case 't':
+        p += 2;
+        break;
+      case '/':
+        if (short_only) return false;
         p += 2;
         break;
       case 'u':
-        if (end - p < 6 || read_hex4(p + 2) < 0) return false;
+        if (short_only || end - p < 6 || read_hex4(p + 2) < 0) return false;
         p += 6;
         break;
       default: return false;
@@ -941,3 +947,9 @@ error_code JsonFlattener::walk_data_element(od::object obj, int depth) {
 }
 
 }  // namespace vigil::parse::internal
+
+namespace vigil::parse {
+bool has_only_short_escapes(std::string_view escaped) {
+  return internal::valid_escapes(escaped, /*short_only=*/true);
+}
+}  // namespace vigil::parse

@@ -150,6 +150,11 @@ class FieldSelection {
 // an escape is not one JSON defines. `escaped` must be followed by 16 readable bytes (a view
 // into a record, which has 64 bytes of padding, qualifies).
 bool decode_json_string(std::string_view escaped, StringArena& arena, std::string_view* out);
+// Whether every escape of a JSON string's content (as written) is one of the short canonical
+// ones, \\ \" \b \f \n \r \t (what append_json_escaped writes): false for \/, \uXXXX and
+// escapes JSON does not define. `escaped` must be followed by 32 readable bytes (a view into a
+// record qualifies).
+bool has_only_short_escapes(std::string_view escaped);
 
 class RecordParser {
  public:

@@ -1027,6 +1027,26 @@ using Names = std::vector<std::string>;
 // Names of every length up to 40 are told apart by any one byte (lookup compares words of
 // the name, overlapping at its end), with the same length, first and last byte (one probe
 // sequence).
+// has_only_short_escapes: the short canonical escapes only, a pair read as one escape, and
+// nothing read as an escape past the view (the padding here is all backslashes).
+TEST(JsonEscapes, OnlyTheShortCanonicalEscapesAreShort) {
+  auto short_only = [](const std::string& s) {
+    const std::string buffer = s + std::string(64, '\\');
+    return has_only_short_escapes(std::string_view(buffer.data(), s.size()));
+  };
+  EXPECT_TRUE(short_only(""));
+  EXPECT_TRUE(short_only("plain"));
+  EXPECT_TRUE(short_only(R"(C:\\Users\\x \"q\" \n\r\t\b\f)"));
+  EXPECT_TRUE(short_only(R"(c:\\users)"));     // an escaped backslash before u
+  EXPECT_TRUE(short_only(R"(\\u0041 \\/)"));  // the same before u0041 and /
+  EXPECT_FALSE(short_only(R"(a\/b)"));
+  EXPECT_FALSE(short_only(R"(\u0041)"));
+  EXPECT_FALSE(short_only(R"(\q)"));           // not JSON at all
+  EXPECT_FALSE(short_only(R"(ends\)"));        // cut by the end of the value
+  EXPECT_FALSE(short_only(std::string(70, 'x') + R"(\u00e9)"));
+  EXPECT_TRUE(short_only(std::string(70, 'x') + R"(\\)"));
+}
+
 TEST(FieldSelection, NamesDifferingInAnyOneByteAreToldApart) {
   Names names;
   for (std::size_t n = 3; n <= 40; ++n) {
