@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Runs every vigil benchmark and prints the acceptance figures. See bench/README.md.
-#   1. builds $VIGIL_BUILD_DIR (default <root>/build-bench, Release, tests off) if needed
+#   1. builds vigil and vigil_match_bench: Release, profile-guided (scripts/pgo_build.sh, the
+#      build scripts/pgo_build.sh makes for production) into $VIGIL_BUILD_DIR (default
+#      <root>/build-bench-pgo), trained afresh each run; with VIGIL_BENCH_PGO=0, plain Release
+#      into <root>/build-bench (built if needed, then incrementally)
 #   2. prepares the data in $VIGIL_BENCH_DIR (default /tmp/vigil-bench): bench/prepare_data.sh
 #   3. runs vigil_match_bench (verification first, then $VIGIL_BENCH_REPETITIONS=5 repetitions,
 #      randomly interleaved, medians) and prints one table row per suite
@@ -9,7 +12,8 @@
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/.." && pwd)"
-build="${VIGIL_BUILD_DIR:-$root/build-bench}"
+pgo="${VIGIL_BENCH_PGO:-1}"
+if [[ "$pgo" == 1 ]]; then build="${VIGIL_BUILD_DIR:-$root/build-bench-pgo}"; else build="${VIGIL_BUILD_DIR:-$root/build-bench}"; fi
 out="${VIGIL_BENCH_DIR:-/tmp/vigil-bench}"
 reps="${VIGIL_BENCH_REPETITIONS:-5}"
 export VIGIL_BENCH_DIR="$out" VIGIL_BUILD_DIR="$build"
@@ -20,10 +24,15 @@ for a in "$@"; do
   if [[ "$a" == "--no-threads" ]]; then run_threads=0; else args+=("$a"); fi
 done
 
-if [[ ! -f "$build/build.ninja" && ! -f "$build/Makefile" ]]; then
-  cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DVIGIL_BUILD_TESTS=OFF
+if [[ "$pgo" == 1 ]]; then
+  echo "== profile-guided build in $build (scripts/pgo_build.sh; VIGIL_BENCH_PGO=0 for plain Release) =="
+  bash "$root/scripts/pgo_build.sh" "$build" vigil_match_bench vigil
+else
+  if [[ ! -f "$build/build.ninja" && ! -f "$build/Makefile" ]]; then
+    cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DVIGIL_BUILD_TESTS=OFF
+  fi
+  cmake --build "$build" --target vigil_match_bench vigil
 fi
-cmake --build "$build" --target vigil_match_bench vigil
 bench_bin="$build/bench/vigil_match_bench"
 
 "$here/prepare_data.sh" "$bench_bin"
@@ -38,7 +47,7 @@ echo "== vigil_match_bench ($reps repetitions, medians; verification output firs
   ${args[@]+"${args[@]}"}
 
 echo
-echo "== summary (medians of $reps; ratio = vigil / bare hs_scan, both from this run) =="
+echo "== summary (medians of $reps; ratio = vigil / bare hs_scan, both from this run; $([[ "$pgo" == 1 ]] && echo "profile-guided" || echo "plain") Release build) =="
 python3 - "$json" > "$out/expected_alerts.env" <<'PY'
 import json, sys
 data = json.load(open(sys.argv[1]))
