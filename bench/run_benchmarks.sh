@@ -2,8 +2,9 @@
 # Runs every vigil benchmark and prints the acceptance figures. See bench/README.md.
 #   1. builds vigil and vigil_match_bench: Release, profile-guided (scripts/pgo_build.sh, the
 #      build scripts/pgo_build.sh makes for production) into $VIGIL_BUILD_DIR (default
-#      <root>/build-bench-pgo), trained afresh each run; with VIGIL_BENCH_PGO=0, plain Release
-#      into <root>/build-bench (built if needed, then incrementally)
+#      <root>/build-bench-pgo), trained afresh each run; VIGIL_BENCH_PGO=reuse runs the binaries
+#      of the last such build as they are; VIGIL_BENCH_PGO=0 builds plain Release into
+#      <root>/build-bench (if needed, then incrementally)
 #   2. prepares the data in $VIGIL_BENCH_DIR (default /tmp/vigil-bench): bench/prepare_data.sh
 #   3. runs vigil_match_bench (verification first, then $VIGIL_BENCH_REPETITIONS=5 repetitions,
 #      randomly interleaved, medians) and prints one table row per suite
@@ -13,7 +14,7 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/.." && pwd)"
 pgo="${VIGIL_BENCH_PGO:-1}"
-if [[ "$pgo" == 1 ]]; then build="${VIGIL_BUILD_DIR:-$root/build-bench-pgo}"; else build="${VIGIL_BUILD_DIR:-$root/build-bench}"; fi
+if [[ "$pgo" == 1 || "$pgo" == reuse ]]; then build="${VIGIL_BUILD_DIR:-$root/build-bench-pgo}"; else build="${VIGIL_BUILD_DIR:-$root/build-bench}"; fi
 out="${VIGIL_BENCH_DIR:-/tmp/vigil-bench}"
 reps="${VIGIL_BENCH_REPETITIONS:-5}"
 export VIGIL_BENCH_DIR="$out" VIGIL_BUILD_DIR="$build"
@@ -24,7 +25,12 @@ for a in "$@"; do
   if [[ "$a" == "--no-threads" ]]; then run_threads=0; else args+=("$a"); fi
 done
 
-if [[ "$pgo" == 1 ]]; then
+if [[ "$pgo" == reuse ]]; then
+  # Another run on the binaries of the last profile-guided build, as they are.
+  [[ -x "$build/bench/vigil_match_bench" && -x "$build/app/vigil" ]] ||
+    { echo "run_benchmarks: no profile-guided build in $build to reuse" >&2; exit 2; }
+  pgo=1
+elif [[ "$pgo" == 1 ]]; then
   echo "== profile-guided build in $build (scripts/pgo_build.sh; VIGIL_BENCH_PGO=0 for plain Release) =="
   bash "$root/scripts/pgo_build.sh" "$build" vigil_match_bench vigil
 else
