@@ -23,9 +23,18 @@ corpora="${VIGIL_CORPORA:-$root/../shared/corpora}"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 
+# Runs `vigil scan ARGS...`; with "run alerts ARGS...", fails unless the scan found alerts (a
+# training that matched nothing would profile nothing of matching).
 run() {
+  local want_alerts=0
+  if [[ "$1" == alerts ]]; then want_alerts=1; shift; fi
   echo "pgo_train: vigil scan $*" >&2
-  "$vigil" scan "$@" > /dev/null
+  "$vigil" scan "$@" > /dev/null 2> "$work/summary"
+  cat "$work/summary" >&2
+  if ((want_alerts)) && ! grep -Eq '^ *alerts: [1-9]' "$work/summary"; then
+    echo "pgo_train: no alerts from: vigil scan $*" >&2
+    exit 1
+  fi
 }
 
 # Repeats a file n times (the profile counts what runs often; a few copies are enough).
@@ -36,7 +45,7 @@ repeat() {
 }
 
 repeat "$root/samples/sample.log" 200 "$work/sample.log"
-run --rules "$root/rules/packs" --threads 1 "$work/sample.log"
+run alerts --rules "$root/rules/packs" --threads 1 "$work/sample.log"
 
 if [[ ! -d "$corpora/sigma/regression_data" ]]; then
   echo "pgo_train: corpora not found at $corpora (set VIGIL_CORPORA): trained on the bundled sample only" >&2
@@ -74,8 +83,8 @@ with open(os.path.join(out, "evtx.ndjson"), "w") as evtx, open(os.path.join(out,
 PY
 repeat "$work/flat.ndjson" 100 "$work/flat100.ndjson"
 repeat "$work/evtx.ndjson" 20 "$work/evtx20.ndjson"
-run --rules "$corpora/sigma/rules" --threads 1 "$work/flat100.ndjson" "$work/evtx20.ndjson"
-run --rules "$corpora/sigma/rules" --threads 2 "$work/flat100.ndjson"
+run alerts --rules "$corpora/sigma/rules" --threads 1 "$work/flat100.ndjson" "$work/evtx20.ndjson"
+run alerts --rules "$corpora/sigma/rules" --threads 2 "$work/flat100.ndjson"
 # The same events against the bundled Windows pack, which finds few of them: the path of an
 # event no rule matches (most of a real stream).
 run --rules "$root/rules/packs/windows" --threads 1 "$work/flat100.ndjson" "$work/evtx20.ndjson"
@@ -88,6 +97,6 @@ for f in Linux/Linux_2k.log OpenSSH/OpenSSH_2k.log Apache/Apache_2k.log; do
   fi
 done
 if ((${#text[@]})); then
-  run --rules "$root/rules/packs" --threads 1 "${text[@]}"
+  run alerts --rules "$root/rules/packs" --threads 1 "${text[@]}"
   run --rules "$corpora/sigma/rules/linux" --threads 1 "${text[@]}"
 fi
