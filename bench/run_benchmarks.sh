@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every vigil benchmark and prints the acceptance figures. See bench/README.md.
-#   1. builds vigil and vigil_match_bench: Release, profile-guided (scripts/pgo_build.sh, the
-#      build scripts/pgo_build.sh makes for production) into $VIGIL_BUILD_DIR (default
+#   1. builds vigil and vigil_match_bench: Release, profile-guided, as scripts/pgo_build.sh
+#      builds vigil for production, into $VIGIL_BUILD_DIR (default
 #      <root>/build-bench-pgo), trained afresh each run; VIGIL_BENCH_PGO=reuse runs the binaries
 #      of the last such build as they are; VIGIL_BENCH_PGO=0 builds plain Release into
 #      <root>/build-bench (if needed, then incrementally)

@@ -4,8 +4,8 @@
 #   2. run scripts/pgo_train.sh, which writes the profile beside each object (.gcda);
 #   3. reconfigure with VIGIL_PGO=use and build TARGETS (every object is compiled again, now
 #      with the profile).
-# On the OTRF Windows benchmark this is worth about 7-10% (bench/README.md). The profile comes
-# from logs that are not the benchmark's (see pgo_train.sh).
+# On the OTRF Windows benchmark this saves about 10% of the time a pass takes (README.md,
+# Performance). The profile comes from logs that are not the benchmark's (see pgo_train.sh).
 #
 #   scripts/pgo_build.sh BUILD_DIR [TARGET...] [-- CMAKE_ARGS...]
 #
