@@ -9,8 +9,8 @@
 #
 #   scripts/pgo_build.sh BUILD_DIR [TARGET...] [-- CMAKE_ARGS...]
 #
-# TARGETS default to `vigil`. The binary is BUILD_DIR/app/vigil. Needs the packages of
-# scripts/install-deps.sh.
+# TARGETS default to `vigil`. The binary is BUILD_DIR/app/vigil. Missing Debian packages are
+# installed first (scripts/install-deps.sh), as scripts/build.sh does.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/.." && pwd)"
@@ -20,6 +20,7 @@ targets=()
 while (($#)) && [[ "$1" != "--" ]]; do targets+=("$1"); shift; done
 [[ "${1:-}" == "--" ]] && shift
 ((${#targets[@]})) || targets=(vigil)
+bash "$here/install-deps.sh"
 
 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DVIGIL_BUILD_TESTS=OFF \
   -DVIGIL_PGO=generate "$@" > /dev/null
