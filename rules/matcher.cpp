@@ -337,11 +337,13 @@ struct Matcher::State {
     rule_gen[r] = gen;
     candidates.push_back(r);
   }
+  // Whether the current event has a field with id `id` (its first at slot_first[id]).
+  bool present(std::uint32_t id) const { return id != kNoField && slot_gen[id] == slot_epoch; }
   // Calls fn(i) with the position of every field of the current event whose id is `id`, first
   // to last, until it returns true.
   template <typename Fn>
   bool each_field(const FieldView& fields, std::uint32_t id, Fn&& fn) const {
-    if (id == kNoField || slot_gen[id] != slot_epoch) return false;
+    if (!present(id)) return false;
     if (fn(std::size_t{slot_first[id]})) return true;
     if (!slot_multi[id]) return false;
     // The name only now: reading it for every field would cost a cache miss each.
@@ -478,7 +480,7 @@ class Evaluator {
 
   // First field with this id, as it stands (a value may still be as written), or nullptr.
   Field* first_as_written(std::uint32_t id) const {
-    if (id == kNoField || st_.slot_gen[id] != st_.slot_epoch) return nullptr;
+    if (!st_.present(id)) return nullptr;
     return &ev_.fields.at(st_.slot_first[id]);
   }
   // First field with this id (decoded), or nullptr (the event's fields are indexed by id).
@@ -961,7 +963,7 @@ bool Matcher::match_record(Event& event, parse::RecordParser& parser, LogFormat 
     // out only when it is scanned. Such a key holds no NUL, a laid-out one always does.
     if (layout.slot_count == 1) {
       const std::uint32_t id = route.fields[layout.first_slot];
-      if (id != kNoField && st.slot_gen[id] == st.slot_epoch && !st.slot_multi[id]) {
+      if (st.present(id) && !st.slot_multi[id]) {
         const Field& f = event.fields.fields()[st.slot_first[id]];
         if (!f.value.empty() && as_written(f)) key = f.value;
       }
