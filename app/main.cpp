@@ -17,6 +17,7 @@
 #include "app/run_command.h"
 #include "app/scan_command.h"
 #include "core/cpu.h"
+#include "rules/compiler.h"
 
 namespace {
 
@@ -36,7 +37,12 @@ int main(int argc, char** argv) {
   }
   CLI::App app{kDescription, "vigil"};
   app.require_subcommand(1);
-  app.set_version_flag("--version", "vigil 0.1.0");
+  app.set_version_flag("--version", [] {
+    std::string setting = vigil::build_cpu_setting();
+    return std::string("vigil 0.1.0\nbuilt for: ") + vigil::build_march() +
+           (setting.empty() ? "" : " (VIGIL_CPU=" + setting + ")") + "\nsimd: " + vigil::simd_path() +
+           " (chosen at run time)\nregex engine: " + vigil::rules::regex_engine_version();
+  });
 
   // vigil scan
   vigil::app::ScanOptions scan;

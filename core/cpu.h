@@ -19,4 +19,11 @@ inline bool cpu_has_avx2() {
 // baseline whatever VIGIL_CPU is, so that `vigil` can say so instead of dying of SIGILL.
 const char* missing_cpu_feature();
 
+// What `vigil --version` reports: the -march value the build targets ("compiler default" when
+// none), the VIGIL_CPU setting it came from, and the SIMD fast paths this CPU runs ("avx2",
+// "sse2", "scalar"), chosen at run time whatever the build targets.
+const char* build_march();
+const char* build_cpu_setting();
+const char* simd_path();
+
 }  // namespace vigil

@@ -1064,4 +1064,13 @@ Result<std::shared_ptr<const RuleSet>> RuleSet::compile(std::vector<SigmaRule> r
   return std::shared_ptr<const RuleSet>(new RuleSet(builder.take()));
 }
 
+std::string regex_engine_version() {
+#if defined(VIGIL_REGEX_ENGINE_NAME)
+  std::string name = VIGIL_REGEX_ENGINE_NAME;
+#else
+  std::string name = "hyperscan";
+#endif
+  return name + " " + hs_version();
+}
+
 }  // namespace vigil::rules

@@ -92,4 +92,8 @@ class RuleSet {
   std::unique_ptr<CompiledRules> compiled_;
 };
 
+// The regex engine vigil was built against and its version, for `vigil --version`:
+// "hyperscan 5.4.0 2023-..." or "vectorscan 5.4.9 ..." (CMake's VIGIL_REGEX_ENGINE).
+std::string regex_engine_version();
+
 }  // namespace vigil::rules

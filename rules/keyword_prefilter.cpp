@@ -201,6 +201,14 @@ __attribute__((target("avx2"), always_inline)) inline __m256i gram_starts(const 
   return any;
 }
 
+// Whether any gram starts in the 32 positions from p. A named function with its own target
+// attribute, not a lambda: lambdas do not inherit target("avx2") from the enclosing function.
+template <std::size_t N, std::size_t N3>
+__attribute__((target("avx2"), always_inline)) inline bool grams_at(const __m256i (*value)[3], const char* p) {
+  const __m256i any = gram_starts<N, N3>(value, p);
+  return !_mm256_testz_si256(any, any);
+}
+
 
 // The grams (the first N3 of 3 bytes, the others of 2) over `bytes`, 32 start positions a step,
 // and the escape test (noncanonical_escape_avx2's) in the same pass when asked for. Full steps
@@ -215,17 +223,13 @@ __attribute__((target("avx2"))) bool grams_avx2(const std::uint8_t (*grams)[3], 
   __m256i value[N][3];
   for (std::size_t g = 0; g < N; ++g)
     for (std::size_t k = 0; k < 3; ++k) value[g][k] = _mm256_set1_epi8(static_cast<char>(grams[g][k]));
-  auto grams_in = [&](const char* p) {
-    const __m256i any = gram_starts<N, N3>(value, p);
-    return !_mm256_testz_si256(any, any);
-  };
   const bool want_escape = noncanonical_escape != nullptr;
   bool found = false, escape = false;
   const char* p = begin;
   // A full step: all 32 starts come before the last byte (p + 31 < end - 1).
   if (want_escape) {
     for (; p + 33 <= end; p += 32) {
-      found = grams_in(p);
+      found = grams_at<N, N3>(value, p);
       escape = real_escape_in(begin, p, escape_candidates(p));
       if (found || escape) break;
     }
@@ -241,7 +245,7 @@ __attribute__((target("avx2"))) bool grams_avx2(const std::uint8_t (*grams)[3], 
         break;
       }
     }
-    for (; !found && p + 33 <= end; p += 32) found = grams_in(p);
+    for (; !found && p + 33 <= end; p += 32) found = grams_at<N, N3>(value, p);
   }
   // The last, partial step (fewer than 32 starts before the last byte), if still needed.
   if (p + 1 < end && (!found || (want_escape && !escape))) {

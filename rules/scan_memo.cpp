@@ -33,6 +33,17 @@ std::size_t table_size_for(std::size_t max_entries) {
 }
 
 #if defined(__x86_64__)
+// The AVX2 helpers are named functions with their own target attribute: a lambda inside a
+// target("avx2") function does not inherit the attribute, and fails to compile (inlining
+// failed: target specific option mismatch) in builds for the x86-64 baseline.
+__attribute__((target("avx2"), always_inline)) inline __m256i load256(const char* q) {
+  return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q));
+}
+__attribute__((target("avx2"), always_inline)) inline __m256i add_block(__m256i acc, __m256i d, __m256i k) {
+  const __m256i x = _mm256_xor_si256(d, k);
+  return _mm256_add_epi64(_mm256_add_epi64(acc, d), _mm256_mul_epu32(x, _mm256_srli_epi64(x, 32)));
+}
+
 // Keys of 64 bytes and more (CallTrace, ContextInfo, command lines: most of the bytes hashed)
 // at about three times the scalar lanes' speed. Each 32-byte block adds, per 64-bit lane, the
 // product of its two 32-bit halves after an XOR with a key, plus the block itself (so that no
@@ -44,21 +55,16 @@ __attribute__((target("avx2"))) std::uint64_t hash_avx2(const char* p, std::size
   const __m256i k1 = _mm256_set_epi64x(0x1715609D7C7BEC69ll, 0xB54CDA56FBC6E87Ell, 0x53845A0F7B11E493ll, 0xF1BBD3C8FA5CE0A8ll);
   const __m256i k2 = _mm256_set_epi64x(0x8FF34781F9A7DCBDll, 0x2E2ABB3AF8F2D8D2ll, 0xCC6234F3F83DD4E7ll, 0x6A99AEACF788D0FCll);
   const __m256i k3 = _mm256_set_epi64x(0x08D12865F6D3CD11ll, 0xA708A21EF61EC926ll, 0x45401DD7F569C53Bll, 0xE37797A0F4B4C150ll);
-  auto add_block = [](__m256i acc, __m256i d, __m256i k) {
-    const __m256i x = _mm256_xor_si256(d, k);
-    return _mm256_add_epi64(_mm256_add_epi64(acc, d), _mm256_mul_epu32(x, _mm256_srli_epi64(x, 32)));
-  };
-  auto load = [](const char* q) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q)); };
   __m256i a = _mm256_set1_epi64x(static_cast<long long>(n)), b = k3;
   const char* const end = p + n;
   for (; p + 128 <= end; p += 128) {
-    a = add_block(a, load(p), k0);
-    b = add_block(b, load(p + 32), k1);
-    a = add_block(a, load(p + 64), k2);
-    b = add_block(b, load(p + 96), k3);
+    a = add_block(a, load256(p), k0);
+    b = add_block(b, load256(p + 32), k1);
+    a = add_block(a, load256(p + 64), k2);
+    b = add_block(b, load256(p + 96), k3);
   }
-  for (; p + 32 <= end; p += 32) a = add_block(a, load(p), k1);
-  b = add_block(b, load(end - 32), k2);  // n >= 32: the last 32 bytes, whatever was left
+  for (; p + 32 <= end; p += 32) a = add_block(a, load256(p), k1);
+  b = add_block(b, load256(end - 32), k2);  // n >= 32: the last 32 bytes, whatever was left
   alignas(32) std::uint64_t lanes[8];
   _mm256_store_si256(reinterpret_cast<__m256i*>(lanes), a);
   _mm256_store_si256(reinterpret_cast<__m256i*>(lanes + 4), b);
