@@ -3,11 +3,9 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstring>
-#include <deque>
 #include <filesystem>
 #include <memory>
 #include <mutex>
@@ -34,16 +32,59 @@ int level_rank(const std::string& level) {
 
 namespace {
 
-// A batch of records with the bytes they point into, owned (multi-threaded mode copies the
-// reader's buffer so the reader can go on while workers match).
-struct Batch {
-  std::string source;
-  std::vector<char> bytes;
-  std::vector<Record> records;
-  // Results, filled by the worker.
-  std::string output;
+constexpr std::size_t kSpillBytes = 8u << 20;  // a unit's alert text kept in memory before spilling
+
+// One event whose matches feed correlation or suppression: its alerts depend on the events
+// before it, so the output writer matches it again, in input order (see run_scan).
+struct DeferredEvent {
+  std::uint64_t at = 0;         // offset in its unit's output where its alerts go
+  std::uint64_t record_no = 0;  // as the unit's reader numbered it
+  std::string bytes;            // the record, then kRecordPadding zero bytes
+};
+
+// A unit's alert text, kept in memory up to kSpillBytes and then in a temporary file, with the
+// places the writer completes: record numbers to shift (a file's later ranges number their
+// lines from 1) and deferred events.
+struct UnitOutput {
+  std::string text;
+  std::FILE* spill = nullptr;
+  std::uint64_t spilled = 0;
+  std::vector<std::uint64_t> record_marks;  // offsets of record numbers' first digits
+  std::vector<DeferredEvent> deferred;
+
+  UnitOutput() = default;
+  UnitOutput(const UnitOutput&) = delete;
+  UnitOutput& operator=(const UnitOutput&) = delete;
+  ~UnitOutput() {
+    if (spill) std::fclose(spill);
+  }
+  std::uint64_t size() const { return spilled + text.size(); }
+  Status spill_if_large() {
+    if (text.size() < kSpillBytes) return Status::Ok();
+    if (!spill && !(spill = std::tmpfile()))
+      return Status::IoError(std::string("cannot create a temporary file: ") + std::strerror(errno));
+    if (std::fwrite(text.data(), 1, text.size(), spill) != text.size())
+      return Status::IoError(std::string("cannot write a temporary file: ") + std::strerror(errno));
+    spilled += text.size();
+    text.clear();
+    return Status::Ok();
+  }
+};
+
+// One piece of work: a whole input, or one line-aligned range of a large regular file. Units
+// are numbered in input order (file order, then range order); the writer emits them in that
+// order, whichever thread matched them.
+struct Unit {
+  std::size_t input = 0;  // index in the inputs
+  std::size_t part = 0;   // range number within its input (0: the first or only one)
+  bool ranged = false;
+  FileRange range;
+  // Filled by the worker that matched the unit.
+  UnitOutput output;
+  std::uint64_t records = 0;  // lines read (to number the records of the ranges after it)
+  Status status;
   ScanSummary counts;
-  bool done = false;
+  bool done = false;  // guarded by the scheduler's mutex
 };
 
 // Per-thread matching state.
@@ -58,15 +99,26 @@ struct Worker {
   std::int64_t reference_ns = 0;  // for syslog stamps without a year
   std::vector<Alert> pending;
   std::vector<std::uint32_t> matched_ids;
-  // When set: the position in `output` of each detection alert's record number.
-  std::vector<std::size_t>* record_positions = nullptr;
 
   explicit Worker(std::size_t max_record_bytes)
       : parser(parse::ParserOptions{max_record_bytes}) {}
 
-  void process(const ScanOptions& opt, int min_rank, std::string_view source,
-               const std::vector<Record>& records, std::string& output, ScanSummary& counts) {
+  // Whether a match of `rule` goes through the correlation engine (a correlation reads it, its
+  // alerts are withheld, or it is suppressed): then its alerts depend on the events before it.
+  bool feeds_correlation(std::uint32_t rule) const {
+    if (!binding || rule >= binding->per_rule.size()) return false;
+    const rules::RuleBinding::PerRule& pr = binding->per_rule[rule];
+    return !pr.inputs.empty() || !pr.keep_alerts || pr.suppress.for_ns > 0;
+  }
+
+  // Matches `records` and appends their alerts to `out`. With `defer` (the matcher threads),
+  // an event that feeds correlation is copied into out.deferred instead, for the writer; without
+  // (the writer), such an event goes through the correlation engine here. `mark_records`: note
+  // where each alert's record number is, for the writer to shift.
+  void process(const ScanOptions& opt, int min_rank, std::string_view source, const std::vector<Record>& records,
+               bool defer, bool mark_records, UnitOutput& out, ScanSummary& counts) {
     const rules::RuleSet& rs = matcher->rules();
+    std::string& output = out.text;
     for (const Record& rec : records) {
       counts.events++;
       counts.bytes += rec.bytes.size();
@@ -84,27 +136,41 @@ struct Worker {
       bool usable = matcher->match(event, parser, opt.format, matches);
       if (event.parse_error != ParseErrorKind::kNone)
         counts.parse_errors[static_cast<std::size_t>(event.parse_error)]++;
-      if (!usable) continue;
-      if (correlation && !matches.empty()) {
-        // The engine decides which of the event's own alerts are kept (generate: false,
-        // suppression); the kept ones are written from the match as before.
-        pending.clear();
-        matched_ids.clear();
-        for (const rules::RuleMatch& m : matches) {
-          pending.push_back(make_alert(rs.rule(m.rule), event, m, SourceInfo{}, reference_ns));
-          matched_ids.push_back(m.rule);
+      if (!usable || matches.empty()) continue;
+      if (correlation) {
+        bool feeds = false;
+        for (const rules::RuleMatch& m : matches) feeds = feeds || feeds_correlation(m.rule);
+        if (feeds && defer) {
+          DeferredEvent d;
+          d.at = out.spilled + output.size();
+          d.record_no = rec.record_no;
+          d.bytes.reserve(rec.bytes.size() + kRecordPadding);
+          d.bytes.assign(rec.bytes);
+          d.bytes.append(kRecordPadding, '\0');
+          out.deferred.push_back(std::move(d));
+          continue;
         }
-        correlation->on_event(*binding, event, matched_ids, rules::event_time_ns(event, reference_ns), pending, 0);
-        std::size_t kept = 0;
-        for (std::size_t i = 0; i < matches.size(); ++i) {
-          const std::string& id = rs.rule(matches[i].rule).id;
-          bool keep = false;
-          for (const Alert& a : pending) keep = keep || a.rule_id == id;
-          if (!keep) continue;
-          if (kept != i) matches[kept] = std::move(matches[i]);
-          ++kept;
+        if (feeds) {
+          // The engine decides which of the event's own alerts are kept (generate: false,
+          // suppression); the kept ones are written from the match as before.
+          pending.clear();
+          matched_ids.clear();
+          for (const rules::RuleMatch& m : matches) {
+            pending.push_back(make_alert(rs.rule(m.rule), event, m, SourceInfo{}, reference_ns));
+            matched_ids.push_back(m.rule);
+          }
+          correlation->on_event(*binding, event, matched_ids, rules::event_time_ns(event, reference_ns), pending, 0);
+          std::size_t kept = 0;
+          for (std::size_t i = 0; i < matches.size(); ++i) {
+            const std::string& id = rs.rule(matches[i].rule).id;
+            bool keep = false;
+            for (const Alert& a : pending) keep = keep || a.rule_id == id;
+            if (!keep) continue;
+            if (kept != i) matches[kept] = std::move(matches[i]);
+            ++kept;
+          }
+          matches.resize(kept);
         }
-        matches.resize(kept);
       }
       for (const rules::RuleMatch& m : matches) {
         const rules::SigmaRule& rule = rs.rule(m.rule);
@@ -115,16 +181,11 @@ struct Worker {
         if (opt.output == OutputFormat::kJsonLines) {
           std::size_t at = 0;
           append_alert_json(output, rule, event, m, &at);
-          if (record_positions) record_positions->push_back(at);
+          if (mark_records) out.record_marks.push_back(out.spilled + at);
         } else {
           append_alert_row(output, rule, event, m);
         }
       }
-    }
-    if (correlation) {
-      pending.clear();
-      correlation->advance(pending);
-      write_alerts(opt, min_rank, pending, output, counts);
     }
   }
 
@@ -245,9 +306,8 @@ int run_scan(const ScanOptions& opt, std::FILE* out, std::FILE* err, ScanSummary
   summary.correlations_loaded = loaded.correlations.size();
   {
     rules::CorrelationOptions copt;
-    // Ranges of one file are matched at once: event time does not advance in order, so the
-    // windows close at the end of the input.
-    copt.allowed_lateness_ns = thread_count > 1 ? std::int64_t(1) << 61 : opt.correlation_lateness_ns;
+    // Events reach the engine in input order from the one writer, whatever the thread count.
+    copt.allowed_lateness_ns = opt.correlation_lateness_ns;
     copt.max_memory_bytes = opt.correlation_memory_bytes;
     auto engine = rules::CorrelationEngine::create(std::move(loaded.correlations), copt);
     if (!engine) {
@@ -268,240 +328,220 @@ int run_scan(const ScanOptions& opt, std::FILE* out, std::FILE* err, ScanSummary
     return 2;
   }
 
-  unsigned threads = thread_count;
-  std::vector<std::unique_ptr<Worker>> workers;
-  for (unsigned i = 0; i < threads; ++i) {
+  // Matcher threads match units (whole inputs, or ranges of a large file) in any order and
+  // keep their alerts; this thread alone writes, unit after unit in input order, so output is
+  // the same bytes whatever the thread count. Events that feed correlation or suppression are
+  // handed to this thread, which matches them again in input order with its own matcher and
+  // feeds the engine: its state sees one order, the input's. Each unit carries its own input,
+  // records and counts, so no alert can be filed under another file or record.
+  const unsigned threads = thread_count;
+  auto make_worker = [&]() -> Result<std::unique_ptr<Worker>> {
     auto w = std::make_unique<Worker>(opt.max_record_bytes);
     auto m = rules::Matcher::create(ruleset);
-    if (!m) {
-      std::fprintf(err, "vigil scan: %s\n", m.error().to_string().c_str());
-      return 2;
-    }
+    if (!m) return Error(m.error());
     w->matcher = std::move(*m);
     w->matcher->set_parse_every_event(opt.validate);
     w->correlation = correlation.get();
     w->binding = binding.get();
     w->reference_ns = reference_ns;
-    workers.push_back(std::move(w));
+    return w;
+  };
+  std::vector<std::unique_ptr<Worker>> workers;
+  for (unsigned i = 0; i <= threads; ++i) {  // the last one is the writer's
+    auto w = make_worker();
+    if (!w) {
+      std::fprintf(err, "vigil scan: %s\n", w.error().to_string().c_str());
+      return 2;
+    }
+    workers.push_back(std::move(*w));
   }
+  Worker& writer = *workers.back();
   if (opt.output == OutputFormat::kTable) std::fputs(table_header().c_str(), out);
 
   RecordReaderOptions ropt;
   ropt.max_record_bytes = opt.max_record_bytes;
   std::vector<std::string> inputs = opt.inputs;
   if (inputs.empty()) inputs.push_back("-");
+  std::vector<std::string> sources;
+  for (const std::string& input : inputs) sources.push_back(input == "-" ? "(stdin)" : input);
   auto start = std::chrono::steady_clock::now();
   int exit_code = 0;
 
-  // Work queue for threads > 1: batches in order; workers take the oldest unclaimed one, the
-  // main thread writes finished batches in order, so output order equals input order.
-  std::mutex mu;
-  std::condition_variable cv_work, cv_done;
-  std::deque<std::shared_ptr<Batch>> pending;  // claimed or not, in input order
-  std::deque<std::shared_ptr<Batch>> unclaimed;
-  bool stopping = false;
-  std::vector<std::thread> pool;
-  const std::size_t max_in_flight = threads * 2;
-  if (threads > 1) {
-    for (unsigned i = 0; i < threads; ++i) {
-      pool.emplace_back([&, i] {
-        Worker& w = *workers[i];
-        for (;;) {
-          std::shared_ptr<Batch> b;
-          {
-            std::unique_lock lock(mu);
-            cv_work.wait(lock, [&] { return stopping || !unclaimed.empty(); });
-            if (unclaimed.empty()) return;
-            b = unclaimed.front();
-            unclaimed.pop_front();
-          }
-          w.process(opt, min_rank, b->source, b->records, b->output, b->counts);
-          {
-            std::lock_guard lock(mu);
-            b->done = true;
-          }
-          cv_done.notify_all();
-        }
-      });
-    }
-  }
-  auto drain_done = [&](bool all) {
-    std::unique_lock lock(mu);
-    for (;;) {
-      while (!pending.empty() && pending.front()->done) {
-        std::shared_ptr<Batch> b = pending.front();
-        pending.pop_front();
-        lock.unlock();
-        std::fwrite(b->output.data(), 1, b->output.size(), out);
-        merge(summary, b->counts);
-        lock.lock();
-      }
-      if (pending.empty() || (!all && pending.size() < max_in_flight)) return;
-      cv_done.wait(lock);
-    }
-  };
-
-  // A regular file with threads > 1 is cut into line-aligned ranges, several per thread, which
-  // the threads take in order as they finish the previous one (each with its own reader and
-  // matcher: no thread copies or hands over records). More ranges than threads keep the threads
-  // busy to the end when some parts of a file cost more to match than others. The first
-  // range's alerts go straight to `out`, the others' to temporary files appended in order, so
-  // output order is input order. A range's lines are numbered from 1 while it is matched (how
-  // many lines come before it is known only once the earlier ranges are read, and counting
-  // them first cost ~15% of a two-thread scan of OTRF); the record numbers in its spilled alert
-  // lines are shifted when the spill is appended.
-  auto scan_ranges = [&](const std::string& input, const std::vector<FileRange>& ranges) -> bool {
-    const std::size_t n = ranges.size();
-    const std::size_t thread_n = std::min<std::size_t>(threads, n);
-    std::vector<std::FILE*> spill(n, nullptr);
-    for (std::size_t k = 1; k < n; ++k) spill[k] = std::tmpfile();
-    std::vector<std::vector<std::uint64_t>> record_at(n);  // spill offsets of record numbers
-    std::vector<std::uint64_t> lines(n, 0);
-    std::vector<ScanSummary> counts(thread_n);
-    std::vector<Status> errors(n);
-    std::atomic<std::size_t> next_range{0};
-    std::vector<std::thread> pool_threads;
-    for (std::size_t t = 0; t < thread_n; ++t) {
-      pool_threads.emplace_back([&, t] {
-        std::vector<Record> recs;
-        std::string output;
-        std::vector<std::size_t> positions;
-        for (std::size_t k; (k = next_range.fetch_add(1)) < n;) {
-          if (k > 0 && !spill[k]) {
-            errors[k] = Status::IoError(std::string("cannot create a temporary file: ") + std::strerror(errno));
-            continue;
-          }
-          auto reader = RecordReader::open_range(input, ranges[k].begin, ranges[k].end, ropt);
-          if (!reader) {
-            errors[k] = reader.error();
-            continue;
-          }
-          std::FILE* sink = k == 0 ? out : spill[k];
-          workers[t]->record_positions = k == 0 ? nullptr : &positions;
-          std::uint64_t written = 0;
-          while ((*reader)->next_batch(recs)) {
-            output.clear();
-            positions.clear();
-            workers[t]->process(opt, min_rank, input, recs, output, counts[t]);
-            for (std::size_t at : positions) record_at[k].push_back(written + at);
-            std::fwrite(output.data(), 1, output.size(), sink);
-            written += output.size();
-          }
-          workers[t]->record_positions = nullptr;
-          lines[k] = (*reader)->next_record_no() - ropt.first_record_no;
-          errors[k] = (*reader)->status();
-        }
-      });
-    }
-    for (std::thread& t : pool_threads) t.join();
-    bool ok = true;
-    for (const ScanSummary& c : counts) merge(summary, c);
-    std::vector<char> copy(1 << 20);
-    std::uint64_t lines_before = lines[0];
-    for (std::size_t k = 0; k < n; ++k) {
-      if (!errors[k].ok()) {
-        std::fprintf(err, "vigil scan: %s\n", errors[k].to_string().c_str());
-        ok = false;
-      }
-      if (!spill[k]) continue;
-      // Copy the spill, rewriting each record number r as r + lines_before.
-      std::rewind(spill[k]);
-      std::uint64_t pos = 0;
-      std::size_t got = 0;
-      for (std::uint64_t mark : record_at[k]) {
-        while (pos < mark) {
-          const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(copy.size(), mark - pos));
-          got = std::fread(copy.data(), 1, want, spill[k]);
-          if (got == 0) break;
-          std::fwrite(copy.data(), 1, got, out);
-          pos += got;
-        }
-        std::uint64_t number = 0;
-        int c;
-        while ((c = std::fgetc(spill[k])) >= '0' && c <= '9') {
-          number = number * 10 + static_cast<std::uint64_t>(c - '0');
-          ++pos;
-        }
-        const std::string shifted = std::to_string(number + lines_before);
-        std::fwrite(shifted.data(), 1, shifted.size(), out);
-        if (c == EOF) break;
-        std::fputc(c, out);
-        ++pos;
-      }
-      while ((got = std::fread(copy.data(), 1, copy.size(), spill[k])) > 0) std::fwrite(copy.data(), 1, got, out);
-      std::fclose(spill[k]);
-      lines_before += lines[k];
-    }
-    return ok;
-  };
-
-  std::vector<Record> records;
-  for (const std::string& input : inputs) {
-    if (threads > 1 && input != "-") {
-      // Ranges of at least 4 MiB, up to 8 per thread (see scan_ranges).
-      std::error_code size_error;
-      const std::uint64_t file_size = std::filesystem::file_size(input, size_error);
-      const unsigned parts = static_cast<unsigned>(std::clamp<std::uint64_t>(
-          size_error ? threads : file_size / (4u << 20), threads, std::uint64_t{threads} * 8));
-      auto ranges = split_file_at_lines(input, parts);
-      if (ranges && ranges->size() > 1) {
-        if (!scan_ranges(input, *ranges)) exit_code = 2;
-        continue;
+  // The units. With several threads a regular file of at least 8 MiB is cut into line-aligned
+  // ranges of at least 4 MiB, up to 8 per thread, so that the threads share one large file
+  // (more ranges than threads keep them busy to the end when some parts cost more to match).
+  // A range's lines are numbered from 1 while it is matched (how many lines come before it is
+  // known only once the earlier ranges are read; counting them first cost ~15% of a two-thread
+  // scan of OTRF); the writer shifts them.
+  std::vector<std::unique_ptr<Unit>> units;
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    std::vector<FileRange> ranges;
+    if (threads > 1 && inputs[i] != "-") {
+      std::error_code ec;
+      const bool regular = std::filesystem::is_regular_file(inputs[i], ec);
+      const std::uint64_t file_size = regular ? std::filesystem::file_size(inputs[i], ec) : 0;
+      const std::uint64_t parts = std::min<std::uint64_t>(file_size / (4u << 20), std::uint64_t{threads} * 8);
+      if (regular && !ec && parts >= 2) {
+        auto split = split_file_at_lines(inputs[i], static_cast<unsigned>(parts));
+        if (split && split->size() > 1) ranges = std::move(*split);
       }
     }
-    auto reader = RecordReader::open(input, ropt);
-    if (!reader) {
-      std::fprintf(err, "vigil scan: %s\n", reader.error().to_string().c_str());
-      exit_code = 2;
+    if (ranges.empty()) {
+      auto u = std::make_unique<Unit>();
+      u->input = i;
+      units.push_back(std::move(u));
       continue;
     }
-    std::string source = input == "-" ? "(stdin)" : input;
+    for (std::size_t k = 0; k < ranges.size(); ++k) {
+      auto u = std::make_unique<Unit>();
+      u->input = i;
+      u->part = k;
+      u->ranged = true;
+      u->range = ranges[k];
+      units.push_back(std::move(u));
+    }
+  }
+
+  auto match_unit = [&](Worker& w, Unit& u) {
+    const std::string& input = inputs[u.input];
+    auto reader = u.ranged ? RecordReader::open_range(input, u.range.begin, u.range.end, ropt)
+                           : RecordReader::open(input, ropt);
+    if (!reader) {
+      u.status = reader.error();
+      return;
+    }
+    const bool mark_records = u.part > 0 && opt.output == OutputFormat::kJsonLines;
+    std::vector<Record> records;
     while ((*reader)->next_batch(records)) {
-      if (threads == 1) {
-        std::string output;
+      w.process(opt, min_rank, sources[u.input], records, /*defer=*/true, mark_records, u.output, u.counts);
+      if (Status st = u.output.spill_if_large(); !st.ok()) {
+        u.status = st;
+        return;
+      }
+    }
+    u.records = (*reader)->next_record_no() - ropt.first_record_no;
+    u.status = (*reader)->status();
+  };
+
+  std::mutex mu;
+  std::condition_variable cv_claim, cv_done;
+  std::size_t next_unit = 0, written = 0;
+  const std::size_t max_ahead = std::size_t{threads} * 8;  // units matched before the writer takes them
+  std::vector<std::thread> pool;
+  for (unsigned t = 0; t < threads; ++t) {
+    pool.emplace_back([&, t] {
+      for (;;) {
+        Unit* u = nullptr;
+        {
+          std::unique_lock lock(mu);
+          cv_claim.wait(lock, [&] { return next_unit >= units.size() || next_unit < written + max_ahead; });
+          if (next_unit >= units.size()) return;
+          u = units[next_unit++].get();
+        }
+        match_unit(*workers[t], *u);
+        {
+          std::lock_guard lock(mu);
+          u->done = true;
+        }
+        cv_done.notify_all();
+      }
+    });
+  }
+
+  // Writes a unit's output, shifting record numbers by `lines_before` and matching its deferred
+  // events in place.
+  std::vector<char> copy(1 << 20);
+  std::vector<Record> one(1);
+  std::vector<Alert> closed;  // correlation alerts and suppression summaries of one advance
+  auto write_unit = [&](Unit& u, std::uint64_t lines_before) -> Status {
+    UnitOutput& o = u.output;
+    if (o.spill) std::rewind(o.spill);
+    std::uint64_t pos = 0;  // offset in the unit's output read so far
+    // Bytes [pos, to) of the output to `out` (from the spill, then the text in memory).
+    auto copy_to = [&](std::uint64_t to) {
+      while (pos < to && pos < o.spilled) {
+        const auto want = static_cast<std::size_t>(std::min<std::uint64_t>({copy.size(), to - pos, o.spilled - pos}));
+        const std::size_t got = std::fread(copy.data(), 1, want, o.spill);
+        if (got == 0) return false;
+        std::fwrite(copy.data(), 1, got, out);
+        pos += got;
+      }
+      if (pos < to) {
+        std::fwrite(o.text.data() + (pos - o.spilled), 1, static_cast<std::size_t>(to - pos), out);
+        pos = to;
+      }
+      return true;
+    };
+    auto byte_at = [&](std::uint64_t at) -> int {
+      if (at >= o.spilled) return at - o.spilled < o.text.size() ? o.text[at - o.spilled] : EOF;
+      return std::fgetc(o.spill);  // the spill is positioned at `at` (pos == at)
+    };
+    std::size_t next_mark = 0, next_deferred = 0;
+    for (;;) {
+      const std::uint64_t mark = next_mark < o.record_marks.size() ? o.record_marks[next_mark] : UINT64_MAX;
+      const std::uint64_t deferred = next_deferred < o.deferred.size() ? o.deferred[next_deferred].at : UINT64_MAX;
+      if (mark == UINT64_MAX && deferred == UINT64_MAX) break;
+      // A deferred event comes before an alert written at the same offset: it was read first.
+      if (deferred <= mark) {
+        if (!copy_to(deferred)) return Status::IoError("cannot read back a temporary file");
+        DeferredEvent& d = o.deferred[next_deferred++];
+        one[0] = Record{std::string_view(d.bytes.data(), d.bytes.size() - kRecordPadding), d.record_no + lines_before};
+        UnitOutput direct;
         ScanSummary counts;
-        workers[0]->process(opt, min_rank, source, records, output, counts);
-        std::fwrite(output.data(), 1, output.size(), out);
-        merge(summary, counts);
+        writer.process(opt, min_rank, sources[u.input], one, /*defer=*/false, /*mark_records=*/false, direct, counts);
+        closed.clear();
+        writer.correlation->advance(closed);
+        Worker::write_alerts(opt, min_rank, closed, direct.text, counts);
+        std::fwrite(direct.text.data(), 1, direct.text.size(), out);
+        u.counts.alerts += counts.alerts;
+        u.counts.correlation_alerts += counts.correlation_alerts;
+        for (std::size_t i = 0; i < counts.alerts_by_level.size(); ++i)
+          u.counts.alerts_by_level[i] += counts.alerts_by_level[i];
         continue;
       }
-      // Copy the records' bytes so the reader can refill its buffer while workers match.
-      auto b = std::make_shared<Batch>();
-      b->source = source;
-      const char* lo = records.front().bytes.data();
-      const char* hi = lo;
-      for (const Record& r : records) {
-        lo = std::min(lo, r.bytes.data());
-        hi = std::max(hi, r.bytes.data() + r.bytes.size());
+      if (!copy_to(mark)) return Status::IoError("cannot read back a temporary file");
+      ++next_mark;
+      std::uint64_t number = 0;
+      int c;
+      while ((c = byte_at(pos)) >= '0' && c <= '9') {
+        number = number * 10 + static_cast<std::uint64_t>(c - '0');
+        ++pos;
       }
-      b->bytes.resize(static_cast<std::size_t>(hi - lo) + kRecordPadding);
-      std::memcpy(b->bytes.data(), lo, static_cast<std::size_t>(hi - lo));
-      b->records = records;
-      for (Record& r : b->records)
-        r.bytes = std::string_view(b->bytes.data() + (r.bytes.data() - lo), r.bytes.size());
-      {
-        std::lock_guard lock(mu);
-        pending.push_back(b);
-        unclaimed.push_back(b);
-      }
-      cv_work.notify_one();
-      drain_done(false);
+      if (c != EOF && pos < o.spilled) std::ungetc(c, o.spill);
+      const std::string shifted = std::to_string(number + lines_before);
+      std::fwrite(shifted.data(), 1, shifted.size(), out);
     }
-    Status st = (*reader)->status();
-    if (!st.ok()) {
-      std::fprintf(err, "vigil scan: %s: %s\n", source.c_str(), st.to_string().c_str());
+    if (!copy_to(o.size())) return Status::IoError("cannot read back a temporary file");
+    return Status::Ok();
+  };
+
+  std::uint64_t lines_before = 0;  // lines of the earlier ranges of the current input
+  for (std::size_t k = 0; k < units.size(); ++k) {
+    Unit& u = *units[k];
+    {
+      std::unique_lock lock(mu);
+      cv_done.wait(lock, [&] { return u.done; });
+    }
+    if (u.part == 0) lines_before = 0;
+    if (!u.status.ok()) {
+      // A bad input is reported by name and reason; the others are scanned.
+      std::fprintf(err, "vigil scan: %s\n", u.status.to_string().c_str());
       exit_code = 2;
     }
-  }
-  if (threads > 1) {
-    drain_done(true);
+    if (Status st = write_unit(u, lines_before); !st.ok()) {
+      std::fprintf(err, "vigil scan: %s\n", st.to_string().c_str());
+      exit_code = 2;
+    }
+    lines_before += u.records;
+    merge(summary, u.counts);
+    units[k].reset();  // its output and deferred events are written
     {
       std::lock_guard lock(mu);
-      stopping = true;
+      written = k + 1;
     }
-    cv_work.notify_all();
-    for (std::thread& t : pool) t.join();
+    cv_claim.notify_all();
   }
+  for (std::thread& t : pool) t.join();
   {
     // End of input: every open window is closed and every suppression period ends.
     std::vector<Alert> last;
@@ -518,7 +558,8 @@ int run_scan(const ScanOptions& opt, std::FILE* out, std::FILE* err, ScanSummary
   }
   std::fflush(out);
   summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  for (auto& w : workers) summary.events_parsed += w->matcher->stats().events_parsed;
+  // The writer's matcher only matches again what the others deferred.
+  for (unsigned t = 0; t < threads; ++t) summary.events_parsed += workers[t]->matcher->stats().events_parsed;
   if (opt.summary) print_summary(err, summary);
   if (summary_out) *summary_out = summary;
   return exit_code;
