@@ -597,6 +597,7 @@ net::Response AnalystApi::dispatch(const net::Request& req, const Principal& who
       std::string out = "{\"tokens\":[";
       bool first = true;
       for (const Principal& p : tokens_->list()) {
+        if (!who.all_tenants() && p.tenant != who.tenant) continue;  // another tenant's business
         if (!first) out += ',';
         first = false;
         out += '{';
@@ -620,7 +621,12 @@ net::Response AnalystApi::dispatch(const net::Request& req, const Principal& who
     Principal p;
     p.name = name.value_or("");
     if (!role || !parse_role(*role, &p.role)) return error(400, "'role' must be viewer, analyst or admin");
-    p.tenant = tenant.value_or("*");
+    // A token never creates one with more rights or a wider scope than its own: a tenant's
+    // admin creates tokens of its tenant (the default when none is named), never of "*".
+    if (p.role > who.role) return error(403, "a token cannot create one with a higher role than its own");
+    p.tenant = tenant.value_or(who.tenant);
+    if (!who.all_tenants() && p.tenant != who.tenant)
+      return error(403, "a tenant's token can only create tokens of its own tenant");
     auto token = tokens_->create(p);
     if (!token) return from_status(token.error());
     if (Status st = store_.audit(who.name, "token.create", p.name, std::string(to_string(p.role)) + " tenant " + p.tenant);
@@ -629,12 +635,16 @@ net::Response AnalystApi::dispatch(const net::Request& req, const Principal& who
     std::string out = "{";
     key(out, "token"), append_json_string(out, *token);
     out += '}';
-    return net::Response::json(200, out);
+    net::Response created = net::Response::json(200, out);
+    created.headers.emplace_back("Cache-Control", "no-store");  // a secret, shown once
+    return created;
   }
 
   if (route == "audit") {
     if (!get) return error(405, "use GET");
     if (!need(Role::kAdmin)) return forbidden(Role::kAdmin);
+    // The audit log records every tenant's actions: only an all-tenant admin reads it.
+    if (!who.all_tenants()) return error(403, "the audit log is readable by an all-tenant admin only");
     std::size_t limit = 100;
     std::string cursor;
     for (const auto& [name, value] : req.query) {

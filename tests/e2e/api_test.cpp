@@ -130,6 +130,37 @@ TEST_F(ApiTest, FirstStartCreatesAnAdminTokenShownOnceAndStoredWithMode0600) {
   EXPECT_EQ(who.body, R"({"name":"admin","role":"admin","tenant":"*"})");
 }
 
+// Security finding (high): a tenant-scoped admin minted an all-tenant admin (no tenant in the
+// request meant "*"), and with it read other tenants' alerts and the dead letters. A token can
+// never create one with more rights or a wider scope than its own.
+TEST_F(ApiTest, ATokenNeverCreatesOneWithMoreRightsOrAWiderScope) {
+  const std::string admin_a = make_token("admin-alpha", "admin", "alpha");
+  const std::string analyst_a = make_token("analyst-alpha", "analyst", "alpha");
+  // No tenant given: the new token gets the creator's tenant, not every tenant.
+  HttpReply minted = call("POST", "/api/v1/tokens", admin_a, R"({"name":"alpha-viewer","role":"viewer"})");
+  ASSERT_EQ(minted.status, 200) << minted.body;
+  EXPECT_NE(minted.head.find("Cache-Control: no-store"), std::string::npos) << "a new token's answer must not be cached";
+  Json m(minted.body);
+  ASSERT_TRUE(m.ok);
+  HttpReply who = call("GET", "/api/v1/whoami", str(m.doc, "token"));
+  EXPECT_EQ(who.body, R"({"name":"alpha-viewer","role":"viewer","tenant":"alpha"})");
+  // A wider scope or another tenant: refused.
+  EXPECT_EQ(call("POST", "/api/v1/tokens", admin_a, R"({"name":"x1","role":"admin","tenant":"*"})").status, 403);
+  EXPECT_EQ(call("POST", "/api/v1/tokens", admin_a, R"({"name":"x2","role":"viewer","tenant":"beta"})").status, 403);
+  EXPECT_EQ(call("POST", "/api/v1/tokens", admin_a, R"({"name":"x3","role":"admin"})").status, 200);
+  // More rights than the creator's: refused (only admins reach the route at all).
+  EXPECT_EQ(call("POST", "/api/v1/tokens", analyst_a, R"({"name":"x4","role":"viewer"})").status, 403);
+  // A tenant-scoped admin sees its tenant's tokens only, and not the all-tenant audit log.
+  HttpReply list = call("GET", "/api/v1/tokens", admin_a);
+  ASSERT_EQ(list.status, 200);
+  EXPECT_NE(list.body.find("\"alpha-viewer\""), std::string::npos) << list.body;
+  EXPECT_EQ(list.body.find("\"tenant\":\"*\""), std::string::npos) << list.body;
+  EXPECT_EQ(list.body.find("\"tenant\":\"tenant-a\""), std::string::npos) << list.body;
+  EXPECT_EQ(call("GET", "/api/v1/audit", admin_a).status, 403);
+  // The all-tenant admin still creates tokens of any scope.
+  EXPECT_EQ(call("POST", "/api/v1/tokens", admin_, R"({"name":"x5","role":"admin","tenant":"*"})").status, 200);
+}
+
 TEST_F(ApiTest, HealthAndOpenApiNeedNoToken) {
   HttpReply h = call("GET", "/api/v1/health", "");
   ASSERT_EQ(h.status, 200);
