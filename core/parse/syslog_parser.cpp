@@ -145,9 +145,14 @@ bool parse_syslog_header(std::string_view line, SyslogHeader* h) {
       }
       // Malformed structured data: keep it in the message rather than lose it.
     }
-    if (pos < line.size() && line[pos] == ' ') ++pos;
+    // MSG follows one space, but rsyslog's RFC 5424 templates (RSYSLOG_SyslogProtocol23Format,
+    // RSYSLOG_ForwardFormat's %msg%) keep the space that followed the BSD tag, so the text
+    // arrives as "-  Failed password ...". The message's meaning starts at its first character:
+    // a rule's startswith must see the same text in BSD and RFC 5424 form.
+    skip_spaces(line, &pos);
     std::string_view msg = line.substr(pos);
     if (msg.substr(0, 3) == kUtf8Bom) msg.remove_prefix(3);
+    while (!msg.empty() && msg.front() == ' ') msg.remove_prefix(1);
     h->message = msg;
     h->has_message = true;
     return true;

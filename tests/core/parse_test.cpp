@@ -1,5 +1,6 @@
 // Tests of core/parse: every format, the Windows JSON layouts, detection, and bad input.
 #include "core/parse/parser.h"
+#include "tests/support/corpora.h"
 
 #include <gtest/gtest.h>
 
@@ -25,20 +26,7 @@ namespace fs = std::filesystem;
 
 constexpr std::size_t kPadding = 64;
 
-std::optional<fs::path> corpora_dir() {
-  if (const char* env = std::getenv("VIGIL_CORPORA"); env != nullptr && *env != '\0') {
-    if (fs::is_directory(env)) return fs::path(env);
-    return std::nullopt;
-  }
-  fs::path p = fs::path(VIGIL_SOURCE_DIR) / ".." / "shared" / "corpora";
-  if (fs::is_directory(p)) return p;
-  return std::nullopt;
-}
-
-std::string corpora_hint() {
-  return std::string("corpora not found at $VIGIL_CORPORA or ") + VIGIL_SOURCE_DIR +
-         "/../shared/corpora";
-}
+fs::path corpora_dir() { return vigil::testing::corpora_dir(); }
 
 std::string read_file(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);
@@ -272,10 +260,8 @@ TEST_F(ParseTest, JsonEvtxDataListAndUserData) {
 }
 
 TEST_F(ParseTest, JsonEvtxRegressionCorpus) {
-  const auto corpora = corpora_dir();
-  if (!corpora) GTEST_SKIP() << corpora_hint();
-  const fs::path root = *corpora / "sigma" / "regression_data";
-  if (!fs::is_directory(root)) GTEST_SKIP() << "no " << root;
+  VIGIL_REQUIRE_CORPUS("sigma/regression_data");
+  const fs::path root = corpora_dir() / "sigma" / "regression_data";
 
   // One known file, field by field.
   const fs::path known = root / "rules-threat-hunting/windows/image_load/"
@@ -528,12 +514,11 @@ TEST_F(ParseTest, Rfc3164InvalidUtf8IsSoftError) {
 }
 
 TEST_F(ParseTest, SyslogCorporaParse) {
-  const auto corpora = corpora_dir();
-  if (!corpora) GTEST_SKIP() << corpora_hint();
-  for (const char* rel : {"elastic-examples/auth.log", "loghub/Linux/Linux_2k.log",
-                          "loghub/OpenSSH/OpenSSH_2k.log"}) {
-    const fs::path path = *corpora / rel;
-    if (!fs::exists(path)) continue;
+  const char* const kCorpora[] = {"elastic-examples/auth.log", "loghub/Linux/Linux_2k.log",
+                                  "loghub/OpenSSH/OpenSSH_2k.log"};
+  for (const char* rel : kCorpora) VIGIL_REQUIRE_CORPUS(rel);
+  for (const char* rel : kCorpora) {
+    const fs::path path = corpora_dir() / rel;
     std::istringstream in(read_file(path));
     std::string line;
     std::size_t lines = 0, with_program = 0;
@@ -606,6 +591,18 @@ TEST_F(ParseTest, Rfc5424NilFieldsAndNoMessage) {
   const Event& bad_sd = parse("<34>1 2024-01-01T00:00:00Z h app - - [broken sd no close");
   EXPECT_EQ(bad_sd.parse_error, ParseErrorKind::kNone);
   EXPECT_EQ(get(bad_sd, "message"), "[broken sd no close");
+}
+
+// rsyslog's RFC 5424 template keeps the space after the BSD tag: the message is the same text
+// as in BSD form, so a rule's startswith matches both.
+TEST_F(ParseTest, Rfc5424MessageFromRsyslogLosesTheTagSpace) {
+  const Event& ev = parse(
+      "<38>1 2026-12-07T10:00:00.123456+07:00 web01 sshd 4242 - -  Failed password for root from "
+      "203.0.113.5 port 40000 ssh2");
+  EXPECT_EQ(ev.format, LogFormat::kRfc5424);
+  EXPECT_EQ(get(ev, "message"), "Failed password for root from 203.0.113.5 port 40000 ssh2");
+  const Event& bom = parse("<38>1 2026-12-07T10:00:00Z web01 sshd 4242 - - \xEF\xBB\xBF Accepted password");
+  EXPECT_EQ(get(bom, "message"), "Accepted password");
 }
 
 // ---- CEF ---------------------------------------------------------------------------------------
@@ -793,10 +790,8 @@ TEST_F(ParseTest, AccessLogVariants) {
 }
 
 TEST_F(ParseTest, AccessLogCorpus) {
-  const auto corpora = corpora_dir();
-  if (!corpora) GTEST_SKIP() << corpora_hint();
-  const fs::path path = *corpora / "elastic-examples" / "apache_access.log";
-  if (!fs::exists(path)) GTEST_SKIP() << "no " << path;
+  VIGIL_REQUIRE_CORPUS("elastic-examples/apache_access.log");
+  const fs::path path = corpora_dir() / "elastic-examples" / "apache_access.log";
   std::istringstream in(read_file(path));
   std::string line;
   std::size_t lines = 0, with_method = 0, with_agent = 0;
@@ -1492,10 +1487,8 @@ TEST_F(ParseTest, SelectedEqualsFilteredFullParse) {
   EXPECT_GE(mutated_compared, 300u);
 
   // Every record of the Sigma regression corpus.
-  const auto corpora = corpora_dir();
-  if (!corpora) GTEST_SKIP() << corpora_hint();
-  const fs::path root = *corpora / "sigma" / "regression_data";
-  if (!fs::is_directory(root)) GTEST_SKIP() << "no " << root;
+  VIGIL_REQUIRE_CORPUS("sigma/regression_data");
+  const fs::path root = corpora_dir() / "sigma" / "regression_data";
   std::size_t events = 0, corpus_compared = 0;
   for (const auto& entry : fs::recursive_directory_iterator(root)) {
     if (entry.path().extension() != ".json") continue;
