@@ -102,7 +102,7 @@ void RuleMatchProcessor::process(const IngestBatch& batch, std::vector<Alert>& a
   for (std::size_t i = 0; i < batch.sources.size(); ++i)
     metrics_->add_parsed(batch.sources[i]->collector, parsed[i], errors[i]);
   for (const auto& [rule, n] : rule_hits)
-    metrics_->add_rule_matches(rs.rule(rule).id, rs.rule(rule).level, n);
+    metrics_->add_rule_matches(rs.rule(rule).id, n);
 }
 
 }  // namespace vigil::app

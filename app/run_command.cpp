@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <sys/resource.h>
 
+#include <array>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -127,6 +128,27 @@ int run_daemon(const RunOptions& opt) {
   }
 
   Metrics metrics;
+  // vigil_alerts_total{level} counts what the store holds: every commit, the pipeline's and
+  // the correlation idle flush's, once it is durable.
+  struct StoredAlertMetrics : storage::CommitExtension {
+    Metrics& m;
+    explicit StoredAlertMetrics(Metrics& metrics) : m(metrics) {}
+    Status add_to_batch(const std::vector<Alert>&, rocksdb::WriteBatch&, const storage::AlertStore&) override {
+      return Status::Ok();
+    }
+    void committed(const std::vector<Alert>& alerts) override {
+      std::array<std::uint64_t, 5> by_level{};
+      for (const Alert& a : alerts) by_level[static_cast<std::size_t>(a.level)]++;
+      for (std::size_t i = 0; i < by_level.size(); ++i)
+        if (by_level[i] > 0) m.add_stored_alerts(to_string(static_cast<AlertLevel>(i)), by_level[i]);
+    }
+  } stored_alert_metrics(metrics);
+  (*store)->add_commit_extension(&stored_alert_metrics);
+  struct RemoveExtension {
+    storage::AlertStore& store;
+    storage::CommitExtension* extension;
+    ~RemoveExtension() { store.remove_commit_extension(extension); }
+  } remove_stored_alert_metrics{**store, &stored_alert_metrics};
   LiveRuleSet live(*ruleset);
   MatchObserver* observer = nullptr;  // set by a feature before the pipeline starts
   StoreCommitter committer(**store);

@@ -252,7 +252,7 @@ Metrics::Metrics()
                               .Register(r);
   alerts_family_ = &prometheus::BuildCounter()
                         .Name("vigil_alerts_total")
-                        .Help("Alerts raised, by rule level.")
+                        .Help("Alerts committed to the store (detection and correlation), by level.")
                         .Register(r);
   for (const char* level : kSigmaLevels) level_cache_.emplace(level, &alerts_family_->Add({{"level", level}}));
   events_processed_ = &prometheus::BuildCounter()
@@ -436,12 +436,14 @@ void Metrics::add_parsed(const std::string& collector, std::uint64_t events_pars
     if (parse_errors[kind] > 0) counters.parse_errors[kind]->Increment(static_cast<double>(parse_errors[kind]));
 }
 
-void Metrics::add_rule_matches(const std::string& rule_id, const std::string& level, std::uint64_t n) {
+void Metrics::add_rule_matches(const std::string& rule_id, std::uint64_t n) {
   prometheus::Counter& rule = counter_for(rule_cache_, *rule_matches_family_, "rule", rule_id);
+  if (n > 0) rule.Increment(static_cast<double>(n));
+}
+
+void Metrics::add_stored_alerts(const std::string& level, std::uint64_t n) {
   prometheus::Counter& alerts = counter_for(level_cache_, *alerts_family_, "level", level);
-  if (n == 0) return;
-  rule.Increment(static_cast<double>(n));
-  alerts.Increment(static_cast<double>(n));
+  if (n > 0) alerts.Increment(static_cast<double>(n));
 }
 
 void Metrics::add_events_processed(std::uint64_t n) { events_processed_->Increment(static_cast<double>(n)); }

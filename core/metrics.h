@@ -105,8 +105,12 @@ class Metrics {
   // vigil_events_parsed_total{collector} += events_parsed;
   // vigil_parse_errors_total{collector,reason=to_string(kind)} += parse_errors[kind] (kNone ignored).
   void add_parsed(const std::string& collector, std::uint64_t events_parsed, const ParseErrorCounts& parse_errors);
-  // vigil_rule_matches_total{rule} += n and vigil_alerts_total{level} += n.
-  void add_rule_matches(const std::string& rule_id, const std::string& level, std::uint64_t n);
+  // vigil_rule_matches_total{rule} += n: events matched, base rules of correlations included.
+  void add_rule_matches(const std::string& rule_id, std::uint64_t n);
+  // vigil_alerts_total{level} += n: alerts committed to the store (detection and correlation
+  // alerts, not the withheld matches of base rules), so a Prometheus alert on new critical
+  // alerts fires exactly when the store has one.
+  void add_stored_alerts(const std::string& level, std::uint64_t n);
   void add_events_processed(std::uint64_t n);    // vigil_events_processed_total
   void observe_batch_seconds(double seconds);    // vigil_batch_match_seconds: 100us..1s buckets
   void observe_store_write_seconds(double seconds);    // vigil_store_write_seconds: 100us..2.5s

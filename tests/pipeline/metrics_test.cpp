@@ -73,9 +73,11 @@ TEST(Metrics, ExpositionOverHttpHasCollectorParseRuleAndProcessSamples) {
   ASSERT_TRUE(metrics.add_collector(stats).ok());
   metrics.add_parsed("syslog-tcp", 12000, errors_of({{ParseErrorKind::kTruncatedJson, 2}, {ParseErrorKind::kInvalidUtf8, 1}}));
   metrics.add_parsed("syslog-tcp", 300, errors_of({{ParseErrorKind::kTruncatedJson, 3}}));
-  metrics.add_rule_matches("proc_creation_win_whoami", "high", 5);
-  metrics.add_rule_matches("proc_creation_win_whoami", "high", 2);
-  metrics.add_rule_matches("web_sqli_union", "medium", 1);
+  metrics.add_rule_matches("proc_creation_win_whoami", 5);
+  metrics.add_rule_matches("proc_creation_win_whoami", 2);
+  metrics.add_rule_matches("web_sqli_union", 1);
+  metrics.add_stored_alerts("high", 7);
+  metrics.add_stored_alerts("medium", 1);
   metrics.add_events_processed(12300);
   metrics.observe_batch_seconds(0.003);
   metrics.observe_alert_latency_seconds(0.2);
@@ -226,7 +228,8 @@ TEST(Metrics, ConcurrentBatchUpdatesAddUp) {
     threads.emplace_back([&metrics, t] {
       for (int b = 0; b < kBatches; ++b) {
         metrics.add_parsed(b % 2 ? "syslog-udp" : "http", 10, errors_of({{ParseErrorKind::kBinary, 1}}));
-        metrics.add_rule_matches("rule-" + std::to_string(b % 50), t % 2 ? "low" : "high", 1);
+        metrics.add_rule_matches("rule-" + std::to_string(b % 50), 1);
+        metrics.add_stored_alerts(t % 2 ? "low" : "high", 1);
         metrics.add_events_processed(10);
         metrics.observe_batch_seconds(0.001);
       }
@@ -268,7 +271,8 @@ TEST(MetricsWithPrometheus, RealPrometheusReadsCollectorAndProcessMetrics) {
   Metrics metrics;
   auto stats = tcp_collector_stats();
   ASSERT_TRUE(metrics.add_collector(stats).ok());
-  metrics.add_rule_matches("proc_creation_win_whoami", "high", 7);
+  metrics.add_rule_matches("proc_creation_win_whoami", 7);
+  metrics.add_stored_alerts("high", 7);
   ASSERT_TRUE(metrics.serve("127.0.0.1", 0).ok());
 
   auto prometheus = PrometheusServer::start({"127.0.0.1:" + std::to_string(metrics.port())});
@@ -276,7 +280,7 @@ TEST(MetricsWithPrometheus, RealPrometheusReadsCollectorAndProcessMetrics) {
   PrometheusServer& prom = **prometheus;
 
   std::optional<double> received = prom.wait_for(R"(vigil_events_received_total{collector="syslog-tcp"})",
-                                                 [](double v) { return v == 12345; }, 20s);
+                                                 [](double v) { return v == 12345; });
   EXPECT_EQ(received, 12345) << prom.log();
   EXPECT_EQ(prom.query(R"(up{job="vigil"})"), 1);
   EXPECT_GT(prom.query(R"(process_resident_memory_bytes{job="vigil"})").value_or(0), 0);
@@ -286,7 +290,7 @@ TEST(MetricsWithPrometheus, RealPrometheusReadsCollectorAndProcessMetrics) {
   // A later count reaches Prometheus on a following scrape.
   stats->received_events = 20000;
   received = prom.wait_for(R"(vigil_events_received_total{collector="syslog-tcp",kind="tcp"})",
-                           [](double v) { return v == 20000; }, 10s);
+                           [](double v) { return v == 20000; });
   EXPECT_EQ(received, 20000);
 }
 
