@@ -274,6 +274,9 @@ Result<std::unique_ptr<DaemonService>> start_correlation(DaemonContext& ctx) {
     std::fprintf(ctx.err, "vigil: correlation: %zu open windows restored (%zu groups)\n", restored, (*engine)->groups());
   auto service = std::make_unique<CorrelationService>(ctx, std::move(*engine), *config);
   ctx.observer = service->observer();
+  // The window state written with a commit must be that of the committed batches only: after
+  // a crash, the batches behind the checkpoints are matched again.
+  ctx.pipeline.commit_matched_state();
   return std::unique_ptr<DaemonService>(std::move(service));
 }
 

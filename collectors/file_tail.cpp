@@ -101,6 +101,11 @@ struct FileTail::Impl {
   bool read_available(TailedFile& f);
   bool flush(TailedFile& f, IngestBatchBuilder& builder, std::uint64_t& record_bytes);
   bool emit_partial(TailedFile& f);
+  void publish_followed() {
+    std::lock_guard lock(mutex);
+    followed_paths.clear();
+    for (const auto& [path, f] : files) followed_paths.push_back(path);
+  }
   void note_error(Status st) {
     std::lock_guard lock(mutex);
     last_error = std::move(st);
@@ -111,11 +116,7 @@ void FileTail::Impl::run() {
   chunk.resize(options.read_chunk_bytes);
   for (;;) {
     poll_once();
-    {
-      std::lock_guard lock(mutex);
-      followed_paths.clear();
-      for (const auto& [path, f] : files) followed_paths.push_back(path);
-    }
+    publish_followed();  // files closed during the poll
     std::unique_lock lock(mutex);
     if (sink_closed) return;
     if (wake.wait_for(lock, options.poll_interval, [&] { return stop_requested; })) return;
@@ -125,6 +126,9 @@ void FileTail::Impl::run() {
 void FileTail::Impl::poll_once() {
   scan_globs();
   first_scan = false;
+  // Before any line of a new file is submitted: whoever has seen a record of a file must find
+  // that file in followed().
+  publish_followed();
   for (auto it = files.begin(); it != files.end() && !sink_closed;) {
     TailedFile& f = *it->second;
     if (!read_available(f)) {

@@ -56,6 +56,7 @@ bool Pipeline::enqueue_locked(IngestBatch&& batch, std::unique_lock<std::mutex>&
 bool Pipeline::submit(IngestBatch&& batch) {
   std::unique_lock lock(mu_);
   const std::size_t bytes = batch.bytes.size();
+  if (accepting_ && !has_room_locked(bytes)) counters_.blocked_submits.fetch_add(1, std::memory_order_relaxed);
   cv_space_.wait(lock, [&] { return !accepting_ || has_room_locked(bytes); });
   if (!accepting_) {
     lock.unlock();
@@ -80,7 +81,7 @@ void Pipeline::matcher_loop(unsigned index) {
     std::unique_ptr<Item> item;
     {
       std::unique_lock lock(mu_);
-      cv_input_.wait(lock, [&] { return stopping_ || !input_.empty(); });
+      cv_input_.wait(lock, [&] { return (stopping_ && input_.empty()) || (!input_.empty() && !writing_matched_state_); });
       if (input_.empty()) return;  // stopping_ and nothing left
       item = std::move(input_.front());
       input_.pop_front();
@@ -99,7 +100,7 @@ void Pipeline::matcher_loop(unsigned index) {
       --matching_;
       const std::uint64_t seq = item->seq;
       matched_.emplace(seq, std::move(item));
-      if (seq == next_commit_seq_) cv_commit_.notify_one();
+      if (seq == next_commit_seq_ || (writing_matched_state_ && matching_ == 0)) cv_commit_.notify_one();
     }
   }
 }
@@ -117,9 +118,15 @@ void Pipeline::writer_loop() {
                (stopping_ && in_flight_ == 0);
       });
       if (matched_.empty() || matched_.begin()->first != next_commit_seq_) return;
+      if (commit_matched_state_) {
+        // Batches are taken in order, so once none is being matched, matched_ holds every
+        // batch matched so far, consecutively: all of them go in this commit.
+        writing_matched_state_ = true;
+        cv_commit_.wait(lock, [&] { return matching_ == 0; });
+      }
       // Group commit: every consecutive batch that is ready, up to the bound.
       while (!matched_.empty() && matched_.begin()->first == next_commit_seq_ &&
-             group.size() < options_.max_group_commit_batches) {
+             (commit_matched_state_ || group.size() < options_.max_group_commit_batches)) {
         group.push_back(std::move(matched_.begin()->second));
         matched_.erase(matched_.begin());
         ++next_commit_seq_;
@@ -166,7 +173,9 @@ void Pipeline::writer_loop() {
       std::lock_guard lock(mu_);
       in_flight_ -= group.size();
       for (const auto& item : group) in_flight_bytes_ -= item->bytes;
+      writing_matched_state_ = false;
     }
+    if (commit_matched_state_) cv_input_.notify_all();
     cv_space_.notify_all();
     cv_commit_.notify_one();  // drain_and_stop may be waiting for in_flight_ == 0
   }

@@ -60,13 +60,15 @@ struct PipelineOptions {
   unsigned matcher_threads = 2;              // Default: 2
   std::size_t max_in_flight_batches = 64;    // Default: 64 (submit blocks beyond)
   std::size_t max_in_flight_bytes = 256u << 20;  // Default: 256 MiB of record bytes
-  std::size_t max_group_commit_batches = 64;  // Default: 64 batches per WriteBatch at most
+  // Default: 64 batches per WriteBatch at most (no bound after Pipeline::commit_matched_state())
+  std::size_t max_group_commit_batches = 64;
 };
 
 struct PipelineCounters {
   std::atomic<std::uint64_t> submitted_batches{0}, submitted_events{0};
   std::atomic<std::uint64_t> processed_events{0}, committed_batches{0}, committed_alerts{0};
   std::atomic<std::uint64_t> refused_batches{0};  // try_submit while full
+  std::atomic<std::uint64_t> blocked_submits{0};  // submit that had to wait for room
   std::atomic<std::uint64_t> commit_failures{0};
 };
 
@@ -80,6 +82,13 @@ class Pipeline final : public BatchSink {
   Pipeline(const Pipeline&) = delete;
   Pipeline& operator=(const Pipeline&) = delete;
 
+  // Makes each commit include every batch matched so far, and keeps matcher threads from
+  // taking a batch while it is written. For processors that keep state across batches, written
+  // by a commit extension with each commit (correlation windows): without this, that state
+  // would also hold the effect of later batches not yet committed, which a crash then replays
+  // from their checkpoints and counts twice. Costs matcher time during each store write. Call
+  // before start().
+  void commit_matched_state() { commit_matched_state_ = true; }
   void start();
   bool submit(IngestBatch&& batch) override;
   bool try_submit(IngestBatch& batch) override;
@@ -123,6 +132,8 @@ class Pipeline final : public BatchSink {
   std::size_t in_flight_ = 0;
   std::size_t in_flight_bytes_ = 0;
   std::size_t matching_ = 0;           // batches taken by matcher threads, not yet in matched_
+  bool commit_matched_state_ = false;
+  bool writing_matched_state_ = false;  // the writer is committing: matcher threads take nothing
   bool accepting_ = false;
   bool stopping_ = false;
   std::vector<std::thread> matchers_;

@@ -11,11 +11,13 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <mutex>
 #include <set>
 #include <thread>
 
 #include "collectors/stdin_source.h"
+#include "tests/support/wait.h"
 
 namespace vigil::collectors {
 namespace {
@@ -41,6 +43,7 @@ struct SeenBatch {
 class RecordingSink : public BatchSink {
  public:
   bool submit(IngestBatch&& batch) override {
+    if (on_submit) on_submit();
     SeenBatch seen;
     for (const IngestRecord& r : batch.records)
       seen.records.push_back({std::string(r.record.bytes), r.record.record_no, r.record.oversize,
@@ -58,9 +61,9 @@ class RecordingSink : public BatchSink {
   bool try_submit(IngestBatch& batch) override { return submit(std::move(batch)); }
 
   // Waits (with a deadline) until at least n records have arrived; returns them in order.
-  std::vector<SeenRecord> wait_records(std::size_t n, std::chrono::milliseconds deadline = 10s) {
+  std::vector<SeenRecord> wait_records(std::size_t n) {
     std::unique_lock lock(mutex_);
-    cv_.wait_for(lock, deadline, [&] { return count_locked() >= n; });
+    cv_.wait_for(lock, vigil::testing::kWaitTimeout, [&] { return count_locked() >= n; });
     return records_locked();
   }
   std::vector<SeenBatch> batches() {
@@ -68,6 +71,8 @@ class RecordingSink : public BatchSink {
     return batches_;
   }
   std::size_t commit_limit = SIZE_MAX;
+  // Called on the submitting thread before a batch is stored (set before the tail starts).
+  std::function<void()> on_submit;
 
  private:
   std::size_t count_locked() const {
@@ -99,7 +104,9 @@ void append(const fs::path& p, const std::string& s) {
 class FileTailTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    ::alarm(50);  // a hung tail fails the program instead of stalling the suite
+    // A hung tail fails the program instead of stalling the suite; well beyond the waits' own
+    // deadlines, so a slow machine fails (if at all) on an assertion that says what was missing.
+    ::alarm(180);
     dir_ = fs::temp_directory_path() /
            ("vigil-tail-" + std::to_string(::getpid()) + "-" +
             ::testing::UnitTest::GetInstance()->current_test_info()->name());
@@ -282,18 +289,25 @@ TEST_F(FileTailTest, CheckpointOfAnotherInodeStartsFromTheBeginning) {
   EXPECT_EQ(texts(got), (std::vector<std::string>{"p1", "p2"}));
 }
 
+// Also pins that followed() lists a file before its first record is submitted (it used to be
+// updated only at the end of the poll, so a test that had its records could miss the file).
 TEST_F(FileTailTest, GlobPicksUpFilesCreatedLater) {
   RecordingSink sink;
   auto tail = make(options("*.log"), sink);
+  std::vector<std::vector<std::string>> followed_at_submit;  // tail thread until stop()
+  sink.on_submit = [&] { followed_at_submit.push_back(tail->followed()); };
   ASSERT_TRUE(tail->start().ok());
   append(dir_ / "ignored.txt", "not me\n");
   append(dir_ / "late.log", "n1\nn2\n");
   auto got = sink.wait_records(2);
   ASSERT_EQ(texts(got), (std::vector<std::string>{"n1", "n2"}));
   EXPECT_EQ(got[0].peer, (dir_ / "late.log").string());
-  EXPECT_EQ(tail->followed(), std::vector<std::string>{(dir_ / "late.log").string()});
+  const std::vector<std::string> late{(dir_ / "late.log").string()};
+  EXPECT_EQ(tail->followed(), late);
   tail->stop();
   tail->stop();  // idempotent
+  ASSERT_FALSE(followed_at_submit.empty());
+  for (const auto& listed : followed_at_submit) EXPECT_EQ(listed, late);
 }
 
 TEST_F(FileTailTest, OversizeLinesAreCutFlaggedAndCounted) {
@@ -325,8 +339,7 @@ TEST_F(FileTailTest, StartAtEndSkipsExistingLinesButNumbersThem) {
   auto tail = make(o, sink);
   ASSERT_TRUE(tail->start().ok());
   // Wait until the tail follows the file, so the append below is "new".
-  for (int i = 0; i < 2000 && tail->followed().empty(); ++i) std::this_thread::sleep_for(1ms);
-  ASSERT_FALSE(tail->followed().empty());
+  ASSERT_TRUE(vigil::testing::wait_until(vigil::testing::deadline_after(), [&] { return !tail->followed().empty(); }));
   append(log, "new3\n");
   auto got = sink.wait_records(1);
   tail->stop();
@@ -356,7 +369,7 @@ TEST(FileTailOptions, ValidateNamesTheProblem) {
 // StdinSource
 
 TEST(StdinSource, ReadsAPipeUntilEndOfInput) {
-  ::alarm(30);
+  ::alarm(180);  // beyond the 60 s waits: a hang fails the program, slowness an assertion
   int fds[2];
   ASSERT_EQ(::pipe(fds), 0);
   RecordingSink sink;
@@ -373,7 +386,7 @@ TEST(StdinSource, ReadsAPipeUntilEndOfInput) {
   const std::string rest = "{\n  \"pretty\": true\n}\nlast";
   ASSERT_EQ(::write(fds[1], rest.data(), rest.size()), static_cast<ssize_t>(rest.size()));
   ::close(fds[1]);
-  ASSERT_TRUE((*src)->wait_finished(10s));
+  ASSERT_TRUE((*src)->wait_finished(vigil::testing::kWaitTimeout));
   auto got = sink.wait_records(4);
   EXPECT_EQ(texts(got), (std::vector<std::string>{"{\"a\":1}", "plain line", "{\n  \"pretty\": true\n}", "last"}));
   EXPECT_EQ(got[3].record_no, 6u);
@@ -384,7 +397,7 @@ TEST(StdinSource, ReadsAPipeUntilEndOfInput) {
 }
 
 TEST(StdinSource, StopEndsAQuietInput) {
-  ::alarm(30);
+  ::alarm(180);  // beyond the 60 s waits: a hang fails the program, slowness an assertion
   int fds[2];
   ASSERT_EQ(::pipe(fds), 0);
   RecordingSink sink;

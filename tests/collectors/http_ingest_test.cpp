@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "tests/net/http_test_client.h"
+#include "tests/support/wait.h"
 
 namespace vigil::collectors {
 namespace {
@@ -54,17 +55,17 @@ class IngestSink : public BatchSink {
 
   std::size_t wait_batches(std::size_t n) {
     std::unique_lock lock(mutex_);
-    cv_.wait_for(lock, 10s, [&] { return batches_ >= n; });
+    cv_.wait_for(lock, vigil::testing::kWaitTimeout, [&] { return batches_ >= n; });
     return batches_;
   }
-  // Commits every held batch (store writer thread stand-in).
-  void commit_held() {
+  // Commits every held batch with `outcome` (store writer thread stand-in).
+  void commit_held(const Status& outcome = Status::Ok()) {
     std::vector<std::function<void(const Status&)>> held;
     {
       std::lock_guard lock(mutex_);
       held.swap(held_);
     }
-    for (auto& f : held) f(Status::Ok());
+    for (auto& f : held) f(outcome);
   }
   void release() {
     std::lock_guard lock(mutex_);
@@ -183,25 +184,28 @@ TEST_F(HttpIngestTest, QueryParametersAndHeaderPrecedence) {
   EXPECT_EQ(r.result_int(), 405);
 }
 
+// The answer reports the outcome of the commit, which the test decides only after the batch
+// was submitted: an answer sent before the commit could not carry it.
 TEST_F(HttpIngestTest, ReplyWaitsForTheCommit) {
   IngestSink sink(IngestSink::Mode::kHoldCommit);
   Build(sink);
-  TestConnection c(server_->local_port());
-  c.send("POST", "/ingest", "e1\ne2\n");
+  TestConnection failed(server_->local_port());
+  failed.send("POST", "/ingest", "e1\ne2\n");
   ASSERT_EQ(sink.wait_batches(1), 1u);
-  std::chrono::steady_clock::time_point committed_at;
-  std::thread store_writer([&] {
-    // Long enough that an answer sent before the commit would arrive first.
-    std::this_thread::sleep_for(200ms);
-    committed_at = std::chrono::steady_clock::now();
-    sink.commit_held();
-  });
-  auto r = c.read();
-  const auto answered_at = std::chrono::steady_clock::now();
-  store_writer.join();
+  sink.commit_held(Status::IoError("disk failed after the submit"));
+  auto r = failed.read();
   ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->result_int(), 503);
+  EXPECT_NE(r->body().find("disk failed after the submit"), std::string::npos) << r->body();
+
+  TestConnection committed(server_->local_port());
+  committed.send("POST", "/ingest", "e3\ne4\n");
+  ASSERT_EQ(sink.wait_batches(2), 2u);
+  sink.commit_held();
+  r = committed.read();
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->result_int(), 200);
   EXPECT_EQ(r->body(), "{\"accepted\":2}");
-  EXPECT_GE(answered_at, committed_at);
 }
 
 TEST_F(HttpIngestTest, CommitFailureIs503WithTheReason) {

@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -27,6 +28,8 @@
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/write.hpp>
 #include <gtest/gtest.h>
+
+#include "tests/support/wait.h"
 
 #include "collectors/batcher.h"
 #include "collectors/syslog_tcp.h"
@@ -78,11 +81,11 @@ class StoringSink : public BatchSink {
     std::lock_guard<std::mutex> lock(mutex_);
     refuse_try_submit_ = refuse;
   }
-  bool wait_for_records(std::size_t n, std::chrono::milliseconds timeout = 20s) {
+  bool wait_for_records(std::size_t n, std::chrono::milliseconds timeout = testing::kWaitTimeout) {
     std::unique_lock<std::mutex> lock(mutex_);
     return changed_.wait_for(lock, timeout, [&] { return records_.size() >= n; });
   }
-  bool wait_for_blocked_submit(std::chrono::milliseconds timeout = 10s) {
+  bool wait_for_blocked_submit(std::chrono::milliseconds timeout = testing::kWaitTimeout) {
     std::unique_lock<std::mutex> lock(mutex_);
     return changed_.wait_for(lock, timeout, [&] { return submits_waiting_ > 0; });
   }
@@ -123,13 +126,8 @@ class StoringSink : public BatchSink {
 };
 
 template <typename Pred>
-bool WaitUntil(Pred pred, std::chrono::milliseconds timeout = 10s) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!pred()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(2ms);
-  }
-  return true;
+bool WaitUntil(Pred pred) {
+  return testing::wait_until(testing::deadline_after(), pred);
 }
 
 std::vector<std::string> Texts(const std::vector<Received>& records) {
@@ -293,6 +291,11 @@ TEST(UdpSyslog, EveryDatagramArrivesOnceWithItsSource) {
     expected.push_back(msg);
     // Line ends a sender appends are not part of the record.
     SendUdp(port, i % 3 == 0 ? msg + "\n" : i % 3 == 1 ? msg + "\r\n" : msg);
+    // UDP has no flow control: a receiver starved of CPU would lose datagrams to a full socket
+    // buffer, so the sender waits for each group of 50 to arrive.
+    if (i % 50 == 49) {
+      ASSERT_TRUE(sink.wait_for_records(expected.size())) << sink.record_count();
+    }
   }
   SendUdp(port, "\n");                   // empty after stripping: not a record
   SendUdp(port, std::string(300, 'x'));  // oversize: cut at 100
@@ -441,8 +444,10 @@ TEST(TcpSyslog, BlockedPipelineStallsTheSenderAndLosesNothing) {
   Fd fd = ConnectTcp(collector->local_port());
   ASSERT_GE(fd.get(), 0);
   ASSERT_EQ(::fcntl(fd.get(), F_SETFL, O_NONBLOCK), 0);
-  // Write without blocking until the socket stays full: the collector must have stopped reading.
+  // Write without blocking until the socket is full while the collector sits in a blocked
+  // submit: from then on it reads nothing, so the rest of the stream can only wait.
   std::size_t sent = 0;
+  const auto deadline = testing::deadline_after();
   for (;;) {
     const ssize_t n = ::send(fd.get(), stream.data() + sent, stream.size() - sent, MSG_NOSIGNAL);
     if (n > 0) {
@@ -451,8 +456,10 @@ TEST(TcpSyslog, BlockedPipelineStallsTheSenderAndLosesNothing) {
       continue;
     }
     ASSERT_TRUE(errno == EAGAIN || errno == EWOULDBLOCK) << std::strerror(errno);
+    if (sink.wait_for_blocked_submit(0ms)) break;
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "the collector never submitted";
     pollfd p{fd.get(), POLLOUT, 0};
-    if (::poll(&p, 1, 500) == 0) break;  // stalled for half a second
+    ::poll(&p, 1, 10);  // until the collector reads some more (or 10 ms pass, to look again)
   }
   EXPECT_TRUE(sink.wait_for_blocked_submit());
   EXPECT_EQ(sink.record_count(), 0u);
@@ -460,7 +467,7 @@ TEST(TcpSyslog, BlockedPipelineStallsTheSenderAndLosesNothing) {
   ASSERT_EQ(::fcntl(fd.get(), F_SETFL, 0), 0);
   ASSERT_TRUE(SendAll(fd.get(), std::string_view(stream).substr(sent)));
   fd.reset();
-  ASSERT_TRUE(sink.wait_for_records(count, 30s)) << sink.record_count() << " of " << count;
+  ASSERT_TRUE(sink.wait_for_records(count)) << sink.record_count() << " of " << count;
   const auto records = sink.records();
   ASSERT_EQ(records.size(), count);
   // One connection: its records arrive in order, numbered from 1.
@@ -565,10 +572,10 @@ TEST(TcpSyslog, IdleConnectionsAndASlowSenderDoNotDelayOthers) {
   ASSERT_TRUE(sink.wait_for_records(expected.size()));
   EXPECT_EQ(Texts(sink.records()), Sorted(expected));
 
-  for (std::size_t i = 5; i < slow_record.size(); ++i) {
-    ASSERT_TRUE(SendAll(slow.get(), slow_record.substr(i, 1)));
-    std::this_thread::sleep_for(1ms);  // the point of this sender is to be slow
-  }
+  // The rest of the slow record, one byte per send (each its own segment).
+  const int one = 1;
+  ASSERT_EQ(::setsockopt(slow.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one), 0);
+  for (std::size_t i = 5; i < slow_record.size(); ++i) ASSERT_TRUE(SendAll(slow.get(), slow_record.substr(i, 1)));
   ASSERT_TRUE(SendAll(slow.get(), "\n"));
   ASSERT_TRUE(sink.wait_for_records(expected.size() + 1));
   EXPECT_EQ(sink.records().back().text, slow_record);
@@ -589,7 +596,7 @@ TEST(TcpSyslog, ConnectionsOverTheLimitAreClosedAndCounted) {
   ASSERT_TRUE(WaitUntil([&] { return collector->stats().connections_open.load() == 3; }));
   Fd extra = ConnectTcp(collector->local_port());
   ASSERT_GE(extra.get(), 0);
-  EXPECT_TRUE(ClosedByServer(extra.get(), 5s));
+  EXPECT_TRUE(ClosedByServer(extra.get(), testing::kWaitTimeout));
   ASSERT_TRUE(WaitUntil([&] { return collector->stats().connections_rejected.load() == 1; }));
   for (std::size_t i = 0; i < kept.size(); ++i) ASSERT_TRUE(SendAll(kept[i].get(), "<13>kept " + std::to_string(i) + "\n"));
   ASSERT_TRUE(sink.wait_for_records(3));
@@ -599,22 +606,34 @@ TEST(TcpSyslog, ConnectionsOverTheLimitAreClosedAndCounted) {
 TEST(TcpSyslog, IdleConnectionsTimeOut) {
   StoringSink sink;
   TcpSyslogOptions options;
-  options.idle_timeout = 300ms;
+  // Far above the 20 ms between the active connection's ticks, so only a machine that stalls
+  // this test for a whole second could let the active connection look idle.
+  options.idle_timeout = 1s;
   auto collector = StartTcp(sink, options);
   ASSERT_TRUE(collector);
   Fd active = ConnectTcp(collector->local_port());
   Fd idle = ConnectTcp(collector->local_port());
-  // Activity pushes the deadline back: this connection outlives several idle timeouts.
-  // (15 ticks 30 ms apart: 450 ms, with a 270 ms margin for a loaded machine.)
-  for (int i = 0; i < 15; ++i) {
+  // Activity pushes the deadline back: the active connection ticks until the idle one, opened
+  // at the same moment, is closed, and is still open then.
+  std::size_t ticks = 0;
+  auto longest_gap = std::chrono::steady_clock::duration::zero();
+  auto last_tick = std::chrono::steady_clock::now();
+  const auto deadline = testing::deadline_after();
+  while (!ClosedByServer(idle.get(), 20ms)) {
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "the idle connection was never closed";
     ASSERT_TRUE(SendAll(active.get(), "<13>tick\n"));
-    std::this_thread::sleep_for(30ms);
+    ++ticks;
+    const auto now = std::chrono::steady_clock::now();
+    longest_gap = std::max(longest_gap, now - last_tick);
+    last_tick = now;
   }
-  EXPECT_TRUE(ClosedByServer(idle.get(), 5s));
-  EXPECT_FALSE(ClosedByServer(active.get(), 10ms));
+  EXPECT_GE(ticks, 10u);  // the idle connection did outlast several ticks
+  EXPECT_FALSE(ClosedByServer(active.get(), 0ms))
+      << "longest pause between ticks: " << std::chrono::duration_cast<std::chrono::milliseconds>(longest_gap).count()
+      << " ms";
   ASSERT_TRUE(WaitUntil([&] { return collector->stats().idle_timeouts.load() == 1; }));
-  EXPECT_TRUE(ClosedByServer(active.get(), 5s));
-  ASSERT_TRUE(sink.wait_for_records(15));
+  EXPECT_TRUE(ClosedByServer(active.get(), testing::kWaitTimeout));
+  ASSERT_TRUE(sink.wait_for_records(ticks));
 }
 
 TEST(TcpSyslog, StopEmitsTheUnterminatedLastLineAndIsIdempotent) {
@@ -629,7 +648,7 @@ TEST(TcpSyslog, StopEmitsTheUnterminatedLastLineAndIsIdempotent) {
   collector->stop();
   collector->stop();
   EXPECT_EQ(Texts(sink.records()), Sorted({"<13>complete", "<13>no line end yet"}));
-  EXPECT_TRUE(ClosedByServer(fd.get(), 5s));
+  EXPECT_TRUE(ClosedByServer(fd.get(), testing::kWaitTimeout));
 }
 
 TEST(TcpSyslog, Ipv6ListenerReportsTheIpv6Peer) {
@@ -743,11 +762,11 @@ TEST_F(TlsSyslog, BrokenHandshakesAreCountedAndOthersStillWork) {
   ASSERT_TRUE(collector);
   Fd plain = ConnectTcp(collector->local_port());
   ASSERT_TRUE(SendAll(plain.get(), "<13>plain text on the TLS port\n"));
-  EXPECT_TRUE(ClosedByServer(plain.get(), 5s));
+  EXPECT_TRUE(ClosedByServer(plain.get(), testing::kWaitTimeout));
   ASSERT_TRUE(WaitUntil([&] { return collector->stats().connections_rejected.load() == 1; }));
 
   Fd silent = ConnectTcp(collector->local_port());  // never starts the handshake
-  EXPECT_TRUE(ClosedByServer(silent.get(), 5s));
+  EXPECT_TRUE(ClosedByServer(silent.get(), testing::kWaitTimeout));
   ASSERT_TRUE(WaitUntil([&] { return collector->stats().connections_rejected.load() == 2; }));
 
   SendTls(collector->local_port(), "<13>a real TLS client\n");

@@ -6,22 +6,51 @@
 
 #include <atomic>
 #include <chrono>
-#include <random>
+#include <condition_variable>
+#include <future>
+#include <mutex>
+#include <set>
 #include <thread>
 
 #include "core/pipeline.h"
+#include "tests/support/wait.h"
 
 namespace vigil {
 namespace {
 
 using namespace std::chrono_literals;
 
+// Makes matcher threads finish batches out of order: the batch starting at an even multiple
+// of `batch_size` (0-based) waits until the one after it has been matched.
+class OutOfOrder {
+ public:
+  explicit OutOfOrder(std::uint64_t batch_size) : batch_size_(batch_size) {}
+  void before(const IngestBatch& batch) {
+    const std::uint64_t index = index_of(batch);
+    if (index % 2 != 0) return;
+    std::unique_lock lock(mu_);
+    const bool later_done = cv_.wait_for(lock, vigil::testing::kWaitTimeout, [&] { return done_.count(index + 1) != 0; });
+    EXPECT_TRUE(later_done) << "batch " << index + 1 << " was never matched while " << index << " waited";
+  }
+  void after(const IngestBatch& batch) {
+    std::lock_guard lock(mu_);
+    done_.insert(index_of(batch));
+    cv_.notify_all();
+  }
+
+ private:
+  std::uint64_t index_of(const IngestBatch& batch) const { return (batch.records.front().record.record_no - 1) / batch_size_; }
+  const std::uint64_t batch_size_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::set<std::uint64_t> done_;
+};
+
 class AlertOnKeyword : public BatchProcessor {
  public:
-  explicit AlertOnKeyword(unsigned seed) : rng_(seed) {}
+  explicit AlertOnKeyword(unsigned, OutOfOrder* order = nullptr) : order_(order) {}
   void process(const IngestBatch& batch, std::vector<Alert>& alerts) override {
-    // Random work so that threads finish batches out of order.
-    std::this_thread::sleep_for(std::chrono::microseconds(rng_() % 2000));
+    if (order_) order_->before(batch);
     for (const IngestRecord& r : batch.records) {
       if (r.record.bytes.find("ALERT") == std::string_view::npos) continue;
       Alert a;
@@ -30,10 +59,11 @@ class AlertOnKeyword : public BatchProcessor {
       a.collector = batch.sources[r.source]->collector;
       alerts.push_back(std::move(a));
     }
+    if (order_) order_->after(batch);
   }
 
  private:
-  std::mt19937 rng_;
+  OutOfOrder* order_;
 };
 
 class MemoryCommitter : public AlertCommitter {
@@ -86,10 +116,14 @@ TEST(Pipeline, CommitsInSubmitOrderWhateverThreadMatched) {
   PipelineOptions opt;
   opt.matcher_threads = 4;
   opt.max_in_flight_batches = 16;
-  Pipeline p(opt, [](unsigned i) { return std::make_unique<AlertOnKeyword>(i + 1); }, committer, nullptr);
+  const int kBatches = 300, kPerBatch = 50;
+  // Every other batch is finished after the one submitted behind it. (A waiting batch's
+  // successor is always taken: batches are taken in order, so the threads hold at most one
+  // batch whose successor is not taken yet.)
+  OutOfOrder order(kPerBatch);
+  Pipeline p(opt, [&](unsigned i) { return std::make_unique<AlertOnKeyword>(i + 1, &order); }, committer, nullptr);
   p.start();
   std::atomic<int> acked{0};
-  const int kBatches = 300, kPerBatch = 50;
   for (int b = 0; b < kBatches; ++b) ASSERT_TRUE(p.submit(make_batch(1 + b * kPerBatch, kPerBatch, &acked)));
   p.drain_and_stop();
   EXPECT_EQ(acked.load(), kBatches);
@@ -124,7 +158,9 @@ TEST(Pipeline, SubmitBlocksAtTheBoundAndTrySubmitRefuses) {
     p.submit(make_batch(41, 10, nullptr));
     returned = true;
   });
-  std::this_thread::sleep_for(100ms);
+  // Counted as it starts waiting; nothing can make room while the store is stuck.
+  EXPECT_TRUE(vigil::testing::wait_until(vigil::testing::deadline_after(),
+                                         [&] { return p.counters().blocked_submits.load() == 1; }));
   EXPECT_FALSE(returned.load()) << "submit must wait while the pipeline is full";
   EXPECT_EQ(p.in_flight(), 4u);
   committer.set_open(true);
@@ -174,6 +210,48 @@ TEST(Pipeline, FailedCommitIsRetriedAndNothingIsAcknowledgedBefore) {
   EXPECT_EQ(acked.load(), 1);
   EXPECT_EQ(committer.committed.size(), 10u);
   EXPECT_GE(p.counters().commit_failures.load(), 2u);
+}
+
+// State kept across batches (as correlation windows are) and written with each commit must be
+// that of the committed batches: a commit that also carried the effect of a later, uncommitted
+// batch would make a restart count that batch twice.
+TEST(Pipeline, CommitMatchedStateCoversExactlyTheCommittedBatches) {
+  std::atomic<std::uint64_t> events_matched{0};  // the state the processors share
+  class Counting : public BatchProcessor {
+   public:
+    explicit Counting(std::atomic<std::uint64_t>& n) : n_(n) {}
+    void process(const IngestBatch& batch, std::vector<Alert>&) override { n_.fetch_add(batch.records.size()); }
+
+   private:
+    std::atomic<std::uint64_t>& n_;
+  };
+  class StateCommitter : public AlertCommitter {
+   public:
+    explicit StateCommitter(const std::atomic<std::uint64_t>& n) : n_(n) {}
+    Status commit(std::vector<Alert>&, const std::vector<Checkpoint>& checkpoints) override {
+      // The checkpoint of the last batch in the commit: records committed so far.
+      const std::uint64_t committed = std::stoull(checkpoints.back().value) - 1;
+      if (n_.load() != committed) ++mismatches;
+      ++commits;
+      return Status::Ok();
+    }
+    int mismatches = 0, commits = 0;
+
+   private:
+    const std::atomic<std::uint64_t>& n_;
+  } committer(events_matched);
+  PipelineOptions opt;
+  opt.matcher_threads = 4;
+  opt.max_in_flight_batches = 32;
+  Pipeline p(opt, [&](unsigned) { return std::make_unique<Counting>(events_matched); }, committer, nullptr);
+  p.commit_matched_state();
+  p.start();
+  const int kBatches = 2000, kPerBatch = 10;
+  for (int b = 0; b < kBatches; ++b) ASSERT_TRUE(p.submit(make_batch(1 + b * kPerBatch, kPerBatch, nullptr)));
+  p.drain_and_stop();
+  EXPECT_EQ(events_matched.load(), static_cast<std::uint64_t>(kBatches * kPerBatch));
+  EXPECT_GT(committer.commits, 0);
+  EXPECT_EQ(committer.mismatches, 0) << "of " << committer.commits << " commits";
 }
 
 TEST(Pipeline, SubmitAfterStopIsRefusedWithAnError) {

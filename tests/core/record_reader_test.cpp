@@ -1,4 +1,5 @@
 #include "core/record_reader.h"
+#include "tests/support/corpora.h"
 
 #include <fcntl.h>
 #include <malloc.h>
@@ -403,9 +404,8 @@ TEST(RecordReader, OversizeDocumentIsTruncatedAndSkippedToItsEnd) {
 // A pretty-printed multi-document file of the Sigma regression corpus: every record must be one
 // whole document that simdjson accepts in place (which also proves the padding is there).
 TEST(RecordReader, SigmaRegressionCorpus) {
-  fs::path root = fs::path(VIGIL_SOURCE_DIR) / ".." / "shared" / "corpora" / "sigma" / "regression_data";
-  if (const char* env = std::getenv("VIGIL_CORPORA")) root = fs::path(env) / "sigma" / "regression_data";
-  if (!fs::exists(root)) GTEST_SKIP() << "corpus not found: " << root;
+  VIGIL_REQUIRE_CORPUS("sigma/regression_data");
+  const fs::path root = fs::path(vigil::testing::corpora_dir()) / "sigma" / "regression_data";
   std::vector<fs::path> files;
   for (const auto& entry : fs::recursive_directory_iterator(root)) {
     if (entry.is_regular_file() && entry.path().extension() == ".json") files.push_back(entry.path());

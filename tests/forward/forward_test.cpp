@@ -180,7 +180,7 @@ TEST_F(ForwardTest, WebhookDeliversEveryQualifyingAlertAtLeastOnceAfter500s) {
   std::vector<std::string> qualifying;
   for (const Alert& a : all)
     if (a.level >= AlertLevel::kHigh) qualifying.push_back(a.id);
-  ASSERT_TRUE(receiver.wait_for_distinct(qualifying.size(), 30s)) << receiver.acknowledged().size();
+  ASSERT_TRUE(receiver.wait_for_distinct(qualifying.size())) << receiver.acknowledged().size();
   auto acked = receiver.acknowledged();
   // Acknowledged exactly once each (a 500 is no acknowledgement), in commit order.
   EXPECT_EQ(acked, qualifying);
@@ -200,8 +200,7 @@ TEST_F(ForwardTest, WebhookDeliversEveryQualifyingAlertAtLeastOnceAfter500s) {
   auto skipped = storage::delivery_of(*store_, all[0].id);
   ASSERT_TRUE(skipped);
   EXPECT_TRUE(skipped->empty());
-  for (int i = 0; i < 100 && senders_[0]->counters().pending.load() != 0; ++i) std::this_thread::sleep_for(10ms);
-  EXPECT_EQ(senders_[0]->counters().pending.load(), 0u);
+  EXPECT_TRUE(testing::wait_until(testing::deadline_after(), [&] { return senders_[0]->counters().pending.load() == 0; }));
   EXPECT_EQ(senders_[0]->counters().sent.load(), qualifying.size());
   EXPECT_GT(senders_[0]->counters().retried.load(), 0u);
   auto status = storage::outbox_status(*store_);
@@ -272,12 +271,12 @@ TEST_F(ForwardTest, RejectedAlertIsDeadLetteredWithReasonAndDeliveredAfterReplay
   ASSERT_TRUE(receiver.start());
   start({webhook(receiver)});
   std::vector<Alert> all = commit(0, 40);
-  ASSERT_TRUE(receiver.wait_for_distinct(39, 20s));
+  ASSERT_TRUE(receiver.wait_for_distinct(39));
   auto dead = storage::list_dead_letters(*store_);
-  for (int i = 0; i < 200 && dead && dead->empty(); ++i) {
-    std::this_thread::sleep_for(10ms);
+  testing::wait_until(testing::deadline_after(), [&] {
     dead = storage::list_dead_letters(*store_);
-  }
+    return !dead || !dead->empty();
+  });
   ASSERT_TRUE(dead);
   ASSERT_EQ(dead->size(), 1u);
   EXPECT_EQ((*dead)[0].alert_id, all[10].id);
@@ -299,16 +298,16 @@ TEST_F(ForwardTest, RejectedAlertIsDeadLetteredWithReasonAndDeliveredAfterReplay
   ASSERT_TRUE(replayed);
   EXPECT_EQ(*replayed, 1u);
   senders_[0]->rescan();
-  ASSERT_TRUE(receiver.wait_for_distinct(40, 20s));
+  ASSERT_TRUE(receiver.wait_for_distinct(40));
   EXPECT_EQ(receiver.acknowledged().back(), all[10].id);
   dead = storage::list_dead_letters(*store_);
   ASSERT_TRUE(dead);
   EXPECT_TRUE(dead->empty());
-  for (int i = 0; i < 200; ++i) {
+  testing::wait_until(testing::deadline_after(), [&] {
     state = storage::delivery_of(*store_, all[10].id);
-    if (state && state->size() == 1 && (*state)[0].state == storage::DeliveryStateKind::kDelivered) break;
-    std::this_thread::sleep_for(10ms);
-  }
+    return state && state->size() == 1 && (*state)[0].state == storage::DeliveryStateKind::kDelivered;
+  });
+  ASSERT_TRUE(state && state->size() == 1);
   EXPECT_EQ((*state)[0].state, storage::DeliveryStateKind::kDelivered);
 }
 
@@ -413,13 +412,12 @@ TEST_F(ForwardTest, CefReachesARealSyslogNgFieldByField) {
   for (const Alert& a : all)
     if (d.filter.matches(a)) qualifying.push_back(&a);
   std::vector<std::string> lines;
-  for (int i = 0; i < 300; ++i) {
+  wait_until(deadline_after(), [&] {
     std::ifstream in(out);
     lines.clear();
     for (std::string l; std::getline(in, l);) lines.push_back(l);
-    if (lines.size() >= qualifying.size()) break;
-    std::this_thread::sleep_for(50ms);
-  }
+    return lines.size() >= qualifying.size();
+  });
   ASSERT_EQ(lines.size(), qualifying.size());
   for (std::size_t i = 0; i < lines.size(); ++i) {
     const Alert& a = *qualifying[i];

@@ -20,6 +20,7 @@
 #include "collectors/http_ingest.h"
 #include "forward/transport.h"
 #include "net/http_server.h"
+#include "tests/support/wait.h"
 
 namespace vigil::testing {
 
@@ -39,9 +40,11 @@ class WebhookReceiver {
     std::string token = "test-token";
     std::string hmac_secret = "test-secret";
     int fail_first = 0;  // answer this many requests with 500 before accepting
+    // Once this many alerts were acknowledged, requests are held unanswered until stop(), so a
+    // test can kill the sender while a delivery is surely in flight (see held()).
+    std::size_t hold_after = SIZE_MAX;
     // Alerts for which this returns true make the whole request fail with 400.
     std::function<bool(const Alert&)> reject;
-    std::chrono::milliseconds delay{0};  // per request, so a test can kill the sender mid-delivery
   };
 
   explicit WebhookReceiver(Options o) : o_(std::move(o)) {}
@@ -64,6 +67,8 @@ class WebhookReceiver {
   void stop() {
     if (server_) server_->stop();
     server_.reset();
+    std::lock_guard lock(mutex_);
+    held_.clear();  // the server is gone: dropping them answers nothing
   }
   std::uint16_t port() const { return o_.port; }
   std::string url() const { return "https://127.0.0.1:" + std::to_string(o_.port) + "/hook"; }
@@ -78,6 +83,11 @@ class WebhookReceiver {
     return acked_alerts_;
   }
   int requests() const { return requests_; }
+  // Requests held unanswered (Options::hold_after).
+  std::size_t held() const {
+    std::lock_guard lock(mutex_);
+    return held_.size();
+  }
   int failures_sent() const { return failed_; }
   int bad_signatures() const { return bad_signatures_; }
   std::string last_idempotency_key() const {
@@ -90,20 +100,16 @@ class WebhookReceiver {
   }
 
   // Waits until at least `n` distinct ids were acknowledged.
-  bool wait_for_distinct(std::size_t n, std::chrono::seconds timeout) const {
-    auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (std::chrono::steady_clock::now() < deadline) {
+  bool wait_for_distinct(std::size_t n, std::chrono::seconds timeout = vigil::testing::kWaitTimeout) const {
+    return vigil::testing::wait_until(vigil::testing::deadline_after(timeout), [&] {
       auto ids = acknowledged();
-      if (std::set<std::string>(ids.begin(), ids.end()).size() >= n) return true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    return false;
+      return std::set<std::string>(ids.begin(), ids.end()).size() >= n;
+    });
   }
 
  private:
   void handle(const net::Request& r, net::Responder respond) {
     ++requests_;
-    if (o_.delay.count() > 0) std::this_thread::sleep_for(o_.delay);
     auto auth = r.header("Authorization");
     if (!auth || *auth != "Bearer " + o_.token) return respond(net::Response::error(401, "bad token"));
     auto sig = r.header("X-Vigil-Signature");
@@ -124,6 +130,10 @@ class WebhookReceiver {
     auto payload = collectors::parse_alert_payload(body);
     if (!payload) return respond(net::Response::error(400, payload.error().message()));
     std::lock_guard lock(mutex_);
+    if (acked_.size() >= o_.hold_after) {
+      held_.push_back(std::move(respond));
+      return;
+    }
     for (const Alert& a : payload->alerts)
       if (o_.reject && o_.reject(a)) return respond(net::Response::error(400, "rule " + a.rule_id + " not accepted here"));
     if (auto key = r.header("Idempotency-Key")) last_key_ = std::string(*key);
@@ -140,6 +150,7 @@ class WebhookReceiver {
   std::vector<std::string> acked_;
   std::vector<Alert> acked_alerts_;
   std::string last_key_;
+  std::vector<net::Responder> held_;
   std::atomic<int> requests_{0}, failed_{0}, bad_signatures_{0};
 };
 

@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "tests/net/http_test_client.h"
+#include "tests/support/wait.h"
 
 namespace vigil::net {
 namespace {
@@ -226,7 +227,7 @@ TEST_F(HttpServerTest, DeferredAnswerFromAnotherThreadWhileOtherConnectionsAreSe
   slow.send("POST", "/slow", "payload");
   {
     std::unique_lock lock(m);
-    ASSERT_TRUE(cv.wait_for(lock, 10s, [&] { return parked.has_value(); }));
+    ASSERT_TRUE(cv.wait_for(lock, vigil::testing::kWaitTimeout, [&] { return parked.has_value(); }));
   }
   // While /slow waits, other connections are answered (more of them than there are threads).
   for (int i = 0; i < 5; ++i) {
@@ -356,7 +357,7 @@ TEST_F(HttpServerTest, ResponderOutlivingTheServerIsHarmless) {
     start(*server);
     TestConnection c(server->local_port());
     c.send("GET", "/park");
-    ASSERT_EQ(got.get_future().wait_for(10s), std::future_status::ready);
+    ASSERT_EQ(got.get_future().wait_for(vigil::testing::kWaitTimeout), std::future_status::ready);
     server->stop();
     EXPECT_TRUE(c.closed_by_server());
   }

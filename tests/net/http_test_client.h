@@ -28,7 +28,8 @@ using HttpResponse = http::response<http::string_body>;
 // Kills the test program if a test hangs (a blocking read on a server that never answers).
 class WatchdogTest : public ::testing::Test {
  protected:
-  void SetUp() override { ::alarm(40); }
+  // Well beyond the 60 s waits (tests/support/wait.h): slowness fails an assertion, a hang this.
+  void SetUp() override { ::alarm(180); }
   void TearDown() override { ::alarm(0); }
 };
 

@@ -77,8 +77,8 @@ std::map<std::string, int> run_file(const std::shared_ptr<const RuleSet>& rulese
 }
 
 TEST(SigmaConformance, RegressionDataMatchesExpectedCounts) {
-  std::string corpora = vigil::testing::corpora_dir();
-  if (corpora.empty()) GTEST_SKIP() << vigil::testing::corpora_missing_message();
+  VIGIL_REQUIRE_CORPUS("sigma/regression_index.tsv");
+  const std::string corpora = vigil::testing::corpora_dir();
   std::string sigma = corpora + "/sigma/";
   std::vector<RegressionCase> cases = read_index(sigma + "regression_index.tsv");
   ASSERT_FALSE(cases.empty());

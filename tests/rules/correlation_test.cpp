@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <future>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -12,6 +13,7 @@
 
 #include "rules/correlation_engine.h"
 #include "rules/sigma_loader.h"
+#include "tests/support/wait.h"
 
 namespace vigil::rules {
 namespace {
@@ -384,18 +386,24 @@ TEST(CorrelationTime, SyslogStampWithoutYearTakesTheReferenceYear) {
 // it: the pipeline tells the processor while the queue is still locked (BatchProcessor::
 // on_taken). Here the first batch is slow to start, and the other thread takes and finishes the
 // next one (an hour later in event time) meanwhile; the first batch's events are still not late.
+// The first batch waits until the later one is finished, so that order is forced, not hoped for.
 TEST(Correlation, ABatchTakenFirstIsNotMadeLateByALaterBatchFinishedFirst) {
-  using namespace std::chrono_literals;
   CorrelationOptions o;
   o.allowed_lateness_ns = 30 * kSec;
   Harness h(kBruteForce, o);
   const std::uint32_t fail = h.index("r-fail");
   class Feeder : public BatchProcessor {
    public:
-    Feeder(Harness& h, std::uint32_t rule) : h_(h), rule_(rule) {}
+    Feeder(Harness& h, std::uint32_t rule, std::shared_future<void> later_finished, std::promise<void>& finish_later)
+        : h_(h), rule_(rule), later_finished_(std::move(later_finished)), finish_later_(finish_later) {}
     void on_taken() override { h_.engine->batch_begin(); }
     void process(const IngestBatch& batch, std::vector<Alert>& alerts) override {
-      if (batch.records.front().record.record_no == 0) std::this_thread::sleep_for(300ms);
+      const bool first = batch.records.front().record.record_no == 0;
+      if (first) {
+        // Taken (on_taken has run), not started: the other thread takes and finishes the later batch.
+        EXPECT_EQ(later_finished_.wait_for(vigil::testing::kWaitTimeout), std::future_status::ready)
+            << "the later batch was not matched while the first waited";
+      }
       for (const IngestRecord& r : batch.records) {
         // "<src> <seconds after kT0>"
         const std::string text(r.record.bytes);
@@ -409,11 +417,14 @@ TEST(Correlation, ABatchTakenFirstIsNotMadeLateByALaterBatchFinishedFirst) {
         h_.engine->on_event(*h_.binding, e, {rule_}, t, base, 0);
       }
       h_.engine->advance(alerts);
+      if (!first) finish_later_.set_value();
     }
 
    private:
     Harness& h_;
     std::uint32_t rule_;
+    std::shared_future<void> later_finished_;
+    std::promise<void>& finish_later_;
   };
   class Collect : public AlertCommitter {
    public:
@@ -427,7 +438,10 @@ TEST(Correlation, ABatchTakenFirstIsNotMadeLateByALaterBatchFinishedFirst) {
   } committer;
   PipelineOptions options;
   options.matcher_threads = 2;
-  Pipeline pipeline(options, [&](unsigned) { return std::make_unique<Feeder>(h, fail); }, committer, nullptr);
+  std::promise<void> finish_later;
+  std::shared_future<void> later_finished = finish_later.get_future().share();
+  Pipeline pipeline(options, [&](unsigned) { return std::make_unique<Feeder>(h, fail, later_finished, finish_later); },
+                    committer, nullptr);
   pipeline.start();
   auto src = std::make_shared<SourceInfo>();
   IngestBatchBuilder first(src);

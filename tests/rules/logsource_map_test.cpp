@@ -233,8 +233,8 @@ TEST(LogsourceMap, ShippedFileLoadsFromDisk) {
 
 // Every Windows and Linux logsource used by a SigmaHQ rule resolves to a mapping entry.
 TEST(LogsourceMap, EveryWindowsAndLinuxLogsourceOfSigmaHQIsMapped) {
-  std::string corpora = vigil::testing::corpora_dir();
-  if (corpora.empty()) GTEST_SKIP() << vigil::testing::corpora_missing_message();
+  VIGIL_REQUIRE_CORPUS("sigma");
+  const std::string corpora = vigil::testing::corpora_dir();
   std::vector<std::string> trees;
   for (const auto& entry : std::filesystem::directory_iterator(corpora + "/sigma"))
     if (entry.is_directory() && entry.path().filename().string().rfind("rules", 0) == 0)

@@ -707,8 +707,8 @@ TEST_F(TempTree, FilesAndMissingPaths) {
 // ---- SigmaHQ's rule tree ----
 
 TEST(SigmaHQ, LoadsTheRuleTreeAsItIs) {
-  std::string corpora = vigil::testing::corpora_dir();
-  if (corpora.empty()) GTEST_SKIP() << vigil::testing::corpora_missing_message();
+  VIGIL_REQUIRE_CORPUS("sigma");
+  const std::string corpora = vigil::testing::corpora_dir();
   std::vector<std::string> trees;
   for (const auto& entry : std::filesystem::directory_iterator(corpora + "/sigma"))
     if (entry.is_directory() && entry.path().filename().string().rfind("rules", 0) == 0)

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "tests/support/vigil_process.h"
+#include "tests/support/wait.h"
 
 namespace vigil::testing {
 
@@ -54,20 +55,14 @@ class Daemon {
 
   // Waits until the log (since the last start) contains `text`.
   bool wait_for_log(const std::string& text, std::chrono::seconds timeout = std::chrono::seconds(60)) {
-    auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (std::chrono::steady_clock::now() < deadline) {
+    bool exited = false;
+    const bool found = wait_until(deadline_after(timeout), [&] {
       if (log().find(text) != std::string::npos) return true;
-      if (pid_ > 0) {
-        int status = 0;
-        if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-          pid_ = -1;
-          exit_status_ = status;
-          return log().find(text) != std::string::npos;
-        }
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    return false;
+      exited = reap();
+      return exited;
+    });
+    // After an exit, what the daemon wrote before it.
+    return found && (!exited || log().find(text) != std::string::npos);
   }
 
   // The log since the last start().
@@ -106,21 +101,21 @@ class Daemon {
     pid_ = -1;
   }
   int wait_exit(std::chrono::seconds timeout) {
-    auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (pid_ > 0 && std::chrono::steady_clock::now() < deadline) {
-      int status = 0;
-      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-        pid_ = -1;
-        exit_status_ = status;
-        break;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
+    wait_until(deadline_after(timeout), [&] { return pid_ <= 0 || reap(); });
     if (pid_ > 0) {
       kill9();
       return -1;
     }
     return exit_code();
+  }
+  // True (and the exit status kept) once the daemon has exited.
+  bool reap() {
+    if (pid_ <= 0) return false;
+    int status = 0;
+    if (::waitpid(pid_, &status, WNOHANG) != pid_) return false;
+    pid_ = -1;
+    exit_status_ = status;
+    return true;
   }
   int exit_code() const { return WIFEXITED(exit_status_) ? WEXITSTATUS(exit_status_) : -1; }
   pid_t pid() const { return pid_; }
@@ -197,6 +192,7 @@ inline bool send_udp(std::uint16_t port, std::string_view datagram) {
 // Minimal blocking HTTP/1.1 request (Connection: close); returns status and body.
 struct HttpReply {
   int status = 0;
+  std::string head;  // status line and headers, as received
   std::string body;
 };
 inline HttpReply http_request(std::uint16_t port, const std::string& method, const std::string& target,
@@ -215,8 +211,44 @@ inline HttpReply http_request(std::uint16_t port, const std::string& method, con
   while ((n = ::recv(c.fd(), buf, sizeof buf, 0)) > 0) resp.append(buf, static_cast<std::size_t>(n));
   if (resp.size() > 12 && resp.compare(0, 5, "HTTP/") == 0) reply.status = std::stoi(resp.substr(9, 3));
   auto sep = resp.find("\r\n\r\n");
-  if (sep != std::string::npos) reply.body = resp.substr(sep + 4);
+  if (sep != std::string::npos) {
+    reply.head = resp.substr(0, sep);
+    reply.body = resp.substr(sep + 4);
+  }
   return reply;
+}
+
+// Sum of the samples of `name` whose labels contain `labels` on the daemon's /metrics page
+// (configs must serve metrics).
+inline double metric(const Daemon& d, const std::string& name, const std::string& labels = "") {
+  HttpReply page = http_request(d.port("metrics"), "GET", "/metrics");
+  double sum = 0;
+  std::size_t start = 0;
+  while (start < page.body.size()) {
+    std::size_t end = page.body.find('\n', start);
+    if (end == std::string::npos) end = page.body.size();
+    const std::string line = page.body.substr(start, end - start);
+    start = end + 1;
+    if (line.rfind(name, 0) != 0) continue;
+    const char next = line.size() > name.size() ? line[name.size()] : ' ';
+    if (next != ' ' && next != '{') continue;
+    if (!labels.empty() && line.find(labels) == std::string::npos) continue;
+    sum += std::stod(line.substr(line.rfind(' ') + 1));
+  }
+  return sum;
+}
+
+// Waits until collector `name` has received at least `n` events since the daemon started.
+inline bool wait_for_received(const Daemon& d, const std::string& name, std::size_t n) {
+  return wait_until(deadline_after(), [&] {
+    return metric(d, "vigil_events_received_total", "collector=\"" + name + "\"") >= static_cast<double>(n);
+  });
+}
+
+// What the daemon logs as it stops when it received and processed `events` events.
+inline std::string stopped_line(std::size_t events) {
+  const std::string n = std::to_string(events);
+  return "vigil: stopped: " + n + " events received, " + n + " processed";
 }
 
 }  // namespace vigil::testing

@@ -7,7 +7,7 @@
 //   if (!PrometheusServer::available()) GTEST_SKIP() << PrometheusServer::kMissingMessage;
 //   auto prom = PrometheusServer::start({"127.0.0.1:" + std::to_string(metrics.port())});
 //   ASSERT_TRUE(prom) << prom.error().to_string();
-//   std::optional<double> v = (*prom)->wait_for("up", [](double x) { return x == 1; }, 20s);
+//   std::optional<double> v = (*prom)->wait_for("up", [](double x) { return x == 1; });
 //
 // The server runs with its storage in a fresh temporary directory, is killed (SIGTERM, then
 // SIGKILL) by the destructor, and also dies with the test process (PR_SET_PDEATHSIG), so a
@@ -42,6 +42,7 @@
 #include <simdjson.h>
 
 #include "core/status.h"
+#include "tests/support/wait.h"
 
 namespace vigil::testing {
 
@@ -200,7 +201,7 @@ class PrometheusServer {
   // Starts Prometheus scraping `targets` ("127.0.0.1:PORT", path /metrics) every second and
   // returns once it reports ready. The error includes the end of Prometheus's log.
   static Result<std::unique_ptr<PrometheusServer>> start(const std::vector<std::string>& targets,
-                                                          std::chrono::milliseconds ready_timeout = std::chrono::seconds(20)) {
+                                                          std::chrono::milliseconds ready_timeout = vigil::testing::kWaitTimeout) {
     namespace fs = std::filesystem;
     std::string dir_template = (fs::temp_directory_path() / "vigil-prometheus-XXXXXX").string();
     if (::mkdtemp(dir_template.data()) == nullptr)
@@ -274,16 +275,14 @@ class PrometheusServer {
   // Polls `promql` until `predicate(value)` holds or `timeout` passes; returns the last value
   // seen (so a failed expectation shows what Prometheus actually had).
   std::optional<double> wait_for(const std::string& promql, const std::function<bool(double)>& predicate,
-                                 std::chrono::milliseconds timeout) const {
-    auto deadline = std::chrono::steady_clock::now() + timeout;
+                                 std::chrono::milliseconds timeout = kWaitTimeout) const {
     std::optional<double> last;
-    for (;;) {
+    vigil::testing::wait_until(vigil::testing::deadline_after(timeout), [&] {
       std::optional<double> value = query(promql);
       if (value) last = value;
-      if (value && predicate(*value)) return value;
-      if (std::chrono::steady_clock::now() >= deadline) return last;
-      std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    }
+      return value && predicate(*value);
+    });
+    return last;
   }
 
  private:
@@ -320,18 +319,21 @@ class PrometheusServer {
     pid_ = pid;
     port_ = port;
 
-    auto deadline = std::chrono::steady_clock::now() + ready_timeout;
-    while (std::chrono::steady_clock::now() < deadline) {
+    bool exited = false;
+    const bool ready = vigil::testing::wait_until(vigil::testing::deadline_after(ready_timeout), [&] {
       int wstatus = 0;
       if (::waitpid(pid_, &wstatus, WNOHANG) == pid_) {
         pid_ = -1;
-        return Status::IoError("prometheus exited during startup on port " + std::to_string(port) + "; log:\n" +
-                               log_tail());
+        exited = true;
+        return true;
       }
-      Result<HttpResponse> ready = http_get("127.0.0.1", port_, "/-/ready", std::chrono::seconds(2));
-      if (ready && ready->status == 200) return Status::Ok();
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
+      Result<HttpResponse> reply = http_get("127.0.0.1", port_, "/-/ready", std::chrono::seconds(2));
+      return reply && reply->status == 200;
+    });
+    if (exited)
+      return Status::IoError("prometheus exited during startup on port " + std::to_string(port) + "; log:\n" +
+                             log_tail());
+    if (ready) return Status::Ok();
     terminate();
     return Status::IoError("prometheus not ready after " + std::to_string(ready_timeout.count()) + " ms; log:\n" +
                            log_tail());
@@ -340,13 +342,10 @@ class PrometheusServer {
   void terminate() {
     if (pid_ <= 0) return;
     ::kill(pid_, SIGTERM);
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-    while (std::chrono::steady_clock::now() < deadline) {
-      if (::waitpid(pid_, nullptr, WNOHANG) == pid_) {
-        pid_ = -1;
-        return;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    if (vigil::testing::wait_until(vigil::testing::deadline_after(std::chrono::seconds(5)),
+                                   [&] { return ::waitpid(pid_, nullptr, WNOHANG) == pid_; })) {
+      pid_ = -1;
+      return;
     }
     ::kill(pid_, SIGKILL);
     ::waitpid(pid_, nullptr, 0);
