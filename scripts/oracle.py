@@ -218,22 +218,23 @@ def normal_event(raw):
     return json.dumps(raw, sort_keys=True, separators=(",", ":"))
 
 
-def scan_keys(output):
+def alert_keys(output, event_member):
+    """Rule id and event of every alert line: scan prints the event as "event", the store
+    keeps it as "raw"."""
     keys = Counter()
     for line in output.splitlines():
         if line.strip():
             a = json.loads(line)
-            keys[a["rule"]["id"] + " " + normal_event(a["event"])] += 1
+            keys[a["rule"]["id"] + " " + normal_event(a[event_member])] += 1
     return keys
+
+
+def scan_keys(output):
+    return alert_keys(output, "event")
 
 
 def stored_keys(output):
-    keys = Counter()
-    for line in output.splitlines():
-        if line.strip():
-            a = json.loads(line)
-            keys[a["rule"]["id"] + " " + normal_event(a["raw"])] += 1
-    return keys
+    return alert_keys(output, "raw")
 
 
 def key_diff(got, want):
