@@ -590,9 +590,18 @@ net::Response AnalystApi::dispatch(const net::Request& req, const Principal& who
     return net::Response::json(200, hooks_.test_rule(*rule, logs ? *logs : "", format ? *format : "auto"));
   }
 
-  if (route == "tokens") {
+  if (route == "tokens" || route.substr(0, 7) == "tokens/") {
     if (!need(Role::kAdmin)) return forbidden(Role::kAdmin);
     if (!tokens_) return error(404, "tokens are managed by the daemon");
+    if (route != "tokens") {
+      // DELETE /tokens/{name}: revoke. A tenant's admin reaches only its tenant's tokens.
+      if (req.method != "DELETE") return error(405, "use DELETE");
+      const std::string name(route.substr(7));  // the server decoded the path
+      if (Status st = tokens_->revoke(name, who.tenant, who.name); !st.ok()) return from_status(st);
+      std::string out = "{";
+      key(out, "revoked"), append_json_string(out, name);
+      return net::Response::json(200, out + "}");
+    }
     if (get) {
       std::string out = "{\"tokens\":[";
       bool first = true;
@@ -605,6 +614,12 @@ net::Response AnalystApi::dispatch(const net::Request& req, const Principal& who
         out += ',', key(out, "role"), append_json_string(out, to_string(p.role));
         out += ',', key(out, "tenant"), append_json_string(out, p.tenant);
         out += ',', key(out, "created"), append_json_string(out, format_rfc3339_ns(p.created_unix_ns));
+        out += ',', key(out, "expires");
+        if (p.expires_unix_ns) append_json_string(out, format_rfc3339_ns(p.expires_unix_ns));
+        else out += "null";
+        out += ',', key(out, "last_used");
+        if (p.last_used_unix_ns) append_json_string(out, format_rfc3339_ns(p.last_used_unix_ns));
+        else out += "null";
         out += '}';
       }
       out += "]}";
@@ -614,9 +629,13 @@ net::Response AnalystApi::dispatch(const net::Request& req, const Principal& who
     simdjson::dom::object obj;
     net::Response answer;
     if (!parse_object(parser, req.body, &obj, &answer)) return answer;
-    std::optional<std::string> name, role, tenant;
+    for (auto field : obj)
+      if (field.key != "name" && field.key != "role" && field.key != "tenant" && field.key != "expires" &&
+          field.key != "expires_in_days")
+        return error(400, "unknown field '" + std::string(field.key) + "' (name, role, tenant, expires, expires_in_days)");
+    std::optional<std::string> name, role, tenant, expires;
     if (!string_member(obj, "name", &name, &answer) || !string_member(obj, "role", &role, &answer) ||
-        !string_member(obj, "tenant", &tenant, &answer))
+        !string_member(obj, "tenant", &tenant, &answer) || !string_member(obj, "expires", &expires, &answer))
       return answer;
     Principal p;
     p.name = name.value_or("");
@@ -627,11 +646,19 @@ net::Response AnalystApi::dispatch(const net::Request& req, const Principal& who
     p.tenant = tenant.value_or(who.tenant);
     if (!who.all_tenants() && p.tenant != who.tenant)
       return error(403, "a tenant's token can only create tokens of its own tenant");
-    auto token = tokens_->create(p);
+    simdjson::dom::element days;
+    if (obj.at_key("expires_in_days").get(days) == simdjson::SUCCESS && !days.is_null()) {
+      std::int64_t n = 0;
+      if (expires) return error(400, "give 'expires' or 'expires_in_days', not both");
+      if (days.get_int64().get(n) != simdjson::SUCCESS || n < 1 || n > 3650)
+        return error(400, "'expires_in_days' must be a whole number from 1 to 3650");
+      p.expires_unix_ns = now_unix_ns() + n * 86'400'000'000'000;
+    } else if (expires) {
+      if (!parse_rfc3339_ns(*expires, &p.expires_unix_ns))
+        return error(400, "'expires' must be an RFC 3339 time such as 2027-06-30T00:00:00Z");
+    }
+    auto token = tokens_->create(p, who.name);
     if (!token) return from_status(token.error());
-    if (Status st = store_.audit(who.name, "token.create", p.name, std::string(to_string(p.role)) + " tenant " + p.tenant);
-        !st.ok())
-      return from_status(st);
     std::string out = "{";
     key(out, "token"), append_json_string(out, *token);
     out += '}';
@@ -698,14 +725,16 @@ Status AnalystApi::serve(net::HttpServer& server) {
         respond(std::move(r));
         return;
       }
-      auto principal = tokens_ ? tokens_->authenticate(auth->substr(7)) : std::nullopt;
-      if (!principal) {
-        net::Response r = error(401, "unknown token");
-        r.headers.emplace_back("WWW-Authenticate", "Bearer error=\"invalid_token\"");
+      const TokenCheck check = tokens_ ? tokens_->authenticate(auth->substr(7), now_unix_ns(), &who)
+                                       : TokenCheck::kUnknown;
+      if (check != TokenCheck::kValid) {
+        const bool expired = check == TokenCheck::kExpired;
+        net::Response r = error(401, expired ? "token expired" : "unknown token");
+        r.headers.emplace_back("WWW-Authenticate", expired ? "Bearer error=\"invalid_token\", error_description=\"expired\""
+                                                           : "Bearer error=\"invalid_token\"");
         respond(std::move(r));
         return;
       }
-      who = *principal;
     }
     std::unique_lock lock(mu_);
     if (stopping_ || queue_.size() >= options_.max_queued) {

@@ -279,14 +279,14 @@ std::string test_rule(std::string_view yaml, std::string_view logs, std::string_
 }
 
 // Writes the first admin token where only its owner can read it, and says so once.
-Status bootstrap_admin_token(api::TokenStore& tokens, storage::AlertStore& store, const std::string& path,
+Status bootstrap_admin_token(api::TokenStore& tokens, const std::string& path,
                              std::FILE* err) {
   if (!tokens.empty()) return Status::Ok();
   api::Principal admin;
   admin.name = "admin";
   admin.role = api::Role::kAdmin;
   admin.tenant = "*";
-  auto token = tokens.create(admin);
+  auto token = tokens.create(admin, "vigil (first start)");
   if (!token) return token.error();
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) return Status::IoError("api: cannot write the admin token to '" + path + "': " + std::strerror(errno));
@@ -295,7 +295,6 @@ Status bootstrap_admin_token(api::TokenStore& tokens, storage::AlertStore& store
   bool ok = ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size());
   ::close(fd);
   if (!ok) return Status::IoError("api: cannot write the admin token to '" + path + "'");
-  if (Status st = store.audit("vigil", "token.create", "admin", "admin tenant * (first start)"); !st.ok()) return st;
   std::fprintf(err, "vigil: admin token (shown once): %s (also in %s, mode 0600)\n", token->c_str(), path.c_str());
   return Status::Ok();
 }
@@ -346,7 +345,7 @@ Result<std::unique_ptr<DaemonService>> start_analyst_api(DaemonContext& ctx) {
   if (!tokens) return Error(tokens.error());
   fs::path token_file = fs::path(ctx.config.data_dir) / cfg->admin_token_file;
   if (fs::path(cfg->admin_token_file).is_absolute()) token_file = cfg->admin_token_file;
-  if (Status st = bootstrap_admin_token(**tokens, ctx.store, token_file.string(), ctx.err); !st.ok()) return Error(st);
+  if (Status st = bootstrap_admin_token(**tokens, token_file.string(), ctx.err); !st.ok()) return Error(st);
 
   api::ApiHooks hooks;
   LiveRuleSet& live = ctx.rules;

@@ -16,6 +16,7 @@
 #include "app/rules_test_command.h"
 #include "app/run_command.h"
 #include "app/scan_command.h"
+#include "app/tokens_command.h"
 #include "core/cpu.h"
 #include "rules/compiler.h"
 
@@ -231,11 +232,38 @@ int main(int argc, char** argv) {
   forward_replay_cmd->add_option("ids", forward.alert_ids, "Alert ids to replay");
   forward_replay_cmd->add_flag("--all", forward.all, "Every dead letter (of --destination)");
 
+  // vigil tokens list|create|revoke
+  CLI::App* tokens_cmd = app.add_subcommand(
+      "tokens",
+      "API tokens: over the daemon's API with an admin token (--token or VIGIL_TOKEN, --url or\n"
+      "VIGIL_URL), else on the data directory of a stopped daemon (listing works while it runs).");
+  tokens_cmd->require_subcommand(1);
+  vigil::app::TokensOptions tokens;
+  auto tokens_subcommand = [&](const char* name, const char* help) {
+    CLI::App* c = tokens_cmd->add_subcommand(name, help);
+    c->add_option("--data-dir,-d", tokens.data_dir, "The daemon's data directory")->capture_default_str();
+    c->add_option("--url", tokens.url, "The daemon's API (default $VIGIL_URL, else http://127.0.0.1:8080)");
+    c->add_option("--token", tokens.token, "Admin API token (default $VIGIL_TOKEN); none = the data directory");
+    c->add_flag("--json", tokens.json, "Print the API's JSON answer");
+    c->callback([&tokens, name] { tokens.action = name; });
+    return c;
+  };
+  tokens_subcommand("list", "Tokens with role, tenant, created, expiry and last use (never the secrets)");
+  CLI::App* token_create_cmd = tokens_subcommand("create", "Create a token; prints the secret once, on stdout");
+  token_create_cmd->add_option("name", tokens.name, "A unique name (who or what uses it)")->required();
+  token_create_cmd->add_option("--role", tokens.role, "viewer, analyst or admin")->capture_default_str();
+  token_create_cmd->add_option("--tenant", tokens.tenant, "Tenant it may see; * = all (default: the caller's own)");
+  token_create_cmd->add_option("--expires", tokens.expires, "Expiry as an RFC 3339 time");
+  token_create_cmd->add_option("--expires-in-days", tokens.expires_in_days, "Expiry in days from now (1 to 3650)");
+  tokens_subcommand("revoke", "Revoke a token by name; it stops working at once")
+      ->add_option("name", tokens.name, "The token's name")->required();
+
   CLI11_PARSE(app, argc, argv);
 
   if (*run_cmd) return vigil::app::run_daemon(run);
   if (*alerts_list_cmd) return vigil::app::run_alerts_list(alerts_list, stdout, stderr);
   if (!alerts_action.action.empty()) return vigil::app::run_alerts_action(alerts_action, stdout, stderr);
+  if (!tokens.action.empty()) return vigil::app::run_tokens(tokens, stdout, stderr);
   if (*forward_status_cmd) return vigil::app::run_forward_status(forward, stdout, stderr);
   if (*forward_dead_cmd) return vigil::app::run_forward_dead_letters(forward, stdout, stderr);
   if (*forward_replay_cmd) return vigil::app::run_forward_replay(forward, stdout, stderr);

@@ -44,6 +44,7 @@ constexpr std::size_t kRetentionChunk = 1000;
 
 // The audit log's keys in the meta column family: prefix + big-endian time ns + sequence.
 constexpr std::string_view kAuditPrefix = "audit/";
+constexpr std::string_view kTokenPrefix = "token/";
 
 // History and audit values: strings, each as a 4-byte big-endian length and its bytes.
 void append_field(std::string* out, std::string_view s) {
@@ -580,6 +581,50 @@ Status AlertStore::audit(std::string_view actor, std::string_view action, std::s
   rocksdb::Status s = handles_->db->Write(wo, &batch);
   if (!s.ok()) return from_rocksdb(s, "writing an audit entry");
   return Status::Ok();
+}
+
+Status AlertStore::put_token_record(std::string_view hash, std::string_view value, const TokenAudit* audit,
+                                    bool durable) {
+  if (read_only_) return Status::InvalidArgument("storage: tokens cannot be changed on a read-only store");
+  std::lock_guard lock(write_mutex_);
+  rocksdb::WriteBatch batch;
+  rocksdb::Status s = batch.Put(handles_->cf(kMetaCf), std::string(kTokenPrefix) + std::string(hash), slice(value));
+  if (!s.ok()) return from_rocksdb(s, "adding a token");
+  if (audit) {
+    if (Status st = add_audit(batch, now_ns(), audit->actor, audit->action, audit->target, audit->detail); !st.ok())
+      return st;
+  }
+  rocksdb::WriteOptions wo;
+  wo.sync = sync_ && durable;
+  s = handles_->db->Write(wo, &batch);
+  if (!s.ok()) return from_rocksdb(s, "writing a token");
+  return Status::Ok();
+}
+
+Status AlertStore::delete_token_record(std::string_view hash, const TokenAudit* audit) {
+  if (read_only_) return Status::InvalidArgument("storage: tokens cannot be changed on a read-only store");
+  std::lock_guard lock(write_mutex_);
+  rocksdb::WriteBatch batch;
+  rocksdb::Status s = batch.Delete(handles_->cf(kMetaCf), std::string(kTokenPrefix) + std::string(hash));
+  if (!s.ok()) return from_rocksdb(s, "deleting a token");
+  if (audit) {
+    if (Status st = add_audit(batch, now_ns(), audit->actor, audit->action, audit->target, audit->detail); !st.ok())
+      return st;
+  }
+  rocksdb::WriteOptions wo;
+  wo.sync = sync_;
+  s = handles_->db->Write(wo, &batch);
+  if (!s.ok()) return from_rocksdb(s, "writing a token deletion");
+  return Status::Ok();
+}
+
+Result<std::vector<std::pair<std::string, std::string>>> AlertStore::token_records() const {
+  std::vector<std::pair<std::string, std::string>> out;
+  std::unique_ptr<rocksdb::Iterator> it(handles_->db->NewIterator(rocksdb::ReadOptions(), handles_->cf(kMetaCf)));
+  for (it->Seek(slice(kTokenPrefix)); it->Valid() && it->key().starts_with(slice(kTokenPrefix)); it->Next())
+    out.emplace_back(it->key().ToString().substr(kTokenPrefix.size()), it->value().ToString());
+  if (!it->status().ok()) return Error(from_rocksdb(it->status(), "reading tokens"));
+  return out;
 }
 
 Result<AuditPage> AlertStore::audit_log(std::size_t limit, std::string_view cursor) const {

@@ -193,6 +193,19 @@ class AlertStore {
   // The audit log, newest first; `cursor` = next_cursor of the previous page.
   Result<AuditPage> audit_log(std::size_t limit, std::string_view cursor) const;
 
+  // API token records (api/tokens.h owns their encoding): key = the token's hash, in the meta
+  // column family. put/delete write the record and `audit` (when given) in one WriteBatch, so a
+  // token never exists without the entry that says who made it. `durable` = false for records
+  // whose loss in a crash is harmless (a token's last-used time).
+  struct TokenAudit {
+    std::string_view actor, action, target, detail;
+  };
+  Status put_token_record(std::string_view hash, std::string_view value, const TokenAudit* audit,
+                          bool durable = true);
+  Status delete_token_record(std::string_view hash, const TokenAudit* audit);
+  // Every token record as (hash, value).
+  Result<std::vector<std::pair<std::string, std::string>>> token_records() const;
+
   // Grouping: `policy` decides each alert's group; `max_window_ns` bounds every window it gives
   // (used to rebuild the open groups from the alerts of the last max_window_ns). Writers only.
   Status set_grouping(GroupingPolicy policy, std::int64_t max_window_ns);

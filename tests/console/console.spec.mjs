@@ -212,6 +212,26 @@ try {
   await page.click('#tester-run');
   await page.locator('#tester-results .errors li').first().waitFor();
 
+  // ---- tokens: create one (secret shown once), see it listed, revoke it ----
+  step('tokens');
+  await page.click('nav a[data-view=tokens]');
+  await page.locator('#tokens tbody tr[data-name="admin"]').waitFor();
+  await page.fill('input[name=token-name]', 'console-made');
+  await page.selectOption('select[name=token-role]', 'viewer');
+  await page.click('#token-form button[type=submit]');
+  const made = (await page.locator('#token-value').textContent()).trim();
+  assert.match(made, /^vgl_[0-9a-f]{64}$/, 'the new token is shown once');
+  await page.locator('#tokens tbody tr[data-name="console-made"]').waitFor();
+  const who = await fetch(BASE + '/api/v1/whoami', { headers: { Authorization: 'Bearer ' + made } });
+  assert.equal(who.status, 200, 'the token made in the console works');
+  assert.ok((await apiGet('/tokens')).tokens.find((t) => t.name === 'console-made' && t.expires), 'it expires (90 days by default)');
+  page.once('dialog', (d) => d.accept());
+  await page.click('#tokens tbody tr[data-name="console-made"] button.revoke');
+  await page.locator('#tokens tbody tr[data-name="console-made"]').waitFor({ state: 'detached' });
+  const gone = await fetch(BASE + '/api/v1/whoami', { headers: { Authorization: 'Bearer ' + made } });
+  assert.equal(gone.status, 401, 'the revoked token stops working');
+  await shot('07b-tokens');
+
   // ---- sign out: the token is gone ----
   step('sign out');
   await page.click('#logout');

@@ -161,6 +161,64 @@ TEST_F(ApiTest, ATokenNeverCreatesOneWithMoreRightsOrAWiderScope) {
   EXPECT_EQ(call("POST", "/api/v1/tokens", admin_, R"({"name":"x5","role":"admin","tenant":"*"})").status, 200);
 }
 
+// Security finding (medium): tokens could not be revoked and never expired. Revoked tokens stop
+// at once; expired ones answer "token expired"; the list shows expiry and last use, never secrets.
+TEST_F(ApiTest, TokensAreRevokedExpireAndShowTheirLastUse) {
+  const std::string gone = make_token("to-revoke", "viewer", "tenant-a");
+  ASSERT_EQ(call("GET", "/api/v1/whoami", gone).status, 200);
+  HttpReply listed = call("GET", "/api/v1/tokens", admin_);
+  ASSERT_EQ(listed.status, 200);
+  EXPECT_EQ(listed.body.find("vgl_"), std::string::npos) << "secrets are never listed";
+  Json l(listed.body);
+  ASSERT_TRUE(l.ok);
+  bool found = false;
+  for (simdjson::dom::element t : l.doc["tokens"].get_array()) {
+    if (str(t, "name") != "to-revoke") continue;
+    found = true;
+    EXPECT_NE(str(t, "last_used").find('T'), std::string::npos) << "used once already: " << listed.body;
+    EXPECT_TRUE(t["expires"].is_null()) << listed.body;
+  }
+  EXPECT_TRUE(found) << listed.body;
+  // A tenant's admin cannot reach another tenant's token, nor an all-tenant one.
+  const std::string admin_b = make_token("admin-b-revoker", "admin", "tenant-b");
+  EXPECT_EQ(call("DELETE", "/api/v1/tokens/to-revoke", admin_b).status, 404);
+  EXPECT_EQ(call("DELETE", "/api/v1/tokens/admin", admin_b).status, 404);
+  EXPECT_EQ(call("DELETE", "/api/v1/tokens/to-revoke", make_token("analyst-revoker", "analyst", "*")).status, 403);
+  HttpReply revoked = call("DELETE", "/api/v1/tokens/to-revoke", admin_);
+  EXPECT_EQ(revoked.status, 200) << revoked.body;
+  HttpReply after = call("GET", "/api/v1/whoami", gone);
+  EXPECT_EQ(after.status, 401);
+  EXPECT_NE(after.body.find("unknown token"), std::string::npos) << after.body;
+  EXPECT_EQ(call("DELETE", "/api/v1/tokens/to-revoke", admin_).status, 404);
+  HttpReply audit = call("GET", "/api/v1/audit?limit=20", admin_);
+  EXPECT_NE(audit.body.find(R"("action":"token.revoke","target":"to-revoke")"), std::string::npos) << audit.body;
+
+  // Expiry: in the past is refused; a token given 2 s stops working by itself.
+  EXPECT_EQ(call("POST", "/api/v1/tokens", admin_, R"({"name":"old","role":"viewer","expires":"2020-01-01T00:00:00Z"})").status, 400);
+  EXPECT_EQ(call("POST", "/api/v1/tokens", admin_, R"({"name":"n","role":"viewer","expires_in_days":0})").status, 400);
+  EXPECT_EQ(call("POST", "/api/v1/tokens", admin_, R"({"name":"n","role":"viewer","expiry":"1d"})").status, 400);
+  HttpReply yearly = call("POST", "/api/v1/tokens", admin_, R"({"name":"yearly","role":"viewer","expires_in_days":365})");
+  ASSERT_EQ(yearly.status, 200) << yearly.body;
+  const auto soon = std::chrono::system_clock::now() + 2s;
+  const std::time_t t = std::chrono::system_clock::to_time_t(soon);
+  char when[32];
+  std::strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
+  HttpReply brief = call("POST", "/api/v1/tokens", admin_,
+                         std::string(R"({"name":"brief","role":"viewer","expires":")") + when + R"("})");
+  ASSERT_EQ(brief.status, 200) << brief.body;
+  Json b(brief.body);
+  ASSERT_TRUE(b.ok);
+  const std::string brief_token = str(b.doc, "token");
+  HttpReply expired;
+  ASSERT_TRUE(wait_until(deadline_after(20s), [&] {
+    expired = call("GET", "/api/v1/whoami", brief_token);
+    return expired.status == 401;
+  })) << expired.status << " " << expired.body;
+  EXPECT_NE(expired.body.find("token expired"), std::string::npos) << expired.body;
+  EXPECT_NE(call("GET", "/api/v1/tokens", admin_).body.find(R"("name":"yearly","role":"viewer","tenant":"*")"),
+            std::string::npos);
+}
+
 TEST_F(ApiTest, HealthAndOpenApiNeedNoToken) {
   HttpReply h = call("GET", "/api/v1/health", "");
   ASSERT_EQ(h.status, 200);
@@ -509,6 +567,54 @@ TEST(ApiCliTest, AlertsCommandOverTheApiAndOnTheDataDirectory) {
   EXPECT_NE(stats.out.find(R"("by_status":{"closed":1,"new":1})"), std::string::npos) << stats.out;
   RunResult missing = RunVigil("alerts show 00000000000000000000000000000000 --data-dir " + (dir / "data").string(), dir);
   EXPECT_EQ(missing.exit_code, 1);
+  fs::remove_all(dir);
+}
+
+// `vigil tokens`: create, list and revoke over the API, and on a stopped daemon's data
+// directory (how an operator gets back in after losing every admin token).
+TEST(ApiCliTest, TokensCommandOverTheApiAndOnTheDataDirectory) {
+  fs::path dir = MakeTempDir("vigil-tokens-cli");
+  const std::string data = " --data-dir " + (dir / "data").string();
+  std::string recovered;
+  {
+    Daemon d(dir, config());
+    ASSERT_TRUE(d.start()) << d.log();
+    std::string admin = Slurp(dir / "data" / "admin.token");
+    admin.pop_back();
+    const std::string api = " --url http://127.0.0.1:" + std::to_string(d.port("http")) + " --token " + admin;
+    RunResult created = RunVigil("tokens create ops --role analyst --tenant alpha --expires-in-days 30" + api, dir);
+    ASSERT_EQ(created.exit_code, 0) << created.err;
+    std::string ops = created.out.substr(0, created.out.find('\n'));
+    EXPECT_EQ(ops.rfind("vgl_", 0), 0u) << created.out;
+    EXPECT_EQ(http_request(d.port("http"), "GET", "/api/v1/whoami", "", {{"Authorization", "Bearer " + ops}}).body,
+              R"({"name":"ops","role":"analyst","tenant":"alpha"})");
+    RunResult list = RunVigil("tokens list" + api, dir);
+    ASSERT_EQ(list.exit_code, 0) << list.err;
+    EXPECT_NE(list.out.find("ops"), std::string::npos) << list.out;
+    EXPECT_EQ(list.out.find("vgl_"), std::string::npos) << list.out;
+    RunResult revoked = RunVigil("tokens revoke ops" + api, dir);
+    ASSERT_EQ(revoked.exit_code, 0) << revoked.err;
+    EXPECT_EQ(http_request(d.port("http"), "GET", "/api/v1/whoami", "", {{"Authorization", "Bearer " + ops}}).status, 401);
+    EXPECT_EQ(RunVigil("tokens revoke ops" + api, dir).exit_code, 1);
+    // Listing works on the data directory while the daemon runs; changes do not.
+    RunResult local_list = RunVigil("tokens list --json" + data, dir);
+    EXPECT_EQ(local_list.exit_code, 0) << local_list.err;
+    EXPECT_NE(local_list.out.find(R"("name":"admin")"), std::string::npos) << local_list.out;
+    RunResult refused = RunVigil("tokens create other" + data, dir);
+    EXPECT_EQ(refused.exit_code, 2);
+    EXPECT_NE(refused.err.find("daemon is running"), std::string::npos) << refused.err;
+    ASSERT_EQ(d.stop(), 0);
+    RunResult local = RunVigil("tokens create recovery --role admin --tenant '*'" + data, dir);
+    ASSERT_EQ(local.exit_code, 0) << local.err;
+    recovered = local.out.substr(0, local.out.find('\n'));
+  }
+  Daemon again(dir, config());
+  ASSERT_TRUE(again.start()) << again.log();
+  const auto whoami = [&](const std::string& token) {
+    return http_request(again.port("http"), "GET", "/api/v1/whoami", "", {{"Authorization", "Bearer " + token}});
+  };
+  EXPECT_EQ(whoami(recovered).body, R"({"name":"recovery","role":"admin","tenant":"*"})");
+  EXPECT_EQ(again.stop(), 0);
   fs::remove_all(dir);
 }
 
