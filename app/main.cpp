@@ -1,6 +1,7 @@
 // vigil: Sigma detection at Hyperscan speed. Command-line entry point.
 #include <CLI/CLI.hpp>
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -29,6 +30,9 @@ constexpr const char* kDescription =
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Everything vigil creates (the alert store, tokens, checkpoints, caches) is for its owner
+  // alone: the store holds every tenant's alerts.
+  ::umask(077);
   if (const char* missing = vigil::missing_cpu_feature()) {
     std::fprintf(stderr,
                  "vigil: this build uses %s, which this CPU does not have; build vigil again with "

@@ -126,6 +126,8 @@ int run_daemon(const RunOptions& opt) {
     std::fprintf(err, "vigil run: %s\n", store.error().to_string().c_str());
     return 2;
   }
+  if (!(*store)->permission_warning().empty())
+    std::fprintf(err, "vigil run: WARNING: %s\n", (*store)->permission_warning().c_str());
 
   Metrics metrics;
   // vigil_alerts_total{level} counts what the store holds: every commit, the pipeline's and

@@ -1,5 +1,11 @@
 #include "storage/alert_store.h"
 
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
 #include <stdlib.h>  // mkdtemp
 
 #include <algorithm>
@@ -221,6 +227,42 @@ AlertStore::~AlertStore() {
 
 std::int64_t AlertStore::now_ns() const { return clock_ ? clock_() : system_now_ns(); }
 
+namespace {
+
+// The store holds every tenant's alerts and the token hashes: no other local user may read it.
+// A directory or file open to group or others is narrowed to the owner (0700 / 0600) and the
+// change reported; files RocksDB creates later get the process umask, which `vigil` sets to 077.
+std::string octal_mode(unsigned mode) {
+  char buf[8];
+  std::snprintf(buf, sizeof buf, "%04o", mode & 07777);
+  return buf;
+}
+
+Status restrict_to_owner(const std::string& dir, std::string* warning) {
+  struct stat st {};
+  if (::stat(dir.c_str(), &st) != 0)
+    return Status::IoError("storage: cannot stat data directory '" + dir + "': " + std::strerror(errno));
+  const unsigned dir_mode = st.st_mode & 07777;
+  std::size_t files_narrowed = 0;
+  if ((dir_mode & 077) != 0 && ::chmod(dir.c_str(), dir_mode & 07700) != 0)
+    return Status::IoError("storage: data directory '" + dir + "' is readable by other local users (mode " +
+                           octal_mode(dir_mode) + ") and cannot be narrowed: " + std::strerror(errno) +
+                           "; run chmod 700 on it");
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    struct stat fst {};
+    if (::lstat(entry.path().c_str(), &fst) != 0 || !S_ISREG(fst.st_mode) || (fst.st_mode & 077) == 0) continue;
+    if (::chmod(entry.path().c_str(), fst.st_mode & 07700) == 0) ++files_narrowed;
+  }
+  if ((dir_mode & 077) != 0 || files_narrowed > 0)
+    *warning = "data directory '" + dir + "' was readable by other local users (directory mode " +
+               octal_mode(dir_mode) + ", " + std::to_string(files_narrowed) +
+               " file(s) open to group or others); narrowed to the owner (0700, files 0600)";
+  return Status::Ok();
+}
+
+}  // namespace
+
 Result<std::unique_ptr<AlertStore>> AlertStore::open(const StoreOptions& options) {
   if (options.dir.empty()) return Error(Status::InvalidArgument("storage: data directory not set"));
   std::error_code ec;
@@ -230,8 +272,11 @@ Result<std::unique_ptr<AlertStore>> AlertStore::open(const StoreOptions& options
   fs::create_directories(options.dir, ec);
   if (ec)
     return Error(Status::IoError("storage: cannot create data directory '" + options.dir + "': " + ec.message()));
+  std::string permission_warning;
+  if (Status st = restrict_to_owner(options.dir, &permission_warning); !st.ok()) return Error(std::move(st));
 
   std::unique_ptr<AlertStore> store(new AlertStore());
+  store->permission_warning_ = std::move(permission_warning);
   store->dir_ = options.dir;
   store->sync_ = options.sync;
   store->clock_ = options.clock;

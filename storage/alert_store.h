@@ -238,6 +238,9 @@ class AlertStore {
 
   const std::string& dir() const { return dir_; }
   bool read_only() const { return read_only_; }
+  // Non-empty when open() found the data directory or its files readable by other local users
+  // and narrowed them (the caller says so loudly).
+  const std::string& permission_warning() const { return permission_warning_; }
 
  private:
   struct Handles;
@@ -252,6 +255,7 @@ class AlertStore {
   std::string secondary_dir_;  // read-only stores: the secondary instance's own log directory
   bool read_only_ = false;
   bool sync_ = true;
+  std::string permission_warning_;
   std::function<std::int64_t()> clock_;
   std::unique_ptr<Handles> handles_;
   std::vector<CommitExtension*> extensions_;  // guarded by write_mutex_
