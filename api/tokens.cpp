@@ -1,26 +1,17 @@
 #include "api/tokens.h"
 
-#include <openssl/evp.h>
 #include <openssl/rand.h>
 
 #include <algorithm>
 #include <chrono>
 
+#include "core/hex.h"
+#include "net/hmac.h"
 #include "storage/alert_codec.h"
 
 namespace vigil::api {
 
 namespace {
-
-std::string hex(const unsigned char* data, std::size_t n) {
-  static const char* digits = "0123456789abcdef";
-  std::string out;
-  for (std::size_t i = 0; i < n; ++i) {
-    out.push_back(digits[data[i] >> 4]);
-    out.push_back(digits[data[i] & 15]);
-  }
-  return out;
-}
 
 // Value: role byte, 8-byte created time, name NUL tenant, then NUL, 8-byte expiry and 8-byte
 // last-used time. Records written before expiry existed end after the tenant.
@@ -84,13 +75,6 @@ bool parse_role(std::string_view text, Role* out) {
   return true;
 }
 
-std::string sha256_hex(std::string_view text) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_Digest(text.data(), text.size(), digest, &len, EVP_sha256(), nullptr);
-  return hex(digest, len);
-}
-
 Result<std::unique_ptr<TokenStore>> TokenStore::open(storage::AlertStore& store) {
   std::unique_ptr<TokenStore> tokens(new TokenStore(store));
   auto records = store.token_records();
@@ -117,8 +101,8 @@ Result<std::string> TokenStore::create(const Principal& who, std::string_view ac
     return Error(Status::InvalidArgument("the token's expiry is in the past"));
   unsigned char random[32];
   if (RAND_bytes(random, sizeof random) != 1) return Error(Status::Internal("api: no random bytes for a token"));
-  std::string token = "vgl_" + hex(random, sizeof random);
-  std::string hash = sha256_hex(token);
+  std::string token = "vgl_" + to_hex(std::string_view(reinterpret_cast<const char*>(random), sizeof random));
+  std::string hash = net::sha256_hex(token);
   std::lock_guard lock(mu_);
   for (const auto& [h, existing] : by_hash_)
     if (existing.name == who.name) return Error(Status::InvalidArgument("a token named '" + who.name + "' exists"));
@@ -148,7 +132,7 @@ Status TokenStore::revoke(std::string_view name, std::string_view tenant_scope, 
 
 TokenCheck TokenStore::authenticate(std::string_view token, std::int64_t now_ns, Principal* who) {
   if (token.size() > 200) return TokenCheck::kUnknown;
-  std::string hash = sha256_hex(token);
+  std::string hash = net::sha256_hex(token);
   std::lock_guard lock(mu_);
   auto it = by_hash_.find(hash);
   if (it == by_hash_.end()) return TokenCheck::kUnknown;

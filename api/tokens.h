@@ -64,7 +64,4 @@ class TokenStore {
 // Wall-clock now in ns since the epoch.
 std::int64_t now_unix_ns();
 
-// Hex SHA-256 of `text`.
-std::string sha256_hex(std::string_view text);
-
 }  // namespace vigil::api

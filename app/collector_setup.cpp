@@ -5,6 +5,7 @@
 #include "collectors/stdin_source.h"
 #include "collectors/syslog_tcp.h"
 #include "collectors/syslog_udp.h"
+#include "net/hmac.h"
 
 namespace vigil::app {
 
@@ -104,6 +105,9 @@ Result<std::vector<std::unique_ptr<RunningCollector>>> start_collectors(Collecto
         o.name = c.name;
         o.defaults = source_of(c);
         o.bearer_token = c.token;
+        for (const IngestTokenConfig& t : c.tokens)
+          o.tokens.push_back(collectors::IngestToken{t.token.empty() ? t.token_sha256 : net::sha256_hex(t.token),
+                                                     t.tenant, t.system});
         o.max_record_bytes = cfg.max_record_bytes;
         o.batch_max_records = cfg.batch_max_records;
         auto col = collectors::HttpIngest::create(*ctx.http, ctx.pipeline, o);

@@ -81,6 +81,7 @@ int run_daemon(const RunOptions& opt) {
     return 2;
   }
   const Config& cfg = *config;
+  for (const std::string& w : exposure_warnings(cfg)) std::fprintf(err, "vigil run: warning: %s\n", w.c_str());
 
   std::vector<SourceRule> source_rules;
   for (const SourceRuleConfig& r : cfg.sources)

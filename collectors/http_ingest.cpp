@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/ascii.h"
+#include "net/hmac.h"
 
 namespace vigil::collectors {
 
@@ -97,13 +98,6 @@ struct Job {
   std::vector<IngestBatch> batches;
 };
 
-bool constant_time_equal(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  unsigned char diff = 0;
-  for (std::size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
-  return diff == 0;
-}
-
 }  // namespace
 
 struct HttpIngest::Impl {
@@ -140,11 +134,31 @@ void HttpIngest::Impl::handle(const net::Request& req, net::Responder respond) {
     std::lock_guard lock(mutex);
     if (!running) return respond(net::Response::error(503, "http ingest " + options.name + " is not running"));
   }
-  if (!options.bearer_token.empty()) {
+  // A web page must never plant events: a browser's cross-site "simple request" (text/plain or
+  // a form, no preflight) always carries Origin (and Sec-Fetch-Site in current browsers); log
+  // shippers send neither. (Sec-Fetch-Mode alone is not a browser: Node's fetch sends it.)
+  if (req.header("Origin") || req.header("Sec-Fetch-Site"))
+    return respond(net::Response::error(403, "ingest does not take requests from web pages (Origin header)"));
+  if (const auto type = req.header("Content-Type");
+      type && type->size() >= 19 && ascii_iequals(type->substr(0, 19), "multipart/form-data"))
+    return respond(net::Response::error(415, "ingest takes NDJSON or text lines, not a form upload"));
+
+  const IngestToken* bound = nullptr;
+  if (!options.bearer_token.empty() || !options.tokens.empty()) {
     const std::string_view auth = req.header("Authorization").value_or("");
     const std::string_view scheme = "Bearer ";
-    if (auth.size() < scheme.size() || !ascii_iequals(auth.substr(0, scheme.size()), scheme) ||
-        !constant_time_equal(auth.substr(scheme.size()), options.bearer_token)) {
+    bool valid = false;
+    if (auth.size() > scheme.size() && ascii_iequals(auth.substr(0, scheme.size()), scheme)) {
+      const std::string_view presented = auth.substr(scheme.size());
+      if (!options.bearer_token.empty() && net::equal_constant_time(presented, options.bearer_token)) valid = true;
+      if (!valid && !options.tokens.empty() && presented.size() <= 512) {
+        const std::string digest = net::sha256_hex(presented);
+        for (const IngestToken& t : options.tokens)
+          if (net::equal_constant_time(digest, t.sha256)) bound = &t;
+        valid = bound != nullptr;
+      }
+    }
+    if (!valid) {
       net::Response r = net::Response::error(401, "a valid bearer token is required");
       r.headers.emplace_back("WWW-Authenticate", "Bearer");
       return respond(std::move(r));
@@ -159,6 +173,19 @@ void HttpIngest::Impl::handle(const net::Request& req, net::Responder respond) {
   source->product = pick(req, "X-Vigil-Product", "product", options.defaults.product);
   source->category = pick(req, "X-Vigil-Category", "category", options.defaults.category);
   source->service = pick(req, "X-Vigil-Service", "service", options.defaults.service);
+  if (bound) {
+    // The token decides whose events these are; a request may repeat it but not change it.
+    const bool named_tenant = req.header("X-Vigil-Tenant") || req.query_param("tenant");
+    if (named_tenant && source->tenant != bound->tenant)
+      return respond(net::Response::error(403, "this token sends events of tenant '" + bound->tenant + "' only"));
+    source->tenant = bound->tenant;
+    if (!bound->system.empty()) {
+      const bool named_system = req.header("X-Vigil-System") || req.query_param("system");
+      if (named_system && source->system != bound->system)
+        return respond(net::Response::error(403, "this token sends events of system '" + bound->system + "' only"));
+      source->system = bound->system;
+    }
+  }
   const std::string format_name = pick(req, "X-Vigil-Format", "format", "");
   if (!format_name.empty() && !parse_log_format(format_name, &source->format))
     return respond(net::Response::error(400, "unknown format '" + format_name + "'"));

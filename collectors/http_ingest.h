@@ -6,8 +6,10 @@
 //        --data-binary @events.ndjson http://127.0.0.1:8080/ingest   (one command line)
 //   -> 200 {"accepted":N} once the records' batches are durable in the store,
 //      503 {"error":"..."} when the pipeline could not commit them (the client retries),
-//      400 bad format name or undecodable gzip, 401 missing/wrong bearer token,
-//      413 body (or decompressed body) too large, 415 unknown Content-Encoding.
+//      400 bad format name or undecodable gzip, 401 missing/wrong bearer token, 403 a request
+//      from a web page (Origin or Sec-Fetch-Site header: shippers send neither, browsers
+//      do) or naming a tenant its token is not bound to, 413 body (or decompressed body) too
+//      large, 415 unknown Content-Encoding or a form upload (multipart/form-data).
 //
 // Who and what: tenant, system, logsource (product/category/service) and format come from the
 // headers X-Vigil-Tenant, X-Vigil-System, X-Vigil-Product, X-Vigil-Category, X-Vigil-Service,
@@ -26,6 +28,7 @@
 #include <cstddef>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "core/ingest.h"
 #include "core/status.h"
@@ -33,13 +36,21 @@
 
 namespace vigil::collectors {
 
+// A token bound to a tenant: requests carrying it are that tenant's (and that system's, when
+// set); a request naming another tenant or system is refused (403).
+struct IngestToken {
+  std::string sha256;  // lowercase hex SHA-256 of the token (the token itself is not kept)
+  std::string tenant, system;
+};
+
 struct HttpIngestOptions {
   std::string name = "http";  // Default: "http" (collector label in metrics and alerts)
   std::string path = "/ingest";  // Default: "/ingest"
   // Tenant, system, logsource and format for requests that do not say; collector and peer are
   // set by the collector.
   SourceInfo defaults;
-  std::string bearer_token;  // Default: "" (no token required); else "Authorization: Bearer <token>"
+  std::string bearer_token;  // Default: "" (no token required); else "Authorization: Bearer <token>", any tenant
+  std::vector<IngestToken> tokens;  // Default: none. With bearer_token or tokens, a token is required
   std::size_t max_record_bytes = 1u << 20;   // Default: 1 MiB; longer lines are cut, flagged oversize
   std::size_t max_decoded_bytes = 256u << 20;  // Default: 256 MiB of decompressed body (413 above)
   std::size_t batch_max_records = 4096;      // Default: 4096 records per batch

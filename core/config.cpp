@@ -33,7 +33,7 @@ class Reader : public ConfigReader {
   Status collector(const YAML::Node& n, CollectorConfig* c) const {
     if (auto st = check_keys(n, "collector",
                              {"name", "type", "listen", "tls", "paths", "poll_interval_ms",
-                              "max_connections", "idle_timeout_s", "token", "tenant", "system",
+                              "max_connections", "idle_timeout_s", "token", "tokens", "tenant", "system",
                               "logsource", "format"});
         !st.ok())
       return st;
@@ -58,6 +58,14 @@ class Reader : public ConfigReader {
     if (auto st = integer(n, "max_connections", &c->max_connections, 1, 1000000); !st.ok()) return st;
     if (auto st = integer(n, "idle_timeout_s", &c->idle_timeout_s, 1, 86400); !st.ok()) return st;
     if (auto st = string(n, "token", &c->token); !st.ok()) return st;
+    if (YAML::Node list = n["tokens"]; list.IsDefined() && !list.IsNull()) {
+      if (!list.IsSequence()) return error(list, "'tokens' must be a list of {tenant, token_file | token_sha256}");
+      for (const auto& item : list) {
+        IngestTokenConfig t;
+        if (auto st = ingest_token(item, &t); !st.ok()) return st;
+        c->tokens.push_back(std::move(t));
+      }
+    }
     if (auto st = string(n, "tenant", &c->source.tenant); !st.ok()) return st;
     if (auto st = string(n, "system", &c->source.system); !st.ok()) return st;
     if (auto st = logsource(n, &c->source.product, &c->source.category, &c->source.service); !st.ok())
@@ -78,6 +86,35 @@ class Reader : public ConfigReader {
       case CollectorKind::kHttp:
       case CollectorKind::kStdin:
         break;
+    }
+    return Status::Ok();
+  }
+
+  Status ingest_token(const YAML::Node& n, IngestTokenConfig* t) const {
+    if (auto st = check_keys(n, "ingest token", {"tenant", "system", "token_file", "token_sha256"}); !st.ok())
+      return st;
+    t->line = n.Mark().line + 1;
+    std::string file;
+    if (auto st = string(n, "tenant", &t->tenant); !st.ok()) return st;
+    if (auto st = string(n, "system", &t->system); !st.ok()) return st;
+    if (auto st = string(n, "token_file", &file); !st.ok()) return st;
+    if (auto st = string(n, "token_sha256", &t->token_sha256); !st.ok()) return st;
+    if (t->tenant.empty()) return error(n, "an ingest token needs the 'tenant' its events belong to");
+    if (file.empty() == t->token_sha256.empty())
+      return error(n, "an ingest token needs exactly one of 'token_file' or 'token_sha256'");
+    if (!t->token_sha256.empty() &&
+        (t->token_sha256.size() != 64 || t->token_sha256.find_first_not_of("0123456789abcdef") != std::string::npos))
+      return error(n["token_sha256"], "'token_sha256' must be 64 lowercase hex digits (sha256sum of the token)");
+    if (!file.empty()) {
+      std::ifstream in(file, std::ios::binary);
+      if (!in) return error(n["token_file"], "cannot read token_file '" + file + "': " + std::strerror(errno));
+      std::stringstream text;
+      text << in.rdbuf();
+      t->token = text.str();
+      while (!t->token.empty() && (t->token.back() == '\n' || t->token.back() == '\r' || t->token.back() == ' '))
+        t->token.pop_back();
+      if (t->token.size() < 16)
+        return error(n["token_file"], "the token in '" + file + "' is shorter than 16 characters");
     }
     return Status::Ok();
   }
@@ -135,12 +172,14 @@ class Reader : public ConfigReader {
         c->metrics_enabled = false;
       } else if (!m.IsNull()) {
         if (auto st = check_keys(m, "metrics", {"listen", "enabled"}); !st.ok()) return st;
+        c->metrics_line = m.Mark().line + 1;
         if (auto st = listen(m, "listen", &c->metrics_listen); !st.ok()) return st;
         if (auto st = boolean(m, "enabled", &c->metrics_enabled); !st.ok()) return st;
       }
     }
     if (YAML::Node h = root["http"]; h.IsDefined() && !h.IsNull()) {
       if (auto st = check_keys(h, "http", {"listen", "tls", "enabled"}); !st.ok()) return st;
+      c->http_line = h.Mark().line + 1;
       if (auto st = listen(h, "listen", &c->http_listen); !st.ok()) return st;
       if (auto st = tls(h, "tls", &c->http_tls); !st.ok()) return st;
       if (auto st = boolean(h, "enabled", &c->http_enabled); !st.ok()) return st;
@@ -156,6 +195,13 @@ class Reader : public ConfigReader {
           return error(item, "two collectors are named '" + cc.name + "'; names label metrics and must be unique");
         if (cc.kind == CollectorKind::kHttp && !c->http_enabled)
           return error(item, "an http collector needs the http server (http: enabled: true)");
+        // Off loopback, an ingest without a token lets anyone who reaches the port plant alerts
+        // under any tenant.
+        if (cc.kind == CollectorKind::kHttp && !is_loopback_host(c->http_listen.host) && cc.token.empty() &&
+            cc.tokens.empty())
+          return error(item, "collector '" + cc.name + "' takes events from the network (http listen " +
+                                 c->http_listen.text() +
+                                 ") without a token: set 'tokens' (one per tenant) or 'token', or listen on 127.0.0.1");
         c->collectors.push_back(std::move(cc));
       }
     }
@@ -173,6 +219,34 @@ class Reader : public ConfigReader {
 };
 
 }  // namespace
+
+bool is_loopback_host(const std::string& host) {
+  return host == "localhost" || host == "::1" || host == "[::1]" || host.rfind("127.", 0) == 0;
+}
+
+std::vector<std::string> exposure_warnings(const Config& c) {
+  std::vector<std::string> out;
+  auto at = [&](int line) { return c.file + ":" + std::to_string(line) + ": "; };
+  if (c.metrics_enabled && !is_loopback_host(c.metrics_listen.host))
+    out.push_back(at(c.metrics_line) + "metrics on " + c.metrics_listen.text() +
+                  " are readable by anyone who reaches the port (rule names, alert and event counts); keep them "
+                  "on 127.0.0.1 or allow only the Prometheus server in the firewall");
+  if (c.http_enabled && !is_loopback_host(c.http_listen.host) && !c.http_tls.enabled())
+    out.push_back(at(c.http_line) + "the HTTP server on " + c.http_listen.text() +
+                  " (API, console, ingest) is plain HTTP off loopback: tokens and alerts cross the network in "
+                  "clear; set http.tls");
+  for (const CollectorConfig& cc : c.collectors) {
+    const bool remote = !is_loopback_host(cc.listen.host);
+    if ((cc.kind == CollectorKind::kUdp || cc.kind == CollectorKind::kTcp) && remote)
+      out.push_back(at(cc.line) + "collector '" + cc.name + "' (" + to_string(cc.kind) + ") on " + cc.listen.text() +
+                    " accepts events from anyone who reaches it, unauthenticated and in clear; allow only your "
+                    "senders in the firewall, or use a tls collector with 'ca'");
+    if (cc.kind == CollectorKind::kTls && remote && cc.tls.ca_file.empty())
+      out.push_back(at(cc.line) + "collector '" + cc.name + "' (tls) on " + cc.listen.text() +
+                    " does not check client certificates: anyone who reaches it can send events; set tls.ca");
+  }
+  return out;
+}
 
 Result<Config> parse_config(const std::string& yaml_text, const std::string& file) {
   Config config;

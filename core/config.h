@@ -37,6 +37,15 @@ struct SourceDefaults {
 enum class CollectorKind { kUdp, kTcp, kTls, kFile, kHttp, kStdin };
 const char* to_string(CollectorKind kind);
 
+// An ingest token bound to a tenant (http collectors): events sent with it belong to `tenant`
+// (and `system` when set), whatever the request says.
+struct IngestTokenConfig {
+  std::string tenant, system;
+  std::string token;         // the secret, read from token_file
+  std::string token_sha256;  // or its SHA-256 in hex, when only the hash is configured
+  int line = 0;
+};
+
 struct CollectorConfig {
   std::string name;
   CollectorKind kind = CollectorKind::kTcp;
@@ -47,11 +56,15 @@ struct CollectorConfig {
   std::uint32_t poll_interval_ms = 200;  // file
   std::uint32_t max_connections = 1024;  // tcp, tls
   std::uint32_t idle_timeout_s = 300;    // tcp, tls
-  std::string token;                    // http: bearer token required on /ingest ("" = none)
+  std::string token;                    // http: bearer token required on /ingest ("" = none), any tenant
+  std::vector<IngestTokenConfig> tokens;  // http: tokens bound to tenants
   SourceDefaults source;
 };
 
 // Source assignment by sender address or by host name (first match wins).
+// Whether `host` (a listen address) reaches only this machine: 127.0.0.0/8, ::1, localhost.
+bool is_loopback_host(const std::string& host);
+
 struct SourceRuleConfig {
   std::string cidr, host_glob;
   std::string tenant, system, product, category, service;
@@ -78,6 +91,7 @@ struct Config {
   ListenAddress http_listen{"127.0.0.1", 8080};
   TlsConfig http_tls;
   bool http_enabled = true;
+  int metrics_line = 0, http_line = 0;  // where they were configured (0 = the default)
   std::vector<CollectorConfig> collectors;
   std::vector<SourceRuleConfig> sources;
   // Sections read by the feature that owns them (with a ConfigReader on `file`): "api" (the
@@ -91,5 +105,12 @@ extern const char* const kDefaultConfigYaml;
 Result<Config> parse_config(const std::string& yaml_text, const std::string& file);
 Result<Config> load_config_file(const std::string& path);
 Result<Config> default_config();
+
+// What the configuration exposes to the network without protection, one "file:line: ..."
+// sentence each: listeners off loopback without TLS, syslog that anyone who reaches it can
+// feed, TLS without client certificates, metrics readable by anyone. `vigil run` prints them at
+// start and with --check-config. (An http collector off loopback without a token is an error,
+// not a warning: parse_config refuses it.)
+std::vector<std::string> exposure_warnings(const Config& config);
 
 }  // namespace vigil

@@ -3,6 +3,8 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include "core/hex.h"
+
 namespace vigil::net {
 
 std::string hmac_sha256_hex(std::string_view secret, std::string_view body) {
@@ -10,13 +12,14 @@ std::string hmac_sha256_hex(std::string_view secret, std::string_view body) {
   unsigned int len = 0;
   HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
        reinterpret_cast<const unsigned char*>(body.data()), body.size(), mac, &len);
-  static const char* hex = "0123456789abcdef";
-  std::string out;
-  for (unsigned i = 0; i < len; ++i) {
-    out.push_back(hex[mac[i] >> 4]);
-    out.push_back(hex[mac[i] & 15]);
-  }
-  return out;
+  return to_hex(std::string_view(reinterpret_cast<const char*>(mac), len));
+}
+
+std::string sha256_hex(std::string_view text) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(text.data(), text.size(), digest, &len, EVP_sha256(), nullptr);
+  return to_hex(std::string_view(reinterpret_cast<const char*>(digest), len));
 }
 
 bool equal_constant_time(std::string_view a, std::string_view b) {

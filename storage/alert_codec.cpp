@@ -1,5 +1,7 @@
 #include "storage/alert_codec.h"
 
+#include "core/hex.h"
+
 #include <limits>
 
 namespace vigil::storage {
@@ -27,25 +29,9 @@ std::int64_t alert_key_created_unix_ns(std::string_view key) {
   return static_cast<std::int64_t>(get_big_endian64(key));
 }
 
-std::string alert_id_from_key(std::string_view key) {
-  static const char kHex[] = "0123456789abcdef";
-  std::string id;
-  id.reserve(key.size() * 2);
-  for (unsigned char c : key) {
-    id.push_back(kHex[c >> 4]);
-    id.push_back(kHex[c & 0xf]);
-  }
-  return id;
-}
+std::string alert_id_from_key(std::string_view key) { return to_hex(key); }
 
 namespace {
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
 
 void put_varint(std::string* out, std::uint64_t v) {
   while (v >= 0x80) {
@@ -142,13 +128,9 @@ class Reader {
 Result<std::string> alert_key_from_id(std::string_view id) {
   if (id.size() != kAlertKeySize * 2)
     return Error(Status::InvalidArgument("alert id '" + std::string(id) + "' is not 32 hex digits"));
-  std::string key(kAlertKeySize, '\0');
-  for (std::size_t i = 0; i < kAlertKeySize; ++i) {
-    int hi = hex_value(id[2 * i]), lo = hex_value(id[2 * i + 1]);
-    if (hi < 0 || lo < 0)
-      return Error(Status::InvalidArgument("alert id '" + std::string(id) + "' is not 32 hex digits"));
-    key[i] = static_cast<char>(hi << 4 | lo);
-  }
+  std::string key;
+  if (!from_hex(id, &key))
+    return Error(Status::InvalidArgument("alert id '" + std::string(id) + "' is not 32 hex digits"));
   return key;
 }
 

@@ -1,5 +1,7 @@
 #include "storage/alert_store.h"
 
+#include "core/hex.h"
+
 #include <sys/stat.h>
 
 #include <cerrno>
@@ -65,31 +67,6 @@ bool read_field(std::string_view* in, std::string* out) {
   if (in->size() - 4 < n) return false;
   out->assign(in->substr(4, n));
   in->remove_prefix(4 + n);
-  return true;
-}
-
-std::string to_hex(std::string_view bytes) {
-  static const char* digits = "0123456789abcdef";
-  std::string out;
-  for (unsigned char c : bytes) {
-    out.push_back(digits[c >> 4]);
-    out.push_back(digits[c & 15]);
-  }
-  return out;
-}
-bool from_hex(std::string_view hex, std::string* out) {
-  if (hex.size() % 2) return false;
-  out->clear();
-  for (std::size_t i = 0; i < hex.size(); i += 2) {
-    int v = 0;
-    for (std::size_t j = i; j < i + 2; ++j) {
-      char c = hex[j];
-      int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-      if (d < 0) return false;
-      v = v * 16 + d;
-    }
-    out->push_back(static_cast<char>(v));
-  }
   return true;
 }
 

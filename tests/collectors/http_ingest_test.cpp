@@ -11,6 +11,7 @@
 #include <mutex>
 #include <thread>
 
+#include "net/hmac.h"
 #include "tests/net/http_test_client.h"
 #include "tests/support/wait.h"
 
@@ -295,6 +296,53 @@ TEST_F(HttpIngestTest, BearerTokenIsRequiredWhenConfigured) {
   r = c.request("POST", "/ingest", "x\n", {{"Authorization", "Bearer s3cret"}});
   EXPECT_EQ(r.result_int(), 200);
   EXPECT_EQ(sink.records().size(), 1u);
+}
+
+// Security finding (medium): a browser page's "simple request" (text/plain from any Origin)
+// planted events. Requests from web pages and form uploads are refused; shippers are not hurt.
+TEST_F(HttpIngestTest, RequestsFromWebPagesAreRefused) {
+  IngestSink sink;
+  Build(sink);
+  TestConnection c(server_->local_port());
+  auto r = c.request("POST", "/ingest", "x\n", {{"Origin", "https://evil.example"}, {"Content-Type", "text/plain"}});
+  EXPECT_EQ(r.result_int(), 403);
+  r = c.request("POST", "/ingest", "x\n", {{"Sec-Fetch-Site", "cross-site"}});
+  EXPECT_EQ(r.result_int(), 403);
+  r = c.request("POST", "/ingest", "--b\r\n\r\nx\r\n--b--\r\n", {{"Content-Type", "multipart/form-data; boundary=b"}});
+  EXPECT_EQ(r.result_int(), 415);
+  EXPECT_TRUE(sink.records().empty());
+  // What shippers and curl send is taken.
+  for (const char* type : {"application/x-ndjson", "application/json", "text/plain", "application/x-www-form-urlencoded"}) {
+    r = c.request("POST", "/ingest", "x\n", {{"Content-Type", type}});
+    EXPECT_EQ(r.result_int(), 200) << type;
+  }
+  EXPECT_EQ(sink.records().size(), 4u);
+}
+
+// Security finding (medium): the sender chose the tenant. A token bound to a tenant decides it.
+TEST_F(HttpIngestTest, TokensBoundToTenantsDecideTheTenant) {
+  IngestSink sink;
+  HttpIngestOptions o;
+  o.tokens.push_back(IngestToken{net::sha256_hex("alpha-token-0123456789"), "alpha", ""});
+  o.tokens.push_back(IngestToken{net::sha256_hex("beta-token-0123456789"), "beta", "dvc"});
+  Build(sink, o);
+  TestConnection c(server_->local_port());
+  EXPECT_EQ(c.request("POST", "/ingest", "x\n").result_int(), 401);
+  EXPECT_EQ(c.request("POST", "/ingest", "x\n", {{"Authorization", "Bearer alpha-token-wrong"}}).result_int(), 401);
+  const std::pair<std::string, std::string> alpha{"Authorization", "Bearer alpha-token-0123456789"};
+  const std::pair<std::string, std::string> beta{"Authorization", "Bearer beta-token-0123456789"};
+  EXPECT_EQ(c.request("POST", "/ingest", "a1\n", {alpha}).result_int(), 200);
+  EXPECT_EQ(c.request("POST", "/ingest?tenant=alpha", "a2\n", {alpha}).result_int(), 200);
+  EXPECT_EQ(c.request("POST", "/ingest", "a3\n", {alpha, {"X-Vigil-Tenant", "beta"}}).result_int(), 403);
+  EXPECT_EQ(c.request("POST", "/ingest?tenant=beta", "a4\n", {alpha}).result_int(), 403);
+  EXPECT_EQ(c.request("POST", "/ingest", "b1\n", {beta}).result_int(), 200);
+  EXPECT_EQ(c.request("POST", "/ingest?system=other", "b2\n", {beta}).result_int(), 403);
+  auto records = sink.records();
+  ASSERT_EQ(records.size(), 3u);
+  EXPECT_EQ(records[0].source.tenant, "alpha");
+  EXPECT_EQ(records[1].source.tenant, "alpha");
+  EXPECT_EQ(records[2].source.tenant, "beta");
+  EXPECT_EQ(records[2].source.system, "dvc");
 }
 
 TEST_F(HttpIngestTest, OversizeRecordsAreCutFlaggedAndCounted) {

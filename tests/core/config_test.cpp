@@ -97,6 +97,51 @@ TEST(Config, ErrorsNameFileLineAndReason) {
   }
 }
 
+// Security finding (medium): ingest off loopback took anything from anyone. Without a token it is
+// refused at start (with file and line); every other exposed listener is a warning.
+TEST(Config, NetworkIngestNeedsATokenAndExposureIsReported) {
+  auto open = parse_config("http: {listen: '0.0.0.0:8080'}\ncollectors:\n  - {name: in, type: http}\n", "v.yml");
+  ASSERT_FALSE(open);
+  EXPECT_NE(open.error().message().find("v.yml:3: collector 'in' takes events from the network (http listen "
+                                        "0.0.0.0:8080) without a token"),
+            std::string::npos)
+      << open.error().message();
+  EXPECT_TRUE(parse_config("collectors:\n  - {name: in, type: http}\n", "v.yml")) << "loopback needs no token";
+  const std::string hash(64, 'a');
+  auto bound = parse_config("http: {listen: '0.0.0.0:8080', tls: {cert: c.pem, key: k.pem}}\n"
+                            "collectors:\n  - name: in\n    type: http\n    tokens:\n"
+                            "      - {tenant: alpha, token_sha256: " + hash + "}\n"
+                            "      - {tenant: beta, system: dvc, token_sha256: " + hash + "}\n",
+                            "v.yml");
+  ASSERT_TRUE(bound) << bound.error().to_string();
+  ASSERT_EQ(bound->collectors[0].tokens.size(), 2u);
+  EXPECT_EQ(bound->collectors[0].tokens[1].tenant, "beta");
+  EXPECT_EQ(bound->collectors[0].tokens[1].system, "dvc");
+  EXPECT_TRUE(exposure_warnings(*bound).empty()) << exposure_warnings(*bound)[0];
+  for (const char* bad : {"      - {token_sha256: x}\n", "      - {tenant: a}\n", "      - {tenant: a, token_sha256: abc}\n",
+                          "      - {tenant: a, token_file: /nonexistent/token}\n"}) {
+    auto r = parse_config(std::string("collectors:\n  - name: in\n    type: http\n    tokens:\n") + bad, "v.yml");
+    ASSERT_FALSE(r) << bad;
+    EXPECT_NE(r.error().message().find("v.yml:5:"), std::string::npos) << r.error().message();
+  }
+
+  auto exposed = parse_config(R"(metrics: {listen: "0.0.0.0:9464"}
+http: {listen: "0.0.0.0:8080"}
+collectors:
+  - {name: fw, type: udp, listen: "0.0.0.0:514"}
+  - {name: fw-tls, type: tls, listen: "0.0.0.0:6514", tls: {cert: c.pem, key: k.pem}}
+  - {name: local, type: tcp, listen: "127.0.0.1:5514"}
+  - {name: in, type: http, token: a-long-enough-token}
+)", "v.yml");
+  ASSERT_TRUE(exposed) << exposed.error().to_string();
+  const std::vector<std::string> w = exposure_warnings(*exposed);
+  ASSERT_EQ(w.size(), 4u);
+  EXPECT_EQ(w[0].rfind("v.yml:1: metrics on 0.0.0.0:9464 are readable by anyone", 0), 0u) << w[0];
+  EXPECT_EQ(w[1].rfind("v.yml:2: the HTTP server on 0.0.0.0:8080 (API, console, ingest) is plain HTTP", 0), 0u) << w[1];
+  EXPECT_EQ(w[2].rfind("v.yml:4: collector 'fw' (udp) on 0.0.0.0:514 accepts events from anyone", 0), 0u) << w[2];
+  EXPECT_EQ(w[3].rfind("v.yml:5: collector 'fw-tls' (tls) on 0.0.0.0:6514 does not check client certificates", 0), 0u) << w[3];
+}
+
 TEST(Config, MissingFileIsAnIoError) {
   auto r = load_config_file("/nonexistent/vigil.yml");
   ASSERT_FALSE(r);
