@@ -554,10 +554,15 @@ std::size_t panos_start(std::string_view line, SyslogHeader* h, bool* has_header
   if (!parse_syslog_header(line, h)) return std::string_view::npos;
   *has_header = true;
   std::string_view msg = h->message;
-  if (!h->host.empty() && panos_type(msg).empty() && !panos_type(h->host).empty()) {
-    // The record's first column was read as the host ("Oct 30 09:46:12 1,2012/10/30 ...").
-    h->host = {};
-    return static_cast<std::size_t>(h->timestamp.data() + h->timestamp.size() - line.data()) + 1;
+  if (!h->host.empty() && panos_type(msg).empty()) {
+    // The record's first column may have been read as the host ("Oct 30 09:46:12 1,2012/...").
+    const std::size_t at = static_cast<std::size_t>(h->host.data() - line.data());
+    if (!panos_type(line.substr(at)).empty()) {
+      h->host = {};
+      h->program = {};
+      h->pid = {};
+      return at;
+    }
   }
   if (panos_type(msg).empty()) return std::string_view::npos;
   return static_cast<std::size_t>(msg.data() - line.data());
@@ -668,7 +673,11 @@ bool parse_leef(std::string_view line, Event& event) {
   const std::size_t want = v2 ? 6 : 5;
   while (fields < want) {
     const std::size_t bar = leef.find('|', p);
-    if (bar == std::string_view::npos) break;
+    if (bar == std::string_view::npos) {
+      if (p < leef.size()) header[fields++] = leef.substr(p);  // a header cut short: keep its last column
+      p = leef.size();
+      break;
+    }
     header[fields++] = leef.substr(p, bar - p);
     p = bar + 1;
   }

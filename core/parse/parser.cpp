@@ -353,8 +353,10 @@ LogFormat detect_format(std::string_view record) {
     if (rest.size() >= 2 && rest[0] == ' ' && is_host_char(rest[1])) return classify_syslog_message(rest);
   }
   if (looks_like_access(s)) return LogFormat::kAccessLog;
-  if (starts_with_kv_token(s) && count_kv_tokens(s.substr(0, 1024), 3) >= 3)
-    return looks_like_auditd(s) ? LogFormat::kAuditd : LogFormat::kKeyValue;
+  if (starts_with_kv_token(s)) {
+    if ((s[0] == 't' || s[0] == 'n') && looks_like_auditd(s)) return LogFormat::kAuditd;
+    if (count_kv_tokens(s.substr(0, 1024), 3) >= 3) return LogFormat::kKeyValue;
+  }
   // The device formats with no syslog header, after every common format's test.
   switch (s[0]) {
     case '#':

@@ -81,6 +81,12 @@ bool parse_w3c(std::string_view line, const W3cHeader& header, Event& event) {
     f.add("message", line);
     return true;
   }
+  // The names are copied into the event (one copy of them all): the parser's header changes
+  // with the stream's next directive, and the event's fields must not change with it.
+  const char* names_copy = f.arena().copy(header.names_text).data();
+  const auto column_name = [&](std::size_t i) {
+    return std::string_view(names_copy + (header.names[i].data() - header.names_text.data()), header.names[i].size());
+  };
   std::string_view date, time, stem, query;
   bool has_query = false;
   std::size_t column = 0;
@@ -94,7 +100,7 @@ bool parse_w3c(std::string_view line, const W3cHeader& header, Event& event) {
     std::string_view value = line.substr(start, p - start);
     const std::size_t i = column++;
     if (i >= header.names.size()) continue;  // counted below
-    const std::string_view name = header.names[i];
+    const std::string_view name = column_name(i);
     if (value == "-") continue;  // W3C's "no value"
     if (name == "date") date = value;
     else if (name == "time") time = value;
