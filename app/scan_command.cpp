@@ -71,6 +71,41 @@ struct UnitOutput {
   }
 };
 
+// The last W3C "#Fields:" directive that starts before `offset` in the file at `path`, or ""
+// when the file does not start like a W3C log (its first byte is '#', after an optional BOM)
+// or has none there. Read backwards in chunks, so a range deep in a large log costs little.
+std::string last_w3c_fields_before(const std::string& path, std::uint64_t offset) {
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (f == nullptr) return {};
+  std::string found;
+  char head[4] = {};
+  const std::size_t got = std::fread(head, 1, sizeof head, f);
+  const bool w3c = (got >= 1 && head[0] == '#') || (got == 4 && std::memcmp(head, "\xEF\xBB\xBF#", 4) == 0);
+  constexpr std::uint64_t kChunk = 1 << 20;
+  constexpr std::string_view kDirective = "#Fields:";
+  std::string buf;
+  for (std::uint64_t end = offset; w3c && end > 0 && found.empty();) {
+    // Overlap chunks by a directive's length so one that straddles a boundary is seen.
+    const std::uint64_t begin = end > kChunk ? end - kChunk : 0;
+    buf.resize(static_cast<std::size_t>(end - begin));
+    if (fseeko(f, static_cast<off_t>(begin), SEEK_SET) != 0 || std::fread(buf.data(), 1, buf.size(), f) != buf.size()) break;
+    for (std::size_t at = buf.rfind(kDirective); at != std::string::npos; at = at == 0 ? std::string::npos : buf.rfind(kDirective, at - 1)) {
+      const bool line_start = at > 0 ? buf[at - 1] == '\n' : begin == 0 || begin == 3;
+      if (!line_start) continue;
+      // The directive's line may run past `end`: read it whole.
+      std::string line;
+      if (fseeko(f, static_cast<off_t>(begin + at), SEEK_SET) != 0) break;
+      for (int c; (c = std::fgetc(f)) != EOF && c != '\n';) line.push_back(static_cast<char>(c));
+      found = std::move(line);
+      break;
+    }
+    end = begin == 0 ? 0 : begin + kDirective.size();
+    if (begin == 0) break;
+  }
+  std::fclose(f);
+  return found;
+}
+
 // One piece of work: a whole input, or one line-aligned range of a large regular file. Units
 // are numbered in input order (file order, then range order); the writer emits them in that
 // order, whichever thread matched them.
@@ -410,6 +445,12 @@ int run_scan(const ScanOptions& opt, std::FILE* out, std::FILE* err, ScanSummary
       u.status = reader.error();
       return;
     }
+    // A W3C log names its columns in "#Fields:" directives: each unit starts with none known,
+    // and a range that starts inside a file gets the last directive before it.
+    w.parser.reset_streams();
+    if (u.ranged && u.part > 0)
+      if (std::string fields = last_w3c_fields_before(input, u.range.begin); !fields.empty())
+        w.parser.set_w3c_fields(sources[u.input], fields);
     const bool mark_records = u.part > 0 && opt.output == OutputFormat::kJsonLines;
     std::vector<Record> records;
     while ((*reader)->next_batch(records)) {

@@ -15,6 +15,12 @@ const char* to_string(LogFormat format) {
     case LogFormat::kKeyValue: return "kv";
     case LogFormat::kAccessLog: return "access";
     case LogFormat::kPlain: return "plain";
+    case LogFormat::kW3c: return "w3c";
+    case LogFormat::kCisco: return "cisco";
+    case LogFormat::kPanos: return "panos";
+    case LogFormat::kLeef: return "leef";
+    case LogFormat::kAuditd: return "auditd";
+    case LogFormat::kFormatCount: break;
   }
   return "auto";
 }
@@ -28,6 +34,11 @@ bool parse_log_format(std::string_view name, LogFormat* out) {
       {"cef", LogFormat::kCef},          {"kv", LogFormat::kKeyValue},
       {"keyvalue", LogFormat::kKeyValue}, {"access", LogFormat::kAccessLog},
       {"combined", LogFormat::kAccessLog}, {"plain", LogFormat::kPlain},
+      {"w3c", LogFormat::kW3c},          {"iis", LogFormat::kW3c},
+      {"cisco", LogFormat::kCisco},      {"asa", LogFormat::kCisco},
+      {"ftd", LogFormat::kCisco},        {"ios", LogFormat::kCisco},
+      {"panos", LogFormat::kPanos},      {"paloalto", LogFormat::kPanos},
+      {"leef", LogFormat::kLeef},        {"auditd", LogFormat::kAuditd},
   };
   for (const Name& n : kNames) {
     if (n.text == name) {
@@ -47,6 +58,8 @@ const char* to_string(ParseErrorKind kind) {
     case ParseErrorKind::kOversize: return "oversize";
     case ParseErrorKind::kBinary: return "binary";
     case ParseErrorKind::kWrongFormat: return "wrong_format";
+    case ParseErrorKind::kFieldCount: return "field_count";
+    case ParseErrorKind::kTruncatedRecord: return "truncated_record";
     case ParseErrorKind::kCount: break;
   }
   return "unknown";

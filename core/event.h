@@ -23,11 +23,19 @@ enum class LogFormat : std::uint8_t {
   kKeyValue,   // FortiGate-style key=value pairs, values optionally quoted
   kAccessLog,  // Apache/Nginx combined (or common) access log
   kPlain,      // a line no parser recognised: only the raw text is searchable
+  kW3c,        // W3C extended log (IIS): fields named by the file's "#Fields:" directive
+  kCisco,      // Cisco ASA/FTD/PIX "%ASA-6-605004: ..." and IOS "%FACILITY-SEV-MNEMONIC: ..."
+  kPanos,      // Palo Alto PAN-OS CSV (TRAFFIC, THREAT, SYSTEM, CONFIG, GLOBALPROTECT, ...)
+  kLeef,       // IBM QRadar Log Event Extended Format 1.0 / 2.0
+  kAuditd,     // Linux audit records "type=... msg=audit(time:serial): ..."
+  // Add new formats above: kFormatCount sizes per-format tables (format bits, counters).
+  kFormatCount,
 };
 
 const char* to_string(LogFormat format);
 // Accepts "json", "rfc3164"/"syslog", "rfc5424", "cef", "kv"/"keyvalue", "access"/"combined",
-// "plain", "auto" (returns kUnknown for auto). Returns false for an unknown name.
+// "plain", "w3c"/"iis", "cisco"/"asa"/"ftd"/"ios", "panos"/"paloalto", "leef", "auditd",
+// "auto" (returns kUnknown for auto). Returns false for an unknown name.
 bool parse_log_format(std::string_view name, LogFormat* out);
 
 enum class ValueKind : std::uint8_t { kString, kNumber, kBool, kNull };
@@ -107,6 +115,13 @@ enum class ParseErrorKind : std::uint8_t {
   kOversize,       // longer than the configured maximum record size: skipped
   kBinary,         // NUL or other control bytes that no text log contains: skipped
   kWrongFormat,    // the forced --format does not fit this record (still matched as plain text)
+  // A record of a recognised delimited format (W3C, PAN-OS CSV) whose field count does not fit
+  // its header or log type: matched with the fields it has.
+  kFieldCount,
+  // A record of a recognised device format that ends before its header is complete (a LEEF
+  // header with too few '|', an audit record whose msg=audit(...) does not close, a Cisco
+  // message id with no text): matched with the fields it has.
+  kTruncatedRecord,
   kCount,
 };
 const char* to_string(ParseErrorKind kind);

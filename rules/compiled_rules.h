@@ -65,7 +65,8 @@ struct CompiledNode {
 };
 
 inline constexpr std::uint32_t format_bit(LogFormat f) { return 1u << static_cast<unsigned>(f); }
-inline constexpr std::uint32_t kAllFormats = 0xFFu;
+inline constexpr std::uint32_t kAllFormats = (1u << static_cast<unsigned>(LogFormat::kFormatCount)) - 1;
+static_assert(static_cast<unsigned>(LogFormat::kFormatCount) < 31, "format bits meet kDeclaredLogsourceBit");
 // Set for events that carry a declared logsource (_product/_category/_service).
 inline constexpr std::uint32_t kDeclaredLogsourceBit = 1u << 31;
 

@@ -743,7 +743,8 @@ bool Matcher::match_record(Event& event, parse::RecordParser& parser, LogFormat 
   st.parsed = false;
 
   // Detected once here; the parser is then told the format instead of detecting it again.
-  const LogFormat detected = format != LogFormat::kUnknown ? format : parse::detect_format(event.raw);
+  // The parser's detection: it knows the W3C "#Fields:" directive of each stream it has read.
+  const LogFormat detected = parser.detect(event, format);
   const bool declared = !event.declared_product.empty() || !event.declared_category.empty() ||
                         !event.declared_service.empty();
   const std::uint32_t event_format_bit = format_bit(detected) | (declared ? kDeclaredLogsourceBit : 0);
@@ -1038,13 +1039,11 @@ bool Matcher::match_record(Event& event, parse::RecordParser& parser, LogFormat 
       if (rescan) scan_decoded_values(db);
     }
   } else if (cr.text_db) {
-    // Text records hold their values verbatim: one scan of the raw line. Formats whose parsed
-    // values may differ from the raw bytes (CEF and key=value escapes, RFC 5424 structured
-    // data) get a second scan over the decoded values when the line has a backslash.
+    // Text records hold their values verbatim: one scan of the raw line. Records whose parsed
+    // values may differ from the raw bytes (escapes, hex-encoded audit values, IIS's '+' for a
+    // space) get a second scan over the decoded values.
     scan_literals(st, cr.text_db, event.raw, on_literal, /*raw=*/true);
-    if ((detected == LogFormat::kCef || detected == LogFormat::kKeyValue ||
-         detected == LogFormat::kRfc5424) &&
-        std::memchr(event.raw.data(), '\\', event.raw.size()) != nullptr) {
+    if (parse::values_may_differ_from_raw(detected, event.raw)) {
       if (!ensure_parsed()) return false;
       scan_decoded_values(cr.text_db);
     }

@@ -4,6 +4,7 @@
 
 #include <simdjson.h>
 
+#include <algorithm>
 #include <cstring>
 #include <limits>
 
@@ -227,15 +228,78 @@ std::size_t match_pri(std::string_view s) {
 }
 
 // After a timestamp: " host " then the message; true when the message is key=value.
-bool header_then_kv(std::string_view rest) {
+// *msg is set to the message (after the host) when there is one.
+bool header_then_kv(std::string_view rest, std::string_view* msg_out) {
   std::size_t p = 0;
   while (p < rest.size() && rest[p] == ' ') ++p;
+  if (starts_with_kv_token(rest.substr(p))) {  // "<189>Jan 2 10:11:12 date=..." (no host)
+    *msg_out = rest.substr(p);
+    return count_kv_tokens(rest.substr(p), 3) >= 3;
+  }
   const std::size_t host_end = rest.find(' ', p);
   if (host_end == std::string_view::npos) return false;
   std::string_view msg = rest.substr(host_end + 1);
-  if (starts_with_kv_token(rest.substr(p)))  // "<189>Jan 2 10:11:12 date=..." (no host)
-    return count_kv_tokens(rest.substr(p), 3) >= 3;
+  *msg_out = msg;
   return starts_with_kv_token(msg) && count_kv_tokens(msg, 3) >= 3;
+}
+
+// The device formats that arrive behind a syslog header, told apart by the message's first
+// bytes (and a memchr for Cisco's '%'). `rest` follows the timestamp. Checked only after the
+// key=value test, so common syslog lines pay one memchr and a few byte compares.
+LogFormat classify_syslog_message(std::string_view rest) {
+  std::string_view msg;
+  if (header_then_kv(rest, &msg)) return looks_like_auditd(msg) ? LogFormat::kAuditd : LogFormat::kKeyValue;
+  std::size_t p = 0;
+  while (p < rest.size() && rest[p] == ' ') ++p;
+  if (p < rest.size() && is_digit(rest[p]) && looks_like_panos(rest.substr(p))) return LogFormat::kPanos;
+  if (!msg.empty()) {
+    if (is_digit(msg[0]) && looks_like_panos(msg)) return LogFormat::kPanos;
+    // Past a tag ("audispd: ", "dev01: "): LEEF and audit records start the message.
+    for (int i = 0; i < 2 && !msg.empty(); ++i) {
+      if (msg[0] == 'L' && msg.substr(0, 5) == "LEEF:") return LogFormat::kLeef;
+      if ((msg[0] == 't' || msg[0] == 'n') && looks_like_auditd(msg)) return LogFormat::kAuditd;
+      const std::size_t sp = msg.find(' ');
+      if (sp == std::string_view::npos || sp == 0 || msg[sp - 1] != ':') break;
+      msg = msg.substr(sp + 1);
+      while (!msg.empty() && msg[0] == ' ') msg.remove_prefix(1);
+    }
+  }
+  if (find_cisco_marker(rest, 256) != std::string_view::npos) return LogFormat::kCisco;
+  return LogFormat::kRfc3164;
+}
+
+// Check Point's RFC 5424 records carry [key:"value"; ...] where structured data would be.
+bool checkpoint_body(std::string_view rest) {
+  const std::size_t open = rest.find(" [");
+  if (open == std::string_view::npos) return false;
+  std::size_t p = open + 2;
+  while (p < rest.size() && is_kv_key_char(rest[p])) ++p;
+  return p > open + 2 && p + 1 < rest.size() && rest[p] == ':' && rest[p + 1] == '"';
+}
+
+// "#Software:", "#Version:", "#Date:", "#Fields:", "#Remark:": the W3C extended log directives.
+bool is_w3c_directive(std::string_view s) {
+  if (s.size() < 6 || s[0] != '#') return false;
+  return s.substr(0, 8) == "#Fields:" || s.substr(0, 10) == "#Software:" || s.substr(0, 9) == "#Version:" ||
+         s.substr(0, 6) == "#Date:" || s.substr(0, 8) == "#Remark:";
+}
+
+// A W3C data line with no directive seen: "yyyy-mm-dd hh:mm:ss " then an HTTP method and a path
+// among the next columns (IIS puts the site, computer name and server address before them).
+bool looks_like_w3c_data(std::string_view s) {
+  if (s.size() < 30 || s[4] != '-' || s[7] != '-' || s[10] != ' ' || s[13] != ':' || s[19] != ' ') return false;
+  std::size_t p = 20;
+  for (int column = 0; column < 5 && p < s.size(); ++column) {
+    const std::size_t end = s.find(' ', p);
+    if (end == std::string_view::npos) return false;
+    const std::string_view token = s.substr(p, end - p);
+    if ((token == "GET" || token == "POST" || token == "HEAD" || token == "PUT" || token == "DELETE" ||
+         token == "OPTIONS" || token == "PATCH" || token == "PROPFIND") &&
+        end + 1 < s.size() && s[end + 1] == '/')
+      return true;
+    p = end + 1;
+  }
+  return false;
 }
 
 bool is_host_char(char c) {
@@ -270,27 +334,59 @@ LogFormat detect_format(std::string_view record) {
 
   if (const std::size_t p = match_pri(s)) {
     std::string_view rest = s.substr(p);
-    if (rest.size() >= 2 && rest[0] == '1' && rest[1] == ' ') return LogFormat::kRfc5424;
-    if (starts_with_kv_token(rest)) return LogFormat::kKeyValue;
-    if (const std::size_t t = match_bsd_timestamp(rest))
-      return header_then_kv(rest.substr(t)) ? LogFormat::kKeyValue : LogFormat::kRfc3164;
+    if (rest.size() >= 2 && rest[0] == '1' && rest[1] == ' ')
+      return checkpoint_body(rest) ? LogFormat::kKeyValue : LogFormat::kRfc5424;
+    if (starts_with_kv_token(rest)) return looks_like_auditd(rest) ? LogFormat::kAuditd : LogFormat::kKeyValue;
+    if (const std::size_t t = match_bsd_timestamp(rest)) return classify_syslog_message(rest.substr(t));
     if (const std::size_t t = match_iso8601(rest, nullptr); t != 0 && rest[10] == 'T')
-      return header_then_kv(rest.substr(t)) ? LogFormat::kKeyValue : LogFormat::kRfc3164;
+      return classify_syslog_message(rest.substr(t));
+    // No timestamp: "<166>%ASA-..." or "<13>LEEF:..." or an ASA stamp with a year.
+    if (rest.substr(0, 5) == "LEEF:") return LogFormat::kLeef;
+    if (find_cisco_marker(rest, 256) != std::string_view::npos) return LogFormat::kCisco;
     return LogFormat::kRfc3164;
   }
-  if (const std::size_t t = match_bsd_timestamp(s))
-    return header_then_kv(s.substr(t)) ? LogFormat::kKeyValue : LogFormat::kRfc3164;
+  if (const std::size_t t = match_bsd_timestamp(s)) return classify_syslog_message(s.substr(t));
   if (const std::size_t t = match_iso8601(s, nullptr); t != 0 && s[10] == 'T') {
     // An RFC 3339 timestamp then a host: rsyslog's high-precision format. (Application logs
     // such as log4j's "2015-10-18 18:01:47,978 INFO ..." use a space and are plain text.)
     std::string_view rest = s.substr(t);
-    if (rest.size() >= 2 && rest[0] == ' ' && is_host_char(rest[1]))
-      return header_then_kv(rest) ? LogFormat::kKeyValue : LogFormat::kRfc3164;
+    if (rest.size() >= 2 && rest[0] == ' ' && is_host_char(rest[1])) return classify_syslog_message(rest);
   }
   if (looks_like_access(s)) return LogFormat::kAccessLog;
-  if (starts_with_kv_token(s) && count_kv_tokens(s.substr(0, 1024), 3) >= 3)
-    return LogFormat::kKeyValue;
+  if (starts_with_kv_token(s)) {
+    if ((s[0] == 't' || s[0] == 'n') && looks_like_auditd(s)) return LogFormat::kAuditd;
+    if (count_kv_tokens(s.substr(0, 1024), 3) >= 3) return LogFormat::kKeyValue;
+  }
+  // The device formats with no syslog header, after every common format's test.
+  switch (s[0]) {
+    case '#':
+      if (is_w3c_directive(s)) return LogFormat::kW3c;
+      break;
+    case 'L':
+      if (s.substr(0, 5) == "LEEF:") return LogFormat::kLeef;
+      break;
+    default:
+      if (is_digit(s[0])) {
+        if (looks_like_panos(s)) return LogFormat::kPanos;
+        if (looks_like_w3c_data(s)) return LogFormat::kW3c;
+      }
+      break;
+  }
+  // Bare "%ASA-..." or ASA's own "Apr 15 2013 09:36:50: %ASA-..." (a year in the stamp).
+  if (find_cisco_marker(s, 256) != std::string_view::npos) return LogFormat::kCisco;
   return LogFormat::kPlain;
+}
+
+bool values_may_differ_from_raw(LogFormat format, std::string_view raw) {
+  const auto has = [raw](char c) { return std::memchr(raw.data(), c, raw.size()) != nullptr; };
+  switch (format) {
+    case LogFormat::kCef:
+    case LogFormat::kKeyValue:
+    case LogFormat::kRfc5424: return has('\\');
+    case LogFormat::kW3c: return has('+');
+    case LogFormat::kAuditd: return auditd_may_have_hex_value(raw);
+    default: return false;
+  }
 }
 
 // ---- RecordParser -----------------------------------------------------------------------------
@@ -298,11 +394,62 @@ LogFormat detect_format(std::string_view record) {
 struct RecordParser::Impl {
   std::unique_ptr<JsonFlattener, JsonFlattenerDeleter> json = make_json_flattener();
   Event scratch;  // parse_selected's full parse of a non-JSON record
+  // The W3C "#Fields:" header of each stream (event.source) that sent one, most recent first.
+  // Few streams write W3C logs at once; the oldest is dropped beyond kMaxW3cStreams.
+  struct W3cStream {
+    std::string source;
+    W3cHeader header;
+  };
+  static constexpr std::size_t kMaxW3cStreams = 64;
+  std::vector<W3cStream> w3c_streams;
+
+  W3cStream* find_stream(std::string_view source) {
+    for (std::size_t i = 0; i < w3c_streams.size(); ++i) {
+      if (w3c_streams[i].source != source) continue;
+      if (i != 0) std::rotate(w3c_streams.begin(), w3c_streams.begin() + static_cast<std::ptrdiff_t>(i),
+                              w3c_streams.begin() + static_cast<std::ptrdiff_t>(i) + 1);
+      return &w3c_streams.front();
+    }
+    return nullptr;
+  }
+  void remember(std::string_view source, std::string_view directive) {
+    W3cStream* stream = find_stream(source);
+    if (stream == nullptr) {
+      if (w3c_streams.size() >= kMaxW3cStreams) w3c_streams.pop_back();
+      w3c_streams.insert(w3c_streams.begin(), W3cStream{std::string(source), {}});
+      stream = &w3c_streams.front();
+    }
+    if (!parse_w3c_fields_directive(directive, &stream->header)) w3c_streams.erase(w3c_streams.begin());
+  }
 };
 
 RecordParser::RecordParser(ParserOptions options)
     : impl_(std::make_unique<Impl>()), options_(options) {}
 RecordParser::~RecordParser() = default;
+
+LogFormat RecordParser::detect(const Event& event, LogFormat forced) {
+  if (forced != LogFormat::kUnknown && forced != LogFormat::kW3c) return forced;
+  const std::string_view raw = event.raw;
+  // The common case stays one test: no W3C stream known and no directive.
+  if (impl_->w3c_streams.empty() && (raw.empty() || (raw[0] != '#' && raw[0] != '\xEF')))
+    return forced != LogFormat::kUnknown ? forced : detect_format(raw);
+  std::string_view line = raw;
+  if (line.substr(0, 3) == kUtf8Bom) line.remove_prefix(3);
+  line = strip_line_end(line);
+  if (line.substr(0, 8) == "#Fields:") {
+    impl_->remember(event.source, line);
+    return LogFormat::kW3c;
+  }
+  if (forced == LogFormat::kW3c) return forced;
+  if (!impl_->w3c_streams.empty() && impl_->find_stream(event.source) != nullptr) return LogFormat::kW3c;
+  return detect_format(raw);
+}
+
+void RecordParser::reset_streams() { impl_->w3c_streams.clear(); }
+
+void RecordParser::set_w3c_fields(std::string_view source, std::string_view fields_directive) {
+  impl_->remember(source, strip_line_end(fields_directive));
+}
 
 namespace {
 
@@ -408,7 +555,7 @@ bool RecordParser::parse(LogFormat format, Event& event, LogFormat detected) {
   const std::string_view raw = event.raw;
 
   if (format != LogFormat::kUnknown) event.format = format;
-  else event.format = detected != LogFormat::kUnknown ? detected : detect_format(raw);
+  else event.format = detected != LogFormat::kUnknown ? detected : detect(event);
   add_format_field(event);
 
   if (raw.size() > options_.max_record_bytes) {
@@ -423,7 +570,7 @@ bool RecordParser::parse_selected(LogFormat format, Event& event, const FieldSel
                                   std::vector<int>& ids, bool keep_escaped) {
   ids.clear();
   const std::string_view raw = event.raw;
-  const LogFormat detected = format == LogFormat::kUnknown ? detect_format(raw) : format;
+  const LogFormat detected = format == LogFormat::kUnknown ? detect(event) : format;
   if (detected == LogFormat::kJson || raw.size() > options_.max_record_bytes) {
     event.fields.clear();
     event.parse_error = ParseErrorKind::kNone;
@@ -448,7 +595,8 @@ bool RecordParser::parse_selected(LogFormat format, Event& event, const FieldSel
   full.raw = raw;
   full.source = event.source;
   full.record_no = event.record_no;
-  const bool ok = parse(format, full);
+  full.source = event.source;
+  const bool ok = parse(format, full, detected);
   event.fields.clear();
   StringArena& arena = event.fields.arena();
   const auto keep = [&](std::string_view v) {
@@ -523,6 +671,16 @@ bool RecordParser::parse_text(LogFormat format, Event& event) {
     case LogFormat::kCef: fits = parse_cef(line, event); break;
     case LogFormat::kKeyValue: fits = parse_kv(line, event); break;
     case LogFormat::kAccessLog: fits = parse_access(line, event); break;
+    case LogFormat::kW3c: {
+      const Impl::W3cStream* stream = impl_->w3c_streams.empty() ? nullptr : impl_->find_stream(event.source);
+      fits = parse_w3c(line, stream != nullptr ? stream->header : iis_default_w3c_header(), event);
+      break;
+    }
+    case LogFormat::kCisco: fits = parse_cisco(line, event); break;
+    case LogFormat::kPanos: fits = parse_panos(line, event); break;
+    case LogFormat::kLeef: fits = parse_leef(line, event); break;
+    case LogFormat::kAuditd: fits = parse_auditd(line, event); break;
+    case LogFormat::kFormatCount:
     case LogFormat::kPlain:
     case LogFormat::kJson:
     case LogFormat::kUnknown: parse_plain(line, event); break;

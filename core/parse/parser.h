@@ -29,6 +29,11 @@ struct ParserOptions {
 // unrecognised text is kPlain.
 LogFormat detect_format(std::string_view record);
 
+// Whether a text record of `format` may have parsed values that are not substrings of its raw
+// bytes (decoded escapes, hex-encoded audit values, IIS's '+' for a space), so that a literal
+// search of the raw line alone could miss them. Cheap (a memchr, or a scan for '=XX').
+bool values_may_differ_from_raw(LogFormat format, std::string_view raw);
+
 // Cheap validity check for a record that no rule needs parsed: sets event.format to `format`
 // (the caller's detect_format result or forced format) and event.parse_error for binary bytes,
 // a JSON object that does not close, and invalid UTF-8. Costs a memchr and a SIMD UTF-8
@@ -198,6 +203,25 @@ class RecordParser {
   // escapes are then checked only when it is decoded: a third exception to parse()'s errors.
   bool parse_selected(LogFormat format, Event& event, const FieldSelection& wanted,
                       std::vector<int>& ids, bool keep_escaped = false);
+
+  // ---- streams ---------------------------------------------------------------------------------
+  // A W3C extended log (IIS) names its columns once, in a "#Fields:" directive, for every line
+  // after it in the same file or connection. The parser remembers the directive per stream
+  // (event.source, the file or collector+peer name) so that the data lines after it parse.
+  // Feed one stream's records to one parser, in order: with several parsers (threads) per
+  // stream, only the parser that read the directive knows it (see set_w3c_fields).
+
+  // The format of event.raw: `forced` when it is not kUnknown or kW3c, else detect_format()'s
+  // answer, except that a line of a stream whose "#Fields:" directive this parser has read is
+  // W3C. Remembers a "#Fields:" directive for event.source. Costs one byte test over
+  // detect_format() while no W3C stream is known. parse() and parse_selected() call it when
+  // given kUnknown; the matcher calls it once per record and passes the answer on.
+  LogFormat detect(const Event& event, LogFormat forced = LogFormat::kUnknown);
+  // Forgets every stream's directive: call when a reused parser starts on new inputs.
+  void reset_streams();
+  // Gives `source` the directive `fields_directive` ("#Fields: date time ..."), as if its line
+  // had been read: for a reader that starts inside a file, past its directive.
+  void set_w3c_fields(std::string_view source, std::string_view fields_directive);
 
  private:
   bool parse_json(Event& event, const FieldSelection* wanted, std::vector<int>* ids,

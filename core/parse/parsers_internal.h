@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -132,6 +133,50 @@ std::size_t find_cef_marker(std::string_view s, std::size_t window);
 bool starts_with_kv_token(std::string_view s);
 // Number of key=value tokens in s, counting at most `limit`.
 std::size_t count_kv_tokens(std::string_view s, std::size_t limit);
+
+// ---- device and server formats (device_parsers.cpp, server_parsers.cpp) ----------------------
+
+// Sets a soft parse error (the record is still matched) unless one is already set.
+inline void note_soft_error(Event& event, ParseErrorKind kind) {
+  if (event.parse_error == ParseErrorKind::kNone) event.parse_error = kind;
+}
+
+// The field names a W3C extended log's "#Fields:" directive declares, owned: the directive's
+// record is gone by the time its data lines arrive. Names are emitted as the access-log parser
+// names them where the two overlap ("cs(User-Agent)" -> "cs-user-agent").
+struct W3cHeader {
+  std::string names_text;               // every emitted name back to back
+  std::vector<std::string_view> names;  // views into names_text, one per column
+  bool empty() const { return names.empty(); }
+};
+// True when `line` is a "#Fields:" directive; fills *header.
+bool parse_w3c_fields_directive(std::string_view line, W3cHeader* header);
+// IIS's default field set (IIS 8.5 and later), for W3C lines seen with no directive before them.
+const W3cHeader& iis_default_w3c_header();
+// A data line under `header`, or a '#' directive (kept as `w3c_directive` and `message`).
+bool parse_w3c(std::string_view line, const W3cHeader& header, Event& event);
+
+// Offset of a Cisco message marker ("%ASA-6-605004:", "%SEC_LOGIN-4-LOGIN_FAILED:") within the
+// first `window` bytes of s, or npos.
+std::size_t find_cisco_marker(std::string_view s, std::size_t window);
+bool parse_cisco(std::string_view line, Event& event);
+// Whether s (a syslog message or a bare record) starts with a PAN-OS CSV record:
+// "<n>,<date>,<serial>,<TYPE>,".
+bool looks_like_panos(std::string_view s);
+bool parse_panos(std::string_view line, Event& event);
+bool parse_leef(std::string_view line, Event& event);
+// Whether s starts an audit record: "type=X msg=audit(" (optionally after "node=name ").
+bool looks_like_auditd(std::string_view s);
+bool parse_auditd(std::string_view line, Event& event);
+// Whether an audit record may hold a hex-encoded value, whose decoded text a rule may test but
+// the raw line does not contain.
+bool auditd_may_have_hex_value(std::string_view s);
+// Check Point's syslog body "[key:"value"; key:"value"]" (the RFC 5424 SD brackets without an
+// SD-ID): adds the pairs. False when `s` is not that shape.
+bool emit_checkpoint_pairs(std::string_view s, Event& event);
+// SonicWall's "src=ip:port:interface" (and dst) also as src_ip, src_port, src_interface, for
+// records that carry SonicWall's sn= and fw= keys.
+void add_sonicwall_endpoints(Event& event);
 
 // ---- JSON -------------------------------------------------------------------------------------
 

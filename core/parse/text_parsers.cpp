@@ -288,7 +288,14 @@ bool parse_kv(std::string_view line, Event& event) {
     }
   }
   KvTimeHints hints;
-  if (emit_kv_pairs(body, event, &hints) == 0) return false;
+  if (!body.empty() && body[0] == '[') {
+    // Check Point: [key:"value"; ...] where RFC 5424 structured data would be.
+    if (!emit_checkpoint_pairs(body, event)) return false;
+    if (const Field* t = event.fields.find("time")) hints.eventtime = t->value;
+  } else if (emit_kv_pairs(body, event, &hints) == 0) {
+    return false;
+  }
+  add_sonicwall_endpoints(event);
 
   std::int64_t ns = 0;
   if (!hints.date.empty() && !hints.time.empty()) {

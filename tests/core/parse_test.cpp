@@ -844,7 +844,7 @@ TEST(DetectFormat, EachFormat) {
       {"vhost:80 1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] \"GET / HTTP/1.0\" 200 1",
        LogFormat::kAccessLog},
       {"type=SYSCALL msg=audit(1604996384.965:93777): arch=c000003e syscall=59",
-       LogFormat::kKeyValue},
+       LogFormat::kAuditd},
       {"user=a action=b result=c", LogFormat::kKeyValue},
       {"user=a just text", LogFormat::kPlain},
       {"2024-01-02 ERROR something broke", LogFormat::kPlain},
