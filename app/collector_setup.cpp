@@ -87,6 +87,7 @@ Result<std::vector<std::unique_ptr<RunningCollector>>> start_collectors(Collecto
         o.key_file = c.tls.key_file;
         o.ca_file = c.tls.ca_file;
         o.max_connections = c.max_connections;
+        o.max_connections_per_address = c.max_connections_per_address;
         o.idle_timeout = std::chrono::seconds(c.idle_timeout_s);
         o.source = source_of(c);
         o.source_assigner = &ctx.assigner;

@@ -207,6 +207,8 @@ int run_daemon(const RunOptions& opt) {
     hopt.tls_cert_file = cfg.http_tls.cert_file;
     hopt.tls_key_file = cfg.http_tls.key_file;
     hopt.max_body_bytes = std::max<std::size_t>(64u << 20, cfg.max_record_bytes * 2);
+    hopt.max_connections = cfg.http_max_connections;
+    hopt.max_connections_per_address = cfg.http_max_connections_per_address;
     auto server = net::HttpServer::create(hopt);
     if (!server) {
       std::fprintf(err, "vigil run: http: %s\n", server.error().to_string().c_str());

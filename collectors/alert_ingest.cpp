@@ -164,7 +164,7 @@ struct AlertIngest::Impl {
     std::string_view body = req.body;
     if (auto enc = req.header("Content-Encoding"); enc && !enc->empty() && *enc != "identity") {
       if (*enc != "gzip") return respond(net::Response::error(415, "unsupported Content-Encoding"));
-      auto plain = gunzip(req.body, 256u << 20);
+      auto plain = gunzip(req.body, 64u << 20);
       if (!plain) return respond(net::Response::error(400, plain.error().message()));
       decoded = std::move(*plain);
       body = decoded;

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <deque>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -28,7 +29,10 @@ Status HttpIngestOptions::validate() const {
   return Status::Ok();
 }
 
-Result<std::string> gunzip(std::string_view compressed, std::size_t max_bytes) {
+Result<std::string> gunzip(std::string_view compressed, std::size_t max_bytes, std::size_t max_ratio) {
+  // A bomb is stopped while it inflates, at whichever bound comes first: the absolute size or
+  // `max_ratio` times the compressed size (1 MiB at least, for small bodies of repetitive lines).
+  if (max_ratio > 0) max_bytes = std::min(max_bytes, std::max<std::size_t>(1u << 20, compressed.size() * max_ratio));
   z_stream zs{};
   // 16 + MAX_WBITS: gzip wrapper only (a zlib or raw deflate body is a client error).
   if (inflateInit2(&zs, 16 + MAX_WBITS) != Z_OK) return Error(Status::Internal("gzip: inflateInit2 failed"));
@@ -41,7 +45,9 @@ Result<std::string> gunzip(std::string_view compressed, std::size_t max_bytes) {
   for (;;) {
     if (produced == out.size()) {
       if (out.size() >= max_bytes) {
-        error = Status::InvalidArgument("gzip body decompresses to more than " + std::to_string(max_bytes) + " bytes");
+        error = Status::InvalidArgument("gzip body decompresses to more than " + std::to_string(max_bytes) +
+                                        " bytes (limits: size, and " + std::to_string(max_ratio) +
+                                        " times the compressed size)");
         break;
       }
       out.resize(std::min(max_bytes, out.size() * 2));
@@ -94,8 +100,14 @@ struct PendingRequest {
   Status first_error;
 };
 
+// One accepted request, decoded and split into batches on a submit thread: a gzip body can take
+// seconds to inflate, which must never hold up the server's I/O threads (the API, the console
+// and other senders share them).
 struct Job {
-  std::vector<IngestBatch> batches;
+  std::shared_ptr<SourceInfo> source;
+  std::string body;
+  bool gzip = false;
+  net::Responder respond;
 };
 
 }  // namespace
@@ -114,8 +126,11 @@ struct HttpIngest::Impl {
   bool running = false;
   std::vector<std::thread> threads;
 
-  void handle(const net::Request& req, net::Responder respond);
+  void handle(net::Request& req, net::Responder respond);
   void worker();
+  // Decodes and splits one request's body and submits its batches in order; the answer comes
+  // when they are committed. false when the sink is shutting down.
+  bool process(Job& job);
 };
 
 namespace {
@@ -129,7 +144,7 @@ std::string pick(const net::Request& req, std::string_view header, std::string_v
 
 }  // namespace
 
-void HttpIngest::Impl::handle(const net::Request& req, net::Responder respond) {
+void HttpIngest::Impl::handle(net::Request& req, net::Responder respond) {
   {
     std::lock_guard lock(mutex);
     if (!running) return respond(net::Response::error(503, "http ingest " + options.name + " is not running"));
@@ -190,26 +205,44 @@ void HttpIngest::Impl::handle(const net::Request& req, net::Responder respond) {
   if (!format_name.empty() && !parse_log_format(format_name, &source->format))
     return respond(net::Response::error(400, "unknown format '" + format_name + "'"));
 
-  std::string decoded;
-  std::string_view body = req.body;
   const std::string_view encoding = req.header("Content-Encoding").value_or("");
-  if (ascii_iequals(encoding, "gzip") || ascii_iequals(encoding, "x-gzip")) {
-    auto plain = gunzip(body, options.max_decoded_bytes);
+  const bool gzip = ascii_iequals(encoding, "gzip") || ascii_iequals(encoding, "x-gzip");
+  if (!gzip && !encoding.empty() && !ascii_iequals(encoding, "identity"))
+    return respond(net::Response::error(415, "unsupported Content-Encoding '" + std::string(encoding) + "'"));
+
+  Job job{std::move(source), std::move(req.body), gzip, respond};
+  std::unique_lock lock(mutex);
+  if (!running || queue.size() >= options.max_queued_requests) {
+    const bool busy = running;
+    lock.unlock();
+    net::Response r = net::Response::error(503, busy ? "ingest queue full, retry later" : "http ingest stopped");
+    r.headers.emplace_back("Retry-After", "1");
+    return respond(std::move(r));
+  }
+  queue.push_back(std::move(job));
+  lock.unlock();
+  wake.notify_one();
+}
+
+bool HttpIngest::Impl::process(Job& job) {
+  std::string decoded;
+  std::string_view body = job.body;
+  if (job.gzip) {
+    auto plain = gunzip(body, options.max_decoded_bytes, options.max_decoded_ratio);
     if (!plain) {
       stats->framing_errors.fetch_add(1, std::memory_order_relaxed);
       const unsigned status = plain.error().code() == StatusCode::kInvalidArgument ? 413 : 400;
-      return respond(net::Response::error(status, plain.error().message()));
+      job.respond(net::Response::error(status, plain.error().message()));
+      return true;
     }
     decoded = std::move(*plain);
     body = decoded;
-  } else if (!encoding.empty() && !ascii_iequals(encoding, "identity")) {
-    return respond(net::Response::error(415, "unsupported Content-Encoding '" + std::string(encoding) + "'"));
   }
 
   // One record per line; the line number (empty lines included) is the record number.
-  Job job;
-  IngestBatchBuilder builder(source);
-  std::size_t records = 0, oversize = 0, record_bytes = 0, line_no = 0;
+  std::vector<IngestBatch> batches;
+  IngestBatchBuilder builder(job.source);
+  std::size_t records = 0, oversize = 0, line_no = 0;
   std::size_t pos = 0;
   while (pos < body.size()) {
     const void* nl = std::memchr(body.data() + pos, '\n', body.size() - pos);
@@ -226,64 +259,56 @@ void HttpIngest::Impl::handle(const net::Request& req, net::Responder respond) {
     }
     builder.add(line, line_no, 0, cut);
     ++records;
-    record_bytes += line.size();
     if (builder.size() >= options.batch_max_records || builder.byte_size() >= options.batch_max_bytes)
-      job.batches.push_back(builder.finish());
+      batches.push_back(builder.finish());
   }
-  if (!builder.empty()) job.batches.push_back(builder.finish());
+  if (!builder.empty()) batches.push_back(builder.finish());
 
   stats->received_events.fetch_add(records, std::memory_order_relaxed);
   stats->received_bytes.fetch_add(body.size(), std::memory_order_relaxed);
   stats->oversize_records.fetch_add(oversize, std::memory_order_relaxed);
-  (void)record_bytes;
 
-  if (job.batches.empty()) return respond(net::Response::json(200, "{\"accepted\":0}"));
-
-  auto pending = std::make_shared<PendingRequest>(respond, job.batches.size(), records);
-  for (IngestBatch& b : job.batches) b.on_committed = [pending](const Status& st) { pending->on_batch(st); };
-
-  std::unique_lock lock(mutex);
-  if (!running || queue.size() >= options.max_queued_requests) {
-    const bool busy = running;
-    lock.unlock();
-    // Never submitted: nothing will call on_committed, so answer here.
-    net::Response r = net::Response::error(503, busy ? "ingest queue full, retry later" : "http ingest stopped");
-    r.headers.emplace_back("Retry-After", "1");
-    return respond(std::move(r));
+  if (batches.empty()) {
+    job.respond(net::Response::json(200, "{\"accepted\":0}"));
+    return true;
   }
-  queue.push_back(std::move(job));
-  lock.unlock();
-  wake.notify_one();
+  auto pending = std::make_shared<PendingRequest>(job.respond, batches.size(), records);
+  for (IngestBatch& b : batches) b.on_committed = [pending](const Status& st) { pending->on_batch(st); };
+  // In order: the batches of one request are committed in the order of its lines.
+  bool open = true;
+  for (IngestBatch& b : batches) {
+    if (open) {
+      // On false the sink has called on_committed with its error already.
+      open = sink.submit(std::move(b));
+    } else {
+      b.on_committed(Status::IoError("the pipeline is shutting down"));
+    }
+  }
+  return open;
 }
 
 void HttpIngest::Impl::worker() {
+  bool sink_open = true;
   for (;;) {
-    Job job;
+    std::optional<Job> job;
     {
       std::unique_lock lock(mutex);
       wake.wait(lock, [&] { return !queue.empty() || !running; });
       if (queue.empty()) return;  // stopped and nothing left
+      job.emplace(std::move(queue.front()));
+      queue.pop_front();
       if (!running) {
         // Stopping: queued requests are answered 503 rather than submitted.
-        job = std::move(queue.front());
-        queue.pop_front();
         lock.unlock();
-        for (IngestBatch& b : job.batches) b.on_committed(Status::IoError("http ingest stopped before submitting"));
+        job->respond(net::Response::error(503, "http ingest stopped before submitting"));
         continue;
       }
-      job = std::move(queue.front());
-      queue.pop_front();
     }
-    // In order: the batches of one request are committed in the order of its lines.
-    bool open = true;
-    for (IngestBatch& b : job.batches) {
-      if (open) {
-        // On false the sink has called on_committed with its error already.
-        open = sink.submit(std::move(b));
-      } else {
-        b.on_committed(Status::IoError("the pipeline is shutting down"));
-      }
+    if (!sink_open) {
+      job->respond(net::Response::error(503, "the pipeline is shutting down"));
+      continue;
     }
+    sink_open = process(*job);
   }
 }
 
@@ -293,7 +318,7 @@ Result<std::unique_ptr<HttpIngest>> HttpIngest::create(net::HttpServer& server, 
   auto impl = std::make_shared<Impl>(sink, std::move(options));
   // The handler keeps the state alive: the server may outlive this collector.
   Status st = server.route("POST", impl->options.path,
-                           [impl](const net::Request& req, net::Responder respond) { impl->handle(req, std::move(respond)); });
+                           [impl](net::Request& req, net::Responder respond) { impl->handle(req, std::move(respond)); });
   if (!st.ok()) return Error(Status::InvalidArgument("http ingest " + impl->options.name + ": " + st.message()));
   return std::unique_ptr<HttpIngest>(new HttpIngest(std::move(impl)));
 }

@@ -16,10 +16,11 @@
 // X-Vigil-Format, else from the query parameters tenant, system, product, category, service,
 // format, else from options.defaults. SourceInfo::peer is the client's address.
 //
-// Threading: the request body is split into batches on the server's I/O thread (a bounded
-// amount of work: the body is already in memory); BatchSink::submit, which blocks while the
-// pipeline is full, runs on this collector's own submit threads, so a full pipeline holds back
-// HTTP answers (backpressure on the clients) but never the server's other routes. When more
+// Threading: the server's I/O thread only checks the headers and queues the body; this
+// collector's own submit threads inflate it (bounded in size and ratio while inflating), split
+// it into batches and call BatchSink::submit, which blocks while the pipeline is full. So a
+// gzip bomb or a full pipeline holds back HTTP answers (backpressure on the clients) but never
+// the server's other routes (API, console). When more
 // than max_queued_requests requests wait for a submit thread, new ones get 503 with
 // Retry-After at once instead of piling up in memory.
 //
@@ -52,7 +53,8 @@ struct HttpIngestOptions {
   std::string bearer_token;  // Default: "" (no token required); else "Authorization: Bearer <token>", any tenant
   std::vector<IngestToken> tokens;  // Default: none. With bearer_token or tokens, a token is required
   std::size_t max_record_bytes = 1u << 20;   // Default: 1 MiB; longer lines are cut, flagged oversize
-  std::size_t max_decoded_bytes = 256u << 20;  // Default: 256 MiB of decompressed body (413 above)
+  std::size_t max_decoded_bytes = 64u << 20;  // Default: 64 MiB of decompressed body (413 above)
+  std::size_t max_decoded_ratio = 100;  // Default: 100 x the compressed size (1 MiB at least; 413 above)
   std::size_t batch_max_records = 4096;      // Default: 4096 records per batch
   std::size_t batch_max_bytes = 1u << 20;    // Default: 1 MiB of record bytes per batch
   unsigned submit_threads = 2;               // Default: 2
@@ -85,8 +87,9 @@ class HttpIngest {
   std::shared_ptr<Impl> impl_;  // shared with the route handler, which may outlive this object
 };
 
-// Decompresses a gzip body (one or more members). Fails on corrupt data or output over
-// `max_bytes`. Exposed for tests.
-Result<std::string> gunzip(std::string_view compressed, std::size_t max_bytes);
+// Decompresses a gzip body (one or more members). Fails on corrupt data (ParseError) or, while
+// inflating, as soon as the output passes `max_bytes` or `max_ratio` times the compressed size
+// (1 MiB at least; 0 = no ratio bound) (InvalidArgument).
+Result<std::string> gunzip(std::string_view compressed, std::size_t max_bytes, std::size_t max_ratio = 100);
 
 }  // namespace vigil::collectors

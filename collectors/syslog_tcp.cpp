@@ -9,6 +9,7 @@
 #include <optional>
 #include <thread>
 #include <type_traits>
+#include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
@@ -81,6 +82,7 @@ struct TcpSyslogCollector::Impl {
   Batcher batcher;
   std::vector<char> read_buffer;  // shared by all plain sessions: only the io thread reads
   std::unordered_set<std::shared_ptr<Session>> sessions;
+  std::unordered_map<std::string, std::size_t> per_address;  // open sessions per sender address
   std::uint16_t local_port = 0;
   std::thread thread;
   bool started = false;
@@ -93,8 +95,10 @@ namespace {
 // One connection. Owned by Impl::sessions while open and by its pending handlers.
 class Session final : public std::enable_shared_from_this<Session>, private StreamFramer::Handler {
  public:
-  Session(TcpSyslogCollector::Impl& owner, tcp::socket socket, std::shared_ptr<const SourceInfo> source)
-      : owner_(owner),
+  Session(TcpSyslogCollector::Impl& owner, tcp::socket socket, std::shared_ptr<const SourceInfo> source,
+          std::string address)
+      : address_(std::move(address)),
+        owner_(owner),
         framer_(StreamFramerOptions{owner.options.max_record_bytes, owner.options.max_octet_count}),
         source_(std::move(source)),
         deadline_(owner.io) {
@@ -126,6 +130,9 @@ class Session final : public std::enable_shared_from_this<Session>, private Stre
     }
     wait_readable();
   }
+
+  const std::string& address() const { return address_; }
+  Clock::time_point last_activity() const { return last_activity_; }
 
   // Closes the connection (idempotent). Emits an unterminated last line.
   void end() {
@@ -248,6 +255,7 @@ class Session final : public std::enable_shared_from_this<Session>, private Stre
     wait_readable();
   }
 
+  const std::string address_;  // the sender's address without the port
   TcpSyslogCollector::Impl& owner_;
   std::optional<tcp::socket> plain_;
   std::optional<ssl::stream<tcp::socket>> tls_;
@@ -352,16 +360,33 @@ void TcpSyslogCollector::Impl::on_accept(const boost::system::error_code& ec, tc
   }
   boost::system::error_code peer_ec;
   const tcp::endpoint peer = socket.remote_endpoint(peer_ec);
-  if (sessions.size() >= options.max_connections || peer_ec) {
-    // Over the limit (or the peer is already gone): close at once so the sender sees it.
+  auto refuse = [&] {
+    // The peer is already gone, or a limit with nobody idle: close at once so the sender sees it.
     boost::system::error_code ignored;
     socket.close(ignored);
     if (!peer_ec) stats->connections_rejected.fetch_add(1, std::memory_order_relaxed);
     accept_next();
-    return;
+  };
+  if (peer_ec) return refuse();
+  std::string address = peer_ip_text(peer.address());
+  const bool address_full = per_address[address] >= options.max_connections_per_address;
+  if (address_full || sessions.size() >= options.max_connections) {
+    // Make room by closing the connection silent the longest (of this address when only its
+    // limit is reached), if it has been silent long enough to be a flood or a dead peer.
+    std::shared_ptr<Session> victim;
+    for (const auto& s : sessions)
+      if ((!address_full || s->address() == address) && (!victim || s->last_activity() < victim->last_activity()))
+        victim = s;
+    if (!victim || Clock::now() - victim->last_activity() < options.evict_after_idle) {
+      if (per_address[address] == 0) per_address.erase(address);
+      return refuse();
+    }
+    stats->idle_timeouts.fetch_add(1, std::memory_order_relaxed);
+    victim->end();
   }
-  auto source = assigner->for_peer(default_source, peer_ip_text(peer.address()));
-  auto session = std::make_shared<Session>(*this, std::move(socket), std::move(source));
+  auto source = assigner->for_peer(default_source, address);
+  ++per_address[address];
+  auto session = std::make_shared<Session>(*this, std::move(socket), std::move(source), std::move(address));
   sessions.insert(session);
   stats->connections_open.fetch_add(1, std::memory_order_relaxed);
   stats->connections_total.fetch_add(1, std::memory_order_relaxed);
@@ -370,7 +395,11 @@ void TcpSyslogCollector::Impl::on_accept(const boost::system::error_code& ec, tc
 }
 
 void TcpSyslogCollector::Impl::session_ended(const std::shared_ptr<Session>& session) {
-  if (sessions.erase(session) > 0) stats->connections_open.fetch_sub(1, std::memory_order_relaxed);
+  if (sessions.erase(session) > 0) {
+    stats->connections_open.fetch_sub(1, std::memory_order_relaxed);
+    if (auto it = per_address.find(session->address()); it != per_address.end() && --it->second == 0)
+      per_address.erase(it);
+  }
 }
 
 Status TcpSyslogOptions::validate() const {
@@ -379,6 +408,8 @@ Status TcpSyslogOptions::validate() const {
   if (listen_host.empty()) return Status::InvalidArgument(who + "listen host is empty");
   if (max_record_bytes == 0) return Status::InvalidArgument(who + "max_record_bytes must be positive");
   if (max_connections == 0) return Status::InvalidArgument(who + "max_connections must be positive");
+  if (max_connections_per_address == 0)
+    return Status::InvalidArgument(who + "max_connections_per_address must be positive");
   if (idle_timeout.count() <= 0) return Status::InvalidArgument(who + "idle_timeout must be positive");
   if (handshake_timeout.count() <= 0) return Status::InvalidArgument(who + "handshake_timeout must be positive");
   if (tls && (cert_file.empty() || key_file.empty()))

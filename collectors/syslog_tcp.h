@@ -40,7 +40,12 @@ struct TcpSyslogOptions {
   std::string key_file;                    // TLS: PEM private key (required)
   std::string ca_file;                     // TLS: PEM CAs; when set, clients must present a
                                            // certificate signed by one of them
+  // At either limit the connection silent the longest makes room when it has been silent for
+  // at least evict_after_idle; otherwise the new connection is closed at once. So idle
+  // connections (one address's flood, or dead peers) never lock out a device that has events.
   std::size_t max_connections = 1024;      // Default: 1024 open connections
+  std::size_t max_connections_per_address = 64;  // Default: 64 open connections per sender address
+  std::chrono::milliseconds evict_after_idle{std::chrono::seconds(5)};  // Default: 5 s
   std::chrono::milliseconds idle_timeout{std::chrono::seconds(300)};     // Default: 300 s
   std::chrono::milliseconds handshake_timeout{std::chrono::seconds(10)};  // Default: 10 s (TLS)
   SourceInfo source;                       // tenant, system, logsource, format of the records

@@ -33,7 +33,7 @@ class Reader : public ConfigReader {
   Status collector(const YAML::Node& n, CollectorConfig* c) const {
     if (auto st = check_keys(n, "collector",
                              {"name", "type", "listen", "tls", "paths", "poll_interval_ms",
-                              "max_connections", "idle_timeout_s", "token", "tokens", "tenant", "system",
+                              "max_connections", "max_connections_per_address", "idle_timeout_s", "token", "tokens", "tenant", "system",
                               "logsource", "format"});
         !st.ok())
       return st;
@@ -56,6 +56,8 @@ class Reader : public ConfigReader {
     if (auto st = strings(n, "paths", &c->paths); !st.ok()) return st;
     if (auto st = integer(n, "poll_interval_ms", &c->poll_interval_ms, 10, 60000); !st.ok()) return st;
     if (auto st = integer(n, "max_connections", &c->max_connections, 1, 1000000); !st.ok()) return st;
+    if (auto st = integer(n, "max_connections_per_address", &c->max_connections_per_address, 1, 1000000); !st.ok())
+      return st;
     if (auto st = integer(n, "idle_timeout_s", &c->idle_timeout_s, 1, 86400); !st.ok()) return st;
     if (auto st = string(n, "token", &c->token); !st.ok()) return st;
     if (YAML::Node list = n["tokens"]; list.IsDefined() && !list.IsNull()) {
@@ -178,7 +180,13 @@ class Reader : public ConfigReader {
       }
     }
     if (YAML::Node h = root["http"]; h.IsDefined() && !h.IsNull()) {
-      if (auto st = check_keys(h, "http", {"listen", "tls", "enabled"}); !st.ok()) return st;
+      if (auto st = check_keys(h, "http", {"listen", "tls", "enabled", "max_connections", "max_connections_per_address"});
+          !st.ok())
+        return st;
+      if (auto st = integer(h, "max_connections", &c->http_max_connections, 1, 1000000); !st.ok()) return st;
+      if (auto st = integer(h, "max_connections_per_address", &c->http_max_connections_per_address, 1, 1000000);
+          !st.ok())
+        return st;
       c->http_line = h.Mark().line + 1;
       if (auto st = listen(h, "listen", &c->http_listen); !st.ok()) return st;
       if (auto st = tls(h, "tls", &c->http_tls); !st.ok()) return st;

@@ -55,6 +55,7 @@ struct CollectorConfig {
   std::vector<std::string> paths;       // file: glob patterns
   std::uint32_t poll_interval_ms = 200;  // file
   std::uint32_t max_connections = 1024;  // tcp, tls
+  std::uint32_t max_connections_per_address = 64;  // tcp, tls
   std::uint32_t idle_timeout_s = 300;    // tcp, tls
   std::string token;                    // http: bearer token required on /ingest ("" = none), any tenant
   std::vector<IngestTokenConfig> tokens;  // http: tokens bound to tenants
@@ -91,6 +92,8 @@ struct Config {
   ListenAddress http_listen{"127.0.0.1", 8080};
   TlsConfig http_tls;
   bool http_enabled = true;
+  std::uint32_t http_max_connections = 1024;
+  std::uint32_t http_max_connections_per_address = 128;
   int metrics_line = 0, http_line = 0;  // where they were configured (0 = the default)
   std::vector<CollectorConfig> collectors;
   std::vector<SourceRuleConfig> sources;

@@ -36,6 +36,8 @@ Status HttpServerOptions::validate() const {
   if (max_body_bytes == 0) return Status::InvalidArgument("http server: max_body_bytes must be positive");
   if (max_header_bytes < 1024) return Status::InvalidArgument("http server: max_header_bytes must be at least 1024");
   if (max_connections == 0) return Status::InvalidArgument("http server: max_connections must be at least 1");
+  if (max_connections_per_address == 0)
+    return Status::InvalidArgument("http server: max_connections_per_address must be at least 1");
   if (header_timeout.count() <= 0 || idle_timeout.count() <= 0 || body_timeout.count() <= 0 ||
       write_timeout.count() <= 0)
     return Status::InvalidArgument("http server: timeouts must be positive");
@@ -137,14 +139,31 @@ struct ServerCore {
   std::mutex mutex;       // guards stopping (with respect to posting) and sessions
   std::atomic<bool> stopping{false};
   std::unordered_map<SessionBase*, std::weak_ptr<SessionBase>> sessions;
+  std::unordered_map<std::string, std::size_t> per_address;  // open connections per peer address
   std::atomic<std::uint64_t> connections_total{0};
+  std::atomic<std::uint64_t> connections_evicted{0};
+  std::atomic<std::size_t> open_connections{0};  // sessions.size(), readable without the mutex
   std::atomic<std::uint64_t> connections_rejected{0};
 };
 
+std::int64_t steady_now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
 class SessionBase : public std::enable_shared_from_this<SessionBase> {
  public:
-  explicit SessionBase(std::shared_ptr<ServerCore> core) : core_(std::move(core)) {}
+  SessionBase(std::shared_ptr<ServerCore> core, std::string address)
+      : core_(std::move(core)), address_(std::move(address)) {}
   virtual ~SessionBase() = default;
+  const std::string& address() const { return address_; }
+  // Since when the connection waits for a request header (a new connection, or keep-alive
+  // between requests), in steady ns; 0 while a request is read, handled or answered. Idle
+  // connections are the ones closed to make room at the connection limits.
+  std::int64_t idle_since() const { return idle_since_.load(std::memory_order_relaxed); }
+  // Chosen to make room: never chosen twice.
+  bool mark_evicted() { return !evicted_.exchange(true); }
+  bool evicted() const { return evicted_.load(); }
   // Any thread: hands the response to the connection's strand, unless the server stopped.
   virtual void deliver(Response response) = 0;
   // Any thread: closes the connection on its strand.
@@ -153,6 +172,9 @@ class SessionBase : public std::enable_shared_from_this<SessionBase> {
  protected:
   // First member: destroyed last, so the io_context outlives the socket.
   std::shared_ptr<ServerCore> core_;
+  const std::string address_;  // the peer's address without its port
+  std::atomic<std::int64_t> idle_since_{steady_now_ns()};
+  std::atomic<bool> evicted_{false};
 };
 
 struct ResponderState {
@@ -190,15 +212,19 @@ inline beast::tcp_stream& lowest(beast::ssl_stream<beast::tcp_stream>& s) { retu
 template <class Stream>
 class Session final : public SessionBase {
  public:
-  Session(std::shared_ptr<ServerCore> core, Stream stream, std::string peer)
-      : SessionBase(std::move(core)), stream_(std::move(stream)), peer_(std::move(peer)) {}
+  Session(std::shared_ptr<ServerCore> core, Stream stream, std::string peer, std::string address)
+      : SessionBase(std::move(core), std::move(address)), stream_(std::move(stream)), peer_(std::move(peer)) {}
 
-  Session(std::shared_ptr<ServerCore> core, tcp::socket socket, ssl::context& ctx, std::string peer)
-      : SessionBase(std::move(core)), stream_(std::move(socket), ctx), peer_(std::move(peer)) {}
+  Session(std::shared_ptr<ServerCore> core, tcp::socket socket, ssl::context& ctx, std::string peer,
+          std::string address)
+      : SessionBase(std::move(core), std::move(address)), stream_(std::move(socket), ctx), peer_(std::move(peer)) {}
 
   ~Session() override {
     std::lock_guard lock(core_->mutex);
     core_->sessions.erase(this);
+    core_->open_connections.store(core_->sessions.size(), std::memory_order_relaxed);
+    if (auto it = core_->per_address.find(address_); it != core_->per_address.end() && --it->second == 0)
+      core_->per_address.erase(it);
   }
 
   void run() {
@@ -246,8 +272,12 @@ class Session final : public SessionBase {
     parser_->body_limit(core_->options.max_body_bytes);
     parser_->header_limit(static_cast<std::uint32_t>(core_->options.max_header_bytes));
     auto deadline = core_->options.header_timeout;
-    if (requests_ > 0) deadline += core_->options.idle_timeout;
+    // Keep-alive between requests: the full idle timeout only while the server has room; past
+    // half its connections, an idle client gets just the header timeout.
+    if (requests_ > 0 && core_->open_connections.load(std::memory_order_relaxed) <= core_->options.max_connections / 2)
+      deadline += core_->options.idle_timeout;
     lowest(stream_).expires_after(deadline);
+    idle_since_.store(steady_now_ns(), std::memory_order_relaxed);
     auto self = shared_from_this();
     http::async_read_header(stream_, buffer_, *parser_,
                             [this, self](error_code ec, std::size_t) { on_header(ec); });
@@ -255,6 +285,7 @@ class Session final : public SessionBase {
 
   void on_header(error_code ec) {
     if (ec) return on_read_error(ec);
+    idle_since_.store(0, std::memory_order_relaxed);
     ++requests_;
     const auto length = parser_->content_length();
     if (length && *length > core_->options.max_body_bytes)
@@ -337,7 +368,7 @@ class Session final : public SessionBase {
     return true;
   }
 
-  void dispatch(const Request& req) {
+  void dispatch(Request& req) {
     const Route* best = nullptr;
     std::string allowed;
     std::size_t best_len = 0;
@@ -460,28 +491,57 @@ void on_accept(const std::shared_ptr<ServerCore>& core, error_code ec, tcp::sock
   error_code pec;
   const auto remote = socket.remote_endpoint(pec);
   std::string peer = pec ? std::string("unknown") : endpoint_text(remote);
-  std::shared_ptr<SessionBase> session;
+  std::string address = pec ? std::string("unknown") : remote.address().to_string();
+  // Declared before the lock: the last reference to a session may be dropped here, and its
+  // destructor takes the mutex.
+  std::shared_ptr<SessionBase> victim;
   {
     std::lock_guard lock(core->mutex);
-    if (core->sessions.size() >= core->options.max_connections) {
-      core->connections_rejected.fetch_add(1, std::memory_order_relaxed);
-      socket.close(pec);
-      return accept_next(core);
+    // At a limit, the connection idle the longest (of this address for the per-address limit)
+    // makes room: idle keep-alive or silent connections never lock out a client with a request,
+    // such as an admin logging in during a flood. Busy connections are never closed; when all
+    // are busy the new one is.
+    const bool address_full = core->per_address[address] >= core->options.max_connections_per_address;
+    const bool server_full = core->sessions.size() >= core->options.max_connections;
+    if (address_full || server_full) {
+      const std::weak_ptr<SessionBase>* oldest_session = nullptr;
+      std::int64_t oldest = 0;
+      for (auto& [ptr, weak] : core->sessions) {
+        const std::int64_t idle = ptr->idle_since();
+        if (idle == 0 || ptr->evicted() || (address_full && ptr->address() != address)) continue;
+        if (oldest == 0 || idle < oldest) {
+          oldest_session = &weak;
+          oldest = idle;
+        }
+      }
+      if (oldest_session) victim = oldest_session->lock();
+      if (!victim || !victim->mark_evicted()) {
+        core->connections_rejected.fetch_add(1, std::memory_order_relaxed);
+        if (core->per_address[address] == 0) core->per_address.erase(address);
+        socket.close(pec);
+        return accept_next(core);
+      }
+      core->connections_evicted.fetch_add(1, std::memory_order_relaxed);
+      victim->close_from_outside();
     }
+    ++core->per_address[address];
   }
   if (core->tls) {
     auto s = std::make_shared<Session<beast::ssl_stream<beast::tcp_stream>>>(core, std::move(socket), *core->tls,
-                                                                            std::move(peer));
+                                                                            std::move(peer), std::move(address));
     {
       std::lock_guard lock(core->mutex);
       core->sessions.emplace(s.get(), s);
+      core->open_connections.store(core->sessions.size(), std::memory_order_relaxed);
     }
     s->run();
   } else {
-    auto s = std::make_shared<Session<beast::tcp_stream>>(core, beast::tcp_stream(std::move(socket)), std::move(peer));
+    auto s = std::make_shared<Session<beast::tcp_stream>>(core, beast::tcp_stream(std::move(socket)), std::move(peer),
+                                                          std::move(address));
     {
       std::lock_guard lock(core->mutex);
       core->sessions.emplace(s.get(), s);
+      core->open_connections.store(core->sessions.size(), std::memory_order_relaxed);
     }
     s->run();
   }
@@ -621,5 +681,6 @@ std::uint64_t HttpServer::connections_open() const {
 }
 std::uint64_t HttpServer::connections_total() const { return core_->connections_total.load(); }
 std::uint64_t HttpServer::connections_rejected() const { return core_->connections_rejected.load(); }
+std::uint64_t HttpServer::connections_evicted() const { return core_->connections_evicted.load(); }
 
 }  // namespace vigil::net

@@ -15,8 +15,10 @@
 //
 // Hostile input: malformed requests get 400 and the connection is closed, bodies over
 // max_body_bytes get 413, headers must arrive within header_timeout, idle keep-alive
-// connections are closed after idle_timeout, and connections over max_connections are closed
-// at once. A handler that throws or drops its Responder unanswered produces a 500.
+// connections are closed after idle_timeout (after header_timeout alone once half of
+// max_connections are open), and at max_connections or max_connections_per_address the
+// longest-idle connection makes room for the new one, so a flood of idle connections never
+// locks out a client with a request. A handler that throws or drops its Responder unanswered produces a 500.
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -45,7 +47,10 @@ struct HttpServerOptions {
   std::chrono::milliseconds idle_timeout{60'000};    // Default: 60 s between keep-alive requests
   std::chrono::milliseconds body_timeout{120'000};   // Default: 120 s to receive the body
   std::chrono::milliseconds write_timeout{60'000};   // Default: 60 s to send a response
-  std::size_t max_connections = 1024;  // Default: 1024 open connections; more are closed at once
+  // At either limit the connection idle the longest (waiting for a request header: new or
+  // keep-alive) is closed to make room; a new connection is refused only when none is idle.
+  std::size_t max_connections = 1024;  // Default: 1024 open connections
+  std::size_t max_connections_per_address = 128;  // Default: 128 open connections per client address
   // TLS: both set = HTTPS only; both empty = plain HTTP. PEM files.
   std::string tls_cert_file;  // Default: "" (certificate chain)
   std::string tls_key_file;   // Default: "" (private key)
@@ -104,7 +109,9 @@ class Responder {
   std::shared_ptr<detail::ResponderState> state_;
 };
 
-using Handler = std::function<void(const Request&, Responder)>;
+// The handler may move what it keeps out of the request (a large body, say): the request is
+// not used after the handler returns.
+using Handler = std::function<void(Request&, Responder)>;
 
 namespace detail {
 struct ServerCore;
@@ -135,10 +142,12 @@ class HttpServer {
 
   bool tls() const;
   const HttpServerOptions& options() const;
-  // Connections currently open / accepted since start / closed at once for max_connections.
+  // Connections currently open / accepted since start / refused at a limit with none idle.
   std::uint64_t connections_open() const;
   std::uint64_t connections_total() const;
   std::uint64_t connections_rejected() const;
+  // Idle connections closed to make room for a new one at a connection limit.
+  std::uint64_t connections_evicted() const;
 
  private:
   explicit HttpServer(std::shared_ptr<detail::ServerCore> core);

@@ -282,6 +282,38 @@ TEST_F(HttpIngestTest, DecompressedSizeIsBounded) {
   EXPECT_EQ(r.result_int(), 413);
 }
 
+// Security finding (medium): a 299 KB gzip body inflated to 300 MiB on an HTTP I/O thread, and
+// four at once held /health for 9 s. Inflating stops at 100 x the compressed size, on the
+// collector's own threads; the server's other routes answer meanwhile.
+TEST_F(HttpIngestTest, AGzipBombIsStoppedWhileInflatingAndNeverHoldsUpOtherRoutes) {
+  IngestSink sink;
+  Build(sink);  // default limits
+  const std::string bomb = gzip(std::string(300u << 20, '\0'));
+  ASSERT_LT(bomb.size(), 400u << 10);
+  std::vector<std::thread> senders;
+  std::vector<unsigned> statuses(4);
+  std::vector<std::string> messages(4);
+  for (int i = 0; i < 4; ++i)
+    senders.emplace_back([&, i] {
+      TestConnection c(server_->local_port());
+      auto r = c.request("POST", "/ingest", bomb, {{"Content-Encoding", "gzip"}});
+      statuses[i] = r.result_int();
+      messages[i] = r.body();
+    });
+  for (int i = 0; i < 5; ++i) {
+    TestConnection probe(server_->local_port());
+    const auto t0 = std::chrono::steady_clock::now();
+    EXPECT_EQ(probe.request("GET", "/health").body(), "up");
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, 2s) << "probe " << i;
+  }
+  for (auto& t : senders) t.join();
+  for (int i = 0; i < 4; ++i) {
+    EXPECT_EQ(statuses[i], 413u) << messages[i];
+    EXPECT_NE(messages[i].find("100 times the compressed size"), std::string::npos) << messages[i];
+  }
+  EXPECT_TRUE(sink.records().empty());
+}
+
 TEST_F(HttpIngestTest, BearerTokenIsRequiredWhenConfigured) {
   IngestSink sink;
   HttpIngestOptions o;
@@ -384,6 +416,11 @@ TEST(Gunzip, ConcatenatedMembersAndLimits) {
   auto exact = gunzip(gzip(std::string(1000, 'x')), 1000);
   ASSERT_TRUE(exact.has_value());
   EXPECT_EQ(exact->size(), 1000u);
+  // The ratio bound: 1 MiB at least, then 100 x the compressed size.
+  const std::string zeros = gzip(std::string(4u << 20, '\0'));
+  EXPECT_FALSE(gunzip(zeros, 64u << 20).has_value());
+  EXPECT_TRUE(gunzip(zeros, 64u << 20, 0).has_value()) << "0 = no ratio bound";
+  EXPECT_TRUE(gunzip(gzip(std::string(1u << 20, 'x')), 64u << 20).has_value()) << "1 MiB is always allowed";
 }
 
 }  // namespace

@@ -543,7 +543,9 @@ TEST(TcpSyslog, GarbageAndOversizeLinesLeaveOtherConnectionsWorking) {
 
 TEST(TcpSyslog, IdleConnectionsAndASlowSenderDoNotDelayOthers) {
   StoringSink sink;
-  auto collector = StartTcp(sink, TcpSyslogOptions{});
+  TcpSyslogOptions options;
+  options.max_connections_per_address = 1024;  // every test client is 127.0.0.1
+  auto collector = StartTcp(sink, options);
   ASSERT_TRUE(collector);
   const std::uint16_t port = collector->local_port();
   std::vector<Fd> idle;
@@ -601,6 +603,28 @@ TEST(TcpSyslog, ConnectionsOverTheLimitAreClosedAndCounted) {
   for (std::size_t i = 0; i < kept.size(); ++i) ASSERT_TRUE(SendAll(kept[i].get(), "<13>kept " + std::to_string(i) + "\n"));
   ASSERT_TRUE(sink.wait_for_records(3));
   EXPECT_EQ(Texts(sink.records()), Sorted({"<13>kept 0", "<13>kept 1", "<13>kept 2"}));
+}
+
+// Security finding (medium), syslog side: idle connections from one address could fill every
+// slot. Per address at most max_connections_per_address; at a limit the connection silent the
+// longest (past evict_after_idle) makes room for a sender with events.
+TEST(TcpSyslog, IdleConnectionsFromOneAddressMakeRoomForASender) {
+  StoringSink sink;
+  TcpSyslogOptions options;
+  options.max_connections_per_address = 4;
+  options.evict_after_idle = 0ms;  // any silent connection may make room
+  auto collector = StartTcp(sink, options);
+  ASSERT_TRUE(collector);
+  std::vector<Fd> flood;
+  for (int i = 0; i < 4; ++i) flood.push_back(ConnectTcp(collector->local_port()));
+  ASSERT_TRUE(WaitUntil([&] { return collector->stats().connections_open.load() == 4; }));
+  Fd device = ConnectTcp(collector->local_port());
+  ASSERT_TRUE(SendAll(device.get(), "<13>device event\n"));
+  ASSERT_TRUE(sink.wait_for_records(1));
+  EXPECT_EQ(Texts(sink.records()), Sorted({"<13>device event"}));
+  EXPECT_TRUE(ClosedByServer(flood[0].get(), testing::kWaitTimeout)) << "the longest-silent connection made room";
+  EXPECT_EQ(collector->stats().connections_open.load(), 4u);
+  EXPECT_EQ(collector->stats().connections_rejected.load(), 0u);
 }
 
 TEST(TcpSyslog, IdleConnectionsTimeOut) {

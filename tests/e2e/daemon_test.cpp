@@ -440,7 +440,7 @@ TEST_F(DaemonTest, BadClientsDoNotHurtGoodOnes) {
                           (dir_ / "key.pem").string() + " -out " + (dir_ / "cert.pem").string() +
                           " >/dev/null 2>&1";
   ASSERT_EQ(std::system(gen.c_str()), 0);
-  Daemon d(dir_, config_with("  - {name: tcp, type: tcp, listen: '127.0.0.1:0', max_connections: 2000}\n"
+  Daemon d(dir_, config_with("  - {name: tcp, type: tcp, listen: '127.0.0.1:0', max_connections: 2000, max_connections_per_address: 2000}\n"
                              "  - {name: tls, type: tls, listen: '127.0.0.1:0', tls: {cert: cert.pem, key: key.pem}}\n"));
   ASSERT_TRUE(d.start()) << d.log();
   const std::uint16_t tcp = d.port("tcp"), tls = d.port("tls");

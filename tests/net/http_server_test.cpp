@@ -3,6 +3,7 @@
 #include "net/http_server.h"
 
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 
 #include <chrono>
 #include <condition_variable>
@@ -291,18 +292,67 @@ TEST_F(HttpServerTest, SlowClientsDoNotBlockOthersAndTimeOut) {
   EXPECT_GE(std::chrono::steady_clock::now() - t0, 600ms);
 }
 
-TEST_F(HttpServerTest, ConnectionsOverTheLimitAreClosed) {
+// At the limit the longest-idle connection makes room; busy ones are never closed, and when all
+// are busy the new connection is.
+TEST_F(HttpServerTest, AtTheConnectionLimitTheLongestIdleMakesRoom) {
   HttpServerOptions o;
   o.max_connections = 2;
   auto server = make(o);
+  std::mutex mu;
+  std::vector<Responder> held;
   ASSERT_TRUE(server->route("GET", "/ok", [](const Request&, Responder r) { r(Response::text(200, "ok")); }).ok());
+  ASSERT_TRUE(server->route("GET", "/hold", [&](const Request&, Responder r) {
+    std::lock_guard lock(mu);
+    held.push_back(std::move(r));
+  }).ok());
   start(*server);
   TestConnection a(server->local_port()), b(server->local_port());
   EXPECT_EQ(body_of(a.request("GET", "/ok")), "ok");
   EXPECT_EQ(body_of(b.request("GET", "/ok")), "ok");
   TestConnection c(server->local_port());
-  EXPECT_TRUE(c.closed_by_server());
+  EXPECT_EQ(body_of(c.request("GET", "/ok")), "ok");  // a, idle the longest, made room
+  EXPECT_TRUE(a.closed_by_server());
+  EXPECT_EQ(server->connections_evicted(), 1u);
+  // Both open connections busy (an answer pending): a new one is refused, nobody is evicted.
+  b.send_raw("GET /hold HTTP/1.1\r\nHost: x\r\n\r\n");
+  c.send_raw("GET /hold HTTP/1.1\r\nHost: x\r\n\r\n");
+  ASSERT_TRUE(vigil::testing::wait_until(vigil::testing::deadline_after(), [&] {
+    std::lock_guard lock(mu);
+    return held.size() == 2;
+  }));
+  TestConnection d(server->local_port());
+  EXPECT_TRUE(d.closed_by_server());
   EXPECT_EQ(server->connections_rejected(), 1u);
+  EXPECT_EQ(server->connections_evicted(), 1u);
+  std::lock_guard lock(mu);
+  for (Responder& r : held) r(Response::text(200, "done"));
+}
+
+// Security finding (medium): 1,024 idle keep-alive connections locked everyone out of the HTTP
+// port. With the defaults, one address holds at most 128, and a client with a request (from
+// the same address, even) is still served.
+TEST_F(HttpServerTest, AFloodOfIdleConnectionsLocksNobodyOut) {
+  if (rlimit files{}; getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < 4096 && files.rlim_max >= 4096) {
+    files.rlim_cur = 4096;
+    setrlimit(RLIMIT_NOFILE, &files);
+  }
+  auto server = make();  // default limits
+  ASSERT_TRUE(server->route("GET", "/ok", [](const Request&, Responder r) { r(Response::text(200, "ok")); }).ok());
+  start(*server);
+  std::vector<std::unique_ptr<TestConnection>> flood;
+  for (int i = 0; i < 1100; ++i) {
+    flood.push_back(std::make_unique<TestConnection>(server->local_port()));
+    if (i % 2 == 0) {
+      EXPECT_EQ(body_of(flood.back()->request("GET", "/ok")), "ok");  // then idle keep-alive
+    }
+  }
+  ASSERT_TRUE(vigil::testing::wait_until(vigil::testing::deadline_after(), [&] {
+    return server->connections_open() <= 129;
+  })) << server->connections_open();
+  for (int i = 0; i < 20; ++i) {
+    TestConnection admin(server->local_port());
+    EXPECT_EQ(body_of(admin.request("GET", "/ok")), "ok") << "request " << i;
+  }
 }
 
 TEST_F(HttpServerTest, ExpectContinueIsAnswered) {
