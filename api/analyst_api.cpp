@@ -530,8 +530,12 @@ net::Response AnalystApi::dispatch(const net::Request& req, const Principal& who
       }
       out += "],";
       key(out, "path"), append_json_string(out, r.path);
+      // The totals count every tenant's alerts: a tenant's token gets null (its own per-rule
+      // counts are in /alerts/stats, top_rules).
       auto c = counts->find(r.id);
-      out += ",\"matches\":" + std::to_string(c == counts->end() ? 0 : c->second) + '}';
+      out += ",\"matches\":";
+      out += who.all_tenants() ? std::to_string(c == counts->end() ? 0 : c->second) : std::string("null");
+      out += '}';
     }
     out += "]}";
     return net::Response::json(200, out);

@@ -76,7 +76,7 @@ const char* openapi_document() {
     "parameters": [{"$ref": "#/components/parameters/from"}, {"$ref": "#/components/parameters/to"},
       {"name": "bucket", "in": "query", "schema": {"type": "string", "enum": ["1m", "1h", "1d"], "default": "1h"}}, {"name": "tenant", "in": "query", "schema": {"type": "string"}}],
     "responses": {"200": {"description": "{buckets: [{start, by_level}], by_level, by_status, by_tenant, top_rules: [{id, title, count}], top_hosts: [{host, count}]}"}, "400": {"$ref": "#/components/responses/BadRequest"}}}},
-  "/rules": {"get": {"summary": "Loaded rules with the alerts each raised (viewer)", "responses": {"200": {"description": "{rules: [{id, title, level, tags, path, matches}]}"}}}},
+  "/rules": {"get": {"summary": "Loaded rules with the alerts each raised (viewer)", "responses": {"200": {"description": "{rules: [{id, title, level, tags, path, matches (null for a tenant-scoped token)}]}"}}}},
   "/ingest": {"get": {"summary": "Collector counters (viewer)", "responses": {"200": {"description": "{collectors: [{name, kind, received, dropped, parse_errors, events_per_second}]}"}}}},
   "/rules/test": {"post": {"summary": "Compile a pasted Sigma rule alone and match each log line (analyst)",
     "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["rule"], "properties": {"rule": {"type": "string"}, "logs": {"type": "string"}, "format": {"type": "string", "default": "auto"}}}}}},

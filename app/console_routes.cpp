@@ -70,7 +70,8 @@ Status register_console_routes(net::HttpServer& server) {
     rel.remove_prefix(std::min(rel.size(), kPrefix.size()));
     const ConsoleFile* file = rel.empty() ? index : find_console_file(rel);
     if (file == nullptr) {
-      respond(net::Response::text(404, "no such console file: " + std::string(rel) + "\n"));
+      // Not echoing the path: a reflected request path is how a crafted link injects content.
+      respond(net::Response::text(404, "no such console file\n"));
       return;
     }
     respond(file_response(*file));

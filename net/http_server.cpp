@@ -199,6 +199,12 @@ namespace detail {
 
 namespace {
 
+std::string_view trim_spaces(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
 std::string endpoint_text(const tcp::endpoint& ep) {
   const auto addr = ep.address();
   if (addr.is_v6()) return "[" + addr.to_string() + "]:" + std::to_string(ep.port());
@@ -292,6 +298,12 @@ class Session final : public SessionBase {
       return reply_and_close(Response::error(413, "request body over the limit of " +
                                                       std::to_string(core_->options.max_body_bytes) + " bytes"));
     auto& req = parser_->get();
+    // Only "chunked" is a transfer coding a request may use here. Anything else ("chunked,
+    // identity", "gzip, chunked") would be read with another idea of where the body ends than
+    // a proxy in front may have: the rest of the body could run as a second request.
+    if (const auto te = req[http::field::transfer_encoding]; !te.empty() &&
+        !ascii_iequals(trim_spaces(std::string_view(te.data(), te.size())), "chunked"))
+      return reply_and_close(Response::error(501, "unsupported Transfer-Encoding (only chunked)"));
     const auto expect = req[http::field::expect];
     if (ascii_iequals(std::string_view(expect.data(), expect.size()), "100-continue") && !parser_->is_done()) {
       // Clients such as curl wait for this before sending a large body.
@@ -390,7 +402,7 @@ class Session final : public SessionBase {
     }
     (void)best_len;
     if (best == nullptr) {
-      if (!any_path_match) return write_response(Response::error(404, "no such path: " + req.path));
+      if (!any_path_match) return write_response(Response::error(404, "no such path"));
       Response r = Response::error(405, "method " + req.method + " is not allowed for " + req.path);
       r.headers.emplace_back("Allow", allowed);
       return write_response(std::move(r));
@@ -424,6 +436,8 @@ class Session final : public SessionBase {
     res->result(r.status);
     res->set(http::field::server, core_->options.server_header);
     res->set(http::field::content_type, r.content_type);
+    // Browsers must take every answer as the type it declares (a JSON error is never HTML).
+    res->set("X-Content-Type-Options", "nosniff");
     for (auto& [name, value] : r.headers) res->set(name, value);
     res->body() = std::move(r.body);
     const bool keep = keep_alive_ && !r.close;

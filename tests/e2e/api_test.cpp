@@ -415,6 +415,11 @@ TEST_F(ApiTest, RulesIngestAndRuleTester) {
   }
   EXPECT_GT(n, 10u);
   EXPECT_EQ(ssh_matches, 8);
+  // Security finding (low): the totals span tenants; a tenant's token does not get them.
+  HttpReply scoped = call("GET", "/api/v1/rules", make_token("rules-viewer-a", "viewer", "tenant-a"));
+  ASSERT_EQ(scoped.status, 200);
+  EXPECT_EQ(scoped.body.find("\"matches\":8"), std::string::npos);
+  EXPECT_NE(scoped.body.find("\"matches\":null"), std::string::npos);
 
   Json ingest(call("GET", "/api/v1/ingest", admin_).body);
   ASSERT_TRUE(ingest.ok);

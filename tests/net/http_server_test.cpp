@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <sys/resource.h>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdlib>
@@ -182,6 +183,39 @@ TEST_F(HttpServerTest, MalformedRequestsGet400AndGarbageNeverStopsTheServer) {
   }
   TestConnection good(server->local_port());
   EXPECT_EQ(body_of(good.request("GET", "/ok")), "fine");
+}
+
+// Security findings (low): "Transfer-Encoding: chunked, identity" was taken as no body, so the
+// body ran as a second request; answers lacked nosniff; a 404 echoed the path.
+TEST_F(HttpServerTest, UnknownTransferCodingsAreRefusedAndAnswersAreNotSniffed) {
+  auto server = make();
+  std::atomic<int> posts{0};
+  ASSERT_TRUE(server->route("POST", "/ok", [&](const Request&, Responder r) {
+    ++posts;
+    r(Response::text(200, "fine"));
+  }).ok());
+  ASSERT_TRUE(server->route("GET", "/ok", [](const Request&, Responder r) { r(Response::text(200, "fine")); }).ok());
+  start(*server);
+  for (const char* te : {"chunked, identity", "identity", "gzip, chunked", "chunked;x"}) {
+    TestConnection c(server->local_port());
+    c.send_raw(std::string("POST /ok HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: ") + te +
+               "\r\n\r\n0\r\n\r\nGET /ok HTTP/1.1\r\nHost: x\r\n\r\n");
+    auto r = c.read();
+    ASSERT_TRUE(r.has_value()) << te;
+    EXPECT_EQ(r->result_int(), 501) << te;
+    EXPECT_TRUE(c.closed_by_server()) << te << ": the smuggled request must not run";
+  }
+  EXPECT_EQ(posts.load(), 0);
+  TestConnection c(server->local_port());
+  c.send_raw("POST /ok HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: Chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n");
+  auto ok = c.read();
+  ASSERT_TRUE(ok.has_value());
+  EXPECT_EQ(ok->result_int(), 200);
+  EXPECT_EQ((*ok)["X-Content-Type-Options"], "nosniff");
+  auto missing = c.request("GET", "/%3Cscript%3Ealert(1)%3C/script%3E");
+  EXPECT_EQ(missing.result_int(), 404);
+  EXPECT_EQ(missing.body().find("script"), std::string::npos) << missing.body();
+  EXPECT_EQ(missing["X-Content-Type-Options"], "nosniff");
 }
 
 TEST_F(HttpServerTest, KeepAliveServesManyRequestsOnOneConnection) {
