@@ -2,11 +2,14 @@
 
 #include <simdjson.h>
 
+#include <charconv>
 #include <condition_variable>
+#include <cstdlib>
 #include <ctime>
 #include <deque>
 #include <mutex>
 #include <thread>
+#include <unordered_map>
 
 #include "collectors/http_ingest.h"  // gunzip
 #include "core/alert_json.h"  // parse_rfc3339_ns
@@ -147,6 +150,25 @@ struct AlertIngest::Impl {
   Impl(AlertIngestOptions o, BatchSink& s, const storage::AlertStore& st)
       : options(std::move(o)), sink(s), store(st) {}
 
+  // Nonces of signed requests seen within the signature window (sender/nonce -> time seen).
+  // Bounded: past max_remembered_nonces the oldest are forgotten, which only reopens a replay
+  // for requests still inside the window.
+  std::mutex nonce_mutex;
+  std::unordered_map<std::string, std::int64_t> nonces;
+  std::deque<std::pair<std::int64_t, std::string>> nonce_order;
+  bool remember_nonce(const std::string& key, std::int64_t now) {
+    std::lock_guard lock(nonce_mutex);
+    while (!nonce_order.empty() && (nonce_order.front().first < now - 2 * options.signature_window_s ||
+                                    nonce_order.size() > kMaxRememberedNonces)) {
+      nonces.erase(nonce_order.front().second);
+      nonce_order.pop_front();
+    }
+    if (!nonces.emplace(key, now).second) return false;
+    nonce_order.emplace_back(now, key);
+    return true;
+  }
+  static constexpr std::size_t kMaxRememberedNonces = 1'000'000;
+
   void handle(const net::Request& req, net::Responder respond) {
     const AlertIngestSender* sender = nullptr;
     if (auto auth = req.header("Authorization"); auth && auth->rfind("Bearer ", 0) == 0) {
@@ -156,9 +178,24 @@ struct AlertIngest::Impl {
     }
     if (!sender) return respond(net::Response::error(401, "unknown or missing bearer token"));
     if (!sender->hmac_secret.empty()) {
-      auto sig = req.header("X-Vigil-Signature");
-      if (!sig || sig->rfind("sha256=", 0) != 0 || !net::equal_constant_time(sig->substr(7), net::hmac_sha256_hex(sender->hmac_secret, req.body)))
-        return respond(net::Response::error(401, "missing or wrong X-Vigil-Signature"));
+      const auto sig = req.header("X-Vigil-Signature");
+      const std::string_view timestamp = req.header("X-Vigil-Timestamp").value_or("");
+      const std::string_view nonce = req.header("X-Vigil-Nonce").value_or("");
+      if (!sig || sig->rfind("sha256=", 0) != 0 || timestamp.empty() || nonce.size() < 16 || nonce.size() > 128 ||
+          !net::equal_constant_time(sig->substr(7), net::webhook_signature(sender->hmac_secret, timestamp, nonce, req.body)))
+        return respond(net::Response::error(401, "missing or wrong X-Vigil-Signature (with X-Vigil-Timestamp and X-Vigil-Nonce)"));
+      // A genuine request replayed: refused outside the window by its signed time, inside it by
+      // its nonce.
+      std::int64_t sent = 0;
+      const auto [end, err] = std::from_chars(timestamp.data(), timestamp.data() + timestamp.size(), sent);
+      const std::int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
+                                   std::chrono::system_clock::now().time_since_epoch()).count();
+      if (err != std::errc() || end != timestamp.data() + timestamp.size() ||
+          std::abs(now - sent) > options.signature_window_s)
+        return respond(net::Response::error(401, "X-Vigil-Timestamp is outside the accepted window of " +
+                                                     std::to_string(options.signature_window_s) + " s (check the clocks)"));
+      if (!remember_nonce(sender->name + "/" + std::string(nonce), now))
+        return respond(net::Response::error(401, "this signed request was already received (replay)"));
     }
     std::string decoded;
     std::string_view body = req.body;

@@ -39,6 +39,9 @@ struct AlertIngestOptions {
   std::string path = "/ingest/alerts";  // Default: /ingest/alerts
   std::vector<AlertIngestSender> senders;  // at least one
   std::size_t max_queued_requests = 64;    // Default: 64 waiting requests, then 503
+  // Signed requests (senders with an hmac_secret): X-Vigil-Timestamp must be within this many
+  // seconds of the receiver's clock, and each X-Vigil-Nonce is accepted once.
+  std::int64_t signature_window_s = 300;   // Default: 300 s
 };
 
 // Parses a webhook payload into alerts (ids kept as sent). Errors name the alert index and field.

@@ -6,6 +6,7 @@
 #include <netdb.h>
 #include <openssl/err.h>
 #include <openssl/hmac.h>
+#include <openssl/rand.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 #include <poll.h>
@@ -19,8 +20,10 @@
 #include <mutex>
 
 #include "core/alert_json.h"
+#include "core/hex.h"
 #include "core/json_text.h"
 #include "forward/cef.h"
+#include "net/hmac.h"
 
 namespace vigil::forward {
 
@@ -116,8 +119,18 @@ class WebhookTransport final : public Transport {
       ids += alerts[i]->id;
     }
     headers = curl_slist_append(headers, ids.c_str());
-    if (!config_.hmac_secret.empty())
-      headers = curl_slist_append(headers, ("X-Vigil-Signature: sha256=" + hmac_sha256_hex(config_.hmac_secret, body)).c_str());
+    if (!config_.hmac_secret.empty()) {
+      // Timestamp and nonce are signed with the body: a captured request cannot be replayed.
+      const std::string timestamp = std::to_string(
+          std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count());
+      unsigned char random[16];
+      if (RAND_bytes(random, sizeof random) != 1) return {Outcome::kRetry, "webhook: no random bytes for a nonce"};
+      const std::string nonce = to_hex(std::string_view(reinterpret_cast<const char*>(random), sizeof random));
+      headers = curl_slist_append(headers, ("X-Vigil-Timestamp: " + timestamp).c_str());
+      headers = curl_slist_append(headers, ("X-Vigil-Nonce: " + nonce).c_str());
+      headers = curl_slist_append(
+          headers, ("X-Vigil-Signature: sha256=" + net::webhook_signature(config_.hmac_secret, timestamp, nonce, body)).c_str());
+    }
     if (!config_.bearer_token.empty())
       headers = curl_slist_append(headers, ("Authorization: Bearer " + config_.bearer_token).c_str());
     curl_easy_setopt(curl_, CURLOPT_HTTPHEADER, headers);

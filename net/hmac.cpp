@@ -15,6 +15,14 @@ std::string hmac_sha256_hex(std::string_view secret, std::string_view body) {
   return to_hex(std::string_view(reinterpret_cast<const char*>(mac), len));
 }
 
+std::string webhook_signature(std::string_view secret, std::string_view timestamp, std::string_view nonce,
+                              std::string_view body) {
+  std::string message;
+  message.reserve(timestamp.size() + nonce.size() + body.size() + 2);
+  message.append(timestamp).append(1, '.').append(nonce).append(1, '.').append(body);
+  return hmac_sha256_hex(secret, message);
+}
+
 std::string sha256_hex(std::string_view text) {
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int len = 0;

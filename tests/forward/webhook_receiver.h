@@ -113,7 +113,10 @@ class WebhookReceiver {
     auto auth = r.header("Authorization");
     if (!auth || *auth != "Bearer " + o_.token) return respond(net::Response::error(401, "bad token"));
     auto sig = r.header("X-Vigil-Signature");
-    if (!sig || *sig != "sha256=" + forward::hmac_sha256_hex(o_.hmac_secret, r.body)) {
+    const std::string_view timestamp = r.header("X-Vigil-Timestamp").value_or("");
+    const std::string_view nonce = r.header("X-Vigil-Nonce").value_or("");
+    if (!sig || timestamp.empty() || nonce.empty() ||
+        *sig != "sha256=" + net::webhook_signature(o_.hmac_secret, timestamp, nonce, r.body)) {
       ++bad_signatures_;
       return respond(net::Response::error(401, "bad signature"));
     }
