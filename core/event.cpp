@@ -15,6 +15,7 @@ const char* to_string(LogFormat format) {
     case LogFormat::kKeyValue: return "kv";
     case LogFormat::kAccessLog: return "access";
     case LogFormat::kPlain: return "plain";
+    case LogFormat::kWinXml: return "winxml";
   }
   return "auto";
 }
@@ -28,6 +29,7 @@ bool parse_log_format(std::string_view name, LogFormat* out) {
       {"cef", LogFormat::kCef},          {"kv", LogFormat::kKeyValue},
       {"keyvalue", LogFormat::kKeyValue}, {"access", LogFormat::kAccessLog},
       {"combined", LogFormat::kAccessLog}, {"plain", LogFormat::kPlain},
+      {"winxml", LogFormat::kWinXml},    {"xml", LogFormat::kWinXml},
   };
   for (const Name& n : kNames) {
     if (n.text == name) {
@@ -47,6 +49,9 @@ const char* to_string(ParseErrorKind kind) {
     case ParseErrorKind::kOversize: return "oversize";
     case ParseErrorKind::kBinary: return "binary";
     case ParseErrorKind::kWrongFormat: return "wrong_format";
+    case ParseErrorKind::kDamagedRecord: return "damaged_record";
+    case ParseErrorKind::kTruncatedXml: return "truncated_xml";
+    case ParseErrorKind::kInvalidXml: return "invalid_xml";
     case ParseErrorKind::kCount: break;
   }
   return "unknown";

@@ -23,11 +23,12 @@ enum class LogFormat : std::uint8_t {
   kKeyValue,   // FortiGate-style key=value pairs, values optionally quoted
   kAccessLog,  // Apache/Nginx combined (or common) access log
   kPlain,      // a line no parser recognised: only the raw text is searchable
+  kWinXml,     // one Windows event as XML (<Event xmlns=...>: WEF collectors, NXLog xm_xml)
 };
 
 const char* to_string(LogFormat format);
 // Accepts "json", "rfc3164"/"syslog", "rfc5424", "cef", "kv"/"keyvalue", "access"/"combined",
-// "plain", "auto" (returns kUnknown for auto). Returns false for an unknown name.
+// "plain", "winxml"/"xml", "auto" (returns kUnknown for auto). Returns false for an unknown name.
 bool parse_log_format(std::string_view name, LogFormat* out);
 
 enum class ValueKind : std::uint8_t { kString, kNumber, kBool, kNull };
@@ -107,6 +108,9 @@ enum class ParseErrorKind : std::uint8_t {
   kOversize,       // longer than the configured maximum record size: skipped
   kBinary,         // NUL or other control bytes that no text log contains: skipped
   kWrongFormat,    // the forced --format does not fit this record (still matched as plain text)
+  kDamagedRecord,  // a binary container's record (EVTX) that does not decode: skipped
+  kTruncatedXml,   // a Windows event XML record that ends before its root element closes
+  kInvalidXml,     // any other Windows event XML syntax error
   kCount,
 };
 const char* to_string(ParseErrorKind kind);

@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -15,6 +16,9 @@
 
 namespace vigil::parse {
 class FieldSelection;
+}
+namespace vigil::evtx {
+class EventTree;
 }
 
 namespace vigil::parse::internal {
@@ -133,6 +137,16 @@ bool starts_with_kv_token(std::string_view s);
 // Number of key=value tokens in s, counting at most `limit`.
 std::size_t count_kv_tokens(std::string_view s, std::size_t limit);
 
+// ---- Windows event XML (win_xml.cpp) -----------------------------------------------------------
+
+enum class WinXmlError : std::uint8_t { kNone, kTruncated, kInvalid };
+// Whether s (spaces and BOM already skipped) starts like a Windows event: "<Event" (after an
+// optional XML declaration).
+bool looks_like_win_xml(std::string_view s);
+// Reads one event's XML into `tree` and appends it to `json` as evtx_dump JSON. On error
+// `json` is unchanged.
+WinXmlError win_xml_to_json(std::string_view xml, evtx::EventTree& tree, std::string& json);
+
 // ---- JSON -------------------------------------------------------------------------------------
 
 // Holds the reusable simdjson parser and scratch; one per RecordParser (per thread).
@@ -155,6 +169,6 @@ ParseErrorKind flatten_json_selected(JsonFlattener& flattener, std::string_view 
 // The names note_time_or_host reads: parse_selected must read them even when not wanted.
 extern const std::string_view kTimeHostNames[13];
 // The top-level keys the Windows layouts map (JsonFlattener's Mode::kTop).
-extern const std::string_view kTopLevelLayoutNames[10];
+extern const std::string_view kTopLevelLayoutNames[12];
 
 }  // namespace vigil::parse::internal
