@@ -198,7 +198,7 @@ TEST(Evtx, CorpusCountsAndDamage) {
   EXPECT_EQ(bad_chunk.damaged.count("evtx_chunk_header"), 1u);
   EXPECT_GE(bad_chunk.records.size(), 270u);
   // A record of data size 0: counted, the records after it still read.
-  const FileRead zero = read_evtx(evtx_dir() / "omerbenamram-evtx/sample-with-zero-data-size-event.evtx");
+  FileRead zero = read_evtx(evtx_dir() / "omerbenamram-evtx/sample-with-zero-data-size-event.evtx");
   EXPECT_GE(zero.damaged["evtx_record_header"], 1);
   EXPECT_GE(zero.records.size(), 336u);
   // Binary XML cut short (incomplete template, incomplete SID): counted per record.
@@ -250,7 +250,7 @@ TEST(Evtx, CorruptionNeverCrashesAndOutputStaysJson) {
   {
     std::ofstream(cut, std::ios::binary) << file.substr(0, evtx::kFileHeaderSize + 3000);
   }
-  const FileRead r = read_evtx(cut);
+  FileRead r = read_evtx(cut);
   EXPECT_TRUE(r.status.ok());
   EXPECT_TRUE(r.records.empty());
   EXPECT_EQ(r.damaged["evtx_chunk_header"], 1);
@@ -263,7 +263,7 @@ TEST(Evtx, CorruptionNeverCrashesAndOutputStaysJson) {
   fs::remove(cut);
 }
 
-// Damaged records reach `vigil scan`'s counts: the reader returns them flagged, in order.
+// A file of several ranges is never cut for threads: EVTX is read whole.
 TEST(Evtx, SplitRefusesEvtx) {
   VIGIL_REQUIRE_CORPUS("evtx/deepbluecli/password-spray.evtx");
   auto split = split_file_at_lines((evtx_dir() / "deepbluecli/password-spray.evtx").string(), 4);
@@ -373,7 +373,7 @@ TEST(Wazuh, ManagerLayoutUnderData) {
 TEST(Wazuh, SelectiveParseAgrees) {
   const std::vector<std::string> names = {"EventID", "TargetUserName", "ProcessName", "Channel", "rule.id", "data.srcip"};
   parse::FieldSelection wanted(names);
-  for (const std::string record : {std::string(kWazuhAgent), std::string(R"({"rule":{"id":"1"},"data":)") + kWazuhAgent + "}",
+  for (const std::string& record : {std::string(kWazuhAgent), std::string(R"({"rule":{"id":"1"},"data":)") + kWazuhAgent + "}",
                                    std::string(R"({"data":{"srcip":"10.0.0.1"}})")}) {
     std::string buf = record + std::string(64, '\0');
     Event full, sel;
