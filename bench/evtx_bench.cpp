@@ -5,7 +5,7 @@
 //
 // Default input: every .evtx under $VIGIL_CORPORA/evtx (else <source>/../shared/corpora/evtx).
 // It first checks the output, untimed: every decoded record must be one JSON object that the
-// JSON parser accepts, with a numeric Event.System.EventRecordID, and
+// JSON parser accepts, with an Event.System.EventRecordID, and
 // mapped to Sigma's names (EventID and Channel present). Any failure prints what failed and
 // exits 1 without a rate: a fast wrong answer is not a result. Then it times whole passes over
 // the files (the real path: RecordReader::open, which picks the EVTX reader by magic) for at
@@ -146,11 +146,14 @@ int main(int argc, char** argv) {
           why("not JSON");
           continue;
         }
-        std::uint64_t id = 0;
-        // (The header's record number is not checked against it: exported and filtered logs
-        // renumber their records and keep the original EventRecordID.)
-        if (doc.at_pointer("/Event/System/EventRecordID").get(id)) {
-          why("no numeric EventRecordID");
+        // Present: a number, or digits in records written without a template, or null in a
+        // record whose values were wiped (python-evtx renders that one alike).
+        simdjson::dom::element id;
+        std::string_view id_text;
+        if (doc.at_pointer("/Event/System/EventRecordID").get(id) ||
+            !(id.is_uint64() || id.is_null() ||
+              (!id.get(id_text) && !id_text.empty() && id_text.find_first_not_of("0123456789") == std::string_view::npos))) {
+          why("no EventRecordID");
           continue;
         }
         event.start_record(rec.bytes, f, rec.record_no, {}, {}, {});

@@ -15,11 +15,12 @@
 //           XML, size again (u32, the last 4 bytes).
 //   binary XML tokens (the 0x40 bit of a token is a flag: "has attributes" / "more follow"):
 //     00 end of fragment             0f fragment header (3 bytes)
-//     01 open start element: dependency id (u16; absent inside a substitution's binary XML),
+//     01 open start element: dependency id (u16; absent inside a substitution's binary XML and
+//        in records without a template),
 //        data size (u32), name offset (u32), [the name, when in place], attribute list size
 //        (u32, with the 0x40 flag)
 //     02 close start element         03 close empty element      04 end element
-//     05 value: type (u8), then a UTF-16 string (u16 count + units)
+//     05 value: type (u8), then a UTF-16 string (u16 count + units), or a fixed-size value
 //     06 attribute: name offset (u32)
 //     07 CDATA (u16 count + UTF-16)  08 character reference (u16)  09 entity reference (name)
 //     0a PI target (name)            0b PI data (u16 count + UTF-16)
@@ -308,6 +309,21 @@ bool render_scalar(std::uint8_t type, const std::uint8_t* p, std::size_t size, s
   }
 }
 
+// The size of a value of `type` written without a size (in a Value token), 0 when the type
+// has none: integers, reals, booleans, GUID, FILETIME, SYSTEMTIME, hex integers, and a SID
+// (from its sub-authority count, when `avail` bytes hold its header).
+std::uint32_t fixed_value_size(std::uint8_t type, const std::uint8_t* p, std::uint32_t avail) {
+  switch (type) {
+    case 0x03: case 0x04: return 1;
+    case 0x05: case 0x06: return 2;
+    case 0x07: case 0x08: case 0x0b: case 0x0d: case 0x14: return 4;
+    case 0x09: case 0x0a: case 0x0c: case 0x11: case 0x15: return 8;
+    case 0x0f: case 0x12: return 16;
+    case 0x13: return avail >= 2 ? 8 + 4u * p[1] : 0;
+    default: return 0;
+  }
+}
+
 struct Substitution {
   std::uint32_t offset = 0;  // in the chunk
   std::uint16_t size = 0;
@@ -345,10 +361,12 @@ struct ChunkDecoder::Impl {
 
   // The name at chunk offset `off`. When it is in place (off == *pos), *pos moves past it.
   bool name_at(std::uint32_t off, std::uint32_t* pos, std::uint32_t end, std::string_view* out) {
-    if (off > kChunk - 8) return false;
+    // Names live among the records (in templates and records), never in the chunk header, and
+    // end with a NUL: checks that also tell the layouts of an element apart (open_element).
+    if (off < kRecordsStart || off > kChunk - 8) return false;
     const std::uint32_t units = u16(c + off + 6);
     const std::uint32_t size = 8 + 2 * units + 2;
-    if (size > kChunk - off) return false;
+    if (size > kChunk - off || u16(c + off + size - 2) != 0) return false;
     if (off == *pos) {
       if (size > end - *pos) return false;
       *pos += size;
@@ -374,8 +392,8 @@ struct ChunkDecoder::Impl {
     if (type & 0x80) {
       if (!render_array(type & 0x7F, p, size, t)) return;
       kind = PieceType::kJsonArray;
-    } else if (!render_scalar(type, p, size, t, &kind)) {
-      t.resize(start);
+    } else if (!render_scalar(type, p, size, t, &kind) || (kind == PieceType::kString && t.size() == start)) {
+      t.resize(start);  // an empty string renders as no value (null), as an absent one does
       return;
     }
     tree.add_piece(start, kind);
@@ -443,7 +461,8 @@ bool ChunkDecoder::Impl::open_element(std::uint32_t* pos, std::uint32_t end, std
                                       bool in_value) {
   const bool attrs = (token & 0x40) != 0;
   // With or without the dependency id: the expected layout first, the other when its name
-  // offset is not plausible (some writers leave it out).
+  // offset is not plausible (it is absent inside substitution values and in records written
+  // without a template, e.g. some forwarded events).
   for (int attempt = 0; attempt < 2; ++attempt) {
     const bool with_dependency = (attempt == 0) != in_value;
     std::uint32_t p = *pos + 1 + (with_dependency ? 2 : 0);
@@ -556,15 +575,23 @@ bool ChunkDecoder::Impl::fragment(std::uint32_t pos, std::uint32_t end, std::siz
         ++pos;
         break;
       case 0x05: {
-        if (end - pos < 4) return false;
+        if (end - pos < 2) return false;
         const std::uint8_t type = c[pos + 1];
-        if (type != 0x01) return false;  // values in templates are strings
-        const std::uint32_t units = u16(c + pos + 2);
-        if (units * 2u > end - pos - 4) return false;
-        const std::size_t start = t.size();
-        utf16_to_utf8(c + pos + 4, units, t);
-        tree.add_piece(start, PieceType::kString);
-        pos += 4 + units * 2;
+        if (type == 0x01) {  // the usual one: a string (u16 count, UTF-16)
+          if (end - pos < 4) return false;
+          const std::uint32_t units = u16(c + pos + 2);
+          if (units * 2u > end - pos - 4) return false;
+          const std::size_t start = t.size();
+          utf16_to_utf8(c + pos + 4, units, t);
+          tree.add_piece(start, PieceType::kString);
+          pos += 4 + units * 2;
+          break;
+        }
+        // Fixed-size values (binary XML without templates, e.g. forwarded events).
+        const std::uint32_t size = fixed_value_size(type, c + pos + 2, end - pos - 2);
+        if (size == 0 || size > end - pos - 2) return false;
+        value(type, c + pos + 2, size);
+        pos += 2 + size;
         break;
       }
       case 0x06: {
@@ -687,9 +714,12 @@ void ChunkDecoder::decode(const std::uint8_t* block, std::size_t padding, std::s
   bool resyncing = false;  // looking for the next record after a damaged header
   while (pos + 28 <= end) {
     const std::uint32_t size = u32(block + pos + 4);
-    const bool header_ok = u32(block + pos) == kRecordMagic && size >= 28 && size <= end - pos &&
-                           (size & 3) == 0 && u32(block + pos + size - 4) == size;
-    if (!header_ok) {
+    const bool shape_ok = u32(block + pos) == kRecordMagic && size >= 28 && size <= end - pos;
+    // The size copy at the record's end is zero in the last record before space that was wiped;
+    // its binary XML is often whole, so such a record is decoded (and counted damaged only if
+    // that fails). When looking for the next record after damage, the copy must match.
+    const bool copy_ok = shape_ok && u32(block + pos + size - 4) == size;
+    if (!shape_ok || (resyncing && !copy_ok)) {
       if (!resyncing) {
         // Zeros after the last record are the chunk's unused tail, not damage.
         if (all_zero(block + pos, end - pos)) break;
@@ -708,8 +738,9 @@ void ChunkDecoder::decode(const std::uint8_t* block, std::size_t padding, std::s
                     im.tree.depth() == 0;
     im.subs.clear();
     if (!ok) {
-      ++stats.damaged[static_cast<std::size_t>(EvtxDamage::kBinXml)];
-      records.push_back(DecodedRecord{id, out.size(), 0, EvtxDamage::kBinXml});
+      const EvtxDamage why = copy_ok ? EvtxDamage::kBinXml : EvtxDamage::kRecordHeader;
+      ++stats.damaged[static_cast<std::size_t>(why)];
+      records.push_back(DecodedRecord{id, out.size(), 0, why});
     } else {
       const std::size_t start = out.size();
       im.tree.write_json(out);
