@@ -56,6 +56,11 @@ constexpr std::uint32_t kRecordsStart = 512;
 constexpr std::uint32_t kRecordMagic = 0x00002a2a;
 constexpr int kMaxTemplateNesting = 8;  // template instances inside substitution values
 constexpr std::uint32_t kMaxSubstitutions = 4096;
+// Work and output bounds per record. Templates may instantiate templates and substitution
+// values may be used many times, so a hostile chunk of 64 KiB could otherwise describe an
+// exponential amount of work or text; a real event is far below both.
+constexpr std::uint32_t kMaxTokensPerRecord = 1u << 20;
+constexpr std::size_t kMaxTextPerRecord = std::size_t{8} << 20;
 
 inline std::uint16_t u16(const std::uint8_t* p) { return static_cast<std::uint16_t>(p[0] | p[1] << 8); }
 inline std::uint32_t u32(const std::uint8_t* p) {
@@ -345,6 +350,7 @@ struct ChunkDecoder::Impl {
   std::vector<NameSlot> name_slots = std::vector<NameSlot>(kChunkSize);
   std::uint32_t generation = 0;
   std::vector<Substitution> subs;  // the values of the template instances being walked
+  std::uint32_t tokens_left = 0;   // this record's work budget (kMaxTokensPerRecord)
 
   static constexpr std::size_t kNamesCapacity = 4 * kChunkSize;
 
@@ -549,6 +555,7 @@ bool ChunkDecoder::Impl::fragment(std::uint32_t pos, std::uint32_t end, std::siz
   const int start_depth = tree.depth();
   std::string& t = tree.text();
   while (pos < end) {
+    if (--tokens_left == 0 || t.size() > kMaxTextPerRecord) return false;
     const std::uint8_t token = c[pos];
     switch (token & 0xBF) {
       case 0x00:  // end of fragment
@@ -733,6 +740,7 @@ void ChunkDecoder::decode(const std::uint8_t* block, std::size_t padding, std::s
     resyncing = false;
     const std::uint64_t id = u64(block + pos + 8);
     im.tree.clear();
+    im.tokens_left = kMaxTokensPerRecord;
     std::uint32_t after = 0;
     const bool ok = im.fragment(pos + 24, pos + size - 4, 0, 0, false, 0, &after) && !im.tree.empty() &&
                     im.tree.depth() == 0;

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <simdjson.h>
 
+#include <chrono>
 #include <cstring>
 #include <deque>
 #include <filesystem>
@@ -272,6 +273,65 @@ TEST(Evtx, CorruptionNeverCrashesAndOutputStaysJson) {
   const FileRead tiny = read_evtx(cut);
   EXPECT_FALSE(tiny.status.ok());
   fs::remove(cut);
+}
+
+// Templates whose bodies instantiate the next one 200 times, seven deep, describe 200^6
+// instantiations in 20 KiB: the per-record work budget stops the record (counted damaged),
+// quickly. The definitions sit in a first record (itself not binary XML: damaged too).
+TEST(Evtx, NestedTemplateFanOutIsBounded) {
+  std::string chunk(evtx::kChunkSize, '\0');
+  std::memcpy(chunk.data(), "ElfChnk\0", 8);
+  auto put32 = [&](std::size_t at, std::uint32_t v) { std::memcpy(chunk.data() + at, &v, 4); };
+  auto record = [&](std::size_t at, std::size_t end, std::uint32_t id) {
+    const auto size = static_cast<std::uint32_t>((end + 4 - at + 7) / 8 * 8);
+    put32(at, 0x00002a2a);
+    put32(at + 4, size);
+    put32(at + 8, id);
+    put32(at + size - 4, size);
+    return at + size;
+  };
+  const std::string head("\x0f\x01\x01\x00", 4);
+  std::size_t q = 512 + 24;
+  std::uint32_t next_def = 0;  // the template the one being written instantiates
+  for (int level = 7; level >= 1; --level) {
+    const auto def = static_cast<std::uint32_t>(q);
+    const std::size_t body = def + 24;
+    q = body;
+    chunk.replace(q, 4, head);
+    q += 4;
+    for (int i = 0; level < 7 && i < 200; ++i) {
+      chunk[q] = 0x0c, chunk[q + 1] = 0x01;
+      put32(q + 2, static_cast<std::uint32_t>(level + 1));
+      put32(q + 6, next_def);
+      put32(q + 10, 0);  // no values
+      q += 14;
+    }
+    chunk[q++] = 0x00;
+    put32(def + 20, static_cast<std::uint32_t>(q - body));
+    next_def = def;
+  }
+  const std::size_t second = record(512, q, 1);
+  q = second + 24;
+  chunk.replace(q, 4, head);
+  q += 4;
+  chunk[q] = 0x0c, chunk[q + 1] = 0x01;
+  put32(q + 2, 1);
+  put32(q + 6, next_def);
+  put32(q + 10, 0);
+  q += 14;
+  chunk[q++] = 0x00;
+  put32(48, static_cast<std::uint32_t>(record(second, q, 2)));
+  evtx::ChunkDecoder decoder;
+  evtx::EvtxStats stats;
+  std::string out;
+  std::vector<evtx::DecodedRecord> records;
+  const auto start = std::chrono::steady_clock::now();
+  decoder.decode(reinterpret_cast<const std::uint8_t*>(chunk.data()), 64, out, records, stats);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(20));
+  ASSERT_EQ(records.size(), 2u);
+  EXPECT_NE(records[0].damage, evtx::EvtxDamage::kNone);
+  EXPECT_EQ(records[1].record_id, 2u);
+  EXPECT_EQ(records[1].damage, evtx::EvtxDamage::kBinXml);
 }
 
 // A file of several ranges is never cut for threads: EVTX is read whole.
