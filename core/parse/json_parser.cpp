@@ -396,7 +396,8 @@ std::string_view without_spaces(StringArena& arena, std::string_view name) {
 // ipAddress, ProcessId -> processId), and the Provider attributes as providerName and
 // providerGuid, which Sigma calls Provider_Name and Provider_Guid. Windows names that begin
 // in lower case are kept: paramN (services, System log) and the few SigmaHQ's rules read
-// (BITS processPath, AppX subjectName, OpenSSH process, payload).
+// (BITS processPath, AppX subjectName, OpenSSH process, payload). BITS's processId is the
+// word Sysmon's ProcessId becomes: walk_field gives it under both names.
 std::string_view wazuh_name(StringArena& arena, std::string_view key) {
   if (key.empty() || key[0] < 'a' || key[0] > 'z') return key;
   switch (key.size()) {
@@ -956,6 +957,17 @@ error_code JsonFlattener::walk_field(od::value value, std::string_view key,
     case Mode::kWazuhSection:
       child = wazuh_name(*arena_, key);
       child_mode = Mode::kWazuhValue;
+      if (key == "processId" && first != '{' && first != '[') {
+        // Sysmon's ProcessId lowered by the agent, or BITS-Client's own processId (SigmaHQ's
+        // bits-client rules read that name): both names, the value once.
+        std::string_view v;
+        ValueKind kind;
+        bool escaped;
+        if (error_code e = scalar_value(token, &v, &kind, &escaped)) return e;
+        emit(child, v, kind, escaped);
+        emit(key, v, kind, escaped);
+        return simdjson::SUCCESS;
+      }
       if (first != '{' && first != '[' && skip(child, first)) {
         if (error_code e = skipped(token)) return e;
         return simdjson::SUCCESS;

@@ -385,7 +385,7 @@ TEST(EventTree, WritesTheEvtxDumpLayout) {
 
 // As the agent sends it (camelCase names, backslashes doubled in values), written from Wazuh's
 // description of its eventchannel format.
-constexpr const char* kWazuhAgent = R"({"win":{"system":{"providerName":"Microsoft-Windows-Security-Auditing","providerGuid":"{54849625-5478-4994-a5ba-3e3b0328c30d}","eventID":"4625","version":"0","level":"0","task":"12544","opcode":"0","keywords":"0x8010000000000000","systemTime":"2024-03-05T10:11:12.3456789Z","eventRecordID":"98765","processID":"668","threadID":"4120","channel":"Security","computer":"DC01.corp.local","severityValue":"AUDIT_FAILURE","message":"\"An account failed to log on.\""},"eventdata":{"subjectUserSid":"S-1-5-18","targetUserName":"administrator","targetDomainName":"CORP","status":"0xc000006d","logonType":"3","ipAddress":"203.0.113.7","ipPort":"51234","processName":"C:\\\\Windows\\\\System32\\\\svchost.exe","workstationName":"\\\\\\\\KALI","param1":"x","processPath":"C:\\\\p.exe"}}})";
+constexpr const char* kWazuhAgent = R"({"win":{"system":{"providerName":"Microsoft-Windows-Security-Auditing","providerGuid":"{54849625-5478-4994-a5ba-3e3b0328c30d}","eventID":"4625","version":"0","level":"0","task":"12544","opcode":"0","keywords":"0x8010000000000000","systemTime":"2024-03-05T10:11:12.3456789Z","eventRecordID":"98765","processID":"668","threadID":"4120","channel":"Security","computer":"DC01.corp.local","severityValue":"AUDIT_FAILURE","message":"\"An account failed to log on.\""},"eventdata":{"subjectUserSid":"S-1-5-18","targetUserName":"administrator","targetDomainName":"CORP","status":"0xc000006d","logonType":"3","ipAddress":"203.0.113.7","ipPort":"51234","processName":"C:\\\\Windows\\\\System32\\\\svchost.exe","workstationName":"\\\\\\\\KALI","param1":"x","processPath":"C:\\\\p.exe","processId":"4242"}}})";
 
 TEST(Wazuh, AgentLayoutMapsToSigmaNames) {
   Parsed p;
@@ -413,6 +413,9 @@ TEST(Wazuh, AgentLayoutMapsToSigmaNames) {
   // Windows names that begin in lower case keep it.
   EXPECT_EQ(Parsed::get(ev, "param1"), "x");
   EXPECT_EQ(Parsed::get(ev, "processPath"), "C:\\p.exe");
+  // Sysmon's ProcessId or BITS-Client's processId: both names.
+  EXPECT_EQ(Parsed::get(ev, "ProcessId"), "4242");
+  EXPECT_EQ(Parsed::get(ev, "processId"), "4242");
   EXPECT_EQ(ev.host, "DC01.corp.local");
   EXPECT_EQ(ev.time_text, "2024-03-05T10:11:12.3456789Z");
   EXPECT_EQ(ev.fields.find("win.system.eventID"), nullptr);
