@@ -56,7 +56,7 @@ int main(int argc, char** argv) {
                        "vigil). Default: the bundled packs.")
       ->allow_extra_args(false);  // one path per --rules, so the log files stay positional
   scan_cmd->add_option("--format,-f", format_name,
-                       "Input format: auto, json, rfc3164 (syslog), rfc5424, cef, kv, access, plain.\n"
+                       "Input format: auto, json, rfc3164 (syslog), rfc5424, cef, kv, access, plain, winxml.\n"
                        "auto detects per line.")
       ->capture_default_str();
   scan_cmd->add_option("--threads,-t", scan.threads, "Matcher threads")->capture_default_str();

@@ -29,7 +29,7 @@ bool parse_log_format(std::string_view name, LogFormat* out) {
       {"cef", LogFormat::kCef},          {"kv", LogFormat::kKeyValue},
       {"keyvalue", LogFormat::kKeyValue}, {"access", LogFormat::kAccessLog},
       {"combined", LogFormat::kAccessLog}, {"plain", LogFormat::kPlain},
-      {"winxml", LogFormat::kWinXml},    {"xml", LogFormat::kWinXml},
+      {"winxml", LogFormat::kWinXml},
   };
   for (const Name& n : kNames) {
     if (n.text == name) {

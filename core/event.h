@@ -28,7 +28,7 @@ enum class LogFormat : std::uint8_t {
 
 const char* to_string(LogFormat format);
 // Accepts "json", "rfc3164"/"syslog", "rfc5424", "cef", "kv"/"keyvalue", "access"/"combined",
-// "plain", "winxml"/"xml", "auto" (returns kUnknown for auto). Returns false for an unknown name.
+// "plain", "winxml", "auto" (returns kUnknown for auto). Returns false for an unknown name.
 bool parse_log_format(std::string_view name, LogFormat* out);
 
 enum class ValueKind : std::uint8_t { kString, kNumber, kBool, kNull };
