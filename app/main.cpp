@@ -61,7 +61,7 @@ int main(int argc, char** argv) {
                        "vigil). Default: the bundled packs.")
       ->allow_extra_args(false);  // one path per --rules, so the log files stay positional
   scan_cmd->add_option("--format,-f", format_name,
-                       "Input format: auto, json, rfc3164 (syslog), rfc5424, cef, kv, access, plain.\n"
+                       "Input format: auto, json, rfc3164 (syslog), rfc5424, cef, kv, access, plain, winxml.\n"
                        "auto detects per line.")
       ->capture_default_str();
   scan_cmd->add_option("--threads,-t", scan.threads, "Matcher threads")->capture_default_str();
@@ -80,7 +80,7 @@ int main(int argc, char** argv) {
                      "JSON values no rule reads are checked only structurally, and text records\n"
                      "no rule needs only for binary bytes, unclosed JSON and invalid UTF-8)");
   scan_cmd->add_flag("!--no-summary", scan.summary, "Do not print the summary on stderr");
-  scan_cmd->add_option("inputs", scan.inputs, "Log files, or '-' for stdin (default: stdin)");
+  scan_cmd->add_option("inputs", scan.inputs, "Log files (gzip and EVTX are detected), directories (their files), or '-' for stdin (default: stdin)");
 
   // vigil rules check
   CLI::App* rules_cmd = app.add_subcommand("rules", "Work with rule trees");

@@ -161,6 +161,10 @@ struct Worker {
         counts.parse_errors[static_cast<std::size_t>(ParseErrorKind::kOversize)]++;
         continue;
       }
+      if (rec.damaged != nullptr) {
+        counts.parse_errors[static_cast<std::size_t>(ParseErrorKind::kDamagedRecord)]++;
+        continue;
+      }
       if (rec.unterminated_json) {
         counts.parse_errors[static_cast<std::size_t>(ParseErrorKind::kTruncatedJson)]++;
         continue;
@@ -395,8 +399,26 @@ int run_scan(const ScanOptions& opt, std::FILE* out, std::FILE* err, ScanSummary
 
   RecordReaderOptions ropt;
   ropt.max_record_bytes = opt.max_record_bytes;
-  std::vector<std::string> inputs = opt.inputs;
-  if (inputs.empty()) inputs.push_back("-");
+  // A directory stands for the regular files under it, in path order (a folder of .evtx files
+  // handed over by an incident responder is scanned as it is).
+  std::vector<std::string> inputs;
+  for (const std::string& input : opt.inputs) {
+    std::error_code ec;
+    if (input == "-" || !std::filesystem::is_directory(input, ec)) {
+      inputs.push_back(input);
+      continue;
+    }
+    std::vector<std::string> files;
+    for (std::filesystem::recursive_directory_iterator it(input, ec), end; !ec && it != end; it.increment(ec))
+      if (it->is_regular_file(ec)) files.push_back(it->path().string());
+    if (ec) {
+      std::fprintf(err, "vigil scan: %s: %s\n", input.c_str(), ec.message().c_str());
+      return 2;
+    }
+    std::sort(files.begin(), files.end());
+    inputs.insert(inputs.end(), files.begin(), files.end());
+  }
+  if (inputs.empty() && opt.inputs.empty()) inputs.push_back("-");
   std::vector<std::string> sources;
   for (const std::string& input : inputs) sources.push_back(input == "-" ? "(stdin)" : input);
   auto start = std::chrono::steady_clock::now();

@@ -29,6 +29,12 @@
 // resumes where it stopped, so nothing is skipped. If submit returns false (pipeline shutting
 // down) the thread stops reading.
 //
+// EVTX files (known by their magic, whatever their name) are read by whole 64 KiB chunks, each
+// event record submitted as evtx_dump JSON (core/evtx/evtx_file.h) with its record number; the
+// checkpoint offset is then the next chunk's, and `line` counts the records submitted. A chunk
+// is read once, when it is complete in the file; records that do not decode are counted as
+// framing errors. (Meant for .evtx files dropped into a folder, not a live log being rewritten.)
+//
 // Threading: one tail thread per FileTail. load_checkpoint is called on that thread.
 #include <chrono>
 #include <cstddef>

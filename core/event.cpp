@@ -20,6 +20,7 @@ const char* to_string(LogFormat format) {
     case LogFormat::kPanos: return "panos";
     case LogFormat::kLeef: return "leef";
     case LogFormat::kAuditd: return "auditd";
+    case LogFormat::kWinXml: return "winxml";
     case LogFormat::kFormatCount: break;
   }
   return "auto";
@@ -39,6 +40,7 @@ bool parse_log_format(std::string_view name, LogFormat* out) {
       {"ftd", LogFormat::kCisco},        {"ios", LogFormat::kCisco},
       {"panos", LogFormat::kPanos},      {"paloalto", LogFormat::kPanos},
       {"leef", LogFormat::kLeef},        {"auditd", LogFormat::kAuditd},
+      {"winxml", LogFormat::kWinXml},
   };
   for (const Name& n : kNames) {
     if (n.text == name) {
@@ -60,6 +62,9 @@ const char* to_string(ParseErrorKind kind) {
     case ParseErrorKind::kWrongFormat: return "wrong_format";
     case ParseErrorKind::kFieldCount: return "field_count";
     case ParseErrorKind::kTruncatedRecord: return "truncated_record";
+    case ParseErrorKind::kDamagedRecord: return "damaged_record";
+    case ParseErrorKind::kTruncatedXml: return "truncated_xml";
+    case ParseErrorKind::kInvalidXml: return "invalid_xml";
     case ParseErrorKind::kCount: break;
   }
   return "unknown";

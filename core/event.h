@@ -28,6 +28,7 @@ enum class LogFormat : std::uint8_t {
   kPanos,      // Palo Alto PAN-OS CSV (TRAFFIC, THREAT, SYSTEM, CONFIG, GLOBALPROTECT, ...)
   kLeef,       // IBM QRadar Log Event Extended Format 1.0 / 2.0
   kAuditd,     // Linux audit records "type=... msg=audit(time:serial): ..."
+  kWinXml,     // one Windows event as XML (<Event xmlns=...>: WEF collectors, NXLog xm_xml)
   // Add new formats above: kFormatCount sizes per-format tables (format bits, counters).
   kFormatCount,
 };
@@ -35,7 +36,7 @@ enum class LogFormat : std::uint8_t {
 const char* to_string(LogFormat format);
 // Accepts "json", "rfc3164"/"syslog", "rfc5424", "cef", "kv"/"keyvalue", "access"/"combined",
 // "plain", "w3c"/"iis", "cisco"/"asa"/"ftd"/"ios", "panos"/"paloalto", "leef", "auditd",
-// "auto" (returns kUnknown for auto). Returns false for an unknown name.
+// "winxml", "auto" (returns kUnknown for auto). Returns false for an unknown name.
 bool parse_log_format(std::string_view name, LogFormat* out);
 
 enum class ValueKind : std::uint8_t { kString, kNumber, kBool, kNull };
@@ -122,6 +123,9 @@ enum class ParseErrorKind : std::uint8_t {
   // header with too few '|', an audit record whose msg=audit(...) does not close, a Cisco
   // message id with no text): matched with the fields it has.
   kTruncatedRecord,
+  kDamagedRecord,  // a binary container's record (EVTX) that does not decode: skipped
+  kTruncatedXml,   // a Windows event XML record that ends before its root element closes
+  kInvalidXml,     // any other Windows event XML syntax error
   kCount,
 };
 const char* to_string(ParseErrorKind kind);

@@ -1,5 +1,7 @@
 #include "core/record_reader.h"
 
+#include "core/evtx/evtx_reader.h"
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -659,7 +661,13 @@ Result<std::unique_ptr<RecordReader>> RecordReader::open(const std::string& path
     ::close(fd);
     return Error(Status::InvalidArgument(path + ": is a directory"));
   }
-  if (S_ISREG(st.st_mode)) (void)::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+  if (S_ISREG(st.st_mode)) {
+    (void)::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+    char magic[8];
+    if (::pread(fd, magic, sizeof magic, 0) == static_cast<ssize_t>(sizeof magic) &&
+        evtx::is_evtx(std::string_view(magic, sizeof magic)))
+      return evtx::make_evtx_reader(fd, path, options);
+  }
   return std::unique_ptr<RecordReader>(
       new StreamRecordReader(std::make_unique<FdSource>(fd, true, path), path, options));
 }
@@ -727,6 +735,7 @@ Result<std::vector<FileRange>> split_file_at_lines(const std::string& path, unsi
   if (first.size() >= 2 && static_cast<unsigned char>(first[0]) == 0x1f &&
       static_cast<unsigned char>(first[1]) == 0x8b)
     return Error(Status::Unsupported(path + ": gzip input is read whole"));
+  if (evtx::is_evtx(first)) return Error(Status::Unsupported(path + ": EVTX input is read whole"));
   const std::size_t line_end = std::min(first.find('\n'), first.size());
   std::string_view line = first.substr(0, line_end);
   while (!line.empty() && (line.back() == ' ' || line.back() == '\r' || line.back() == '\t')) line.remove_suffix(1);

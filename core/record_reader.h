@@ -10,7 +10,9 @@
 //
 // Records are views into an internal buffer that stays valid until the next call to next_batch().
 // Every record is followed by at least kRecordPadding readable bytes (simdjson needs 64).
-// Gzip input (by magic bytes, not by name) is decompressed on the fly.
+// Gzip input (by magic bytes, not by name) is decompressed on the fly. A regular file that starts
+// with the EVTX magic is read event record by event record, each record rendered as JSON in the
+// evtx_dump layout (core/evtx/evtx_reader.h).
 //
 // Oversize records (longer than max_record_bytes) are not kept in memory: the reader skips to
 // the next line end and returns the record with `oversize` set and a truncated view.
@@ -34,6 +36,10 @@ struct Record {
   std::uint64_t record_no = 0;  // 1-based line number of the record's first line
   bool oversize = false;        // bytes is only the first max_record_bytes of the record
   bool unterminated_json = false;  // a JSON object still open at end of input
+  // A record of a binary container (an EVTX event record or chunk) that failed its structure
+  // checks and was skipped: the reason (static text, e.g. "evtx_binxml"), bytes empty.
+  // nullptr for every readable record.
+  const char* damaged = nullptr;
 };
 
 struct RecordReaderOptions {

@@ -184,6 +184,9 @@ struct Matcher::State {
   std::vector<int> ids;  // parse_selected's field ids
   bool full = false;     // every field parsed (not only the selection)
   bool bad_escape = false;  // a kept-escaped value turned out to hold an escape JSON lacks
+  // Windows event XML is matched as the evtx_dump JSON it converts to (see match()).
+  parse::WinXmlConverter xml;
+  std::string xml_json;
   bool parsed = false;
   bool parse_ok = true;
   std::string decoded;
@@ -1112,7 +1115,35 @@ bool Matcher::match(Event& event, parse::RecordParser& parser, LogFormat format,
   const std::size_t out_before = out.size();
   State& st = *state_;
   st.bad_escape = false;
-  const bool usable = match_record(event, parser, format, out);
+  bool usable;
+  const std::string_view raw = event.raw;
+  if (format == LogFormat::kWinXml || (format == LogFormat::kUnknown && !raw.empty() && raw[0] == '<' &&
+                                       parse::detect_format(raw) == LogFormat::kWinXml)) {
+    // Windows event XML: matched as the evtx_dump JSON it converts to, so that it takes the
+    // JSON path (logsource routes, prefilter over decoded values: XML's &amp; and &quot; cannot
+    // hide a literal) with the one Windows mapping. The record stays the XML for the alert;
+    // the fields point into st.xml_json, which lives until the next record.
+    const ParseErrorKind err = st.xml.convert(raw, st.xml_json);
+    if (err != ParseErrorKind::kNone) {
+      stats_.events++;
+      stats_.events_parsed++;
+      event.fields.clear();
+      event.format = LogFormat::kWinXml;
+      event.fields.add("_format", to_string(LogFormat::kWinXml));
+      event.parse_error = err;
+      return false;
+    }
+    event.raw = std::string_view(st.xml_json.data(), st.xml_json.size() - simdjson::SIMDJSON_PADDING);
+    usable = match_record(event, parser, LogFormat::kJson, out);
+    event.raw = raw;
+    event.format = LogFormat::kWinXml;
+    if (event.parse_error == ParseErrorKind::kInvalidJson || event.parse_error == ParseErrorKind::kTruncatedJson)
+      event.parse_error = ParseErrorKind::kInvalidXml;
+    if (!event.fields.empty() && event.fields.fields()[0].name == "_format")
+      event.fields.at(0).value = to_string(LogFormat::kWinXml);
+  } else {
+    usable = match_record(event, parser, format, out);
+  }
   if (out.size() > out_before) {
     // Whoever handles the alerts may read any field: none is left as written.
     for (std::size_t i = 0; i < event.fields.size(); ++i) decode_field(st, event, event.fields.at(i));

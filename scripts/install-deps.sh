@@ -10,6 +10,7 @@ PACKAGES=(
   librocksdb-dev prometheus-cpp-dev libboost-dev libssl-dev openssl
   libgtest-dev libgmock-dev libbenchmark-dev
   unzip gzip python3
+  python3-evtx  # the independent EVTX decoder test_evtx_e2e compares vigil's reader with
   prometheus syslog-ng-core
   libcurl4-openssl-dev
   chromium nodejs  # browser tests of the console (tests/console: playwright-core from npm)

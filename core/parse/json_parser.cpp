@@ -59,6 +59,11 @@ enum class Mode : std::uint8_t {
   kWinAttrs,    // the attributes of a node: "Provider_Name" for Provider, else "Name"
   kWinData,     // EventData "Data": {"#attributes":{"Name":"x"},"#text":"v"} -> x = v
   kWinlog,      // Winlogbeat 7+ "winlog": event_id, channel, computer_name, provider_name...
+  kWazuhData,   // the Wazuh manager's "data" (archives.json, alerts.json): "win" is the agent's
+                // Windows layout, anything else is named "data.child" as kGeneric names it
+  kWazuhWin,    // the Wazuh agent's "win": "system" and "eventdata" sections
+  kWazuhSection,  // children of win.system / win.eventdata: camelCase names -> Sigma's names
+  kWazuhValue,  // a value in a Wazuh section: backslashes doubled by the agent are collapsed
 };
 
 bool is_json_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
@@ -367,9 +372,10 @@ inline bool slot_relevant(const Slot* s, char first) {
 
 }  // namespace
 
-const std::string_view kTopLevelLayoutNames[10] = {
+const std::string_view kTopLevelLayoutNames[12] = {
     "Event",    "winlog",     "event_data",  "user_data",     "event_id",
-    "log_name", "Provider",   "SourceName",  "source_name",   "computer_name"};
+    "log_name", "Provider",   "SourceName",  "source_name",   "computer_name",
+    "win",      "data"};
 
 const std::string_view kTimeHostNames[13] = {
     "host",     "time",       "UtcTime",    "Computer",    "Hostname",
@@ -382,6 +388,51 @@ std::string_view without_spaces(StringArena& arena, std::string_view name) {
   std::size_t n = 0;
   for (char c : name)
     if (c != ' ') out[n++] = c;
+  return std::string_view(out, n);
+}
+
+// The Windows name of a Wazuh eventchannel field. The agent writes Windows' names with their
+// first letter lowered (EventID -> eventID, TargetUserName -> targetUserName, IpAddress ->
+// ipAddress, ProcessId -> processId), and the Provider attributes as providerName and
+// providerGuid, which Sigma calls Provider_Name and Provider_Guid. Windows names that begin
+// in lower case are kept: paramN (services, System log) and the few SigmaHQ's rules read
+// (BITS processPath, AppX subjectName, OpenSSH process, payload). BITS's processId is the
+// word Sysmon's ProcessId becomes: walk_field gives it under both names.
+std::string_view wazuh_name(StringArena& arena, std::string_view key) {
+  if (key.empty() || key[0] < 'a' || key[0] > 'z') return key;
+  switch (key.size()) {
+    case 7:
+      if (key == "process" || key == "payload") return key;
+      break;
+    case 11:
+      if (key == "processPath" || key == "subjectName") return key;
+      break;
+    case 12:
+      if (key == "providerName") return "Provider_Name";
+      if (key == "providerGuid") return "Provider_Guid";
+      break;
+    default: break;
+  }
+  if (key.size() > 5 && key.substr(0, 5) == "param" && is_digit(key[5])) return key;
+  char* out = arena.allocate(key.size());
+  std::memcpy(out, key.data(), key.size());
+  out[0] = static_cast<char>(out[0] - 'a' + 'A');
+  return std::string_view(out, key.size());
+}
+
+// The Wazuh agent escapes the backslashes of Windows values once more than JSON needs
+// ("C:\\\\Windows" in the JSON text, "C:\\Windows" decoded): each doubled pair becomes one
+// backslash again (a UNC path's leading "\\\\" so becomes "\\"). `s` is decoded text; the
+// result is `s` itself when it has no pair, else a copy in the arena.
+std::string_view collapse_doubled_backslashes(StringArena& arena, std::string_view s) {
+  const std::size_t first = s.find("\\\\");
+  if (first == std::string_view::npos) return s;
+  char* out = arena.allocate(s.size());
+  std::size_t n = 0;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    out[n++] = s[i];
+    if (s[i] == '\\' && i + 1 < s.size() && s[i + 1] == '\\') ++i;
+  }
   return std::string_view(out, n);
 }
 
@@ -705,6 +756,12 @@ error_code JsonFlattener::walk_value(od::value v, std::string_view name, Mode mo
     case od::json_type::string: {
       std::string_view s;
       bool escaped;
+      if (mode == Mode::kWazuhValue) {
+        // Decoded (never kept escaped): the doubled backslashes are collapsed after decoding.
+        if (error_code e = string_value(v, &s)) return e;
+        emit(name, collapse_doubled_backslashes(*arena_, s), ValueKind::kString);
+        return simdjson::SUCCESS;
+      }
       if (error_code e = string_value(v, &s, &escaped)) return e;
       emit(name, s, ValueKind::kString, escaped);
       return simdjson::SUCCESS;
@@ -789,6 +846,10 @@ error_code JsonFlattener::walk_field(od::value value, std::string_view key,
         child_mode = Mode::kWinlog;
       } else if (key == "event_data" || key == "user_data") {
         child_mode = Mode::kWinSection;  // Winlogbeat 6
+      } else if (key == "win") {
+        child_mode = Mode::kWazuhWin;  // the Wazuh agent's layout
+      } else if (key == "data") {
+        child_mode = Mode::kWazuhData;  // the Wazuh manager's: "win" may be inside
       } else if (const std::string_view alias = top_level_alias(key); !alias.empty()) {
         // The alias is added when the value gave exactly one field, named `key`: walk all of
         // it (emit filters) so that the count is parse()'s.
@@ -869,6 +930,56 @@ error_code JsonFlattener::walk_field(od::value value, std::string_view key,
         }
         child = compose(*arena_, name, '_', key);
       }
+      break;
+    case Mode::kWazuhData:
+      if (key == "win") {
+        child = "data.win";
+        child_mode = Mode::kWazuhWin;
+        break;
+      }
+      if (skip(name, '.', key, first)) {
+        if (error_code e = skipped(token)) return e;
+        return simdjson::SUCCESS;
+      }
+      child = compose(*arena_, name, '.', key);
+      break;
+    case Mode::kWazuhWin:
+      if (key == "system" || key == "eventdata") {
+        child_mode = Mode::kWazuhSection;
+        break;
+      }
+      if (skip(name, '.', key, first)) {
+        if (error_code e = skipped(token)) return e;
+        return simdjson::SUCCESS;
+      }
+      child = compose(*arena_, name, '.', key);
+      break;
+    case Mode::kWazuhSection:
+      child = wazuh_name(*arena_, key);
+      child_mode = Mode::kWazuhValue;
+      if (key == "processId" && first != '{' && first != '[') {
+        // Sysmon's ProcessId lowered by the agent, or BITS-Client's own processId (SigmaHQ's
+        // bits-client rules read that name): both names, the value once.
+        std::string_view v;
+        ValueKind kind;
+        bool escaped;
+        if (error_code e = scalar_value(token, &v, &kind, &escaped)) return e;
+        emit(child, v, kind, escaped);
+        emit(key, v, kind, escaped);
+        return simdjson::SUCCESS;
+      }
+      if (first != '{' && first != '[' && skip(child, first)) {
+        if (error_code e = skipped(token)) return e;
+        return simdjson::SUCCESS;
+      }
+      break;
+    case Mode::kWazuhValue:  // an object inside a value: named as kGeneric names it
+      if (skip(name, '.', key, first)) {
+        if (error_code e = skipped(token)) return e;
+        return simdjson::SUCCESS;
+      }
+      child = compose(*arena_, name, '.', key);
+      child_mode = Mode::kWazuhValue;
       break;
     case Mode::kWinlog:
       if (key == "event_data" || key == "user_data") {

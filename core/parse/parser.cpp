@@ -8,6 +8,7 @@
 #include <cstring>
 #include <limits>
 
+#include "core/evtx/event_tree.h"
 #include "core/parse/parsers_internal.h"
 
 namespace vigil::parse {
@@ -330,6 +331,7 @@ LogFormat detect_format(std::string_view record) {
   std::string_view s = skip_bom_and_space(record);
   if (s.empty()) return LogFormat::kPlain;
   if (s[0] == '{') return LogFormat::kJson;
+  if (s[0] == '<' && looks_like_win_xml(s)) return LogFormat::kWinXml;
   if (find_cef_marker(s, 200) != std::string_view::npos) return LogFormat::kCef;
 
   if (const std::size_t p = match_pri(s)) {
@@ -393,6 +395,8 @@ bool values_may_differ_from_raw(LogFormat format, std::string_view raw) {
 
 struct RecordParser::Impl {
   std::unique_ptr<JsonFlattener, JsonFlattenerDeleter> json = make_json_flattener();
+  WinXmlConverter xml;
+  std::string xml_json;
   Event scratch;  // parse_selected's full parse of a non-JSON record
   // The W3C "#Fields:" header of each stream (event.source) that sent one, most recent first.
   // Few streams write W3C logs at once; the oldest is dropped beyond kMaxW3cStreams.
@@ -563,6 +567,7 @@ bool RecordParser::parse(LogFormat format, Event& event, LogFormat detected) {
     return false;
   }
   if (event.format == LogFormat::kJson) return parse_json(event, nullptr, nullptr);
+  if (event.format == LogFormat::kWinXml) return parse_win_xml(event, nullptr, nullptr, false);
   return parse_text(format, event);
 }
 
@@ -571,7 +576,8 @@ bool RecordParser::parse_selected(LogFormat format, Event& event, const FieldSel
   ids.clear();
   const std::string_view raw = event.raw;
   const LogFormat detected = format == LogFormat::kUnknown ? detect(event) : format;
-  if (detected == LogFormat::kJson || raw.size() > options_.max_record_bytes) {
+  if (detected == LogFormat::kJson || detected == LogFormat::kWinXml ||
+      raw.size() > options_.max_record_bytes) {
     event.fields.clear();
     event.parse_error = ParseErrorKind::kNone;
     event.time_unix_ns = 0;
@@ -584,7 +590,8 @@ bool RecordParser::parse_selected(LogFormat format, Event& event, const FieldSel
       event.parse_error = ParseErrorKind::kOversize;
       return false;
     }
-    const bool ok = parse_json(event, &wanted, &ids, keep_escaped);
+    const bool ok = detected == LogFormat::kWinXml ? parse_win_xml(event, &wanted, &ids, keep_escaped)
+                                                   : parse_json(event, &wanted, &ids, keep_escaped);
     if (!ok) ids.assign(1, -1);  // only `_format` is left
     return ok;
   }
@@ -617,6 +624,53 @@ bool RecordParser::parse_selected(LogFormat format, Event& event, const FieldSel
   event.time_text = keep(full.time_text);
   event.host = keep(full.host);
   return ok;
+}
+
+struct WinXmlConverter::Impl {
+  evtx::EventTree tree;
+};
+WinXmlConverter::WinXmlConverter() : impl_(std::make_unique<Impl>()) {}
+WinXmlConverter::~WinXmlConverter() = default;
+
+ParseErrorKind WinXmlConverter::convert(std::string_view xml, std::string& json) {
+  json.clear();
+  if (looks_binary(xml)) return ParseErrorKind::kBinary;
+  switch (win_xml_to_json(strip_line_end(skip_bom_and_space(xml)), impl_->tree, json)) {
+    case WinXmlError::kNone: break;
+    case WinXmlError::kTruncated: return ParseErrorKind::kTruncatedXml;
+    case WinXmlError::kInvalid: return ParseErrorKind::kInvalidXml;
+  }
+  json.append(simdjson::SIMDJSON_PADDING, '\0');
+  return ParseErrorKind::kNone;
+}
+
+// The XML is written as evtx_dump JSON into the event's arena (field values are views into it,
+// so it must live as long as the event's fields) and flattened as JSON: one Windows mapping.
+bool RecordParser::parse_win_xml(Event& event, const FieldSelection* wanted, std::vector<int>* ids,
+                                 bool keep_escaped) {
+  std::string& json = impl_->xml_json;
+  ParseErrorKind err = impl_->xml.convert(event.raw, json);
+  if (err == ParseErrorKind::kNone) {
+    char* copy = event.fields.arena().allocate(json.size());
+    std::memcpy(copy, json.data(), json.size());
+    const std::string_view body(copy, json.size() - simdjson::SIMDJSON_PADDING);
+    err = wanted == nullptr ? flatten_json(*impl_->json, body, event)
+                            : flatten_json_selected(*impl_->json, body, event, *wanted, *ids,
+                                                    options_.check_skipped_escapes, keep_escaped);
+    // The JSON is ours and valid; only the XML's own bytes can fail it (invalid UTF-8).
+    if (err == ParseErrorKind::kTruncatedJson || err == ParseErrorKind::kInvalidJson)
+      err = ParseErrorKind::kInvalidXml;
+  }
+  if (err != ParseErrorKind::kNone) {
+    event.fields.clear();
+    event.time_unix_ns = 0;
+    event.time_text = {};
+    event.host = {};
+    add_format_field(event);
+    event.parse_error = err;
+    return false;
+  }
+  return true;
 }
 
 bool RecordParser::parse_json(Event& event, const FieldSelection* wanted, std::vector<int>* ids,
@@ -682,6 +736,7 @@ bool RecordParser::parse_text(LogFormat format, Event& event) {
     case LogFormat::kAuditd: fits = parse_auditd(line, event); break;
     case LogFormat::kFormatCount:
     case LogFormat::kPlain:
+    case LogFormat::kWinXml:
     case LogFormat::kJson:
     case LogFormat::kUnknown: parse_plain(line, event); break;
   }

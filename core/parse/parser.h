@@ -161,6 +161,26 @@ bool decode_json_string(std::string_view escaped, StringArena& arena, std::strin
 // record qualifies).
 bool has_only_short_escapes(std::string_view escaped);
 
+// Windows event XML (<Event xmlns=...>, one event) to the evtx_dump JSON layout, the one form
+// every Windows layout reaches the Windows mapping in (RecordParser parses kWinXml records so;
+// the matcher matches them as that JSON, so its prefilter sees decoded values).
+// One per thread; reused from record to record.
+class WinXmlConverter {
+ public:
+  WinXmlConverter();
+  ~WinXmlConverter();
+  WinXmlConverter(const WinXmlConverter&) = delete;
+  WinXmlConverter& operator=(const WinXmlConverter&) = delete;
+  // Replaces `json` with the event as JSON followed by 64 zero bytes (the JSON parser's
+  // padding): the JSON is json.substr(0, json.size() - 64). Returns kNone, or why the record
+  // is unusable: kBinary, kTruncatedXml, kInvalidXml. Never throws.
+  ParseErrorKind convert(std::string_view xml, std::string& json);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
 class RecordParser {
  public:
   explicit RecordParser(ParserOptions options = {});
@@ -227,6 +247,8 @@ class RecordParser {
   bool parse_json(Event& event, const FieldSelection* wanted, std::vector<int>* ids,
                   bool keep_escaped = false);
   bool parse_text(LogFormat format, Event& event);
+  bool parse_win_xml(Event& event, const FieldSelection* wanted, std::vector<int>* ids,
+                     bool keep_escaped);
 
   struct Impl;
   std::unique_ptr<Impl> impl_;

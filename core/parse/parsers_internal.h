@@ -17,6 +17,9 @@
 namespace vigil::parse {
 class FieldSelection;
 }
+namespace vigil::evtx {
+class EventTree;
+}
 
 namespace vigil::parse::internal {
 
@@ -177,6 +180,15 @@ bool emit_checkpoint_pairs(std::string_view s, Event& event);
 // SonicWall's "src=ip:port:interface" (and dst) also as src_ip, src_port, src_interface, for
 // records that carry SonicWall's sn= and fw= keys.
 void add_sonicwall_endpoints(Event& event);
+// ---- Windows event XML (win_xml.cpp) -----------------------------------------------------------
+
+enum class WinXmlError : std::uint8_t { kNone, kTruncated, kInvalid };
+// Whether s (spaces and BOM already skipped) starts like a Windows event: "<Event" (after an
+// optional XML declaration).
+bool looks_like_win_xml(std::string_view s);
+// Reads one event's XML into `tree` and appends it to `json` as evtx_dump JSON. On error
+// `json` is unchanged.
+WinXmlError win_xml_to_json(std::string_view xml, evtx::EventTree& tree, std::string& json);
 
 // ---- JSON -------------------------------------------------------------------------------------
 
@@ -200,6 +212,6 @@ ParseErrorKind flatten_json_selected(JsonFlattener& flattener, std::string_view 
 // The names note_time_or_host reads: parse_selected must read them even when not wanted.
 extern const std::string_view kTimeHostNames[13];
 // The top-level keys the Windows layouts map (JsonFlattener's Mode::kTop).
-extern const std::string_view kTopLevelLayoutNames[10];
+extern const std::string_view kTopLevelLayoutNames[12];
 
 }  // namespace vigil::parse::internal

@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "collectors/stdin_source.h"
+#include "tests/support/corpora.h"
 #include "tests/support/wait.h"
 
 namespace vigil::collectors {
@@ -414,6 +415,55 @@ TEST(StdinSource, StopEndsAQuietInput) {
   ::close(fds[1]);
   ::close(fds[0]);
   ::alarm(0);
+}
+
+// An .evtx file dropped into a followed folder (under any name): its records arrive as
+// evtx_dump JSON, numbered by the record header, in whole chunks; the checkpoint is a chunk
+// boundary, and a restart from it reads nothing twice.
+TEST_F(FileTailTest, EvtxFilesAreReadByChunks) {
+  VIGIL_REQUIRE_CORPUS("evtx/deepbluecli/password-spray.evtx");
+  const fs::path src = fs::path(vigil::testing::corpora_dir()) / "evtx/deepbluecli/password-spray.evtx";
+  const std::string bytes = [&] {
+    std::ifstream in(src, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  }();
+  ASSERT_GT(bytes.size(), 4096u + 2 * 65536u);
+  // First the header and one chunk (a copy in progress), then the rest.
+  const fs::path log = dir_ / "security.log";
+  append(log, bytes.substr(0, 4096 + 65536 + 100));
+  RecordingSink sink;
+  auto tail = make(options("*.log"), sink);
+  ASSERT_TRUE(tail->start().ok());
+  ASSERT_TRUE(vigil::testing::wait_until(vigil::testing::deadline_after(), [&] { return !sink.batches().empty(); }));
+  const std::size_t first_chunk = sink.wait_records(1).size();
+  append(log, bytes.substr(4096 + 65536 + 100));
+  auto got = sink.wait_records(295);
+  tail->stop();
+  ASSERT_EQ(got.size(), 295u);  // MANIFEST.txt: 295 records in 3 chunks
+  EXPECT_GT(first_chunk, 0u);
+  EXPECT_LT(first_chunk, 295u);
+  EXPECT_EQ(got[0].text.rfind("{\"Event\":{", 0), 0u) << got[0].text;
+  EXPECT_EQ(got[0].record_no, 1u);
+  std::set<std::uint64_t> ids;
+  for (const auto& r : got) ids.insert(r.record_no);
+  EXPECT_EQ(ids.size(), 295u);
+  auto pos = decode_file_position(sink.batches().back().checkpoints.at(0).value);
+  ASSERT_TRUE(pos.has_value());
+  EXPECT_EQ((pos->offset - 4096) % 65536, 0u);
+  EXPECT_EQ(pos->line, 295u);
+  // A restart from the checkpoint submits nothing of it again. A text file read after it in
+  // the same pass (files are read in path order) shows that the pass is over.
+  append(dir_ / "zz.log", "marker\n");
+  RecordingSink again;
+  auto tail2 = make(options("*.log"), again);
+  const std::string value = sink.batches().back().checkpoints.at(0).value;
+  const std::string key = file_checkpoint_key(log.string());
+  ASSERT_TRUE(tail2->start([&](const std::string& k) {
+                return k == key ? std::optional<std::string>(value) : std::nullopt;
+              }).ok());
+  auto after = again.wait_records(1);
+  tail2->stop();
+  EXPECT_EQ(texts(after), (std::vector<std::string>{"marker"}));
 }
 
 }  // namespace
