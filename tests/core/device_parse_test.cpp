@@ -425,7 +425,10 @@ TEST_F(DeviceParse, PanosTrafficThreatGlobalProtect) {
   EXPECT_EQ(get(th, "type"), "THREAT");
   EXPECT_EQ(get(th, "subtype"), "url");
   EXPECT_EQ(get(th, "action"), "block-url");
-  EXPECT_EQ(get(th, "threat_content_name"), "consent.cmp.oath.com/");
+  // Column 31 is the URL/Filename, 32 the Threat/Content Name with the threat ID in brackets.
+  EXPECT_EQ(get(th, "url"), "consent.cmp.oath.com/");
+  EXPECT_EQ(get(th, "threat_content_name"), "(9999)");
+  EXPECT_EQ(get(th, "threat_id"), "9999");
   EXPECT_EQ(get(th, "category"), "business-and-economy");
   EXPECT_EQ(get(th, "severity"), "informational");
   EXPECT_EQ(get(th, "direction"), "client-to-server");
@@ -665,6 +668,23 @@ TEST_F(DeviceParse, TruncatedAndCorruptedCorpusLinesNeverCrash) {
     storage_.clear();
   }
   EXPECT_GT(records, 1000u);
+}
+
+// Regression: the raw-record shortcut (values_may_differ_from_raw) looked at the first three
+// characters after '=' and took "proctitle=7368..." (decimal digits first) for a number, so a
+// rule on the decoded command line never saw it.
+TEST_F(DeviceParse, AuditdHexValueStartingWithDecimalDigitsIsSeenAsEncoded) {
+  const std::string proctitle =
+      "type=PROCTITLE msg=audit(1796630402.000:5000): proctitle=7368002D630069640A";
+  EXPECT_TRUE(values_may_differ_from_raw(LogFormat::kAuditd, proctitle));
+  const std::string execve = "type=EXECVE msg=audit(1796630402.000:5001): argc=2 a0=6E63 a1=2D65";
+  EXPECT_TRUE(values_may_differ_from_raw(LogFormat::kAuditd, execve));
+  // Numbers in keys auditd never encodes, and quoted values, do not count.
+  const std::string plain =
+      "type=SYSCALL msg=audit(1796630402.000:5002): arch=c000003e syscall=59 ses=4294967295 "
+      "pid=1234 comm=\"ls\" exe=\"/usr/bin/ls\"";
+  EXPECT_FALSE(values_may_differ_from_raw(LogFormat::kAuditd, plain));
+  EXPECT_EQ(get(parse(proctitle), "proctitle"), "sh -c id\n");
 }
 
 }  // namespace
