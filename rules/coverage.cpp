@@ -31,7 +31,7 @@ std::string logsource_key(const std::string& product, const std::string& categor
 // "attack.t1110.001" -> "T1110.001"; "" when the tag is not a technique.
 std::string technique_of(const std::string& tag) {
   const std::string t = ascii_lower(tag);
-  if (t.rfind("attack.t", 0) != 0 || t.size() < 13) return "";
+  if (t.rfind("attack.t", 0) != 0 || t.size() < 12) return "";  // "attack.t" + 4 digits
   for (std::size_t i = 8; i < 12; ++i)
     if (t[i] < '0' || t[i] > '9') return "";
   std::string id = "T" + t.substr(8);

@@ -68,13 +68,22 @@ def scan(vigil, path, rules):
 
 
 def alert_text(a):
-    ev = a.get("event") or {}
-    for key in ("raw", "message"):
-        if isinstance(ev.get(key), str):
-            return ev[key]
-    if isinstance(a.get("raw"), str):
-        return a["raw"]
-    return json.dumps(a.get("fields") or ev)[:300]
+    ev = a.get("event")
+    if isinstance(ev, str):
+        return ev
+    if isinstance(ev, dict):
+        for key in ("raw", "message"):
+            if isinstance(ev.get(key), str):
+                return ev[key]
+    return json.dumps(a.get("fields") or a.get("correlation") or {})[:300]
+
+
+def alert_record(a):
+    """The input record an alert came from, or None for a correlation (many records)."""
+    src = a.get("source")
+    if isinstance(src, dict) and "record" in src:
+        return src["record"]
+    return None
 
 
 def main():
@@ -102,10 +111,11 @@ def main():
             rel = os.path.relpath(path, args.corpora)
             r["files"][rel] += 1
             text = alert_text(a)
-            if rule.get("correlation") or a.get("correlation"):
+            record = alert_record(a)
+            if record is None:
                 text = "(correlation) " + text
             else:
-                alerted_lines.add(text)
+                alerted_lines.add(record)
             if sum(1 for e in r["examples"] if e[0] == rel) < args.max_lines:
                 r["examples"].append((rel, text[:240]))
         s = per_set.setdefault(group, {"files": 0, "lines": 0, "alerted_lines": 0, "alerts": 0})

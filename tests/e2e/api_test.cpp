@@ -232,7 +232,7 @@ TEST_F(ApiTest, HealthAndOpenApiNeedNoToken) {
   ASSERT_TRUE(doc.ok) << "the OpenAPI document is not JSON";
   for (const char* path : {"/health", "/whoami", "/alerts", "/alerts/{id}", "/alerts/{id}/status", "/alerts/{id}/assign",
                            "/alerts/{id}/notes", "/alerts/bulk", "/stats", "/rules", "/ingest", "/rules/test",
-                           "/tokens", "/audit", "/openapi.json"}) {
+                           "/rules/coverage", "/tokens", "/audit", "/openapi.json"}) {
     simdjson::dom::element e;
     EXPECT_EQ(doc.doc["paths"][path].get(e), simdjson::SUCCESS) << path;
   }
@@ -286,6 +286,16 @@ TEST_F(ApiTest, RolesAndTenantScope) {
   EXPECT_EQ(call("POST", "/api/v1/alerts/" + a_alert + "/notes", viewer_a, R"({"note":"x"})").status, 403);
   EXPECT_EQ(call("POST", "/api/v1/alerts/bulk", viewer_a, R"({"ids":[],"note":"x"})").status, 403);
   EXPECT_EQ(call("POST", "/api/v1/rules/test", viewer_a, R"({"rule":"x"})").status, 403);
+  // Coverage is for every role: the console shows viewers what the rules detect.
+  HttpReply coverage = call("GET", "/api/v1/rules/coverage", viewer_a);
+  ASSERT_EQ(coverage.status, 200) << coverage.body;
+  Json cov(coverage.body);
+  ASSERT_TRUE(cov.ok) << coverage.body;
+  EXPECT_GT(num(cov.doc, "rules"), 100);
+  simdjson::dom::array tactics;
+  ASSERT_EQ(cov.doc["tactics"].get(tactics), simdjson::SUCCESS);
+  EXPECT_EQ(tactics.size(), 14u);
+  EXPECT_EQ(call("POST", "/api/v1/rules/coverage", viewer_a, "{}").status, 405);
   EXPECT_EQ(call("GET", "/api/v1/tokens", analyst_a).status, 403);
   EXPECT_EQ(call("POST", "/api/v1/tokens", analyst_a, R"({"name":"x","role":"admin"})").status, 403);
   EXPECT_EQ(call("GET", "/api/v1/audit", analyst_a).status, 403);
