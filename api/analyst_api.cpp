@@ -578,6 +578,12 @@ net::Response AnalystApi::dispatch(const net::Request& req, const Principal& who
     return net::Response::json(200, out);
   }
 
+  if (route == "rules/coverage") {
+    if (req.method != "GET") return error(405, "use GET");
+    if (!hooks_.rules_coverage) return error(404, "coverage is not available here");
+    return net::Response::json(200, hooks_.rules_coverage());
+  }
+
   if (route == "rules/test") {
     if (!post) return error(405, "use POST");
     if (!need(Role::kAnalyst)) return forbidden(Role::kAnalyst);

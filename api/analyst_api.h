@@ -46,6 +46,8 @@ struct ApiHooks {
   std::function<std::vector<CollectorInfo>()> collectors;        // collector counters now
   // POST /api/v1/rules/test: the whole JSON answer for the pasted rule and log lines.
   std::function<std::string(std::string_view rule_yaml, std::string_view logs, std::string_view format)> test_rule;
+  // GET /api/v1/rules/coverage: the coverage JSON of the live rule set (rules/coverage.h).
+  std::function<std::string()> rules_coverage;
   // After POST /api/v1/forwarding/dead-letters/replay put alerts back in a queue: wake the
   // senders. Optional.
   std::function<void()> dead_letters_replayed;

@@ -78,6 +78,8 @@ const char* openapi_document() {
     "responses": {"200": {"description": "{buckets: [{start, by_level}], by_level, by_status, by_tenant, top_rules: [{id, title, count}], top_hosts: [{host, count}]}"}, "400": {"$ref": "#/components/responses/BadRequest"}}}},
   "/rules": {"get": {"summary": "Loaded rules with the alerts each raised (viewer)", "responses": {"200": {"description": "{rules: [{id, title, level, tags, path, matches (null for a tenant-scoped token)}]}"}}}},
   "/ingest": {"get": {"summary": "Collector counters (viewer)", "responses": {"200": {"description": "{collectors: [{name, kind, received, dropped, parse_errors, events_per_second}]}"}}}},
+  "/rules/coverage": {"get": {"summary": "What the loaded rules detect: rules per logsource and per parser format (by level), ATT&CK tactics and techniques covered (viewer); same JSON as `vigil rules coverage --json`",
+    "responses": {"200": {"description": "{rules, correlations, with_attack_tags, logsources: [{logsource, entry, rules, correlations, levels}], formats: [{format, rules, correlations, levels}], tactics: [{tactic, rules}], techniques: [{id, rules, tactics}]}"}}}},
   "/rules/test": {"post": {"summary": "Compile a pasted Sigma rule alone and match each log line (analyst)",
     "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["rule"], "properties": {"rule": {"type": "string"}, "logs": {"type": "string"}, "format": {"type": "string", "default": "auto"}}}}}},
     "responses": {"200": {"description": "{errors: [string], results: [{line, raw, matched, spans: [Span]}]}"}, "400": {"$ref": "#/components/responses/BadRequest"}, "403": {"$ref": "#/components/responses/Forbidden"}}}},

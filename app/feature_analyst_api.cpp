@@ -18,9 +18,12 @@
 #include "api/tokens.h"
 #include "app/daemon_context.h"
 #include "app/embedded_files.h"
+#include "app/rule_sources.h"
 #include "app/single_rule.h"
 #include "core/config_reader.h"
 #include "core/json_text.h"
+#include "rules/coverage.h"
+#include "rules/logsource_map.h"
 #include "rules/sigma_loader.h"
 
 namespace vigil::app {
@@ -368,6 +371,19 @@ Result<std::unique_ptr<DaemonService>> start_analyst_api(DaemonContext& ctx) {
     return out;
   };
   hooks.test_rule = test_rule;
+  // Coverage of the live rule set. The set holds detection rules only; correlation documents
+  // are read once from the configured paths, as the correlation engine reads them (SIGHUP
+  // does not reload correlations either).
+  auto coverage_correlations = std::make_shared<std::vector<rules::CorrelationRule>>(
+      load_rule_sources(ctx.config.rules).correlations);
+  hooks.rules_coverage = [&live, coverage_correlations] {
+    auto set = live.get();
+    std::vector<rules::SigmaRule> detection;
+    detection.reserve(set->size());
+    for (std::size_t i = 0; i < set->size(); ++i) detection.push_back(set->rule(i));
+    return rules::coverage_json(
+        rules::compute_coverage(detection, *coverage_correlations, rules::LogsourceMap::builtin()));
+  };
   DaemonContext* daemon = &ctx;  // forwarding sets the wake-up after the API starts
   hooks.dead_letters_replayed = [daemon] {
     if (daemon->dead_letters_replayed) daemon->dead_letters_replayed();

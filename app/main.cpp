@@ -12,6 +12,7 @@
 #include "app/alerts_command.h"
 #include "app/forward_command.h"
 #include "app/rules_command.h"
+#include "app/rules_coverage_command.h"
 #include "app/rules_explain_command.h"
 #include "app/rules_lint_command.h"
 #include "app/rules_test_command.h"
@@ -122,6 +123,16 @@ int main(int argc, char** argv) {
                        "Sigma's field-name list (sigma/tests/logsource.json) for checking Windows\n"
                        "field names. Default: $VIGIL_CORPORA/sigma/tests/logsource.json, else\n"
                        "../shared/corpora/sigma/tests/logsource.json; if absent, not checked");
+
+  // vigil rules coverage
+  vigil::app::RulesCoverageOptions coverage;
+  CLI::App* coverage_cmd = rules_cmd->add_subcommand(
+      "coverage",
+      "What do we detect? Per logsource (product/category/service) and per parser format, how\n"
+      "many rules apply (by level), and which ATT&CK tactics and techniques their tags cover.\n"
+      "With no path: the bundled packs.");
+  coverage_cmd->add_option("paths", coverage.paths, "Rule files or directories ('@bundled' = built-in packs)");
+  coverage_cmd->add_flag("--json", coverage.json, "Print one JSON object (the API's answer) instead of tables");
 
   // vigil rules explain
   vigil::app::RulesExplainOptions explain;
@@ -308,6 +319,7 @@ int main(int argc, char** argv) {
     return vigil::app::run_rules_explain(explain, stdout, stderr);
   }
   if (*check_cmd) return vigil::app::run_rules_check(check, stdout);
+  if (*coverage_cmd) return vigil::app::run_rules_coverage(coverage, stdout, stderr);
   if (*test_cmd) return vigil::app::run_rules_test(test, stdout);
   if (*lint_cmd) return vigil::app::run_rules_lint(lint, stdout);
   return 2;

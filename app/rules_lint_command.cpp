@@ -100,6 +100,9 @@ const std::set<std::string>* known_fields(const rules::SigmaRule& r, WindowsFiel
       "host", "hostname", "program", "pid", "message", "facility", "severity", "timestamp",
       "app_name", "procid", "msgid", "_format"};
   if (ascii_lower(r.category) == "webserver") return &kAccess;
+  // auditd records are key=value with whatever keys the record type has (a0.., proctitle,
+  // acct, res...): no fixed list to check against.
+  if (ascii_lower(r.product) == "linux" && ascii_lower(r.service) == "auditd") return nullptr;
   if (ascii_lower(r.product) == "linux") return &kSyslog;
   if (ascii_lower(r.product) == "windows" && windows.loaded()) return windows.names_for(r);
   return nullptr;

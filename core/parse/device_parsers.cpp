@@ -427,7 +427,9 @@ bool parse_cisco(std::string_view line, Event& event) {
 namespace {
 
 // Column names per log type, from the PAN-OS syslog field descriptions (the leading
-// "FUTURE_USE" columns are kept by position and not emitted). Only the columns up to the ones
+// "FUTURE_USE" columns are kept by position and not emitted). THREAT: column 31 is "URL/Filename"
+// (`url`), column 32 "Threat/Content Name" (`threat_content_name`, e.g. "Microsoft Exchange ...
+// Vulnerability(91368)"); the number in its parentheses is also given as `threat_id`. Only the columns up to the ones
 // every PAN-OS version since 8.0 writes are named; later columns are added as `column_<n>`.
 constexpr std::string_view kPanTraffic[] = {
     "", "receive_time", "serial", "type", "subtype", "", "generated_time", "src_ip", "dst_ip",
@@ -442,7 +444,7 @@ constexpr std::string_view kPanThreat[] = {
     "nat_src_ip", "nat_dst_ip", "rule", "src_user", "dst_user", "application", "vsys",
     "src_zone", "dst_zone", "src_interface", "dst_interface", "log_action", "", "session_id",
     "repeat_count", "src_port", "dst_port", "nat_src_port", "nat_dst_port", "flags", "protocol",
-    "action", "threat_content_name", "threat_id", "category", "severity", "direction",
+    "action", "url", "threat_content_name", "category", "severity", "direction",
     "sequence_number", "action_flags", "src_location", "dst_location", "", "content_type",
     "pcap_id", "file_digest", "cloud", "url_index", "user_agent", "file_type", "x_forwarded_for",
     "referer", "sender", "subject", "recipient", "report_id"};
@@ -585,7 +587,7 @@ bool parse_panos(std::string_view line, Event& event) {
   const PanType* table = find_pan_type(type);
   std::size_t p = 0, column = 0;
   bool more = true;
-  std::string_view generated, receive, device_name;
+  std::string_view generated, receive, device_name, threat_name;
   while (more) {
     const std::string_view v = next_csv_column(csv, &p, f.arena(), &more);
     const std::size_t i = column++;
@@ -608,6 +610,15 @@ bool parse_panos(std::string_view line, Event& event) {
     if (name == "generated_time") generated = v;
     else if (name == "receive_time") receive = v;
     else if (name == "device_name") device_name = v;
+    else if (name == "threat_content_name") threat_name = v;
+  }
+  // The threat ID PAN-OS appends to the name, "...(91368)": rules and Palo Alto's advisories
+  // name threats by it.
+  if (threat_name.size() > 2 && threat_name.back() == ')') {
+    const std::size_t open = threat_name.rfind('(');
+    const std::string_view id =
+        open == std::string_view::npos ? std::string_view() : threat_name.substr(open + 1, threat_name.size() - open - 2);
+    if (!id.empty() && all_digits(id)) f.add("threat_id", id, ValueKind::kNumber);
   }
   if (table != nullptr && column < table->min_columns) note_soft_error(event, ParseErrorKind::kFieldCount);
   // PAN-OS times are "yyyy/mm/dd hh:mm:ss" in the firewall's zone (taken as UTC here), or

@@ -241,15 +241,18 @@ bool looks_like_auditd(std::string_view s) {
 }
 
 bool auditd_may_have_hex_value(std::string_view s) {
-  // An encoded value is at least "=XX" with upper-case hex digits; the cheap test looks for a
-  // '=' followed by two such digits and lets the parser decide.
-  for (const char* p = static_cast<const char*>(std::memchr(s.data(), '=', s.size())); p != nullptr;) {
-    const std::size_t at = static_cast<std::size_t>(p - s.data());
-    if (at + 3 < s.size() && is_upper_hex(s[at + 1]) && is_upper_hex(s[at + 2]) &&
-        is_upper_hex(s[at + 3]) && !(is_digit(s[at + 1]) && is_digit(s[at + 2]) && is_digit(s[at + 3])))
-      return true;
-    if (at + 1 >= s.size()) break;
-    p = static_cast<const char*>(std::memchr(s.data() + at + 1, '=', s.size() - at - 1));
+  // True exactly when the parser would decode a value: a key auditd hex-encodes followed by an
+  // unquoted value of even length in upper-case hex. (Testing only the first three digits, as
+  // this once did, missed values such as proctitle=7368... whose first digits are decimal.)
+  const std::size_t type_at = s.find("type=");
+  const bool execve = type_at != std::string_view::npos && s.substr(type_at + 5, 7) == "EXECVE ";
+  for (std::size_t eq = s.find('='); eq != std::string_view::npos; eq = s.find('=', eq + 1)) {
+    std::size_t key_start = eq;
+    while (key_start > 0 && !is_audit_separator(s[key_start - 1]) && s[key_start - 1] != '\'') --key_start;
+    if (!may_be_hex_encoded(s.substr(key_start, eq - key_start), execve)) continue;
+    std::size_t end = eq + 1;
+    while (end < s.size() && !is_audit_separator(s[end]) && s[end] != '\'') ++end;
+    if (looks_hex_encoded(s.substr(eq + 1, end - eq - 1))) return true;
   }
   return false;
 }

@@ -439,6 +439,152 @@ bool parse_access(std::string_view line, Event& event) {
   return true;
 }
 
-void parse_plain(std::string_view line, Event& event) { event.fields.add("message", line); }
+namespace {
+
+// The levels web servers write between brackets; anything else is not an error log.
+bool is_error_log_level(std::string_view v) {
+  static constexpr std::string_view kLevels[] = {"emerg", "alert", "crit", "error", "warn", "notice",
+                                                 "info", "debug"};
+  for (std::string_view l : kLevels)
+    if (v == l) return true;
+  return v.size() == 6 && v.substr(0, 5) == "trace" && is_digit(v[5]);  // Apache trace1..trace8
+}
+
+// The value after `key` in nginx's ", client: 1.2.3.4, server: x, request: "GET / HTTP/1.1""
+// tail: up to the next ", " (or the closing quote of a quoted value).
+std::string_view nginx_tail_value(std::string_view line, std::string_view key) {
+  const std::size_t at = line.find(key);
+  if (at == std::string_view::npos) return {};
+  std::size_t p = at + key.size();
+  if (p < line.size() && line[p] == '"') {
+    const std::size_t close = line.find('"', p + 1);
+    return close == std::string_view::npos ? std::string_view() : line.substr(p + 1, close - p - 1);
+  }
+  const std::size_t end = line.find(", ", p);
+  return line.substr(p, (end == std::string_view::npos ? line.size() : end) - p);
+}
+
+// nginx: "2016/10/25 14:49:34 [error] 54053#0: *1 open() "..." failed (2: ...), client:
+// 127.0.0.1, server: localhost, request: "GET /favicon.ico HTTP/1.1", host: "localhost:8080"".
+bool add_nginx_error_fields(std::string_view line, FieldView& f) {
+  if (line.size() < 24 || line[4] != '/' || line[7] != '/' || line[10] != ' ' || line[13] != ':' ||
+      line[19] != ' ' || line[20] != '[' || !is_digit(line[0]))
+    return false;
+  const std::size_t close = line.find(']', 21);
+  if (close == std::string_view::npos || !is_error_log_level(line.substr(21, close - 21))) return false;
+  f.add("level", line.substr(21, close - 21));
+  std::size_t p = close + 2;
+  const std::size_t pid_start = p;
+  while (p < line.size() && is_digit(line[p])) ++p;
+  if (p > pid_start && p < line.size() && line[p] == '#') f.add("pid", line.substr(pid_start, p - pid_start), ValueKind::kNumber);
+  struct Key {
+    std::string_view text, name;
+  };
+  static constexpr Key kKeys[] = {{", client: ", "client_ip"}, {", server: ", "server"},
+                                  {", request: ", "request"},  {", upstream: ", "upstream"},
+                                  {", host: ", "request_host"}, {", referrer: ", "referrer"}};
+  for (const Key& k : kKeys)
+    if (std::string_view v = nginx_tail_value(line, k.text); !v.empty()) f.add(k.name, v);
+  return true;
+}
+
+// Apache 2.4: "[Fri Sep 09 10:42:29.902022 2011] [core:error] [pid 35708:tid 43] [client
+// 72.15.99.187:5432] AH00128: File does not exist: ..."; Apache 2.2: "[Mon Dec 26 16:22:08 2016]
+// [error] [client 192.168.33.1] File does not exist: ...".
+bool add_apache_error_fields(std::string_view line, FieldView& f) {
+  if (line.size() < 30 || line[0] != '[') return false;
+  std::size_t close = line.find(']');
+  if (close == std::string_view::npos || close > 40 || line.substr(close, 3) != "] [") return false;
+  std::size_t p = close + 3;
+  close = line.find(']', p);
+  if (close == std::string_view::npos) return false;
+  std::string_view level = line.substr(p, close - p);
+  std::string_view module;
+  if (const std::size_t colon = level.find(':'); colon != std::string_view::npos) {
+    module = level.substr(0, colon);
+    level = level.substr(colon + 1);
+  }
+  if (!is_error_log_level(level)) return false;
+  f.add("level", level);
+  if (!module.empty()) f.add("module", module);
+  p = close + 1;
+  while (p + 1 < line.size() && line[p] == ' ' && line[p + 1] == '[') {
+    close = line.find(']', p + 2);
+    if (close == std::string_view::npos) break;
+    const std::string_view item = line.substr(p + 2, close - p - 2);
+    if (item.substr(0, 4) == "pid ") {
+      std::string_view pid = item.substr(4);
+      pid = pid.substr(0, pid.find(':'));
+      f.add("pid", pid, ValueKind::kNumber);
+    } else if (item.substr(0, 7) == "client ") {
+      std::string_view client = item.substr(7);
+      // "1.2.3.4:5678", "[2001:db8::1]:5678" or just the address (2.2).
+      const std::size_t colon = client.rfind(':');
+      if (colon != std::string_view::npos && client.find('.') != std::string_view::npos) {
+        f.add("client_ip", client.substr(0, colon));
+        f.add("client_port", client.substr(colon + 1), ValueKind::kNumber);
+      } else {
+        f.add("client_ip", client);
+      }
+    }
+    p = close + 1;
+  }
+  while (p < line.size() && line[p] == ' ') ++p;
+  // "AH00128: ..." names the message in Apache's message catalogue.
+  if (line.size() >= p + 8 && line.substr(p, 2) == "AH" && line[p + 7] == ':') f.add("error_code", line.substr(p, 7));
+  return true;
+}
+
+// PostgreSQL's default stderr prefix "%m [%p] " and the common "%m [%p] %u@%d ":
+// "2019-07-23 12:06:24.406 UTC [25] LOG:  00000: ..." / "... [9701] postgres@app FATAL:  ...".
+bool add_postgresql_fields(std::string_view line, FieldView& f) {
+  if (line.size() < 30 || line[4] != '-' || line[7] != '-' || line[10] != ' ' || !is_digit(line[0])) return false;
+  const std::size_t open = line.find(" [", 19);
+  if (open == std::string_view::npos || open > 40) return false;
+  const std::size_t close = line.find("] ", open);
+  if (close == std::string_view::npos) return false;
+  const std::string_view pid = line.substr(open + 2, close - open - 2);
+  for (char c : pid)
+    if (!is_digit(c)) return false;
+  std::size_t p = close + 2;
+  std::string_view user_db;
+  const std::size_t colon = line.find(":  ", p);
+  if (colon == std::string_view::npos) return false;
+  std::string_view head = line.substr(p, colon - p);  // "LOG" or "postgres@app FATAL"
+  if (const std::size_t sp = head.rfind(' '); sp != std::string_view::npos) {
+    user_db = head.substr(0, sp);
+    head = head.substr(sp + 1);
+  }
+  static constexpr std::string_view kLevels[] = {"LOG", "FATAL", "ERROR", "WARNING", "PANIC", "STATEMENT",
+                                                 "DETAIL", "HINT", "NOTICE", "INFO", "DEBUG", "LOCATION", "CONTEXT"};
+  bool known = false;
+  for (std::string_view l : kLevels) known |= head == l;
+  if (!known) return false;
+  f.add("pid", pid, ValueKind::kNumber);
+  f.add("level", head);
+  if (const std::size_t at = user_db.find('@'); at != std::string_view::npos && at > 0) {
+    f.add("user", user_db.substr(0, at));
+    if (at + 1 < user_db.size()) f.add("database", user_db.substr(at + 1));
+  }
+  return true;
+}
+
+}  // namespace
+
+// A plain line is its `message`; when it has the shape of a web server's error log or of
+// PostgreSQL's log, its prefix also gives fields (level, pid, client_ip...) so that rules and
+// correlations can group by them. The whole line stays the message: rules written for plain
+// text keep working.
+void parse_plain(std::string_view line, Event& event) {
+  FieldView& f = event.fields;
+  f.add("message", line);
+  if (line.empty()) return;
+  if (line[0] == '[') {
+    add_apache_error_fields(line, f);
+  } else if (is_digit(line[0]) && line.size() > 10) {
+    if (line[4] == '/') add_nginx_error_fields(line, f);
+    else if (line[4] == '-') add_postgresql_fields(line, f);
+  }
+}
 
 }  // namespace vigil::parse::internal

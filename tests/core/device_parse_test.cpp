@@ -425,7 +425,10 @@ TEST_F(DeviceParse, PanosTrafficThreatGlobalProtect) {
   EXPECT_EQ(get(th, "type"), "THREAT");
   EXPECT_EQ(get(th, "subtype"), "url");
   EXPECT_EQ(get(th, "action"), "block-url");
-  EXPECT_EQ(get(th, "threat_content_name"), "consent.cmp.oath.com/");
+  // Column 31 is the URL/Filename, 32 the Threat/Content Name with the threat ID in brackets.
+  EXPECT_EQ(get(th, "url"), "consent.cmp.oath.com/");
+  EXPECT_EQ(get(th, "threat_content_name"), "(9999)");
+  EXPECT_EQ(get(th, "threat_id"), "9999");
   EXPECT_EQ(get(th, "category"), "business-and-economy");
   EXPECT_EQ(get(th, "severity"), "informational");
   EXPECT_EQ(get(th, "direction"), "client-to-server");
@@ -665,6 +668,75 @@ TEST_F(DeviceParse, TruncatedAndCorruptedCorpusLinesNeverCrash) {
     storage_.clear();
   }
   EXPECT_GT(records, 1000u);
+}
+
+// ---- Error logs on plain text (nginx, Apache, PostgreSQL) --------------------------------------
+
+TEST_F(DeviceParse, NginxApachePostgresErrorLogPrefixesGiveFields) {
+  VIGIL_REQUIRE_CORPUS("device-logs/beats/filebeat/module/nginx/error/test/error.log");
+  const auto nginx = corpus_lines("device-logs/beats/filebeat/module/nginx/error/test/error.log");
+  ASSERT_FALSE(nginx.empty());
+  const Event& n = parse(nginx[0]);
+  EXPECT_EQ(n.format, LogFormat::kPlain);
+  EXPECT_EQ(get(n, "message"), nginx[0]);  // the whole line stays the message
+  EXPECT_EQ(get(n, "level"), "error");
+  EXPECT_EQ(get(n, "pid"), "54053");
+  EXPECT_EQ(get(n, "client_ip"), "127.0.0.1");
+  EXPECT_EQ(get(n, "server"), "localhost");
+  EXPECT_EQ(get(n, "request"), "GET /favicon.ico HTTP/1.1");
+  EXPECT_EQ(get(n, "request_host"), "localhost:8080");
+
+  const auto apache = corpus_lines("device-logs/beats/filebeat/module/apache/error/test/test.log");
+  ASSERT_EQ(apache.size(), 3u);
+  const Event& a22 = parse(apache[0]);  // Apache 2.2: "[date] [error] [client ip] ..."
+  EXPECT_EQ(get(a22, "level"), "error");
+  EXPECT_FALSE(has(a22, "module"));
+  EXPECT_EQ(get(a22, "client_ip"), "192.168.33.1");
+  const Event& a24 = parse(apache[2]);  // Apache 2.4: "[core:error] [pid N:tid M] [client ip]"
+  EXPECT_EQ(get(a24, "module"), "core");
+  EXPECT_EQ(get(a24, "level"), "error");
+  EXPECT_EQ(get(a24, "pid"), "35708");
+  EXPECT_EQ(get(a24, "client_ip"), "72.15.99.187");
+  const Event& ah = parse("[Mon Dec 07 10:25:00.123456 2026] [core:error] [pid 9001:tid 1] [client 203.0.113.76:50123] AH10244: invalid URI path (/cgi-bin/.%2e/.%2e/etc/passwd)");
+  EXPECT_EQ(get(ah, "client_ip"), "203.0.113.76");
+  EXPECT_EQ(get(ah, "client_port"), "50123");
+  EXPECT_EQ(get(ah, "error_code"), "AH10244");
+
+  const auto pg = corpus_lines("device-logs/beats/filebeat/module/postgresql/log/test/postgresql-11.4.log");
+  ASSERT_FALSE(pg.empty());
+  const Event& p = parse(pg[0]);
+  EXPECT_EQ(get(p, "level"), "LOG");
+  EXPECT_EQ(get(p, "pid"), "25");
+  const Event& pu = parse("2026-12-07 10:34:00.123 UTC [9701] postgres@dvc FATAL:  password authentication failed for user \"postgres\"");
+  EXPECT_EQ(get(pu, "level"), "FATAL");
+  EXPECT_EQ(get(pu, "user"), "postgres");
+  EXPECT_EQ(get(pu, "database"), "dvc");
+
+  // Other plain text gets only its message, whatever brackets or digits it starts with.
+  for (const char* other : {"[INFO] build finished in 3 s", "2015-10-18 18:01:47,978 INFO [main] started",
+                            "2026/12/07 not an nginx line", "[Mon Dec 26 16:22:08 2016] [verbose] x"}) {
+    const Event& o = parse(other);
+    EXPECT_EQ(get(o, "message"), other);
+    EXPECT_FALSE(has(o, "level")) << other;
+  }
+}
+
+
+// Regression: the raw-record shortcut (values_may_differ_from_raw) looked at the first three
+// characters after '=' and took "proctitle=7368..." (decimal digits first) for a number, so a
+// rule on the decoded command line never saw it.
+TEST_F(DeviceParse, AuditdHexValueStartingWithDecimalDigitsIsSeenAsEncoded) {
+  const std::string proctitle =
+      "type=PROCTITLE msg=audit(1796630402.000:5000): proctitle=7368002D630069640A";
+  EXPECT_TRUE(values_may_differ_from_raw(LogFormat::kAuditd, proctitle));
+  const std::string execve = "type=EXECVE msg=audit(1796630402.000:5001): argc=2 a0=6E63 a1=2D65";
+  EXPECT_TRUE(values_may_differ_from_raw(LogFormat::kAuditd, execve));
+  // Numbers in keys auditd never encodes, and quoted values, do not count.
+  const std::string plain =
+      "type=SYSCALL msg=audit(1796630402.000:5002): arch=c000003e syscall=59 ses=4294967295 "
+      "pid=1234 comm=\"ls\" exe=\"/usr/bin/ls\"";
+  EXPECT_FALSE(values_may_differ_from_raw(LogFormat::kAuditd, plain));
+  EXPECT_EQ(get(parse(proctitle), "proctitle"), "sh -c id\n");
 }
 
 }  // namespace

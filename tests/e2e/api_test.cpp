@@ -232,7 +232,7 @@ TEST_F(ApiTest, HealthAndOpenApiNeedNoToken) {
   ASSERT_TRUE(doc.ok) << "the OpenAPI document is not JSON";
   for (const char* path : {"/health", "/whoami", "/alerts", "/alerts/{id}", "/alerts/{id}/status", "/alerts/{id}/assign",
                            "/alerts/{id}/notes", "/alerts/bulk", "/stats", "/rules", "/ingest", "/rules/test",
-                           "/tokens", "/audit", "/openapi.json"}) {
+                           "/rules/coverage", "/tokens", "/audit", "/openapi.json"}) {
     simdjson::dom::element e;
     EXPECT_EQ(doc.doc["paths"][path].get(e), simdjson::SUCCESS) << path;
   }
@@ -244,8 +244,9 @@ TEST_F(ApiTest, ListFiltersAndPaging) {
   EXPECT_EQ(all_ids("tenant=tenant-b", admin_).size(), 3u);
   EXPECT_EQ(all_ids("host=web02", admin_).size(), 2u);
   EXPECT_EQ(all_ids("q=10.0.0.11%20port", admin_).size(), 1u);
-  EXPECT_EQ(all_ids("min_level=medium", admin_).size(), 8u);  // the rule is medium
-  EXPECT_EQ(all_ids("min_level=high", admin_).size(), 0u);
+  // The rule (Failed Login as root) is low since the false-positive review of the packs.
+  EXPECT_EQ(all_ids("min_level=low", admin_).size(), 8u);
+  EXPECT_EQ(all_ids("min_level=medium", admin_).size(), 0u);
   EXPECT_EQ(all_ids("rule=d5ccd577-2d7a-4947-84b3-d3e50b3350bf", admin_).size(), 8u);
   EXPECT_EQ(all_ids("rule=no-such-rule", admin_).size(), 0u);
   EXPECT_EQ(all_ids("from=2000-01-01T00:00:00Z&to=2999-01-01T00:00:00%2B07:00", admin_).size(), 8u);
@@ -286,6 +287,16 @@ TEST_F(ApiTest, RolesAndTenantScope) {
   EXPECT_EQ(call("POST", "/api/v1/alerts/" + a_alert + "/notes", viewer_a, R"({"note":"x"})").status, 403);
   EXPECT_EQ(call("POST", "/api/v1/alerts/bulk", viewer_a, R"({"ids":[],"note":"x"})").status, 403);
   EXPECT_EQ(call("POST", "/api/v1/rules/test", viewer_a, R"({"rule":"x"})").status, 403);
+  // Coverage is for every role: the console shows viewers what the rules detect.
+  HttpReply coverage = call("GET", "/api/v1/rules/coverage", viewer_a);
+  ASSERT_EQ(coverage.status, 200) << coverage.body;
+  Json cov(coverage.body);
+  ASSERT_TRUE(cov.ok) << coverage.body;
+  EXPECT_GT(num(cov.doc, "rules"), 100);
+  simdjson::dom::array tactics;
+  ASSERT_EQ(cov.doc["tactics"].get(tactics), simdjson::SUCCESS);
+  EXPECT_EQ(tactics.size(), 14u);
+  EXPECT_EQ(call("POST", "/api/v1/rules/coverage", viewer_a, "{}").status, 405);
   EXPECT_EQ(call("GET", "/api/v1/tokens", analyst_a).status, 403);
   EXPECT_EQ(call("POST", "/api/v1/tokens", analyst_a, R"({"name":"x","role":"admin"})").status, 403);
   EXPECT_EQ(call("GET", "/api/v1/audit", analyst_a).status, 403);
@@ -363,7 +374,7 @@ TEST_F(ApiTest, LifecycleEvidenceHistoryAndAudit) {
   // Statistics follow the status changes.
   Json stats(call("GET", "/api/v1/stats?bucket=1h", admin_).body);
   ASSERT_TRUE(stats.ok);
-  EXPECT_EQ(num(stats.doc["by_level"], "medium"), 8);
+  EXPECT_EQ(num(stats.doc["by_level"], "low"), 8);
   EXPECT_EQ(num(stats.doc["by_status"], "closed"), 1);
   EXPECT_EQ(num(stats.doc["by_status"], "acknowledged"), 2);
   EXPECT_EQ(num(stats.doc["by_status"], "new"), 5);
@@ -377,7 +388,7 @@ TEST_F(ApiTest, LifecycleEvidenceHistoryAndAudit) {
   Json minutes(call("GET", "/api/v1/stats?bucket=1m&from=" + std::to_string(time(nullptr) * 1000 - 600000), admin_).body);
   ASSERT_TRUE(minutes.ok);
   std::int64_t in_buckets = 0;
-  for (simdjson::dom::element bucket : minutes.doc["buckets"].get_array()) in_buckets += std::max<std::int64_t>(0, num(bucket["by_level"], "medium"));
+  for (simdjson::dom::element bucket : minutes.doc["buckets"].get_array()) in_buckets += std::max<std::int64_t>(0, num(bucket["by_level"], "low"));
   EXPECT_EQ(in_buckets, 8);
   EXPECT_EQ(call("GET", "/api/v1/stats?bucket=1w", admin_).status, 400);
 
