@@ -163,6 +163,10 @@ struct CompiledRules {
 
   // Literal prefilter. Pattern ids are literal ids; literal id -> candidate rules (CSR).
   hs_database* text_db = nullptr;     // all literals of rules for text formats, raw-line scan
+  // The text literals of predicates on derived fields (the web views of
+  // core/parse/web_normalize.h: decoded text that is not in the raw line), scanned over those
+  // fields' values. nullptr when no rule reads a derived field: then nothing derives them.
+  hs_database* views_db = nullptr;
   std::vector<std::string> literal_text;  // "field:text", for reports
   // Which scans look for each literal: only there does its absence prove a predicate false.
   std::vector<std::uint8_t> literal_scope;  // kScannedInText | kScannedInJson

@@ -15,6 +15,7 @@
 #include <unordered_map>
 
 #include "core/json_text.h"
+#include "core/parse/web_normalize.h"
 #include "rules/compiled_rules.h"
 #include "rules/regex_literal.h"
 #include "core/ascii.h"
@@ -23,6 +24,7 @@ namespace vigil::rules {
 
 CompiledRules::~CompiledRules() {
   if (text_db) hs_free_database(text_db);
+  if (views_db) hs_free_database(views_db);
   for (JsonRoute& route : json_routes) {
     if (route.keyword_db) hs_free_database(route.keyword_db);
     for (JsonRoute::Layout& layout : route.layouts)
@@ -632,7 +634,7 @@ class Builder {
     // of the raw line against every literal of the rules that can apply to text. JSON events
     // are scanned per route over their fields' values in canonical JSON-escaped form
     // (build_json_routes, JsonRoute), plus one raw scan for keywords.
-    std::vector<std::uint32_t> text_literals;
+    std::vector<std::uint32_t> text_literals, view_literals;
     for (std::uint32_t l = 0; l < literal_texts_.size(); ++l) {
       const LiteralKey& k = literal_texts_[l];
       out_->literal_text.push_back(k.field.empty() ? k.text : k.field + ":" + k.text);
@@ -646,6 +648,7 @@ class Builder {
       std::uint8_t scope = 0;
       if (for_text) {
         text_literals.push_back(l);
+        if (parse::is_web_view_name(k.field)) view_literals.push_back(l);
         scope |= kScannedInText;
       }
       if (k.field.empty() && for_json) scope |= kScannedInJson;  // route keyword databases
@@ -654,6 +657,9 @@ class Builder {
     auto text = compile_literals(text_literals, Forms::kPlain, "text");
     if (!text) return text.error();
     out_->text_db = *text;
+    auto views = compile_literals(view_literals, Forms::kPlain, "derived field");
+    if (!views) return views.error();
+    out_->views_db = *views;
     out_->selection = std::make_unique<parse::FieldSelection>(out_->field_names);
     return Status::Ok();
   }

@@ -399,7 +399,8 @@ void FieldSelection::insert(std::string_view name, std::int32_t index, std::uint
 
 // ---- RecordParser -----------------------------------------------------------------------------
 
-bool RecordParser::parse(LogFormat format, Event& event, LogFormat detected) {
+bool RecordParser::parse(LogFormat format, Event& event, LogFormat detected,
+                         const FieldSelection* derived) {
   event.fields.clear();
   event.parse_error = ParseErrorKind::kNone;
   event.time_unix_ns = 0;
@@ -416,7 +417,7 @@ bool RecordParser::parse(LogFormat format, Event& event, LogFormat detected) {
     return false;
   }
   if (event.format == LogFormat::kJson) return parse_json(event, nullptr, nullptr);
-  return parse_text(format, event);
+  return parse_text(format, event, derived);
 }
 
 bool RecordParser::parse_selected(LogFormat format, Event& event, const FieldSelection& wanted,
@@ -448,7 +449,7 @@ bool RecordParser::parse_selected(LogFormat format, Event& event, const FieldSel
   full.raw = raw;
   full.source = event.source;
   full.record_no = event.record_no;
-  const bool ok = parse(format, full);
+  const bool ok = parse(format, full, LogFormat::kUnknown, &wanted);
   event.fields.clear();
   StringArena& arena = event.fields.arena();
   const auto keep = [&](std::string_view v) {
@@ -506,7 +507,7 @@ bool RecordParser::parse_json(Event& event, const FieldSelection* wanted, std::v
   return true;
 }
 
-bool RecordParser::parse_text(LogFormat format, Event& event) {
+bool RecordParser::parse_text(LogFormat format, Event& event, const FieldSelection* derived) {
   const std::string_view raw = event.raw;
   if (looks_binary(raw)) {
     event.parse_error = ParseErrorKind::kBinary;
@@ -522,7 +523,7 @@ bool RecordParser::parse_text(LogFormat format, Event& event) {
     case LogFormat::kRfc5424: fits = parse_rfc5424(line, event); break;
     case LogFormat::kCef: fits = parse_cef(line, event); break;
     case LogFormat::kKeyValue: fits = parse_kv(line, event); break;
-    case LogFormat::kAccessLog: fits = parse_access(line, event); break;
+    case LogFormat::kAccessLog: fits = parse_access(line, event, derived); break;
     case LogFormat::kPlain:
     case LogFormat::kJson:
     case LogFormat::kUnknown: parse_plain(line, event); break;
