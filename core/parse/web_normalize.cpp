@@ -133,7 +133,8 @@ std::size_t numeric_entity(std::string_view s, std::size_t p, std::uint32_t* cp)
 // One decoding round of `in` into `out` (room for in.size() bytes; may alias `in` exactly, as
 // the output never overtakes the input). Returns the output length; *changed when any
 // sequence was decoded.
-std::size_t decode_round(std::string_view in, char* out, bool plus_is_space, bool* changed) {
+// '+' is a space from in[plus_from] on (npos: nowhere).
+std::size_t decode_round(std::string_view in, char* out, std::size_t plus_from, bool* changed) {
   std::size_t o = 0;
   const std::size_t n = in.size();
   char buf[4];
@@ -158,7 +159,7 @@ std::size_t decode_round(std::string_view in, char* out, bool plus_is_space, boo
         *changed = true;
         continue;
       }
-    } else if (c == '+' && plus_is_space) {
+    } else if (c == '+' && i >= plus_from) {
       out[o++] = ' ';
       ++i;
       *changed = true;
@@ -247,7 +248,14 @@ std::size_t clean_up(char* s, std::size_t n) {
       } else {
         std::size_t e = i + 2;
         while (e + 1 < n && !(s[e] == '*' && s[e + 1] == '/')) ++e;
-        i = e + 1 < n ? e + 2 : n;  // an unclosed comment runs to the end, as in SQL
+        if (e + 1 >= n) {
+          // Unclosed: kept as written. SQL would drop the rest, but "/*" also begins XPath
+          // and glob payloads (count(/*), /???/*) whose text the rules need.
+          put(static_cast<char>(c));
+          ++i;
+          continue;
+        }
+        i = e + 2;
       }
       put(' ');
       continue;
@@ -301,7 +309,7 @@ std::size_t clean_up(char* s, std::size_t n) {
 
 // Whether normalize_web_value could change `in`: one pass, no writes. Conservative only in
 // the cheap direction (it may say yes for a value that ends up unchanged).
-bool may_change(std::string_view in, bool plus_is_space) {
+bool may_change(std::string_view in, std::size_t plus_from) {
   const std::size_t n = in.size();
   for (std::size_t i = 0; i < n; ++i) {
     const auto c = static_cast<unsigned char>(in[i]);
@@ -310,7 +318,7 @@ bool may_change(std::string_view in, bool plus_is_space) {
       case 0:
         return true;
       case '+':
-        if (plus_is_space) return true;
+        if (i >= plus_from) return true;
         break;
       case '&': {
         if (i + 1 < n && in[i + 1] == '#') return true;
@@ -348,14 +356,16 @@ bool may_change(std::string_view in, bool plus_is_space) {
 }  // namespace
 
 bool normalize_web_value(std::string_view in, WebPart part, std::string& out) {
-  const bool plus_is_space = part == WebPart::kQuery;
-  if (!may_change(in, plus_is_space)) return false;
+  std::size_t plus_from = std::string_view::npos;
+  if (part == WebPart::kQuery) plus_from = 0;
+  if (part == WebPart::kUrl) plus_from = in.find('?');
+  if (!may_change(in, plus_from)) return false;
   out.resize(in.size());
   bool changed = false;
-  std::size_t n = decode_round(in, out.data(), plus_is_space, &changed);
+  std::size_t n = decode_round(in, out.data(), plus_from, &changed);
   for (int round = 1; changed && round < kMaxWebDecodeRounds; ++round) {
     changed = false;
-    n = decode_round(std::string_view(out.data(), n), out.data(), false, &changed);
+    n = decode_round(std::string_view(out.data(), n), out.data(), std::string_view::npos, &changed);
   }
   n = clean_up(out.data(), n);
   out.resize(n);
@@ -414,7 +424,7 @@ void emit_web_views(FieldView& fields, const WebRequestParts& parts, const Field
     if (query && parts.has_query) fields.add(kWebUriQueryNorm, q);
   }
   if (agent) fields.add(kWebUserAgentNorm, normalized_view(parts.user_agent, WebPart::kHeader, arena, tmp));
-  if (referer) fields.add(kWebRefererNorm, normalized_view(parts.referer, WebPart::kHeader, arena, tmp));
+  if (referer) fields.add(kWebRefererNorm, normalized_view(parts.referer, WebPart::kUrl, arena, tmp));
 }
 
 }  // namespace vigil::parse

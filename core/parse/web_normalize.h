@@ -13,7 +13,7 @@
 //   cs-uri-stem-norm     the path
 //   cs-uri-query-norm    the query string ('+' is a space here, as servers decode it)
 //   cs-user-agent-norm   the User-Agent header
-//   cs-referer-norm      the Referer header
+//   cs-referer-norm      the Referer header (a URL: '+' is a space in its query)
 //
 // The views are computed only when a rule names them (emit_web_views checks the selection),
 // so rule sets that do not use them pay nothing. Case is kept: Sigma matching is
@@ -35,6 +35,7 @@ enum class WebPart {
   kPath,    // '+' is a literal plus
   kQuery,   // '+' is a space (application/x-www-form-urlencoded), in the first round only
   kHeader,  // as kPath
+  kUrl,     // a whole URL (Referer): '+' is a space after the first '?', as in kQuery
 };
 
 // Field names of the views (see above).
@@ -59,8 +60,9 @@ inline bool format_has_web_views(LogFormat format) { return format == LogFormat:
 //     JavaScript escapes \uXXXX \u{X..} \xHH; '+' becomes a space in the first round of kQuery;
 //  2. overlong UTF-8 encodings of ASCII (%c0%ae) and full-width forms (U+FF01..FF5E) become
 //     the ASCII character, NUL bytes are dropped;
-//  3. SQL comments: `/*...*/` and MySQL's executable `/*!50000` opener and its `*/` become a
-//     space (the text inside an executable comment is kept: MySQL runs it);
+//  3. SQL comments: a closed `/*...*/` and MySQL's executable `/*!50000` opener and its `*/`
+//     become a space (the text inside an executable comment is kept: MySQL runs it; an
+//     unclosed `/*` is kept, since XPath and glob payloads hold it too);
 //  4. every run of whitespace (space, \t \n \v \f \r, U+00A0) becomes one space.
 // Returns false, leaving `out` untouched, when the value needs none of this (the common case,
 // decided by one pass over the bytes): the caller then uses `in` itself.

@@ -36,6 +36,9 @@ TEST(WebNormalize, PlusIsSpaceInTheQueryOnly) {
   EXPECT_EQ(norm("/a+b", WebPart::kPath), "/a+b");
   // An encoded plus is a plus: only the server's first decoding turns '+' into a space.
   EXPECT_EQ(norm("a=1%2B1", WebPart::kQuery), "a=1+1");
+  // A Referer is a URL: '+' is a space in its query only.
+  EXPECT_EQ(norm("http://x/a+b?q=1+or+2", WebPart::kUrl), "http://x/a+b?q=1 or 2");
+  EXPECT_EQ(norm("http://x/a+b", WebPart::kUrl), "http://x/a+b");
 }
 
 TEST(WebNormalize, IisUnicodeAndJavaScriptEscapes) {
@@ -59,7 +62,7 @@ TEST(WebNormalize, SqlCommentsBecomeASpace) {
   EXPECT_EQ(norm("1 UNION/**/SELECT 1"), "1 UNION SELECT 1");
   EXPECT_EQ(norm("INSERT/*x*/INTO t"), "INSERT INTO t");
   EXPECT_EQ(norm("1/*!50000UNION*//*!50000SELECT*/1"), "1 UNION SELECT 1");
-  EXPECT_EQ(norm("1 union/*"), "1 union ");
+  EXPECT_EQ(norm("1 union/*"), "1 union/*");  // unclosed: kept (XPath's count(/*) needs it)
   EXPECT_EQ(norm("1%2f%2a%2a%2funion"), "1 union");
 }
 
