@@ -147,6 +147,9 @@ struct FieldRegexDatabase {
   std::string field;
   std::uint32_t field_id = kNoField;
   hs_database* db = nullptr;
+  // False when `db` is an earlier entry's: fields with the same regexes in the same order (a
+  // rule testing the request target, Referer and User-Agent alike) share one compiled database.
+  bool owns_db = true;
   std::vector<std::uint32_t> slot_to_pred;
 };
 

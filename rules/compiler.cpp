@@ -32,7 +32,7 @@ CompiledRules::~CompiledRules() {
   }
   if (all_keywords_db) hs_free_database(all_keywords_db);
   for (FieldRegexDatabase& r : regex_dbs)
-    if (r.db) hs_free_database(r.db);
+    if (r.db && r.owns_db) hs_free_database(r.db);
   for (CompiledPredicate& p : preds)
     if (p.pcre) pcre2_code_free(p.pcre);
 }
@@ -970,6 +970,9 @@ class Builder {
       }
       by_field[p.field].push_back(rf);
     }
+    // Compiled databases by their expressions and flags, in order: compiling is the costly part
+    // of loading regex rules, and fields with identical regex lists can share one database.
+    std::map<std::string, hs_database_t*> compiled;
     for (auto& [field, list] : by_field) {
       std::vector<bool> prefilter(list.size(), false), dropped(list.size(), false);
       for (int attempt = 0; attempt < 2 * static_cast<int>(list.size()) + 1; ++attempt) {
@@ -990,16 +993,28 @@ class Builder {
           map_back.push_back(i);
         }
         if (exprs.empty()) break;
+        std::string key;
+        for (std::size_t e = 0; e < exprs.size(); ++e) {
+          key += std::to_string(flags[e]);
+          key += ':';
+          key += exprs[e];
+          key += '\0';
+        }
         hs_database_t* db = nullptr;
         hs_compile_error_t* err = nullptr;
-        hs_error_t rc = hs_compile_multi(exprs.data(), flags.data(), ids.data(),
-                                         static_cast<unsigned>(exprs.size()), HS_MODE_BLOCK,
-                                         nullptr, &db, &err);
+        const auto shared = compiled.find(key);
+        const bool reuse = shared != compiled.end();
+        hs_error_t rc = HS_SUCCESS;
+        if (reuse) db = shared->second;
+        else rc = hs_compile_multi(exprs.data(), flags.data(), ids.data(),
+                                   static_cast<unsigned>(exprs.size()), HS_MODE_BLOCK, nullptr, &db, &err);
         if (rc == HS_SUCCESS) {
+          if (!reuse) compiled.emplace(std::move(key), db);
           FieldRegexDatabase frd;
           frd.field = field;
           frd.field_id = out_->preds[list[0].pred].field_id;
           frd.db = db;
+          frd.owns_db = !reuse;
           std::uint32_t db_index = static_cast<std::uint32_t>(out_->regex_dbs.size());
           for (std::size_t slot = 0; slot < map_back.size(); ++slot) {
             std::size_t i = map_back[slot];
@@ -1011,10 +1026,12 @@ class Builder {
             if (prefilter[i]) report_.regex_hyperscan_prefilter++;
             else report_.regex_hyperscan_exact++;
           }
-          std::size_t size = 0;
-          hs_database_size(db, &size);
-          report_.database_bytes += size;
-          report_.hyperscan_patterns += exprs.size();
+          if (!reuse) {
+            std::size_t size = 0;
+            hs_database_size(db, &size);
+            report_.database_bytes += size;
+            report_.hyperscan_patterns += exprs.size();
+          }
           out_->regex_dbs.push_back(std::move(frd));
           break;
         }
