@@ -1052,7 +1052,7 @@ bool Matcher::match_record(Event& event, parse::RecordParser& parser, LogFormat 
     // Derived web views (decoded request parts) hold text the raw line does not: their
     // literals are looked for in them too. A view that needed no decoding is the raw bytes
     // themselves, which the scan above has covered.
-    if (cr.views_db && parse::format_has_web_views(detected)) {
+    if (cr.views_db && parse::format_has_web_views(detected) && parse::web_views_may_differ(event.raw)) {
       if (!ensure_parsed()) return false;
       const char* raw_begin = event.raw.data();
       const char* raw_end = raw_begin + event.raw.size();

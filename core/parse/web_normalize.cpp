@@ -355,6 +355,8 @@ bool may_change(std::string_view in, std::size_t plus_from) {
 
 }  // namespace
 
+bool web_views_may_differ(std::string_view record) { return may_change(record, 0); }
+
 bool normalize_web_value(std::string_view in, WebPart part, std::string& out) {
   std::size_t plus_from = std::string_view::npos;
   if (part == WebPart::kQuery) plus_from = 0;
