@@ -2,6 +2,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cctype>
 #include <cstring>
 
 #include "core/parse/parser.h"
@@ -355,7 +356,20 @@ bool may_change(std::string_view in, std::size_t plus_from) {
 
 }  // namespace
 
-bool web_views_may_differ(std::string_view record) { return may_change(record, 0); }
+bool web_views_may_differ(std::string_view record) {
+  if (may_change(record, std::string_view::npos)) return true;
+  // '+' is a space in a query: any '+' counts, except the time zone of an access log's time
+  // ("[07/Dec/2026:10:00:00 +0700]"), which every line east of Greenwich has.
+  for (std::size_t i = record.find('+'); i != std::string_view::npos; i = record.find('+', i + 1)) {
+    const bool zone = i + 5 < record.size() && record[i + 5] == ']' &&
+                      std::isdigit(static_cast<unsigned char>(record[i + 1])) &&
+                      std::isdigit(static_cast<unsigned char>(record[i + 2])) &&
+                      std::isdigit(static_cast<unsigned char>(record[i + 3])) &&
+                      std::isdigit(static_cast<unsigned char>(record[i + 4]));
+    if (!zone) return true;
+  }
+  return false;
+}
 
 bool normalize_web_value(std::string_view in, WebPart part, std::string& out) {
   std::size_t plus_from = std::string_view::npos;
