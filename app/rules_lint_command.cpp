@@ -95,7 +95,9 @@ std::string find_sigma_field_list(const std::string& given) {
 const std::set<std::string>* known_fields(const rules::SigmaRule& r, WindowsFieldNames& windows) {
   static const std::set<std::string> kAccess = {
       "c-ip", "cs-username", "cs-method", "cs-uri-stem", "cs-uri-query", "cs-uri", "cs-version",
-      "sc-status", "sc-bytes", "cs-referer", "cs-user-agent", "_format"};
+      "sc-status", "sc-bytes", "cs-referer", "cs-user-agent", "_format",
+      // The decoded views of core/parse/web_normalize.h.
+      "cs-uri-norm", "cs-uri-stem-norm", "cs-uri-query-norm", "cs-referer-norm", "cs-user-agent-norm"};
   static const std::set<std::string> kSyslog = {
       "host", "hostname", "program", "pid", "message", "facility", "severity", "timestamp",
       "app_name", "procid", "msgid", "_format"};

@@ -148,6 +148,9 @@ struct FieldRegexDatabase {
   std::string field;
   std::uint32_t field_id = kNoField;
   hs_database* db = nullptr;
+  // False when `db` is an earlier entry's: fields with the same regexes in the same order (a
+  // rule testing the request target, Referer and User-Agent alike) share one compiled database.
+  bool owns_db = true;
   std::vector<std::uint32_t> slot_to_pred;
 };
 
@@ -164,6 +167,10 @@ struct CompiledRules {
 
   // Literal prefilter. Pattern ids are literal ids; literal id -> candidate rules (CSR).
   hs_database* text_db = nullptr;     // all literals of rules for text formats, raw-line scan
+  // The text literals of predicates on derived fields (the web views of
+  // core/parse/web_normalize.h: decoded text that is not in the raw line), scanned over those
+  // fields' values. nullptr when no rule reads a derived field: then nothing derives them.
+  hs_database* views_db = nullptr;
   std::vector<std::string> literal_text;  // "field:text", for reports
   // Which scans look for each literal: only there does its absence prove a predicate false.
   std::vector<std::uint8_t> literal_scope;  // kScannedInText | kScannedInJson

@@ -15,6 +15,7 @@
 #include <unordered_map>
 
 #include "core/json_text.h"
+#include "core/parse/web_normalize.h"
 #include "rules/compiled_rules.h"
 #include "rules/regex_literal.h"
 #include "core/ascii.h"
@@ -23,6 +24,7 @@ namespace vigil::rules {
 
 CompiledRules::~CompiledRules() {
   if (text_db) hs_free_database(text_db);
+  if (views_db) hs_free_database(views_db);
   for (JsonRoute& route : json_routes) {
     if (route.keyword_db) hs_free_database(route.keyword_db);
     for (JsonRoute::Layout& layout : route.layouts)
@@ -30,7 +32,7 @@ CompiledRules::~CompiledRules() {
   }
   if (all_keywords_db) hs_free_database(all_keywords_db);
   for (FieldRegexDatabase& r : regex_dbs)
-    if (r.db) hs_free_database(r.db);
+    if (r.db && r.owns_db) hs_free_database(r.db);
   for (CompiledPredicate& p : preds)
     if (p.pcre) pcre2_code_free(p.pcre);
 }
@@ -632,7 +634,7 @@ class Builder {
     // of the raw line against every literal of the rules that can apply to text. JSON events
     // are scanned per route over their fields' values in canonical JSON-escaped form
     // (build_json_routes, JsonRoute), plus one raw scan for keywords.
-    std::vector<std::uint32_t> text_literals;
+    std::vector<std::uint32_t> text_literals, view_literals;
     for (std::uint32_t l = 0; l < literal_texts_.size(); ++l) {
       const LiteralKey& k = literal_texts_[l];
       out_->literal_text.push_back(k.field.empty() ? k.text : k.field + ":" + k.text);
@@ -646,6 +648,7 @@ class Builder {
       std::uint8_t scope = 0;
       if (for_text) {
         text_literals.push_back(l);
+        if (parse::is_web_view_name(k.field)) view_literals.push_back(l);
         scope |= kScannedInText;
       }
       if (k.field.empty() && for_json) scope |= kScannedInJson;  // route keyword databases
@@ -654,6 +657,9 @@ class Builder {
     auto text = compile_literals(text_literals, Forms::kPlain, "text");
     if (!text) return text.error();
     out_->text_db = *text;
+    auto views = compile_literals(view_literals, Forms::kPlain, "derived field");
+    if (!views) return views.error();
+    out_->views_db = *views;
     out_->selection = std::make_unique<parse::FieldSelection>(out_->field_names);
     return Status::Ok();
   }
@@ -964,6 +970,9 @@ class Builder {
       }
       by_field[p.field].push_back(rf);
     }
+    // Compiled databases by their expressions and flags, in order: compiling is the costly part
+    // of loading regex rules, and fields with identical regex lists can share one database.
+    std::map<std::string, hs_database_t*> compiled;
     for (auto& [field, list] : by_field) {
       std::vector<bool> prefilter(list.size(), false), dropped(list.size(), false);
       for (int attempt = 0; attempt < 2 * static_cast<int>(list.size()) + 1; ++attempt) {
@@ -984,16 +993,28 @@ class Builder {
           map_back.push_back(i);
         }
         if (exprs.empty()) break;
+        std::string key;
+        for (std::size_t e = 0; e < exprs.size(); ++e) {
+          key += std::to_string(flags[e]);
+          key += ':';
+          key += exprs[e];
+          key += '\0';
+        }
         hs_database_t* db = nullptr;
         hs_compile_error_t* err = nullptr;
-        hs_error_t rc = hs_compile_multi(exprs.data(), flags.data(), ids.data(),
-                                         static_cast<unsigned>(exprs.size()), HS_MODE_BLOCK,
-                                         nullptr, &db, &err);
+        const auto shared = compiled.find(key);
+        const bool reuse = shared != compiled.end();
+        hs_error_t rc = HS_SUCCESS;
+        if (reuse) db = shared->second;
+        else rc = hs_compile_multi(exprs.data(), flags.data(), ids.data(),
+                                   static_cast<unsigned>(exprs.size()), HS_MODE_BLOCK, nullptr, &db, &err);
         if (rc == HS_SUCCESS) {
+          if (!reuse) compiled.emplace(std::move(key), db);
           FieldRegexDatabase frd;
           frd.field = field;
           frd.field_id = out_->preds[list[0].pred].field_id;
           frd.db = db;
+          frd.owns_db = !reuse;
           std::uint32_t db_index = static_cast<std::uint32_t>(out_->regex_dbs.size());
           for (std::size_t slot = 0; slot < map_back.size(); ++slot) {
             std::size_t i = map_back[slot];
@@ -1005,10 +1026,12 @@ class Builder {
             if (prefilter[i]) report_.regex_hyperscan_prefilter++;
             else report_.regex_hyperscan_exact++;
           }
-          std::size_t size = 0;
-          hs_database_size(db, &size);
-          report_.database_bytes += size;
-          report_.hyperscan_patterns += exprs.size();
+          if (!reuse) {
+            std::size_t size = 0;
+            hs_database_size(db, &size);
+            report_.database_bytes += size;
+            report_.hyperscan_patterns += exprs.size();
+          }
           out_->regex_dbs.push_back(std::move(frd));
           break;
         }

@@ -21,6 +21,7 @@
 #include "core/ascii.h"
 #include "core/cpu.h"
 #include "core/json_text.h"
+#include "core/parse/web_normalize.h"
 #include "core/record_reader.h"
 #include "rules/compiled_rules.h"
 #include "rules/scan_memo.h"
@@ -787,7 +788,7 @@ bool Matcher::match_record(Event& event, parse::RecordParser& parser, LogFormat 
   // Parses every field (again, after a selective parse) and indexes them.
   auto parse_full = [&]() -> bool {
     st.full = true;
-    st.parse_ok = parser.parse(format, event, detected);
+    st.parse_ok = parser.parse(format, event, detected, cr.selection.get());
     if (st.parse_ok) index_fields(nullptr);
     return st.parse_ok;
   };
@@ -1049,6 +1050,17 @@ bool Matcher::match_record(Event& event, parse::RecordParser& parser, LogFormat 
     if (parse::values_may_differ_from_raw(detected, event.raw)) {
       if (!ensure_parsed()) return false;
       scan_decoded_values(cr.text_db);
+    }
+    // Derived web views (decoded request parts) hold text the raw line does not: their
+    // literals are looked for in them too. A view that needed no decoding is the raw bytes
+    // themselves, which the scan above has covered.
+    if (cr.views_db && parse::format_has_web_views(detected) && parse::web_views_may_differ(event.raw)) {
+      if (!ensure_parsed()) return false;
+      const char* raw_begin = event.raw.data();
+      const char* raw_end = raw_begin + event.raw.size();
+      for (const Field& f : event.fields.fields())
+        if ((f.value.data() < raw_begin || f.value.data() >= raw_end) && parse::is_web_view_name(f.name))
+          scan_literals(st, cr.views_db, f.value, on_literal);
     }
   }
 

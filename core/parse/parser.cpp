@@ -10,6 +10,7 @@
 
 #include "core/evtx/event_tree.h"
 #include "core/parse/parsers_internal.h"
+#include "core/parse/web_normalize.h"
 
 namespace vigil::parse {
 
@@ -550,7 +551,8 @@ void FieldSelection::insert(std::string_view name, std::int32_t index, std::uint
 
 // ---- RecordParser -----------------------------------------------------------------------------
 
-bool RecordParser::parse(LogFormat format, Event& event, LogFormat detected) {
+bool RecordParser::parse(LogFormat format, Event& event, LogFormat detected,
+                         const FieldSelection* derived) {
   event.fields.clear();
   event.parse_error = ParseErrorKind::kNone;
   event.time_unix_ns = 0;
@@ -568,7 +570,7 @@ bool RecordParser::parse(LogFormat format, Event& event, LogFormat detected) {
   }
   if (event.format == LogFormat::kJson) return parse_json(event, nullptr, nullptr);
   if (event.format == LogFormat::kWinXml) return parse_win_xml(event, nullptr, nullptr, false);
-  return parse_text(format, event);
+  return parse_text(format, event, derived);
 }
 
 bool RecordParser::parse_selected(LogFormat format, Event& event, const FieldSelection& wanted,
@@ -603,7 +605,7 @@ bool RecordParser::parse_selected(LogFormat format, Event& event, const FieldSel
   full.source = event.source;
   full.record_no = event.record_no;
   full.source = event.source;
-  const bool ok = parse(format, full, detected);
+  const bool ok = parse(format, full, detected, &wanted);
   event.fields.clear();
   StringArena& arena = event.fields.arena();
   const auto keep = [&](std::string_view v) {
@@ -708,7 +710,7 @@ bool RecordParser::parse_json(Event& event, const FieldSelection* wanted, std::v
   return true;
 }
 
-bool RecordParser::parse_text(LogFormat format, Event& event) {
+bool RecordParser::parse_text(LogFormat format, Event& event, const FieldSelection* derived) {
   const std::string_view raw = event.raw;
   if (looks_binary(raw)) {
     event.parse_error = ParseErrorKind::kBinary;
@@ -724,10 +726,25 @@ bool RecordParser::parse_text(LogFormat format, Event& event) {
     case LogFormat::kRfc5424: fits = parse_rfc5424(line, event); break;
     case LogFormat::kCef: fits = parse_cef(line, event); break;
     case LogFormat::kKeyValue: fits = parse_kv(line, event); break;
-    case LogFormat::kAccessLog: fits = parse_access(line, event); break;
+    case LogFormat::kAccessLog: fits = parse_access(line, event, derived); break;
     case LogFormat::kW3c: {
       const Impl::W3cStream* stream = impl_->w3c_streams.empty() ? nullptr : impl_->find_stream(event.source);
       fits = parse_w3c(line, stream != nullptr ? stream->header : iis_default_w3c_header(), event);
+      if (fits) {
+        // The same decoded request views as the combined access log, so one web pack serves both.
+        WebRequestParts web;
+        const auto part = [&](std::string_view name, std::string_view* out) {
+          const Field* f = event.fields.find(name);
+          if (f != nullptr) *out = f->value;
+          return f != nullptr;
+        };
+        web.has_target = part("cs-uri-stem", &web.uri_stem);
+        web.has_query = part("cs-uri-query", &web.uri_query);
+        web.has_target = web.has_target || web.has_query;
+        part("cs-user-agent", &web.user_agent);
+        part("cs-referer", &web.referer);
+        emit_web_views(event.fields, web, derived);
+      }
       break;
     }
     case LogFormat::kCisco: fits = parse_cisco(line, event); break;

@@ -198,7 +198,11 @@ class RecordParser {
   // that is still matched on its raw bytes.
   // `detected`: when format is kUnknown and the caller already ran detect_format on this
   // record, its result (saves detecting twice; auto-detection semantics are kept).
-  bool parse(LogFormat format, Event& event, LogFormat detected = LogFormat::kUnknown);
+  // `derived`: which derived fields (the web views of web_normalize.h) to add besides the
+  // record's own: those named in it, or all of them when nullptr. The matcher passes the names
+  // its rules read, so that views no rule names cost nothing.
+  bool parse(LogFormat format, Event& event, LogFormat detected = LogFormat::kUnknown,
+             const FieldSelection* derived = nullptr);
 
   // Like parse(), but event.fields gets only `_format` (first, as always) and the fields whose
   // emitted name is in `wanted`, in the same order as parse() would give them: exactly parse()'s
@@ -246,7 +250,7 @@ class RecordParser {
  private:
   bool parse_json(Event& event, const FieldSelection* wanted, std::vector<int>* ids,
                   bool keep_escaped = false);
-  bool parse_text(LogFormat format, Event& event);
+  bool parse_text(LogFormat format, Event& event, const FieldSelection* derived);
   bool parse_win_xml(Event& event, const FieldSelection* wanted, std::vector<int>* ids,
                      bool keep_escaped);
 

@@ -125,7 +125,8 @@ bool parse_rfc3164(std::string_view line, Event& event);
 bool parse_rfc5424(std::string_view line, Event& event);
 bool parse_cef(std::string_view line, Event& event);
 bool parse_kv(std::string_view line, Event& event);
-bool parse_access(std::string_view line, Event& event);
+// `derived`: which web views (web_normalize.h) to add; nullptr = all.
+bool parse_access(std::string_view line, Event& event, const FieldSelection* derived);
 void parse_plain(std::string_view line, Event& event);
 
 // CEF from "CEF:" on: header fields and extension. False if `cef` does not start with "CEF:".

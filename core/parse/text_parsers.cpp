@@ -2,6 +2,7 @@
 #include <cstring>
 
 #include "core/parse/parsers_internal.h"
+#include "core/parse/web_normalize.h"
 
 namespace vigil::parse::internal {
 
@@ -365,7 +366,7 @@ bool is_method(std::string_view m) {
 
 }  // namespace
 
-bool parse_access(std::string_view line, Event& event) {
+bool parse_access(std::string_view line, Event& event, const FieldSelection* derived) {
   FieldView& f = event.fields;
   // Up to 4 tokens before the bracketed time: [vhost[:port]] client ident user
   std::string_view tokens[4];
@@ -402,7 +403,13 @@ bool parse_access(std::string_view line, Event& event) {
 
   p = close + 1;
   while (p < line.size() && line[p] == ' ') ++p;
-  if (p >= line.size()) return true;
+  WebRequestParts web;
+  // The views go after the record's own fields, in the same order with or without a selection.
+  const auto finish = [&]() {
+    emit_web_views(f, web, derived);
+    return true;
+  };
+  if (p >= line.size()) return finish();
   if (line[p] == '"') {
     const std::string_view request = quoted_field(line, &p);
     const std::size_t sp1 = request.find(' ');
@@ -419,6 +426,10 @@ bool parse_access(std::string_view line, Event& event) {
       const std::size_t q = target.find('?');
       f.add("cs-uri-stem", target.substr(0, q));
       if (q != std::string_view::npos) f.add("cs-uri-query", target.substr(q + 1));
+      web.has_target = true;
+      web.uri_stem = target.substr(0, q);
+      web.has_query = q != std::string_view::npos;
+      if (web.has_query) web.uri_query = target.substr(q + 1);
       if (!version.empty()) f.add("cs-version", version);
     }
   } else {
@@ -430,13 +441,19 @@ bool parse_access(std::string_view line, Event& event) {
   if (!bytes.empty() && bytes != "-") f.add("sc-bytes", bytes, ValueKind::kNumber);
   if (p < line.size() && line[p] == '"') {
     const std::string_view referer = quoted_field(line, &p);
-    if (!referer.empty() && referer != "-") f.add("cs-referer", referer);
+    if (!referer.empty() && referer != "-") {
+      f.add("cs-referer", referer);
+      web.referer = referer;
+    }
     if (p < line.size() && line[p] == '"') {
       const std::string_view agent = quoted_field(line, &p);
-      if (!agent.empty() && agent != "-") f.add("cs-user-agent", agent);
+      if (!agent.empty() && agent != "-") {
+        f.add("cs-user-agent", agent);
+        web.user_agent = agent;
+      }
     }
   }
-  return true;
+  return finish();
 }
 
 namespace {

@@ -45,11 +45,12 @@ TEST_F(RulesExplainTest, MatchingLineShowsPredicatesAndMarkedSpan) {
   RunResult r = RunVigil(std::string("rules explain ") + kSqliId + " --log " + Q(kSqliLine), dir_);
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
   EXPECT_NE(r.out.find("verdict: MATCH\n"), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("cs-uri = /dvc/hoso/tra-cuu?maHoSo="), std::string::npos) << r.out;  // field read
+  // The field read is the decoded view of the request (docs/web-detection.md).
+  EXPECT_NE(r.out.find("cs-uri-norm = /dvc/hoso/tra-cuu?maHoSo=1' UNION ALL SELECT NULL"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("variant webserver/access_log: applies"), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("  selection: true\n"), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("    cs-uri|re|i 'union"), std::string::npos) << r.out;  // the predicate line
-  EXPECT_NE(r.out.find("maHoSo=1%27%20[[UNION%20ALL%20SELECT]]%20NULL"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("  selection_target: true\n"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("    cs-uri-norm|re|i '\\bunion"), std::string::npos) << r.out;  // the predicate line
+  EXPECT_NE(r.out.find("maHoSo=1' [[UNION ALL SELECT]] NULL"), std::string::npos) << r.out;
   EXPECT_EQ(r.out.find("\x1b["), std::string::npos) << "no colour when stdout is not a terminal";
 }
 
@@ -57,8 +58,8 @@ TEST_F(RulesExplainTest, NonMatchingLineNamesTheDecidingPredicate) {
   RunResult r = RunVigil(std::string("rules explain ") + kSqliId + " --log " + Q(kBenignLine), dir_);
   EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
   EXPECT_NE(r.out.find("verdict: NO MATCH\n"), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("  selection: false\n"), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("  deciding: selection: cs-uri|re|i 'union"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("  selection_target: false\n"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("  deciding: selection_target: cs-uri-norm|re|i '\\bunion"), std::string::npos) << r.out;
   EXPECT_EQ(r.out.find("[["), std::string::npos) << r.out;
 }
 

@@ -386,6 +386,35 @@ TEST_F(MatcherTest, TextRecordsAreScannedRawAndEscapedOnesDecoded) {
   EXPECT_EQ(matcher_->stats().decoded_rescans, 1u);
 }
 
+// The decoded web views (core/parse/web_normalize.h): a literal that only the decoded request
+// shows is found (views database), and the views cost nothing when no rule names them.
+TEST_F(MatcherTest, WebViewLiteralsAreFoundInTheDecodedRequestOnly) {
+  const std::string encoded =
+      "192.0.2.7 - - [07/Dec/2026:10:00:00 +0700] \"GET /a?id=1%2527%2520UNION/**/SELECT HTTP/1.1\" 200 1 \"-\" \"x\"";
+  Compile({AllOf("norm", {P("cs-uri-query-norm", MatchOp::kContains, "' union select")}),
+           AllOf("raw", {P("cs-uri-query", MatchOp::kContains, "' union select")})});
+  EXPECT_EQ(Match(encoded), Ids{"norm"});
+  // '+' is a space in the query, but "'union" has none after the quote.
+  EXPECT_EQ(Match("192.0.2.7 - - [07/Dec/2026:10:00:00 +0700] \"GET /a?id=1'union+select HTTP/1.1\" 200 1 \"-\" \"x\""),
+            Ids{});
+  // Nothing to decode: the view is the raw bytes themselves, found by the raw-line scan.
+  EXPECT_EQ(Match("192.0.2.7 - - [07/Dec/2026:10:00:00 +0700] \"GET /a?id=' union select HTTP/1.1\" 200 1 \"-\" \"x\""),
+            (Ids{"norm", "raw"}));
+}
+
+TEST_F(MatcherTest, NoWebViewsAreDerivedWhenNoRuleNamesThem) {
+  Compile({AllOf("raw", {P("cs-uri-query", MatchOp::kContains, "union")})});
+  const std::string line =
+      "192.0.2.7 - - [07/Dec/2026:10:00:00 +0700] \"GET /a?id=1%20union%20select HTTP/1.1\" 200 1 \"-\" \"x\"";
+  buffer_ = line + std::string(kRecordPadding, '\0');
+  Event event;
+  event.raw = std::string_view(buffer_.data(), line.size());
+  std::vector<RuleMatch> out;
+  matcher_->match(event, parser_, LogFormat::kUnknown, out);
+  ASSERT_EQ(out.size(), 1u);
+  for (const Field& f : event.fields.fields()) EXPECT_EQ(f.name.find("-norm"), std::string_view::npos) << f.name;
+}
+
 TEST_F(MatcherTest, BackslashesAndQuotesInJsonValues) {
   Compile({AllOf("path", {P("TargetFilename", MatchOp::kContains, "\\AppData\\Local\\Temp\\\"x\"")})});
   EXPECT_EQ(Match(R"({"TargetFilename":"C:\\Users\\a\\AppData\\Local\\Temp\\\"x\".dll"})"),
