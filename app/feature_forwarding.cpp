@@ -54,6 +54,8 @@ class ForwardingService final : public DaemonService {
       collectors::AlertIngestOptions o;
       o.path = config.receive.path;
       for (const auto& s : config.receive.senders) o.senders.push_back({s.name, s.token, s.hmac_secret});
+      // The receiver's duplicate checks ("alerts-in/<sender>/<origin id>") go with retention.
+      ctx_.store.expire_checkpoints_by_alert_id(collectors::kAlertIngestCheckpointPrefix);
       auto ingest = collectors::AlertIngest::create(*ctx_.http, ctx_.pipeline, ctx_.store, std::move(o));
       if (!ingest) return ingest.error();
       ingest_ = std::move(*ingest);

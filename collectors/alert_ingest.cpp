@@ -217,7 +217,7 @@ struct AlertIngest::Impl {
     job.batch.received_unix_ns = IngestBatchBuilder::now_ns();
     for (Alert& a : payload->alerts) {
       // One checkpoint per origin alert, committed with it: a resent alert is recognised.
-      std::string key = "alerts-in/" + sender->name + "/" + a.id;
+      std::string key = kAlertIngestCheckpointPrefix + sender->name + "/" + a.id;
       auto seen = store.checkpoint(key);
       if (!seen) return job.respond(net::Response::error(503, seen.error().message()));
       bool in_this_request = false;

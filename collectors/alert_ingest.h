@@ -34,6 +34,9 @@ struct AlertIngestSender {
   std::string hmac_secret;  // "" = no signature required
 };
 
+// Prefix of the duplicate-check checkpoints: "alerts-in/<sender>/<origin alert id>".
+inline constexpr const char* kAlertIngestCheckpointPrefix = "alerts-in/";
+
 struct AlertIngestOptions {
   std::string name = "alerts";          // Default: "alerts" (collector name)
   std::string path = "/ingest/alerts";  // Default: /ingest/alerts

@@ -1087,6 +1087,25 @@ Result<std::uint64_t> AlertStore::delete_older_than(std::int64_t unix_ns) {
       s = batch.Put(h.cf(kMetaCf), slice(kMetaRetentionFloor), encode_u64(static_cast<std::uint64_t>(floor)));
       // History keys start with their alert's key, so one range covers every deleted alert's.
       if (s.ok()) s = batch.DeleteRange(h.cf(kHistoryCf), rocksdb::Slice(), cutoff);
+      // Forwarding delivery states ('s' + alert key + destination, storage/outbox.h) likewise.
+      if (s.ok()) s = batch.DeleteRange(h.cf(kOutboxCf), "s", "s" + cutoff);
+      // Duplicate-check checkpoints keyed by an alert id: per name, the ids before the cutoff.
+      const std::string cutoff_id = to_hex(cutoff);
+      for (const std::string& prefix : expiring_checkpoint_prefixes_) {
+        std::unique_ptr<rocksdb::Iterator> names(h.db->NewIterator(rocksdb::ReadOptions(), h.cf(kCheckpointsCf)));
+        for (names->Seek(prefix); s.ok() && names->Valid() && names->key().starts_with(prefix);) {
+          const std::string key = names->key().ToString();
+          const std::size_t slash = key.find('/', prefix.size());
+          if (slash == std::string::npos) {
+            names->Next();
+            continue;
+          }
+          const std::string name_prefix = key.substr(0, slash + 1);
+          s = batch.DeleteRange(h.cf(kCheckpointsCf), name_prefix, name_prefix + cutoff_id);
+          names->Seek(name_prefix + "\xff");  // the next name
+        }
+        if (s.ok() && !names->status().ok()) s = names->status();
+      }
       // Counters of whole hours (minutes) before the cutoff go with their alerts.
       for (char kind : {'h', 'm'}) {
         if (s.ok()) s = batch.DeleteRange(h.cf(kStatsCf), stats_key_before(kind, 0), stats_key_before(kind, unix_ns));
@@ -1097,6 +1116,11 @@ Result<std::uint64_t> AlertStore::delete_older_than(std::int64_t unix_ns) {
     }
     return deleted;
   }
+}
+
+void AlertStore::expire_checkpoints_by_alert_id(std::string prefix) {
+  std::lock_guard lock(retention_mutex_);
+  expiring_checkpoint_prefixes_.push_back(std::move(prefix));
 }
 
 std::uint64_t AlertStore::approximate_size_bytes() const {

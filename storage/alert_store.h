@@ -216,6 +216,11 @@ class AlertStore {
   // interleave; afterwards scans start at the cutoff instead of stepping over tombstones.
   Result<std::uint64_t> delete_older_than(std::int64_t unix_ns);
 
+  // Checkpoints under `prefix` whose keys end in "<name>/<alert id>" with an alert id of the
+  // store's kind (hex of a time-ordered key: the national receiver's duplicate check,
+  // "alerts-in/<sender>/<origin id>") are deleted by retention with the alerts of their time.
+  void expire_checkpoints_by_alert_id(std::string prefix);
+
   // Read-only stores: catch up with the writer's latest commits. InvalidArgument on a writer.
   Status catch_up();
 
@@ -276,6 +281,7 @@ class AlertStore {
   std::uint64_t history_sequence_ = 0;                        // guarded by write_mutex_
 
   std::mutex retention_mutex_;  // one delete_older_than() at a time
+  std::vector<std::string> expiring_checkpoint_prefixes_;  // guarded by retention_mutex_
   mutable std::mutex write_mutex_;  // serialises the read-modify-write of the counters below
   std::uint64_t next_sequence_ = 0;
   std::int64_t last_created_unix_ns_ = 0;

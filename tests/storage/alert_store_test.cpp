@@ -575,6 +575,37 @@ TEST_F(AlertStoreTest, RetentionDeletesOldAlertsWithTheirIndexEntriesAndHistory)
   EXPECT_EQ(history[0].substr(0, kAlertKeySize), *alert_key_from_id(all[3000].id));
 }
 
+// Retention also deletes the forwarding delivery states of the alerts it deletes and, for the
+// prefixes registered, the national receiver's duplicate checks of origin alerts as old.
+TEST_F(AlertStoreTest, RetentionDeletesDeliveryStatesAndDuplicateChecksOfItsTime) {
+  auto store = open_store();
+  ASSERT_TRUE(store);
+  store->expire_checkpoints_by_alert_id("alerts-in/");
+  std::vector<Alert> all = fill(*store, now_.get(), 20, 5);
+  const std::int64_t cutoff = all[10].created_unix_ns;
+  auto* outbox = store->column_family(ColumnFamily::kOutbox);
+  std::vector<Checkpoint> checks;
+  for (int i : {0, 9, 10, 19}) {
+    const std::string key = *alert_key_from_id(all[i].id);
+    ASSERT_TRUE(store->rocksdb_db()->Put(rocksdb::WriteOptions(), outbox, "s" + key + "national", "x").ok());
+    for (const char* sender : {"province-a", "province-b"})
+      checks.push_back(Checkpoint{std::string("alerts-in/") + sender + "/" + all[i].id, ""});
+  }
+  checks.push_back(Checkpoint{"file:/var/log/auth.log", "42"});  // not an alert-id checkpoint
+  std::vector<Alert> none;
+  ASSERT_TRUE(store->commit(none, checks).ok());
+  ASSERT_EQ(*store->delete_older_than(cutoff), 10u);
+  for (int i : {0, 9, 10, 19}) {
+    std::string value;
+    const bool kept = i >= 10;
+    EXPECT_EQ(store->rocksdb_db()->Get(rocksdb::ReadOptions(), outbox, "s" + *alert_key_from_id(all[i].id) + "national",
+                                       &value).ok(), kept) << i;
+    for (const char* sender : {"province-a", "province-b"})
+      EXPECT_EQ(store->checkpoint(std::string("alerts-in/") + sender + "/" + all[i].id)->has_value(), kept) << i;
+  }
+  EXPECT_EQ(store->checkpoint("file:/var/log/auth.log")->value_or(""), "42");
+}
+
 TEST_F(AlertStoreTest, RetentionWithAFutureCutoffKeepsLaterCommitsVisible) {
   auto store = open_store();
   ASSERT_TRUE(store);
