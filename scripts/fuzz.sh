@@ -87,11 +87,80 @@ make_seeds() {
   done < <({ find "$corpora/sigma" -name '*.yml' | sort | awk 'NR % 25 == 0'; find rules/packs -name '*.yml' | sort; } | head -400)
   printf '%s' '1 of selection* and not 1 of filter_*' >"$seeds/fuzz_condition/c1"
   printf '%s' 'all of them or (keywords and not _private)' >"$seeds/fuzz_condition/c2"
-  # Config: the shipped and test configurations.
+  # Config: the embedded default and the tests' configurations (their raw string literals).
+  python3 - "$seeds/fuzz_config" core/default_config.cpp tests/core/config_test.cpp <<'PY'
+import re, sys
+out, n = sys.argv[1], 0
+for path in sys.argv[2:]:
+    for m in re.finditer(r'R"\((.*?)\)"', open(path).read(), re.S):
+        if ":" in m.group(1):
+            open(f"{out}/conf.{n}.yml", "w").write(m.group(1)); n += 1
+PY
+  # gunzip: gzip members, one and two.
   i=0
-  while IFS= read -r f; do cp "$f" "$seeds/fuzz_config/conf.$i.yml"; i=$((i + 1)); done < <(
-    find docs app core -name '*.yml' -o -name '*.yaml' 2>/dev/null | grep -iv -e logsource -e mapping | sort | head -40)
-  [ -n "$(ls "$seeds/fuzz_config")" ] || printf 'collectors: []\n' >"$seeds/fuzz_config/min.yml"
+  for f in samples/sample.log "$corpora/elastic-examples/auth.log"; do
+    [ -f "$f" ] || continue
+    head -c 3000 "$f" | gzip -c >"$seeds/fuzz_gunzip/gz.$i"
+    { head -c 300 "$f" | gzip -c; head -c 300 "$f" | gzip -c; } >"$seeds/fuzz_gunzip/gz2.$i"
+    i=$((i + 1))
+  done
+  # Alert payloads: the receiver's format (collectors/alert_ingest.cpp), one full alert and a
+  # minimal one.
+  printf '%s' '{"sender":"prov-a","alerts":[{"id":"a1","created":"2026-01-02T03:04:05.123Z","received":"2026-01-02T03:04:06Z","event_time":"2026-01-02T03:04:05Z","rule":{"id":"r1","title":"T","path":"p.yml","level":"high","tags":["attack.t1059"]},"tenant":"hue","system":"dc","host":"h","collector":"c","peer":"10.0.0.1","format":"json","raw":"{}","assignee":"","record":7,"count":2,"matched":[{"field":"Image","value":"x"}],"fields":{"Image":"x","EventID":"1"}}]}' \
+    >"$seeds/fuzz_alert_payload/full"
+  printf '%s' '{"alerts":[{"id":"b","rule":{"id":"r","level":"low"}}]}' >"$seeds/fuzz_alert_payload/min"
+}
+make_seeds() {
+  rm -rf "$seeds"
+  mkdir -p "${all_targets[@]/#/$seeds/}"
+  # Parser: byte 0 picks the format (0 = auto). Text lines from every source, auto-detected;
+  # and a few lines forced to each format.
+  local f i
+  while IFS= read -r f; do seed_lines fuzz_parse '\x00' "$f" 20; done < <(
+    { ls samples/*.log; find "$corpora/device-logs" "$corpora/loghub" "$corpora/elastic-examples" "$corpora/web-payloads" \
+      -type f \( -name '*.log' -o -name '*.txt' -o -name '*.json' -o -name '*.ndjson' -o -name '*-log' \) 2>/dev/null; } |
+      grep -v -e LICENSE -e MANIFEST | sort | head -400)
+  for i in $(seq 1 13); do
+    seed_lines fuzz_parse "\\x$(printf %02x "$i")" samples/sample.log 5
+  done
+  # Record reader: whole files (byte 0 = limits), and a gzip file.
+  i=0
+  while IFS= read -r f; do
+    { printf '\x00'; head -c 20000 "$f"; } >"$seeds/fuzz_record_reader/file.$i"
+    { printf '\x03'; head -c 4000 "$f" | gzip -c; } >"$seeds/fuzz_record_reader/gz.$i"
+    i=$((i + 1))
+  done < <(find samples "$corpora/loghub" "$corpora/device-logs" -type f \( -name '*.log' -o -name '*.json' \) | sort | head -40)
+  # EVTX: every 64 KiB chunk of the corpus' .evtx files (after the 4 KiB file header).
+  i=0
+  while IFS= read -r f; do
+    local size chunks c
+    size=$(stat -c %s "$f")
+    chunks=$(( (size - 4096) / 65536 ))
+    [ "$chunks" -gt 4 ] && chunks=4
+    for ((c = 0; c < chunks; c++)); do
+      tail -c +$((4096 + c * 65536 + 1)) "$f" | head -c 65536 >"$seeds/fuzz_evtx/chunk.$i.$c"
+    done
+    i=$((i + 1))
+  done < <(find "$corpora/evtx" -name '*.evtx' -size +68k | sort | head -60)
+  # Sigma: rules from SigmaHQ (every 25th, for breadth over categories), the bundled packs and
+  # correlation rules; their conditions for the condition parser.
+  i=0
+  while IFS= read -r f; do
+    cp "$f" "$seeds/fuzz_sigma/rule.$i.yml"
+    sed -n 's/^ *condition: *//p' "$f" | head -1 >"$seeds/fuzz_condition/cond.$i"
+    i=$((i + 1))
+  done < <({ find "$corpora/sigma" -name '*.yml' | sort | awk 'NR % 25 == 0'; find rules/packs -name '*.yml' | sort; } | head -400)
+  printf '%s' '1 of selection* and not 1 of filter_*' >"$seeds/fuzz_condition/c1"
+  printf '%s' 'all of them or (keywords and not _private)' >"$seeds/fuzz_condition/c2"
+  # Config: the embedded default and the tests' configurations (their raw string literals).
+  python3 - "$seeds/fuzz_config" core/default_config.cpp tests/core/config_test.cpp <<'PY'
+import re, sys
+out, n = sys.argv[1], 0
+for path in sys.argv[2:]:
+    for m in re.finditer(r'R"\((.*?)\)"', open(path).read(), re.S):
+        if ":" in m.group(1):
+            open(f"{out}/conf.{n}.yml", "w").write(m.group(1)); n += 1
+PY
   # gunzip: gzip members, one and two.
   i=0
   for f in samples/sample.log "$corpora/elastic-examples/auth.log"; do
