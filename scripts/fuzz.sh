@@ -186,6 +186,7 @@ run_one() {
     fuzz_record_reader | fuzz_sigma) max_len=20000 ;;
   esac
   mkdir -p "$build/corpus/$t" "$build/findings/$t"
+  touch "$build/logs/$t.start"  # findings newer than this are this run's
   # -rss_limit_mb: 4 GB over two runs at once; -timeout: a record or rule taking 10 s is a hang.
   "$build/tests/fuzz/$t" "$build/corpus/$t" "$seeds/$t" -max_total_time="$secs" -max_len="$max_len" \
     -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$build/findings/$t/" \
@@ -196,11 +197,11 @@ report() {
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
   cov=$(grep -oE 'cov: [0-9]+' "$log" | tail -1 | cut -d' ' -f2)
   ft=$(grep -oE 'ft: [0-9]+' "$log" | tail -1 | cut -d' ' -f2)
-  found=$(ls "$build/findings/$t" 2>/dev/null | wc -l)
+  found=$(find "$build/findings/$t" -type f -newer "$build/logs/$t.start" | wc -l)
   printf '%-20s execs %-10s cov %-6s ft %-7s findings %s\n' "$t" "${execs:-?}" "${cov:-?}" "${ft:-?}" "$found"
   if [ "$found" -gt 0 ] || grep -q -e '^==[0-9]*==ERROR' -e 'runtime error:' "$log"; then
     grep -m3 -e 'SUMMARY:' -e 'runtime error:' "$log" | sed 's/^/    /'
-    ls "$build/findings/$t" | sed "s|^|    $build/findings/$t/|"
+    find "$build/findings/$t" -type f -newer "$build/logs/$t.start" | sed 's/^/    /'
     return 1
   fi
 }
