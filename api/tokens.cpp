@@ -121,8 +121,10 @@ Status TokenStore::revoke(std::string_view name, std::string_view tenant_scope, 
     const Principal& p = it->second;
     if (p.name != name) continue;
     if (tenant_scope != "*" && p.tenant != tenant_scope) break;  // not this caller's to see
-    storage::AlertStore::TokenAudit audit{actor, "token.revoke", p.name,
-                                          std::string(to_string(p.role)) + " tenant " + p.tenant};
+    // The detail must outlive `audit`, whose fields are views (clang's -Wdangling-gsl caught a
+    // temporary here, destroyed before delete_token_record read it).
+    const std::string detail = std::string(to_string(p.role)) + " tenant " + p.tenant;
+    storage::AlertStore::TokenAudit audit{actor, "token.revoke", p.name, detail};
     if (Status st = store_.delete_token_record(it->first, &audit); !st.ok()) return st;
     by_hash_.erase(it);
     return Status::Ok();

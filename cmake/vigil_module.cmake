@@ -42,3 +42,16 @@ function(vigil_benchmark name)
   target_link_libraries(${name} PRIVATE ${ARG_DEPS} benchmark::benchmark)
   vigil_target_defaults(${name})
 endfunction()
+
+# vigil_fuzz_target(NAME SOURCES... DEPS ...): a libFuzzer program (VIGIL_FUZZ builds only).
+# The libraries are compiled with -fsanitize=fuzzer-no-link (top-level CMakeLists.txt); only
+# these programs link libFuzzer, which supplies main().
+function(vigil_fuzz_target name)
+  cmake_parse_arguments(ARG "" "" "SOURCES;DEPS" ${ARGN})
+  add_executable(${name} ${ARG_SOURCES})
+  target_link_libraries(${name} PRIVATE ${ARG_DEPS})
+  target_include_directories(${name} PRIVATE ${PROJECT_SOURCE_DIR})
+  vigil_target_defaults(${name})
+  target_compile_options(${name} PRIVATE -fsanitize=fuzzer)
+  target_link_options(${name} PRIVATE -fsanitize=fuzzer,address,undefined)
+endfunction()

@@ -96,7 +96,16 @@ bool parse_rfc3339_ns(std::string_view s, std::int64_t* unix_ns) {
   tm.tm_sec = sec;
   constexpr std::int64_t kMaxSeconds = std::numeric_limits<std::int64_t>::max() / 1000000000 - 1;
   const std::int64_t secs = static_cast<std::int64_t>(timegm(&tm)) - offset_s;
-  *unix_ns = secs >= kMaxSeconds ? std::numeric_limits<std::int64_t>::max() : secs * 1000000000LL + frac;
+  // Clamped at both ends: nanoseconds since 1970 in an int64 span only the years 1677-2262, and
+  // a time outside them (say "1610-05-01T02:45:40Z", from a receiver's payload) must not
+  // overflow the multiplication.
+  if (secs >= kMaxSeconds) {
+    *unix_ns = std::numeric_limits<std::int64_t>::max();
+  } else if (secs <= -kMaxSeconds) {
+    *unix_ns = std::numeric_limits<std::int64_t>::min();
+  } else {
+    *unix_ns = secs * 1000000000LL + frac;
+  }
   return true;
 }
 

@@ -1,5 +1,9 @@
 #include "core/cpu.h"
 
+#if defined(__x86_64__)
+#include <cpuid.h>
+#endif
+
 namespace vigil {
 
 const char* missing_cpu_feature() {
@@ -17,7 +21,10 @@ const char* missing_cpu_feature() {
   if (!__builtin_cpu_supports("bmi")) return "BMI1";
   if (!__builtin_cpu_supports("bmi2")) return "BMI2";
   if (!__builtin_cpu_supports("fma")) return "FMA";
-  if (!__builtin_cpu_supports("movbe")) return "MOVBE";
+  // MOVBE from CPUID leaf 1 (ECX bit 22) directly: clang 14's __builtin_cpu_supports does not
+  // know "movbe" (an error, not a false), GCC's does.
+  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+  if (__get_cpuid(1, &eax, &ebx, &ecx, &edx) == 0 || (ecx & bit_MOVBE) == 0) return "MOVBE";
 #endif
   return nullptr;
 }

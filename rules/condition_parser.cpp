@@ -65,6 +65,22 @@ class Parser {
   }
 
  private:
+  // Parentheses and `not`s nest at most this deep. The parser (and every later walk of the
+  // tree: simplify, analysis, evaluation) recurses once per level, so a hostile condition of a
+  // few thousand '(' would overflow the stack; real conditions nest a handful of levels.
+  static constexpr int kMaxNesting = 64;
+  struct NestingGuard {
+    explicit NestingGuard(int& depth) : depth_(depth) { ++depth_; }
+    ~NestingGuard() { --depth_; }
+    NestingGuard(const NestingGuard&) = delete;
+    NestingGuard& operator=(const NestingGuard&) = delete;
+    int& depth_;
+  };
+  DetectionError too_deep() const {
+    return bad("parentheses and 'not' nest deeper than " + std::to_string(kMaxNesting) +
+               " levels at offset " + std::to_string(peek().offset));
+  }
+
   const Token& peek(std::size_t ahead = 0) const {
     std::size_t i = std::min(pos_ + ahead, tokens_.size() - 1);
     return tokens_[i];
@@ -100,6 +116,8 @@ class Parser {
   DetectionResult<CondNode> parse_not() {
     if (peek_word("not")) {
       ++pos_;
+      NestingGuard guard(depth_);
+      if (depth_ > kMaxNesting) return tl::unexpected(too_deep());
       auto inner = parse_not();
       if (!inner) return inner;
       CondNode n;
@@ -114,6 +132,8 @@ class Parser {
     const Token& t = peek();
     if (t.kind == Token::Kind::kOpen) {
       ++pos_;
+      NestingGuard guard(depth_);
+      if (depth_ > kMaxNesting) return tl::unexpected(too_deep());
       auto inner = parse_or();
       if (!inner) return inner;
       if (peek().kind != Token::Kind::kClose)
@@ -168,6 +188,7 @@ class Parser {
 
   std::vector<Token> tokens_;
   const std::vector<SearchIdentifier>& searches_;
+  int depth_ = 0;  // parentheses and `not`s open at the current token
   std::size_t pos_ = 0;
 };
 

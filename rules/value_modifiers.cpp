@@ -805,7 +805,11 @@ DetectionResult<CondNode> build_detection_item(std::string_view key,
 
   bool all = false, negate = false, positioned = false;
   std::size_t value_mods_applied = 0;
-  for (const auto& [name, mod] : mods) {
+  for (const auto& entry : mods) {
+    // Named copies rather than a structured binding: the lambdas below capture `name`, which
+    // C++20 allows for bindings but clang before 16 rejects.
+    const auto& name = entry.first;
+    const auto mod = entry.second;
     if (mod == Mod::kAll) {
       all = true;
       continue;

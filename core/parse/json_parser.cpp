@@ -144,15 +144,18 @@ char* put_utf8(char* out, std::uint32_t cp) {
   return out;
 }
 
+#if !defined(__SSE2__)
 constexpr std::uint64_t kOnes = 0x0101010101010101ull;
 constexpr std::uint64_t kHighs = 0x8080808080808080ull;
 constexpr std::uint64_t kBackslashes = 0x5C5C5C5C5C5C5C5Cull;
 
 // Bit 7 of each byte of w that equals '\\' (exact for the lowest such byte, which is all we use).
+// Only the builds without SSE2 use it (clang's -Wunused-function rejects it in the others).
 inline std::uint64_t backslash_bits(std::uint64_t w) {
   const std::uint64_t x = w ^ kBackslashes;
   return (x - kOnes) & ~x & kHighs;
 }
+#endif
 
 // First backslash in [p, end), or end. Reads 32 (AVX2 builds), 16 (SSE2) or 8 bytes at a time
 // and so up to 31 bytes past `end`: only for views inside the record, which has 64 readable

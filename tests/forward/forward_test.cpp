@@ -11,10 +11,12 @@
 
 #include <algorithm>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <set>
 #include <sstream>
 
+#include "collectors/alert_ingest.h"
 #include "forward/cef.h"
 #include "forward/config.h"
 #include "forward/sender.h"
@@ -155,6 +157,22 @@ TEST(ForwardConfig, ErrorsNameFileAndLine) {
   ASSERT_TRUE(c) << c.error().message();
   EXPECT_EQ(c->destinations[0].port, 6514);
   EXPECT_EQ(c->destinations[0].filter.min_level, AlertLevel::kHigh);
+}
+
+// Found by fuzz_alert_payload (tests/fuzz): a "created" time before 1677 (nanoseconds since
+// 1970 below INT64_MIN) overflowed a signed multiplication in parse_rfc3339_ns (UBSan). Such a
+// time is now clamped, as times after 2262 already were; times in range are exact.
+TEST(NationalReceiverPayload, CreatedBefore1677SignedOverflow) {
+  auto p = collectors::parse_alert_payload(
+      R"({"alerts":[{"id":"","created":"1610-05-01 02:45:40z","created":"1610-05-01 8"}],"x":0})");
+  // The fuzzer's input: no rule, so a field error, reached only after "created" was read.
+  EXPECT_FALSE(p);
+  p = collectors::parse_alert_payload(
+      R"({"alerts":[{"id":"a","created":"1610-05-01T02:45:40Z","received":"1900-01-01T00:00:00Z","rule":{"id":"r","level":"low"}}]})");
+  ASSERT_TRUE(p) << p.error().to_string();
+  ASSERT_EQ(p->alerts.size(), 1u);
+  EXPECT_EQ(p->alerts[0].created_unix_ns, std::numeric_limits<std::int64_t>::min());
+  EXPECT_EQ(p->alerts[0].received_unix_ns, -2208988800LL * 1000000000LL);
 }
 
 TEST(ForwardCef, EscapingAndFraming) {

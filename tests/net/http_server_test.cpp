@@ -177,7 +177,6 @@ TEST_F(HttpServerTest, MalformedRequestsGet400AndGarbageNeverStopsTheServer) {
   for (std::string b : {noise, std::string("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", 11),
                         std::string("\0\0\0\0\r\n\r\n", 8)}) {
     TestConnection c(server->local_port());
-    boost::system::error_code ec;
     c.send_raw(b);
     EXPECT_TRUE(c.closed_by_server());
   }

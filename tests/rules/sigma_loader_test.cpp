@@ -613,6 +613,22 @@ TEST(SigmaConditions, Errors) {
   EXPECT_EQ(r.errors[0].line, 7);
 }
 
+// Found by fuzz_condition (tests/fuzz): a condition of 1,638 '(' overflowed the stack of the
+// recursive-descent parser (ASan: stack-overflow in Parser::parse_primary). Deep nesting is now
+// a bad_condition error; 64 levels still parse.
+TEST(SigmaConditions, DeepNestingStackOverflowIsAnError) {
+  const std::string ids = "    sel: {a: 1}\n";
+  EXPECT_EQ(error_reason(ids + "    condition: '" + std::string(1638, '(') + "'\n"), "bad_condition");
+  EXPECT_EQ(error_reason(ids + "    condition: '" + std::string(20000, '(') + "sel" + std::string(20000, ')') + "'\n"),
+            "bad_condition");
+  std::string nots;
+  for (int i = 0; i < 20000; ++i) nots += "not ";
+  EXPECT_EQ(error_reason(ids + "    condition: " + nots + "sel\n"), "bad_condition");
+  EXPECT_EQ(detect(ids + "    condition: " + std::string(64, '(') + "sel" + std::string(64, ')') + "\n"),
+            "a equals '1'");
+  EXPECT_EQ(detect(ids + "    condition: not not sel\n"), "a equals '1'");
+}
+
 TEST(SigmaConditions, IdenticalPredicatesAreShared) {
   LoadReport r = load(rule_with("    a: {f: x, g: y}\n    b: {f: x}\n    condition: a or b\n"));
   ASSERT_EQ(r.rules.size(), 1u);
