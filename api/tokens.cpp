@@ -121,8 +121,7 @@ Status TokenStore::revoke(std::string_view name, std::string_view tenant_scope, 
     const Principal& p = it->second;
     if (p.name != name) continue;
     if (tenant_scope != "*" && p.tenant != tenant_scope) break;  // not this caller's to see
-    // The detail must outlive `audit`, whose fields are views (clang's -Wdangling-gsl caught a
-    // temporary here, destroyed before delete_token_record read it).
+    // A named string: `audit` holds views, and a temporary would be gone before the store reads it.
     const std::string detail = std::string(to_string(p.role)) + " tenant " + p.tenant;
     storage::AlertStore::TokenAudit audit{actor, "token.revoke", p.name, detail};
     if (Status st = store_.delete_token_record(it->first, &audit); !st.ok()) return st;
