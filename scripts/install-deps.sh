@@ -13,6 +13,7 @@ PACKAGES=(
   python3-evtx  # the independent EVTX decoder test_evtx_e2e compares vigil's reader with
   prometheus syslog-ng-core
   libcurl4-openssl-dev
+  clang libclang-rt-14-dev  # libFuzzer targets with ASan+UBSan (scripts/fuzz.sh, tests/fuzz)
   chromium nodejs  # browser tests of the console (tests/console: playwright-core from npm)
 )
 # NodeSource's nodejs bundles npm; Debian's does not (and conflicts with a separate npm there).
