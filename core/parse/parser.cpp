@@ -560,7 +560,9 @@ bool RecordParser::parse(LogFormat format, Event& event, LogFormat detected,
   event.host = {};
   const std::string_view raw = event.raw;
 
-  if (format != LogFormat::kUnknown) event.format = format;
+  // A forced W3C format still goes through detect(): it is what remembers a "#Fields:" header.
+  if (format == LogFormat::kW3c) event.format = detect(event, format);
+  else if (format != LogFormat::kUnknown) event.format = format;
   else event.format = detected != LogFormat::kUnknown ? detected : detect(event);
   add_format_field(event);
 

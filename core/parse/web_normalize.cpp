@@ -419,8 +419,11 @@ void emit_web_views(FieldView& fields, const WebRequestParts& parts, const Field
     const std::string_view q =
         parts.has_query ? normalized_view(parts.uri_query, WebPart::kQuery, arena, tmp) : std::string_view{};
     if (uri) {
-      const bool same = s.data() == parts.uri_stem.data() && q.data() == parts.uri_query.data() &&
-                        (!parts.has_query || parts.uri_query.data() == parts.uri_stem.data() + parts.uri_stem.size() + 1);
+      // The record's own "stem?query" bytes can serve only when both are views into it, adjacent
+      // (a W3C record has them in two columns, and may have a query with no stem at all).
+      const bool adjacent = !parts.has_query || (parts.uri_stem.data() != nullptr &&
+                                                 parts.uri_query.data() == parts.uri_stem.data() + parts.uri_stem.size() + 1);
+      const bool same = s.data() == parts.uri_stem.data() && q.data() == parts.uri_query.data() && adjacent;
       if (same) {  // the record's own target, unchanged
         fields.add(kWebUriNorm, std::string_view(parts.uri_stem.data(),
                                                  parts.has_query ? parts.uri_stem.size() + 1 + parts.uri_query.size()

@@ -124,6 +124,29 @@ TEST(WebNormalize, EmitsOnlyWantedViews) {
   EXPECT_TRUE(nothing.empty());
 }
 
+// Found by fuzz_parse: a W3C record with a query column but no stem column gave a target whose
+// stem view had no data, and the adjacency check did pointer arithmetic on null (UBSan).
+TEST(WebNormalize, QueryWithoutStemNullPointerOffset) {
+  WebRequestParts parts;
+  parts.has_target = true;
+  parts.has_query = true;
+  parts.uri_query = "id=1";
+  FieldView fields;
+  emit_web_views(fields, parts, nullptr);
+  ASSERT_NE(fields.find("cs-uri-norm"), nullptr);
+  EXPECT_EQ(fields.find("cs-uri-norm")->value, "?id=1");
+  EXPECT_EQ(fields.find("cs-uri-query-norm")->value, "id=1");
+
+  RecordParser parser;
+  Event header, line;
+  header.raw = "#Fields: date time cs-method cs-uri-query c-ip";
+  line.raw = "2026-12-07 08:00:01 GET id=1%27 203.0.113.9";
+  ASSERT_TRUE(parser.parse(LogFormat::kW3c, header));
+  ASSERT_TRUE(parser.parse(LogFormat::kW3c, line));
+  ASSERT_NE(line.fields.find("cs-uri-query-norm"), nullptr);
+  EXPECT_EQ(line.fields.find("cs-uri-query-norm")->value, "id=1'");
+}
+
 TEST(WebNormalize, AccessLogParserEmitsViews) {
   RecordParser parser;
   Event ev;
