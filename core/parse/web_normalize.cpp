@@ -431,7 +431,7 @@ void emit_web_views(FieldView& fields, const WebRequestParts& parts, const Field
       } else {
         const std::size_t len = s.size() + (parts.has_query ? 1 + q.size() : 0);
         char* p = arena.allocate(len);
-        std::memcpy(p, s.data(), s.size());
+        if (!s.empty()) std::memcpy(p, s.data(), s.size());  // an absent stem has no data at all
         if (parts.has_query) {
           p[s.size()] = '?';
           if (!q.empty()) std::memcpy(p + s.size() + 1, q.data(), q.size());
