@@ -1,5 +1,7 @@
 #include "core/evtx/evtx_file.h"
 
+#include "core/utf8.h"
+
 #include <zlib.h>
 
 #include <charconv>
@@ -74,23 +76,6 @@ inline std::uint64_t u64(const std::uint8_t* p) {
   return v;
 }
 
-void put_utf8(std::string& out, std::uint32_t cp) {
-  if (cp < 0x80) {
-    out += static_cast<char>(cp);
-  } else if (cp < 0x800) {
-    out += static_cast<char>(0xC0 | (cp >> 6));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else if (cp < 0x10000) {
-    out += static_cast<char>(0xE0 | (cp >> 12));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else {
-    out += static_cast<char>(0xF0 | (cp >> 18));
-    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  }
-}
 
 // UTF-16LE code units to UTF-8 (a lone surrogate becomes U+FFFD, so the output is always valid
 // UTF-8). Trailing NULs are dropped, as Windows renders them; an embedded NUL ends the string.
@@ -121,7 +106,7 @@ void utf16_to_utf8(const std::uint8_t* p, std::size_t units, std::string& out) {
     } else if (u >= 0xDC00 && u <= 0xDFFF) {
       u = 0xFFFD;
     }
-    put_utf8(out, u);
+    append_utf8(out, u);
   }
 }
 
@@ -258,7 +243,7 @@ bool render_scalar(std::uint8_t type, const std::uint8_t* p, std::size_t size, s
     case 0x01: *kind = PieceType::kString; utf16_to_utf8(p, size / 2, t); return true;
     case 0x02:  // ANSI string: code page unknown; Latin-1 keeps it valid UTF-8
       *kind = PieceType::kString;
-      for (std::size_t i = 0; i < size && p[i] != 0; ++i) put_utf8(t, p[i]);
+      for (std::size_t i = 0; i < size && p[i] != 0; ++i) append_utf8(t, p[i]);
       return true;
     case 0x03: if (size < 1) return false; append_number(t, static_cast<std::int8_t>(p[0])); return true;
     case 0x04: if (size < 1) return false; append_number(t, p[0]); return true;
@@ -626,7 +611,7 @@ bool ChunkDecoder::Impl::fragment(std::uint32_t pos, std::uint32_t end, std::siz
         const std::size_t start = t.size();
         std::uint32_t cp = u16(c + pos + 1);
         if (cp >= 0xD800 && cp <= 0xDFFF) cp = 0xFFFD;
-        put_utf8(t, cp);
+        append_utf8(t, cp);
         tree.add_piece(start, PieceType::kString);
         pos += 3;
         break;

@@ -36,6 +36,7 @@
 
 #include "core/parse/parser.h"
 #include "core/parse/parsers_internal.h"
+#include "core/utf8.h"
 
 namespace vigil::parse::internal {
 
@@ -125,24 +126,6 @@ int read_hex4(const char* p) {
   return v;
 }
 
-char* put_utf8(char* out, std::uint32_t cp) {
-  if (cp < 0x80) {
-    *out++ = static_cast<char>(cp);
-  } else if (cp < 0x800) {
-    *out++ = static_cast<char>(0xC0 | (cp >> 6));
-    *out++ = static_cast<char>(0x80 | (cp & 0x3F));
-  } else if (cp < 0x10000) {
-    *out++ = static_cast<char>(0xE0 | (cp >> 12));
-    *out++ = static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    *out++ = static_cast<char>(0x80 | (cp & 0x3F));
-  } else {
-    *out++ = static_cast<char>(0xF0 | (cp >> 18));
-    *out++ = static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-    *out++ = static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    *out++ = static_cast<char>(0x80 | (cp & 0x3F));
-  }
-  return out;
-}
 
 #if !defined(__SSE2__)
 constexpr std::uint64_t kOnes = 0x0101010101010101ull;
@@ -264,7 +247,7 @@ bool unescape_json(std::string_view in, StringArena& arena, std::string_view* ou
         } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
           cp = 0xFFFD;
         }
-        out = put_utf8(out, cp);
+        out += encode_utf8(cp, out);
         break;
       }
       default: return false;

@@ -462,6 +462,17 @@ void add_format_field(Event& event) {
   event.fields.add("_format", to_string(event.format));
 }
 
+// An unusable record: only `_format` and the reason are left. Always false.
+bool fail_record(Event& event, ParseErrorKind err) {
+  event.fields.clear();
+  event.time_unix_ns = 0;
+  event.time_text = {};
+  event.host = {};
+  add_format_field(event);
+  event.parse_error = err;
+  return false;
+}
+
 // NUL anywhere, or more than 1 in 10 bytes a control byte other than TAB, CR, LF, FF, ESC.
 bool looks_binary(std::string_view s) {
   if (std::memchr(s.data(), 0, s.size()) != nullptr) return true;
@@ -665,16 +676,7 @@ bool RecordParser::parse_win_xml(Event& event, const FieldSelection* wanted, std
     if (err == ParseErrorKind::kTruncatedJson || err == ParseErrorKind::kInvalidJson)
       err = ParseErrorKind::kInvalidXml;
   }
-  if (err != ParseErrorKind::kNone) {
-    event.fields.clear();
-    event.time_unix_ns = 0;
-    event.time_text = {};
-    event.host = {};
-    add_format_field(event);
-    event.parse_error = err;
-    return false;
-  }
-  return true;
+  return err == ParseErrorKind::kNone || fail_record(event, err);
 }
 
 bool RecordParser::parse_json(Event& event, const FieldSelection* wanted, std::vector<int>* ids,
@@ -700,16 +702,7 @@ bool RecordParser::parse_json(Event& event, const FieldSelection* wanted, std::v
                                                    options_.check_skipped_escapes, keep_escaped);
   if (err != ParseErrorKind::kNone && std::memchr(raw.data(), 0, raw.size()) != nullptr)
     err = ParseErrorKind::kBinary;
-  if (err != ParseErrorKind::kNone) {
-    event.fields.clear();
-    event.time_unix_ns = 0;
-    event.time_text = {};
-    event.host = {};
-    add_format_field(event);
-    event.parse_error = err;
-    return false;
-  }
-  return true;
+  return err == ParseErrorKind::kNone || fail_record(event, err);
 }
 
 bool RecordParser::parse_text(LogFormat format, Event& event, const FieldSelection* derived) {

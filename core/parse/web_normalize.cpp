@@ -1,5 +1,7 @@
 #include "core/parse/web_normalize.h"
 
+#include "core/utf8.h"
+
 #include <cstddef>
 #include <cstdint>
 #include <cctype>
@@ -33,30 +35,11 @@ long hex_run(std::string_view s, std::size_t p, std::size_t n) {
 // Writes code point cp as UTF-8 at out; returns the bytes written. Code points a browser
 // would not produce (surrogates, > U+10FFFF) become '?': the payload around them still reads.
 std::size_t put_utf8(std::uint32_t cp, char* out) {
-  if (cp < 0x80) {
-    out[0] = static_cast<char>(cp);
-    return 1;
-  }
-  if (cp < 0x800) {
-    out[0] = static_cast<char>(0xC0 | (cp >> 6));
-    out[1] = static_cast<char>(0x80 | (cp & 0x3F));
-    return 2;
-  }
   if ((cp >= 0xD800 && cp <= 0xDFFF) || cp > 0x10FFFF) {
     out[0] = '?';
     return 1;
   }
-  if (cp < 0x10000) {
-    out[0] = static_cast<char>(0xE0 | (cp >> 12));
-    out[1] = static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out[2] = static_cast<char>(0x80 | (cp & 0x3F));
-    return 3;
-  }
-  out[0] = static_cast<char>(0xF0 | (cp >> 18));
-  out[1] = static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-  out[2] = static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-  out[3] = static_cast<char>(0x80 | (cp & 0x3F));
-  return 4;
+  return encode_utf8(cp, out);
 }
 
 bool is_alnum(char c) {

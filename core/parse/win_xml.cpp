@@ -15,6 +15,7 @@
 
 #include "core/evtx/event_tree.h"
 #include "core/parse/parsers_internal.h"
+#include "core/utf8.h"
 
 namespace vigil::parse::internal {
 
@@ -32,23 +33,6 @@ std::string_view local_name(std::string_view name) {
   return colon == std::string_view::npos ? name : name.substr(colon + 1);
 }
 
-void put_utf8(std::string& out, std::uint32_t cp) {
-  if (cp < 0x80) {
-    out += static_cast<char>(cp);
-  } else if (cp < 0x800) {
-    out += static_cast<char>(0xC0 | (cp >> 6));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else if (cp < 0x10000) {
-    out += static_cast<char>(0xE0 | (cp >> 12));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else {
-    out += static_cast<char>(0xF0 | (cp >> 18));
-    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  }
-}
 
 class XmlReader {
  public:
@@ -152,7 +136,7 @@ class XmlReader {
           if (cp > 0x10FFFF) return fail(WinXmlError::kInvalid);
         }
         if (cp == 0 || (cp >= 0xD800 && cp <= 0xDFFF)) cp = 0xFFFD;
-        put_utf8(t, cp);
+        append_utf8(t, cp);
       } else {
         return fail(WinXmlError::kInvalid);
       }
