@@ -8,6 +8,7 @@
 #include "core/hex.h"
 #include "net/hmac.h"
 #include "storage/alert_codec.h"
+#include "core/sha256.h"
 
 namespace vigil::api {
 
@@ -102,7 +103,7 @@ Result<std::string> TokenStore::create(const Principal& who, std::string_view ac
   unsigned char random[32];
   if (RAND_bytes(random, sizeof random) != 1) return Error(Status::Internal("api: no random bytes for a token"));
   std::string token = "vgl_" + to_hex(std::string_view(reinterpret_cast<const char*>(random), sizeof random));
-  std::string hash = net::sha256_hex(token);
+  std::string hash = sha256_hex(token);
   std::lock_guard lock(mu_);
   for (const auto& [h, existing] : by_hash_)
     if (existing.name == who.name) return Error(Status::InvalidArgument("a token named '" + who.name + "' exists"));
@@ -133,7 +134,7 @@ Status TokenStore::revoke(std::string_view name, std::string_view tenant_scope, 
 
 TokenCheck TokenStore::authenticate(std::string_view token, std::int64_t now_ns, Principal* who) {
   if (token.size() > 200) return TokenCheck::kUnknown;
-  std::string hash = net::sha256_hex(token);
+  std::string hash = sha256_hex(token);
   std::lock_guard lock(mu_);
   auto it = by_hash_.find(hash);
   if (it == by_hash_.end()) return TokenCheck::kUnknown;

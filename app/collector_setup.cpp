@@ -6,6 +6,7 @@
 #include "collectors/syslog_tcp.h"
 #include "collectors/syslog_udp.h"
 #include "net/hmac.h"
+#include "core/sha256.h"
 
 namespace vigil::app {
 
@@ -107,7 +108,7 @@ Result<std::vector<std::unique_ptr<RunningCollector>>> start_collectors(Collecto
         o.defaults = source_of(c);
         o.bearer_token = c.token;
         for (const IngestTokenConfig& t : c.tokens)
-          o.tokens.push_back(collectors::IngestToken{t.token.empty() ? t.token_sha256 : net::sha256_hex(t.token),
+          o.tokens.push_back(collectors::IngestToken{t.token.empty() ? t.token_sha256 : sha256_hex(t.token),
                                                      t.tenant, t.system});
         o.max_record_bytes = cfg.max_record_bytes;
         o.batch_max_records = cfg.batch_max_records;

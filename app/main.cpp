@@ -11,6 +11,7 @@
 
 #include "app/alerts_command.h"
 #include "app/forward_command.h"
+#include "app/rule_cache.h"
 #include "app/rules_command.h"
 #include "app/rules_coverage_command.h"
 #include "app/rules_explain_command.h"
@@ -43,6 +44,13 @@ int main(int argc, char** argv) {
   }
   CLI::App app{kDescription, "vigil"};
   app.require_subcommand(1);
+  // Options of `vigil` itself may also follow a subcommand (`vigil scan --no-cache ...`).
+  app.fallthrough();
+  bool no_cache = false;
+  app.add_flag("--no-cache", no_cache,
+               "Compile every rule database afresh and store none (by default compiled Hyperscan\n"
+               "databases are cached by content: $VIGIL_CACHE_DIR, else ~/.cache/vigil/rules;\n"
+               "the daemon uses <data_dir>/rule-cache)");
   app.set_version_flag("--version", [] {
     std::string setting = vigil::build_cpu_setting();
     return std::string("vigil 0.1.0\nbuilt for: ") + vigil::build_march() +
@@ -152,6 +160,15 @@ int main(int argc, char** argv) {
   explain_cmd->add_option("--rules,-r", explain.rule_paths,
                           "Where to find the rule id (repeatable; default: the bundled packs)")
       ->allow_extra_args(false);
+
+  // vigil rules cache
+  CLI::App* cache_cmd = rules_cmd->add_subcommand(
+      "cache", "The compiled rule database cache: where it is and what it holds (info), or empty it (clear)");
+  cache_cmd->require_subcommand(1);
+  std::string cache_dir;
+  for (CLI::App* c : {cache_cmd->add_subcommand("info", "Print the cache directory, its entries and size"),
+                      cache_cmd->add_subcommand("clear", "Remove every cached database")})
+    c->add_option("--dir", cache_dir, "The cache directory (default: the CLI's; a daemon's is <data_dir>/rule-cache)");
 
   // vigil run
   vigil::app::RunOptions run;
@@ -277,6 +294,30 @@ int main(int argc, char** argv) {
 
   if (*run_cmd) return vigil::app::run_daemon(run);
   if (*alerts_list_cmd) return vigil::app::run_alerts_list(alerts_list, stdout, stderr);
+  if (no_cache) vigil::app::disable_rule_cache();
+  if (*cache_cmd) {
+    if (cache_dir.empty()) cache_dir = vigil::rules::DatabaseCache::default_directory();
+    if (cache_dir.empty()) {
+      std::fprintf(stderr, "vigil rules cache: no cache directory (set VIGIL_CACHE_DIR or HOME, or give --dir)\n");
+      return 2;
+    }
+    vigil::rules::DatabaseCache cache(cache_dir);
+    if (!cache.usable()) {
+      std::fprintf(stderr, "vigil rules cache: %s\n", cache.why_unusable().c_str());
+      return 1;
+    }
+    if (cache_cmd->got_subcommand("clear")) {
+      const long removed = cache.clear();
+      std::printf("%ld cached databases removed from %s\n", removed, cache_dir.c_str());
+      return removed < 0 ? 1 : 0;
+    }
+    std::uint64_t entries = 0, bytes = 0;
+    cache.usage(&entries, &bytes);
+    std::printf("directory: %s\nentries: %llu\nbytes: %llu (bound %llu)\n", cache_dir.c_str(),
+                static_cast<unsigned long long>(entries), static_cast<unsigned long long>(bytes),
+                static_cast<unsigned long long>(vigil::rules::DatabaseCache::kDefaultMaxBytes));
+    return 0;
+  }
   if (!alerts_action.action.empty()) return vigil::app::run_alerts_action(alerts_action, stdout, stderr);
   if (!tokens.action.empty()) return vigil::app::run_tokens(tokens, stdout, stderr);
   if (*forward_status_cmd) return vigil::app::run_forward_status(forward, stdout, stderr);

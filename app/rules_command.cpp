@@ -5,6 +5,7 @@
 #include <chrono>
 #include <map>
 
+#include "app/rule_cache.h"
 #include "app/rule_sources.h"
 #include "rules/compiler.h"
 
@@ -17,7 +18,7 @@ int run_rules_check(const RulesCheckOptions& options, std::FILE* out) {
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::size_t total = loaded.rules.size() + loaded.errors.size();
   rules::CompileReport creport;
-  auto compiled = rules::RuleSet::compile(std::move(loaded.rules), rules::CompileOptions{}, &creport);
+  auto compiled = rules::RuleSet::compile(std::move(loaded.rules), rule_compile_options(), &creport);
   if (!compiled) {
     std::fprintf(out, "error: %s\n", compiled.error().to_string().c_str());
     return 1;

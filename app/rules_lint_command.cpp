@@ -10,6 +10,7 @@
 #include <map>
 #include <set>
 
+#include "app/rule_cache.h"
 #include "app/rule_sources.h"
 #include "app/rules_test_command.h"
 #include "rules/compiler.h"
@@ -247,7 +248,7 @@ int run_rules_lint(const RulesLintOptions& options, std::FILE* out) {
 
     // Compiled alone: compile errors and prefilter coverage.
     rules::CompileReport report;
-    auto set = rules::RuleSet::compile({r}, rules::CompileOptions{}, &report);
+    auto set = rules::RuleSet::compile({r}, rule_compile_options(), &report);
     if (!set) {
       add(r.path, r.line, true, r.id, "compile_error", set.error().to_string());
     } else {

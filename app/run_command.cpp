@@ -16,6 +16,7 @@
 #include "app/console_routes.h"
 #include "app/daemon_context.h"
 #include "app/match_stage.h"
+#include "app/rule_cache.h"
 #include "app/rule_sources.h"
 #include "core/config.h"
 #include "core/metrics.h"
@@ -56,14 +57,16 @@ Result<std::shared_ptr<const rules::RuleSet>> build_rules(const std::vector<std:
   for (const auto& e : loaded.errors)
     std::fprintf(err, "vigil: rule skipped: %s%s%s: %s: %s\n", e.file.c_str(), e.rule_id.empty() ? "" : " ", e.rule_id.c_str(), e.reason.c_str(), e.message.c_str());
   rules::CompileReport report;
-  auto compiled = rules::RuleSet::compile(std::move(loaded.rules), rules::CompileOptions{}, &report);
+  auto compiled = rules::RuleSet::compile(std::move(loaded.rules), rule_compile_options(), &report);
   if (!compiled) return Error(compiled.error());
   for (const auto& e : report.errors)
     std::fprintf(err, "vigil: rule skipped: %s%s%s: %s: %s\n", e.file.c_str(), e.rule_id.empty() ? "" : " ", e.rule_id.c_str(), e.reason.c_str(), e.message.c_str());
   if ((*compiled)->size() == 0)
     return Error(Status::InvalidArgument("no rule loaded from the configured rule paths; run `vigil rules check` on them"));
-  std::fprintf(err, "vigil: %zu of %zu rules loaded in %.2f s\n", (*compiled)->size(), total,
-               std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+  std::fprintf(err, "vigil: %zu of %zu rules loaded in %.2f s (%zu of %zu rule databases from the cache)\n",
+               (*compiled)->size(), total,
+               std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(),
+               report.databases_from_cache, report.databases_from_cache + report.databases_compiled);
   return compiled;
 }
 
@@ -109,6 +112,8 @@ int run_daemon(const RunOptions& opt) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   ::signal(SIGPIPE, SIG_IGN);
 
+  // The daemon's compiled databases live with its data (--check-config creates nothing there).
+  if (!opt.check_config) use_rule_cache_directory(cfg.data_dir + "/rule-cache");
   auto ruleset = build_rules(cfg.rules, err);
   if (!ruleset) {
     std::fprintf(err, "vigil run: %s\n", ruleset.error().to_string().c_str());

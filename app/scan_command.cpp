@@ -13,6 +13,7 @@
 
 #include "app/alert_output.h"
 #include "app/match_stage.h"
+#include "app/rule_cache.h"
 #include "rules/correlation_engine.h"
 #include "app/rule_sources.h"
 #include "core/json_text.h"
@@ -310,6 +311,9 @@ void print_summary(std::FILE* err, const ScanSummary& s) {
   text += fmt::format("  parse errors: {}{}\n", total_errors, errs.empty() ? "" : " (" + errs + ")");
   text += fmt::format("  rules: {} loaded, {} failed to load or compile (see `vigil rules check`)\n",
                       s.rules_loaded, s.rules_failed);
+  text += fmt::format("  rule load: {:.2f} s, {} of {} databases from the compiled rule cache{}\n", s.rules_seconds,
+                      s.databases_from_cache, s.databases_from_cache + s.databases_compiled,
+                      rule_cache() ? "" : " (no cache)");
   if (s.correlations_loaded > 0 || s.suppressed > 0)
     text += fmt::format("  correlation: {} rules, {} alerts, {} late events left out, {} groups evicted, {} repeats suppressed\n",
                         s.correlations_loaded, s.correlation_alerts, s.correlation_late_events,
@@ -330,10 +334,11 @@ int run_scan(const ScanOptions& opt, std::FILE* out, std::FILE* err, ScanSummary
       return 2;
     }
   }
+  const auto rules_started = std::chrono::steady_clock::now();
   rules::LoadReport loaded = load_rule_sources(opt.rule_paths);
   rules::CompileReport creport;
   std::size_t total = loaded.rules.size() + loaded.errors.size();
-  auto compiled = rules::RuleSet::compile(std::move(loaded.rules), rules::CompileOptions{}, &creport);
+  auto compiled = rules::RuleSet::compile(std::move(loaded.rules), rule_compile_options(), &creport);
   if (!compiled) {
     std::fprintf(err, "vigil scan: %s\n", compiled.error().to_string().c_str());
     return 2;
@@ -362,6 +367,9 @@ int run_scan(const ScanOptions& opt, std::FILE* out, std::FILE* err, ScanSummary
       std::chrono::system_clock::now().time_since_epoch()).count();
   summary.rules_loaded = ruleset->size();
   summary.rules_failed = total - ruleset->size();
+  summary.databases_compiled = creport.databases_compiled;
+  summary.databases_from_cache = creport.databases_from_cache;
+  summary.rules_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - rules_started).count();
   if (ruleset->size() == 0) {
     std::fprintf(err, "vigil scan: no rule loaded; run `vigil rules check` on the rule paths\n");
     return 2;

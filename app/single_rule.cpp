@@ -2,6 +2,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include "app/rule_cache.h"
 #include "app/rules_test_command.h"
 #include "core/record_reader.h"
 #include "rules/embedded_tests.h"
@@ -10,7 +11,7 @@ namespace vigil::app {
 
 bool compile_alone(const rules::SigmaRule& rule, SingleRule& out, std::string* why) {
   rules::CompileReport report;
-  auto set = rules::RuleSet::compile({rule}, rules::CompileOptions{}, &report);
+  auto set = rules::RuleSet::compile({rule}, rule_compile_options(), &report);
   if (!set) {
     *why = set.error().to_string();
     return false;

@@ -12,6 +12,7 @@
 
 #include "core/ascii.h"
 #include "net/hmac.h"
+#include "core/sha256.h"
 
 namespace vigil::collectors {
 
@@ -167,7 +168,7 @@ void HttpIngest::Impl::handle(net::Request& req, net::Responder respond) {
       const std::string_view presented = auth.substr(scheme.size());
       if (!options.bearer_token.empty() && net::equal_constant_time(presented, options.bearer_token)) valid = true;
       if (!valid && !options.tokens.empty() && presented.size() <= 512) {
-        const std::string digest = net::sha256_hex(presented);
+        const std::string digest = sha256_hex(presented);
         for (const IngestToken& t : options.tokens)
           if (net::equal_constant_time(digest, t.sha256)) bound = &t;
         valid = bound != nullptr;

@@ -1,6 +1,6 @@
 #pragma once
-// Digests: HMAC-SHA256 signatures of webhook bodies (forwarding signs, the national receiver
-// checks) and SHA-256 of secrets that are stored or configured only as hashes (tokens).
+// HMAC-SHA256 signatures of webhook bodies (forwarding signs, the national receiver checks);
+// plain SHA-256 (token hashes) is core/sha256.h.
 #include <string>
 #include <string_view>
 
@@ -14,8 +14,6 @@ std::string hmac_sha256_hex(std::string_view secret, std::string_view body);
 std::string webhook_signature(std::string_view secret, std::string_view timestamp, std::string_view nonce,
                               std::string_view body);
 
-// Lowercase hex SHA-256 of `text`.
-std::string sha256_hex(std::string_view text);
 // Compares in time independent of where the strings differ (for signatures and tokens).
 bool equal_constant_time(std::string_view a, std::string_view b);
 

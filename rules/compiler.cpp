@@ -17,6 +17,7 @@
 #include "core/json_text.h"
 #include "core/parse/web_normalize.h"
 #include "rules/compiled_rules.h"
+#include "rules/database_cache.h"
 #include "rules/regex_literal.h"
 #include "core/ascii.h"
 
@@ -596,6 +597,14 @@ class Builder {
     return out;
   }
 
+  // Every database goes through here: the cache (when configured) and the report's counts.
+  HyperscanCompiled compile_database(const HyperscanPatterns& patterns) {
+    HyperscanCompiled out = compile_hyperscan(patterns, options_.cache);
+    if (out.from_cache) report_.databases_from_cache++;
+    else report_.databases_compiled++;
+    return out;
+  }
+
   Result<hs_database_t*> compile_literals(const std::vector<std::uint32_t>& literals,
                                           Forms forms, const char* what,
                                           const std::vector<std::uint32_t>* pattern_ids = nullptr,
@@ -611,17 +620,17 @@ class Builder {
       flags.push_back((single_match ? HS_FLAG_SINGLEMATCH : 0u) | (lp.pattern.caseless ? HS_FLAG_CASELESS : 0u));
       ids.push_back(pattern_ids ? (*pattern_ids)[lp.literal] : literals[lp.literal]);
     }
-    hs_compile_error_t* err = nullptr;
-    hs_database_t* db = nullptr;
-    hs_error_t rc = hs_compile_lit_multi(ptrs.data(), flags.data(), ids.data(), lens.data(),
-                                         static_cast<unsigned>(ptrs.size()), HS_MODE_BLOCK,
-                                         nullptr, &db, &err);
-    if (rc != HS_SUCCESS) {
-      std::string m = err && err->message ? err->message : "unknown error";
-      if (err) hs_free_compile_error(err);
+    HyperscanPatterns in;
+    in.expressions = ptrs.data();
+    in.lengths = lens.data();
+    in.flags = flags.data();
+    in.ids = ids.data();
+    in.count = static_cast<unsigned>(ptrs.size());
+    HyperscanCompiled compiled = compile_database(in);
+    if (!compiled.db)
       return Error(Status::Internal(std::string("hyperscan could not compile the ") + what +
-                                    " literal database: " + m));
-    }
+                                    " literal database: " + compiled.error_message));
+    hs_database_t* db = compiled.db;
     std::size_t size = 0;
     hs_database_size(db, &size);
     report_.database_bytes += size;
@@ -1001,14 +1010,22 @@ class Builder {
           key += '\0';
         }
         hs_database_t* db = nullptr;
-        hs_compile_error_t* err = nullptr;
+        int bad = -1;
         const auto shared = compiled.find(key);
         const bool reuse = shared != compiled.end();
-        hs_error_t rc = HS_SUCCESS;
-        if (reuse) db = shared->second;
-        else rc = hs_compile_multi(exprs.data(), flags.data(), ids.data(),
-                                   static_cast<unsigned>(exprs.size()), HS_MODE_BLOCK, nullptr, &db, &err);
-        if (rc == HS_SUCCESS) {
+        if (reuse) {
+          db = shared->second;
+        } else {
+          HyperscanPatterns in;
+          in.expressions = exprs.data();
+          in.flags = flags.data();
+          in.ids = ids.data();
+          in.count = static_cast<unsigned>(exprs.size());
+          HyperscanCompiled result = compile_database(in);
+          db = result.db;
+          bad = result.error_expression;
+        }
+        if (db) {
           if (!reuse) compiled.emplace(std::move(key), db);
           FieldRegexDatabase frd;
           frd.field = field;
@@ -1035,8 +1052,6 @@ class Builder {
           out_->regex_dbs.push_back(std::move(frd));
           break;
         }
-        int bad = err ? err->expression : -1;
-        if (err) hs_free_compile_error(err);
         if (bad < 0 || static_cast<std::size_t>(bad) >= map_back.size()) {
           // Not attributable to one expression: run this field's regexes on PCRE2 alone.
           for (std::size_t i = 0; i < list.size(); ++i) dropped[i] = true;

@@ -43,6 +43,8 @@ struct hs_database;
 
 namespace vigil::rules {
 
+class DatabaseCache;
+
 struct CompileOptions {
   // Mapping used to route rules to events. Default (nullptr): LogsourceMap::builtin().
   const LogsourceMap* mapping = nullptr;
@@ -50,6 +52,9 @@ struct CompileOptions {
   // only cost callbacks (a literal of two punctuation bytes, rare in logs, is still used).
   // Default: 3.
   std::size_t min_literal_bytes = 3;
+  // Compiled Hyperscan databases are taken from and stored in this cache (rules/database_cache.h)
+  // when it is set. Default: none, every database is compiled.
+  DatabaseCache* cache = nullptr;
 };
 
 struct CompileReport {
@@ -64,6 +69,8 @@ struct CompileReport {
   std::size_t regex_hyperscan_prefilter = 0;  // confirmed with PCRE2
   std::size_t regex_pcre_only = 0;
   std::size_t database_bytes = 0;    // all Hyperscan databases
+  std::size_t databases_compiled = 0;
+  std::size_t databases_from_cache = 0;
   double compile_seconds = 0;
 };
 

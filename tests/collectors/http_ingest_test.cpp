@@ -14,6 +14,7 @@
 #include "net/hmac.h"
 #include "tests/net/http_test_client.h"
 #include "tests/support/wait.h"
+#include "core/sha256.h"
 
 namespace vigil::collectors {
 namespace {
@@ -355,8 +356,8 @@ TEST_F(HttpIngestTest, RequestsFromWebPagesAreRefused) {
 TEST_F(HttpIngestTest, TokensBoundToTenantsDecideTheTenant) {
   IngestSink sink;
   HttpIngestOptions o;
-  o.tokens.push_back(IngestToken{net::sha256_hex("alpha-token-0123456789"), "alpha", ""});
-  o.tokens.push_back(IngestToken{net::sha256_hex("beta-token-0123456789"), "beta", "dvc"});
+  o.tokens.push_back(IngestToken{sha256_hex("alpha-token-0123456789"), "alpha", ""});
+  o.tokens.push_back(IngestToken{sha256_hex("beta-token-0123456789"), "beta", "dvc"});
   Build(sink, o);
   TestConnection c(server_->local_port());
   EXPECT_EQ(c.request("POST", "/ingest", "x\n").result_int(), 401);

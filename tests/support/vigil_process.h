@@ -30,9 +30,11 @@ inline void Write(const fs::path& p, const std::string& text) {
 }
 
 // Runs `vigil <args>` (a shell command line) with stdout and stderr captured in files in `dir`.
-inline RunResult RunVigil(const std::string& args, const fs::path& dir) {
+// `environment`: shell assignments put before the command ("VIGIL_CACHE_DIR=/tmp/x").
+inline RunResult RunVigil(const std::string& args, const fs::path& dir, const std::string& environment = "") {
   fs::path out = dir / "stdout.txt", err = dir / "stderr.txt";
-  std::string cmd = std::string(VIGIL_BINARY) + " " + args + " >" + out.string() + " 2>" + err.string();
+  std::string cmd = (environment.empty() ? "" : environment + " ") + std::string(VIGIL_BINARY) + " " + args +
+                    " >" + out.string() + " 2>" + err.string();
   int status = std::system(cmd.c_str());
   RunResult r;
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
