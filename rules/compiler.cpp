@@ -643,6 +643,11 @@ class Builder {
     // of the raw line against every literal of the rules that can apply to text. JSON events
     // are scanned per route over their fields' values in canonical JSON-escaped form
     // (build_json_routes, JsonRoute), plus one raw scan for keywords.
+    // Literals of the derived web views (cs-uri-norm...) are not in the raw-line database: the
+    // raw line also holds the method, the referer and the user agent, so a view literal such
+    // as "://" or "get" would be found in nearly every access-log line and make its rules
+    // candidates for all of them. They are looked for in the view values alone (views_db,
+    // scanned over every view of a web record), so a hit is a hit in its own field.
     std::vector<std::uint32_t> text_literals, view_literals;
     for (std::uint32_t l = 0; l < literal_texts_.size(); ++l) {
       const LiteralKey& k = literal_texts_[l];
@@ -656,8 +661,8 @@ class Builder {
       }
       std::uint8_t scope = 0;
       if (for_text) {
-        text_literals.push_back(l);
         if (parse::is_web_view_name(k.field)) view_literals.push_back(l);
+        else text_literals.push_back(l);
         scope |= kScannedInText;
       }
       if (k.field.empty() && for_json) scope |= kScannedInJson;  // route keyword databases

@@ -427,6 +427,8 @@ Result<std::unique_ptr<Matcher>> Matcher::create(std::shared_ptr<const RuleSet> 
   st.rules = &cr;
   if (cr.text_db && hs_alloc_scratch(cr.text_db, &st.scratch) != HS_SUCCESS)
     return Error(Status::Internal("hs_alloc_scratch failed for the text literal database"));
+  if (cr.views_db && hs_alloc_scratch(cr.views_db, &st.scratch) != HS_SUCCESS)
+    return Error(Status::Internal("hs_alloc_scratch failed for the web view literal database"));
   for (const JsonRoute& route : cr.json_routes) {
     st.layout_base.push_back(static_cast<std::uint32_t>(st.memo_use.size()));
     st.memo_use.resize(st.memo_use.size() + route.layouts.size());
@@ -1042,25 +1044,24 @@ bool Matcher::match_record(Event& event, parse::RecordParser& parser, LogFormat 
       if ((rescan || st.candidates.size() > before) && !st.full && !parse_full()) return false;
       if (rescan) scan_decoded_values(db);
     }
-  } else if (cr.text_db) {
+  } else {
     // Text records hold their values verbatim: one scan of the raw line. Records whose parsed
     // values may differ from the raw bytes (escapes, hex-encoded audit values, IIS's '+' for a
     // space) get a second scan over the decoded values.
-    scan_literals(st, cr.text_db, event.raw, on_literal, /*raw=*/true);
-    if (parse::values_may_differ_from_raw(detected, event.raw)) {
-      if (!ensure_parsed()) return false;
-      scan_decoded_values(cr.text_db);
+    if (cr.text_db) {
+      scan_literals(st, cr.text_db, event.raw, on_literal, /*raw=*/true);
+      if (parse::values_may_differ_from_raw(detected, event.raw)) {
+        if (!ensure_parsed()) return false;
+        scan_decoded_values(cr.text_db);
+      }
     }
-    // Derived web views (decoded request parts) hold text the raw line does not: their
-    // literals are looked for in them too. A view that needed no decoding is the raw bytes
-    // themselves, which the scan above has covered.
-    if (cr.views_db && parse::format_has_web_views(detected) && parse::web_views_may_differ(event.raw)) {
+    // The derived web views' literals are only in views_db (see Builder::build_literal_db):
+    // scanned over each view, decoded or a view of the raw bytes, so that a hit lies in the
+    // field its literal belongs to.
+    if (cr.views_db && parse::format_has_web_views(detected)) {
       if (!ensure_parsed()) return false;
-      const char* raw_begin = event.raw.data();
-      const char* raw_end = raw_begin + event.raw.size();
       for (const Field& f : event.fields.fields())
-        if ((f.value.data() < raw_begin || f.value.data() >= raw_end) && parse::is_web_view_name(f.name))
-          scan_literals(st, cr.views_db, f.value, on_literal);
+        if (parse::is_web_view_name(f.name)) scan_literals(st, cr.views_db, f.value, on_literal);
     }
   }
 

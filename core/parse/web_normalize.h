@@ -50,13 +50,6 @@ inline bool is_web_view_name(std::string_view name) {
   return name == kWebUriNorm || name == kWebUriStemNorm || name == kWebUriQueryNorm ||
          name == kWebUserAgentNorm || name == kWebRefererNorm;
 }
-// Whether any view of a record could differ from the raw bytes it comes from: false when
-// `record` holds none of the sequences normalize_web_value undoes ('%', '+', '\\u', "&#", an
-// entity, "/*", a tab...). Then every view is a view of the record itself and a scan of the raw
-// record has seen all its text, so the matcher need not parse the record for its views.
-// Conservative: true whenever in doubt. One pass over the bytes.
-bool web_views_may_differ(std::string_view record);
-
 // Whether records of `format` carry the views (their parser calls emit_web_views).
 inline bool format_has_web_views(LogFormat format) {
   return format == LogFormat::kAccessLog || format == LogFormat::kW3c;
