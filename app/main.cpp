@@ -19,6 +19,7 @@
 #include "app/rules_test_command.h"
 #include "app/run_command.h"
 #include "app/scan_command.h"
+#include "app/store_command.h"
 #include "app/tokens_command.h"
 #include "core/cpu.h"
 #include "rules/compiler.h"
@@ -245,6 +246,19 @@ int main(int argc, char** argv) {
   stats_cmd->add_option("--tenant", alerts_action.tenant, "One tenant only");
   stats_cmd->add_option("--bucket", alerts_action.bucket, "Time buckets: 1m, 1h or 1d")->capture_default_str();
 
+  // vigil store check|repair
+  CLI::App* store_cmd = app.add_subcommand("store", "Verify the alert store, or rebuild a damaged one");
+  store_cmd->require_subcommand(1);
+  vigil::app::StoreOptions store;
+  CLI::App* store_check_cmd = store_cmd->add_subcommand(
+      "check", "Verify every block checksum and record of the store (read-only; the daemon may run).\n"
+               "Exit code 0 intact, 1 damaged, 2 no store");
+  CLI::App* store_repair_cmd = store_cmd->add_subcommand(
+      "repair", "Rebuild a damaged store from what is intact (the daemon must be stopped; the directory\n"
+                "is copied aside first)");
+  for (CLI::App* c : {store_check_cmd, store_repair_cmd})
+    c->add_option("--data-dir,-d", store.data_dir, "The daemon's data directory")->capture_default_str();
+
   // vigil forward status|dead-letters|replay
   CLI::App* forward_cmd = app.add_subcommand("forward", "Inspect and repair alert forwarding (docs/forwarding.md)");
   forward_cmd->require_subcommand(1);
@@ -320,6 +334,8 @@ int main(int argc, char** argv) {
   }
   if (!alerts_action.action.empty()) return vigil::app::run_alerts_action(alerts_action, stdout, stderr);
   if (!tokens.action.empty()) return vigil::app::run_tokens(tokens, stdout, stderr);
+  if (*store_check_cmd) return vigil::app::run_store_check(store, stdout, stderr);
+  if (*store_repair_cmd) return vigil::app::run_store_repair(store, stdout, stderr);
   if (*forward_status_cmd) return vigil::app::run_forward_status(forward, stdout, stderr);
   if (*forward_dead_cmd) return vigil::app::run_forward_dead_letters(forward, stdout, stderr);
   if (*forward_replay_cmd) return vigil::app::run_forward_replay(forward, stdout, stderr);

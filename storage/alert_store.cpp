@@ -195,6 +195,14 @@ struct AlertStore::Handles {
 };
 
 AlertStore::~AlertStore() {
+  // A writer's memtables go to SST files on a clean close: the next start replays no WAL, and
+  // the data sits in files that name their column family, which is what `vigil store repair`
+  // rebuilds a store from when its MANIFEST is damaged.
+  if (!read_only_ && handles_ && handles_->db) {
+    rocksdb::FlushOptions flush;
+    flush.allow_write_stall = true;
+    handles_->db->Flush(flush, handles_->cfs).PermitUncheckedError();  // the WAL still holds it
+  }
   handles_.reset();  // close the database before removing the secondary's log directory
   if (!secondary_dir_.empty()) {
     std::error_code ec;
@@ -280,9 +288,25 @@ Result<std::unique_ptr<AlertStore>> AlertStore::open(const StoreOptions& options
     Status st = from_rocksdb(s, "cannot open alert store in '" + options.dir + "'");
     if (s.IsIOError() && s.ToString().find("lock") != std::string::npos)
       return Error(Status::IoError(st.message() + " (is another vigil process using this data directory?)"));
+    if (s.IsCorruption())
+      return Error(Status::ParseError(
+          st.message() + "; the store is damaged: `vigil store check --data-dir " + options.dir +
+          "` lists what is, `vigil store repair --data-dir " + options.dir +
+          "` rebuilds it from what is intact (after copying the directory aside)"));
     return Error(std::move(st));
   }
   if (Status st = store->load_meta(); !st.ok()) return Error(std::move(st));
+  return store;
+}
+
+std::unique_ptr<AlertStore> AlertStore::unopened_reader(const std::string& dir,
+                                                        std::vector<rocksdb::ColumnFamilyDescriptor>* descriptors) {
+  std::unique_ptr<AlertStore> store(new AlertStore());
+  store->dir_ = dir;
+  store->read_only_ = true;
+  store->handles_ = std::make_unique<Handles>();
+  store->handles_->cache = rocksdb::NewLRUCache(16 << 20);
+  for (int i = 0; i < kCfCount; ++i) descriptors->emplace_back(kCfNames[i], cf_options(i, store->handles_->cache));
   return store;
 }
 
@@ -291,29 +315,110 @@ Result<std::unique_ptr<AlertStore>> AlertStore::open_read_only(const std::string
   if (!fs::exists(fs::path(dir) / "CURRENT", ec))
     return Error(Status::NotFound("storage: no alert store in '" + dir + "'"));
 
-  std::unique_ptr<AlertStore> store(new AlertStore());
-  store->dir_ = dir;
-  store->read_only_ = true;
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  std::unique_ptr<AlertStore> store = unopened_reader(dir, &descriptors);
+  Handles& h = *store->handles_;
   // A secondary instance writes its info log to a directory of its own, never into the
   // writer's directory.
   std::string secondary_template = (fs::temp_directory_path(ec) / "vigil-store-reader-XXXXXX").string();
   if (ec || !mkdtemp(secondary_template.data()))
     return Error(Status::IoError("storage: cannot create a temporary directory for the read-only store"));
   store->secondary_dir_ = secondary_template;
-  store->handles_ = std::make_unique<Handles>();
-  Handles& h = *store->handles_;
-  h.cache = rocksdb::NewLRUCache(16 << 20);
 
   rocksdb::DBOptions db_options;
   db_options.max_open_files = -1;  // required by secondary instances
   db_options.keep_log_file_num = 1;
-  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
-  for (int i = 0; i < kCfCount; ++i) descriptors.emplace_back(kCfNames[i], cf_options(i, h.cache));
   rocksdb::Status s =
       rocksdb::DB::OpenAsSecondary(db_options, dir, store->secondary_dir_, descriptors, &h.cfs, &h.db);
   if (!s.ok()) return Error(from_rocksdb(s, "cannot open alert store in '" + dir + "' read-only"));
   if (Status st = store->load_meta(); !st.ok()) return Error(std::move(st));
   return store;
+}
+
+Result<StoreCheckReport> AlertStore::check(const std::string& dir) {
+  std::error_code ec;
+  if (!fs::exists(fs::path(dir) / "CURRENT", ec))
+    return Error(Status::NotFound("storage: no alert store in '" + dir + "'"));
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  std::unique_ptr<AlertStore> store = unopened_reader(dir, &descriptors);
+  Handles& h = *store->handles_;
+  rocksdb::DBOptions db_options;
+  db_options.paranoid_checks = true;
+  rocksdb::Status s = rocksdb::DB::OpenForReadOnly(db_options, dir, descriptors, &h.cfs, &h.db);
+  if (!s.ok()) {
+    h.db = nullptr;
+    StoreCheckReport report;
+    report.problems.push_back("cannot open: " + s.ToString());
+    return report;
+  }
+  return store->verify();
+}
+
+StoreCheckReport AlertStore::verify() const {
+  StoreCheckReport report;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(dir_, ec))
+    if (entry.path().extension() == ".sst") report.sst_files++;
+  const Handles& h = *handles_;
+  if (rocksdb::Status s = h.db->VerifyChecksum(); !s.ok())
+    report.problems.push_back("block checksums: " + s.ToString());
+  rocksdb::ReadOptions ro;
+  ro.verify_checksums = true;
+  ro.fill_cache = false;
+  for (int i = 0; i < kCfCount; ++i) {
+    std::uint64_t n = 0;
+    std::unique_ptr<rocksdb::Iterator> it(h.db->NewIterator(ro, h.cf(i)));
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      ++n;
+      if (i != kAlertsCf) continue;
+      Alert alert;
+      if (!decode_alert(view(it->key()), view(it->value()), &alert).ok()) report.alerts_undecodable++;
+    }
+    if (!it->status().ok())
+      report.problems.push_back(std::string(kCfNames[i]) + " after " + std::to_string(n) +
+                                " records: " + it->status().ToString());
+    report.records.emplace_back(kCfNames[i], n);
+  }
+  if (report.alerts_undecodable > 0)
+    report.problems.push_back(std::to_string(report.alerts_undecodable) + " alert record(s) do not decode");
+  return report;
+}
+
+Status AlertStore::repair(const std::string& dir, std::string* copy_dir) {
+  std::error_code ec;
+  if (!fs::exists(fs::path(dir) / "CURRENT", ec) && !fs::exists(fs::path(dir) / "IDENTITY", ec))
+    return Status::NotFound("storage: no alert store in '" + dir + "'");
+  // Refuse while a daemon holds the store: RepairDB would otherwise rewrite files under it.
+  {
+    rocksdb::Env* env = rocksdb::Env::Default();
+    rocksdb::FileLock* lock = nullptr;
+    rocksdb::Status s = env->LockFile(dir + "/LOCK", &lock);
+    if (!s.ok())
+      return Status::IoError("storage: the store in '" + dir + "' is in use (stop the daemon first): " + s.ToString());
+    env->UnlockFile(lock).PermitUncheckedError();
+  }
+  const std::string copy = dir + ".before-repair-" + std::to_string(system_now_ns() / 1000000000);
+  fs::copy(dir, copy, fs::copy_options::recursive, ec);
+  if (ec) return Status::IoError("storage: cannot copy '" + dir + "' to '" + copy + "' before repairing: " + ec.message());
+  if (copy_dir) *copy_dir = copy;
+  auto cache = rocksdb::NewLRUCache(16 << 20);
+  rocksdb::DBOptions db_options;
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  for (int i = 0; i < kCfCount; ++i) descriptors.emplace_back(kCfNames[i], cf_options(i, cache));
+  rocksdb::Status s = rocksdb::RepairDB(dir, db_options, descriptors);
+  if (!s.ok()) return from_rocksdb(s, "repairing the store in '" + dir + "'");
+  // RepairDB restores only the column families it found data for: an open that creates the
+  // others makes the store whole again (and proves it opens).
+  db_options.create_missing_column_families = true;
+  std::vector<rocksdb::ColumnFamilyHandle*> cfs;
+  rocksdb::DB* db = nullptr;
+  s = rocksdb::DB::Open(db_options, dir, descriptors, &cfs, &db);
+  if (!s.ok()) return from_rocksdb(s, "opening the repaired store in '" + dir + "'");
+  for (rocksdb::ColumnFamilyHandle* h : cfs) db->DestroyColumnFamilyHandle(h).PermitUncheckedError();
+  s = db->Close();
+  delete db;
+  if (!s.ok()) return from_rocksdb(s, "closing the repaired store in '" + dir + "'");
+  return Status::Ok();
 }
 
 Status AlertStore::catch_up() {

@@ -45,6 +45,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "core/alert.h"
@@ -56,6 +57,7 @@ class DB;
 class ColumnFamilyHandle;
 class Snapshot;
 class WriteBatch;
+struct ColumnFamilyDescriptor;
 }  // namespace rocksdb
 
 namespace vigil::storage {
@@ -147,6 +149,15 @@ class CommitExtension {
   virtual void committed(const std::vector<Alert>& alerts) { (void)alerts; }
 };
 
+// What `vigil store check` found (AlertStore::check).
+struct StoreCheckReport {
+  std::vector<std::pair<std::string, std::uint64_t>> records;  // column family, readable records
+  std::uint64_t sst_files = 0;
+  std::uint64_t alerts_undecodable = 0;
+  std::vector<std::string> problems;  // empty: every block's checksum and every record are good
+  bool ok() const { return problems.empty(); }
+};
+
 class AlertStore {
  public:
   // Opens (creating if needed) the store for reading and writing. One writer per directory:
@@ -155,6 +166,17 @@ class AlertStore {
   // Opens a store that a writer (this or another process) may have open at the same time, as
   // a RocksDB secondary instance. Sees the data as of this call; catch_up() moves it forward.
   static Result<std::unique_ptr<AlertStore>> open_read_only(const std::string& dir);
+  // Verifies a store: every SST block's checksum, every record of every column family, every
+  // alert decodes. Opens it read-only (no lock: a running daemon's store can be checked, as of
+  // now). Fails only when there is no store in `dir`; damage is in the report.
+  static Result<StoreCheckReport> check(const std::string& dir);
+  // Rebuilds a damaged store from what is intact (RocksDB's RepairDB: the SST files it can
+  // read, the WAL up to its damage). The directory is first copied to `<dir>.before-repair-<unix
+  // time>` (its name in *copy_dir), because repair keeps what it can and drops the rest. The
+  // daemon must be stopped (the store's lock is taken).
+  static Status repair(const std::string& dir, std::string* copy_dir);
+  // check() of this open store.
+  StoreCheckReport verify() const;
 
   ~AlertStore();
   AlertStore(const AlertStore&) = delete;
@@ -250,6 +272,9 @@ class AlertStore {
  private:
   struct Handles;
   AlertStore() = default;
+  // A read-only store with its cache, not yet open, and the descriptors to open it with.
+  static std::unique_ptr<AlertStore> unopened_reader(const std::string& dir,
+                                                     std::vector<rocksdb::ColumnFamilyDescriptor>* descriptors);
   Status load_meta();
   // Every index key of the alert whose 16-byte store key is `alert_key`: what commit writes
   // and retention deletes (a status change will delete the old status entries and put the new).

@@ -511,5 +511,47 @@ TEST_F(DaemonTest, BadClientsDoNotHurtGoodOnes) {
   EXPECT_EQ(d.stop(), 0) << d.log();
 }
 
+// Corruption (hardening): `vigil store check` verifies a stopped daemon's store; a damaged
+// MANIFEST stops the next start with what to do; `vigil store repair` rebuilds the store (a
+// copy of the damaged directory kept aside) and the alerts are there again.
+TEST_F(DaemonTest, StoreCheckReportsDamageAndRepairRestoresTheAlerts) {
+  Daemon d(dir_, config_with("  - {name: ingest, type: http}\n"));
+  ASSERT_TRUE(d.start()) << d.log();
+  std::vector<std::string> lines = lines_of(sample_text());
+  std::string body;
+  for (const auto& l : lines) body += l + "\n";
+  ASSERT_EQ(http_request(d.port("http"), "POST", "/ingest?tenant=hue", body).status, 200);
+  const std::size_t stored = d.alerts_json().size();
+  ASSERT_GT(stored, 0u);
+  ASSERT_EQ(d.stop(), 0);
+
+  const std::string data = (dir_ / "data").string();
+  RunResult check = RunVigil("store check --data-dir " + data, dir_);
+  EXPECT_EQ(check.exit_code, 0) << check.out << check.err;
+  EXPECT_NE(check.out.find("result: intact"), std::string::npos) << check.out;
+
+  fs::path manifest;
+  for (const auto& e : fs::directory_iterator(data))
+    if (e.path().filename().string().rfind("MANIFEST-", 0) == 0) manifest = e.path();
+  ASSERT_FALSE(manifest.empty());
+  {
+    std::fstream f(manifest, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(10);
+    for (int i = 0; i < 32; ++i) f.put('\xff');
+  }
+  check = RunVigil("store check --data-dir " + data, dir_);
+  EXPECT_EQ(check.exit_code, 1) << check.out << check.err;
+  EXPECT_NE(check.out.find("result: DAMAGED"), std::string::npos) << check.out;
+  EXPECT_NE(check.out.find("vigil store repair --data-dir " + data), std::string::npos) << check.out;
+  EXPECT_FALSE(d.start(std::chrono::seconds(30)));
+  EXPECT_NE(d.log().find("vigil store repair --data-dir"), std::string::npos) << d.log();
+
+  RunResult repair = RunVigil("store repair --data-dir " + data, dir_);
+  ASSERT_EQ(repair.exit_code, 0) << repair.out << repair.err;
+  EXPECT_NE(repair.out.find(".before-repair-"), std::string::npos) << repair.out;
+  EXPECT_NE(repair.out.find("result: intact"), std::string::npos) << repair.out;
+  EXPECT_EQ(d.alerts_json().size(), stored);
+}
+
 }  // namespace
 }  // namespace vigil::testing

@@ -780,5 +780,115 @@ TEST_F(AlertStoreTest, ReportsItsSize) {
   EXPECT_EQ(store->alert_count_estimate(), 200u);
 }
 
+void write_alerts(AlertStore* store, int n) {
+  std::vector<Alert> batch;
+  for (int i = 0; i < n; ++i) batch.push_back(make_alert(i));
+  ASSERT_TRUE(store->commit(batch, {}).ok());
+}
+
+// Flushes every column family of the (closed) store into SST files, with raw RocksDB, so that
+// the test knows where the data is.
+void flush_all(const std::string& dir) {
+  std::vector<std::string> names;
+  ASSERT_TRUE(rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), dir, &names).ok());
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  for (const std::string& n : names) descriptors.emplace_back(n, rocksdb::ColumnFamilyOptions());
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* db = nullptr;
+  ASSERT_TRUE(rocksdb::DB::Open(rocksdb::DBOptions(), dir, descriptors, &handles, &db).ok());
+  for (auto* h : handles) ASSERT_TRUE(db->Flush(rocksdb::FlushOptions(), h).ok());
+  for (auto* h : handles) ASSERT_TRUE(db->DestroyColumnFamilyHandle(h).ok());
+  ASSERT_TRUE(db->Close().ok());
+  delete db;
+}
+
+TEST_F(AlertStoreTest, CheckFindsADamagedSstAndRepairKeepsWhatIsIntact) {
+  {
+    auto store = open_store();
+    ASSERT_TRUE(store);
+    write_alerts(store.get(), 2000);
+  }
+  flush_all(dir_);
+  auto intact = AlertStore::check(dir_);
+  ASSERT_TRUE(intact.has_value()) << intact.error().to_string();
+  EXPECT_TRUE(intact->ok()) << intact->problems[0];
+  EXPECT_GT(intact->sst_files, 0u);
+  std::uint64_t alerts_before = 0;
+  for (const auto& [cf, n] : intact->records)
+    if (cf == "alerts") alerts_before = n;
+  EXPECT_EQ(alerts_before, 2000u);
+
+  // Damage the largest SST file in its middle (a data block).
+  fs::path largest;
+  for (const auto& e : fs::directory_iterator(dir_))
+    if (e.path().extension() == ".sst" && (largest.empty() || fs::file_size(e.path()) > fs::file_size(largest)))
+      largest = e.path();
+  ASSERT_FALSE(largest.empty());
+  {
+    std::fstream f(largest, std::ios::in | std::ios::out | std::ios::binary);
+    const auto size = static_cast<std::streamoff>(fs::file_size(largest));
+    for (std::streamoff at = size / 3; at < size / 3 + 64; ++at) {
+      f.seekp(at);
+      f.put('\x5a');
+    }
+  }
+  auto damaged = AlertStore::check(dir_);
+  ASSERT_TRUE(damaged.has_value());
+  ASSERT_FALSE(damaged->ok());
+  EXPECT_NE(damaged->problems[0].find("orrupt"), std::string::npos) << damaged->problems[0];
+
+  std::string copy;
+  ASSERT_TRUE(AlertStore::repair(dir_, &copy).ok());
+  EXPECT_TRUE(fs::exists(fs::path(copy) / "CURRENT"));  // the store as it was, kept aside
+  auto repaired = AlertStore::check(dir_);
+  ASSERT_TRUE(repaired.has_value());
+  EXPECT_TRUE(repaired->ok()) << repaired->problems[0];
+  std::uint64_t alerts_after = 0;
+  for (const auto& [cf, n] : repaired->records)
+    if (cf == "alerts") alerts_after = n;
+  // What was in the damaged file's readable blocks and the other files stays.
+  EXPECT_GT(alerts_after, 0u);
+  EXPECT_LE(alerts_after, alerts_before);
+  std::printf("repair kept %llu of %llu alerts\n", static_cast<unsigned long long>(alerts_after),
+              static_cast<unsigned long long>(alerts_before));
+  auto store = open_store();
+  ASSERT_TRUE(store);
+  fs::remove_all(copy);
+}
+
+TEST_F(AlertStoreTest, RepairRefusesAStoreInUseAndCheckNeedsAStore) {
+  auto store = open_store();
+  ASSERT_TRUE(store);
+  std::string copy;
+  Status st = AlertStore::repair(dir_, &copy);
+  EXPECT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("in use"), std::string::npos) << st.message();
+  EXPECT_TRUE(copy.empty());
+  EXPECT_FALSE(AlertStore::check((fs::path(root_) / "nothing").string()).has_value());
+}
+
+TEST_F(AlertStoreTest, ADamagedManifestIsReportedAtOpenWithWhatToDo) {
+  {
+    auto store = open_store();
+    ASSERT_TRUE(store);
+    write_alerts(store.get(), 100);
+  }
+  fs::path manifest;
+  for (const auto& e : fs::directory_iterator(dir_))
+    if (e.path().filename().string().rfind("MANIFEST-", 0) == 0) manifest = e.path();
+  ASSERT_FALSE(manifest.empty());
+  {
+    std::fstream f(manifest, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(10);
+    for (int i = 0; i < 32; ++i) f.put('\xff');
+  }
+  StoreOptions options;
+  options.dir = dir_;
+  auto reopened = AlertStore::open(options);
+  ASSERT_FALSE(reopened.has_value());
+  EXPECT_NE(reopened.error().message().find("vigil store repair --data-dir " + dir_), std::string::npos)
+      << reopened.error().to_string();
+}
+
 }  // namespace
 }  // namespace vigil::storage
