@@ -127,6 +127,7 @@ int run_daemon(const RunOptions& opt) {
   storage::StoreOptions sopt;
   sopt.dir = cfg.data_dir;
   sopt.sync = cfg.store_sync;
+  sopt.min_free_bytes = cfg.store_min_free_mib << 20;
   auto store = storage::AlertStore::open(sopt);
   if (!store) {
     std::fprintf(err, "vigil run: %s\n", store.error().to_string().c_str());

@@ -165,8 +165,9 @@ class Reader : public ConfigReader {
       if (auto st = integer(p, "max_record_bytes", &c->max_record_bytes, 1024, 1LL << 30); !st.ok()) return st;
     }
     if (YAML::Node s = root["store"]; s.IsDefined() && !s.IsNull()) {
-      if (auto st = check_keys(s, "store", {"sync", "retention_days"}); !st.ok()) return st;
+      if (auto st = check_keys(s, "store", {"sync", "retention_days", "min_free_mib"}); !st.ok()) return st;
       if (auto st = boolean(s, "sync", &c->store_sync); !st.ok()) return st;
+      if (auto st = integer(s, "min_free_mib", &c->store_min_free_mib, 0, 1 << 30); !st.ok()) return st;
       if (auto st = integer(s, "retention_days", &c->retention_days, 0, 36500); !st.ok()) return st;
     }
     if (YAML::Node m = root["metrics"]; m.IsDefined()) {

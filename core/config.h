@@ -86,6 +86,7 @@ struct Config {
   // Store.
   bool store_sync = true;
   std::uint32_t retention_days = 90;  // 0 = keep forever
+  std::uint64_t store_min_free_mib = 256;  // commits wait while less is free (0 = no check)
   // Endpoints.
   ListenAddress metrics_listen{"127.0.0.1", 9464};
   bool metrics_enabled = true;

@@ -272,6 +272,18 @@ Metrics::Metrics()
                         .Register(r)
                         .Add({}, prometheus::Histogram::BucketBoundaries{0.0001, 0.00025, 0.0005, 0.001, 0.0025,
                                                                          0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1});
+  store_write_failures_ = &prometheus::BuildCounter()
+                               .Name("vigil_store_write_failures_total")
+                               .Help("Commits the store refused (disk full, I/O error); each is retried until it succeeds.")
+                               .Register(r)
+                               .Add({});
+  store_writable_ = &prometheus::BuildGauge()
+                         .Name("vigil_store_writable")
+                         .Help("1 while the store takes commits; 0 from a refused commit until one succeeds "
+                               "(input waits meanwhile: nothing is acknowledged).")
+                         .Register(r)
+                         .Add({});
+  store_writable_->Set(1);
   store_write_seconds_ = &prometheus::BuildHistogram()
                               .Name("vigil_store_write_seconds")
                               .Help("Time to commit one group of batches to the store.")
@@ -450,6 +462,8 @@ void Metrics::add_events_processed(std::uint64_t n) { events_processed_->Increme
 void Metrics::observe_batch_seconds(double seconds) { batch_seconds_->Observe(seconds); }
 void Metrics::observe_store_write_seconds(double seconds) { store_write_seconds_->Observe(seconds); }
 void Metrics::observe_alert_latency_seconds(double seconds) { alert_latency_seconds_->Observe(seconds); }
+void Metrics::add_store_write_failure() { store_write_failures_->Increment(); }
+void Metrics::set_store_writable(bool writable) { store_writable_->Set(writable ? 1 : 0); }
 void Metrics::add_rule_reload(bool ok) { (ok ? reloads_ok_ : reloads_error_)->Increment(); }
 
 std::string Metrics::render() const {

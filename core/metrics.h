@@ -21,7 +21,8 @@
 //   vigil_events_processed_total                       vigil_rule_matches_total{rule}
 //   vigil_alerts_total{level}                          vigil_rule_reloads_total{result="ok|error"}
 //   vigil_batch_match_seconds (histogram)              vigil_store_write_seconds (histogram)
-//   vigil_alert_latency_seconds (histogram)            + gauges registered with add_gauge_callback
+//   vigil_alert_latency_seconds (histogram)            vigil_store_write_failures_total
+//   vigil_store_writable (gauge)                       + gauges registered with add_gauge_callback
 //
 // Lifecycle: construct, register collectors and callbacks, serve(), ..., stop() (or destroy).
 // Thread-safety: the per-batch update functions (add_parsed, add_rule_matches, observe_*,
@@ -47,6 +48,7 @@
 namespace prometheus {
 class Counter;
 class Exposer;
+class Gauge;
 class Histogram;
 class Registry;
 template <typename T>
@@ -114,6 +116,10 @@ class Metrics {
   void add_events_processed(std::uint64_t n);    // vigil_events_processed_total
   void observe_batch_seconds(double seconds);    // vigil_batch_match_seconds: 100us..1s buckets
   void observe_store_write_seconds(double seconds);    // vigil_store_write_seconds: 100us..2.5s
+  // A commit the store refused (disk full, I/O error): vigil_store_write_failures_total; and
+  // vigil_store_writable, 0 from the first refusal until a commit succeeds again.
+  void add_store_write_failure();
+  void set_store_writable(bool writable);
   void observe_alert_latency_seconds(double seconds);  // vigil_alert_latency_seconds: receipt ->
                                                        // committed alert, 1ms..10s buckets
   void add_rule_reload(bool ok);                 // vigil_rule_reloads_total{result="ok|error"}
@@ -156,6 +162,8 @@ class Metrics {
   prometheus::Counter* reloads_error_ = nullptr;
   prometheus::Histogram* batch_seconds_ = nullptr;
   prometheus::Histogram* store_write_seconds_ = nullptr;
+  prometheus::Counter* store_write_failures_ = nullptr;
+  prometheus::Gauge* store_writable_ = nullptr;
   prometheus::Histogram* alert_latency_seconds_ = nullptr;
 
   // Series handles by label value, filled the first time a value is seen. unordered_map nodes

@@ -146,10 +146,21 @@ void Pipeline::writer_loop() {
       auto started = std::chrono::steady_clock::now();
       st = committer_.commit(alerts, checkpoints);
       if (metrics_) metrics_->observe_store_write_seconds(seconds_since(started));
-      if (st.ok()) break;
+      if (st.ok()) {
+        if (attempt > 0) {
+          std::fprintf(stderr, "vigil: store writes again after %d failed attempts\n", attempt);
+          if (metrics_) metrics_->set_store_writable(true);
+        }
+        break;
+      }
       counters_.commit_failures.fetch_add(1, std::memory_order_relaxed);
+      if (metrics_) {
+        metrics_->add_store_write_failure();
+        metrics_->set_store_writable(false);
+      }
       if (attempt == 0 || attempt % 60 == 0)
-        std::fprintf(stderr, "vigil: store write failed (%s); retrying\n", st.to_string().c_str());
+        std::fprintf(stderr, "vigil: store write failed (%s); retrying: input waits and nothing is acknowledged until a write succeeds\n",
+                     st.to_string().c_str());
       ++attempt;
       bool give_up;
       {

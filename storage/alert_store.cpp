@@ -3,6 +3,7 @@
 #include "core/hex.h"
 
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 
 #include <cerrno>
 #include <cstdio>
@@ -198,7 +199,7 @@ AlertStore::~AlertStore() {
   // A writer's memtables go to SST files on a clean close: the next start replays no WAL, and
   // the data sits in files that name their column family, which is what `vigil store repair`
   // rebuilds a store from when its MANIFEST is damaged.
-  if (!read_only_ && handles_ && handles_->db) {
+  if (!read_only_ && handles_ && handles_->db && check_free_space().ok()) {
     rocksdb::FlushOptions flush;
     flush.allow_write_stall = true;
     handles_->db->Flush(flush, handles_->cfs).PermitUncheckedError();  // the WAL still holds it
@@ -264,6 +265,7 @@ Result<std::unique_ptr<AlertStore>> AlertStore::open(const StoreOptions& options
   store->permission_warning_ = std::move(permission_warning);
   store->dir_ = options.dir;
   store->sync_ = options.sync;
+  store->min_free_bytes_ = options.min_free_bytes;
   store->clock_ = options.clock;
   store->handles_ = std::make_unique<Handles>();
   Handles& h = *store->handles_;
@@ -501,9 +503,21 @@ std::string AlertStore::group_map_key(const Alert& alert, const GroupSpec& spec)
   return key;
 }
 
+Status AlertStore::check_free_space() const {
+  if (min_free_bytes_ == 0) return Status::Ok();
+  struct statvfs fsinfo {};
+  if (::statvfs(dir_.c_str(), &fsinfo) != 0) return Status::Ok();  // unknown: RocksDB decides
+  const std::uint64_t free_bytes = static_cast<std::uint64_t>(fsinfo.f_bavail) * fsinfo.f_frsize;
+  if (free_bytes >= min_free_bytes_) return Status::Ok();
+  return Status::IoError("storage: disk nearly full: " + std::to_string(free_bytes >> 20) + " MiB free in '" + dir_ +
+                         "', below the reserve of " + std::to_string(min_free_bytes_ >> 20) +
+                         " MiB (store.min_free_mib); free space or grow the filesystem");
+}
+
 Status AlertStore::commit(std::vector<Alert>& alerts, const std::vector<Checkpoint>& checkpoints) {
   if (alerts.empty() && checkpoints.empty()) return Status::Ok();
   if (read_only_) return Status::InvalidArgument("storage: commit on a read-only alert store");
+  if (Status st = check_free_space(); !st.ok()) return st;
   for (const Checkpoint& c : checkpoints)
     if (c.key.empty()) return Status::InvalidArgument("storage: checkpoint with an empty key");
 

@@ -70,6 +70,11 @@ struct StoreOptions {
   bool sync = true;
   // Block cache shared by all column families. Default: 64 MiB.
   std::size_t block_cache_bytes = 64 << 20;
+  // commit() refuses (IoError "disk nearly full", nothing written) while the data directory's
+  // filesystem has less free space than this, so that RocksDB itself never runs out of space in
+  // the middle of a write (which it does not recover from); commits resume once space returns.
+  // 0 = no check. Default: 256 MiB (room for a memtable flush).
+  std::uint64_t min_free_bytes = 256ull << 20;
   // Wall clock in unix ns for created_unix_ns. Default (empty): the system clock. Tests inject
   // one to step the clock back.
   std::function<std::int64_t()> clock;
@@ -276,6 +281,8 @@ class AlertStore {
   static std::unique_ptr<AlertStore> unopened_reader(const std::string& dir,
                                                      std::vector<rocksdb::ColumnFamilyDescriptor>* descriptors);
   Status load_meta();
+  // Ok, or why a commit must wait (StoreOptions::min_free_bytes).
+  Status check_free_space() const;
   // Every index key of the alert whose 16-byte store key is `alert_key`: what commit writes
   // and retention deletes (a status change will delete the old status entries and put the new).
   static std::vector<std::string> index_keys(const Alert& alert, std::string_view alert_key);
@@ -285,6 +292,7 @@ class AlertStore {
   std::string secondary_dir_;  // read-only stores: the secondary instance's own log directory
   bool read_only_ = false;
   bool sync_ = true;
+  std::uint64_t min_free_bytes_ = 0;
   std::string permission_warning_;
   std::function<std::int64_t()> clock_;
   std::unique_ptr<Handles> handles_;
