@@ -149,6 +149,26 @@ class Oracle:
 
             self.daemon_report(f"run {how}", data, self.run_daemon(how, collector, feed, http=how == "http"))
 
+    def quiet_case(self):
+        """The brute force of ssh_burst over TCP, with the stream quiet between the failures and the
+        success until the idle flush has run (its brute-force alert is stored): the success still
+        completes the success-after-failures sequence, as in `vigil scan`."""
+        burst = ssh_burst(b"Mar 30 15:00:00")
+
+        def feed(d, log_text, stack):
+            metrics_port = int(re.search(r"vigil: metrics on http://[^ ]*:(\d+)/metrics", log_text()).group(1))
+            with socket.create_connection(("127.0.0.1", collector_port(log_text()))) as s:
+                s.sendall(b"".join(r + b"\n" for r in burst[:-1]))
+                if not wait_until(lambda: metric(metrics_port, "vigil_alerts_total") >= 1):
+                    return [], "no idle flush: the brute force was not stored"
+                s.sendall(burst[-1] + b"\n")
+            return burst, ""
+
+        got, want, total, err = self.run_daemon("tcp-quiet", "{type: tcp, listen: '127.0.0.1:0'}", feed)
+        self.daemon_report("run tcp, quiet before the success", "ssh-burst", (got, want, total, err))
+        if not err:
+            self.check_burst("run tcp, quiet before the success", "ssh-burst", got, want)
+
     def daemon_report(self, path, data, result):
         got, want, metric_total, err = result
         if err:
@@ -277,7 +297,10 @@ class Oracle:
             conf = make_config(d, in_port, collector_port(log_text()), capture.port)
             shipper_log = open(os.path.join(d, "shipper.log"), "wb")
             stack.callback(shipper_log.close)
-            proc = shipper.start(d, conf, shipper_log)
+            try:
+                proc = shipper.start(d, conf, shipper_log)
+            except RuntimeError as e:
+                return [], str(e)
             stack.callback(shippers.stop_pid, proc, DEADLINE_S)
             tail = lambda: open(os.path.join(d, "shipper.log"), errors="replace").read()[-500:]
             if not wait_until(lambda: proc.poll() is not None or shippers.accepts(in_port)) or proc.poll() is not None:
@@ -331,7 +354,7 @@ BURST_SOURCE = "198.51.100.23"
 
 def ssh_burst(last_line):
     """Twelve failed SSH logins and then a success from one address (BURST_SOURCE), a minute
-    after `last_line`'s BSD timestamp."""
+    after the BSD timestamp that starts `last_line`."""
     t = datetime.datetime.strptime(last_line[:15].decode() + " 2000", "%b %d %H:%M:%S %Y") + datetime.timedelta(minutes=1)
     out = []
     for i in range(13):
@@ -442,14 +465,15 @@ def main():
     if not os.path.isdir(corpora):
         print(f"oracle: corpora not found at {corpora} (set VIGIL_CORPORA)", file=sys.stderr)
         return 2
-    os.makedirs(args.work, exist_ok=True)
-    o = Oracle(os.path.abspath(args.vigil), args.work, corpora, args.quick, args.threads_only)
+    work = os.path.abspath(args.work)  # the daemons and shippers run in directories of their own
+    os.makedirs(work, exist_ok=True)
+    o = Oracle(os.path.abspath(args.vigil), work, corpora, args.quick, args.threads_only)
     print(f"{'path':<44} {'input':<26} {'alerts':>7}  result", flush=True)
     if args.only in (None, "scan"):
-        otrf = os.path.join(args.work, "otrf_windows.ndjson")
+        otrf = os.path.join(work, "otrf_windows.ndjson")
         if not os.path.exists(otrf):
             subprocess.run(["bash", os.path.join(HERE, "..", "bench", "prepare_data.sh")], check=True,
-                           env=dict(os.environ, VIGIL_BENCH_DIR=args.work, VIGIL_CORPORA=corpora),
+                           env=dict(os.environ, VIGIL_BENCH_DIR=work, VIGIL_CORPORA=corpora),
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         files = o.split(otrf, "otrf1500", 1500, 200, ".jsonl")
         if args.quick:
@@ -466,6 +490,7 @@ def main():
             o.scan_case(name, [], o.split(src, name, 300, 60, ".log"))
     if args.only in (None, "daemon"):
         o.daemon_case("auth.log", os.path.join(corpora, "elastic-examples", "auth.log"))
+        o.quiet_case()
         if not args.quick:
             o.daemon_case("openssh", os.path.join(corpora, "loghub", "OpenSSH", "OpenSSH_2k.log"))
     if args.only in (None, "shippers"):

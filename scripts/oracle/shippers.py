@@ -191,24 +191,23 @@ class Rsyslog:
         tpl = f' template="{template}"' if template else ""  # none: omfwd's default
         json_tpl = ""
         mods = 'module(load="imtcp")\n'
-        first_space = ""
         if template == "vigil_json":
-            # rsyslog's %msg% keeps the space after the tag; mmrm1stspace removes it, as a JSON
-            # shipper configuration does (JSON values are taken as written).
-            mods += 'module(load="mmrm1stspace")\n'
-            first_space = '  action(type="mmrm1stspace")\n'
+            # JSON as a JSON shipper sends it: the message without the space rsyslog's %msg% keeps
+            # after the tag or sudo's padding (a JSON value is taken as written; the syslog
+            # parsers start a message at its first character).
             json_tpl = ('template(name="vigil_json" type="list" option.jsonf="on") {\n'
                         '  property(outname="timestamp" name="timereported" dateFormat="rfc3339" format="jsonf")\n'
                         '  property(outname="host" name="hostname" format="jsonf")\n'
                         '  property(outname="program" name="programname" format="jsonf")\n'
                         '  property(outname="pid" name="procid" format="jsonf")\n'
-                        '  property(outname="message" name="msg" format="jsonf")\n'
+                        '  property(outname="message" name="msg" format="jsonf" regex.type="ERE"\n'
+                        '           regex.expression="^ *(.*)$" regex.submatch="1")\n'
                         '}\n')
         with open(conf, "w") as f:
             f.write(g + ")\n" + mods + json_tpl +
                     f'input(type="imtcp" address="127.0.0.1" port="{in_port}" ruleset="relay" '
                     'supportOctetCountedFraming="off")\n'
-                    'ruleset(name="relay") {\n' + first_space +
+                    'ruleset(name="relay") {\n'
                     f'  action(type="omfwd" target="127.0.0.1" port="{vigil_port}" {to_vigil}{tpl})\n'
                     f'  action(type="omfwd" target="127.0.0.1" port="{capture_port}" protocol="tcp" '
                     f'TCP_Framing="octet-counted"{tpl})\n'
