@@ -7,7 +7,8 @@ take them and requires the same alerts.
               event, correlation alerts included)
   daemon      `vigil run` fed by file tail, TCP syslog and HTTP POST /ingest: the stored alerts
               equal `vigil scan` over exactly the stream sent (rule and event, correlation
-              included), and vigil_alerts_total on /metrics equals the store
+              included), and vigil_alerts_total on /metrics equals the store; and a brute force
+              over TCP with the stream quiet (until the idle flush ran) before the success
   shippers    the same for real shippers started on loopback (scripts/oracle/shippers.py):
               rsyslog's omfwd with its default, forward and RFC 5424 templates over UDP, TCP
               (octet-counted) and TLS, and a JSON template over TCP; syslog-ng's network() and
