@@ -61,7 +61,7 @@ class Oracle:
     def report(self, path, data, alerts, ok, detail=""):
         status = "OK" if ok else "DIFF"
         self.failed = self.failed or not ok
-        line = f"{path:<44} {data:<26} {alerts:>7}  {status}"
+        line = f"{path:<48} {data:<27} {alerts:>7}  {status}"
         if detail:
             line += f"  {detail}"
         print(line, flush=True)
@@ -166,9 +166,9 @@ class Oracle:
             return burst, ""
 
         got, want, total, err = self.run_daemon("tcp-quiet", "{type: tcp, listen: '127.0.0.1:0'}", feed)
-        self.daemon_report("run tcp, quiet before the success", "ssh-burst", (got, want, total, err))
+        self.daemon_report("run tcp, quiet", "burst, quiet before success", (got, want, total, err))
         if not err:
-            self.check_burst("run tcp, quiet before the success", "ssh-burst", got, want)
+            self.check_burst("run tcp, quiet", "burst, quiet before success", got, want)
 
     def daemon_report(self, path, data, result):
         got, want, metric_total, err = result
@@ -469,7 +469,7 @@ def main():
     work = os.path.abspath(args.work)  # the daemons and shippers run in directories of their own
     os.makedirs(work, exist_ok=True)
     o = Oracle(os.path.abspath(args.vigil), work, corpora, args.quick, args.threads_only)
-    print(f"{'path':<44} {'input':<26} {'alerts':>7}  result", flush=True)
+    print(f"{'path':<48} {'input':<27} {'alerts':>7}  result", flush=True)
     if args.only in (None, "scan"):
         otrf = os.path.join(work, "otrf_windows.ndjson")
         if not os.path.exists(otrf):
