@@ -208,7 +208,7 @@ class CorrelationService final : public DaemonService {
       } else if (config_.idle_flush_ns > 0 && engine_->groups() > 0 &&
                  std::chrono::steady_clock::now() - last_change > std::chrono::nanoseconds(config_.idle_flush_ns)) {
         std::vector<Alert> alerts;
-        engine_->advance(alerts, /*flush_all=*/true);
+        engine_->advance(alerts, rules::CorrelationEngine::Flush::kIdle);
         if (Status st = store_.commit(alerts, {}); !st.ok())
           std::fprintf(err_, "vigil: correlation: storing alerts of the idle flush: %s\n", st.to_string().c_str());
         last_change = std::chrono::steady_clock::now();

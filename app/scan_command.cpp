@@ -616,7 +616,7 @@ int run_scan(const ScanOptions& opt, std::FILE* out, std::FILE* err, ScanSummary
   {
     // End of input: every open window is closed and every suppression period ends.
     std::vector<Alert> last;
-    correlation->advance(last, /*flush_all=*/true);
+    correlation->advance(last, rules::CorrelationEngine::Flush::kAll);
     std::string output;
     ScanSummary counts;
     Worker::write_alerts(opt, min_rank, last, output, counts);

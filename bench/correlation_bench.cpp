@@ -98,7 +98,7 @@ void verify_or_die() {
   std::vector<Alert> out;
   for (int i = 0; i < 7; ++i) feed(s, "192.0.2.1", 3, kT0 + i * 1000000000LL, out);
   for (int i = 0; i < 4; ++i) feed(s, "192.0.2.2", 3, kT0 + i * 1000000000LL, out);
-  s.engine->advance(out, true);
+  s.engine->advance(out, vigil::rules::CorrelationEngine::Flush::kAll);
   bool ok = out.size() == 1 && out[0].rule_id == "corr-3";
   for (const AlertField& f : ok ? out[0].fields : std::vector<AlertField>{})
     if (f.name == "event_count") ok = f.value == "7";

@@ -690,14 +690,13 @@ bool CorrelationEngine::admit(const Alert& a, std::int64_t for_ns, std::vector<A
 
 namespace {
 
-// Evaluates and removes the window starting at g.entries.front(). Returns true (and fills
-// `alert`, `count`) when the condition holds.
-bool close_window(const CompiledCorrelation& c, Group& g, std::uint64_t* count, std::int64_t* first,
-                  std::int64_t* last, std::uint64_t* measured) {
-  const std::int64_t start = g.entries.front().t;
-  const std::int64_t end = start + c.rule.timespan_ns;
+// The measure (count, distinct values, rules matched) of the window starting at
+// g.entries.front(), and in `*events` how many entries it holds.
+std::uint64_t measure_window(const CompiledCorrelation& c, const Group& g, std::size_t* events) {
+  const std::int64_t end = g.entries.front().t + c.rule.timespan_ns;
   std::size_t n = 0;
   while (n < g.entries.size() && g.entries[n].t < end) ++n;
+  *events = n;
   std::uint64_t measure = 0;
   switch (c.rule.type) {
     case CorrelationType::kEventCount: measure = n; break;
@@ -721,6 +720,16 @@ bool close_window(const CompiledCorrelation& c, Group& g, std::uint64_t* count, 
       break;
     }
   }
+  return measure;
+}
+
+// Evaluates and removes the window starting at g.entries.front(). Returns true (and fills
+// `count`, `first`, `last`, `measured`) when the condition holds.
+bool close_window(const CompiledCorrelation& c, Group& g, std::uint64_t* count, std::int64_t* first,
+                  std::int64_t* last, std::uint64_t* measured) {
+  const std::int64_t start = g.entries.front().t;
+  std::size_t n = 0;
+  const std::uint64_t measure = measure_window(c, g, &n);
   *count = n;
   *measured = measure;
   *first = start;
@@ -801,7 +810,7 @@ std::int64_t wall_now() {
 
 }  // namespace
 
-void CorrelationEngine::advance(std::vector<Alert>& out, bool flush_all) {
+void CorrelationEngine::advance(std::vector<Alert>& out, Flush flush) {
   Impl& impl = *impl_;
   const std::int64_t now_wall = wall_now();
   {
@@ -818,7 +827,11 @@ void CorrelationEngine::advance(std::vector<Alert>& out, bool flush_all) {
     }
   }
   const std::int64_t seen = impl.progress_t.load(std::memory_order_relaxed);
-  const std::int64_t watermark = flush_all ? kFar * 2 : seen - impl.options.allowed_lateness_ns;
+  // kIdle: the stream is quiet, so the windows the latest event time has passed are complete.
+  const std::int64_t watermark = flush == Flush::kAll    ? kFar * 2
+                                 : flush == Flush::kIdle ? max_time_.load(std::memory_order_relaxed)
+                                                         : seen - impl.options.allowed_lateness_ns;
+  const std::int64_t suppress_watermark = flush == Flush::kNone ? watermark : kFar * 2;
   const std::int64_t now = now_wall;
   struct Fired {
     std::uint32_t correlation;
@@ -835,7 +848,9 @@ void CorrelationEngine::advance(std::vector<Alert>& out, bool flush_all) {
       Shard& s = *sp;
       std::lock_guard lock(s.mu);
       CloseHeap& closes = s.closes[depth];
-      while (!closes.empty() && closes.top().at <= watermark) {
+      // kIdle: windows still open past the latest event time, whose condition does not hold yet.
+      std::vector<CloseItem> still_open;
+      while (!closes.empty() && (closes.top().at <= watermark || flush == Flush::kIdle)) {
         const CloseItem item = closes.top();
         closes.pop();
         if (s.slab[item.id].generation != item.generation) continue;  // its group is gone
@@ -843,6 +858,13 @@ void CorrelationEngine::advance(std::vector<Alert>& out, bool flush_all) {
         const std::uint32_t ci = g.correlation;
         const CompiledCorrelation& c = impl.corr[ci];
         if (g.entries.empty() || g.entries.front().t + c.rule.timespan_ns != item.at) continue;  // stale
+        if (item.at > watermark) {  // kIdle, open window: it fires now only if it already holds
+          std::size_t events = 0;
+          if (!c.rule.condition.holds(measure_window(c, g, &events))) {
+            still_open.push_back(item);
+            continue;
+          }
+        }
         std::uint64_t count, measure;
         std::int64_t first, last;
         counters_.windows_closed.fetch_add(1, std::memory_order_relaxed);
@@ -862,8 +884,9 @@ void CorrelationEngine::advance(std::vector<Alert>& out, bool flush_all) {
           closes.push(CloseItem{g.entries.front().t + c.rule.timespan_ns, item.id, item.generation});
         }
       }
+      for (const CloseItem& item : still_open) closes.push(item);
       if (depth != impl.max_depth) continue;
-      while (!s.suppress_ends.empty() && s.suppress_ends.top().at <= watermark) {
+      while (!s.suppress_ends.empty() && s.suppress_ends.top().at <= suppress_watermark) {
         HeapItem item = s.suppress_ends.top();
         s.suppress_ends.pop();
         auto it = s.suppress.find(item.key);

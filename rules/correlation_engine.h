@@ -97,9 +97,21 @@ class CorrelationEngine {
   // alerts are identified by rule id). Returns false when the event was too late.
   void on_event(const RuleBinding& binding, const Event& event, const std::vector<std::uint32_t>& matched_rules,
                 std::int64_t time_ns, std::vector<Alert>& alerts, std::size_t first_new);
-  // Ends this thread's batch, then closes the windows the watermark has passed; appends correlation alerts and suppression
-  // summaries. `flush_all` closes every window and ends every suppression (end of a scan).
-  void advance(std::vector<Alert>& out, bool flush_all = false);
+  // What advance() closes besides the windows the watermark has passed.
+  enum class Flush {
+    kNone,
+    // The stream went quiet (the daemon's idle flush): the windows that end by the latest event
+    // time close (late events are no longer waited for); a window still open past it fires now
+    // when its condition already holds, and otherwise stays open for the rest of its timespan
+    // (a success that comes after a pause still completes a success-after-failures sequence);
+    // every suppression ends. At the end of a stream this gives what kAll gives.
+    kIdle,
+    // End of input (`vigil scan`): every window closes, every suppression ends.
+    kAll,
+  };
+  // Ends this thread's batch, then closes the windows the watermark has passed (and those that
+  // `flush` names); appends correlation alerts and suppression summaries.
+  void advance(std::vector<Alert>& out, Flush flush = Flush::kNone);
   // Latest event time seen (0 before any).
   std::int64_t max_event_time() const { return max_time_.load(std::memory_order_relaxed); }
 

@@ -11,7 +11,8 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   unzip gzip python3
   python3-evtx  # the independent EVTX decoder test_evtx_e2e compares vigil's reader with
-  prometheus syslog-ng-core
+  prometheus syslog-ng-core  # rsyslog is not installed (it conflicts with syslog-ng-core): the
+  # oracle unpacks Debian's package into its work dir (scripts/oracle/shippers.py)
   libcurl4-openssl-dev
   clang libclang-rt-14-dev  # libFuzzer targets with ASan+UBSan (scripts/fuzz.sh, tests/fuzz)
   chromium nodejs  # browser tests of the console (tests/console: playwright-core from npm)

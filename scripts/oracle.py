@@ -7,15 +7,24 @@ take them and requires the same alerts.
               event, correlation alerts included)
   daemon      `vigil run` fed by file tail, TCP syslog and HTTP POST /ingest: the stored alerts
               equal `vigil scan` over exactly the stream sent (rule and event, correlation
-              included), and vigil_alerts_total on /metrics equals the store
+              included), and vigil_alerts_total on /metrics equals the store; and a brute force
+              over TCP with the stream quiet (until the idle flush ran) before the success
+  shippers    the same for real shippers started on loopback (scripts/oracle/shippers.py):
+              rsyslog's omfwd with its default, forward and RFC 5424 templates over UDP, TCP
+              (octet-counted) and TLS, and a JSON template over TCP; syslog-ng's network() and
+              syslog() drivers. The input carries a brute force (twelve failed SSH logins, then a
+              success) that must raise both correlation alerts in each; and the same events in
+              BSD, RFC 5424 and JSON form give the same alerts
 
 Prints one line per path and input with its alert count and OK or DIFF; exits 1 on any DIFF.
 `--quick` (CI) takes bounded inputs; without it the whole inputs.
 
-usage: scripts/oracle.py --vigil build/app/vigil [--quick] [--work DIR] [--only scan|daemon]
+usage: scripts/oracle.py --vigil build/app/vigil [--quick] [--work DIR] [--only scan|daemon|shippers]
                         [--bundled-rules]
 """
 import argparse
+import contextlib
+import datetime
 import gzip
 import json
 import os
@@ -30,8 +39,12 @@ import time
 import urllib.request
 from collections import Counter
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "oracle"))
+import shippers  # noqa: E402  (scripts/oracle/shippers.py)
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEADLINE_S = 120  # every wait is on a condition, with this deadline
+QUICK_SHIPPER_LINES = 3000  # of auth.log, per shipper case in --quick
 
 
 class Oracle:
@@ -43,11 +56,12 @@ class Oracle:
         self.quick = quick
         self.failed = False
         self.rows = []
+        self.shipped = {}  # shipper case label -> its daemon dir (sent.log)
 
     def report(self, path, data, alerts, ok, detail=""):
         status = "OK" if ok else "DIFF"
         self.failed = self.failed or not ok
-        line = f"{path:<34} {data:<22} {alerts:>7}  {status}"
+        line = f"{path:<48} {data:<27} {alerts:>7}  {status}"
         if detail:
             line += f"  {detail}"
         print(line, flush=True)
@@ -105,63 +119,105 @@ class Oracle:
             text = f.read()
         if not text.endswith(b"\n"):
             text += b"\n"
-        records = sum(1 for line in text.split(b"\n") if line.strip(b"\r"))
-        want = scan_keys(self.scan(["--threads", "1"], [lines_file]))
+        records = [line.rstrip(b"\r") for line in text.split(b"\n") if line.strip(b"\r")]
         for how in ("file", "tcp", "http"):
-            got, metric_total, err = self.run_daemon(how, text, records, len(want))
-            if err:
-                self.report(f"run {how}", data, len(got), False, err)
-                continue
-            self.report(f"run {how} (store = scan)", data, len(got), got == want, key_diff(got, want))
-            self.report(f"run {how} (metrics = store)", data, int(metric_total), metric_total == len(got),
-                        "" if metric_total == len(got) else f"vigil_alerts_total {metric_total}")
+            collector = {
+                "file": "{type: file, paths: ['logs/in.log'], poll_interval_ms: 20}",
+                "tcp": "{type: tcp, listen: '127.0.0.1:0'}",
+                "http": "{type: http}",
+            }[how]
 
-    def run_daemon(self, how, text, records, expected):
-        d = os.path.join(self.work, f"daemon-{how}")
+            def feed(d, log_text, stack, how=how):
+                if how == "file":
+                    with open(os.path.join(d, "logs", "in.log"), "wb") as f:
+                        f.write(text)
+                elif how == "tcp":
+                    with socket.create_connection(("127.0.0.1", collector_port(log_text()))) as s:
+                        s.sendall(text)
+                else:
+                    port = int(re.search(r"vigil: http on https?://[^ ]*:(\d+)", log_text()).group(1))
+                    # Bodies of up to 1 MiB, cut at line ends; each reply comes after its commit.
+                    start = 0
+                    while start < len(text):
+                        end = text.rfind(b"\n", start, start + (1 << 20)) + 1 or len(text)
+                        req = urllib.request.Request(f"http://127.0.0.1:{port}/ingest", data=text[start:end],
+                                                     headers={"Content-Type": "text/plain"}, method="POST")
+                        with urllib.request.urlopen(req, timeout=DEADLINE_S) as reply:
+                            if reply.status != 200:
+                                return [], f"/ingest answered {reply.status}"
+                        start = end
+                return records, ""
+
+            self.daemon_report(f"run {how}", data, self.run_daemon(how, collector, feed, http=how == "http"))
+
+    def quiet_case(self):
+        """The brute force of ssh_burst over TCP, with the stream quiet between the failures and the
+        success until the idle flush has run (its brute-force alert is stored): the success still
+        completes the success-after-failures sequence, as in `vigil scan`."""
+        burst = ssh_burst(b"Mar 30 15:00:00")
+
+        def feed(d, log_text, stack):
+            metrics_port = int(re.search(r"vigil: metrics on http://[^ ]*:(\d+)/metrics", log_text()).group(1))
+            with socket.create_connection(("127.0.0.1", collector_port(log_text()))) as s:
+                s.sendall(b"".join(r + b"\n" for r in burst[:-1]))
+                if not wait_until(lambda: metric(metrics_port, "vigil_alerts_total") >= 1):
+                    return [], "no idle flush: the brute force was not stored"
+                s.sendall(burst[-1] + b"\n")
+            return burst, ""
+
+        got, want, total, err = self.run_daemon("tcp-quiet", "{type: tcp, listen: '127.0.0.1:0'}", feed)
+        self.daemon_report("run tcp, quiet", "burst, quiet before success", (got, want, total, err))
+        if not err:
+            self.check_burst("run tcp, quiet", "burst, quiet before success", got, want)
+
+    def daemon_report(self, path, data, result):
+        got, want, metric_total, err = result
+        if err:
+            self.report(path, data, len(got), False, err)
+            return
+        self.report(f"{path} (store = scan)", data, len(got), got == want, key_diff(got, want))
+        self.report(f"{path} (metrics = store)", data, int(metric_total), metric_total == len(got),
+                    "" if metric_total == len(got) else f"vigil_alerts_total {metric_total}")
+
+    def run_daemon(self, name, collector, feed, http=False, scan_args=()):
+        """Starts `vigil run` (bundled rules) in work/daemon-<name> with one collector `src`
+        (`collector`: a YAML flow mapping without the name), then feed(dir, log_text, stack)
+        sends the events and returns (records, err): the records exactly as sent, the stream vigil
+        got, which `vigil scan` (with `scan_args`) then reads as the reference. Whatever feed
+        starts it registers on `stack`, closed once the daemon has everything and before it stops.
+        Returns (stored alert keys, scan alert keys, vigil_alerts_total, err)."""
+        d = os.path.join(self.work, f"daemon-{name}")
         shutil.rmtree(d, ignore_errors=True)
         os.makedirs(os.path.join(d, "logs"))
-        collectors = {
-            "file": "  - {name: src, type: file, paths: ['logs/in.log'], poll_interval_ms: 20}\n",
-            "tcp": "  - {name: src, type: tcp, listen: '127.0.0.1:0'}\n",
-            "http": "  - {name: src, type: http}\n",
-        }[how]
         config = ("data_dir: data\nrules: ['@bundled']\nmetrics: {listen: '127.0.0.1:0'}\n"
-                  + ("http: {listen: '127.0.0.1:0'}\n" if how == "http" else "http: {enabled: false}\n")
-                  + "pipeline: {batch_max_delay_ms: 5}\ncorrelation: {idle_flush: 1s}\ncollectors:\n" + collectors)
+                  + ("http: {listen: '127.0.0.1:0'}\n" if http else "http: {enabled: false}\n")
+                  + "pipeline: {batch_max_delay_ms: 5}\ncorrelation: {idle_flush: 1s}\ncollectors:\n"
+                  + "  - {name: src, " + collector.strip()[1:] + "\n")
         with open(os.path.join(d, "vigil.yml"), "w") as f:
             f.write(config)
         log = open(os.path.join(d, "daemon.log"), "wb")
         proc = subprocess.Popen([self.vigil, "run", "--config", "vigil.yml"], cwd=d, stdout=log, stderr=log)
+        want = Counter()
         try:
             log_text = lambda: open(os.path.join(d, "daemon.log"), errors="replace").read()
-            if not wait_until(lambda: "vigil: ready" in log_text()):
-                return [], 0, "daemon did not start: " + log_text()[-500:]
+            if not wait_until(lambda: "vigil: ready" in log_text() or proc.poll() is not None) \
+                    or proc.poll() is not None:
+                return [], want, 0, "daemon did not start: " + log_text()[-500:]
             metrics_port = int(re.search(r"vigil: metrics on http://[^ ]*:(\d+)/metrics", log_text()).group(1))
-            if how == "file":
-                with open(os.path.join(d, "logs", "in.log"), "wb") as f:
-                    f.write(text)
-            elif how == "tcp":
-                port = int(re.search(r"vigil: collector src \([a-z]+\) on [^ ]*:(\d+)", log_text()).group(1))
-                with socket.create_connection(("127.0.0.1", port)) as s:
-                    s.sendall(text)
-            else:
-                port = int(re.search(r"vigil: http on https?://[^ ]*:(\d+)", log_text()).group(1))
-                # Bodies of up to 1 MiB, cut at line ends; each reply comes after its commit.
-                start = 0
-                while start < len(text):
-                    end = text.rfind(b"\n", start, start + (1 << 20)) + 1 or len(text)
-                    req = urllib.request.Request(f"http://127.0.0.1:{port}/ingest", data=text[start:end],
-                                                 headers={"Content-Type": "text/plain"}, method="POST")
-                    with urllib.request.urlopen(req, timeout=DEADLINE_S) as reply:
-                        if reply.status != 200:
-                            return [], 0, f"/ingest answered {reply.status}"
-                    start = end
-            received = lambda: metric(metrics_port, "vigil_events_received_total", 'collector="src"')
-            if not wait_until(lambda: received() >= records):
-                return [], 0, f"received {received()} of {records} events"
+            with contextlib.ExitStack() as stack:
+                sent, err = feed(d, log_text, stack)
+                if err:
+                    return [], want, 0, err
+                sent_file = os.path.join(d, "sent.log")
+                with open(sent_file, "wb") as f:
+                    f.write(b"".join(r + b"\n" for r in sent))
+                want = scan_keys(self.scan(["--threads", "1"] + list(scan_args), [sent_file]))
+                received = lambda: metric(metrics_port, "vigil_events_received_total", 'collector="src"')
+                if not wait_until(lambda: received() >= len(sent)):
+                    return [], want, 0, f"received {received():.0f} of {len(sent)} events"
             # The last windows close on the idle flush; then the store stops growing.
             stored = lambda: metric(metrics_port, "vigil_alerts_total")
-            wait_until(lambda: stored() >= expected)
+            wait_until(lambda: stored() >= sum(want.values()))
             total = stored()
         finally:
             proc.send_signal(signal.SIGTERM)
@@ -173,8 +229,141 @@ class Oracle:
         r = subprocess.run([self.vigil, "alerts", "list", "--json", "--oldest-first", "--limit", "0",
                             "--data-dir", os.path.join(d, "data")], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         if r.returncode != 0:
-            return [], total, "alerts list failed: " + r.stderr.decode(errors="replace")
-        return stored_keys(r.stdout), total, ""
+            return [], want, total, "alerts list failed: " + r.stderr.decode(errors="replace")
+        return stored_keys(r.stdout), want, total, ""
+
+    # ---- real shippers ------------------------------------------------------------------------
+
+    def shipper_cases(self, data, lines):
+        """rsyslog's omfwd (default, forward and RFC 5424 templates over UDP, TCP octet-counted
+        and TLS) and syslog-ng's network() and syslog() drivers relay `lines` plus a brute force
+        (ssh_burst) to `vigil run`; see run_daemon and scripts/oracle/shippers.py. rsyslog and
+        syslog-ng run in separate steps (Debian makes them conflict)."""
+        records = lines + ssh_burst(lines[-1])
+        data = f"{data}+burst({len(records)})"
+        forms = {}
+        try:
+            rsyslog = shippers.Rsyslog(os.path.join(self.work, "cache"))
+        except shippers.Skip as e:
+            print(f"skip: rsyslog cases: {e}", flush=True)
+        else:
+            cert = key = None
+            try:
+                if rsyslog.has_gtls:
+                    cert, key = shippers.self_signed_cert(os.path.join(self.work, "cache", "tls"))
+            except (shippers.Skip, subprocess.CalledProcessError) as e:
+                print(f"skip: rsyslog TLS cases: {e}", flush=True)
+            if not rsyslog.has_gtls:
+                print("skip: rsyslog TLS cases: no lmnsd_gtls.so (Debian package rsyslog-gnutls)", flush=True)
+            for name, template in (("default", None), ("forward", "RSYSLOG_ForwardFormat"),
+                                   ("rfc5424", "RSYSLOG_SyslogProtocol23Format")):
+                for transport in ("udp", "tcp", "tls"):
+                    if transport == "tls" and not cert:
+                        continue
+                    label = f"rsyslog {name} {transport}"
+                    make = lambda d, i, v, c, t=template, tr=transport: rsyslog.config(d, i, v, c, t, tr, cert)
+                    got, want = self.shipper_case(label, data, rsyslog, make, transport, records, cert, key)
+                    self.check_burst(label, data, got, want)
+                    if transport == "tcp":
+                        forms[f"rsyslog {'RFC 5424' if name == 'rfc5424' else name}"] = label
+            label = "rsyslog json tcp"
+            make = lambda d, i, v, c: rsyslog.config(d, i, v, c, "vigil_json", "tcp")
+            got, want = self.shipper_case(label, data, rsyslog, make, "tcp", records, product="linux")
+            self.check_burst(label, data, got, want)
+            forms["rsyslog JSON"] = label
+        try:
+            syslog_ng = shippers.SyslogNg()
+        except shippers.Skip as e:
+            print(f"skip: syslog-ng cases: {e}", flush=True)
+        else:
+            for driver in ("network", "syslog"):
+                label = f"syslog-ng {driver}() tcp"
+                make = lambda d, i, v, c, dr=driver: syslog_ng.config(d, i, v, c, dr)
+                got, want = self.shipper_case(label, data, syslog_ng, make, "tcp", records)
+                self.check_burst(label, data, got, want)
+                forms[f"syslog-ng {driver}()"] = label
+        self.forms_check(data, forms)
+
+    def shipper_case(self, label, data, shipper, make_config, transport, records, cert=None, key=None,
+                     product=None):
+        collector = {"udp": "{type: udp, listen: '127.0.0.1:0'",
+                     "tcp": "{type: tcp, listen: '127.0.0.1:0'",
+                     "tls": f"{{type: tls, listen: '127.0.0.1:0', tls: {{cert: '{cert}', key: '{key}'}}"}[transport]
+        collector += f", logsource: {{product: {product}}}}}" if product else "}"
+
+        def feed(d, log_text, stack):
+            capture = shippers.Capture()
+            stack.callback(capture.close)
+            in_port = shippers.free_port()
+            conf = make_config(d, in_port, collector_port(log_text()), capture.port)
+            shipper_log = open(os.path.join(d, "shipper.log"), "wb")
+            stack.callback(shipper_log.close)
+            try:
+                proc = shipper.start(d, conf, shipper_log)
+            except RuntimeError as e:
+                return [], str(e)
+            stack.callback(shippers.stop_pid, proc, DEADLINE_S)
+            tail = lambda: open(os.path.join(d, "shipper.log"), errors="replace").read()[-500:]
+            if not wait_until(lambda: proc.poll() is not None or shippers.accepts(in_port)) or proc.poll() is not None:
+                return [], "shipper did not start: " + tail()
+            with socket.create_connection(("127.0.0.1", in_port)) as s:
+                s.sendall(b"".join(r + b"\n" for r in records))
+            if not wait_until(lambda: capture.count() >= len(records)):
+                return [], f"the shipper relayed {capture.count()} of {len(records)} events: " + tail()
+            return capture.records(), ""
+
+        result = self.run_daemon(label.replace(" ", "-").replace("()", ""), collector, feed,
+                                 scan_args=["--logsource", f"product={product}"] if product else [])
+        self.daemon_report(label, data, result)
+        self.shipped[label] = os.path.join(self.work, "daemon-" + label.replace(" ", "-").replace("()", ""))
+        return result[0], result[1]
+
+    def check_burst(self, label, data, got, want):
+        """The brute force of ssh_burst raises both correlation alerts, stored and scanned."""
+        names = {BRUTE_FORCE_RULE: "brute force", SUCCESS_AFTER_FAILURES_RULE: "success after failures"}
+        missing = [f"{n} not {where}" for rid, n in names.items()
+                   for where, keys in (("stored", got), ("scanned", want))
+                   if not any(k.startswith(rid) and BURST_SOURCE in k for k in keys)]
+        self.report(f"{label} (burst: 2 correlations)", data, sum(1 for k in (got or {}) for rid in names
+                                                                   if k.startswith(rid) and BURST_SOURCE in k),
+                    not missing, ", ".join(missing))
+
+    def forms_check(self, data, forms):
+        """The same events in BSD, RFC 5424 and JSON form (as each shipper sent them) give the same
+        alerts: rule and (host, program, message) of each alert of `vigil scan` over each form."""
+        ref_label, ref = None, None
+        for form, label in forms.items():
+            sent = os.path.join(self.shipped[label], "sent.log")
+            if not os.path.exists(sent):
+                continue
+            args = ["--logsource", "product=linux"] if "JSON" in form else []
+            keys = form_keys(self.scan(["--threads", "1"] + args, [sent]))
+            if ref is None:
+                ref_label, ref = form, keys
+                continue
+            self.report(f"forms: {form} = {ref_label}", data, sum(keys.values()), keys == ref, key_diff(keys, ref))
+
+
+def collector_port(log_text):
+    return int(re.search(r"vigil: collector src \([a-z]+\) on [^ ]*:(\d+)", log_text).group(1))
+
+
+BRUTE_FORCE_RULE = "e7c29363-3762-4fb9-b5d3-06a78a9eae53"  # rules/packs/linux/linux_ssh_brute_force_correlation.yml
+SUCCESS_AFTER_FAILURES_RULE = "ab8c3939-9a23-4f35-9af5-dbbe7dfbe597"  # ..._ssh_success_after_failures_correlation.yml
+BURST_SOURCE = "198.51.100.23"
+
+
+def ssh_burst(last_line):
+    """Twelve failed SSH logins and then a success from one address (BURST_SOURCE), a minute
+    after the BSD timestamp that starts `last_line`."""
+    t = datetime.datetime.strptime(last_line[:15].decode() + " 2000", "%b %d %H:%M:%S %Y") + datetime.timedelta(minutes=1)
+    out = []
+    for i in range(13):
+        when = t + datetime.timedelta(seconds=3 * i)
+        what = "Accepted" if i == 12 else "Failed"
+        out.append(f"{when:%b} {when.day:2d} {when:%H:%M:%S} bastion01 sshd[{4100 + i}]: {what} password for deploy "
+                   f"from {BURST_SOURCE} port {50100 + i} ssh2".encode())
+    return out
 
 
 def wait_until(predicate, deadline_s=DEADLINE_S):
@@ -237,6 +426,22 @@ def stored_keys(output):
     return alert_keys(output, "raw")
 
 
+def form_keys(output):
+    """Rule id and the event's host, program and message of every alert line of `vigil scan`
+    (of a correlation alert: its text, which names the group and the window's times): the same
+    in BSD, RFC 5424 and JSON form of one event. A JSON event's members are its fields."""
+    keys = Counter()
+    for line in output.splitlines():
+        if line.strip():
+            a = json.loads(line)
+            if a.get("format") == "correlation":
+                keys[a["rule"]["id"] + " " + a["event"]] += 1
+                continue
+            f = a["event"] if isinstance(a["event"], dict) else a.get("fields") or {}
+            keys[" ".join([a["rule"]["id"], str(f.get("host")), str(f.get("program")), str(f.get("message"))])] += 1
+    return keys
+
+
 def key_diff(got, want):
     if got == want:
         return ""
@@ -250,7 +455,7 @@ def main():
     ap.add_argument("--vigil", required=True)
     ap.add_argument("--quick", action="store_true", help="bounded inputs (CI)")
     ap.add_argument("--work", default="/tmp/vigil-oracle")
-    ap.add_argument("--only", choices=["scan", "daemon"])
+    ap.add_argument("--only", choices=["scan", "daemon", "shippers"])
     ap.add_argument("--threads-only", action="store_true",
                     help="of the scan paths, only the thread counts (ThreadSanitizer builds)")
     ap.add_argument("--bundled-rules", action="store_true",
@@ -261,14 +466,15 @@ def main():
     if not os.path.isdir(corpora):
         print(f"oracle: corpora not found at {corpora} (set VIGIL_CORPORA)", file=sys.stderr)
         return 2
-    os.makedirs(args.work, exist_ok=True)
-    o = Oracle(os.path.abspath(args.vigil), args.work, corpora, args.quick, args.threads_only)
-    print(f"{'path':<34} {'input':<22} {'alerts':>7}  result", flush=True)
+    work = os.path.abspath(args.work)  # the daemons and shippers run in directories of their own
+    os.makedirs(work, exist_ok=True)
+    o = Oracle(os.path.abspath(args.vigil), work, corpora, args.quick, args.threads_only)
+    print(f"{'path':<48} {'input':<27} {'alerts':>7}  result", flush=True)
     if args.only in (None, "scan"):
-        otrf = os.path.join(args.work, "otrf_windows.ndjson")
+        otrf = os.path.join(work, "otrf_windows.ndjson")
         if not os.path.exists(otrf):
             subprocess.run(["bash", os.path.join(HERE, "..", "bench", "prepare_data.sh")], check=True,
-                           env=dict(os.environ, VIGIL_BENCH_DIR=args.work, VIGIL_CORPORA=corpora),
+                           env=dict(os.environ, VIGIL_BENCH_DIR=work, VIGIL_CORPORA=corpora),
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         files = o.split(otrf, "otrf1500", 1500, 200, ".jsonl")
         if args.quick:
@@ -285,8 +491,15 @@ def main():
             o.scan_case(name, [], o.split(src, name, 300, 60, ".log"))
     if args.only in (None, "daemon"):
         o.daemon_case("auth.log", os.path.join(corpora, "elastic-examples", "auth.log"))
+        o.quiet_case()
         if not args.quick:
             o.daemon_case("openssh", os.path.join(corpora, "loghub", "OpenSSH", "OpenSSH_2k.log"))
+    if args.only in (None, "shippers"):
+        with open(os.path.join(corpora, "elastic-examples", "auth.log"), "rb") as f:
+            lines = [line.rstrip(b"\r\n") for line in f if line.strip()]
+        if args.quick:
+            lines = lines[:QUICK_SHIPPER_LINES]
+        o.shipper_cases(f"auth.log({len(lines)})", lines)
     print("oracle: " + ("DIFF found" if o.failed else "every path agrees"), flush=True)
     return 1 if o.failed else 0
 

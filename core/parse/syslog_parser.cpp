@@ -193,6 +193,10 @@ bool parse_syslog_header(std::string_view line, SyslogHeader* h) {
       p = q;
     }
   }
+  // One space separates the tag from the message; more are padding (sudo writes "sudo:   user :
+  // ..."). The message starts at its first character, as in RFC 5424 form above, where the
+  // padding cannot be told from rsyslog's kept space: the same text in both forms.
+  skip_spaces(line, &p);
   h->message = line.substr(p);
   h->has_message = true;
   return true;

@@ -605,6 +605,25 @@ TEST_F(ParseTest, Rfc5424MessageFromRsyslogLosesTheTagSpace) {
   EXPECT_EQ(get(bom, "message"), "Accepted password");
 }
 
+// sudo pads its message ("sudo:   ubuntu : TTY=..."). The RFC 5424 parser dropped every leading
+// space (rsyslog keeps the one after the BSD tag) while the BSD parser kept the padding, so the
+// same event had two message texts: a `startswith` or `^` rule matched in one form only (issue
+// 26, the oracle's forms check over rsyslog and syslog-ng). Now both start at the first character.
+TEST_F(ParseTest, PaddedSyslogMessageIsTheSameInBsdAndRfc5424) {
+  const std::string want = "ubuntu : TTY=pts/0 ; PWD=/etc ; USER=root ; COMMAND=/bin/su";
+  const Event& bsd = parse("Mar 27 16:16:42 ip-10-77-20-248 sudo:   " + want);
+  EXPECT_EQ(bsd.format, LogFormat::kRfc3164);
+  EXPECT_EQ(get(bsd, "program"), "sudo");
+  EXPECT_EQ(get(bsd, "message"), want);
+  // rsyslog's RSYSLOG_SyslogProtocol23Format: its %msg% keeps the space after the tag.
+  EXPECT_EQ(get(parse("<13>1 2026-03-27T16:16:42+00:00 ip-10-77-20-248 sudo - - -    " + want), "message"), want);
+  // syslog-ng's syslog() driver.
+  EXPECT_EQ(get(parse("<13>1 2026-03-27T16:16:42+00:00 ip-10-77-20-248 sudo - - -   " + want), "message"), want);
+  // rsyslog's RSYSLOG_ForwardFormat (BSD with an RFC 3339 time) and no tag at all.
+  EXPECT_EQ(get(parse("<13>2026-03-27T16:16:42+00:00 ip-10-77-20-248 sudo:   " + want), "message"), want);
+  EXPECT_EQ(get(parse("<13>Mar 27 16:16:42 ip-10-77-20-248   " + want), "message"), want);
+}
+
 // ---- CEF ---------------------------------------------------------------------------------------
 
 TEST_F(ParseTest, CefBareWithExtensionEscapes) {

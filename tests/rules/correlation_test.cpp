@@ -3,6 +3,7 @@
 // persisted state are checked exactly.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <future>
 #include <map>
@@ -84,7 +85,8 @@ struct Harness {
     kept.insert(kept.end(), alerts.begin(), alerts.end());
     engine->advance(out);
   }
-  void flush() { engine->advance(out, true); }
+  void flush() { engine->advance(out, CorrelationEngine::Flush::kAll); }
+  void idle() { engine->advance(out, CorrelationEngine::Flush::kIdle); }
 };
 
 const char* kBruteForce = R"(title: brute force
@@ -256,6 +258,59 @@ correlation: {type: temporal, rules: [fail, success], group-by: [src], timespan:
   temporal.feed("r-fail", "a", kT0 + 5 * kSec);
   temporal.flush();
   EXPECT_EQ(temporal.out.size(), 1u);
+}
+
+// The daemon's idle flush closed every open window, as the end of a scan does: twelve failed
+// logins, a stream quiet for longer than idle_flush, then the success from the same address
+// raised no success-after-failures alert, though `vigil scan` of the same events did (issue 26,
+// found by the oracle's rsyslog and syslog-ng cases). Now a window open past the latest event
+// time stays open unless its condition already holds.
+TEST(Correlation, IdleFlushKeepsAnOpenSequenceWaitingForItsLastStep) {
+  Harness h(R"(title: success after failures
+id: c-after
+correlation:
+  type: temporal_ordered
+  rules: [repeated, success]
+  group-by: [src]
+  timespan: 30m
+level: critical
+---
+title: repeated failures
+id: c-repeated
+name: repeated
+correlation: {type: event_count, rules: [fail], group-by: [src], timespan: 10m, condition: {gte: 5}}
+)");
+  for (int i = 0; i < 12; ++i) h.feed("r-fail", "a", kT0 + i * kSec);
+  h.idle();  // the stream goes quiet
+  EXPECT_TRUE(h.out.empty());
+  EXPECT_GT(h.engine->groups(), 0u);  // the sequence waits for its success
+  h.feed("r-ok", "a", kT0 + 600 * kSec);  // ten minutes later
+  h.idle();
+  ASSERT_EQ(h.out.size(), 1u);
+  EXPECT_EQ(h.out[0].rule_id, "c-after");
+  EXPECT_EQ(h.out[0].event_unix_ns, kT0 + 600 * kSec);
+  EXPECT_EQ(h.engine->groups(), 0u);
+}
+
+// At the end of a stream the idle flush gives what the end of a scan gives: the windows that
+// hold fire with every event, the others raise nothing, suppression periods end with their
+// summaries.
+TEST(Correlation, IdleFlushAtTheEndOfAStreamGivesTheScanResult) {
+  auto run = [](bool idle) {
+    Harness h(kBruteForce);
+    for (int i = 0; i < 5; ++i) h.feed("r-fail", "a", kT0 + i * kSec);  // holds: 5 >= 3
+    h.feed("r-fail", "b", kT0 + 2 * kSec);                              // does not hold
+    for (int i = 0; i < 3; ++i) h.feed("r-noisy", "n", kT0 + i * kSec);  // 2 repeats suppressed
+    if (idle) h.idle();
+    else h.flush();
+    std::vector<std::string> got;
+    for (const Alert& a : h.out) got.push_back(a.rule_id + " " + field(a, "event_count") + field(a, "suppressed"));
+    std::sort(got.begin(), got.end());
+    return got;
+  };
+  const std::vector<std::string> want = {"c-bf 5", "r-noisy 2"};
+  EXPECT_EQ(run(false), want);
+  EXPECT_EQ(run(true), want);
 }
 
 TEST(Correlation, ValueCountCountsDistinctValuesAndRanges) {
