@@ -20,7 +20,7 @@ shift || true
 build="${FUZZ_BUILD:-build-fuzz}"
 corpora="${VIGIL_CORPORA:-../shared/corpora}"
 jobs="${FUZZ_JOBS:-1}"
-all_targets=(fuzz_parse fuzz_record_reader fuzz_evtx fuzz_sigma fuzz_condition fuzz_config fuzz_gunzip fuzz_alert_payload)
+all_targets=(fuzz_parse fuzz_record_reader fuzz_evtx fuzz_sigma fuzz_condition fuzz_config fuzz_gunzip fuzz_alert_payload fuzz_http)
 targets=("$@")
 [ ${#targets[@]} -eq 0 ] && targets=("${all_targets[@]}")
 
@@ -109,6 +109,12 @@ PY
   printf '%s' '{"sender":"prov-a","alerts":[{"id":"a1","created":"2026-01-02T03:04:05.123Z","received":"2026-01-02T03:04:06Z","event_time":"2026-01-02T03:04:05Z","rule":{"id":"r1","title":"T","path":"p.yml","level":"high","tags":["attack.t1059"]},"tenant":"hue","system":"dc","host":"h","collector":"c","peer":"10.0.0.1","format":"json","raw":"{}","assignee":"","record":7,"count":2,"matched":[{"field":"Image","value":"x"}],"fields":{"Image":"x","EventID":"1"}}]}' \
     >"$seeds/fuzz_alert_payload/full"
   printf '%s' '{"alerts":[{"id":"b","rule":{"id":"r","level":"low"}}]}' >"$seeds/fuzz_alert_payload/min"
+  # HTTP: requests as ingest clients, the API and the national sender make them (plain,
+  # chunked, gzip-encoded header, keep-alive pairs, a deferred answer).
+  printf 'POST /ingest?tenant=hue&system=dvc HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 11\r\n\r\nhello world' >"$seeds/fuzz_http/post"
+  printf 'POST /ingest HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n' >"$seeds/fuzz_http/chunked"
+  printf 'GET /api/v1/alerts?q=a%%20b+c&limit=5 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer vgl_x\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' >"$seeds/fuzz_http/keepalive"
+  printf 'POST /deferred HTTP/1.1\r\nHost: x\r\nContent-Encoding: gzip\r\nOrigin: http://evil\r\nContent-Length: 3\r\n\r\nabc' >"$seeds/fuzz_http/deferred"
 }
 make_seeds
 
