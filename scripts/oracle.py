@@ -35,6 +35,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from collections import Counter
@@ -84,21 +85,24 @@ class Oracle:
             os.rename(out + ".tmp", out)
         return sorted(os.path.join(out, f) for f in os.listdir(out))
 
-    def scan_case(self, data, rules, files):
-        """Threads, many files vs one vs stdin vs gzip, over one input set."""
+    def scan_case(self, data, rules, files, joinable=True):
+        """Threads, many files vs one vs stdin vs gzip, over one input set (threads only for
+        files that cannot be joined into one stream, such as EVTX)."""
         ref = self.scan(rules + ["--threads", "1"], files)
         ref_keys = scan_keys(ref)
         self.report("scan --threads 1 (reference)", data, len(ref_keys), True)
         for t in (2, 4, 8):
             got = self.scan(rules + ["--threads", str(t)], files)
             self.report(f"scan --threads {t} (bytes)", data, len(scan_keys(got)), got == ref)
-        if self.threads_only:
+        if self.threads_only or not joinable:
             return ref_keys
         joined = os.path.join(self.work, data + ".joined")
         with open(joined, "wb") as out:
             for f in files:
                 with open(f, "rb") as src:
-                    shutil.copyfileobj(src, out)
+                    content = src.read()
+                # A file whose last line has no newline ends that line; joined, it must too.
+                out.write(content if not content or content.endswith(b"\n") else content + b"\n")
         for label, args, inputs, stdin in (
                 ("scan one file --threads 1", ["--threads", "1"], [joined], None),
                 ("scan one file --threads 2", ["--threads", "2"], [joined], None),
@@ -111,6 +115,59 @@ class Oracle:
         got = scan_keys(self.scan(rules + ["--threads", "2"], [gz]))
         self.report("scan gzip", data, len(got), got == ref_keys, key_diff(got, ref_keys))
         return ref_keys
+
+    def edge_case(self, source):
+        """Edge files among good ones: empty, no trailing newline, CRLF, a line far over the
+        record limit, binary bytes, a vanished path (dangling link), a socket, a FIFO. Each good
+        variant gives the alerts of the plain file; scanned together at 1 and 2 threads, the bad
+        ones are named on stderr with a reason, the rest are scanned, and the exit status is 2."""
+        d = os.path.join(self.work, "edge")
+        shutil.rmtree(d, ignore_errors=True)
+        os.makedirs(d)
+        with open(source, "rb") as f:
+            lines = [line.rstrip(b"\r\n") for line in f if line.strip()][:3000]
+        text = b"\n".join(lines) + b"\n"
+        half = len(lines) // 2
+        long_bytes = (8 << 20) if self.quick else (100 << 20)
+        files = {
+            "good.log": text,
+            "nonl.log": text[:-1],
+            "crlf.log": text.replace(b"\n", b"\r\n"),
+            "empty.log": b"",
+            "binary.log": random.Random(7).randbytes(65536),
+            "longline.log": b"\n".join(lines[:half]) + b"\n" + b"x" * long_bytes + b"\n" + b"\n".join(lines[half:]) + b"\n",
+        }
+        for name, data in files.items():
+            with open(os.path.join(d, name), "wb") as out:
+                out.write(data)
+        os.symlink("/nonexistent/vigil-oracle", os.path.join(d, "vanished.log"))
+        sock = socket.socket(socket.AF_UNIX)
+        sock.bind(os.path.join(d, "sock.log"))
+        fifo = os.path.join(d, "fifo.log")
+        os.mkfifo(fifo)
+        ref = detection_keys(self.scan(["--threads", "1"], [os.path.join(d, "good.log")]))
+        self.report("edge: plain file (reference)", "auth.log(3000)", sum(ref.values()), sum(ref.values()) > 0)
+        for name in ("nonl.log", "crlf.log", "longline.log"):
+            got = detection_keys(self.scan(["--threads", "1"], [os.path.join(d, name)]))
+            self.report(f"edge: {name} = plain", "auth.log(3000)", sum(got.values()), got == ref, key_diff(got, ref))
+        got = detection_keys(self.scan(["--threads", "1"], [os.path.join(d, "binary.log")]))
+        self.report("edge: binary.log, no alerts", "64 KiB random", sum(got.values()), not got)
+        order = ["good.log", "empty.log", "nonl.log", "crlf.log", "binary.log", "longline.log", "vanished.log",
+                 "sock.log", "fifo.log"]
+        want = Counter({k: v * 5 for k, v in ref.items()})  # good, nonl, crlf, longline, fifo
+        for threads in (1, 2):
+            writer = threading.Thread(target=lambda: open(fifo, "wb").write(text))
+            writer.start()
+            r = subprocess.run([self.vigil, "scan", "--output", "jsonl", "--threads", str(threads)] +
+                               [os.path.join(d, n) for n in order], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            writer.join()
+            err = r.stderr.decode(errors="replace")
+            got = detection_keys(r.stdout)
+            named = all(re.search(re.escape(n) + r": \S", err) for n in ("vanished.log", "sock.log"))
+            ok = r.returncode == 2 and named and got == want
+            detail = "" if ok else f"exit {r.returncode}, bad files named: {named}, {key_diff(got, want)}"
+            self.report(f"edge: all together --threads {threads}", "9 files", sum(got.values()), ok, detail)
+        sock.close()
 
     # ---- vigil run ----------------------------------------------------------------------------
 
@@ -418,6 +475,17 @@ def alert_keys(output, event_member):
     return keys
 
 
+def detection_keys(output):
+    """scan_keys without correlation alerts (whose windows span files when files are joined)."""
+    keys = Counter()
+    for line in output.splitlines():
+        if line.strip():
+            a = json.loads(line)
+            if a.get("format") != "correlation":
+                keys[a["rule"]["id"] + " " + normal_event(a["event"])] += 1
+    return keys
+
+
 def scan_keys(output):
     return alert_keys(output, "event")
 
@@ -489,6 +557,23 @@ def main():
             if args.quick and os.path.getsize(src) > (4 << 20):
                 continue
             o.scan_case(name, [], o.split(src, name, 300, 60, ".log"))
+        # Many small files of other kinds: SigmaHQ's regression events (one pretty-printed
+        # Windows event per file) against SigmaHQ's rules, the device logs against the bundled
+        # packs, and the EVTX corpus (threads only: EVTX files are not joined into one stream).
+        sigma_dir = os.path.join(corpora, "sigma")
+        regression = sorted(os.path.join(root, f) for root, _, names in os.walk(os.path.join(sigma_dir, "regression_data"))
+                            for f in names if f.endswith(".json"))
+        sigma_rules = ["--rules", "@bundled"] if args.bundled_rules else \
+            [a for r in ("rules", "rules-threat-hunting", "rules-emerging-threats") for a in ("--rules", os.path.join(sigma_dir, r))]
+        o.scan_case(f"sigma-regression({len(regression)})", sigma_rules, regression)
+        device = sorted(os.path.join(root, f) for root, _, names in os.walk(os.path.join(corpora, "device-logs"))
+                        for f in names if f.endswith(".log"))
+        o.scan_case(f"device-logs({len(device)})", [], device)
+        evtx = sorted(os.path.join(root, f) for root, _, names in os.walk(os.path.join(corpora, "evtx"))
+                      for f in names if f.endswith(".evtx"))
+        o.scan_case(f"evtx({len(evtx)})", [], evtx, joinable=False)
+        if not args.threads_only:
+            o.edge_case(os.path.join(corpora, "elastic-examples", "auth.log"))
     if args.only in (None, "daemon"):
         o.daemon_case("auth.log", os.path.join(corpora, "elastic-examples", "auth.log"))
         o.quiet_case()

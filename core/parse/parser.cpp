@@ -280,6 +280,18 @@ bool checkpoint_body(std::string_view rest) {
 }
 
 // "#Software:", "#Version:", "#Date:", "#Fields:", "#Remark:": the W3C extended log directives.
+// Columns of a W3C data line: runs of non-space bytes (IIS writes a space inside a value as '+').
+std::size_t space_separated_columns(std::string_view s) {
+  std::size_t columns = 0;
+  bool in_column = false;
+  for (const char c : s) {
+    const bool space = c == ' ' || c == '\t';
+    columns += !space && !in_column;
+    in_column = !space;
+  }
+  return columns;
+}
+
 bool is_w3c_directive(std::string_view s) {
   if (s.size() < 6 || s[0] != '#') return false;
   return s.substr(0, 8) == "#Fields:" || s.substr(0, 10) == "#Software:" || s.substr(0, 9) == "#Version:" ||
@@ -446,7 +458,16 @@ LogFormat RecordParser::detect(const Event& event, LogFormat forced) {
     return LogFormat::kW3c;
   }
   if (forced == LogFormat::kW3c) return forced;
-  if (!impl_->w3c_streams.empty() && impl_->find_stream(event.source) != nullptr) return LogFormat::kW3c;
+  if (!impl_->w3c_streams.empty()) {
+    if (const Impl::W3cStream* stream = impl_->find_stream(event.source)) {
+      // A line with the header's column count is the stream's; any other is a line of another
+      // format in the same stream (a log appended to an IIS log, a relay mixing sources), unless
+      // nothing else recognises it: then it is a damaged W3C line (counted as field_count).
+      if (space_separated_columns(line) == stream->header.names.size()) return LogFormat::kW3c;
+      const LogFormat other = detect_format(raw);
+      return other == LogFormat::kPlain || other == LogFormat::kUnknown ? LogFormat::kW3c : other;
+    }
+  }
   return detect_format(raw);
 }
 

@@ -153,6 +153,26 @@ TEST_F(DeviceParse, W3cHeaderIsPerStreamAndForgottenOnReset) {
             "10.0.0.9");
 }
 
+// Found by the oracle (device logs joined into one stream): after an IIS log's #Fields: every
+// later line of the stream was read as W3C, so syslog and access-log lines appended to it lost
+// their fields (field_count errors) and their alerts.
+TEST_F(DeviceParse, LinesOfAnotherFormatAfterAW3cHeaderKeepTheirFormat) {
+  parse("#Fields: date time c-ip cs-method cs-uri-stem sc-status", LogFormat::kUnknown, "mixed.log");
+  EXPECT_EQ(parse("2024-01-01 00:00:00 10.0.0.1 GET /a 200", LogFormat::kUnknown, "mixed.log").format,
+            LogFormat::kW3c);
+  const Event& syslog = parse("Dec  7 10:00:01 host sshd[1]: Failed password for root from 10.0.0.1 port 22 ssh2",
+                              LogFormat::kUnknown, "mixed.log");
+  EXPECT_EQ(syslog.format, LogFormat::kRfc3164);
+  EXPECT_EQ(get(syslog, "program"), "sshd");
+  const Event& access = parse(R"(10.0.0.2 - - [07/Dec/2026:10:00:00 +0700] "GET /x HTTP/1.1" 200 5 "-" "curl/8")",
+                              LogFormat::kUnknown, "mixed.log");
+  EXPECT_EQ(access.format, LogFormat::kAccessLog);
+  EXPECT_EQ(access.parse_error, ParseErrorKind::kNone);
+  // The stream's W3C lines still follow its header.
+  EXPECT_EQ(get(parse("2024-01-01 00:00:01 10.0.0.3 POST /b 404", LogFormat::kUnknown, "mixed.log"), "c-ip"),
+            "10.0.0.3");
+}
+
 TEST_F(DeviceParse, W3cWithoutDirectiveUsesIisDefaultsAndCountsFieldCount) {
   // IIS's default columns, recognised by shape (a method and a path after the date and time).
   const Event& ev = parse(
