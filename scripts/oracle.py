@@ -15,12 +15,16 @@ take them and requires the same alerts.
               syslog() drivers. The input carries a brute force (twelve failed SSH logins, then a
               success) that must raise both correlation alerts in each; and the same events in
               BSD, RFC 5424 and JSON form give the same alerts
+  inputs      OTRF split into 1,500 files (seeded; 200 with --quick; --repeat N runs each thread
+              count N times), auth.log, OpenSSH and Apache splits, SigmaHQ's regression events,
+              the device logs, the EVTX corpus (thread counts only), and edge files (empty, no
+              trailing newline, CRLF, an oversize line, binary, a dangling link, a socket, a FIFO)
 
 Prints one line per path and input with its alert count and OK or DIFF; exits 1 on any DIFF.
 `--quick` (CI) takes bounded inputs; without it the whole inputs.
 
 usage: scripts/oracle.py --vigil build/app/vigil [--quick] [--work DIR] [--only scan|daemon|shippers]
-                        [--bundled-rules]
+                        [--bundled-rules] [--threads-only] [--repeat N]
 """
 import argparse
 import contextlib
@@ -85,15 +89,23 @@ class Oracle:
             os.rename(out + ".tmp", out)
         return sorted(os.path.join(out, f) for f in os.listdir(out))
 
-    def scan_case(self, data, rules, files, joinable=True):
+    def scan_case(self, data, rules, files, joinable=True, repeat=1):
         """Threads, many files vs one vs stdin vs gzip, over one input set (threads only for
         files that cannot be joined into one stream, such as EVTX)."""
         ref = self.scan(rules + ["--threads", "1"], files)
         ref_keys = scan_keys(ref)
         self.report("scan --threads 1 (reference)", data, len(ref_keys), True)
         for t in (2, 4, 8):
-            got = self.scan(rules + ["--threads", str(t)], files)
-            self.report(f"scan --threads {t} (bytes)", data, len(scan_keys(got)), got == ref)
+            same, failures, got = 0, [], ref
+            for _ in range(repeat):
+                try:
+                    got = self.scan(rules + ["--threads", str(t)], files)
+                    same += got == ref
+                except RuntimeError as e:  # a crash or an error exit
+                    failures.append(str(e)[:200])
+            label = f"scan --threads {t} (bytes" + (f", {repeat} runs)" if repeat > 1 else ")")
+            detail = "" if same == repeat else f"{same} of {repeat} identical" + (f"; {failures[0]}" if failures else "")
+            self.report(label, data, len(scan_keys(got)), same == repeat, detail)
         if self.threads_only or not joinable:
             return ref_keys
         joined = os.path.join(self.work, data + ".joined")
@@ -524,6 +536,8 @@ def main():
     ap.add_argument("--quick", action="store_true", help="bounded inputs (CI)")
     ap.add_argument("--work", default="/tmp/vigil-oracle")
     ap.add_argument("--only", choices=["scan", "daemon", "shippers"])
+    ap.add_argument("--repeat", type=int, default=1,
+                    help="runs of each thread count over the OTRF split (the reproducer of issue 26: 100)")
     ap.add_argument("--threads-only", action="store_true",
                     help="of the scan paths, only the thread counts (ThreadSanitizer builds)")
     ap.add_argument("--bundled-rules", action="store_true",
@@ -549,7 +563,7 @@ def main():
             files = files[:200]
         otrf_rules = ["--rules", "@bundled"] if args.bundled_rules else \
             ["--rules", os.path.join(corpora, "sigma", "rules", "windows")]
-        o.scan_case(f"otrf-split({len(files)})", otrf_rules, files)
+        o.scan_case(f"otrf-split({len(files)})", otrf_rules, files, repeat=args.repeat)
         for name, path in (("auth.log-split", "elastic-examples/auth.log"),
                            ("openssh-split", "loghub/OpenSSH/OpenSSH_2k.log"),
                            ("apache-split", "elastic-examples/apache_access.log")):
