@@ -1,5 +1,7 @@
 #include "app/collector_setup.h"
 
+#include <algorithm>
+
 #include "collectors/file_tail.h"
 #include "collectors/http_ingest.h"
 #include "collectors/stdin_source.h"
@@ -21,6 +23,34 @@ class Holder final : public RunningCollector {
  private:
   std::unique_ptr<C> c_;
 };
+
+// The `elasticsearch` collector: a server of its own (shippers expect Elasticsearch's API at
+// the root of their own port) with the bulk ingest on it. The ingest stops first, so that its
+// queued requests are answered, then the server.
+class ElasticsearchHolder final : public RunningCollector {
+ public:
+  ElasticsearchHolder(std::unique_ptr<net::HttpServer> server, std::unique_ptr<collectors::HttpIngest> ingest)
+      : server_(std::move(server)), ingest_(std::move(ingest)) {}
+  void stop() override {
+    ingest_->stop();
+    server_->stop();
+  }
+
+ private:
+  std::unique_ptr<net::HttpServer> server_;
+  std::unique_ptr<collectors::HttpIngest> ingest_;
+};
+
+collectors::HttpIngestOptions ingest_options_of(const Config& cfg, const CollectorConfig& c) {
+  collectors::HttpIngestOptions o;
+  o.name = c.name;
+  o.bearer_token = c.token;
+  for (const IngestTokenConfig& t : c.tokens)
+    o.tokens.push_back(collectors::IngestToken{t.token.empty() ? t.token_sha256 : sha256_hex(t.token), t.tenant, t.system});
+  o.max_record_bytes = cfg.max_record_bytes;
+  o.batch_max_records = cfg.batch_max_records;
+  return o;
+}
 
 SourceInfo source_of(const CollectorConfig& c) {
   SourceInfo s;
@@ -103,15 +133,8 @@ Result<std::vector<std::unique_ptr<RunningCollector>>> start_collectors(Collecto
       }
       case CollectorKind::kHttp: {
         if (!ctx.http) return fail(c, Status::InvalidArgument("needs the http server (http: enabled: true)"));
-        collectors::HttpIngestOptions o;
-        o.name = c.name;
+        collectors::HttpIngestOptions o = ingest_options_of(cfg, c);
         o.defaults = source_of(c);
-        o.bearer_token = c.token;
-        for (const IngestTokenConfig& t : c.tokens)
-          o.tokens.push_back(collectors::IngestToken{t.token.empty() ? t.token_sha256 : sha256_hex(t.token),
-                                                     t.tenant, t.system});
-        o.max_record_bytes = cfg.max_record_bytes;
-        o.batch_max_records = cfg.batch_max_records;
         auto col = collectors::HttpIngest::create(*ctx.http, ctx.pipeline, o);
         if (!col) return fail(c, col.error());
         if (Status st = (*col)->start(); !st.ok()) return fail(c, st);
@@ -142,6 +165,32 @@ Result<std::vector<std::unique_ptr<RunningCollector>>> start_collectors(Collecto
         for (const auto& g : c.paths) globs += (globs.empty() ? "" : ", ") + g;
         std::fprintf(err, "vigil: collector %s (file) on %s\n", c.name.c_str(), globs.c_str());
         started.push_back(std::make_unique<Holder<collectors::FileTail>>(std::move(*col)));
+        break;
+      }
+      case CollectorKind::kElasticsearch: {
+        net::HttpServerOptions hopt;
+        hopt.address = c.listen.host;
+        hopt.port = c.listen.port;
+        hopt.tls_cert_file = c.tls.cert_file;
+        hopt.tls_key_file = c.tls.key_file;
+        hopt.max_body_bytes = std::max<std::size_t>(100u << 20, cfg.max_record_bytes * 2);  // Elasticsearch's http.max_content_length
+        hopt.max_connections = c.max_connections;
+        hopt.max_connections_per_address = c.max_connections_per_address;
+        hopt.server_header = "vigil (Elasticsearch bulk API)";
+        auto server = net::HttpServer::create(hopt);
+        if (!server) return fail(c, server.error());
+        if (Status st = collectors::add_elasticsearch_compat_routes(**server); !st.ok()) return fail(c, st);
+        collectors::HttpIngestOptions o = ingest_options_of(cfg, c);
+        o.defaults = source_of(c);
+        o.elasticsearch_bulk = true;
+        auto col = collectors::HttpIngest::create(**server, ctx.pipeline, o);
+        if (!col) return fail(c, col.error());
+        if (Status st = (*col)->start(); !st.ok()) return fail(c, st);
+        if (Status st = (*server)->start(); !st.ok()) return fail(c, st);
+        stats = (*col)->stats();
+        std::fprintf(err, "vigil: collector %s (elasticsearch) on %s:%u, POST /_bulk\n", c.name.c_str(),
+                     c.listen.host.c_str(), (*server)->local_port());
+        started.push_back(std::make_unique<ElasticsearchHolder>(std::move(*server), std::move(*col)));
         break;
       }
       case CollectorKind::kStdin: {

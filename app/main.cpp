@@ -176,7 +176,7 @@ int main(int argc, char** argv) {
   CLI::App* run_cmd = app.add_subcommand(
       "run",
       "Run the streaming daemon: collectors (syslog UDP/TCP/TLS, file tail, HTTP ingest,\n"
-      "stdin) feed matcher threads; alerts go to the RocksDB store in the data directory;\n"
+      "Elasticsearch bulk API, stdin) feed matcher threads; alerts go to the RocksDB store in the data directory;\n"
       "metrics are served for Prometheus. With no --config it runs the embedded default\n"
       "(see --print-default-config). SIGTERM/SIGINT drain and exit; SIGHUP reloads the rules.");
   run_cmd->add_option("--config,-c", run.config_file, "YAML configuration file (reference: docs/config.md)");

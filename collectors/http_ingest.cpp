@@ -1,16 +1,22 @@
 #include "collectors/http_ingest.h"
 
+#include <simdjson.h>
+
 #include <zlib.h>
 
+#include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstring>
 #include <deque>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <thread>
 #include <vector>
 
 #include "core/ascii.h"
+#include "core/json_text.h"
 #include "net/hmac.h"
 #include "core/sha256.h"
 
@@ -79,27 +85,91 @@ Result<std::string> gunzip(std::string_view compressed, std::size_t max_bytes, s
 
 namespace {
 
-// The answer to one request, once all of its batches are committed (or one failed).
+constexpr const char* kElasticProductHeader = "X-Elastic-Product";
+
+// Elasticsearch clients (8.x and later) refuse an answer without this header.
+net::Response elastic(net::Response r) {
+  r.headers.emplace_back(kElasticProductHeader, "Elasticsearch");
+  return r;
+}
+
+// The answer to one request, once all of its batches are committed (or one failed): `success`
+// builds it then.
 struct PendingRequest {
-  PendingRequest(net::Responder r, std::size_t batches, std::size_t records)
-      : responder(std::move(r)), remaining(batches), accepted(records) {}
+  PendingRequest(net::Responder r, std::size_t batches, std::function<net::Response()> on_success)
+      : responder(std::move(r)), remaining(batches), success(std::move(on_success)) {}
   void on_batch(const Status& st) {
     {
       std::lock_guard lock(mutex);
       if (!st.ok() && first_error.ok()) first_error = st;
       if (--remaining != 0) return;
     }
-    if (first_error.ok())
-      responder(net::Response::json(200, "{\"accepted\":" + std::to_string(accepted) + "}"));
-    else
-      responder(net::Response::error(503, "records not committed: " + first_error.message()));
+    if (first_error.ok()) responder(success());
+    else responder(net::Response::error(503, "records not committed: " + first_error.message()));
   }
   net::Responder responder;
   std::mutex mutex;
   std::size_t remaining;
-  const std::size_t accepted;
+  std::function<net::Response()> success;
   Status first_error;
 };
+
+// One action of a bulk request and what its item in the reply says.
+struct BulkItem {
+  std::string action;  // index, create, update, delete
+  std::string index, id;
+  unsigned status = 201;
+  std::string error_type, error_reason;  // status >= 400
+};
+
+std::string bulk_reply(const std::vector<BulkItem>& items, std::int64_t took_ms) {
+  bool errors = false;
+  for (const BulkItem& it : items) errors = errors || it.status >= 400;
+  std::string out = "{\"took\":" + std::to_string(took_ms) + ",\"errors\":" + (errors ? "true" : "false") +
+                    ",\"items\":[";
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    const BulkItem& it = items[i];
+    if (i) out.push_back(',');
+    out += "{\"" + it.action + "\":{\"_index\":";
+    append_json_string(out, it.index);
+    out += ",\"_id\":";
+    append_json_string(out, it.id);
+    out += ",\"status\":" + std::to_string(it.status);
+    if (it.status >= 400) {
+      out += ",\"error\":{\"type\":";
+      append_json_string(out, it.error_type);
+      out += ",\"reason\":";
+      append_json_string(out, it.error_reason);
+      out += "}";
+    } else {
+      out += ",\"result\":\"";
+      out += it.status == 404 ? "not_found" : "created";
+      out += "\",\"_version\":1,\"_seq_no\":0,\"_primary_term\":1,\"_shards\":{\"total\":1,\"successful\":1,\"failed\":0}";
+    }
+    out += "}}";
+  }
+  out += "]}";
+  return out;
+}
+
+// Reads one bulk action line ({"index":{"_index":"x","_id":"y"}}): false when it is not one.
+bool parse_bulk_action(simdjson::dom::parser& parser, std::string_view line, BulkItem* item) {
+  simdjson::dom::element doc;
+  if (parser.parse(line.data(), line.size(), true).get(doc) != simdjson::SUCCESS) return false;
+  simdjson::dom::object obj;
+  if (doc.get_object().get(obj) != simdjson::SUCCESS || obj.size() != 1) return false;
+  for (auto field : obj) {
+    item->action = std::string(field.key);
+    if (item->action != "index" && item->action != "create" && item->action != "update" && item->action != "delete")
+      return false;
+    simdjson::dom::object meta;
+    if (field.value.get_object().get(meta) != simdjson::SUCCESS) return false;
+    std::string_view v;
+    if (meta["_index"].get_string().get(v) == simdjson::SUCCESS) item->index = std::string(v);
+    if (meta["_id"].get_string().get(v) == simdjson::SUCCESS) item->id = std::string(v);
+  }
+  return true;
+}
 
 // One accepted request, decoded and split into batches on a submit thread: a gzip body can take
 // seconds to inflate, which must never hold up the server's I/O threads (the API, the console
@@ -109,6 +179,7 @@ struct Job {
   std::string body;
   bool gzip = false;
   net::Responder respond;
+  std::string index;  // bulk: the index named in the path ("" for /_bulk)
 };
 
 }  // namespace
@@ -121,6 +192,10 @@ struct HttpIngest::Impl {
   const HttpIngestOptions options;
   const std::shared_ptr<CollectorStats> stats;
 
+  const std::int64_t started_unix_s =
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  std::atomic<std::uint64_t> next_bulk_request{0};
+
   std::mutex mutex;
   std::condition_variable wake;
   std::deque<Job> queue;
@@ -132,6 +207,10 @@ struct HttpIngest::Impl {
   // Decodes and splits one request's body and submits its batches in order; the answer comes
   // when they are committed. false when the sink is shutting down.
   bool process(Job& job);
+  // Submits `batches` in order; `pending` answers once all are committed.
+  bool submit_all(std::vector<IngestBatch>& batches, const std::shared_ptr<PendingRequest>& pending);
+  // The records of a bulk body: one per index/create document, with the per-item answers.
+  bool process_bulk(Job& job, std::string_view body);
 };
 
 namespace {
@@ -211,7 +290,15 @@ void HttpIngest::Impl::handle(net::Request& req, net::Responder respond) {
   if (!gzip && !encoding.empty() && !ascii_iequals(encoding, "identity"))
     return respond(net::Response::error(415, "unsupported Content-Encoding '" + std::string(encoding) + "'"));
 
-  Job job{std::move(source), std::move(req.body), gzip, respond};
+  Job job{std::move(source), std::move(req.body), gzip, respond, {}};
+  if (options.elasticsearch_bulk) {
+    // /_bulk or /<index>/_bulk (the server routes every POST of this listener here).
+    constexpr std::string_view kBulk = "/_bulk";
+    const std::string& path = req.path;
+    if (path.size() < kBulk.size() || path.compare(path.size() - kBulk.size(), kBulk.size(), kBulk) != 0)
+      return respond(elastic(net::Response::error(404, "no handler for POST " + path)));
+    if (path.size() > kBulk.size()) job.index = path.substr(1, path.size() - kBulk.size() - 1);
+  }
   std::unique_lock lock(mutex);
   if (!running || queue.size() >= options.max_queued_requests) {
     const bool busy = running;
@@ -239,6 +326,8 @@ bool HttpIngest::Impl::process(Job& job) {
     decoded = std::move(*plain);
     body = decoded;
   }
+
+  if (options.elasticsearch_bulk) return process_bulk(job, body);
 
   // One record per line; the line number (empty lines included) is the record number.
   std::vector<IngestBatch> batches;
@@ -273,7 +362,13 @@ bool HttpIngest::Impl::process(Job& job) {
     job.respond(net::Response::json(200, "{\"accepted\":0}"));
     return true;
   }
-  auto pending = std::make_shared<PendingRequest>(job.respond, batches.size(), records);
+  auto pending = std::make_shared<PendingRequest>(job.respond, batches.size(), [records] {
+    return net::Response::json(200, "{\"accepted\":" + std::to_string(records) + "}");
+  });
+  return submit_all(batches, pending);
+}
+
+bool HttpIngest::Impl::submit_all(std::vector<IngestBatch>& batches, const std::shared_ptr<PendingRequest>& pending) {
   for (IngestBatch& b : batches) b.on_committed = [pending](const Status& st) { pending->on_batch(st); };
   // In order: the batches of one request are committed in the order of its lines.
   bool open = true;
@@ -286,6 +381,95 @@ bool HttpIngest::Impl::process(Job& job) {
     }
   }
   return open;
+}
+
+bool HttpIngest::Impl::process_bulk(Job& job, std::string_view body) {
+  const auto started = std::chrono::steady_clock::now();
+  // Ids of documents sent without one: this process's start, the request's number and the line.
+  const std::string request_id = std::to_string(started_unix_s) + "-" + std::to_string(next_bulk_request++);
+  simdjson::dom::parser parser;
+  std::vector<BulkItem> items;
+  std::vector<IngestBatch> batches;
+  IngestBatchBuilder builder(job.source);
+  std::size_t records = 0, oversize = 0, line_no = 0, pos = 0;
+  auto next_line = [&](std::string_view* line) {
+    while (pos < body.size()) {
+      const void* nl = std::memchr(body.data() + pos, '\n', body.size() - pos);
+      const std::size_t end = nl ? static_cast<std::size_t>(static_cast<const char*>(nl) - body.data()) : body.size();
+      *line = body.substr(pos, end - pos);
+      pos = end + 1;
+      ++line_no;
+      if (!line->empty() && line->back() == '\r') line->remove_suffix(1);
+      if (!line->empty()) return true;
+    }
+    return false;
+  };
+  std::string_view action_line, doc;
+  while (next_line(&action_line)) {
+    BulkItem item;
+    if (!parse_bulk_action(parser, action_line, &item)) {
+      stats->framing_errors.fetch_add(1, std::memory_order_relaxed);
+      net::Response r = net::Response::json(
+          400, "{\"error\":{\"type\":\"illegal_argument_exception\",\"reason\":\"Malformed action/metadata line [" +
+                   std::to_string(line_no) + "], expected one of index, create, update or delete\"},\"status\":400}");
+      job.respond(elastic(std::move(r)));
+      return true;
+    }
+    if (item.index.empty()) item.index = job.index;
+    if (item.id.empty()) item.id = request_id + "-" + std::to_string(line_no);
+    if (item.action == "delete") {
+      item.status = 404;  // vigil keeps alerts, not documents: there is nothing to delete
+      items.push_back(std::move(item));
+      continue;
+    }
+    if (!next_line(&doc)) {
+      item.status = 400;
+      item.error_type = "action_request_validation_exception";
+      item.error_reason = "the action has no document line";
+      items.push_back(std::move(item));
+      break;
+    }
+    if (item.action == "update") {
+      item.status = 400;
+      item.error_type = "illegal_argument_exception";
+      item.error_reason = "vigil takes events (index or create), not updates";
+      items.push_back(std::move(item));
+      continue;
+    }
+    simdjson::dom::element parsed;
+    if (parser.parse(doc.data(), doc.size(), true).get(parsed) != simdjson::SUCCESS || !parsed.is_object()) {
+      stats->framing_errors.fetch_add(1, std::memory_order_relaxed);
+      item.status = 400;
+      item.error_type = "document_parsing_exception";
+      item.error_reason = "the document on line " + std::to_string(line_no) + " is not a JSON object";
+      items.push_back(std::move(item));
+      continue;
+    }
+    const bool cut = doc.size() > options.max_record_bytes;
+    if (cut) {
+      doc = doc.substr(0, options.max_record_bytes);
+      ++oversize;
+    }
+    builder.add(doc, line_no, 0, cut);
+    ++records;
+    items.push_back(std::move(item));
+    if (builder.size() >= options.batch_max_records || builder.byte_size() >= options.batch_max_bytes)
+      batches.push_back(builder.finish());
+  }
+  if (!builder.empty()) batches.push_back(builder.finish());
+  stats->received_events.fetch_add(records, std::memory_order_relaxed);
+  stats->received_bytes.fetch_add(body.size(), std::memory_order_relaxed);
+  stats->oversize_records.fetch_add(oversize, std::memory_order_relaxed);
+
+  auto reply = [items = std::move(items), started] {
+    const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
+    return elastic(net::Response::json(200, bulk_reply(items, took.count())));
+  };
+  if (batches.empty()) {
+    job.respond(reply());
+    return true;
+  }
+  return submit_all(batches, std::make_shared<PendingRequest>(job.respond, batches.size(), std::move(reply)));
 }
 
 void HttpIngest::Impl::worker() {
@@ -318,8 +502,9 @@ Result<std::unique_ptr<HttpIngest>> HttpIngest::create(net::HttpServer& server, 
   if (Status st = options.validate(); !st.ok()) return Error(std::move(st));
   auto impl = std::make_shared<Impl>(sink, std::move(options));
   // The handler keeps the state alive: the server may outlive this collector.
-  Status st = server.route("POST", impl->options.path,
-                           [impl](net::Request& req, net::Responder respond) { impl->handle(req, std::move(respond)); });
+  auto handler = [impl](net::Request& req, net::Responder respond) { impl->handle(req, std::move(respond)); };
+  Status st = impl->options.elasticsearch_bulk ? server.route("POST", "/*", handler)
+                                               : server.route("POST", impl->options.path, handler);
   if (!st.ok()) return Error(Status::InvalidArgument("http ingest " + impl->options.name + ": " + st.message()));
   return std::unique_ptr<HttpIngest>(new HttpIngest(std::move(impl)));
 }
@@ -347,5 +532,36 @@ void HttpIngest::stop() {
 }
 
 std::shared_ptr<CollectorStats> HttpIngest::stats() const { return impl_->stats; }
+
+}  // namespace vigil::collectors
+
+namespace vigil::collectors {
+
+Status add_elasticsearch_compat_routes(net::HttpServer& server) {
+  // What a client reads from GET /: Beats and Logstash check the major version (7 or 8 both
+  // work for them); the clients check the product header.
+  static const std::string kInfo =
+      R"({"name":"vigil","cluster_name":"vigil","cluster_uuid":"vigil","version":{"number":"8.11.0",)"
+      R"("build_flavor":"default","build_type":"deb","lucene_version":"9.8.0",)"
+      R"("minimum_wire_compatibility_version":"7.17.0","minimum_index_compatibility_version":"7.0.0"},)"
+      R"("tagline":"You Know, for Search"})";
+  auto info = [](net::Request&, net::Responder respond) { respond(elastic(net::Response::json(200, kInfo))); };
+  for (const char* method : {"GET", "HEAD"})
+    if (Status st = server.route(method, "/", info); !st.ok()) return st;
+  if (Status st = server.route("GET", "/_license", [](net::Request&, net::Responder respond) {
+        respond(elastic(net::Response::json(
+            200, R"({"license":{"status":"active","uid":"vigil","type":"basic","mode":"basic","max_nodes":1000}})")));
+      });
+      !st.ok())
+    return st;
+  // Template, lifecycle and alias checks and set-up (Beats' setup.*, Logstash's ilm): answered
+  // as done, so that a shipper configured for Elasticsearch starts unchanged.
+  auto acknowledged = [](net::Request&, net::Responder respond) {
+    respond(elastic(net::Response::json(200, R"({"acknowledged":true})")));
+  };
+  for (const char* method : {"GET", "HEAD", "PUT", "DELETE"})
+    if (Status st = server.route(method, "/*", acknowledged); !st.ok()) return st;
+  return Status::Ok();
+}
 
 }  // namespace vigil::collectors

@@ -1,6 +1,7 @@
 #pragma once
 // HttpIngest: `POST /ingest` on a net::HttpServer. The body holds one record per line (NDJSON
 // or plain text lines, optionally gzip with `Content-Encoding: gzip`); empty lines are skipped.
+// With elasticsearch_bulk, Elasticsearch's `POST /_bulk` instead (see the option).
 //
 //   curl -H 'X-Vigil-Tenant: province-a' -H 'X-Vigil-System: dvc-portal'
 //        --data-binary @events.ndjson http://127.0.0.1:8080/ingest   (one command line)
@@ -59,6 +60,14 @@ struct HttpIngestOptions {
   std::size_t batch_max_bytes = 1u << 20;    // Default: 1 MiB of record bytes per batch
   unsigned submit_threads = 2;               // Default: 2
   std::size_t max_queued_requests = 64;      // Default: 64 requests waiting for a submit thread
+  // Elasticsearch's bulk API instead of one record per line (collector type `elasticsearch`):
+  // POST /_bulk and POST /<index>/_bulk take NDJSON action/document pairs (index and create
+  // carry a document: one record each; delete and update are answered per item and not
+  // ingested), and the reply, once the documents are committed, is Elasticsearch's: errors and
+  // one item per action with its status (201, or 400 for a document that is not a JSON object,
+  // which is not ingested while the others are). A malformed action line fails the request (400)
+  // as Elasticsearch does. `path` is ignored. Every answer carries X-Elastic-Product.
+  bool elasticsearch_bulk = false;
 
   Status validate() const;
 };
@@ -86,6 +95,12 @@ class HttpIngest {
   explicit HttpIngest(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
   std::shared_ptr<Impl> impl_;  // shared with the route handler, which may outlive this object
 };
+
+// The calls Beats, Fluent Bit, Logstash and the Elasticsearch clients make before they send
+// (GET / for the version, the license, template and lifecycle checks and set-up), answered as
+// an Elasticsearch 8 cluster that has what they ask for, on a server of its own (collector
+// type `elasticsearch`). The console and API stay on the daemon's `http` server.
+Status add_elasticsearch_compat_routes(net::HttpServer& server);
 
 // Decompresses a gzip body (one or more members). Fails on corrupt data (ParseError) or, while
 // inflating, as soon as the output passes `max_bytes` or `max_ratio` times the compressed size

@@ -19,6 +19,7 @@ const char* to_string(CollectorKind kind) {
     case CollectorKind::kFile: return "file";
     case CollectorKind::kHttp: return "http";
     case CollectorKind::kStdin: return "stdin";
+    case CollectorKind::kElasticsearch: return "elasticsearch";
   }
   return "?";
 }
@@ -46,8 +47,9 @@ class Reader : public ConfigReader {
     else if (type == "file") c->kind = CollectorKind::kFile;
     else if (type == "http") c->kind = CollectorKind::kHttp;
     else if (type == "stdin") c->kind = CollectorKind::kStdin;
+    else if (type == "elasticsearch") c->kind = CollectorKind::kElasticsearch;
     else return error(n["type"].IsDefined() ? n["type"] : n,
-                      "collector 'type' must be udp, tcp, tls, file, http or stdin" +
+                      "collector 'type' must be udp, tcp, tls, file, http, elasticsearch or stdin" +
                           (type.empty() ? std::string() : ", got '" + type + "'"));
     if (auto st = string(n, "name", &c->name); !st.ok()) return st;
     if (c->name.empty()) c->name = type;
@@ -77,6 +79,10 @@ class Reader : public ConfigReader {
       case CollectorKind::kUdp:
       case CollectorKind::kTcp:
         if (!n["listen"].IsDefined()) return error(n, "collector '" + c->name + "' needs 'listen: host:port'");
+        break;
+      case CollectorKind::kElasticsearch:
+        if (!n["listen"].IsDefined())
+          return error(n, "collector '" + c->name + "' needs 'listen: host:port' (shippers' default is 9200)");
         break;
       case CollectorKind::kTls:
         if (!n["listen"].IsDefined()) return error(n, "collector '" + c->name + "' needs 'listen: host:port'");
@@ -210,6 +216,10 @@ class Reader : public ConfigReader {
             cc.tokens.empty())
           return error(item, "collector '" + cc.name + "' takes events from the network (http listen " +
                                  c->http_listen.text() +
+                                 ") without a token: set 'tokens' (one per tenant) or 'token', or listen on 127.0.0.1");
+        if (cc.kind == CollectorKind::kElasticsearch && !is_loopback_host(cc.listen.host) && cc.token.empty() &&
+            cc.tokens.empty())
+          return error(item, "collector '" + cc.name + "' takes events from the network (listen " + cc.listen.text() +
                                  ") without a token: set 'tokens' (one per tenant) or 'token', or listen on 127.0.0.1");
         c->collectors.push_back(std::move(cc));
       }

@@ -13,7 +13,7 @@ PACKAGES=(
   python3-evtx  # the independent EVTX decoder test_evtx_e2e compares vigil's reader with
   prometheus syslog-ng-core  # rsyslog is not installed (it conflicts with syslog-ng-core): the
   # oracle unpacks Debian's package into its work dir (scripts/oracle/shippers.py)
-  libcurl4-openssl-dev
+  libcurl4-openssl-dev curl  # curl: the Elasticsearch bulk test ships with it, as users do
   clang libclang-rt-14-dev  # libFuzzer targets with ASan+UBSan (scripts/fuzz.sh, tests/fuzz)
   chromium nodejs  # browser tests of the console (tests/console: playwright-core from npm)
 )
