@@ -51,11 +51,13 @@ Status read_duration(const ConfigReader& reader, const YAML::Node& map, const ch
 
 Result<CorrelationConfig> read_config(const Config& cfg) {
   CorrelationConfig out;
+  // The daemon raises an alert at the event that decides it (rules/correlation_engine.h).
+  out.engine.early_firing = true;
   auto it = cfg.sections.find("correlation");
   if (it == cfg.sections.end()) return out;
   ConfigReader reader(cfg.file.empty() ? "(default config)" : cfg.file);
   const YAML::Node& n = it->second;
-  if (Status st = reader.check_keys(n, "correlation", {"lateness", "memory_mib", "shards", "idle_flush"}); !st.ok())
+  if (Status st = reader.check_keys(n, "correlation", {"lateness", "memory_mib", "shards", "idle_flush", "early_firing"}); !st.ok())
     return Error(st);
   if (Status st = read_duration(reader, n, "lateness", &out.engine.allowed_lateness_ns, true); !st.ok()) return Error(st);
   if (Status st = read_duration(reader, n, "idle_flush", &out.idle_flush_ns, true); !st.ok()) return Error(st);
@@ -63,6 +65,7 @@ Result<CorrelationConfig> read_config(const Config& cfg) {
   if (Status st = reader.integer(n, "memory_mib", &mib, 1, 1 << 20); !st.ok()) return Error(st);
   out.engine.max_memory_bytes = mib << 20;
   if (Status st = reader.integer(n, "shards", &out.engine.shards, 1, 4096); !st.ok()) return Error(st);
+  if (Status st = reader.boolean(n, "early_firing", &out.engine.early_firing); !st.ok()) return Error(st);
   return out;
 }
 
@@ -158,6 +161,8 @@ class CorrelationService final : public DaemonService {
                        .Help("Correlation alerts, suppressed repeats and suppression summaries")
                        .Register(registry);
     fired_ = &alerts.Add({{"kind", "correlation"}});
+    early_ = &alerts.Add({{"kind", "early"}});        // of those, raised at the deciding event
+    revisions_ = &alerts.Add({{"kind", "revision"}});  // updates of alerts raised early
     suppressed_ = &alerts.Add({{"kind", "suppressed"}});
     summaries_ = &alerts.Add({{"kind", "suppression_summary"}});
     withheld_ = &alerts.Add({{"kind", "withheld_generate_false"}});
@@ -232,6 +237,8 @@ class CorrelationService final : public DaemonService {
     bump(suppressed_, c.suppressed.load(), last_[5]);
     bump(summaries_, c.suppression_summaries.load(), last_[6]);
     bump(withheld_, c.base_alerts_withheld.load(), last_[7]);
+    bump(early_, c.early_alerts.load(), last_[8]);
+    bump(revisions_, c.revisions.load(), last_[9]);
   }
 
   storage::AlertStore& store_;
@@ -241,9 +248,10 @@ class CorrelationService final : public DaemonService {
   CorrelationConfig config_;
   CorrelationObserver observer_;
   StateExtension extension_;
-  prometheus::Counter *counted_, *late_, *missing_, *evicted_, *fired_, *suppressed_, *summaries_, *withheld_;
+  prometheus::Counter *counted_, *late_, *missing_, *evicted_, *fired_, *suppressed_, *summaries_, *withheld_, *early_,
+      *revisions_;
   std::mutex metrics_mu_;
-  std::uint64_t last_[8] = {};
+  std::uint64_t last_[10] = {};
   std::mutex mu_;
   std::condition_variable cv_;
   bool stopping_ = false;
