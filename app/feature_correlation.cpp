@@ -80,10 +80,36 @@ class CorrelationObserver final : public MatchObserver {
     matched.clear();
     for (const rules::RuleMatch& m : matches) matched.push_back(m.rule);
     const std::int64_t received = first_new < alerts.size() ? alerts[first_new].received_unix_ns : wall_ns();
-    engine_.on_event(b, event, matched, rules::event_time_ns(event, received), alerts, first_new);
+    engine_.on_event(b, event, matched, rules::event_time_ns(event, received), alerts, first_new, &mine().pending);
   }
-  void on_batch_begin() override { engine_.batch_begin(); }
-  void on_batch_end(std::vector<Alert>& alerts) override { engine_.advance(alerts); }
+  // Batches are taken in submit order (on_taken, under the input queue's lock): the ticket
+  // records that order. Called again by process(); only the first call of a batch counts.
+  void on_batch_begin() override {
+    Mine& m = mine();
+    if (!m.in_batch) {
+      m.in_batch = true;
+      m.ticket = next_ticket_.fetch_add(1, std::memory_order_relaxed);
+    }
+    engine_.batch_begin();
+  }
+  // Matching runs in parallel; feeding the windows does not: each batch's contributions are
+  // applied after those of every batch taken before it, so the windows see the events in
+  // arrival order whatever the thread count (the same order as `vigil scan`'s), and an alert
+  // fired early, its revisions and its chained results come out the same. Applying is cheap
+  // next to matching, so the threads wait little.
+  void on_batch_end(std::vector<Alert>& alerts) override {
+    Mine& m = mine();
+    {
+      std::unique_lock lock(order_mu_);
+      order_cv_.wait(lock, [&] { return applied_ == m.ticket; });
+      engine_.apply(m.pending, alerts);
+      engine_.advance(alerts);
+      ++applied_;
+    }
+    order_cv_.notify_all();
+    m.pending.clear();
+    m.in_batch = false;
+  }
 
  private:
   // The binding of the rule set the matcher threads use; rebuilt after a reload (SIGHUP).
@@ -103,8 +129,23 @@ class CorrelationObserver final : public MatchObserver {
     return *bindings_.back();
   }
 
+  // This thread's batch (one observer per daemon; matcher threads each have their own).
+  struct Mine {
+    bool in_batch = false;
+    std::uint64_t ticket = 0;
+    std::vector<rules::CorrelationInput> pending;
+  };
+  static Mine& mine() {
+    thread_local Mine m;
+    return m;
+  }
+
   rules::CorrelationEngine& engine_;
   std::FILE* err_;
+  std::atomic<std::uint64_t> next_ticket_{0};
+  std::mutex order_mu_;
+  std::condition_variable order_cv_;
+  std::uint64_t applied_ = 0;  // guarded by order_mu_: tickets whose batch has been applied
   std::mutex mu_;
   // Kept for the daemon's life: a matcher thread may still read an older binding during a
   // reload (rule sets are few).

@@ -66,6 +66,9 @@ struct Alert {
   };
   Revision revision = Revision::kNone;
   std::string revision_key;
+  // Order of the records of one revision_key (kFirst 0, then 1, 2...): matcher threads finish
+  // batches out of order, so one commit may hold them in any order; the highest wins.
+  std::uint32_t revision_seq = 0;
 };
 
 }  // namespace vigil

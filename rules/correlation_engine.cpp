@@ -37,6 +37,7 @@ struct FiredWindow {
   std::uint64_t reported = 0;  // event_count of the last record emitted for it
   bool visible = false;        // its alert was emitted (kept, not suppressed): revisions follow
   bool revise = false;         // events were added since that record (listed in Shard::revise)
+  std::uint32_t seq = 0;       // Alert::revision_seq of the last record emitted for it
 };
 
 // A group's state, in its shard's slab (a free slot has correlation kNone). Groups are named by
@@ -723,9 +724,8 @@ static void contribute(CorrelationEngine::Impl& impl, CorrelationCounters& count
 
 void CorrelationEngine::batch_begin() { impl_->my_progress().busy.store(true, std::memory_order_release); }
 
-void CorrelationEngine::on_event(const RuleBinding& binding, const Event& event,
-                                 const std::vector<std::uint32_t>& matched_rules, std::int64_t time_ns,
-                                 std::vector<Alert>& alerts, std::size_t first_new) {
+// Moves the watermark's inputs forward to an event's time; true when the event is late.
+bool CorrelationEngine::note_time(std::int64_t time_ns) {
   Impl& impl = *impl_;
   // Watermark: the latest event time minus the lateness.
   std::int64_t seen = max_time_.load(std::memory_order_relaxed);
@@ -736,8 +736,41 @@ void CorrelationEngine::on_event(const RuleBinding& binding, const Event& event,
   if (time_ns > mine.max_t.load(std::memory_order_relaxed)) mine.max_t.store(time_ns, std::memory_order_relaxed);
   // No lateness before the first batch end: the first events seen may not be the earliest.
   const std::int64_t base = impl.progress_t.load(std::memory_order_relaxed);
-  const bool late = base > 0 && time_ns < base - impl.options.allowed_lateness_ns;
+  return base > 0 && time_ns < base - impl.options.allowed_lateness_ns;
+}
+
+void CorrelationEngine::apply(const std::vector<CorrelationInput>& inputs, std::vector<Alert>& out) {
+  Impl& impl = *impl_;
+  thread_local std::vector<Fired> fires;
+  fires.clear();
+  std::vector<Fired>* early = impl.options.early_firing ? &fires : nullptr;
+  bool late = false;
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    const CorrelationInput& in = inputs[i];
+    if (i == 0 || in.event != inputs[i - 1].event) {
+      late = note_time(in.time_ns);
+      if (late) counters_.late_events.fetch_add(1, std::memory_order_relaxed);
+    }
+    if (late || in.correlation == CorrelationInput::kTimeOnly) continue;
+    contribute(impl, counters_, in.correlation, in.position, in.values, in.value, in.time_ns, {}, in.host, early);
+  }
+  if (!fires.empty()) release(fires, out);
+}
+
+void CorrelationEngine::on_event(const RuleBinding& binding, const Event& event,
+                                 const std::vector<std::uint32_t>& matched_rules, std::int64_t time_ns,
+                                 std::vector<Alert>& alerts, std::size_t first_new,
+                                 std::vector<CorrelationInput>* deferred) {
+  Impl& impl = *impl_;
+  // Deferred: time and lateness are the business of apply(), in the order it is called.
+  const bool late = deferred ? false : note_time(time_ns);
   bool counted_late = false;
+  std::uint64_t event_no = 0;
+  std::size_t deferred_before = 0;
+  if (deferred) {
+    event_no = deferred->empty() ? 1 : deferred->back().event + 1;
+    deferred_before = deferred->size();
+  }
   thread_local std::vector<Fired> fires;
   fires.clear();
   std::vector<Fired>* early = impl.options.early_firing ? &fires : nullptr;
@@ -769,9 +802,28 @@ void CorrelationEngine::on_event(const RuleBinding& binding, const Event& event,
         counters_.missing_group_field.fetch_add(1, std::memory_order_relaxed);
         continue;
       }
+      if (deferred) {
+        CorrelationInput d;
+        d.event = event_no;
+        d.correlation = in.correlation;
+        d.position = in.position;
+        d.values = values;
+        d.value = std::move(value);
+        d.time_ns = time_ns;
+        d.host.assign(event.host);
+        deferred->push_back(std::move(d));
+        continue;
+      }
       contribute(impl, counters_, in.correlation, in.position, values, std::move(value), time_ns, {}, event.host,
                  early);
     }
+  }
+  if (deferred && deferred->size() == deferred_before) {
+    // The event feeds no window but still moves event time forward, as it would undeferred.
+    CorrelationInput d;
+    d.event = event_no;
+    d.time_ns = time_ns;
+    deferred->push_back(std::move(d));
   }
   // generate: false and suppression of the event's own alerts.
   for (std::size_t i = first_new; i < alerts.size();) {
@@ -1047,6 +1099,7 @@ void CorrelationEngine::advance(std::vector<Alert>& out, bool flush_all) {
         Alert a = correlation_alert(c, g, values, end - begin, measure, g.entries[begin].t, g.entries[end - 1].t, now);
         a.revision = Alert::Revision::kUpdate;
         a.revision_key = revision_key(c, values, f.start);
+        a.revision_seq = ++f.seq;
         counters_.revisions.fetch_add(1, std::memory_order_relaxed);
         out.push_back(std::move(a));
       }
@@ -1098,6 +1151,7 @@ void CorrelationEngine::advance(std::vector<Alert>& out, bool flush_all) {
             Alert a = correlation_alert(c, g, values, count, measure, first, last, now);
             a.revision = Alert::Revision::kFinal;
             a.revision_key = revision_key(c, values, early->start);
+            a.revision_seq = ++early->seq;
             counters_.revisions.fetch_add(1, std::memory_order_relaxed);
             out.push_back(std::move(a));
           }
@@ -1218,6 +1272,7 @@ void CorrelationEngine::collect_changes(
         put_i64(value, f.start);
         put_i64(value, static_cast<std::int64_t>(f.reported));
         put_u32(value, f.visible ? 1 : 0);
+        put_u32(value, f.seq);
       }
       sink(persist_key(impl.corr[g.correlation], values), &value);
     }
@@ -1317,6 +1372,7 @@ Status CorrelationEngine::restore(std::string_view key, std::string_view value) 
       f.start = r.i64();
       f.reported = static_cast<std::uint64_t>(r.i64());
       f.visible = r.u32() != 0;
+      f.seq = r.u32();
       fired.push_back(f);
     }
   }

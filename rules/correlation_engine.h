@@ -93,6 +93,18 @@ struct RuleBinding {
   std::vector<PerRule> per_rule;  // by RuleSet index
 };
 
+// One event's contribution to a window, taken out of the event by on_event() for apply() later
+// (the event is reused for the next record). Plain data.
+struct CorrelationInput {
+  static constexpr std::uint32_t kTimeOnly = 0xFFFFFFFFu;  // feeds nothing, moves event time
+  std::uint64_t event = 0;  // events numbered in order: inputs of one event are consecutive
+  std::uint32_t correlation = kTimeOnly, position = 0;
+  std::vector<std::string> values;  // group-by values
+  std::string value;                // value_count's counted value
+  std::int64_t time_ns = 0;
+  std::string host;
+};
+
 class CorrelationEngine {
  public:
   // The correlations must have been checked by resolve_correlations(). Fails on a bad
@@ -116,8 +128,15 @@ class CorrelationEngine {
   // ones; `matches[i]` raised alerts[first_new + i] unless already erased by someone else, so
   // alerts are identified by rule id). With early firing, appends the correlation alerts this
   // event decided (after alerts[first_new...]).
+  // `deferred` (the daemon): the event's contributions are appended there instead, for
+  // apply(); `generate: false` and suppression of alerts[first_new...] still happen here.
   void on_event(const RuleBinding& binding, const Event& event, const std::vector<std::uint32_t>& matched_rules,
-                std::int64_t time_ns, std::vector<Alert>& alerts, std::size_t first_new);
+                std::int64_t time_ns, std::vector<Alert>& alerts, std::size_t first_new,
+                std::vector<CorrelationInput>* deferred = nullptr);
+  // Feeds deferred contributions to the windows, in order, as on_event() would have when it
+  // took them (lateness, early firing: alerts go to `out`). The daemon calls it for each batch
+  // in submit order, so the windows see events in arrival order whatever thread matched them.
+  void apply(const std::vector<CorrelationInput>& inputs, std::vector<Alert>& out);
   // Ends this thread's batch, then closes the windows the watermark has passed; appends correlation alerts and suppression
   // summaries, and with early firing the revisions (kUpdate, kFinal) of alerts raised early.
   // `flush_all` closes every window and ends every suppression (end of a scan).
@@ -143,6 +162,8 @@ class CorrelationEngine {
   // Emits the alerts of `fired` (suppression applies) and feeds the correlations that read
   // them, which may fire in turn (appended to `fired` and handled too). Holds no lock.
   void release(std::vector<Fired>& fired, std::vector<Alert>& out);
+  // Moves the watermark's inputs to an event time; true when that event is late.
+  bool note_time(std::int64_t time_ns);
   explicit CorrelationEngine(std::unique_ptr<Impl> impl);
   // Suppression: false when `a` repeats an alert of its rule with the same key within the
   // period (counted); true when it passes (and opens a period).

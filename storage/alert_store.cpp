@@ -438,6 +438,10 @@ Status AlertStore::commit(std::vector<Alert>& alerts, const std::vector<Checkpoi
   std::unordered_map<std::string, std::size_t> first_here;  // revision key -> its kFirst in `alerts`
   std::vector<std::pair<std::string, std::size_t>> remember;  // revision key -> kFirst index, after the ids
   std::vector<std::string> forget;                            // revision keys whose window is over
+  // Per key, the newest revision in this commit wins (highest revision_seq: matcher threads
+  // finish batches out of order, so an update may even come before its kFirst here). Commits
+  // follow one another in time, so a later commit's revisions are newer than the stored state.
+  std::unordered_map<std::string, std::vector<std::size_t>> revisions;  // key -> its kUpdate/kFinal here
   for (std::size_t i = 0; i < alerts.size(); ++i) {
     const Alert& a = alerts[i];
     if (a.revision == Alert::Revision::kNone || a.revision_key.empty()) continue;
@@ -447,34 +451,43 @@ Status AlertStore::commit(std::vector<Alert>& alerts, const std::vector<Checkpoi
       continue;
     }
     if (a.revision == Alert::Revision::kFinal) forget.push_back(a.revision_key);
-    if (auto f = first_here.find(a.revision_key); f != first_here.end()) {
-      // Idempotent: a retried commit applies the same state again.
-      apply_revision(alerts[f->second], a);
-      repeat[i] = true;
-      ++repeats;
-      continue;
-    }
-    std::string target;
-    s = h.db->Get(rocksdb::ReadOptions(), h.cf(kMetaCf), std::string(kMetaRevisionPrefix) + a.revision_key, &target);
-    if (s.IsNotFound() || (s.ok() && target.size() != kAlertKeySize)) {
-      s = rocksdb::Status::OK();
-      continue;  // its alert is unknown here (never stored, or deleted): stored as a new alert
-    }
-    if (!s.ok()) return from_rocksdb(s, "reading the alert named by a correlation revision");
-    auto b = bumps.find(target);
-    if (b == bumps.end()) {
-      std::string value;
-      Bump bump;
-      bump.key = target;
-      s = h.db->Get(rocksdb::ReadOptions(), h.cf(kAlertsCf), target, &value);
-      if (s.IsNotFound() || (s.ok() && !decode_alert(target, value, &bump.alert).ok())) {
-        s = rocksdb::Status::OK();
-        continue;  // deleted by retention or unreadable: stored as a new alert
+    revisions[a.revision_key].push_back(i);
+  }
+  for (const auto& [rkey, list] : revisions) {
+    std::size_t i = list.front();
+    for (std::size_t j : list)
+      if (alerts[j].revision_seq > alerts[i].revision_seq) i = j;
+    const Alert& a = alerts[i];
+    // Every record of the key but the newest is spent; the newest too once applied.
+    for (std::size_t j : list)
+      if (j != i) {
+        repeat[j] = true;
+        ++repeats;
       }
-      if (!s.ok()) return from_rocksdb(s, "reading the alert named by a correlation revision");
-      b = bumps.emplace(target, std::move(bump)).first;
+    Alert* target_alert = nullptr;
+    if (auto f = first_here.find(rkey); f != first_here.end()) {
+      target_alert = &alerts[f->second];  // idempotent: a retried commit applies the same state again
+    } else {
+      std::string target;
+      s = h.db->Get(rocksdb::ReadOptions(), h.cf(kMetaCf), std::string(kMetaRevisionPrefix) + rkey, &target);
+      if (s.ok() && target.size() == kAlertKeySize) {
+        auto b = bumps.find(target);
+        if (b == bumps.end()) {
+          std::string value;
+          Bump bump;
+          bump.key = target;
+          s = h.db->Get(rocksdb::ReadOptions(), h.cf(kAlertsCf), target, &value);
+          if (s.ok() && decode_alert(target, value, &bump.alert).ok()) b = bumps.emplace(target, std::move(bump)).first;
+        }
+        if (b != bumps.end()) target_alert = &b->second.alert;
+      }
+      if (!s.ok() && !s.IsNotFound()) return from_rocksdb(s, "reading the alert named by a correlation revision");
+      s = rocksdb::Status::OK();
     }
-    apply_revision(b->second.alert, a);
+    // Unknown here (never stored, deleted by retention, unreadable): the newest state is stored
+    // as an alert of its own rather than lost.
+    if (!target_alert) continue;
+    apply_revision(*target_alert, a);
     repeat[i] = true;
     ++repeats;
   }

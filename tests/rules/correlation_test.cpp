@@ -650,5 +650,36 @@ TEST(CorrelationEarly, AnAlertRaisedEarlyIsNotRaisedAgainAfterARestart) {
   EXPECT_EQ(field(final_state[0], "event_count"), "4");
 }
 
+// The daemon takes each event's contributions in the matcher thread and applies them per batch
+// in submit order: the same alerts as feeding the engine directly.
+TEST(CorrelationEarly, DeferredContributionsAppliedInOrderGiveTheSameAlerts) {
+  CorrelationOptions o = early_firing();
+  o.allowed_lateness_ns = 300 * kSec;
+  Harness direct(kSuccessAfterFailures, o), deferred(kSuccessAfterFailures, o);
+  std::vector<CorrelationInput> batch;
+  auto feed_deferred = [&](const std::string& rule_id, std::int64_t t) {
+    Event e;
+    e.fields.add("src", "a");
+    std::vector<Alert> alerts(1);
+    alerts[0].rule_id = rule_id;
+    deferred.engine->on_event(*deferred.binding, e, {deferred.index(rule_id)}, t, alerts, 0, &batch);
+    EXPECT_TRUE(alerts.empty());  // generate: false still applies at once
+  };
+  for (int i = 0; i < 12; ++i) {
+    direct.feed("r-fail", "a", kT0 + i * kSec);
+    feed_deferred("r-fail", kT0 + i * kSec);
+  }
+  direct.feed("r-ok", "a", kT0 + 12 * kSec);
+  feed_deferred("r-ok", kT0 + 12 * kSec);
+  EXPECT_TRUE(deferred.kept.empty());
+  deferred.engine->apply(batch, deferred.kept);
+  deferred.engine->advance(deferred.out);
+  ASSERT_EQ(of(direct.kept, "c-saf", Alert::Revision::kFirst).size(), 1u);
+  ASSERT_EQ(of(deferred.kept, "c-saf", Alert::Revision::kFirst).size(), 1u);
+  EXPECT_EQ(of(deferred.kept, "c-saf", Alert::Revision::kFirst)[0].raw,
+            of(direct.kept, "c-saf", Alert::Revision::kFirst)[0].raw);
+  EXPECT_EQ(deferred.engine->max_event_time(), kT0 + 12 * kSec);
+}
+
 }  // namespace
 }  // namespace vigil::rules

@@ -271,5 +271,26 @@ TEST_F(LifecycleTest, RevisionsOfAnAlertRaisedEarlyRewriteItInPlace) {
   EXPECT_EQ(store->alert_count_estimate(), 3u);
 }
 
+// Matcher threads finish batches out of order, so one commit can hold a window's updates before
+// its first record and out of sequence: the highest revision_seq is the state stored.
+TEST_F(LifecycleTest, RevisionsOutOfOrderInOneCommitKeepTheNewest) {
+  auto store = open_store();
+  std::vector<Alert> batch{revision("k", Alert::Revision::kUpdate, "12"), revision("k", Alert::Revision::kFirst, "10"),
+                           revision("k", Alert::Revision::kUpdate, "11")};
+  batch[0].revision_seq = 2;
+  batch[2].revision_seq = 1;
+  ASSERT_TRUE(store->commit(batch, {}).ok());
+  ASSERT_EQ(batch.size(), 1u);
+  EXPECT_EQ(batch[0].raw, "brute force: 12 events");
+  std::vector<Alert> older{revision("k", Alert::Revision::kFinal, "13")};
+  older[0].revision_seq = 3;
+  ASSERT_TRUE(store->commit(older, {}).ok());
+  EXPECT_TRUE(older.empty());
+  auto got = store->get(batch[0].id);
+  ASSERT_TRUE(got.has_value());
+  EXPECT_EQ(got->raw, "brute force: 13 events");
+  EXPECT_EQ(store->alert_count_estimate(), 1u);
+}
+
 }  // namespace
 }  // namespace vigil::storage
