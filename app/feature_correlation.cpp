@@ -1,7 +1,10 @@
 // Correlation rules and suppression in `vigil run` (rules/correlation_engine.h): a MatchObserver
 // in the matcher threads, window state checkpointed in the store's checkpoints column family
 // (keys "correlation/...") in the same WriteBatch as the alerts of each commit, written in full
-// at stop and read back at start, so open windows survive a restart.
+// at stop and read back at start, so open windows survive a restart. Correlations fire at
+// their deciding event (CorrelationOptions::early_firing, on here; `correlation: {early_firing:
+// false}` turns it off) and their stored alert is revised as the window grows (storage applies
+// Alert::revision records); the windows are fed per batch in submit order (CorrelationObserver).
 #include <rocksdb/db.h>
 #include <rocksdb/write_batch.h>
 
