@@ -644,6 +644,9 @@ static void check_early(const CompiledCorrelation& c, std::uint32_t ci, Shard& s
     }
     return;
   }
+  // event_count's measure is the window's size: no walk over its events until it holds (a
+  // source far below the threshold costs a binary search per event, not a pass).
+  if (c.rule.type == CorrelationType::kEventCount && !c.rule.condition.holds(end - begin)) return;
   std::int64_t decided = 0;
   const std::uint64_t measure = measure_window(c, g, begin, end, &decided);
   if (!c.rule.condition.holds(measure)) return;
