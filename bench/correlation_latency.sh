@@ -54,7 +54,7 @@ vpid=$!
 lpid=
 cleanup() { [[ -n "$lpid" ]] && kill "$lpid" 2>/dev/null; kill -TERM "$vpid" 2>/dev/null; wait "$vpid" 2>/dev/null || true; }
 trap cleanup EXIT
-for _ in $(seq 1 600); do grep -q 'vigil: ready' "$work/vigil.log" && break; sleep 0.1; done
+for _ in $(seq 1 600); do grep -qs 'vigil: ready' "$work/vigil.log" && break; sleep 0.1; done
 grep -q 'vigil: ready' "$work/vigil.log" || { echo "correlation_latency: vigil did not start" >&2; exit 1; }
 
 # Enough background for the attack phase (2 gaps an attack) and a margin; stopped after it.
