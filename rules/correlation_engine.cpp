@@ -752,7 +752,9 @@ void CorrelationEngine::apply(const std::vector<CorrelationInput>& inputs, std::
     const CorrelationInput& in = inputs[i];
     if (i == 0 || in.event != inputs[i - 1].event) {
       late = note_time(in.time_ns);
-      if (late) counters_.late_events.fetch_add(1, std::memory_order_relaxed);
+      // Counted once per event that would have fed a window, as on_event() counts.
+      if (late && in.correlation != CorrelationInput::kTimeOnly)
+        counters_.late_events.fetch_add(1, std::memory_order_relaxed);
     }
     if (late || in.correlation == CorrelationInput::kTimeOnly) continue;
     contribute(impl, counters_, in.correlation, in.position, in.values, in.value, in.time_ns, {}, in.host, early);
