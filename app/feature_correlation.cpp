@@ -1,7 +1,10 @@
 // Correlation rules and suppression in `vigil run` (rules/correlation_engine.h): a MatchObserver
 // in the matcher threads, window state checkpointed in the store's checkpoints column family
 // (keys "correlation/...") in the same WriteBatch as the alerts of each commit, written in full
-// at stop and read back at start, so open windows survive a restart.
+// at stop and read back at start, so open windows survive a restart. Correlations fire at
+// their deciding event (CorrelationOptions::early_firing, on here; `correlation: {early_firing:
+// false}` turns it off) and their stored alert is revised as the window grows (storage applies
+// Alert::revision records); the windows are fed per batch in submit order (CorrelationObserver).
 #include <rocksdb/db.h>
 #include <rocksdb/write_batch.h>
 
@@ -51,11 +54,13 @@ Status read_duration(const ConfigReader& reader, const YAML::Node& map, const ch
 
 Result<CorrelationConfig> read_config(const Config& cfg) {
   CorrelationConfig out;
+  // The daemon raises an alert at the event that decides it (rules/correlation_engine.h).
+  out.engine.early_firing = true;
   auto it = cfg.sections.find("correlation");
   if (it == cfg.sections.end()) return out;
   ConfigReader reader(cfg.file.empty() ? "(default config)" : cfg.file);
   const YAML::Node& n = it->second;
-  if (Status st = reader.check_keys(n, "correlation", {"lateness", "memory_mib", "shards", "idle_flush"}); !st.ok())
+  if (Status st = reader.check_keys(n, "correlation", {"lateness", "memory_mib", "shards", "idle_flush", "early_firing"}); !st.ok())
     return Error(st);
   if (Status st = read_duration(reader, n, "lateness", &out.engine.allowed_lateness_ns, true); !st.ok()) return Error(st);
   if (Status st = read_duration(reader, n, "idle_flush", &out.idle_flush_ns, true); !st.ok()) return Error(st);
@@ -63,6 +68,7 @@ Result<CorrelationConfig> read_config(const Config& cfg) {
   if (Status st = reader.integer(n, "memory_mib", &mib, 1, 1 << 20); !st.ok()) return Error(st);
   out.engine.max_memory_bytes = mib << 20;
   if (Status st = reader.integer(n, "shards", &out.engine.shards, 1, 4096); !st.ok()) return Error(st);
+  if (Status st = reader.boolean(n, "early_firing", &out.engine.early_firing); !st.ok()) return Error(st);
   return out;
 }
 
@@ -77,10 +83,36 @@ class CorrelationObserver final : public MatchObserver {
     matched.clear();
     for (const rules::RuleMatch& m : matches) matched.push_back(m.rule);
     const std::int64_t received = first_new < alerts.size() ? alerts[first_new].received_unix_ns : wall_ns();
-    engine_.on_event(b, event, matched, rules::event_time_ns(event, received), alerts, first_new);
+    engine_.on_event(b, event, matched, rules::event_time_ns(event, received), alerts, first_new, &mine().pending);
   }
-  void on_batch_begin() override { engine_.batch_begin(); }
-  void on_batch_end(std::vector<Alert>& alerts) override { engine_.advance(alerts); }
+  // Batches are taken in submit order (on_taken, under the input queue's lock): the ticket
+  // records that order. Called again by process(); only the first call of a batch counts.
+  void on_batch_begin() override {
+    Mine& m = mine();
+    if (!m.in_batch) {
+      m.in_batch = true;
+      m.ticket = next_ticket_.fetch_add(1, std::memory_order_relaxed);
+    }
+    engine_.batch_begin();
+  }
+  // Matching runs in parallel; feeding the windows does not: each batch's contributions are
+  // applied after those of every batch taken before it, so the windows see the events in
+  // arrival order whatever the thread count (the same order as `vigil scan`'s), and an alert
+  // fired early, its revisions and its chained results come out the same. Applying is cheap
+  // next to matching, so the threads wait little.
+  void on_batch_end(std::vector<Alert>& alerts) override {
+    Mine& m = mine();
+    {
+      std::unique_lock lock(order_mu_);
+      order_cv_.wait(lock, [&] { return applied_ == m.ticket; });
+      engine_.apply(m.pending, alerts);
+      engine_.advance(alerts);
+      ++applied_;
+    }
+    order_cv_.notify_all();
+    m.pending.clear();
+    m.in_batch = false;
+  }
 
  private:
   // The binding of the rule set the matcher threads use; rebuilt after a reload (SIGHUP).
@@ -100,8 +132,23 @@ class CorrelationObserver final : public MatchObserver {
     return *bindings_.back();
   }
 
+  // This thread's batch (one observer per daemon; matcher threads each have their own).
+  struct Mine {
+    bool in_batch = false;
+    std::uint64_t ticket = 0;
+    std::vector<rules::CorrelationInput> pending;
+  };
+  static Mine& mine() {
+    thread_local Mine m;
+    return m;
+  }
+
   rules::CorrelationEngine& engine_;
   std::FILE* err_;
+  std::atomic<std::uint64_t> next_ticket_{0};
+  std::mutex order_mu_;
+  std::condition_variable order_cv_;
+  std::uint64_t applied_ = 0;  // guarded by order_mu_: tickets whose batch has been applied
   std::mutex mu_;
   // Kept for the daemon's life: a matcher thread may still read an older binding during a
   // reload (rule sets are few).
@@ -158,6 +205,8 @@ class CorrelationService final : public DaemonService {
                        .Help("Correlation alerts, suppressed repeats and suppression summaries")
                        .Register(registry);
     fired_ = &alerts.Add({{"kind", "correlation"}});
+    early_ = &alerts.Add({{"kind", "early"}});        // of those, raised at the deciding event
+    revisions_ = &alerts.Add({{"kind", "revision"}});  // updates of alerts raised early
     suppressed_ = &alerts.Add({{"kind", "suppressed"}});
     summaries_ = &alerts.Add({{"kind", "suppression_summary"}});
     withheld_ = &alerts.Add({{"kind", "withheld_generate_false"}});
@@ -232,6 +281,8 @@ class CorrelationService final : public DaemonService {
     bump(suppressed_, c.suppressed.load(), last_[5]);
     bump(summaries_, c.suppression_summaries.load(), last_[6]);
     bump(withheld_, c.base_alerts_withheld.load(), last_[7]);
+    bump(early_, c.early_alerts.load(), last_[8]);
+    bump(revisions_, c.revisions.load(), last_[9]);
   }
 
   storage::AlertStore& store_;
@@ -241,9 +292,10 @@ class CorrelationService final : public DaemonService {
   CorrelationConfig config_;
   CorrelationObserver observer_;
   StateExtension extension_;
-  prometheus::Counter *counted_, *late_, *missing_, *evicted_, *fired_, *suppressed_, *summaries_, *withheld_;
+  prometheus::Counter *counted_, *late_, *missing_, *evicted_, *fired_, *suppressed_, *summaries_, *withheld_, *early_,
+      *revisions_;
   std::mutex metrics_mu_;
-  std::uint64_t last_[8] = {};
+  std::uint64_t last_[10] = {};
   std::mutex mu_;
   std::condition_variable cv_;
   bool stopping_ = false;

@@ -53,6 +53,22 @@ struct Alert {
   AlertResolution resolution = AlertResolution::kNone;
   std::string assignee;
   std::uint32_t count = 1;  // repeats grouped into this alert
+
+  // A correlation alert raised at the event that decided it, before its window closed
+  // (rules/correlation_engine.h, early firing), is revised as more events of the window come:
+  // `revision_key` names that alert across its revisions. Neither field is part of the stored
+  // value; the store keeps the key beside the alert until the final revision.
+  enum class Revision : std::uint8_t {
+    kNone = 0,  // an ordinary alert
+    kFirst,     // stored as a new alert; later revisions name it by revision_key
+    kUpdate,    // replaces the alert stored under revision_key (fields, last-seen time, text)
+    kFinal,     // the same, and the window is over: no more revisions of that key
+  };
+  Revision revision = Revision::kNone;
+  std::string revision_key;
+  // Order of the records of one revision_key (kFirst 0, then 1, 2...): matcher threads finish
+  // batches out of order, so one commit may hold them in any order; the highest wins.
+  std::uint32_t revision_seq = 0;
 };
 
 }  // namespace vigil

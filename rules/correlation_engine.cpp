@@ -8,6 +8,7 @@
 #include <limits>
 #include <ctime>
 #include <map>
+#include <optional>
 #include <queue>
 #include <set>
 #include <unordered_map>
@@ -30,6 +31,15 @@ struct Entry {
   std::uint32_t pos = 0;
 };
 
+// A window that raised its alert before it closed (early firing).
+struct FiredWindow {
+  std::int64_t start = 0;      // its first event's time when it fired (names the alert)
+  std::uint64_t reported = 0;  // event_count of the last record emitted for it
+  bool visible = false;        // its alert was emitted (kept, not suppressed): revisions follow
+  bool revise = false;         // events were added since that record (listed in Shard::revise)
+  std::uint32_t seq = 0;       // Alert::revision_seq of the last record emitted for it
+};
+
 // A group's state, in its shard's slab (a free slot has correlation kNone). Groups are named by
 // slot index in the heaps and the LRU list, which keeps those moves to a few integers.
 struct Group {
@@ -38,6 +48,7 @@ struct Group {
   std::vector<Entry> entries;        // sorted by t
   std::vector<std::string> counted;  // value_count only: the counted value of entries[i]
   std::string tenant, host;          // of the latest contributing event
+  std::vector<FiredWindow> fired;    // early firing: windows that fired and are not closed yet
   std::uint32_t newer = kNone, older = kNone;  // LRU links
   std::uint32_t generation = 0;  // bumped when the slot is freed: older heap items and dirty marks are stale
   std::uint32_t hash = 0;        // index hash (upper half of hash_key)
@@ -146,6 +157,7 @@ struct Shard {
   std::unordered_map<std::string, SuppressState> suppress;
   MinHeap suppress_ends;
   std::vector<std::pair<std::uint32_t, std::uint32_t>> dirty;  // (slot, generation) changed since collect_changes
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> revise;  // (slot, generation) with a FiredWindow to revise
   std::vector<std::pair<std::uint32_t, std::string>> dropped;  // groups removed since collect_changes
   std::unordered_set<std::string> dirty_suppress;
   std::size_t bytes = 0;
@@ -204,6 +216,7 @@ struct Shard {
     std::vector<std::string>().swap(g.counted);
     std::string().swap(g.tenant);
     std::string().swap(g.host);
+    std::vector<FiredWindow>().swap(g.fired);
     g.bytes = g.counted_bytes = 0;
     g.dirty = false;
     ++g.generation;
@@ -225,7 +238,8 @@ std::size_t heap_string_bytes(const std::string& s) { return s.size() > 15 ? s.c
 std::uint32_t group_bytes(const Group& g) {
   std::size_t b = sizeof(Group) + 12 + heap_string_bytes(g.key) + heap_string_bytes(g.tenant) +
                   heap_string_bytes(g.host) + g.counted_bytes;
-  b += g.entries.capacity() * sizeof(Entry) + g.counted.capacity() * sizeof(std::string);
+  b += g.entries.capacity() * sizeof(Entry) + g.counted.capacity() * sizeof(std::string) +
+       g.fired.capacity() * sizeof(FiredWindow);
   return static_cast<std::uint32_t>(std::min<std::size_t>(b, 0xFFFFFFFFu));
 }
 
@@ -313,6 +327,9 @@ struct CompiledCorrelation {
   std::vector<std::string> value_fields;
   std::vector<RuleBinding::Input> parents;  // correlations that read this one
   std::uint32_t depth = 0;                  // 0: reads detection rules only; else 1 + its deepest input
+  // The condition can only become true and stay true as events are added (lower bounds only):
+  // it may fire early, and its deciding time is when it first held.
+  bool early = false;
   bool keep_alerts = true;                  // not referenced, or referenced with generate: true
   struct Extract {
     std::string name, from;
@@ -406,6 +423,8 @@ Result<std::unique_ptr<CorrelationEngine>> CorrelationEngine::create(std::vector
       }
       c.extract.push_back({x.name, x.from, re});
     }
+    const CountCondition& k = r.condition;
+    c.early = (k.has_gt || k.has_gte) && !(k.has_lt || k.has_lte || k.has_eq);
     c.rule = std::move(r);
     impl->corr.push_back(std::move(c));
   }
@@ -517,12 +536,151 @@ std::string persist_key(const CompiledCorrelation& c, const std::vector<std::str
   return k;
 }
 
+// Names an alert raised early across its revisions: the correlation, the group and the window's
+// start when it fired.
+std::string revision_key(const CompiledCorrelation& c, const std::vector<std::string>& values, std::int64_t start) {
+  std::string k = persist_key(c, values);
+  k.push_back(kSep);
+  k += std::to_string(start);
+  return k;
+}
+
+// End (exclusive index) of the window that starts at entries[begin].
+std::size_t window_end(const CompiledCorrelation& c, const Group& g, std::size_t begin) {
+  const std::int64_t end = g.entries[begin].t + c.rule.timespan_ns;
+  const auto at = std::lower_bound(g.entries.begin() + static_cast<std::ptrdiff_t>(begin), g.entries.end(), end,
+                                   [](const Entry& e, std::int64_t x) { return e.t < x; });
+  return static_cast<std::size_t>(at - g.entries.begin());
+}
+
+// The window of the group's chain that holds time t (windows follow one another from the front,
+// each starting at the first event past the previous one's end, as they will close): [begin, end).
+std::pair<std::size_t, std::size_t> window_holding(const CompiledCorrelation& c, const Group& g, std::int64_t t) {
+  std::size_t begin = 0, end = window_end(c, g, 0);
+  while (end < g.entries.size() && t >= g.entries[begin].t + c.rule.timespan_ns) {
+    begin = end;
+    end = window_end(c, g, begin);
+  }
+  return {begin, end};
+}
+
+// The correlation's measure over entries[begin, end): events, distinct values, referenced rules
+// seen, or how much of the rule sequence is complete. Events with equal times are taken in the
+// order that completes the most of a sequence, since their arrival order says nothing about
+// their real one. `decided`: for an `early` condition the time at which it first held over the
+// events so far (ties as one), else the last event's time.
+std::uint64_t measure_window(const CompiledCorrelation& c, const Group& g, std::size_t begin, std::size_t end,
+                             std::int64_t* decided) {
+  std::unordered_set<std::string_view> distinct;
+  std::set<std::uint32_t> kinds;
+  std::uint32_t want = 0;
+  std::uint64_t measure = 0;
+  bool held = false;
+  *decided = g.entries[end - 1].t;
+  for (std::size_t i = begin; i < end;) {
+    std::size_t j = i;
+    while (j < end && g.entries[j].t == g.entries[i].t) ++j;
+    switch (c.rule.type) {
+      case CorrelationType::kEventCount: measure = j - begin; break;
+      case CorrelationType::kValueCount:
+        for (std::size_t k = i; k < j; ++k) distinct.insert(g.counted[k]);
+        measure = distinct.size();
+        break;
+      case CorrelationType::kTemporal:
+        for (std::size_t k = i; k < j; ++k) kinds.insert(g.entries[k].pos);
+        measure = kinds.size();
+        break;
+      case CorrelationType::kTemporalOrdered:
+        for (bool progress = true; progress && want < c.rule.rules.size();) {
+          progress = false;
+          for (std::size_t k = i; k < j; ++k)
+            if (g.entries[k].pos == want) {
+              ++want;
+              progress = true;
+            }
+        }
+        measure = want;
+        break;
+    }
+    if (c.early && !held && c.rule.condition.holds(measure)) {
+      held = true;
+      *decided = g.entries[i].t;
+    }
+    i = j;
+  }
+  return measure;
+}
+
+Alert correlation_alert(const CompiledCorrelation& c, const Group& g, const std::vector<std::string>& values,
+                        std::uint64_t count, std::uint64_t measure, std::int64_t first, std::int64_t last,
+                        std::int64_t now);
+std::int64_t wall_now();
+
 }  // namespace
 
-// Adds one contribution to a group. Caller holds no lock.
+struct CorrelationEngine::Fired {
+  std::uint32_t correlation = 0;
+  Shard* shard = nullptr;  // the group, to hide the window's revisions if suppression drops its alert
+  std::uint32_t slot = 0, generation = 0;
+  std::int64_t start = 0;    // FiredWindow::start
+  std::int64_t decided = 0;  // deciding time: the result's time for the correlations that read it
+  std::vector<std::string> values;
+  std::string tenant, host;
+  std::optional<Alert> alert;  // when the correlation keeps alerts
+};
+
+// Early firing: after t was added to group `id`, the window holding t fires if its condition now
+// holds, or is marked for a revision if it fired before. Caller holds the shard lock.
+static void check_early(const CompiledCorrelation& c, std::uint32_t ci, Shard& s, std::uint32_t id, std::int64_t t,
+                        std::vector<CorrelationEngine::Fired>& fires) {
+  Group& g = s.slab[id];
+  const auto [begin, end] = window_holding(c, g, t);
+  const std::int64_t start = g.entries[begin].t;
+  for (FiredWindow& f : g.fired) {
+    if (f.start < start || f.start >= start + c.rule.timespan_ns) continue;
+    if (f.visible && !f.revise) {
+      f.revise = true;
+      s.revise.emplace_back(id, g.generation);
+    }
+    return;
+  }
+  // event_count's measure is the window's size: no walk over its events until it holds (a
+  // source far below the threshold costs a binary search per event, not a pass).
+  if (c.rule.type == CorrelationType::kEventCount && !c.rule.condition.holds(end - begin)) return;
+  std::int64_t decided = 0;
+  const std::uint64_t measure = measure_window(c, g, begin, end, &decided);
+  if (!c.rule.condition.holds(measure)) return;
+  FiredWindow fw;
+  fw.start = start;
+  fw.reported = end - begin;
+  fw.visible = c.keep_alerts;
+  g.fired.insert(std::upper_bound(g.fired.begin(), g.fired.end(), start,
+                                  [](std::int64_t x, const FiredWindow& y) { return x < y.start; }),
+                 fw);
+  CorrelationEngine::Fired f;
+  f.correlation = ci;
+  f.shard = &s;
+  f.slot = id;
+  f.generation = g.generation;
+  f.start = start;
+  f.decided = decided;
+  f.values = group_key_values(g.key);
+  f.tenant = g.tenant;
+  f.host = g.host;
+  if (c.keep_alerts) {
+    f.alert = correlation_alert(c, g, f.values, end - begin, measure, start, g.entries[end - 1].t, wall_now());
+    f.alert->revision = Alert::Revision::kFirst;
+    f.alert->revision_key = revision_key(c, f.values, start);
+  }
+  fires.push_back(std::move(f));
+}
+
+// Adds one contribution to a group. Caller holds no lock. `fires`: early firing (null: none,
+// as when restoring state).
 static void contribute(CorrelationEngine::Impl& impl, CorrelationCounters& counters, std::uint32_t ci,
                        std::uint32_t pos, const std::vector<std::string>& values, std::string value, std::int64_t t,
-                       std::string_view tenant, std::string_view host) {
+                       std::string_view tenant, std::string_view host,
+                       std::vector<CorrelationEngine::Fired>* fires = nullptr) {
   const CompiledCorrelation& c = impl.corr[ci];
   thread_local std::string key;
   encode_group_key(key, values);
@@ -558,6 +716,7 @@ static void contribute(CorrelationEngine::Impl& impl, CorrelationCounters& count
   s.bytes += g.bytes;
   s.mark_dirty(id);
   counters.events.fetch_add(1, std::memory_order_relaxed);
+  if (fires && c.early) check_early(c, ci, s, id, t, *fires);
   while (s.bytes > impl.shard_cap && s.live > 1) {
     const std::uint32_t victim = s.lru_oldest;
     if (victim == id) break;
@@ -568,9 +727,8 @@ static void contribute(CorrelationEngine::Impl& impl, CorrelationCounters& count
 
 void CorrelationEngine::batch_begin() { impl_->my_progress().busy.store(true, std::memory_order_release); }
 
-void CorrelationEngine::on_event(const RuleBinding& binding, const Event& event,
-                                 const std::vector<std::uint32_t>& matched_rules, std::int64_t time_ns,
-                                 std::vector<Alert>& alerts, std::size_t first_new) {
+// Moves the watermark's inputs forward to an event's time; true when the event is late.
+bool CorrelationEngine::note_time(std::int64_t time_ns) {
   Impl& impl = *impl_;
   // Watermark: the latest event time minus the lateness.
   std::int64_t seen = max_time_.load(std::memory_order_relaxed);
@@ -581,8 +739,46 @@ void CorrelationEngine::on_event(const RuleBinding& binding, const Event& event,
   if (time_ns > mine.max_t.load(std::memory_order_relaxed)) mine.max_t.store(time_ns, std::memory_order_relaxed);
   // No lateness before the first batch end: the first events seen may not be the earliest.
   const std::int64_t base = impl.progress_t.load(std::memory_order_relaxed);
-  const bool late = base > 0 && time_ns < base - impl.options.allowed_lateness_ns;
+  return base > 0 && time_ns < base - impl.options.allowed_lateness_ns;
+}
+
+void CorrelationEngine::apply(const std::vector<CorrelationInput>& inputs, std::vector<Alert>& out) {
+  Impl& impl = *impl_;
+  thread_local std::vector<Fired> fires;
+  fires.clear();
+  std::vector<Fired>* early = impl.options.early_firing ? &fires : nullptr;
+  bool late = false;
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    const CorrelationInput& in = inputs[i];
+    if (i == 0 || in.event != inputs[i - 1].event) {
+      late = note_time(in.time_ns);
+      // Counted once per event that would have fed a window, as on_event() counts.
+      if (late && in.correlation != CorrelationInput::kTimeOnly)
+        counters_.late_events.fetch_add(1, std::memory_order_relaxed);
+    }
+    if (late || in.correlation == CorrelationInput::kTimeOnly) continue;
+    contribute(impl, counters_, in.correlation, in.position, in.values, in.value, in.time_ns, {}, in.host, early);
+  }
+  if (!fires.empty()) release(fires, out);
+}
+
+void CorrelationEngine::on_event(const RuleBinding& binding, const Event& event,
+                                 const std::vector<std::uint32_t>& matched_rules, std::int64_t time_ns,
+                                 std::vector<Alert>& alerts, std::size_t first_new,
+                                 std::vector<CorrelationInput>* deferred) {
+  Impl& impl = *impl_;
+  // Deferred: time and lateness are the business of apply(), in the order it is called.
+  const bool late = deferred ? false : note_time(time_ns);
   bool counted_late = false;
+  std::uint64_t event_no = 0;
+  std::size_t deferred_before = 0;
+  if (deferred) {
+    event_no = deferred->empty() ? 1 : deferred->back().event + 1;
+    deferred_before = deferred->size();
+  }
+  thread_local std::vector<Fired> fires;
+  fires.clear();
+  std::vector<Fired>* early = impl.options.early_firing ? &fires : nullptr;
   for (std::uint32_t r : matched_rules) {
     if (r >= binding.per_rule.size()) continue;
     const RuleBinding::PerRule& pr = binding.per_rule[r];
@@ -611,8 +807,28 @@ void CorrelationEngine::on_event(const RuleBinding& binding, const Event& event,
         counters_.missing_group_field.fetch_add(1, std::memory_order_relaxed);
         continue;
       }
-      contribute(impl, counters_, in.correlation, in.position, values, std::move(value), time_ns, {}, event.host);
+      if (deferred) {
+        CorrelationInput d;
+        d.event = event_no;
+        d.correlation = in.correlation;
+        d.position = in.position;
+        d.values = values;
+        d.value = std::move(value);
+        d.time_ns = time_ns;
+        d.host.assign(event.host);
+        deferred->push_back(std::move(d));
+        continue;
+      }
+      contribute(impl, counters_, in.correlation, in.position, values, std::move(value), time_ns, {}, event.host,
+                 early);
     }
+  }
+  if (deferred && deferred->size() == deferred_before) {
+    // The event feeds no window but still moves event time forward, as it would undeferred.
+    CorrelationInput d;
+    d.event = event_no;
+    d.time_ns = time_ns;
+    deferred->push_back(std::move(d));
   }
   // generate: false and suppression of the event's own alerts.
   for (std::size_t i = first_new; i < alerts.size();) {
@@ -642,6 +858,8 @@ void CorrelationEngine::on_event(const RuleBinding& binding, const Event& event,
     }
     ++i;
   }
+  // The correlations this event decided, after the event's own alerts.
+  if (!fires.empty()) release(fires, alerts);
 }
 
 bool CorrelationEngine::admit(const Alert& a, std::int64_t for_ns, std::vector<AlertField> key_fields,
@@ -690,49 +908,16 @@ bool CorrelationEngine::admit(const Alert& a, std::int64_t for_ns, std::vector<A
 
 namespace {
 
-// The measure (count, distinct values, rules matched) of the window starting at
-// g.entries.front(), and in `*events` how many entries it holds.
-std::uint64_t measure_window(const CompiledCorrelation& c, const Group& g, std::size_t* events) {
-  const std::int64_t end = g.entries.front().t + c.rule.timespan_ns;
-  std::size_t n = 0;
-  while (n < g.entries.size() && g.entries[n].t < end) ++n;
-  *events = n;
-  std::uint64_t measure = 0;
-  switch (c.rule.type) {
-    case CorrelationType::kEventCount: measure = n; break;
-    case CorrelationType::kValueCount: {
-      std::unordered_set<std::string_view> distinct;
-      for (std::size_t i = 0; i < n; ++i) distinct.insert(g.counted[i]);
-      measure = distinct.size();
-      break;
-    }
-    case CorrelationType::kTemporal: {
-      std::set<std::uint32_t> kinds;
-      for (std::size_t i = 0; i < n; ++i) kinds.insert(g.entries[i].pos);
-      measure = kinds.size();
-      break;
-    }
-    case CorrelationType::kTemporalOrdered: {
-      std::uint32_t want = 0;
-      for (std::size_t i = 0; i < n && want < c.rule.rules.size(); ++i)
-        if (g.entries[i].pos == want) ++want;
-      measure = want;
-      break;
-    }
-  }
-  return measure;
-}
-
-// Evaluates and removes the window starting at g.entries.front(). Returns true (and fills
-// `count`, `first`, `last`, `measured`) when the condition holds.
+// Evaluates and removes the window starting at g.entries.front(). Returns true when the
+// condition holds; fills the event count, measure, first and last times, and the deciding time
+// (measure_window).
 bool close_window(const CompiledCorrelation& c, Group& g, std::uint64_t* count, std::int64_t* first,
-                  std::int64_t* last, std::uint64_t* measured) {
-  const std::int64_t start = g.entries.front().t;
-  std::size_t n = 0;
-  const std::uint64_t measure = measure_window(c, g, &n);
+                  std::int64_t* last, std::uint64_t* measured, std::int64_t* decided) {
+  const std::size_t n = window_end(c, g, 0);
+  const std::uint64_t measure = measure_window(c, g, 0, n, decided);
   *count = n;
   *measured = measure;
-  *first = start;
+  *first = g.entries.front().t;
   *last = g.entries[n - 1].t;
   g.entries.erase(g.entries.begin(), g.entries.begin() + static_cast<std::ptrdiff_t>(n));
   if (!g.counted.empty()) {
@@ -810,6 +995,74 @@ std::int64_t wall_now() {
 
 }  // namespace
 
+// A correlation's result as an event of the correlations that read it (at time t); it comes
+// from inside, so lateness does not apply. `fires`: early firing of those (null: none).
+static void feed_parents(CorrelationEngine::Impl& impl, CorrelationCounters& counters, std::uint32_t child_ci,
+                         const std::vector<std::string>& child_values, std::int64_t t, const std::string& tenant,
+                         const std::string& host, std::vector<CorrelationEngine::Fired>* fires) {
+  const CompiledCorrelation& child = impl.corr[child_ci];
+  for (const RuleBinding::Input& p : child.parents) {
+    const CompiledCorrelation& parent = impl.corr[p.correlation];
+    std::vector<std::string> values;
+    bool complete = true;
+    for (const std::string& field : parent.group_fields[p.position]) {
+      auto at = std::find(child.rule.group_by.begin(), child.rule.group_by.end(), field);
+      if (at == child.rule.group_by.end()) {
+        complete = false;
+        break;
+      }
+      values.push_back(child_values[static_cast<std::size_t>(at - child.rule.group_by.begin())]);
+    }
+    std::string value;
+    if (complete && parent.rule.type == CorrelationType::kValueCount) {
+      auto at = std::find(child.rule.group_by.begin(), child.rule.group_by.end(), parent.value_fields[p.position]);
+      if (at == child.rule.group_by.end()) complete = false;
+      else value = child_values[static_cast<std::size_t>(at - child.rule.group_by.begin())];
+    }
+    if (!complete) {
+      counters.missing_group_field.fetch_add(1, std::memory_order_relaxed);
+      continue;
+    }
+    contribute(impl, counters, p.correlation, p.position, values, std::move(value), t, tenant, host, fires);
+  }
+}
+
+void CorrelationEngine::release(std::vector<Fired>& fires, std::vector<Alert>& out) {
+  Impl& impl = *impl_;
+  // By index: feeding a parent may append to `fires`.
+  for (std::size_t i = 0; i < fires.size(); ++i) {
+    Fired f = std::move(fires[i]);
+    const CompiledCorrelation& c = impl.corr[f.correlation];
+    counters_.alerts.fetch_add(1, std::memory_order_relaxed);
+    counters_.early_alerts.fetch_add(1, std::memory_order_relaxed);
+    if (f.alert) {
+      bool pass = true;
+      if (c.rule.suppress.for_ns > 0) {
+        std::vector<AlertField> key_fields;
+        for (const std::string& name : c.rule.suppress.by) {
+          std::string v;
+          for (const AlertField& m : f.alert->matched)
+            if (m.name == name) v = m.value;
+          key_fields.push_back(AlertField{name, v});
+        }
+        pass = admit(*f.alert, c.rule.suppress.for_ns, std::move(key_fields), f.decided);
+      }
+      if (pass) {
+        out.push_back(std::move(*f.alert));
+      } else {
+        // A suppressed repeat: its window's revisions would name an alert that was never stored.
+        std::lock_guard lock(f.shard->mu);
+        Group& g = f.shard->slab[f.slot];
+        if (g.generation == f.generation)
+          for (FiredWindow& w : g.fired)
+            if (w.start == f.start) w.visible = false;
+      }
+    }
+    feed_parents(impl, counters_, f.correlation, f.values, f.decided, f.tenant, f.host, &fires);
+  }
+  fires.clear();
+}
+
 void CorrelationEngine::advance(std::vector<Alert>& out, Flush flush) {
   Impl& impl = *impl_;
   const std::int64_t now_wall = wall_now();
@@ -833,17 +1086,52 @@ void CorrelationEngine::advance(std::vector<Alert>& out, Flush flush) {
                                                          : seen - impl.options.allowed_lateness_ns;
   const std::int64_t suppress_watermark = flush == Flush::kNone ? watermark : kFar * 2;
   const std::int64_t now = now_wall;
-  struct Fired {
+  // Revisions of the alerts raised early whose windows gained events: one per window and call
+  // (a batch in the daemon), not one per event, and only when the count changed.
+  for (auto& sp : impl.shards) {
+    Shard& s = *sp;
+    std::lock_guard lock(s.mu);
+    for (const auto& [id, generation] : s.revise) {
+      Group& g = s.slab[id];
+      if (g.generation != generation || g.entries.empty()) continue;
+      const CompiledCorrelation& c = impl.corr[g.correlation];
+      for (FiredWindow& f : g.fired) {
+        if (!f.revise) continue;
+        f.revise = false;
+        if (!f.visible) continue;
+        const auto [begin, end] = window_holding(c, g, f.start);
+        if (end - begin == f.reported) continue;
+        f.reported = end - begin;
+        std::int64_t decided = 0;
+        const std::uint64_t measure = measure_window(c, g, begin, end, &decided);
+        const std::vector<std::string> values = group_key_values(g.key);
+        Alert a = correlation_alert(c, g, values, end - begin, measure, g.entries[begin].t, g.entries[end - 1].t, now);
+        a.revision = Alert::Revision::kUpdate;
+        a.revision_key = revision_key(c, values, f.start);
+        a.revision_seq = ++f.seq;
+        counters_.revisions.fetch_add(1, std::memory_order_relaxed);
+        out.push_back(std::move(a));
+      }
+    }
+    s.revise.clear();
+  }
+  struct Closed {
     std::uint32_t correlation;
     std::vector<std::string> values;
     std::int64_t t;
     std::string tenant, host;
   };
+  struct Emitted {
+    std::uint32_t correlation;
+    Alert alert;
+    std::int64_t decided;
+  };
+  std::vector<Fired> fires;  // early firing of parents fed by windows closed here
   // Inner correlations close first, so that what they fire reaches the windows of the ones
   // that read them before those close.
   for (std::uint32_t depth = 0; depth <= impl.max_depth; ++depth) {
-    std::vector<Fired> fired;
-    std::vector<std::pair<std::uint32_t, Alert>> emitted;
+    std::vector<Closed> fired;
+    std::vector<Emitted> emitted;
     for (auto& sp : impl.shards) {
       Shard& s = *sp;
       std::lock_guard lock(s.mu);
@@ -859,20 +1147,39 @@ void CorrelationEngine::advance(std::vector<Alert>& out, Flush flush) {
         const CompiledCorrelation& c = impl.corr[ci];
         if (g.entries.empty() || g.entries.front().t + c.rule.timespan_ns != item.at) continue;  // stale
         if (item.at > watermark) {  // kIdle, open window: it fires now only if it already holds
-          std::size_t events = 0;
-          if (!c.rule.condition.holds(measure_window(c, g, &events))) {
+          std::int64_t decided_so_far = 0;
+          if (!c.rule.condition.holds(measure_window(c, g, 0, window_end(c, g, 0), &decided_so_far))) {
             still_open.push_back(item);
             continue;
           }
         }
         std::uint64_t count, measure;
-        std::int64_t first, last;
+        std::int64_t first, last, decided;
         counters_.windows_closed.fetch_add(1, std::memory_order_relaxed);
-        if (close_window(c, g, &count, &first, &last, &measure)) {
+        // The window that fired early, if this is it: its start when it fired lies inside.
+        const std::int64_t start = g.entries.front().t;
+        auto early = std::find_if(g.fired.begin(), g.fired.end(), [&](const FiredWindow& f) {
+          return f.start >= start && f.start < start + c.rule.timespan_ns;
+        });
+        const bool holds = close_window(c, g, &count, &first, &last, &measure, &decided);
+        if (early != g.fired.end()) {
+          // Its alert and its result for the parents went out when it fired: the final state now.
+          if (early->visible) {
+            std::vector<std::string> values = group_key_values(g.key);
+            Alert a = correlation_alert(c, g, values, count, measure, first, last, now);
+            a.revision = Alert::Revision::kFinal;
+            a.revision_key = revision_key(c, values, early->start);
+            a.revision_seq = ++early->seq;
+            counters_.revisions.fetch_add(1, std::memory_order_relaxed);
+            out.push_back(std::move(a));
+          }
+          g.fired.erase(early);
+        } else if (holds) {
           counters_.alerts.fetch_add(1, std::memory_order_relaxed);
           std::vector<std::string> values = group_key_values(g.key);
-          if (c.keep_alerts) emitted.push_back({ci, correlation_alert(c, g, values, count, measure, first, last, now)});
-          if (!c.parents.empty()) fired.push_back(Fired{ci, std::move(values), last, g.tenant, g.host});
+          if (c.keep_alerts)
+            emitted.push_back({ci, correlation_alert(c, g, values, count, measure, first, last, now), decided});
+          if (!c.parents.empty()) fired.push_back(Closed{ci, std::move(values), decided, g.tenant, g.host});
         }
         if (g.entries.empty()) {
           s.remove(item.id);
@@ -900,50 +1207,26 @@ void CorrelationEngine::advance(std::vector<Alert>& out, Flush flush) {
       }
     }
     // `vigil: suppress` of correlation alerts, keyed by group-by values (after the shard locks:
-    // the suppression state may live in another shard).
-    for (auto& [ci, a] : emitted) {
-      const CompiledCorrelation& c = impl.corr[ci];
+    // the suppression state may live in another shard). The period starts at the deciding
+    // time, as it does for an alert raised early.
+    for (Emitted& e : emitted) {
+      const CompiledCorrelation& c = impl.corr[e.correlation];
       if (c.rule.suppress.for_ns > 0) {
         std::vector<AlertField> key_fields;
         for (const std::string& f : c.rule.suppress.by) {
           std::string v;
-          for (const AlertField& m : a.matched)
+          for (const AlertField& m : e.alert.matched)
             if (m.name == f) v = m.value;
           key_fields.push_back(AlertField{f, v});
         }
-        if (!admit(a, c.rule.suppress.for_ns, std::move(key_fields), a.event_unix_ns)) continue;
+        if (!admit(e.alert, c.rule.suppress.for_ns, std::move(key_fields), e.decided)) continue;
       }
-      out.push_back(std::move(a));
+      out.push_back(std::move(e.alert));
     }
-    // A correlation's result is an event of the correlations that read it (time = its last
-    // event); it comes from inside, so lateness does not apply.
-    for (Fired& f : fired) {
-      const CompiledCorrelation& child = impl.corr[f.correlation];
-      for (const RuleBinding::Input& p : child.parents) {
-        const CompiledCorrelation& parent = impl.corr[p.correlation];
-        std::vector<std::string> values;
-        bool complete = true;
-        for (const std::string& field : parent.group_fields[p.position]) {
-          auto at = std::find(child.rule.group_by.begin(), child.rule.group_by.end(), field);
-          if (at == child.rule.group_by.end()) {
-            complete = false;
-            break;
-          }
-          values.push_back(f.values[static_cast<std::size_t>(at - child.rule.group_by.begin())]);
-        }
-        std::string value;
-        if (complete && parent.rule.type == CorrelationType::kValueCount) {
-          auto at = std::find(child.rule.group_by.begin(), child.rule.group_by.end(), parent.value_fields[p.position]);
-          if (at == child.rule.group_by.end()) complete = false;
-          else value = f.values[static_cast<std::size_t>(at - child.rule.group_by.begin())];
-        }
-        if (!complete) {
-          counters_.missing_group_field.fetch_add(1, std::memory_order_relaxed);
-          continue;
-        }
-        contribute(impl, counters_, p.correlation, p.position, values, std::move(value), f.t, f.tenant, f.host);
-      }
-    }
+    // A closed correlation's result feeds the correlations that read it, at its deciding time.
+    std::vector<Fired>* early = impl.options.early_firing ? &fires : nullptr;
+    for (Closed& f : fired) feed_parents(impl, counters_, f.correlation, f.values, f.t, f.tenant, f.host, early);
+    if (!fires.empty()) release(fires, out);
   }
 }
 
@@ -1000,6 +1283,15 @@ void CorrelationEngine::collect_changes(
         put_i64(value, g.entries[i].t);
         put_u32(value, g.entries[i].pos);
         put_str(value, counts ? std::string_view(g.counted[i]) : std::string_view());
+      }
+      // Windows that fired early (a later field: records without it have none), so that a
+      // restart neither raises them again at close nor loses their revisions.
+      put_u32(value, static_cast<std::uint32_t>(g.fired.size()));
+      for (const FiredWindow& f : g.fired) {
+        put_i64(value, f.start);
+        put_i64(value, static_cast<std::int64_t>(f.reported));
+        put_u32(value, f.visible ? 1 : 0);
+        put_u32(value, f.seq);
       }
       sink(persist_key(impl.corr[g.correlation], values), &value);
     }
@@ -1092,12 +1384,32 @@ Status CorrelationEngine::restore(std::string_view key, std::string_view value) 
     e.value = r.str();
     entries.push_back(std::move(e));
   }
+  std::vector<FiredWindow> fired;
+  if (r.ok && !r.in.empty()) {
+    for (std::uint32_t n = r.u32(); r.ok && n > 0; --n) {
+      FiredWindow f;
+      f.start = r.i64();
+      f.reported = static_cast<std::uint64_t>(r.i64());
+      f.visible = r.u32() != 0;
+      f.seq = r.u32();
+      fired.push_back(f);
+    }
+  }
   if (!r.ok) return Status::ParseError("correlation state: bad window record");
   if (values.size() != impl.corr[ci].rule.group_by.size()) return Status::Ok();  // group-by changed
   for (Restored& e : entries) {
     if (e.pos >= impl.corr[ci].rule.rules.size()) continue;
     contribute(impl, counters_, ci, e.pos, values, std::move(e.value), e.t, tenant, host);
     counters_.events.fetch_sub(1, std::memory_order_relaxed);  // restored, not new
+  }
+  if (!fired.empty()) {
+    thread_local std::string key;
+    encode_group_key(key, values);
+    const std::uint64_t h = hash_group(ci, key);
+    Shard& s = *impl.shards[h % impl.shards.size()];
+    std::lock_guard lock(s.mu);
+    const std::uint32_t id = s.find(ci, key, static_cast<std::uint32_t>(h >> 32));
+    if (id != kNone) s.slab[id].fired = std::move(fired);
   }
   return Status::Ok();
 }

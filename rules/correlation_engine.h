@@ -11,6 +11,20 @@
 // the arrival order, as long as no event is later than the allowed lateness; later ones are
 // dropped from correlation and counted (they still raise their own detection alerts).
 // The alert's event time is the last contributing event's time (the window's end as observed).
+// Events with equal times may stand in any order (a syslog stamp has whole seconds): a
+// temporal_ordered sequence is complete if some order of the tied events completes it.
+//
+// Early firing (CorrelationOptions::early_firing, the daemon). A condition that can only become
+// true and stay true as events are added (only `gt`/`gte` bounds: event_count, value_count and
+// the temporal types' default "every rule") is checked at each event: the event that makes it
+// hold emits the alert at once (Alert::Revision::kFirst, with the events so far), and feeds the
+// correlations that read this one. Later events of that window do not raise a second alert:
+// advance() emits one kUpdate of it per batch when its count changed, and its close a kFinal
+// with the window's final state (what the close would have emitted without early firing). An
+// alert raised early is never withdrawn. Conditions with an upper bound or `eq` need the
+// window's end and fire at close as above. Either way a chained correlation sees the result
+// at its deciding time (the earliest event time at which the condition held), so chains give the
+// same answer with and without early firing.
 //
 // Threading: every method may be called from any thread. State is split in shards by the hash
 // of the group key, one mutex each; a matcher thread holds one shard lock at a time.
@@ -42,6 +56,10 @@ struct CorrelationOptions {
   std::size_t max_memory_bytes = 256u << 20;
   // Shards (each with its own mutex). Default: 64.
   unsigned shards = 64;
+  // Emit the alert of a condition that can only become true as events are added at the event
+  // that makes it hold, then revisions of it (see the top of this file). Default: false (one
+  // alert at close, what `vigil scan` prints); the daemon turns it on.
+  bool early_firing = false;
   Status validate() const;
 };
 
@@ -53,6 +71,8 @@ struct CorrelationCounters {
   std::atomic<std::uint64_t> evicted_groups{0};    // memory cap
   std::atomic<std::uint64_t> windows_closed{0};
   std::atomic<std::uint64_t> alerts{0};            // correlation alerts emitted
+  std::atomic<std::uint64_t> early_alerts{0};      // of those, fired before their window closed
+  std::atomic<std::uint64_t> revisions{0};         // kUpdate and kFinal records of early alerts
   std::atomic<std::uint64_t> suppressed{0};        // alerts withheld by `vigil: suppress`
   std::atomic<std::uint64_t> suppression_summaries{0};
   std::atomic<std::uint64_t> base_alerts_withheld{0};  // `generate: false`
@@ -71,6 +91,18 @@ struct RuleBinding {
   };
   const RuleSet* rules = nullptr;
   std::vector<PerRule> per_rule;  // by RuleSet index
+};
+
+// One event's contribution to a window, taken out of the event by on_event() for apply() later
+// (the event is reused for the next record). Plain data.
+struct CorrelationInput {
+  static constexpr std::uint32_t kTimeOnly = 0xFFFFFFFFu;  // feeds nothing, moves event time
+  std::uint64_t event = 0;  // events numbered in order: inputs of one event are consecutive
+  std::uint32_t correlation = kTimeOnly, position = 0;
+  std::vector<std::string> values;  // group-by values
+  std::string value;                // value_count's counted value
+  std::int64_t time_ns = 0;
+  std::string host;
 };
 
 class CorrelationEngine {
@@ -94,9 +126,17 @@ class CorrelationEngine {
   // One event's matches. `time_ns` is the event time (see event_time_ns). Feeds the windows,
   // then applies `generate: false` and suppression to alerts[first_new...] (erasing withheld
   // ones; `matches[i]` raised alerts[first_new + i] unless already erased by someone else, so
-  // alerts are identified by rule id). Returns false when the event was too late.
+  // alerts are identified by rule id). With early firing, appends the correlation alerts this
+  // event decided (after alerts[first_new...]).
+  // `deferred` (the daemon): the event's contributions are appended there instead, for
+  // apply(); `generate: false` and suppression of alerts[first_new...] still happen here.
   void on_event(const RuleBinding& binding, const Event& event, const std::vector<std::uint32_t>& matched_rules,
-                std::int64_t time_ns, std::vector<Alert>& alerts, std::size_t first_new);
+                std::int64_t time_ns, std::vector<Alert>& alerts, std::size_t first_new,
+                std::vector<CorrelationInput>* deferred = nullptr);
+  // Feeds deferred contributions to the windows, in order, as on_event() would have when it
+  // took them (lateness, early firing: alerts go to `out`). The daemon calls it for each batch
+  // in submit order, so the windows see events in arrival order whatever thread matched them.
+  void apply(const std::vector<CorrelationInput>& inputs, std::vector<Alert>& out);
   // What advance() closes besides the windows the watermark has passed.
   enum class Flush {
     kNone,
@@ -110,7 +150,8 @@ class CorrelationEngine {
     kAll,
   };
   // Ends this thread's batch, then closes the windows the watermark has passed (and those that
-  // `flush` names); appends correlation alerts and suppression summaries.
+  // `flush` names); appends correlation alerts and suppression summaries, and with early firing
+  // the revisions (kUpdate, kFinal) of alerts raised early.
   void advance(std::vector<Alert>& out, Flush flush = Flush::kNone);
   // Latest event time seen (0 before any).
   std::int64_t max_event_time() const { return max_time_.load(std::memory_order_relaxed); }
@@ -127,8 +168,14 @@ class CorrelationEngine {
   Status restore(std::string_view key, std::string_view value);
 
   struct Impl;
+  struct Fired;  // a window that fired at an event (early firing); internal
 
  private:
+  // Emits the alerts of `fired` (suppression applies) and feeds the correlations that read
+  // them, which may fire in turn (appended to `fired` and handled too). Holds no lock.
+  void release(std::vector<Fired>& fired, std::vector<Alert>& out);
+  // Moves the watermark's inputs to an event time; true when that event is late.
+  bool note_time(std::int64_t time_ns);
   explicit CorrelationEngine(std::unique_ptr<Impl> impl);
   // Suppression: false when `a` repeats an alert of its rule with the same key within the
   // period (counted); true when it passes (and opens a period).

@@ -45,6 +45,9 @@ constexpr std::string_view kMetaLastCreated = "last_created_unix_ns";  // 8 byte
 constexpr std::string_view kMetaAlertCount = "alert_count";          // 8 bytes big-endian
 // Every alert created before this time is deleted: scans start here, skipping the tombstones
 // retention leaves until compaction removes them.
+// "revision/" + Alert::revision_key -> 16-byte key of the alert raised early under it, until
+// its final revision.
+constexpr std::string_view kMetaRevisionPrefix = "revision/";
 constexpr std::string_view kMetaRetentionFloor = "retention_floor_unix_ns";  // 8 bytes big-endian
 
 // Retention deletes this many alerts per WriteBatch: small enough that commits waiting on the
@@ -540,8 +543,77 @@ Status AlertStore::commit(std::vector<Alert>& alerts, const std::vector<Checkpoi
   std::unordered_map<std::string, Bump> bumps;                       // by stored alert key
   std::unordered_map<std::string, std::pair<std::size_t, std::int64_t>> opened;  // group -> (alert, window)
   std::size_t repeats = 0;
+  // Revisions of correlation alerts raised early (Alert::revision): each replaces the state of
+  // the alert it names, stored earlier or first in this commit, and is not stored itself. The
+  // alert keeps its id, creation time, receipt, tenant, host, level (its index entries stay
+  // right) and lifecycle; its fields, last-seen time and text become the revision's.
+  auto apply_revision = [](Alert& target, const Alert& rev) {
+    target.event_unix_ns = rev.event_unix_ns;
+    target.event_time = rev.event_time;
+    target.matched = rev.matched;
+    target.fields = rev.fields;
+    target.raw = rev.raw;
+  };
+  std::unordered_map<std::string, std::size_t> first_here;  // revision key -> its kFirst in `alerts`
+  std::vector<std::pair<std::string, std::size_t>> remember;  // revision key -> kFirst index, after the ids
+  std::vector<std::string> forget;                            // revision keys whose window is over
+  // Per key, the newest revision in this commit wins (highest revision_seq: matcher threads
+  // finish batches out of order, so an update may even come before its kFirst here). Commits
+  // follow one another in time, so a later commit's revisions are newer than the stored state.
+  std::unordered_map<std::string, std::vector<std::size_t>> revisions;  // key -> its kUpdate/kFinal here
+  for (std::size_t i = 0; i < alerts.size(); ++i) {
+    const Alert& a = alerts[i];
+    if (a.revision == Alert::Revision::kNone || a.revision_key.empty()) continue;
+    if (a.revision == Alert::Revision::kFirst) {
+      first_here[a.revision_key] = i;
+      remember.emplace_back(a.revision_key, i);
+      continue;
+    }
+    if (a.revision == Alert::Revision::kFinal) forget.push_back(a.revision_key);
+    revisions[a.revision_key].push_back(i);
+  }
+  for (const auto& [rkey, list] : revisions) {
+    std::size_t i = list.front();
+    for (std::size_t j : list)
+      if (alerts[j].revision_seq > alerts[i].revision_seq) i = j;
+    const Alert& a = alerts[i];
+    // Every record of the key but the newest is spent; the newest too once applied.
+    for (std::size_t j : list)
+      if (j != i) {
+        repeat[j] = true;
+        ++repeats;
+      }
+    Alert* target_alert = nullptr;
+    if (auto f = first_here.find(rkey); f != first_here.end()) {
+      target_alert = &alerts[f->second];  // idempotent: a retried commit applies the same state again
+    } else {
+      std::string target;
+      s = h.db->Get(rocksdb::ReadOptions(), h.cf(kMetaCf), std::string(kMetaRevisionPrefix) + rkey, &target);
+      if (s.ok() && target.size() == kAlertKeySize) {
+        auto b = bumps.find(target);
+        if (b == bumps.end()) {
+          std::string value;
+          Bump bump;
+          bump.key = target;
+          s = h.db->Get(rocksdb::ReadOptions(), h.cf(kAlertsCf), target, &value);
+          if (s.ok() && decode_alert(target, value, &bump.alert).ok()) b = bumps.emplace(target, std::move(bump)).first;
+        }
+        if (b != bumps.end()) target_alert = &b->second.alert;
+      }
+      if (!s.ok() && !s.IsNotFound()) return from_rocksdb(s, "reading the alert named by a correlation revision");
+      s = rocksdb::Status::OK();
+    }
+    // Unknown here (never stored, deleted by retention, unreadable): the newest state is stored
+    // as an alert of its own rather than lost.
+    if (!target_alert) continue;
+    apply_revision(*target_alert, a);
+    repeat[i] = true;
+    ++repeats;
+  }
   if (grouping_) {
     for (std::size_t i = 0; i < alerts.size(); ++i) {
+      // An alert with revisions is one window's alert: it is not grouped with others.
+      if (repeat[i] || alerts[i].revision != Alert::Revision::kNone) continue;
       GroupSpec spec = grouping_(alerts[i]);
       if (spec.window_ns <= 0) continue;
       std::string group = group_map_key(alerts[i], spec);
@@ -608,6 +680,15 @@ Status AlertStore::commit(std::vector<Alert>& alerts, const std::vector<Checkpoi
   }
   for (auto& [key, bump] : bumps)
     if (s.ok()) s = batch.Put(h.cf(kAlertsCf), key, encode_alert(bump.alert));
+  // The alerts raised early, by revision key, until their final revision (in this commit or a
+  // later one; Put then Delete in one WriteBatch leaves nothing).
+  for (const auto& [rkey, i] : remember) {
+    std::size_t before = 0;
+    for (std::size_t j = 0; j < i; ++j) before += repeat[j] ? 1 : 0;
+    if (s.ok()) s = batch.Put(h.cf(kMetaCf), std::string(kMetaRevisionPrefix) + rkey, stored_keys[i - before]);
+  }
+  for (const std::string& rkey : forget)
+    if (s.ok()) s = batch.Delete(h.cf(kMetaCf), std::string(kMetaRevisionPrefix) + rkey);
   for (const auto& [key, delta] : stats.deltas())
     if (s.ok()) s = batch.Merge(h.cf(kStatsCf), key, StatsDelta::encode_value(delta));
   for (const Checkpoint& c : checkpoints)

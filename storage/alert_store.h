@@ -30,6 +30,14 @@
 // that alert's `count` instead of storing a new alert. Open groups live in memory (group key ->
 // alert key), rebuilt from the recent alerts when grouping is set, so a non-repeat costs no read.
 //
+// Revisions (Alert::revision, correlation alerts raised before their window closed): inside
+// commit(), a kFirst is stored as a new alert and its revision_key remembered in `meta`
+// ("revision/<key>" -> alert key, same WriteBatch); of the kUpdate/kFinal records of one key in
+// a commit the highest revision_seq rewrites that alert's fields, event time and text (id,
+// times of creation and receipt, tenant, host, level and lifecycle stay) and none is stored
+// itself; kFinal forgets the key. A revision of an unknown key is stored as a new alert.
+// Revised alerts are not handed to commit extensions (the outbox forwards an alert once).
+//
 // Threading: every method may be called from any thread. Writes (commit, delete_older_than)
 // are serialised by an internal mutex; reads run concurrently with them and with each other.
 // A store opened with open_read_only() sees the primary's data as of open() or the last

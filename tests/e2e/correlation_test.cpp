@@ -6,7 +6,9 @@
 #include <simdjson.h>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
+#include <cstdio>
 #include <iterator>
 #include <ctime>
 #include <fstream>
@@ -157,12 +159,12 @@ correlation: {type: temporal, rules: [bad-3], group-by: [x], timespan: 5m}
   EXPECT_FALSE(brute_force_hits(scan.out).empty()) << scan.err;
 }
 
-std::string daemon_config(const std::string& extra) {
+std::string daemon_config(const std::string& extra, const std::string& pipeline = "{batch_max_delay_ms: 5}") {
   return "data_dir: data\n"
          "rules: ['@bundled']\n"
          "metrics: {listen: '127.0.0.1:0'}\n"
          "http: {enabled: false}\n"
-         "pipeline: {batch_max_delay_ms: 5}\n" +
+         "pipeline: " + pipeline + "\n" +
          extra;
 }
 
@@ -171,15 +173,6 @@ std::vector<std::string> correlation_alerts(const std::vector<std::string>& stor
   for (const std::string& a : stored)
     if (a.find("\"format\":\"correlation\"") != std::string::npos) out.push_back(a);
   return out;
-}
-
-std::vector<std::string> wait_for(const Daemon& d, std::size_t n) {
-  std::vector<std::string> got;
-  wait_until(deadline_after(), [&] {
-    got = correlation_alerts(d.alerts_json());
-    return got.size() >= n;
-  });
-  return got;
 }
 
 // A brute force that straddles a restart: 6 failures, a clean stop, 6 more after the restart;
@@ -216,7 +209,12 @@ TEST_F(CorrelationE2E, WindowOpenAcrossARestartIsStillCaught) {
     std::ofstream out(dir_ / "logs" / "auth.log", std::ios::app);
     out << lines(6, 12);
   }
-  std::vector<std::string> got = wait_for(d, 1);
+  // Raised at the tenth failure, then revised to twelve (the idle flush closes the window).
+  std::vector<std::string> got;
+  wait_until(deadline_after(), [&] {
+    got = correlation_alerts(d.alerts_json());
+    return got.size() == 1 && got[0].find("12 events for source_ip=198.51.100.7") != std::string::npos;
+  });
   EXPECT_EQ(d.stop(), 0);
   ASSERT_EQ(got.size(), 1u) << d.log();
   EXPECT_NE(got[0].find("12 events for source_ip=198.51.100.7"), std::string::npos) << got[0];
@@ -224,7 +222,7 @@ TEST_F(CorrelationE2E, WindowOpenAcrossARestartIsStillCaught) {
 
 // `vigil run` tailing the OpenSSH file stores the same alerts, correlations included, as
 // `vigil scan` prints for it.
-TEST_F(CorrelationE2E, ScanAndRunAgree) {
+void scan_and_run_agree(const fs::path& dir_, const std::string& pipeline) {
   VIGIL_REQUIRE_CORPUS("loghub/OpenSSH/OpenSSH_2k.log");
   const std::string corpora = corpora_dir();
   // The copy ends with a newline: a file tail waits for the end of a last, unfinished line.
@@ -239,7 +237,8 @@ TEST_F(CorrelationE2E, ScanAndRunAgree) {
   for (const std::string& k : expected) expected_correlations += k.find(" correlation ") != std::string::npos;
   ASSERT_GT(expected_correlations, 3u);
   Daemon d(dir_, daemon_config("correlation: {idle_flush: 1s}\ncollectors:\n"
-                               "  - {name: ssh, type: file, paths: ['logs/ssh.log'], poll_interval_ms: 20}\n"));
+                               "  - {name: ssh, type: file, paths: ['logs/ssh.log'], poll_interval_ms: 20}\n",
+                               pipeline));
   std::size_t records = 0;  // non-empty lines
   for (std::size_t start = 0; start < text.size();) {
     std::size_t end = text.find('\n', start);
@@ -252,7 +251,9 @@ TEST_F(CorrelationE2E, ScanAndRunAgree) {
   // Every line read (a line read twice would be counted twice), then the correlations of the
   // last windows, which the idle flush closes.
   ASSERT_TRUE(wait_for_received(d, "ssh", records)) << d.log();
-  wait_for(d, expected_correlations);
+  // The daemon raises correlations at their deciding event and revises them until their
+  // windows close (the idle flush here): wait for the final state, which is scan's.
+  wait_until(deadline_after(), [&] { return stored_alert_keys(d.alerts_json()) == expected; });
   // vigil_alerts_total{level} counts stored alerts, correlation alerts included and the
   // withheld matches of base rules not (it used to count rule matches).
   const double metric_alerts = metric(d, "vigil_alerts_total");
@@ -271,6 +272,117 @@ TEST_F(CorrelationE2E, ScanAndRunAgree) {
   EXPECT_TRUE(missing.empty()) << missing.size() << " missing, first: " << missing[0];
   EXPECT_TRUE(extra.empty()) << extra.size() << " extra, first: " << extra[0];
   EXPECT_EQ(stored.size(), expected.size());
+}
+
+TEST_F(CorrelationE2E, ScanAndRunAgree) { scan_and_run_agree(dir_, "{batch_max_delay_ms: 5}"); }
+
+// Issue 28: the same alerts whatever the thread count. Four matcher threads on tiny batches
+// finish batches out of order all the time; the windows still see the events in arrival order.
+TEST_F(CorrelationE2E, ScanAndRunAgreeWithFourThreadsAndTinyBatches) {
+  scan_and_run_agree(dir_, "{batch_max_delay_ms: 1, batch_max_records: 8, matcher_threads: 4}");
+}
+
+// "Mmm dd hh:mm:ss" of a unix time (UTC), as rsyslog's default forwarding template writes it.
+std::string bsd_stamp(std::int64_t unix_ns) {
+  const time_t secs = static_cast<time_t>(unix_ns / 1000000000LL);
+  tm t{};
+  gmtime_r(&secs, &t);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%b %e %H:%M:%S", &t);
+  return buf;
+}
+
+std::int64_t wall_now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// "created":"2026-12-07T20:23:38.202095923Z" of a stored alert's JSON line, in unix ns (0 if absent).
+std::int64_t created_ns(const std::string& json) {
+  const std::string tag = "\"created\":\"";
+  const std::size_t at = json.find(tag);
+  if (at == std::string::npos) return 0;
+  const std::string text = json.substr(at + tag.size(), 40);
+  tm t{};
+  if (!strptime(text.c_str(), "%Y-%m-%dT%H:%M:%S", &t)) return 0;
+  std::int64_t ns = static_cast<std::int64_t>(timegm(&t)) * 1000000000LL;
+  if (text.size() > 20 && text[19] == '.') {
+    std::int64_t frac = 0;
+    int digits = 0;
+    for (std::size_t i = 20; i < text.size() && std::isdigit(static_cast<unsigned char>(text[i])) && digits < 9; ++i, ++digits)
+      frac = frac * 10 + (text[i] - '0');
+    for (; digits < 9; ++digits) frac *= 10;
+    ns += frac;
+  }
+  return ns;
+}
+
+std::vector<std::string> alerts_of(const Daemon& d, const std::string& rule_id) {
+  std::vector<std::string> out;
+  for (const std::string& a : d.alerts_json())
+    if (a.find("\"id\":\"" + rule_id + "\"") != std::string::npos) out.push_back(a);
+  return out;
+}
+
+// Issue 28, the rsyslog scenario: twelve failed SSH logins and a success from one address
+// within two seconds, over TCP syslog in rsyslog's default forwarding format (BSD stamps, whole
+// seconds, so the last failures and the success share a stamp). The brute-force alert is stored
+// at the tenth failure and the success-after-failures alert at the success, not when the idle
+// flush closes their windows (an hour here); the brute-force alert is then revised to twelve.
+// Latency = the alert's commit time ("created") minus the wall time just before the deciding
+// line was sent.
+TEST_F(CorrelationE2E, LiveAlertsOverTcpSyslogAtTheDecidingEvent) {
+  const char* kSuccessAfterFailuresId = "ab8c3939-9a23-4f35-9af5-dbbe7dfbe597";
+  Daemon d(dir_, daemon_config("correlation: {idle_flush: 1h}\n"
+                               "collectors:\n  - {name: tcp, type: tcp, listen: '127.0.0.1:0'}\n"));
+  ASSERT_TRUE(d.start()) << d.log();
+  TcpClient client(d.port("tcp"));
+  ASSERT_TRUE(client.ok()) << d.log();
+  auto failure = [&](int i) {
+    return "<38>" + bsd_stamp(wall_now_ns()) + " web01 sshd[2" + std::to_string(i) +
+           "]: Failed password for root from 203.0.113.77 port " + std::to_string(50000 + i) + " ssh2\n";
+  };
+  for (int i = 1; i <= 9; ++i) ASSERT_TRUE(client.send_all(failure(i)));
+  ASSERT_TRUE(wait_for_received(d, "tcp", 9)) << d.log();
+  EXPECT_TRUE(alerts_of(d, kBruteForceId).empty()) << "fired before the tenth failure";
+
+  const std::int64_t tenth_sent = wall_now_ns();
+  ASSERT_TRUE(client.send_all(failure(10)));
+  std::vector<std::string> brute;
+  ASSERT_TRUE(wait_until(deadline_after(std::chrono::seconds(30)), [&] {
+    brute = alerts_of(d, kBruteForceId);
+    return !brute.empty();
+  })) << d.log();
+  const double brute_latency_ms = (created_ns(brute[0]) - tenth_sent) / 1e6;
+
+  for (int i = 11; i <= 12; ++i) ASSERT_TRUE(client.send_all(failure(i)));
+  ASSERT_TRUE(wait_for_received(d, "tcp", 12)) << d.log();
+  const std::int64_t success_sent = wall_now_ns();
+  ASSERT_TRUE(client.send_all("<38>" + bsd_stamp(success_sent) +
+                              " web01 sshd[300]: Accepted password for root from 203.0.113.77 port 50999 ssh2\n"));
+  std::vector<std::string> success;
+  ASSERT_TRUE(wait_until(deadline_after(std::chrono::seconds(30)), [&] {
+    success = alerts_of(d, kSuccessAfterFailuresId);
+    return !success.empty();
+  })) << d.log();
+  const double success_latency_ms = (created_ns(success[0]) - success_sent) / 1e6;
+  std::printf("[ latency ] brute force stored %.1f ms after the tenth failure was sent; "
+              "success after failures %.1f ms after the success\n",
+              brute_latency_ms, success_latency_ms);
+  // One second is the issue's bound; a commit takes milliseconds, so this holds on a loaded
+  // two-core machine (the batch delay is 5 ms, the store syncs each commit).
+  EXPECT_GT(brute_latency_ms, 0.0);
+  EXPECT_LT(brute_latency_ms, 1000.0);
+  EXPECT_GT(success_latency_ms, 0.0);
+  EXPECT_LT(success_latency_ms, 1000.0);
+
+  // The later failures revise the alert in place: still one brute-force alert, now of twelve.
+  ASSERT_TRUE(wait_until(deadline_after(), [&] {
+    brute = alerts_of(d, kBruteForceId);
+    return brute.size() == 1 && brute[0].find("\"event_count\":\"12\"") != std::string::npos;
+  })) << (brute.empty() ? std::string("none") : brute[0]);
+  EXPECT_EQ(alerts_of(d, kSuccessAfterFailuresId).size(), 1u);
+  EXPECT_EQ(d.stop(), 0) << d.log();
 }
 
 }  // namespace

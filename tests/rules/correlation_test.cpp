@@ -517,3 +517,224 @@ TEST(Correlation, ABatchTakenFirstIsNotMadeLateByALaterBatchFinishedFirst) {
 
 }  // namespace
 }  // namespace vigil::rules
+
+namespace vigil::rules {
+namespace {
+
+CorrelationOptions early_firing() {
+  CorrelationOptions o = no_lateness();
+  o.early_firing = true;
+  return o;
+}
+
+// Alerts of rule `id` with the given revision among `alerts`.
+std::vector<Alert> of(const std::vector<Alert>& alerts, const std::string& id, Alert::Revision revision) {
+  std::vector<Alert> out;
+  for (const Alert& a : alerts)
+    if (a.rule_id == id && a.revision == revision) out.push_back(a);
+  return out;
+}
+
+// Issue 28: the alert at the event that makes `gte` hold, with the events so far; the later
+// events of the window revise it (one record per advance, only when the count changed) and
+// the close gives the final state, equal to what the close alone emits without early firing.
+TEST(CorrelationEarly, FiresAtTheDecidingEventThenRevisesThatAlert) {
+  Harness h(kBruteForce, early_firing());
+  h.feed("r-fail", "a", kT0);
+  h.feed("r-fail", "a", kT0 + kSec);
+  EXPECT_TRUE(h.kept.empty());
+  h.feed("r-fail", "a", kT0 + 2 * kSec);  // the third: gte 3 holds
+  std::vector<Alert> first = of(h.kept, "c-bf", Alert::Revision::kFirst);
+  ASSERT_EQ(first.size(), 1u);
+  EXPECT_EQ(field(first[0], "event_count"), "3");
+  EXPECT_EQ(first[0].event_unix_ns, kT0 + 2 * kSec);
+  EXPECT_FALSE(first[0].revision_key.empty());
+  EXPECT_TRUE(h.out.empty());
+  h.feed("r-fail", "a", kT0 + 3 * kSec);
+  h.feed("r-fail", "a", kT0 + 4 * kSec);
+  std::vector<Alert> updates = of(h.out, "c-bf", Alert::Revision::kUpdate);
+  ASSERT_EQ(updates.size(), 2u);
+  EXPECT_EQ(field(updates[1], "event_count"), "5");
+  EXPECT_EQ(updates[1].revision_key, first[0].revision_key);
+  h.engine->advance(h.out);  // nothing new: no record
+  EXPECT_EQ(of(h.out, "c-bf", Alert::Revision::kUpdate).size(), 2u);
+  h.flush();
+  std::vector<Alert> final_state = of(h.out, "c-bf", Alert::Revision::kFinal);
+  ASSERT_EQ(final_state.size(), 1u);
+  EXPECT_EQ(final_state[0].revision_key, first[0].revision_key);
+  EXPECT_EQ(of(h.kept, "c-bf", Alert::Revision::kFirst).size(), 1u);  // never a second alert
+  EXPECT_EQ(h.engine->counters().early_alerts.load(), 1u);
+
+  Harness at_close(kBruteForce, no_lateness());
+  for (int i = 0; i < 5; ++i) at_close.feed("r-fail", "a", kT0 + i * kSec);
+  at_close.flush();
+  ASSERT_EQ(at_close.out.size(), 1u);
+  EXPECT_EQ(at_close.out[0].fields.size(), final_state[0].fields.size());
+  for (std::size_t i = 0; i < at_close.out[0].fields.size(); ++i)
+    EXPECT_EQ(at_close.out[0].fields[i].value, final_state[0].fields[i].value) << at_close.out[0].fields[i].name;
+  EXPECT_EQ(at_close.out[0].raw, final_state[0].raw);
+  EXPECT_EQ(at_close.out[0].event_unix_ns, final_state[0].event_unix_ns);
+}
+
+// The next window of the same group fires at its own deciding event, even while the first
+// one has not closed yet (it closes only when the watermark passes its end).
+TEST(CorrelationEarly, TheNextWindowFiresAtItsOwnDecidingEvent) {
+  CorrelationOptions o = early_firing();
+  o.allowed_lateness_ns = 300 * kSec;
+  Harness h(kBruteForce, o);
+  for (int i = 0; i < 3; ++i) h.feed("r-fail", "a", kT0 + i * kSec);
+  for (int i = 0; i < 3; ++i) h.feed("r-fail", "a", kT0 + 20 * kSec + i * kSec);
+  std::vector<Alert> first = of(h.kept, "c-bf", Alert::Revision::kFirst);
+  ASSERT_EQ(first.size(), 2u);
+  EXPECT_NE(first[0].revision_key, first[1].revision_key);
+  EXPECT_EQ(field(first[1], "window_start"), format_time_utc(kT0 + 20 * kSec));
+  h.flush();
+  EXPECT_EQ(of(h.out, "c-bf", Alert::Revision::kFinal).size(), 2u);
+  EXPECT_TRUE(of(h.out, "c-bf", Alert::Revision::kNone).empty());
+}
+
+// Conditions that need the window's end (an upper bound) still fire at close only.
+TEST(CorrelationEarly, AnUpperBoundWaitsForTheClose) {
+  Harness h(R"(title: a few
+id: c-few
+correlation: {type: event_count, rules: [fail], group-by: [src], timespan: 10s, condition: {gte: 2, lte: 3}}
+)", early_firing());
+  h.feed("r-fail", "a", kT0);
+  h.feed("r-fail", "a", kT0 + kSec);
+  EXPECT_TRUE(of(h.kept, "c-few", Alert::Revision::kFirst).empty());
+  h.flush();
+  ASSERT_EQ(h.out.size(), 1u);
+  EXPECT_EQ(h.out[0].revision, Alert::Revision::kNone);
+}
+
+// The daemon's rsyslog case (issue 28): BSD stamps have whole seconds, so the last failures and
+// the success share a stamp; the sequence is complete whatever order the tied events came in.
+TEST(Correlation, TemporalOrderedTiedEventsMayStandInEitherOrder) {
+  const char* rule = R"(title: success after failure
+id: c-ord
+correlation: {type: temporal_ordered, rules: [fail, success], group-by: [src], timespan: 1m}
+)";
+  for (bool early : {false, true}) {
+    Harness h(rule, early ? early_firing() : no_lateness());
+    h.feed("r-ok", "a", kT0);
+    h.feed("r-fail", "a", kT0);
+    h.flush();
+    EXPECT_EQ(h.out.size() + h.kept.size(), early ? 2u : 1u) << early;  // early: the alert and its final state
+  }
+}
+
+const char* kSuccessAfterFailures = R"(title: success after repeated failures
+id: c-saf
+correlation: {type: temporal_ordered, rules: [repeated, success], group-by: [src], timespan: 30m}
+level: critical
+---
+title: repeated failures
+id: c-rep
+name: repeated
+correlation: {type: event_count, rules: [fail], group-by: [src], timespan: 10m, condition: {gte: 5}}
+)";
+
+// Issue 28: twelve failures and a success in the same second. The chained correlation fires at
+// the success with early firing, and gives the same alert at close without it (vigil scan).
+TEST(CorrelationEarly, SuccessAfterRepeatedFailuresFiresAtTheSuccess) {
+  CorrelationOptions o = early_firing();
+  o.allowed_lateness_ns = 300 * kSec;
+  Harness h(kSuccessAfterFailures, o);
+  for (int i = 0; i < 12; ++i) h.feed("r-fail", "a", kT0 + (i < 6 ? 0 : kSec));
+  EXPECT_TRUE(of(h.kept, "c-saf", Alert::Revision::kFirst).empty());
+  h.feed("r-ok", "a", kT0 + kSec);
+  std::vector<Alert> first = of(h.kept, "c-saf", Alert::Revision::kFirst);
+  ASSERT_EQ(first.size(), 1u);
+  EXPECT_EQ(field(first[0], "rules_matched"), "2");
+  h.flush();
+  std::vector<Alert> final_state = of(h.out, "c-saf", Alert::Revision::kFinal);
+  ASSERT_EQ(final_state.size(), 1u);
+
+  Harness scan(kSuccessAfterFailures, CorrelationOptions{});
+  for (int i = 0; i < 12; ++i) scan.feed("r-fail", "a", kT0 + (i < 6 ? 0 : kSec));
+  scan.feed("r-ok", "a", kT0 + kSec);
+  scan.flush();
+  ASSERT_EQ(scan.out.size(), 1u);
+  EXPECT_EQ(scan.out[0].raw, final_state[0].raw);
+  // The inner correlation's result is at its deciding event (the fifth failure, second 0).
+  EXPECT_EQ(field(scan.out[0], "window_start"), format_time_utc(kT0));
+}
+
+TEST(CorrelationEarly, ASuppressedRepeatHasNoRevisions) {
+  Harness h(R"(title: brute force
+id: c-bf
+correlation: {type: event_count, rules: [fail], group-by: [src], timespan: 10s, condition: {gte: 2}}
+vigil:
+  suppress: {by: [src], for: 1h}
+)", early_firing());
+  h.feed("r-fail", "a", kT0);
+  h.feed("r-fail", "a", kT0 + kSec);
+  h.feed("r-fail", "a", kT0 + 20 * kSec);
+  h.feed("r-fail", "a", kT0 + 21 * kSec);  // second window: a suppressed repeat
+  h.feed("r-fail", "a", kT0 + 22 * kSec);
+  h.flush();
+  EXPECT_EQ(of(h.kept, "c-bf", Alert::Revision::kFirst).size(), 1u);
+  EXPECT_EQ(of(h.out, "c-bf", Alert::Revision::kFinal).size(), 1u);
+  EXPECT_TRUE(of(h.out, "c-bf", Alert::Revision::kUpdate).empty());
+  EXPECT_EQ(h.engine->counters().suppressed.load(), 1u);
+}
+
+// A restart between the early alert and the close: the close gives the final state of that
+// alert, not a second alert.
+TEST(CorrelationEarly, AnAlertRaisedEarlyIsNotRaisedAgainAfterARestart) {
+  std::map<std::string, std::string> stored;
+  std::string key;
+  {
+    Harness h(kBruteForce, early_firing());
+    for (int i = 0; i < 3; ++i) h.feed("r-fail", "a", kT0 + i * kSec);
+    ASSERT_EQ(of(h.kept, "c-bf", Alert::Revision::kFirst).size(), 1u);
+    key = of(h.kept, "c-bf", Alert::Revision::kFirst)[0].revision_key;
+    h.engine->collect_changes([&](const std::string& k, const std::string* v) {
+      if (v) stored[k] = *v;
+      else stored.erase(k);
+    });
+  }
+  Harness h(kBruteForce, early_firing());
+  for (const auto& [k, v] : stored) ASSERT_TRUE(h.engine->restore(k, v).ok()) << k;
+  h.feed("r-fail", "a", kT0 + 3 * kSec);
+  h.flush();
+  EXPECT_TRUE(of(h.kept, "c-bf", Alert::Revision::kFirst).empty());
+  std::vector<Alert> final_state = of(h.out, "c-bf", Alert::Revision::kFinal);
+  ASSERT_EQ(final_state.size(), 1u);
+  EXPECT_EQ(final_state[0].revision_key, key);
+  EXPECT_EQ(field(final_state[0], "event_count"), "4");
+}
+
+// The daemon takes each event's contributions in the matcher thread and applies them per batch
+// in submit order: the same alerts as feeding the engine directly.
+TEST(CorrelationEarly, DeferredContributionsAppliedInOrderGiveTheSameAlerts) {
+  CorrelationOptions o = early_firing();
+  o.allowed_lateness_ns = 300 * kSec;
+  Harness direct(kSuccessAfterFailures, o), deferred(kSuccessAfterFailures, o);
+  std::vector<CorrelationInput> batch;
+  auto feed_deferred = [&](const std::string& rule_id, std::int64_t t) {
+    Event e;
+    e.fields.add("src", "a");
+    std::vector<Alert> alerts(1);
+    alerts[0].rule_id = rule_id;
+    deferred.engine->on_event(*deferred.binding, e, {deferred.index(rule_id)}, t, alerts, 0, &batch);
+    EXPECT_TRUE(alerts.empty());  // generate: false still applies at once
+  };
+  for (int i = 0; i < 12; ++i) {
+    direct.feed("r-fail", "a", kT0 + i * kSec);
+    feed_deferred("r-fail", kT0 + i * kSec);
+  }
+  direct.feed("r-ok", "a", kT0 + 12 * kSec);
+  feed_deferred("r-ok", kT0 + 12 * kSec);
+  EXPECT_TRUE(deferred.kept.empty());
+  deferred.engine->apply(batch, deferred.kept);
+  deferred.engine->advance(deferred.out);
+  ASSERT_EQ(of(direct.kept, "c-saf", Alert::Revision::kFirst).size(), 1u);
+  ASSERT_EQ(of(deferred.kept, "c-saf", Alert::Revision::kFirst).size(), 1u);
+  EXPECT_EQ(of(deferred.kept, "c-saf", Alert::Revision::kFirst)[0].raw,
+            of(direct.kept, "c-saf", Alert::Revision::kFirst)[0].raw);
+  EXPECT_EQ(deferred.engine->max_event_time(), kT0 + 12 * kSec);
+}
+
+}  // namespace
+}  // namespace vigil::rules

@@ -210,3 +210,87 @@ TEST_F(LifecycleTest, StatisticsCountByHourAndFollowStatusChanges) {
 
 }  // namespace
 }  // namespace vigil::storage
+
+namespace vigil::storage {
+namespace {
+
+Alert revision(const std::string& key, Alert::Revision kind, const std::string& count) {
+  Alert a;
+  a.rule_id = "corr";
+  a.rule_title = "brute force";
+  a.host = "h1";
+  a.tenant = "t1";
+  a.level = AlertLevel::kHigh;
+  a.format = "correlation";
+  a.fields = {AlertField{"event_count", count}};
+  a.raw = "brute force: " + count + " events";
+  a.event_unix_ns = std::stoll(count);
+  a.revision = kind;
+  a.revision_key = key;
+  return a;
+}
+
+// Issue 28: a correlation alert raised early is revised in place (same id, lifecycle kept), in
+// a later commit, in the same commit as its first record, and across a reopen of the store; a
+// revision after the final one (or of an unknown key) is stored as an alert of its own.
+TEST_F(LifecycleTest, RevisionsOfAnAlertRaisedEarlyRewriteItInPlace) {
+  std::string id;
+  {
+    auto store = open_store();
+    std::vector<Alert> first{revision("k1", Alert::Revision::kFirst, "10")};
+    ASSERT_TRUE(store->commit(first, {}).ok());
+    id = first[0].id;
+    AlertChange change;
+    change.assignee = "lan";
+    ASSERT_TRUE(store->update(id, change, "lan").has_value());
+    std::vector<Alert> update{revision("k1", Alert::Revision::kUpdate, "11")};
+    ASSERT_TRUE(store->commit(update, {}).ok());
+    EXPECT_TRUE(update.empty());  // nothing stored as new
+    auto got = store->get(id);
+    ASSERT_TRUE(got.has_value());
+    EXPECT_EQ(got->raw, "brute force: 11 events");
+    EXPECT_EQ(got->assignee, "lan");
+    EXPECT_EQ(store->alert_count_estimate(), 1u);
+  }
+  auto store = open_store();
+  std::vector<Alert> last{revision("k1", Alert::Revision::kFinal, "12"), revision("k2", Alert::Revision::kFirst, "5"),
+                          revision("k2", Alert::Revision::kUpdate, "6")};
+  ASSERT_TRUE(store->commit(last, {}).ok());
+  ASSERT_EQ(last.size(), 1u);  // k2's first record, with its update applied before it was written
+  EXPECT_EQ(last[0].raw, "brute force: 6 events");
+  auto got = store->get(id);
+  ASSERT_TRUE(got.has_value());
+  EXPECT_EQ(got->raw, "brute force: 12 events");
+  EXPECT_EQ(got->event_unix_ns, 12);
+  EXPECT_EQ(got->assignee, "lan");
+  // k1 is over: a stray revision of it is kept as an alert rather than lost.
+  std::vector<Alert> stray{revision("k1", Alert::Revision::kUpdate, "13")};
+  ASSERT_TRUE(store->commit(stray, {}).ok());
+  ASSERT_EQ(stray.size(), 1u);
+  EXPECT_FALSE(stray[0].id.empty());
+  EXPECT_EQ(store->alert_count_estimate(), 3u);
+}
+
+// Matcher threads finish batches out of order, so one commit can hold a window's updates before
+// its first record and out of sequence: the highest revision_seq is the state stored.
+TEST_F(LifecycleTest, RevisionsOutOfOrderInOneCommitKeepTheNewest) {
+  auto store = open_store();
+  std::vector<Alert> batch{revision("k", Alert::Revision::kUpdate, "12"), revision("k", Alert::Revision::kFirst, "10"),
+                           revision("k", Alert::Revision::kUpdate, "11")};
+  batch[0].revision_seq = 2;
+  batch[2].revision_seq = 1;
+  ASSERT_TRUE(store->commit(batch, {}).ok());
+  ASSERT_EQ(batch.size(), 1u);
+  EXPECT_EQ(batch[0].raw, "brute force: 12 events");
+  std::vector<Alert> older{revision("k", Alert::Revision::kFinal, "13")};
+  older[0].revision_seq = 3;
+  ASSERT_TRUE(store->commit(older, {}).ok());
+  EXPECT_TRUE(older.empty());
+  auto got = store->get(batch[0].id);
+  ASSERT_TRUE(got.has_value());
+  EXPECT_EQ(got->raw, "brute force: 13 events");
+  EXPECT_EQ(store->alert_count_estimate(), 1u);
+}
+
+}  // namespace
+}  // namespace vigil::storage
