@@ -40,6 +40,8 @@ printf '%-13s %7s %14s %9s %10s %12s\n' "data" "threads" "events/s" "wall s" "RS
 ratios=()
 for spec in "windows_otrf:rules-windows:otrf_windows.ndjson" "linux_web:rules-linux-web:linux_web_1g.log" "linux_web_sigma:rules-linux-web-sigma:linux_web_1g.log"; do
   IFS=: read -r suite rules file <<< "$spec"
+  # VIGIL_BENCH_SUITES="windows_otrf ..." runs those suites only (default: all).
+  [[ -z "${VIGIL_BENCH_SUITES:-}" || " $VIGIL_BENCH_SUITES " == *" $suite "* ]] || continue
   rules="$out/$rules"; file="$out/$file"
   [[ -d "$rules" && -f "$file" ]] || { echo "scan_threads: $rules or $file missing (run bench/prepare_data.sh)" >&2; exit 2; }
   # Verification before timing.
