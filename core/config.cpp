@@ -260,6 +260,9 @@ std::vector<std::string> exposure_warnings(const Config& c) {
       out.push_back(at(cc.line) + "collector '" + cc.name + "' (" + to_string(cc.kind) + ") on " + cc.listen.text() +
                     " accepts events from anyone who reaches it, unauthenticated and in clear; allow only your "
                     "senders in the firewall, or use a tls collector with 'ca'");
+    if (cc.kind == CollectorKind::kElasticsearch && remote && !cc.tls.enabled())
+      out.push_back(at(cc.line) + "collector '" + cc.name + "' (elasticsearch) on " + cc.listen.text() +
+                    " is plain HTTP off loopback: its tokens and events cross the network in clear; set tls");
     if (cc.kind == CollectorKind::kTls && remote && cc.tls.ca_file.empty())
       out.push_back(at(cc.line) + "collector '" + cc.name + "' (tls) on " + cc.listen.text() +
                     " does not check client certificates: anyone who reaches it can send events; set tls.ca");

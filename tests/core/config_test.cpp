@@ -132,14 +132,22 @@ collectors:
   - {name: fw-tls, type: tls, listen: "0.0.0.0:6514", tls: {cert: c.pem, key: k.pem}}
   - {name: local, type: tcp, listen: "127.0.0.1:5514"}
   - {name: in, type: http, token: a-long-enough-token}
+  - {name: beats, type: elasticsearch, listen: "0.0.0.0:9200", token: a-long-enough-token}
 )", "v.yml");
   ASSERT_TRUE(exposed) << exposed.error().to_string();
   const std::vector<std::string> w = exposure_warnings(*exposed);
-  ASSERT_EQ(w.size(), 4u);
+  ASSERT_EQ(w.size(), 5u);
   EXPECT_EQ(w[0].rfind("v.yml:1: metrics on 0.0.0.0:9464 are readable by anyone", 0), 0u) << w[0];
   EXPECT_EQ(w[1].rfind("v.yml:2: the HTTP server on 0.0.0.0:8080 (API, console, ingest) is plain HTTP", 0), 0u) << w[1];
   EXPECT_EQ(w[2].rfind("v.yml:4: collector 'fw' (udp) on 0.0.0.0:514 accepts events from anyone", 0), 0u) << w[2];
   EXPECT_EQ(w[3].rfind("v.yml:5: collector 'fw-tls' (tls) on 0.0.0.0:6514 does not check client certificates", 0), 0u) << w[3];
+  EXPECT_EQ(w[4].rfind("v.yml:8: collector 'beats' (elasticsearch) on 0.0.0.0:9200 is plain HTTP off loopback", 0), 0u)
+      << w[4];
+  // The bulk API off loopback without a token is refused, as ingest is.
+  auto open_bulk = parse_config("collectors:\n  - {name: beats, type: elasticsearch, listen: '0.0.0.0:9200'}\n", "v.yml");
+  ASSERT_FALSE(open_bulk);
+  EXPECT_NE(open_bulk.error().message().find("v.yml:2: collector 'beats' takes events from the network"), std::string::npos)
+      << open_bulk.error().message();
 }
 
 TEST(Config, MissingFileIsAnIoError) {
