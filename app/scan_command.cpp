@@ -351,6 +351,7 @@ int run_scan(const ScanOptions& opt, std::FILE* out, std::FILE* err, ScanSummary
   {
     rules::CorrelationOptions copt;
     // Events reach the engine in input order from the one writer, whatever the thread count.
+    copt.ordered_input = true;
     copt.allowed_lateness_ns = opt.correlation_lateness_ns;
     copt.max_memory_bytes = opt.correlation_memory_bytes;
     auto engine = rules::CorrelationEngine::create(std::move(loaded.correlations), copt);

@@ -728,7 +728,7 @@ static void contribute(CorrelationEngine::Impl& impl, CorrelationCounters& count
 void CorrelationEngine::batch_begin() { impl_->my_progress().busy.store(true, std::memory_order_release); }
 
 // Moves the watermark's inputs forward to an event's time; true when the event is late.
-bool CorrelationEngine::note_time(std::int64_t time_ns) {
+bool CorrelationEngine::note_time(std::int64_t time_ns, bool ordered) {
   Impl& impl = *impl_;
   // Watermark: the latest event time minus the lateness.
   std::int64_t seen = max_time_.load(std::memory_order_relaxed);
@@ -737,6 +737,10 @@ bool CorrelationEngine::note_time(std::int64_t time_ns) {
   if (time_ns > seen) impl.watermark_dirty.store(true, std::memory_order_relaxed);
   Impl::Progress& mine = impl.my_progress();
   if (time_ns > mine.max_t.load(std::memory_order_relaxed)) mine.max_t.store(time_ns, std::memory_order_relaxed);
+  // In arrival order, the latest time before this event: the stream alone decides, never where
+  // batches happen to end (and a window closed at a batch end, watermark <= that time minus the
+  // lateness, cannot be missing an event that is not late).
+  if (ordered) return seen > 0 && time_ns < seen - impl.options.allowed_lateness_ns;
   // No lateness before the first batch end: the first events seen may not be the earliest.
   const std::int64_t base = impl.progress_t.load(std::memory_order_relaxed);
   return base > 0 && time_ns < base - impl.options.allowed_lateness_ns;
@@ -751,7 +755,7 @@ void CorrelationEngine::apply(const std::vector<CorrelationInput>& inputs, std::
   for (std::size_t i = 0; i < inputs.size(); ++i) {
     const CorrelationInput& in = inputs[i];
     if (i == 0 || in.event != inputs[i - 1].event) {
-      late = note_time(in.time_ns);
+      late = note_time(in.time_ns, /*ordered=*/true);
       // Counted once per event that would have fed a window, as on_event() counts.
       if (late && in.correlation != CorrelationInput::kTimeOnly)
         counters_.late_events.fetch_add(1, std::memory_order_relaxed);
@@ -768,7 +772,7 @@ void CorrelationEngine::on_event(const RuleBinding& binding, const Event& event,
                                  std::vector<CorrelationInput>* deferred) {
   Impl& impl = *impl_;
   // Deferred: time and lateness are the business of apply(), in the order it is called.
-  const bool late = deferred ? false : note_time(time_ns);
+  const bool late = deferred ? false : note_time(time_ns, impl.options.ordered_input);
   bool counted_late = false;
   std::uint64_t event_no = 0;
   std::size_t deferred_before = 0;

@@ -60,6 +60,11 @@ struct CorrelationOptions {
   // that makes it hold, then revisions of it (see the top of this file). Default: false (one
   // alert at close, what `vigil scan` prints); the daemon turns it on.
   bool early_firing = false;
+  // Events reach the windows in arrival order (`vigil scan`'s one writer; the daemon's apply()
+  // always does): an event is late when it is older than the lateness before the latest event
+  // time seen so far, decided by the stream alone. Otherwise (threads calling on_event() in
+  // parallel) against the latest time at the last batch end (see Impl::Progress). Default: false.
+  bool ordered_input = false;
   Status validate() const;
 };
 
@@ -175,7 +180,7 @@ class CorrelationEngine {
   // them, which may fire in turn (appended to `fired` and handled too). Holds no lock.
   void release(std::vector<Fired>& fired, std::vector<Alert>& out);
   // Moves the watermark's inputs to an event time; true when that event is late.
-  bool note_time(std::int64_t time_ns);
+  bool note_time(std::int64_t time_ns, bool ordered);
   explicit CorrelationEngine(std::unique_ptr<Impl> impl);
   // Suppression: false when `a` repeats an alert of its rule with the same key within the
   // period (counted); true when it passes (and opens a period).
