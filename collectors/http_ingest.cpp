@@ -182,6 +182,53 @@ struct Job {
   std::string index;  // bulk: the index named in the path ("" for /_bulk)
 };
 
+// The non-empty lines of a body, a trailing '\r' dropped, each with its line number (empty
+// lines counted: the line number is the record number).
+struct BodyLines {
+  std::string_view body;
+  std::size_t pos = 0, line_no = 0;
+  bool next(std::string_view* line) {
+    while (pos < body.size()) {
+      const void* nl = std::memchr(body.data() + pos, '\n', body.size() - pos);
+      const std::size_t end = nl ? static_cast<std::size_t>(static_cast<const char*>(nl) - body.data()) : body.size();
+      *line = body.substr(pos, end - pos);
+      pos = end + 1;
+      ++line_no;
+      if (!line->empty() && line->back() == '\r') line->remove_suffix(1);
+      if (!line->empty()) return true;
+    }
+    return false;
+  }
+};
+
+// One request's records, split into batches at the configured bounds; longer records are cut
+// and flagged oversize.
+struct RequestBatches {
+  RequestBatches(const HttpIngestOptions& o, std::shared_ptr<SourceInfo> source) : options(o), builder(std::move(source)) {}
+  void add(std::string_view record, std::size_t record_no) {
+    const bool cut = record.size() > options.max_record_bytes;
+    if (cut) {
+      record = record.substr(0, options.max_record_bytes);
+      ++oversize;
+    }
+    builder.add(record, record_no, 0, cut);
+    ++records;
+    if (builder.size() >= options.batch_max_records || builder.byte_size() >= options.batch_max_bytes)
+      batches.push_back(builder.finish());
+  }
+  // Ends the last batch and counts the request in `stats`.
+  void finish(CollectorStats& stats, std::size_t body_bytes) {
+    if (!builder.empty()) batches.push_back(builder.finish());
+    stats.received_events.fetch_add(records, std::memory_order_relaxed);
+    stats.received_bytes.fetch_add(body_bytes, std::memory_order_relaxed);
+    stats.oversize_records.fetch_add(oversize, std::memory_order_relaxed);
+  }
+  const HttpIngestOptions& options;
+  IngestBatchBuilder builder;
+  std::vector<IngestBatch> batches;
+  std::size_t records = 0, oversize = 0;
+};
+
 }  // namespace
 
 struct HttpIngest::Impl {
@@ -330,33 +377,12 @@ bool HttpIngest::Impl::process(Job& job) {
   if (options.elasticsearch_bulk) return process_bulk(job, body);
 
   // One record per line; the line number (empty lines included) is the record number.
-  std::vector<IngestBatch> batches;
-  IngestBatchBuilder builder(job.source);
-  std::size_t records = 0, oversize = 0, line_no = 0;
-  std::size_t pos = 0;
-  while (pos < body.size()) {
-    const void* nl = std::memchr(body.data() + pos, '\n', body.size() - pos);
-    const std::size_t end = nl ? static_cast<std::size_t>(static_cast<const char*>(nl) - body.data()) : body.size();
-    std::string_view line = body.substr(pos, end - pos);
-    pos = end + 1;
-    ++line_no;
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    if (line.empty()) continue;
-    const bool cut = line.size() > options.max_record_bytes;
-    if (cut) {
-      line = line.substr(0, options.max_record_bytes);
-      ++oversize;
-    }
-    builder.add(line, line_no, 0, cut);
-    ++records;
-    if (builder.size() >= options.batch_max_records || builder.byte_size() >= options.batch_max_bytes)
-      batches.push_back(builder.finish());
-  }
-  if (!builder.empty()) batches.push_back(builder.finish());
-
-  stats->received_events.fetch_add(records, std::memory_order_relaxed);
-  stats->received_bytes.fetch_add(body.size(), std::memory_order_relaxed);
-  stats->oversize_records.fetch_add(oversize, std::memory_order_relaxed);
+  RequestBatches request(options, job.source);
+  BodyLines lines{body};
+  for (std::string_view line; lines.next(&line);) request.add(line, lines.line_no);
+  request.finish(*stats, body.size());
+  std::vector<IngestBatch>& batches = request.batches;
+  const std::size_t records = request.records;
 
   if (batches.empty()) {
     job.respond(net::Response::json(200, "{\"accepted\":0}"));
@@ -389,23 +415,11 @@ bool HttpIngest::Impl::process_bulk(Job& job, std::string_view body) {
   const std::string request_id = std::to_string(started_unix_s) + "-" + std::to_string(next_bulk_request++);
   simdjson::dom::parser parser;
   std::vector<BulkItem> items;
-  std::vector<IngestBatch> batches;
-  IngestBatchBuilder builder(job.source);
-  std::size_t records = 0, oversize = 0, line_no = 0, pos = 0;
-  auto next_line = [&](std::string_view* line) {
-    while (pos < body.size()) {
-      const void* nl = std::memchr(body.data() + pos, '\n', body.size() - pos);
-      const std::size_t end = nl ? static_cast<std::size_t>(static_cast<const char*>(nl) - body.data()) : body.size();
-      *line = body.substr(pos, end - pos);
-      pos = end + 1;
-      ++line_no;
-      if (!line->empty() && line->back() == '\r') line->remove_suffix(1);
-      if (!line->empty()) return true;
-    }
-    return false;
-  };
+  RequestBatches request(options, job.source);
+  BodyLines lines{body};
+  std::size_t& line_no = lines.line_no;
   std::string_view action_line, doc;
-  while (next_line(&action_line)) {
+  while (lines.next(&action_line)) {
     BulkItem item;
     if (!parse_bulk_action(parser, action_line, &item)) {
       stats->framing_errors.fetch_add(1, std::memory_order_relaxed);
@@ -422,7 +436,7 @@ bool HttpIngest::Impl::process_bulk(Job& job, std::string_view body) {
       items.push_back(std::move(item));
       continue;
     }
-    if (!next_line(&doc)) {
+    if (!lines.next(&doc)) {
       item.status = 400;
       item.error_type = "action_request_validation_exception";
       item.error_reason = "the action has no document line";
@@ -445,21 +459,11 @@ bool HttpIngest::Impl::process_bulk(Job& job, std::string_view body) {
       items.push_back(std::move(item));
       continue;
     }
-    const bool cut = doc.size() > options.max_record_bytes;
-    if (cut) {
-      doc = doc.substr(0, options.max_record_bytes);
-      ++oversize;
-    }
-    builder.add(doc, line_no, 0, cut);
-    ++records;
+    request.add(doc, line_no);
     items.push_back(std::move(item));
-    if (builder.size() >= options.batch_max_records || builder.byte_size() >= options.batch_max_bytes)
-      batches.push_back(builder.finish());
   }
-  if (!builder.empty()) batches.push_back(builder.finish());
-  stats->received_events.fetch_add(records, std::memory_order_relaxed);
-  stats->received_bytes.fetch_add(body.size(), std::memory_order_relaxed);
-  stats->oversize_records.fetch_add(oversize, std::memory_order_relaxed);
+  request.finish(*stats, body.size());
+  std::vector<IngestBatch>& batches = request.batches;
 
   auto reply = [items = std::move(items), started] {
     const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
