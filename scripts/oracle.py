@@ -17,8 +17,10 @@ take them and requires the same alerts.
               BSD, RFC 5424 and JSON form give the same alerts
   inputs      OTRF split into 1,500 files (seeded; 200 with --quick; --repeat N runs each thread
               count N times), auth.log, OpenSSH and Apache splits, SigmaHQ's regression events,
-              the device logs, the EVTX corpus (thread counts only), and edge files (empty, no
-              trailing newline, CRLF, an oversize line, binary, a dangling link, a socket, a FIFO)
+              the web-payloads corpus as access-log lines (4,000 with --quick), the device logs,
+              the EVTX corpus (thread counts only), and edge files (empty, no trailing newline,
+              CRLF, an oversize line, binary, a dangling link, a socket, a FIFO, and files
+              removed and truncated while the scan runs)
 
 Prints one line per path and input with its alert count and OK or DIFF; exits 1 on any DIFF.
 `--quick` (CI) takes bounded inputs; without it the whole inputs.
@@ -45,6 +47,7 @@ import urllib.request
 from collections import Counter
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "oracle"))
+sys.path.insert(1, os.path.dirname(os.path.abspath(__file__)))
 import shippers  # noqa: E402  (scripts/oracle/shippers.py)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -180,6 +183,68 @@ class Oracle:
             detail = "" if ok else f"exit {r.returncode}, bad files named: {named}, {key_diff(got, want)}"
             self.report(f"edge: all together --threads {threads}", "9 files", sum(got.values()), ok, detail)
         sock.close()
+        self.changed_during_scan_case(d, text, ref)
+
+    def changed_during_scan_case(self, d, text, ref):
+        """Files removed and truncated after `vigil scan` started, before it reached them. Each
+        scan thread is held on a FIFO of its own at the head of the list (the threads take the
+        inputs in order), so the files change while the scan runs, at a known point. The removed
+        file is named on stderr, the truncated one gives the alerts of what is left, the rest is
+        scanned, and the exit status is 2."""
+        lines = text.split(b"\n")
+        cut = b"\n".join(lines[: len(lines) // 3]) + b"\n"
+        want_cut = detection_keys(self.scan(["--threads", "1"], [self.write(d, "cut-ref.log", cut)]))
+        for threads in (1, 2):
+            fifos = [os.path.join(d, f"hold{threads}-{i}.fifo") for i in range(threads)]
+            for fifo in fifos:
+                os.mkfifo(fifo)
+            removed = self.write(d, f"removed{threads}.log", text)
+            truncated = self.write(d, f"truncated{threads}.log", text)
+            tail = self.write(d, f"after{threads}.log", text)
+            proc = subprocess.Popen([self.vigil, "scan", "--output", "jsonl", "--threads", str(threads)] + fifos +
+                                    [removed, truncated, tail], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            # Opening a FIFO for writing returns once vigil has opened it for reading: then every
+            # thread is inside the scan, held on its FIFO.
+            writers = [open(fifo, "wb") for fifo in fifos]
+            os.remove(removed)
+            with open(truncated, "r+b") as f:
+                f.truncate(len(cut))
+            for w in writers:
+                w.write(text)
+                w.close()
+            out, err = proc.communicate(timeout=DEADLINE_S)
+            got = detection_keys(out)
+            want = Counter({k: v * (threads + 1) for k, v in ref.items()}) + want_cut
+            named = re.search(re.escape(removed) + r": \S", err.decode(errors="replace")) is not None
+            ok = proc.returncode == 2 and named and got == want
+            detail = "" if ok else f"exit {proc.returncode}, removed file named: {named}, {key_diff(got, want)}"
+            self.report(f"edge: removed, truncated mid-scan --threads {threads}", f"{threads + 3} files",
+                        sum(got.values()), ok, detail)
+
+    def web_payload_log(self):
+        """The attack payloads of the web-payloads corpus as combined access-log lines, each in
+        the four places a client puts it (scripts/web_detection_eval.py renders them); with
+        --quick a seeded sample of 4,000 lines."""
+        path = os.path.join(self.work, "web-payloads.log" if not self.quick else "web-payloads-quick.log")
+        if os.path.exists(path):
+            return path
+        import web_detection_eval as web  # scripts/web_detection_eval.py
+        lines = [web.render(payload, placement, n)
+                 for n, (_, payload) in enumerate(web.load_attacks(self.corpora))
+                 for placement in ("query", "path", "agent", "referer")]
+        if self.quick:
+            lines = random.Random(26).sample(lines, 4000)
+        with open(path + ".tmp", "w", encoding="utf-8", errors="surrogateescape") as f:
+            f.writelines(line + "\n" for line in lines)
+        os.rename(path + ".tmp", path)
+        return path
+
+    @staticmethod
+    def write(d, name, data):
+        path = os.path.join(d, name)
+        with open(path, "wb") as f:
+            f.write(data)
+        return path
 
     # ---- vigil run ----------------------------------------------------------------------------
 
@@ -571,6 +636,8 @@ def main():
             if args.quick and os.path.getsize(src) > (4 << 20):
                 continue
             o.scan_case(name, [], o.split(src, name, 300, 60, ".log"))
+        web = o.web_payload_log()
+        o.scan_case("web-payloads-split", [], o.split(web, os.path.basename(web) + "-split", 300, 200, ".log"))
         # Many small files of other kinds: SigmaHQ's regression events (one pretty-printed
         # Windows event per file) against SigmaHQ's rules, the device logs against the bundled
         # packs, and the EVTX corpus (threads only: EVTX files are not joined into one stream).
@@ -592,6 +659,7 @@ def main():
         o.daemon_case("auth.log", os.path.join(corpora, "elastic-examples", "auth.log"))
         o.quiet_case()
         if not args.quick:
+            o.daemon_case("web-payloads", o.web_payload_log())
             o.daemon_case("openssh", os.path.join(corpora, "loghub", "OpenSSH", "OpenSSH_2k.log"))
     if args.only in (None, "shippers"):
         with open(os.path.join(corpora, "elastic-examples", "auth.log"), "rb") as f:
