@@ -322,7 +322,7 @@ int main(int argc, char** argv) {
     }
     if (cache_cmd->got_subcommand("clear")) {
       const long removed = cache.clear();
-      std::printf("%ld cached databases removed from %s\n", removed, cache_dir.c_str());
+      std::printf("%ld cache entries removed from %s\n", removed, cache_dir.c_str());
       return removed < 0 ? 1 : 0;
     }
     std::uint64_t entries = 0, bytes = 0;

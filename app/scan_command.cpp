@@ -311,7 +311,8 @@ void print_summary(std::FILE* err, const ScanSummary& s) {
   text += fmt::format("  parse errors: {}{}\n", total_errors, errs.empty() ? "" : " (" + errs + ")");
   text += fmt::format("  rules: {} loaded, {} failed to load or compile (see `vigil rules check`)\n",
                       s.rules_loaded, s.rules_failed);
-  text += fmt::format("  rule load: {:.2f} s, {} of {} databases from the compiled rule cache{}\n", s.rules_seconds,
+  text += fmt::format("  rule load: {:.2f} s, {} of {} files and {} of {} databases from the rule cache{}\n",
+                      s.rules_seconds, s.rule_files_from_cache, s.rule_files_from_cache + s.rule_files_parsed,
                       s.databases_from_cache, s.databases_from_cache + s.databases_compiled,
                       rule_cache() ? "" : " (no cache)");
   if (s.correlations_loaded > 0 || s.suppressed > 0)
@@ -335,7 +336,10 @@ int run_scan(const ScanOptions& opt, std::FILE* out, std::FILE* err, ScanSummary
     }
   }
   const auto rules_started = std::chrono::steady_clock::now();
-  rules::LoadReport loaded = load_rule_sources(opt.rule_paths);
+  RuleSourceStats source_stats;
+  rules::LoadReport loaded = load_rule_sources(opt.rule_paths, &source_stats);
+  summary.rule_files_parsed = source_stats.files_parsed;
+  summary.rule_files_from_cache = source_stats.files_reused;
   rules::CompileReport creport;
   std::size_t total = loaded.rules.size() + loaded.errors.size();
   auto compiled = rules::RuleSet::compile(std::move(loaded.rules), rule_compile_options(), &creport);

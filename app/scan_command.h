@@ -45,6 +45,8 @@ struct ScanSummary {
   std::size_t rules_failed = 0;
   std::size_t databases_compiled = 0;   // rule databases compiled by this run
   std::size_t databases_from_cache = 0; // and taken from the compiled rule cache
+  std::size_t rule_files_parsed = 0;    // rule files parsed by this run
+  std::size_t rule_files_from_cache = 0;  // and taken from the parsed rule cache
   double rules_seconds = 0;             // loading and compiling the rules
   std::size_t correlations_loaded = 0;
   std::uint64_t correlation_alerts = 0;      // correlation alerts and suppression summaries written

@@ -30,6 +30,7 @@ struct CountCondition {
            (!has_lte || n <= lte) && (!has_eq || n == eq);
   }
   bool empty() const { return !(has_gt || has_gte || has_lt || has_lte || has_eq); }
+  friend bool operator==(const CountCondition&, const CountCondition&) = default;
 };
 
 // `vigil: suppress:` on any rule (detection or correlation): after an alert, further alerts of
@@ -38,6 +39,7 @@ struct CountCondition {
 struct Suppression {
   std::vector<std::string> by;  // field names (group-by names for a correlation); empty = rule-wide
   std::int64_t for_ns = 0;      // 0 = no suppression
+  friend bool operator==(const Suppression&, const Suppression&) = default;
 };
 
 // `vigil: fields:` on a correlation rule: a field the events lack, cut out of another field by
@@ -46,6 +48,7 @@ struct ExtractedField {
   std::string name;    // the new field, usable in group-by and value_count's `field`
   std::string from;    // field it is cut from ("message")
   std::string regex;   // PCRE2, first capture group is the value
+  friend bool operator==(const ExtractedField&, const ExtractedField&) = default;
 };
 
 struct CorrelationRule {
@@ -66,6 +69,7 @@ struct CorrelationRule {
   std::vector<ExtractedField> extract;
   std::string path;
   int line = 1;
+  friend bool operator==(const CorrelationRule&, const CorrelationRule&) = default;
 };
 
 // Parses the Sigma duration "<number><s|m|h|d>" (also "ms" for tests of edges); false if bad.

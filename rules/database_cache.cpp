@@ -25,7 +25,10 @@ namespace {
 constexpr char kMagic[8] = {'V', 'G', 'H', 'S', 'D', 'B', '0', '1'};
 constexpr std::size_t kKeyHexBytes = 64;
 constexpr std::size_t kHeaderBytes = sizeof kMagic + kKeyHexBytes + 1 + 8 + 32;
-constexpr char kSuffix[] = ".hsdb";
+constexpr char kDatabaseSuffix[] = ".hsdb";  // a Hyperscan database or its compile error
+constexpr char kParsedSuffix[] = ".rules";   // parsed rule files (rules/parsed_rule_cache.h)
+
+bool is_entry(const fs::path& path) { return path.extension() == kDatabaseSuffix || path.extension() == kParsedSuffix; }
 
 void put_u64(std::string& out, std::uint64_t v) {
   for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>(v >> (8 * i)));
@@ -118,9 +121,9 @@ DatabaseCacheStats DatabaseCache::stats() const {
   return s;
 }
 
-bool DatabaseCache::load(const std::string& key, Entry* entry) {
+bool DatabaseCache::load_entry(const std::string& key, const char* suffix, char* kind, std::string* payload) {
   if (!usable_) return false;
-  const std::string path = directory_ + "/" + key + kSuffix;
+  const std::string path = directory_ + "/" + key + suffix;
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
   if (fd < 0) {
     misses_++;
@@ -141,24 +144,40 @@ bool DatabaseCache::load(const std::string& key, Entry* entry) {
     read_ok = got == bytes.size();
   }
   ::close(fd);
-  auto reject = [&] {
-    rejected_++;
-    misses_++;
-    std::error_code ec;
-    fs::remove(path, ec);
-    return false;
-  };
   if (!read_ok || bytes.size() < kHeaderBytes || std::memcmp(bytes.data(), kMagic, sizeof kMagic) != 0 ||
       bytes.compare(sizeof kMagic, kKeyHexBytes, key) != 0)
-    return reject();
-  const char kind = bytes[sizeof kMagic + kKeyHexBytes];
+    return reject(path);
+  *kind = bytes[sizeof kMagic + kKeyHexBytes];
   const std::uint64_t length = get_u64(bytes.data() + sizeof kMagic + kKeyHexBytes + 1);
-  if (length != bytes.size() - kHeaderBytes) return reject();
-  const std::string_view payload(bytes.data() + kHeaderBytes, length);
-  if (bytes.compare(kHeaderBytes - 32, 32, payload_digest(payload)) != 0) return reject();
+  if (length != bytes.size() - kHeaderBytes) return reject(path);
+  const std::string_view body(bytes.data() + kHeaderBytes, length);
+  if (bytes.compare(kHeaderBytes - 32, 32, payload_digest(body)) != 0) return reject(path);
+  payload->assign(body);
+  hits_++;
+  // Recently used entries survive pruning (least recently used go first).
+  ::utimensat(AT_FDCWD, path.c_str(), nullptr, 0);
+  return true;
+}
+
+bool DatabaseCache::reject(const std::string& path) {
+  rejected_++;
+  misses_++;
+  std::error_code ec;
+  fs::remove(path, ec);
+  return false;
+}
+
+bool DatabaseCache::load(const std::string& key, Entry* entry) {
+  char kind = 0;
+  std::string payload;
+  if (!load_entry(key, kDatabaseSuffix, &kind, &payload)) return false;
+  auto reject_loaded = [&] {
+    hits_--;
+    return reject(directory_ + "/" + key + kDatabaseSuffix);
+  };
   if (kind == 'D') {
     hs_database_t* db = nullptr;
-    if (hs_deserialize_database(payload.data(), payload.size(), &db) != HS_SUCCESS || !db) return reject();
+    if (hs_deserialize_database(payload.data(), payload.size(), &db) != HS_SUCCESS || !db) return reject_loaded();
     entry->db = db;
     entry->is_error = false;
   } else if (kind == 'E' && payload.size() >= 8) {
@@ -166,12 +185,21 @@ bool DatabaseCache::load(const std::string& key, Entry* entry) {
     entry->error_expression = static_cast<int>(static_cast<std::int64_t>(get_u64(payload.data())));
     entry->error_message.assign(payload.substr(8));
   } else {
-    return reject();
+    return reject_loaded();
   }
-  hits_++;
-  // Recently used entries survive pruning (least recently used go first).
-  ::utimensat(AT_FDCWD, path.c_str(), nullptr, 0);
   return true;
+}
+
+bool DatabaseCache::load_parsed(const std::string& key, std::string* payload) {
+  char kind = 0;
+  if (!load_entry(key, kParsedSuffix, &kind, payload)) return false;
+  if (kind == 'P') return true;
+  hits_--;
+  return reject(directory_ + "/" + key + kParsedSuffix);
+}
+
+void DatabaseCache::store_parsed(const std::string& key, std::string_view payload) {
+  store_entry(key, kParsedSuffix, 'P', payload);
 }
 
 void DatabaseCache::store(const std::string& key, const Entry& entry) {
@@ -192,6 +220,11 @@ void DatabaseCache::store(const std::string& key, const Entry& entry) {
     put_u64(payload, static_cast<std::uint64_t>(static_cast<std::int64_t>(entry.error_expression)));
     payload += entry.error_message;
   }
+  store_entry(key, kDatabaseSuffix, kind, payload);
+}
+
+void DatabaseCache::store_entry(const std::string& key, const char* suffix, char kind, std::string_view payload) {
+  if (!usable_) return;
   std::string file(kMagic, sizeof kMagic);
   file += key;
   file.push_back(kind);
@@ -200,7 +233,7 @@ void DatabaseCache::store(const std::string& key, const Entry& entry) {
   file += payload;
 
   static thread_local std::mt19937_64 rng{std::random_device{}()};
-  const std::string final_path = directory_ + "/" + key + kSuffix;
+  const std::string final_path = directory_ + "/" + key + suffix;
   const std::string temp_path = final_path + "." + std::to_string(::getpid()) + "." + std::to_string(rng()) + ".tmp";
   const int fd = ::open(temp_path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
   bool ok = fd >= 0;
@@ -244,7 +277,7 @@ void DatabaseCache::prune() {
       if (now - used > std::chrono::hours(1)) fs::remove(de.path(), fe);
       continue;
     }
-    if (de.path().extension() != kSuffix) continue;
+    if (!is_entry(de.path())) continue;
     const std::uint64_t size = de.file_size(fe);
     if (fe) continue;
     files.push_back({de.path(), used, size});
@@ -266,9 +299,9 @@ long DatabaseCache::clear() {
   long removed = 0;
   for (const auto& de : it) {
     const std::string name = de.path().filename().string();
-    const bool ours = de.path().extension() == kSuffix ||
+    const bool ours = is_entry(de.path()) ||
                       (name.size() > 4 && name.compare(name.size() - 4, 4, ".tmp") == 0 &&
-                       name.find(kSuffix) != std::string::npos);
+                       (name.find(kDatabaseSuffix) != std::string::npos || name.find(kParsedSuffix) != std::string::npos));
     std::error_code fe;
     if (ours && fs::remove(de.path(), fe)) removed++;
   }
@@ -280,7 +313,7 @@ void DatabaseCache::usage(std::uint64_t* entries, std::uint64_t* bytes) const {
   *bytes = 0;
   std::error_code ec;
   for (const auto& de : fs::directory_iterator(directory_, ec)) {
-    if (de.path().extension() != kSuffix) continue;
+    if (!is_entry(de.path())) continue;
     std::error_code fe;
     const std::uint64_t size = de.file_size(fe);
     if (fe) continue;

@@ -21,6 +21,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 
 namespace vigil::rules {
 
@@ -65,7 +66,15 @@ class DatabaseCache {
   bool load(const std::string& key, Entry* entry);
   void store(const std::string& key, const Entry& entry);
 
+  // Parsed rule files (rules/parsed_rule_cache.h), in entries of their own (`<key>.rules`) with
+  // the same checks, atomic writes and size bound.
+  bool load_parsed(const std::string& key, std::string* payload);
+  void store_parsed(const std::string& key, std::string_view payload);
+
  private:
+  bool load_entry(const std::string& key, const char* suffix, char* kind, std::string* payload);
+  void store_entry(const std::string& key, const char* suffix, char kind, std::string_view payload);
+  bool reject(const std::string& path);  // a damaged or foreign entry: removed, counted
   void prune();
 
   std::string directory_;

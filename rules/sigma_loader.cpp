@@ -17,6 +17,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include "rules/condition_parser.h"
+#include "rules/parsed_rule_cache.h"
 #include "rules/value_modifiers.h"
 #include "core/ascii.h"
 
@@ -481,7 +482,7 @@ void load_rule_text(std::string_view yaml_text, const std::string& path, LoadRep
   }
 }
 
-LoadReport load_rule_paths(const std::vector<std::string>& paths) {
+LoadReport load_rule_paths(const std::vector<std::string>& paths, ParsedRuleCache* cache) {
   LoadReport report;
   std::vector<std::string> files;
   for (const std::string& p : paths) {
@@ -524,7 +525,8 @@ LoadReport load_rule_paths(const std::vector<std::string>& paths) {
       continue;
     }
     ++report.files_read;
-    load_rule_text(buf.str(), f, report);
+    if (cache) cache->load(f, buf.str(), report);
+    else load_rule_text(buf.str(), f, report);
   }
   return report;
 }

@@ -26,9 +26,12 @@ struct LoadReport {
 // Sigma's `action: global` collections). Appends to `report`.
 void load_rule_text(std::string_view yaml_text, const std::string& path, LoadReport& report);
 
+class ParsedRuleCache;
+
 // Loads files and, recursively, directories (*.yml and *.yaml), in sorted path order.
-// A path that does not exist is reported as a LoadError with reason "io_error".
-LoadReport load_rule_paths(const std::vector<std::string>& paths);
+// A path that does not exist is reported as a LoadError with reason "io_error". With `cache`
+// (rules/parsed_rule_cache.h) a file whose content an earlier load saw is not parsed again.
+LoadReport load_rule_paths(const std::vector<std::string>& paths, ParsedRuleCache* cache = nullptr);
 
 // Checks every correlation's references against the loaded rules and correlations (by id or
 // name): one that names an unknown rule, or takes part in a cycle, is moved to `errors`

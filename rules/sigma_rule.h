@@ -39,6 +39,7 @@ struct Predicate {
   bool regex_s = false;      // `re|s`
   bool exists_expected = true;  // kExists
   double number = 0;            // kLt..kGte
+  friend bool operator==(const Predicate&, const Predicate&) = default;
 };
 
 // Condition tree. Leaves point into SigmaRule::predicates.
@@ -47,6 +48,7 @@ struct CondNode {
   Kind kind = Kind::kFalse;
   std::uint32_t pred = 0;          // kPred: index into predicates
   std::vector<CondNode> children;  // kAnd/kOr: 1..n, kNot: exactly 1
+  friend bool operator==(const CondNode&, const CondNode&) = default;
 };
 
 // One embedded test sample under `vigil: tests:` (rules/embedded_tests.h; `vigil rules test`).
@@ -75,6 +77,8 @@ struct SigmaRule {
   int line = 1;
   // The `vigil:` extension block, verbatim YAML ("" if none). Parsed by the features that use it.
   std::string vigil_extension;
+  // Field by field (the parsed rule cache's round-trip test compares with it).
+  friend bool operator==(const SigmaRule&, const SigmaRule&) = default;
 };
 
 // A rule (or file) that could not be loaded. `reason` is a short stable code used for totals
@@ -86,6 +90,7 @@ struct LoadError {
   std::string rule_id;  // "" when the id could not be read
   std::string reason;
   std::string message;
+  friend bool operator==(const LoadError&, const LoadError&) = default;
 };
 
 }  // namespace vigil::rules

@@ -367,10 +367,17 @@ level: medium
 // The compiled rule cache from the command line: the second scan takes every database from
 // the cache and prints the same alerts; a changed rule is used at once; --no-cache and
 // `rules cache clear` do what they say.
-// From the scan summary's "rule load: 0.03 s, A of B databases from the compiled rule cache".
+// From the scan summary's "rule load: 0.03 s, A of B files and C of D databases from the rule
+// cache": (C, D), and (A, B) from FilesFromCache.
 std::pair<int, int> DatabasesFromCache(const std::string& summary) {
   std::smatch m;
-  if (!std::regex_search(summary, m, std::regex(R"(rule load: [0-9.]+ s, (\d+) of (\d+) databases)"))) return {-1, -1};
+  if (!std::regex_search(summary, m, std::regex(R"(rule load: [0-9.]+ s, \d+ of \d+ files and (\d+) of (\d+) databases)")))
+    return {-1, -1};
+  return {std::stoi(m[1]), std::stoi(m[2])};
+}
+std::pair<int, int> FilesFromCache(const std::string& summary) {
+  std::smatch m;
+  if (!std::regex_search(summary, m, std::regex(R"(rule load: [0-9.]+ s, (\d+) of (\d+) files)"))) return {-1, -1};
   return {std::stoi(m[1]), std::stoi(m[2])};
 }
 
@@ -391,6 +398,8 @@ TEST_F(CliTest, ScanUsesTheCompiledRuleCacheAndNeverAStaleEntry) {
   EXPECT_EQ(second.out, first.out);
   EXPECT_EQ(CountLines(second.out, "\"rule\""), 1);
   EXPECT_EQ(DatabasesFromCache(second.err), std::make_pair(cold_total, cold_total)) << second.err;
+  EXPECT_EQ(FilesFromCache(first.err), std::make_pair(0, 1)) << first.err;
+  EXPECT_EQ(FilesFromCache(second.err), std::make_pair(1, 1)) << second.err;
 
   std::string changed = kGoodRule;
   changed.replace(changed.find("'Failed password'"), 17, "'Accepted password'");
@@ -399,12 +408,35 @@ TEST_F(CliTest, ScanUsesTheCompiledRuleCacheAndNeverAStaleEntry) {
   ASSERT_EQ(third.exit_code, 0) << third.err;
   EXPECT_NE(third.out.find("\"record\":2"), std::string::npos) << third.out;
   EXPECT_EQ(third.out.find("\"record\":1"), std::string::npos) << third.out;
+  EXPECT_EQ(FilesFromCache(third.err), std::make_pair(0, 1)) << third.err;  // the changed file is parsed again
+
+  // A damaged entry (here: every entry of the cache, one byte flipped) is rejected and rebuilt,
+  // never used: the same alerts as the third scan, and the next scan hits again.
+  for (const auto& e : std::filesystem::directory_iterator(dir_ / "cache")) {
+    std::fstream f(e.path(), std::ios::in | std::ios::out | std::ios::binary);
+    f.seekg(0, std::ios::end);
+    const auto size = static_cast<std::streamoff>(f.tellg());
+    f.seekg(size - 1);
+    const char last = static_cast<char>(f.get());
+    f.seekp(size - 1);
+    f.put(static_cast<char>(last ^ 0x5a));
+  }
+  RunResult damaged = RunVigil(args, dir_, env);
+  ASSERT_EQ(damaged.exit_code, 0) << damaged.err;
+  EXPECT_EQ(damaged.out, third.out);
+  EXPECT_EQ(FilesFromCache(damaged.err), std::make_pair(0, 1)) << damaged.err;
+  // (Two databases of this rule set have the same patterns: the second finds the first's new
+  // entry, so only "fewer than all" holds.)
+  EXPECT_LT(DatabasesFromCache(damaged.err).first, DatabasesFromCache(damaged.err).second) << damaged.err;
+  RunResult rebuilt = RunVigil(args, dir_, env);
+  EXPECT_EQ(rebuilt.out, third.out);
+  EXPECT_EQ(FilesFromCache(rebuilt.err), std::make_pair(1, 1)) << rebuilt.err;
 
   RunResult none = RunVigil("scan --no-cache" + args.substr(4), dir_, env);
   EXPECT_NE(none.err.find("(no cache)"), std::string::npos) << none.err;
   RunResult cleared = RunVigil("rules cache clear", dir_, env);
   ASSERT_EQ(cleared.exit_code, 0) << cleared.err;
-  EXPECT_NE(cleared.out.find("cached databases removed from " + (dir_ / "cache").string()), std::string::npos)
+  EXPECT_NE(cleared.out.find("cache entries removed from " + (dir_ / "cache").string()), std::string::npos)
       << cleared.out;
   RunResult info = RunVigil("rules cache info", dir_, env);
   EXPECT_NE(info.out.find("entries: 0"), std::string::npos) << info.out;
