@@ -400,6 +400,9 @@ class Oracle:
                     self.check_burst(label, data, got, want)
                     if transport == "tcp":
                         forms[f"rsyslog {'RFC 5424' if name == 'rfc5424' else name}"] = label
+            for name, template in (("default", None), ("rfc5424", "RSYSLOG_SyslogProtocol23Format")):
+                make = lambda d, i, v, c, t=template: rsyslog.config(d, i, v, c, t, "tcp", None)
+                self.live_burst_case(f"rsyslog {name} tcp, live", rsyslog, make)
             label = "rsyslog json tcp"
             make = lambda d, i, v, c: rsyslog.config(d, i, v, c, "vigil_json", "tcp")
             got, want = self.shipper_case(label, data, rsyslog, make, "tcp", records, product="linux")
@@ -419,7 +422,9 @@ class Oracle:
         self.forms_check(data, forms)
 
     def shipper_case(self, label, data, shipper, make_config, transport, records, cert=None, key=None,
-                     product=None):
+                     product=None, send=None):
+        """One shipper relaying `records` to `vigil run`; `send(sock)` sends them to the shipper
+        (default: all at once)."""
         collector = {"udp": "{type: udp, listen: '127.0.0.1:0'",
                      "tcp": "{type: tcp, listen: '127.0.0.1:0'",
                      "tls": f"{{type: tls, listen: '127.0.0.1:0', tls: {{cert: '{cert}', key: '{key}'}}"}[transport]
@@ -441,7 +446,10 @@ class Oracle:
             if not wait_until(lambda: proc.poll() is not None or shippers.accepts(in_port)) or proc.poll() is not None:
                 return [], "shipper did not start: " + tail()
             with socket.create_connection(("127.0.0.1", in_port)) as s:
-                s.sendall(b"".join(r + b"\n" for r in records))
+                if send:
+                    send(s)
+                else:
+                    s.sendall(b"".join(r + b"\n" for r in records))
             if not wait_until(lambda: capture.count() >= len(records)):
                 return [], f"the shipper relayed {capture.count()} of {len(records)} events: " + tail()
             return capture.records(), ""
@@ -451,6 +459,44 @@ class Oracle:
         self.daemon_report(label, data, result)
         self.shipped[label] = os.path.join(self.work, "daemon-" + label.replace(" ", "-").replace("()", ""))
         return result[0], result[1]
+
+    def live_burst_case(self, label, shipper, make_config):
+        """The scenario of issue 28, live: twelve failed SSH logins and a success from one
+        address within two seconds, stamped with the current time, relayed by the shipper. The
+        brute-force alert must be stored within 1 s of the tenth failure's sending, the
+        success-after-failures alert within 1 s of the success's (the alerts' commit times)."""
+        now = datetime.datetime.now()
+        burst = [f"{now:%b} {now.day:2d} {now:%H:%M:%S} bastion02 sshd[{4200 + i}]: "
+                 f"{'Accepted' if i == 12 else 'Failed'} password for deploy from {LIVE_SOURCE} port {50200 + i} ssh2"
+                 .encode() for i in range(13)]
+        sent_ns = {}
+
+        def send(sock):
+            for i, record in enumerate(burst):
+                sent_ns[i] = time.time_ns()
+                sock.sendall(record + b"\n")
+                time.sleep(0.15)  # the attack's own pace: 13 events in about two seconds
+
+        data = "live burst(13)"
+        got, want = self.shipper_case(label, data, shipper, make_config, "tcp", burst, send=send)
+        if not got:
+            return
+        d = self.shipped[label]
+        r = subprocess.run([self.vigil, "alerts", "list", "--json", "--limit", "0", "--data-dir", os.path.join(d, "data")],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        created = {}
+        for line in r.stdout.splitlines():
+            a = json.loads(line)
+            if LIVE_SOURCE.encode() in json.dumps(a).encode():
+                t = datetime.datetime.fromisoformat(a["created"][:26].rstrip("Z") + "+00:00")
+                created.setdefault(a["rule"]["id"], t.timestamp() * 1e9)
+        for rule, what, event in ((BRUTE_FORCE_RULE, "brute force", 9), (SUCCESS_AFTER_FAILURES_RULE,
+                                                                          "success after failures", 12)):
+            latency_ms = (created[rule] - sent_ns[event]) / 1e6 if rule in created else None
+            ok = latency_ms is not None and latency_ms <= 1000
+            detail = f"stored {latency_ms:.0f} ms after its deciding event was sent" if latency_ms is not None \
+                else "not stored"
+            self.report(f"{label} ({what} <= 1 s)", data, 1 if rule in created else 0, ok, detail)
 
     def check_burst(self, label, data, got, want):
         """The brute force of ssh_burst raises both correlation alerts, stored and scanned."""
@@ -485,6 +531,7 @@ def collector_port(log_text):
 BRUTE_FORCE_RULE = "e7c29363-3762-4fb9-b5d3-06a78a9eae53"  # rules/packs/linux/linux_ssh_brute_force_correlation.yml
 SUCCESS_AFTER_FAILURES_RULE = "ab8c3939-9a23-4f35-9af5-dbbe7dfbe597"  # ..._ssh_success_after_failures_correlation.yml
 BURST_SOURCE = "198.51.100.23"
+LIVE_SOURCE = "198.51.100.42"  # the live burst (Oracle.live_burst_case)
 
 
 def ssh_burst(last_line):
