@@ -20,7 +20,8 @@ shift || true
 build="${FUZZ_BUILD:-build-fuzz}"
 corpora="${VIGIL_CORPORA:-../shared/corpora}"
 jobs="${FUZZ_JOBS:-1}"
-all_targets=(fuzz_parse fuzz_record_reader fuzz_evtx fuzz_sigma fuzz_condition fuzz_config fuzz_gunzip fuzz_alert_payload fuzz_http)
+all_targets=(fuzz_parse fuzz_record_reader fuzz_evtx fuzz_sigma fuzz_condition fuzz_config fuzz_gunzip fuzz_alert_payload fuzz_http
+             fuzz_correlation)
 targets=("$@")
 [ ${#targets[@]} -eq 0 ] && targets=("${all_targets[@]}")
 
@@ -87,6 +88,27 @@ make_seeds() {
   done < <({ find "$corpora/sigma" -name '*.yml' | sort | awk 'NR % 25 == 0'; find rules/packs -name '*.yml' | sort; } | head -400)
   printf '%s' '1 of selection* and not 1 of filter_*' >"$seeds/fuzz_condition/c1"
   printf '%s' 'all of them or (keywords and not _private)' >"$seeds/fuzz_condition/c2"
+  # Correlation: each pack folder holding correlation rules, all its rules, then events from the
+  # logs they are written for (byte 0: engine options, see tests/fuzz/fuzz_correlation.cpp); and
+  # the state such a run saves, as "#state" input (what restore() reads from a store).
+  local dir log mode
+  for dir in linux:elastic-examples/auth.log web:elastic-examples/apache_access.log \
+             cisco:device-logs/beats/x-pack/filebeat/module/cisco/asa/test/sample.log \
+             fortigate:device-logs/beats/x-pack/filebeat/module/fortinet/firewall/test/event.log \
+             sonicwall:device-logs/beats/x-pack/filebeat/module/sonicwall/firewall/test/general.log; do
+    log="$corpora/${dir#*:}"
+    dir="rules/packs/${dir%%:*}"
+    [ -f "$log" ] || continue
+    for mode in 0 1; do
+      { printf "\\x0$mode"; for f in "$dir"/*.yml; do cat "$f"; printf '\n---\n'; done
+        printf '#events\n'; grep -v '^$' "$log" | head -300; } >"$seeds/fuzz_correlation/$(basename "$dir").$mode"
+    done
+  done
+  if [ -x "$build/tests/fuzz/fuzz_correlation" ]; then
+    for f in "$seeds"/fuzz_correlation/*.1; do
+      VIGIL_FUZZ_SAVE_STATE="$f.state" "$build/tests/fuzz/fuzz_correlation" "$f" >/dev/null 2>&1 || true
+    done
+  fi
   # Config: the embedded default and the tests' configurations (their raw string literals).
   python3 - "$seeds/fuzz_config" core/default_config.cpp tests/core/config_test.cpp <<'PY'
 import re, sys
@@ -123,7 +145,7 @@ mkdir -p "$build/logs" "$build/findings" "$build/corpus"
 run_one() {
   local t="$1" max_len=4096
   case "$t" in
-    fuzz_evtx) max_len=65536 ;;
+    fuzz_evtx | fuzz_correlation) max_len=65536 ;;
     fuzz_record_reader | fuzz_sigma) max_len=20000 ;;
   esac
   mkdir -p "$build/corpus/$t" "$build/findings/$t"
