@@ -210,6 +210,13 @@ class CorrelationService final : public DaemonService {
     suppressed_ = &alerts.Add({{"kind", "suppressed"}});
     summaries_ = &alerts.Add({{"kind", "suppression_summary"}});
     withheld_ = &alerts.Add({{"kind", "withheld_generate_false"}});
+    // Lets an operator (and a test) tell that the windows of a quiet stream were closed and
+    // their alerts stored, rather than guess from the time that passed.
+    idle_flushes_ = &prometheus::BuildCounter()
+                         .Name("vigil_correlation_idle_flushes_total")
+                         .Help("Idle flushes committed (the stream went quiet: windows closed, suppressions ended)")
+                         .Register(registry)
+                         .Add({});
     metrics_.add_gauge_callback("vigil_correlation_groups", "Open correlation groups", {},
                                 [this] { return double(engine_->groups()); });
     metrics_.add_gauge_callback("vigil_correlation_state_bytes", "Approximate memory of correlation windows", {},
@@ -260,6 +267,8 @@ class CorrelationService final : public DaemonService {
         engine_->advance(alerts, rules::CorrelationEngine::Flush::kIdle);
         if (Status st = store_.commit(alerts, {}); !st.ok())
           std::fprintf(err_, "vigil: correlation: storing alerts of the idle flush: %s\n", st.to_string().c_str());
+        else
+          idle_flushes_->Increment();
         last_change = std::chrono::steady_clock::now();
       }
       lock.lock();
@@ -293,7 +302,7 @@ class CorrelationService final : public DaemonService {
   CorrelationObserver observer_;
   StateExtension extension_;
   prometheus::Counter *counted_, *late_, *missing_, *evicted_, *fired_, *suppressed_, *summaries_, *withheld_, *early_,
-      *revisions_;
+      *revisions_, *idle_flushes_;
   std::mutex metrics_mu_;
   std::uint64_t last_[10] = {};
   std::mutex mu_;

@@ -156,6 +156,9 @@ struct Shard {
   std::vector<CloseHeap> closes;  // window ends, by the correlation's depth (chains close inner first)
   std::unordered_map<std::string, SuppressState> suppress;
   MinHeap suppress_ends;
+  // Periods with repeats that admit() found over before advance() ended them: their summaries
+  // go out at the end of the next advance() (the same batch's, in the daemon).
+  std::vector<SuppressState> ended;
   std::vector<std::pair<std::uint32_t, std::uint32_t>> dirty;  // (slot, generation) changed since collect_changes
   std::vector<std::pair<std::uint32_t, std::uint32_t>> revise;  // (slot, generation) with a FiredWindow to revise
   std::vector<std::pair<std::uint32_t, std::string>> dropped;  // groups removed since collect_changes
@@ -887,6 +890,14 @@ bool CorrelationEngine::admit(const Alert& a, std::int64_t for_ns, std::vector<A
         counters_.suppressed.fetch_add(1, std::memory_order_relaxed);
         return false;
       }
+      if (!inserted && st.repeats > 0 && time_ns >= st.until) {
+        // The period is over whether or not advance() has ended it yet. advance() runs at batch
+        // ends, which fall anywhere in a stream (and elsewhere after a crash replays it from a
+        // checkpoint): deciding here makes this alert open the next period either way, so that
+        // the alerts do not depend on where batches end.
+        s.ended.push_back(std::move(st));
+        st = SuppressState{};
+      }
       if (inserted || st.repeats == 0) {
         st = SuppressState{};
         st.first = time_ns;
@@ -903,8 +914,6 @@ bool CorrelationEngine::admit(const Alert& a, std::int64_t for_ns, std::vector<A
         s.suppress_ends.push(HeapItem{st.until, key});
         s.dirty_suppress.insert(key);
       }
-      // An expired period with repeats keeps its entry until advance() writes the summary;
-      // this alert passes and the next period starts after that.
     }
   }
   return true;
@@ -1231,6 +1240,17 @@ void CorrelationEngine::advance(std::vector<Alert>& out, Flush flush) {
     std::vector<Fired>* early = impl.options.early_firing ? &fires : nullptr;
     for (Closed& f : fired) feed_parents(impl, counters_, f.correlation, f.values, f.t, f.tenant, f.host, early);
     if (!fires.empty()) release(fires, out);
+  }
+  // Last, so that no ended period waits for a later call (its summary would otherwise sit in
+  // memory across a commit of the state, and be lost by a crash).
+  for (auto& sp : impl.shards) {
+    Shard& s = *sp;
+    std::lock_guard lock(s.mu);
+    for (const SuppressState& st : s.ended) {
+      counters_.suppression_summaries.fetch_add(1, std::memory_order_relaxed);
+      out.push_back(summary_alert(st, now));
+    }
+    s.ended.clear();
   }
 }
 

@@ -12,7 +12,9 @@
 #include <iterator>
 #include <ctime>
 #include <fstream>
+#include <random>
 #include <regex>
+#include <tuple>
 #include <sstream>
 #include <thread>
 
@@ -383,6 +385,217 @@ TEST_F(CorrelationE2E, LiveAlertsOverTcpSyslogAtTheDecidingEvent) {
   })) << (brute.empty() ? std::string("none") : brute[0]);
   EXPECT_EQ(alerts_of(d, kSuccessAfterFailuresId).size(), 1u);
   EXPECT_EQ(d.stop(), 0) << d.log();
+}
+
+// A correlation-heavy SSH stream after auth.log's last day (2026-04-21 on): bursts of failed
+// logins from 30 addresses, each burst against one account (brute force) or many (spraying),
+// some ending in an accepted login (success after failures), overlapping in time so that
+// windows of many groups are open at once, close, fire early and are revised, and suppression
+// periods start and end. Deterministic for a seed.
+std::string synthetic_ssh_stream(std::uint32_t seed) {
+  std::mt19937 rng(seed);
+  auto pick = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
+  struct Line {
+    std::int64_t t;
+    std::size_t order;
+    std::string text;
+  };
+  std::vector<Line> lines;
+  const std::int64_t day = 1776729600;  // 2026-04-21T00:00:00Z
+  for (int burst = 0; burst < 300; ++burst) {
+    const std::string ip = "198.51.100." + std::to_string(pick(1, 30));
+    const bool spraying = pick(0, 9) < 4;
+    std::int64_t t = day + pick(0, 6 * 3600);
+    const int failures = pick(2, 24), gap = pick(1, 60);
+    for (int i = 0; i <= failures; ++i) {
+      const std::string user = spraying ? "user" + std::to_string(pick(0, 40)) : "root";
+      std::string what = "Failed password for " + user;
+      if (i == failures) {  // the burst's end: a success now and then, else one more failure
+        if (pick(0, 9) >= 3) continue;
+        what = "Accepted password for " + user;
+      }
+      t += pick(0, gap);
+      lines.push_back({t, lines.size(),
+                       bsd_stamp(t * 1000000000LL) + " bastion sshd[" + std::to_string(pick(1000, 9999)) + "]: " + what +
+                           " from " + ip + " port " + std::to_string(pick(30000, 60000)) + " ssh2"});
+    }
+  }
+  std::sort(lines.begin(), lines.end(), [](const Line& a, const Line& b) { return std::tie(a.t, a.order) < std::tie(b.t, b.order); });
+  std::string text;
+  for (const Line& l : lines) text += l.text + "\n";
+  return text;
+}
+
+std::size_t count_lines(std::string_view text) { return static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n')); }
+
+void append(const fs::path& file, std::string_view text) {
+  std::ofstream out(file, std::ios::binary | std::ios::app);
+  out.write(text.data(), static_cast<std::streamsize>(text.size()));
+}
+
+// Offset just after the first `n` lines of `text`.
+std::size_t after_lines(std::string_view text, std::size_t n) {
+  std::size_t at = 0;
+  for (std::size_t i = 0; i < n; ++i) at = text.find('\n', at) + 1;
+  return at;
+}
+
+// The stream of CorrelationExactAfterTwentyKill9s: auth.log, then the synthetic stream.
+std::string crash_test_stream(std::uint32_t seed) {
+  std::string text = Slurp(corpora_dir() + "/elastic-examples/auth.log");
+  if (!text.empty() && text.back() != '\n') text += '\n';
+  return text + synthetic_ssh_stream(seed);
+}
+
+const char* kCrashPipeline = "{batch_max_delay_ms: 5, batch_max_records: 64, matcher_threads: 2}";
+const char* kCrashCollectors = "collectors:\n  - {name: auth, type: file, paths: ['logs/auth.log'], poll_interval_ms: 10}\n";
+
+// Starts the daemon of `dir` (its file already complete and read up to where its checkpoint
+// says) with a short idle flush, waits until one idle flush has been committed (every window
+// closed, every suppression ended), stops it and returns the store.
+std::vector<std::string> close_windows(const fs::path& dir) {
+  Daemon d(dir, daemon_config(std::string("correlation: {idle_flush: 2s}\n") + kCrashCollectors, kCrashPipeline));
+  EXPECT_TRUE(d.start()) << d.log();
+  EXPECT_TRUE(wait_until(deadline_after(), [&] { return metric(d, "vigil_correlation_idle_flushes_total") >= 1; }))
+      << d.log();
+  EXPECT_EQ(d.stop(), 0) << d.log();
+  return d.alerts_json();
+}
+
+// Issue 19: the correlation state saved with each commit is that of the committed batches
+// only, so a kill -9 at any point, and the replay of what was not committed, change no
+// correlation alert. auth.log and a synthetic brute-force/spraying stream are tailed while the
+// daemon is killed 20 times at seeded random points (after a random number of lines of each new
+// chunk were matched); the store is compared with an uninterrupted run's, first as the stream left it (alerts
+// raised early and revised, windows still open) and then once the idle flush closed every
+// window. The detection alerts must also equal `vigil scan`'s; the correlation alerts (and
+// suppression summaries) equal
+// scan's on auth.log (CorrelationE2E.ScanAndRunAgree...) but not on this stream (see
+// DISABLED_ScanAndRunAgreeOnSuppressedAndChainedCorrelations).
+// VIGIL_CRASH_SEED=<n> repeats a run; the seed is printed.
+TEST_F(CorrelationE2E, CorrelationExactAfterTwentyKill9s) {
+  VIGIL_REQUIRE_CORPUS("elastic-examples/auth.log");
+  const char* env_seed = std::getenv("VIGIL_CRASH_SEED");
+  const std::uint32_t seed = env_seed ? static_cast<std::uint32_t>(std::stoul(env_seed)) : std::random_device{}();
+  std::printf("[ seed ] VIGIL_CRASH_SEED=%u\n", seed);
+  const std::string text = crash_test_stream(seed);
+  const std::size_t total = count_lines(text);
+  Write(dir_ / "all.log", text);
+  RunResult scan = RunVigil("scan --no-summary " + (dir_ / "all.log").string(), dir_);
+  ASSERT_EQ(scan.exit_code, 0) << scan.err;
+  std::vector<std::string> scan_detections;
+  std::size_t scan_correlations = 0;
+  // What the correlation engine makes: correlation alerts and suppression summaries.
+  auto from_engine = [](const std::string& key) {
+    return key.find(" correlation ") != std::string::npos || key.find(" suppressed ") != std::string::npos;
+  };
+  for (const std::string& k : scan_alert_keys(scan.out)) {
+    if (!from_engine(k)) scan_detections.push_back(k);
+    else if (k.find(" correlation ") != std::string::npos) ++scan_correlations;
+  }
+  ASSERT_GT(scan_correlations, 50u) << "not a correlation-heavy stream";
+  auto detections = [&](const std::vector<std::string>& stored) {
+    std::vector<std::string> out;
+    for (const std::string& k : stored_alert_keys(stored))
+      if (!from_engine(k)) out.push_back(k);
+    return out;
+  };
+
+  // No idle flush while the stream runs: a pause (a restart, a busy machine) must not close
+  // windows or end suppressions early, which would change the alerts; close_windows() does it
+  // at the end.
+  const std::string streaming = daemon_config(std::string("correlation: {idle_flush: 1h}\n") + kCrashCollectors, kCrashPipeline);
+
+  // The uninterrupted run.
+  const fs::path clean = dir_ / "clean";
+  Write(clean / "logs" / "auth.log", text);
+  std::vector<std::string> clean_streamed;
+  {
+    Daemon d(clean, streaming);
+    ASSERT_TRUE(d.start()) << d.log();
+    ASSERT_TRUE(wait_for_received(d, "auth", total)) << d.log();
+    ASSERT_EQ(d.stop(), 0) << d.log();  // drains: everything read is committed
+    clean_streamed = stored_alert_keys(d.alerts_json());
+  }
+
+  // The run killed 20 times. Cut points split the stream into 21 chunks; before each kill the
+  // next chunk is appended and the daemon killed once it has read a random number of lines
+  // since its start (it first reads again what was not committed before the last kill).
+  const fs::path crash = dir_ / "crash";
+  fs::create_directories(crash / "logs");
+  const fs::path log = crash / "logs" / "auth.log";
+  std::mt19937 rng(seed ^ 0x9e3779b9u);
+  const int kKills = 20;
+  std::vector<std::size_t> cuts;
+  for (int i = 0; i < kKills; ++i) cuts.push_back(std::uniform_int_distribution<std::size_t>(1, total - 1)(rng));
+  std::sort(cuts.begin(), cuts.end());
+  std::size_t written = 0, restored_runs = 0;
+  const auto started = std::chrono::steady_clock::now();
+  for (int i = 0; i < kKills; ++i) {
+    const std::size_t from = after_lines(text, written), to = after_lines(text, cuts[i]);
+    append(log, std::string_view(text).substr(from, to - from));
+    const std::size_t fresh = cuts[i] - written;
+    written = cuts[i];
+    Daemon d(crash, streaming);
+    ASSERT_TRUE(d.start()) << d.log();
+    restored_runs += d.log().find("open windows restored") != std::string::npos;
+    // Killed once it has matched a random number of lines and committed at least once (so
+    // that every run moves the checkpoint and leaves window state behind). Matching runs a few
+    // batches ahead of the commits, and the file is read far ahead of both: the kill finds
+    // batches matched but not committed, and windows changed by them.
+    const std::size_t kill_after = fresh == 0 ? 0 : std::uniform_int_distribution<std::size_t>(1, fresh)(rng);
+    ASSERT_TRUE(wait_until(deadline_after(), [&] {
+      return kill_after == 0 || (metric(d, "vigil_events_processed_total") >= static_cast<double>(kill_after) &&
+                                 metric(d, "vigil_store_write_seconds_count") >= 1);
+    })) << d.log();
+    d.kill9();
+  }
+  append(log, std::string_view(text).substr(after_lines(text, written)));
+  std::printf("[ kills ] %d kill -9s in %.1f s; %zu restarts restored open windows\n", kKills,
+              std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(), restored_runs);
+  EXPECT_GT(restored_runs, 0u);
+  {
+    Daemon d(crash, streaming);
+    ASSERT_TRUE(d.start()) << d.log();
+    // The replay from the last checkpoint: once the store is the clean run's, every line has
+    // been read (a line read twice would be read before the last lines, as the tail reads in
+    // order). On a mismatch this waits out the deadline, then shows the difference.
+    wait_until(deadline_after(), [&] { return stored_alert_keys(d.alerts_json()) == clean_streamed; });
+    ASSERT_EQ(d.stop(), 0) << d.log();
+    const std::vector<std::string> got = stored_alert_keys(d.alerts_json());
+    EXPECT_TRUE(got == clean_streamed) << "as the stream left them:\n" << key_diff(got, clean_streamed);
+  }
+
+  // Both runs close their windows with the idle flush.
+  const std::vector<std::string> clean_closed = close_windows(clean), crash_closed = close_windows(crash);
+  EXPECT_TRUE(stored_alert_keys(crash_closed) == stored_alert_keys(clean_closed))
+      << "windows closed:\n" << key_diff(stored_alert_keys(crash_closed), stored_alert_keys(clean_closed));
+  EXPECT_TRUE(detections(crash_closed) == scan_detections) << key_diff(detections(crash_closed), scan_detections);
+  std::printf("[ alerts ] %zu lines; stored %zu alerts, %zu of them correlation alerts (uninterrupted: %zu, %zu; "
+              "scan: %zu correlation alerts)\n",
+              total, crash_closed.size(), correlation_alerts(crash_closed).size(), clean_closed.size(),
+              correlation_alerts(clean_closed).size(), scan_correlations);
+}
+
+// Found by CorrelationExactAfterTwentyKill9s, not fixed yet: on its synthetic stream the daemon
+// (correlations fired early at their deciding event) and `vigil scan` (fired at window close)
+// disagree, with or without restarts:
+//  - `vigil: suppress` of the brute-force rule (by source_ip, 1h): scan ends a suppression when
+//    the watermark passes its end, and a window that closes later but was decided inside the
+//    period is then admitted; the daemon admits at the deciding event and suppresses it;
+//  - the chained success-after-failures (temporal_ordered over ssh_repeated_failures) counts a
+//    different number of events for some windows.
+// Enable with --gtest_also_run_disabled_tests once the engine agrees.
+TEST_F(CorrelationE2E, DISABLED_ScanAndRunAgreeOnSuppressedAndChainedCorrelations) {
+  VIGIL_REQUIRE_CORPUS("elastic-examples/auth.log");
+  const std::string text = crash_test_stream(1429219004u);
+  Write(dir_ / "all.log", text);
+  RunResult scan = RunVigil("scan --no-summary " + (dir_ / "all.log").string(), dir_);
+  ASSERT_EQ(scan.exit_code, 0) << scan.err;
+  Write(dir_ / "logs" / "auth.log", text);
+  const std::vector<std::string> stored = stored_alert_keys(close_windows(dir_));
+  const std::vector<std::string> expected = scan_alert_keys(scan.out);
+  EXPECT_TRUE(stored == expected) << key_diff(stored, expected);
 }
 
 }  // namespace
