@@ -544,7 +544,7 @@ net::Response AnalystApi::dispatch(const net::Request& req, const Principal& who
   // Log sources and their cadence (silent sources): a viewer's tenant sees its own.
   if (route == "sources") {
     if (!get) return error(405, "use GET");
-    const std::string state = req.query_param("state").value_or("");
+    const std::string state(req.query_param("state").value_or(""));
     if (!state.empty() && state != "learning" && state != "ok" && state != "silent" && state != "tampered")
       return error(400, "'state' must be learning, ok, silent or tampered");
     std::size_t limit = 1000;

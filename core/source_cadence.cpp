@@ -232,8 +232,13 @@ void SourceCadence::observe(std::int64_t received_ns, const SourceBatch& batch,
         }
         const std::int64_t gap = received_ns - s.last_arrival;
         if (gap >= resolution(s)) {
-          const std::int64_t limit = threshold(s);
-          const double g = static_cast<double>(limit > 0 ? std::min(gap, limit) : gap) / kNsPerSecond;
+          // Once learnt, a gap counts as twice the usual one at most (see the header).
+          std::int64_t learnt = gap;
+          if (s.gaps >= options_.min_gaps && s.sum_gap > 0) {
+            learnt = std::min(learnt, 2 * usual_gap(s));
+            if (const std::int64_t limit = threshold(s); limit > 0) learnt = std::min(learnt, limit);
+          }
+          const double g = static_cast<double>(learnt) / kNsPerSecond;
           const double decay = std::exp(-static_cast<double>(gap) / static_cast<double>(options_.history_ns));
           s.sum_gap = s.sum_gap * decay + g;
           s.sum_gap2 = s.sum_gap2 * decay + g * g;

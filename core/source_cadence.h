@@ -10,10 +10,10 @@
 // hour. The usual gap is the time-weighted mean of the learnt gaps, sum(g^2) / sum(g): the
 // length of the gap a random instant falls in, so many short gaps and a few long ones give a
 // value near the long ones, the quiet a person watching would expect. Both sums decay with
-// exp(-gap / history), so the estimate follows the last `history` of the source's life. A gap
-// longer than the source's threshold (an outage that was reported) is learnt as the threshold
-// only: one outage does not blind the detector for a day, and a source whose cadence slows for
-// good raises the estimate over a few gaps.
+// exp(-gap / history), so the estimate follows the last `history` of the source's life. Once a
+// source is learnt, a gap counts as twice its usual gap at most: under sum(g^2) one outage of
+// ten usual gaps would otherwise weigh a hundred of them and blind the detector for a day,
+// while a source whose cadence slowed for good still doubles its estimate every few gaps.
 //
 // A source "normally sends" once `min_gaps` gaps were learnt. It is silent when no event came
 // for max(minimum, factor x usual gap) (or its override), and then recovers at its next event.

@@ -69,10 +69,10 @@ struct SourceView {
   std::int64_t events = 0;
 };
 
-class SilenceTest : public ::testing::Test {
+class SilenceTest : public TempDirTest {
  protected:
   void SetUp() override {
-    dir_ = MakeTempDir("vigil-silence-test");
+    TempDirTest::SetUp();
     daemon_ = std::make_unique<Daemon>(dir_, config());
     ASSERT_TRUE(daemon_->start()) << daemon_->log();
     read_token();
@@ -123,7 +123,6 @@ class SilenceTest : public ::testing::Test {
     return n;
   }
 
-  fs::path dir_;
   std::unique_ptr<Daemon> daemon_;
   std::string token_;
 };
@@ -194,8 +193,10 @@ TEST_F(SilenceTest, OneOfThreeSendersStopsResumesAndTheCadenceSurvivesARestart) 
   ASSERT_EQ(daemon_->stop(), 0) << daemon_->log();
 }
 
-TEST(SilenceConfig, ErrorsNameTheFileAndLine) {
-  const fs::path dir = MakeTempDir("vigil-silence-config");
+class SilenceConfig : public TempDirTest {};
+
+TEST_F(SilenceConfig, ErrorsNameTheFileAndLine) {
+  const fs::path& dir = dir_;
   // Feature sections are read as the daemon starts (--check-config stops before).
   const std::string head = "data_dir: data\nmetrics: {enabled: false}\nhttp: {listen: '127.0.0.1:0'}\ncollectors: []\n";
   Write(dir / "vigil.yml", head + "silence:\n  factor: 10\n  minimum: soon\n");
