@@ -222,26 +222,29 @@ class SourcesService final : public DaemonService {
     silences_ = &alerts.Add({{"kind", "silent"}});
     recoveries_ = &alerts.Add({{"kind", "resumed"}});
     for (const char* state : {"learning", "ok", "silent", "tampered"})
-      metrics_.add_gauge_callback("vigil_sources", "Log sources tracked, by state (tampered: any state)",
+      keep(metrics_.add_gauge_callback("vigil_sources", "Log sources tracked, by state (tampered: any state)",
                                   {{"state", state}}, [this, s = std::string(state)] {
                                     std::lock_guard lock(counts_mu_);
                                     return double(s == "learning" ? counts_.learning
                                                   : s == "ok"     ? counts_.ok
                                                   : s == "silent" ? counts_.silent
                                                                   : counts_.tampered);
-                                  });
-    metrics_.add_gauge_callback("vigil_source_state_bytes", "Approximate memory of the source cadence table", {},
-                                [this] { return double(cadence_->memory_bytes()); });
-    metrics_.add_gauge_callback("vigil_sources_evicted", "Sources forgotten at silence.max_sources so far", {},
-                                [this] {
-                                  std::lock_guard lock(counts_mu_);
-                                  return double(counts_.evicted);
-                                });
+                                  }));
+    keep(metrics_.add_gauge_callback("vigil_source_state_bytes", "Approximate memory of the source cadence table", {},
+                                     [this] { return double(cadence_->memory_bytes()); }));
+    keep(metrics_.add_gauge_callback("vigil_sources_evicted", "Sources forgotten at silence.max_sources so far", {},
+                                     [this] {
+                                       std::lock_guard lock(counts_mu_);
+                                       return double(counts_.evicted);
+                                     }));
     housekeeping_ = std::thread([this] { run(); });
   }
 
   MatchObserver* observer() { return &observer_; }
   SourceCadence& cadence() { return *cadence_; }
+  ~SourcesService() override {
+    for (Metrics::CallbackId id : callbacks_) metrics_.remove_gauge_callback(id);
+  }
 
   void stop() override {
     {
@@ -250,6 +253,8 @@ class SourcesService final : public DaemonService {
     }
     cv_.notify_all();
     housekeeping_.join();
+    for (Metrics::CallbackId id : callbacks_) metrics_.remove_gauge_callback(id);
+    callbacks_.clear();
     // Everything, so the next start knows every source as it is now.
     std::vector<Checkpoint> puts;
     std::vector<std::string> deletes;
@@ -273,26 +278,34 @@ class SourcesService final : public DaemonService {
   void run() {
     auto last_save = std::chrono::steady_clock::now();
     std::vector<SourceTransition> transitions;
+    std::vector<Alert> pending;  // silence alerts not stored yet
+    bool failing = false;
     std::unique_lock lock(mu_);
     while (!cv_.wait_for(lock, std::chrono::seconds(1), [this] { return stopping_; })) {
       lock.unlock();
       const std::int64_t now = wall_ns();
       transitions.clear();
       cadence_->check(now, transitions);
-      const bool save = !transitions.empty() || std::chrono::steady_clock::now() - last_save >= kSaveEvery;
-      if (save) {
-        std::vector<Alert> alerts;
-        for (const SourceTransition& t : transitions) {
-          alerts.push_back(make_alert(t, config_, now));
-          std::fprintf(err_, "vigil: sources: %s went silent (%s s without an event)\n", t.source.name().c_str(),
-                       seconds_text(t.quiet_ns).c_str());
-        }
+      for (const SourceTransition& t : transitions) {
+        pending.push_back(make_alert(t, config_, now));
+        std::fprintf(err_, "vigil: sources: %s went silent (%s s without an event)\n", t.source.name().c_str(),
+                     seconds_text(t.quiet_ns).c_str());
+      }
+      if (!pending.empty() || std::chrono::steady_clock::now() - last_save >= kSaveEvery) {
         std::vector<Checkpoint> puts;
         std::vector<std::string> deletes;
         collect(puts, deletes, false);
         Status st = store_.write_checkpoints({}, deletes);
-        if (st.ok()) st = alerts.empty() ? store_.write_checkpoints(puts, {}) : store_.commit(alerts, puts);
-        if (!st.ok()) std::fprintf(err_, "vigil: sources: storing alerts and cadence: %s\n", st.to_string().c_str());
+        if (st.ok()) st = pending.empty() ? store_.write_checkpoints(puts, {}) : store_.commit(pending, puts);
+        if (st.ok()) {
+          pending.clear();
+          failing = false;
+        } else if (!failing) {
+          // Kept and tried again every second (a full disk): a silence is never lost. The
+          // cadence records of this round are written by a later round or at stop.
+          failing = true;
+          std::fprintf(err_, "vigil: sources: storing alerts and cadence (retrying): %s\n", st.to_string().c_str());
+        }
         last_save = std::chrono::steady_clock::now();
       }
       sync_metrics(now);
@@ -347,6 +360,11 @@ class SourcesService final : public DaemonService {
   std::uint64_t counted_silences_ = 0, counted_recoveries_ = 0;  // housekeeping thread only
   std::mutex counts_mu_;
   SourceCadence::Counts counts_;
+  // The gauges read this service: removed before it goes (also on a failed start-up).
+  void keep(Result<Metrics::CallbackId> id) {
+    if (id) callbacks_.push_back(*id);
+  }
+  std::vector<Metrics::CallbackId> callbacks_;
   std::mutex mu_;
   std::condition_variable cv_;
   bool stopping_ = false;

@@ -1014,6 +1014,8 @@ Result<std::optional<std::string>> AlertStore::checkpoint(std::string_view key) 
 Status AlertStore::write_checkpoints(const std::vector<Checkpoint>& puts, const std::vector<std::string>& deletes) {
   if (read_only_) return Status::InvalidArgument("storage: checkpoints cannot be written on a read-only store");
   if (puts.empty() && deletes.empty()) return Status::Ok();
+  // The same reserve as commit(): RocksDB does not recover from running out of space mid-write.
+  if (Status st = check_free_space(); !st.ok()) return st;
   rocksdb::WriteBatch batch;
   for (const Checkpoint& cp : puts)
     if (rocksdb::Status s = batch.Put(handles_->cf(kCheckpointsCf), cp.key, cp.value); !s.ok())
