@@ -27,10 +27,10 @@ std::vector<std::string> syslog_lines(int hosts) {
   return lines;
 }
 
-// One batch of 4,096 unparsed syslog lines from 100 hosts: per event source_name + add, then
+// One batch of 4,096 unparsed syslog lines from 128 hosts: per event source_name + add, then
 // one observe().
 void BM_PerEventHook(benchmark::State& state) {
-  const auto lines = syslog_lines(100);
+  const auto lines = syslog_lines(128);
   SourceCadence cadence{SourceCadenceOptions{}};
   SourceBatch batch;
   Event event;
@@ -46,8 +46,8 @@ void BM_PerEventHook(benchmark::State& state) {
   };
   run(0);
   const auto list = cadence.list(0);
-  if (list.size() != 100 || list[0].events != kBatch / 100 || list[0].program != "sshd") {
-    state.SkipWithError("wrong answer: expected 100 sources of 40 sshd events");
+  if (list.size() != 128 || list[0].events != kBatch / 128 || list[0].program != "sshd") {
+    state.SkipWithError("wrong answer: expected 128 sources of 32 sshd events");
     return;
   }
   std::int64_t t = 0;
