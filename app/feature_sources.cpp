@@ -325,25 +325,27 @@ class SourcesService final : public DaemonService {
     counted_silences_ = counts.silences;
     counted_recoveries_ = counts.recoveries;
     if (config_.metric_sources == 0) return;
-    std::vector<SourceStatus> list = cadence_->list(now);
-    std::unordered_map<std::string, bool> present;
-    for (const SourceStatus& s : list) {
-      const std::string name = s.tenant.empty() ? s.name() : s.tenant + ":" + s.name();
-      present[name] = true;
-      auto it = series_.find(name);
+    // One pass under the table's lock that allocates only for a new series; a series whose
+    // source was forgotten at the cap is removed after it.
+    ++pass_;
+    cadence_->visit_last_seen([&](std::string_view key, std::int64_t last_seen) {
+      auto it = series_.find(key);
       if (it == series_.end()) {
-        if (series_.size() >= config_.metric_sources) continue;
-        it = series_.emplace(name, &last_seen_->Add({{"source", name}})).first;
+        if (series_.size() >= config_.metric_sources) return;
+        const std::string_view tenant = SourceCadence::tenant_of_key(key);
+        std::string label = SourceCadence::name_of_key(key);
+        if (!tenant.empty()) label = std::string(tenant) + ":" + label;
+        it = series_.emplace(std::string(key), Series{&last_seen_->Add({{"source", label}}), 0}).first;
       }
-      it->second->Set(static_cast<double>(s.last_seen_ns / 1000000000LL));
-    }
-    // Sources forgotten at the cap lose their series.
+      it->second.gauge->Set(static_cast<double>(last_seen / 1000000000LL));
+      it->second.pass = pass_;
+    });
     for (auto it = series_.begin(); it != series_.end();) {
-      if (present.count(it->first)) {
+      if (it->second.pass == pass_) {
         ++it;
         continue;
       }
-      last_seen_->Remove(it->second);
+      last_seen_->Remove(it->second.gauge);
       it = series_.erase(it);
     }
   }
@@ -356,7 +358,17 @@ class SourcesService final : public DaemonService {
   SourceObserver observer_;
   prometheus::Family<prometheus::Gauge>* last_seen_;
   prometheus::Counter *silences_, *recoveries_;
-  std::unordered_map<std::string, prometheus::Gauge*> series_;  // housekeeping thread only
+  // Looked up by string_view (the visit hands out views into the table's keys).
+  struct KeyHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  struct Series {
+    prometheus::Gauge* gauge;
+    std::uint64_t pass;  // the last sync_metrics pass that saw its source
+  };
+  std::unordered_map<std::string, Series, KeyHash, std::equal_to<>> series_;  // housekeeping thread only
+  std::uint64_t pass_ = 0;
   std::uint64_t counted_silences_ = 0, counted_recoveries_ = 0;  // housekeeping thread only
   std::mutex counts_mu_;
   SourceCadence::Counts counts_;

@@ -4,6 +4,7 @@
 #include <array>
 #include <cmath>
 #include <cstring>
+#include <tuple>
 
 #include "core/source_assign.h"
 
@@ -304,11 +305,29 @@ std::vector<SourceStatus> SourceCadence::list(std::int64_t now_ns) const {
     out.reserve(sources_.size());
     for (const auto& [key, s] : sources_) out.push_back(status(key, s, now_ns));
   }
+  // Ties (one batch brings many sources) by name parts, without composing names.
   std::sort(out.begin(), out.end(), [](const SourceStatus& a, const SourceStatus& b) {
-    return a.last_seen_ns != b.last_seen_ns ? a.last_seen_ns > b.last_seen_ns : a.name() < b.name();
+    if (a.last_seen_ns != b.last_seen_ns) return a.last_seen_ns > b.last_seen_ns;
+    return std::tie(a.collector, a.host, a.program, a.tenant) < std::tie(b.collector, b.host, b.program, b.tenant);
   });
   return out;
 }
+
+void SourceCadence::visit_last_seen(const std::function<void(std::string_view, std::int64_t)>& fn) const {
+  std::lock_guard lock(mu_);
+  for (const auto& [key, s] : sources_) fn(key, s.last_seen);
+}
+
+std::string SourceCadence::name_of_key(std::string_view key) {
+  const auto p = split_key(key);
+  SourceStatus s;
+  s.collector = p[1];
+  s.host = p[2];
+  s.program = p[3];
+  return s.name();
+}
+
+std::string_view SourceCadence::tenant_of_key(std::string_view key) { return split_key(key)[0]; }
 
 std::size_t SourceCadence::size() const {
   std::lock_guard lock(mu_);

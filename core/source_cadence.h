@@ -133,6 +133,12 @@ class SourceCadence {
 
   // Every source (a copy), most recently seen first.
   std::vector<SourceStatus> list(std::int64_t now_ns) const;
+  // fn(key, last_seen_ns) for every source, under the table's lock: no copy, no allocation
+  // (the metrics' pass each second). `fn` must not call back into this object.
+  void visit_last_seen(const std::function<void(std::string_view key, std::int64_t last_seen_ns)>& fn) const;
+  // The SourceStatus::name() of a key (tenant dropped).
+  static std::string name_of_key(std::string_view key);
+  static std::string_view tenant_of_key(std::string_view key);
   std::size_t size() const;
   std::size_t memory_bytes() const;
   struct Counts {
