@@ -198,7 +198,8 @@ class SilenceConfig : public TempDirTest {};
 TEST_F(SilenceConfig, ErrorsNameTheFileAndLine) {
   const fs::path& dir = dir_;
   // Feature sections are read as the daemon starts (--check-config stops before).
-  const std::string head = "data_dir: data\nmetrics: {enabled: false}\nhttp: {listen: '127.0.0.1:0'}\ncollectors: []\n";
+  // RunVigil keeps the test's working directory: the data directory must be absolute.
+  const std::string head = "data_dir: " + (dir / "data").string() + "\nmetrics: {enabled: false}\nhttp: {listen: '127.0.0.1:0'}\ncollectors: []\n";
   Write(dir / "vigil.yml", head + "silence:\n  factor: 10\n  minimum: soon\n");
   RunResult r = RunVigil("run --config " + (dir / "vigil.yml").string(), dir);
   EXPECT_EQ(r.exit_code, 2);
