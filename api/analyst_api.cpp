@@ -541,6 +541,52 @@ net::Response AnalystApi::dispatch(const net::Request& req, const Principal& who
     return net::Response::json(200, out);
   }
 
+  // Log sources and their cadence (silent sources): a viewer's tenant sees its own.
+  if (route == "sources") {
+    if (!get) return error(405, "use GET");
+    const std::string state(req.query_param("state").value_or(""));
+    if (!state.empty() && state != "learning" && state != "ok" && state != "silent" && state != "tampered")
+      return error(400, "'state' must be learning, ok, silent or tampered");
+    std::size_t limit = 1000;
+    if (auto l = req.query_param("limit")) {
+      if (!all_digits(*l) || l->size() > 7 || std::stoul(std::string(*l)) == 0)
+        return error(400, "'limit' must be a positive integer");
+      limit = std::min<std::size_t>(std::stoul(std::string(*l)), 100000);
+    }
+    std::string out = "{\"sources\":[";
+    std::size_t shown = 0, total = 0;
+    for (const SourceRow& s : hooks_.sources ? hooks_.sources() : std::vector<SourceRow>()) {
+      if (!who.all_tenants() && s.tenant != who.tenant) continue;
+      if (!state.empty() && (state == "tampered" ? !s.tampered : s.state != state)) continue;
+      ++total;
+      if (shown == limit) continue;
+      if (shown++) out += ',';
+      out += '{';
+      key(out, "name"), append_json_string(out, s.name);
+      out += ',', key(out, "tenant"), append_json_string(out, s.tenant);
+      out += ',', key(out, "collector"), append_json_string(out, s.collector);
+      out += ',', key(out, "host"), append_json_string(out, s.host);
+      out += ',', key(out, "program"), append_json_string(out, s.program);
+      out += ',', key(out, "state"), append_json_string(out, s.state);
+      out += ',', key(out, "first_seen"), append_json_string(out, format_rfc3339_ns(s.first_seen_unix_ns));
+      out += ',', key(out, "last_seen"), append_json_string(out, format_rfc3339_ns(s.last_seen_unix_ns));
+      out += ",\"events\":" + std::to_string(s.events);
+      char buf[64];
+      std::snprintf(buf, sizeof buf, "%.3f", double(s.usual_gap_ns) / 1e9);
+      out += ",\"usual_gap_s\":" + (s.usual_gap_ns ? std::string(buf) : std::string("null"));
+      std::snprintf(buf, sizeof buf, "%.3f", double(s.threshold_ns) / 1e9);
+      out += ",\"threshold_s\":" + (s.threshold_ns ? std::string(buf) : std::string("null"));
+      out += ",\"tampered\":" + std::string(s.tampered ? "true" : "false");
+      if (s.tampered) {
+        out += ',', key(out, "tampered_at"), append_json_string(out, format_rfc3339_ns(s.tampered_unix_ns));
+        out += ',', key(out, "tamper_reason"), append_json_string(out, s.tamper_reason);
+      }
+      out += '}';
+    }
+    out += "],\"total\":" + std::to_string(total) + "}";
+    return net::Response::json(200, out);
+  }
+
   if (route == "ingest") {
     if (!get) return error(405, "use GET");
     std::string out = "{\"collectors\":[";

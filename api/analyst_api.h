@@ -39,6 +39,18 @@ struct CollectorInfo {
   std::uint64_t received = 0, dropped = 0, parse_errors = 0;
 };
 
+// One log source and how it sends (core/source_cadence.h; GET /api/v1/sources).
+struct SourceRow {
+  std::string name, tenant, collector, host, program;
+  std::string state;  // learning, ok, silent
+  std::int64_t first_seen_unix_ns = 0, last_seen_unix_ns = 0;
+  std::uint64_t events = 0;
+  std::int64_t usual_gap_ns = 0, threshold_ns = 0;  // 0: not learnt / never silent
+  bool tampered = false;
+  std::int64_t tampered_unix_ns = 0;
+  std::string tamper_reason;
+};
+
 // What the API reads from the running daemon (all optional: absent = empty answers).
 struct ApiHooks {
   std::function<std::vector<RuleInfo>()> rules;                  // the live rule set
@@ -51,6 +63,8 @@ struct ApiHooks {
   // After POST /api/v1/forwarding/dead-letters/replay put alerts back in a queue: wake the
   // senders. Optional.
   std::function<void()> dead_letters_replayed;
+  // GET /api/v1/sources: every tracked source (the API keeps those the token's tenant may see).
+  std::function<std::vector<SourceRow>()> sources;
 };
 
 struct ApiOptions {

@@ -7,6 +7,7 @@
 #include <memory>
 #include <vector>
 
+#include "api/analyst_api.h"
 #include "app/match_stage.h"
 #include "core/config.h"
 #include "core/metrics.h"
@@ -24,12 +25,14 @@ struct DaemonContext {
   net::HttpServer* http;      // null when http is disabled; not started yet
   LiveRuleSet& rules;
   std::FILE* err;             // start-up and runtime messages
-  // Set by a feature that watches matches in the matcher threads (correlation, suppression);
-  // must be set before the pipeline starts and outlive it.
-  MatchObserver* observer = nullptr;
+  // Added to by the features that watch the matcher threads (correlation and suppression,
+  // silent sources); before the pipeline starts, and they must outlive it.
+  std::vector<MatchObserver*> observers;
   // Set by forwarding: wakes its senders after an admin replayed dead letters through the API
   // (so they rescan their queues at once). Empty when forwarding is off.
   std::function<void()> dead_letters_replayed;
+  // Set by silent sources: every tracked source now (GET /api/v1/sources). Empty when off.
+  std::function<std::vector<api::SourceRow>()> sources;
 };
 
 // A running feature. stop() is called after the collectors stopped and the pipeline drained,
@@ -45,5 +48,6 @@ class DaemonService {
 Result<std::unique_ptr<DaemonService>> start_analyst_api(DaemonContext& ctx);
 Result<std::unique_ptr<DaemonService>> start_forwarding(DaemonContext& ctx);
 Result<std::unique_ptr<DaemonService>> start_correlation(DaemonContext& ctx);
+Result<std::unique_ptr<DaemonService>> start_sources(DaemonContext& ctx);
 
 }  // namespace vigil::app

@@ -388,6 +388,7 @@ Result<std::unique_ptr<DaemonService>> start_analyst_api(DaemonContext& ctx) {
   hooks.dead_letters_replayed = [daemon] {
     if (daemon->dead_letters_replayed) daemon->dead_letters_replayed();
   };
+  hooks.sources = [daemon] { return daemon->sources ? daemon->sources() : std::vector<api::SourceRow>(); };
   api::ApiOptions options;
   options.workers = cfg->workers;
   auto analyst_api = std::make_unique<api::AnalystApi>(options, ctx.store, tokens->get(), std::move(hooks));

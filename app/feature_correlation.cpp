@@ -334,7 +334,7 @@ Result<std::unique_ptr<DaemonService>> start_correlation(DaemonContext& ctx) {
   if (restored > 0)
     std::fprintf(ctx.err, "vigil: correlation: %zu open windows restored (%zu groups)\n", restored, (*engine)->groups());
   auto service = std::make_unique<CorrelationService>(ctx, std::move(*engine), *config);
-  ctx.observer = service->observer();
+  ctx.observers.push_back(service->observer());
   // The window state written with a commit must be that of the committed batches only: after
   // a crash, the batches behind the checkpoints are matched again.
   ctx.pipeline.commit_matched_state();

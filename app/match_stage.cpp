@@ -83,6 +83,8 @@ void RuleMatchProcessor::process(const IngestBatch& batch, std::vector<Alert>& a
     const bool usable = matcher_->match(event_, parser_, src.format, matches_);
     if (event_.parse_error != ParseErrorKind::kNone)
       errors[rec.source][static_cast<std::size_t>(event_.parse_error)]++;
+    // A record that does not parse still shows that its source is sending.
+    if (observer_) observer_->on_record(event_, src, batch.received_unix_ns);
     if (!usable) continue;
     parsed[rec.source]++;
     if (matches_.empty()) continue;

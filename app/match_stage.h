@@ -60,6 +60,34 @@ class MatchObserver {
   virtual void on_batch_begin() {}
   // At the end of each batch, with the batch's alerts (e.g. to close windows on event time).
   virtual void on_batch_end(std::vector<Alert>& alerts) { (void)alerts; }
+  // For every record matched (usable or not, with or without matches), right after matching,
+  // with the batch's receive time: who is sending (silent sources). Runs once per event on the
+  // matcher's hot path: it must be cheap and should not allocate.
+  virtual void on_record(const Event& event, const SourceInfo& source, std::int64_t received_unix_ns) {
+    (void)event, (void)source, (void)received_unix_ns;
+  }
+};
+
+// Several features watching the matcher threads: each call goes to every observer, in order.
+class MatchObserverChain final : public MatchObserver {
+ public:
+  explicit MatchObserverChain(std::vector<MatchObserver*> observers) : observers_(std::move(observers)) {}
+  void on_event(const Event& event, const std::vector<rules::RuleMatch>& matches, const rules::RuleSet& rules,
+                const SourceInfo& source, std::vector<Alert>& alerts, std::size_t first_new) override {
+    for (MatchObserver* o : observers_) o->on_event(event, matches, rules, source, alerts, first_new);
+  }
+  void on_batch_begin() override {
+    for (MatchObserver* o : observers_) o->on_batch_begin();
+  }
+  void on_batch_end(std::vector<Alert>& alerts) override {
+    for (MatchObserver* o : observers_) o->on_batch_end(alerts);
+  }
+  void on_record(const Event& event, const SourceInfo& source, std::int64_t received_unix_ns) override {
+    for (MatchObserver* o : observers_) o->on_record(event, source, received_unix_ns);
+  }
+
+ private:
+  std::vector<MatchObserver*> observers_;
 };
 
 class RuleMatchProcessor final : public BatchProcessor {

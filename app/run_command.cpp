@@ -160,6 +160,7 @@ int run_daemon(const RunOptions& opt) {
   } remove_stored_alert_metrics{**store, &stored_alert_metrics};
   LiveRuleSet live(*ruleset);
   MatchObserver* observer = nullptr;  // set by a feature before the pipeline starts
+  std::unique_ptr<MatchObserverChain> chain;  // when several features observe (outlives the pipeline)
   StoreCommitter committer(**store);
   PipelineOptions popt;
   popt.matcher_threads = cfg.matcher_threads;
@@ -232,9 +233,9 @@ int run_daemon(const RunOptions& opt) {
   }
   // Features that plug into the daemon (they register routes, commit extensions or a match
   // observer, so they start before the pipeline and the HTTP server).
-  DaemonContext dctx{cfg, **store, pipeline, metrics, http.get(), live, err, nullptr, {}};
+  DaemonContext dctx{cfg, **store, pipeline, metrics, http.get(), live, err, {}, {}, {}};
   std::vector<std::unique_ptr<DaemonService>> services;
-  for (auto start : {start_analyst_api, start_forwarding, start_correlation}) {
+  for (auto start : {start_analyst_api, start_forwarding, start_correlation, start_sources}) {
     auto service = start(dctx);
     if (!service) {
       std::fprintf(err, "vigil run: %s\n", service.error().message().c_str());
@@ -243,7 +244,12 @@ int run_daemon(const RunOptions& opt) {
     }
     if (*service) services.push_back(std::move(*service));
   }
-  observer = dctx.observer;
+  if (dctx.observers.size() == 1) {
+    observer = dctx.observers[0];
+  } else if (dctx.observers.size() > 1) {
+    chain = std::make_unique<MatchObserverChain>(dctx.observers);
+    observer = chain.get();
+  }
   pipeline.start();
 
   CollectorContext ctx{cfg, pipeline, metrics, *assigner, **store, http.get()};

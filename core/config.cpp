@@ -146,11 +146,11 @@ class Reader : public ConfigReader {
     if (root.IsNull()) return Status::Ok();  // empty file: every default
     if (auto st = check_keys(root, "the configuration",
                              {"data_dir", "rules", "pipeline", "store", "metrics", "http",
-                              "collectors", "sources", "api", "forwarding", "correlation"});
+                              "collectors", "sources", "api", "forwarding", "correlation", "silence"});
         !st.ok())
       return st;
     // Sections owned by a feature, which reads them itself with a ConfigReader.
-    for (const char* section : {"api", "forwarding", "correlation"})
+    for (const char* section : {"api", "forwarding", "correlation", "silence"})
       if (YAML::Node n = root[section]; n.IsDefined() && !n.IsNull()) c->sections[section] = n;
     if (auto st = string(root, "data_dir", &c->data_dir); !st.ok()) return st;
     if (c->data_dir.empty()) return error(root["data_dir"], "'data_dir' must not be empty");

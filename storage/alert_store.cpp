@@ -1011,6 +1011,25 @@ Result<std::optional<std::string>> AlertStore::checkpoint(std::string_view key) 
   return std::optional<std::string>(std::move(value));
 }
 
+Status AlertStore::write_checkpoints(const std::vector<Checkpoint>& puts, const std::vector<std::string>& deletes) {
+  if (read_only_) return Status::InvalidArgument("storage: checkpoints cannot be written on a read-only store");
+  if (puts.empty() && deletes.empty()) return Status::Ok();
+  // The same reserve as commit(): RocksDB does not recover from running out of space mid-write.
+  if (Status st = check_free_space(); !st.ok()) return st;
+  rocksdb::WriteBatch batch;
+  for (const Checkpoint& cp : puts)
+    if (rocksdb::Status s = batch.Put(handles_->cf(kCheckpointsCf), cp.key, cp.value); !s.ok())
+      return from_rocksdb(s, "writing checkpoints");
+  for (const std::string& key : deletes)
+    if (rocksdb::Status s = batch.Delete(handles_->cf(kCheckpointsCf), key); !s.ok())
+      return from_rocksdb(s, "deleting checkpoints");
+  std::lock_guard lock(write_mutex_);
+  rocksdb::WriteOptions wo;
+  wo.sync = false;
+  if (rocksdb::Status s = handles_->db->Write(wo, &batch); !s.ok()) return from_rocksdb(s, "writing checkpoints");
+  return Status::Ok();
+}
+
 Result<std::vector<Checkpoint>> AlertStore::checkpoints_with_prefix(std::string_view prefix) const {
   std::vector<Checkpoint> out;
   std::unique_ptr<rocksdb::Iterator> it(

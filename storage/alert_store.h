@@ -202,6 +202,10 @@ class AlertStore {
   // and nothing was written. Empty alerts and checkpoints: ok, nothing written.
   Status commit(std::vector<Alert>& alerts, const std::vector<Checkpoint>& checkpoints);
 
+  // Writes and deletes checkpoints alone, in one WriteBatch, for state whose loss in an OS
+  // crash costs little (a source's learnt cadence): not synced, and no alert goes with it.
+  // Refused like commit() while free space is below StoreOptions::min_free_bytes.
+  Status write_checkpoints(const std::vector<Checkpoint>& puts, const std::vector<std::string>& deletes);
   Result<std::optional<std::string>> checkpoint(std::string_view key) const;
   Result<std::vector<Checkpoint>> checkpoints_with_prefix(std::string_view prefix) const;
 

@@ -1,5 +1,5 @@
 // The console's entry point: login, the signed-in user, and the router between the views
-// (#/alerts[/ID], #/overview, #/tester, #/tokens). Each view is a module with mount(root, ctx) returning
+// (#/alerts[/ID], #/overview, #/sources, #/tester, #/tokens). Each view is a module with mount(root, ctx) returning
 // an unmount function, so timers (live refresh, ingest polling) stop when the view is left.
 import { api, ApiError, getToken, setToken, clearToken, setUnauthorizedHandler } from './api.js';
 import { clear } from './dom.js';
@@ -7,6 +7,7 @@ import { mountAlerts } from './alerts.js';
 import { mountOverview } from './overview.js';
 import { mountTester } from './tester.js';
 import { mountTokens } from './tokens.js';
+import { mountSources } from './sources.js';
 
 const $ = (id) => document.getElementById(id);
 const ctx = {
@@ -49,7 +50,7 @@ async function signIn(token) {
 function route() {
   if (!ctx.user) return;
   const parts = location.hash.replace(/^#\/?/, '').split('/');
-  const view = ['alerts', 'overview', 'tester', 'tokens'].includes(parts[0]) ? parts[0] : 'alerts';
+  const view = ['alerts', 'overview', 'sources', 'tester', 'tokens'].includes(parts[0]) ? parts[0] : 'alerts';
   for (const a of document.querySelectorAll('.topbar nav a')) a.classList.toggle('active', a.dataset.view === view);
   const arg = parts.slice(1).map(decodeURIComponent).join('/');
   // The alerts view follows its selected alert itself; re-mounting would lose paging and selection.
@@ -58,6 +59,7 @@ function route() {
   const root = clear($('view'));
   mountedView = view;
   unmount = view === 'overview' ? mountOverview(root, ctx)
+          : view === 'sources' ? mountSources(root, ctx)
           : view === 'tester' ? mountTester(root, ctx)
           : view === 'tokens' ? mountTokens(root, ctx)
           : mountAlerts(root, ctx, arg);

@@ -161,6 +161,19 @@ bool decode_json_string(std::string_view escaped, StringArena& arena, std::strin
 // record qualifies).
 bool has_only_short_escapes(std::string_view escaped);
 
+// Who sent one record, for silent-source tracking (core/source_cadence.h): its host, its
+// program (syslog tag or RFC 5424 APP-NAME, or a Windows event's Channel) and, for a Windows
+// event that says its log was cleared (Security 1102, System 104) or its audit policy changed
+// (4719), why its source must be taken as tampered with. Read from the parsed fields when the
+// record was parsed (for JSON: the fields the rules read plus the host), else from the syslog
+// header of the raw bytes, which costs a header parse and no allocation. Views into the record
+// or the event's fields; empty when unknown.
+struct SourceName {
+  std::string_view host, program;
+  std::string_view tamper;  // "" or a static reason ("log cleared", "audit policy changed")
+};
+SourceName source_name(const Event& event);
+
 // Windows event XML (<Event xmlns=...>, one event) to the evtx_dump JSON layout, the one form
 // every Windows layout reaches the Windows mapping in (RecordParser parses kWinXml records so;
 // the matcher matches them as that JSON, so its prefilter sees decoded values).

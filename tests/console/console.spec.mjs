@@ -197,6 +197,15 @@ try {
   assert.equal(await page.inputValue('input[name=rule]'), topRule.id);
   await waitRows((await allAlerts('&rule=' + encodeURIComponent(topRule.id))).slice(0, 50).map((a) => a.id), 'top rule drill-down');
 
+  // ---- sources: the host ingested above is listed with its last event and state ----
+  step('sources');
+  await page.click('nav a[data-view=sources]');
+  const sourceRow = page.locator('#sources-table tbody tr', { hasText: 'live-host01' });
+  await sourceRow.waitFor();
+  assert.match(await sourceRow.locator('td').first().textContent(), /^(learning|ok)/, 'a new source is learning or ok');
+  assert.match(await sourceRow.locator('td').nth(3).textContent(), /ago$/, 'its last event');
+  await shot('06b-sources');
+
   // ---- rule tester: the example rule over the example lines ----
   step('rule tester');
   await page.click('nav a[data-view=tester]');
