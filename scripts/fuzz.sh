@@ -88,22 +88,43 @@ make_seeds() {
   done < <({ find "$corpora/sigma" -name '*.yml' | sort | awk 'NR % 25 == 0'; find rules/packs -name '*.yml' | sort; } | head -400)
   printf '%s' '1 of selection* and not 1 of filter_*' >"$seeds/fuzz_condition/c1"
   printf '%s' 'all of them or (keywords and not _private)' >"$seeds/fuzz_condition/c2"
-  # Correlation: each pack folder holding correlation rules, all its rules, then events from the
-  # logs they are written for (byte 0: engine options, see tests/fuzz/fuzz_correlation.cpp); and
-  # the state such a run saves, as "#state" input (what restore() reads from a store).
-  local dir log mode
-  for dir in linux:elastic-examples/auth.log web:elastic-examples/apache_access.log \
-             cisco:device-logs/beats/x-pack/filebeat/module/cisco/asa/test/sample.log \
-             fortigate:device-logs/beats/x-pack/filebeat/module/fortinet/firewall/test/event.log \
-             sonicwall:device-logs/beats/x-pack/filebeat/module/sonicwall/firewall/test/general.log; do
-    log="$corpora/${dir#*:}"
-    dir="rules/packs/${dir%%:*}"
-    [ -f "$log" ] || continue
-    for mode in 0 1; do
-      { printf "\\x0$mode"; for f in "$dir"/*.yml; do cat "$f"; printf '\n---\n'; done
-        printf '#events\n'; grep -v '^$' "$log" | head -300; } >"$seeds/fuzz_correlation/$(basename "$dir").$mode"
-    done
-  done
+  # Correlation: each correlation rule of the packs with the rules it reads, then events from
+  # the log it is written for (byte 0: engine options, see tests/fuzz/fuzz_correlation.cpp);
+  # and the state such a run saves, as "#state" input (what restore() reads from a store).
+  python3 - "$seeds/fuzz_correlation" "$corpora" <<'PY'
+import glob, os, re, sys
+out, corpora = sys.argv[1], sys.argv[2]
+logs = {"linux": "elastic-examples/auth.log", "web": "elastic-examples/apache_access.log",
+        "cisco": "device-logs/beats/x-pack/filebeat/module/cisco/asa/test/sample.log",
+        "fortigate": "device-logs/beats/x-pack/filebeat/module/fortinet/firewall/test/event.log",
+        "sonicwall": "device-logs/beats/x-pack/filebeat/module/sonicwall/firewall/test/general.log"}
+docs = [(f, d) for f in sorted(glob.glob("rules/packs/*/*.yml")) for d in re.split(r"^---\s*$", open(f).read(), flags=re.M)
+        if d.strip()]
+def names(doc):
+    return set(re.findall(r"^(?:id|name): *['\"]?([^'\"\s]+)", doc, re.M))
+def reads(doc):  # the rules a correlation document names
+    if "\ncorrelation:" not in "\n" + doc:
+        return set()
+    return set(re.findall(r"^ +- *['\"]?([A-Za-z0-9_.-]+)", doc.split("correlation:", 1)[1].split("\n  group-by")[0], re.M))
+for path, doc in docs:
+    pack = path.split("/")[2]
+    if not reads(doc) or pack not in logs or not os.path.exists(os.path.join(corpora, logs[pack])):
+        continue
+    chosen, todo = [doc], [doc]
+    while todo:  # the rules it reads, and theirs when it reads a correlation
+        wanted = reads(todo.pop())
+        for _, other in docs:
+            if other not in chosen and names(other) & wanted:
+                chosen.append(other)
+                todo.append(other)
+    with open(os.path.join(corpora, logs[pack]), errors="replace") as f:
+        events = [l for l in f.read().splitlines() if l.strip()][:300]
+    body = "\n---\n".join(chosen) + "\n#events\n" + "\n".join(events) + "\n"
+    name = sorted(names(doc))[0]
+    for mode in (0, 1):
+        with open(os.path.join(out, f"{name}.{mode}"), "wb") as f:
+            f.write(bytes([mode]) + body.encode())
+PY
   if [ -x "$build/tests/fuzz/fuzz_correlation" ]; then
     for f in "$seeds"/fuzz_correlation/*.1; do
       VIGIL_FUZZ_SAVE_STATE="$f.state" "$build/tests/fuzz/fuzz_correlation" "$f" >/dev/null 2>&1 || true
@@ -145,7 +166,8 @@ mkdir -p "$build/logs" "$build/findings" "$build/corpus"
 run_one() {
   local t="$1" max_len=4096
   case "$t" in
-    fuzz_evtx | fuzz_correlation) max_len=65536 ;;
+    fuzz_evtx) max_len=65536 ;;
+    fuzz_correlation) max_len=65536 ;;  # a correlation, its rules and 300 lines of its log
     fuzz_record_reader | fuzz_sigma) max_len=20000 ;;
   esac
   mkdir -p "$build/corpus/$t" "$build/findings/$t"
