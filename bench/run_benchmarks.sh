@@ -88,10 +88,22 @@ for suite, r in rows.items():
           f"{vc:>12,.0f}{bc:>12,.0f}{vc / bc:>7.3f}{t:>12,}  {'MET' if ve >= t else 'MISSED'} "
           f"({units.get(suite, '')}, {int(v['alerts']):,} alerts)", file=sys.stderr)
     print(f"VIGIL_EXPECT_ALERTS_{suite}={int(v['alerts'])}")
+    print(f"VIGIL_BENCH_RATE_{suite}={ve:.0f}")
 PY
 
 if [[ "$run_threads" == 1 ]]; then
   echo
   set -a; source "$out/expected_alerts.env"; set +a
   "$here/scan_threads.sh"
+  # The real binary on files against the in-memory figure of the same build, one run: reading,
+  # splitting and writing should cost little next to matching (target: within 10%).
+  echo
+  echo "== vigil scan --threads 1 (files, summary rate, median) vs vigil_match_bench vigil (in memory, median) =="
+  set -a; source "$out/scan_rates.env"; set +a
+  for suite in windows_otrf linux_web linux_web_sigma; do
+    bench_var="VIGIL_BENCH_RATE_$suite" scan_var="VIGIL_SCAN_RATE_1_$suite"
+    [[ -n "${!bench_var:-}" && -n "${!scan_var:-}" ]] || continue
+    awk -v s="$suite" -v a="${!scan_var}" -v b="${!bench_var}" \
+      'BEGIN{r=a/b; printf "%-16s scan %12.0f/s  bench %12.0f/s  scan/bench %.3f  target >= 0.90 %s\n", s, a, b, r, (r>=0.9?"MET":"MISSED")}'
+  done
 fi

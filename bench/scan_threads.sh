@@ -37,6 +37,7 @@ run_scan() {
 }
 
 printf '%-13s %7s %14s %9s %10s %12s\n' "data" "threads" "events/s" "wall s" "RSS MiB" "alerts" > "$tmp/table"
+: > "$out/scan_rates.env"  # medians for run_benchmarks.sh's scan-vs-bench line
 ratios=()
 for spec in "windows_otrf:rules-windows:otrf_windows.ndjson" "linux_web:rules-linux-web:linux_web_1g.log" "linux_web_sigma:rules-linux-web-sigma:linux_web_1g.log"; do
   IFS=: read -r suite rules file <<< "$spec"
@@ -77,6 +78,7 @@ for spec in "windows_otrf:rules-windows:otrf_windows.ndjson" "linux_web:rules-li
     wall=$(cut -d' ' -f3 "$tmp/t$t" | median)
     rss=$(cut -d' ' -f4 "$tmp/t$t" | median)
     eval "eps_$t=$eps wall_$t=$wall"
+    echo "VIGIL_SCAN_RATE_${t}_$suite=$eps" >> "$out/scan_rates.env"
     printf '%-13s %7s %14.0f %9.2f %10.0f %12s\n' "$suite" "$t" "$eps" "$wall" "$(awk -v k="$rss" 'BEGIN{print k/1024}')" "$verified" >> "$tmp/table"
   done
   ratios+=("$(awk -v a="$eps_2" -v b="$eps_1" -v wa="$wall_1" -v wb="$wall_2" -v s="$suite" \
