@@ -18,6 +18,9 @@ pipeline:
 store:
   sync: true
   retention_days: 90
+silence:                   # a log source that normally sends and goes quiet raises an alert
+  factor: 10               #   after 10 x its usual gap between events,
+  minimum: 5m              #   and never sooner than this (docs/sources.md)
 metrics:
   listen: 127.0.0.1:9464
 http:
