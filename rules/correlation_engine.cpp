@@ -361,6 +361,10 @@ struct CorrelationEngine::Impl {
   Progress progress[kSlots];
   std::atomic<unsigned> next_slot{0};
   std::atomic<std::int64_t> progress_t{0};  // the watermark's base, updated at batch ends
+  // Records handed out by collect_changes() and not yet confirmed by changes_saved(): handed
+  // out again (newest value per key) until then, so a commit that fails loses none of them.
+  std::mutex unsaved_mu;
+  std::map<std::string, std::optional<std::string>> unsaved;
   Progress& my_progress() {
     thread_local const Impl* owner = nullptr;
     thread_local unsigned slot = 0;
@@ -1285,8 +1289,14 @@ std::size_t CorrelationEngine::memory_bytes() const {
 }
 
 void CorrelationEngine::collect_changes(
-    const std::function<void(const std::string& key, const std::string* value)>& sink, bool everything) {
+    const std::function<void(const std::string& key, const std::string* value)>& out, bool everything) {
   Impl& impl = *impl_;
+  std::lock_guard saved_lock(impl.unsaved_mu);
+  // Collected into the unsaved records (a later record of a key replaces the earlier one), which
+  // all go out at the end.
+  auto sink = [&](const std::string& key, const std::string* v) {
+    impl.unsaved[key] = v ? std::optional<std::string>(*v) : std::nullopt;
+  };
   std::string value;
   for (auto& sp : impl.shards) {
     Shard& s = *sp;
@@ -1361,6 +1371,12 @@ void CorrelationEngine::collect_changes(
     put_i64(value, max_time_.load());
     sink("watermark", &value);
   }
+  for (const auto& [key, v] : impl.unsaved) out(key, v ? &*v : nullptr);
+}
+
+void CorrelationEngine::changes_saved() {
+  std::lock_guard lock(impl_->unsaved_mu);
+  impl_->unsaved.clear();
 }
 
 Status CorrelationEngine::restore(std::string_view key, std::string_view value) {

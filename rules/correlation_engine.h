@@ -171,10 +171,14 @@ class CorrelationEngine {
   std::size_t memory_bytes() const;
 
   // Persistence. collect_changes() hands every group and suppression changed since the last
-  // call (value null = deleted) plus the watermark; restore() takes them back at start-up.
+  // changes_saved() (value null = deleted) plus the watermark: what an earlier call handed out
+  // is handed out again (its newest state) until changes_saved() says it is durable, so a
+  // commit that fails and is retried still writes it. restore() takes them back at start-up.
   // Keys are stable across restarts and rule reloads (correlation id + group values).
   void collect_changes(const std::function<void(const std::string& key, const std::string* value)>& sink,
                        bool everything = false);
+  // The records of the collect_changes() calls so far are written (the commit succeeded).
+  void changes_saved();
   Status restore(std::string_view key, std::string_view value);
 
   struct Impl;
