@@ -106,13 +106,37 @@ class CorrelationObserver final : public MatchObserver {
       std::unique_lock lock(order_mu_);
       order_cv_.wait(lock, [&] { return applied_ == m.ticket; });
       engine_.apply(m.pending, alerts);
-      engine_.advance(alerts);
+      bool idle = false;
+      if (idle_requested_ != 0) {
+        // Still quiet: no batch since the request brought a newer event time.
+        idle = engine_.max_event_time() == idle_seen_;
+        if (idle) idle_done_.store(idle_requested_, std::memory_order_release);
+        idle_requested_ = 0;
+      }
+      engine_.advance(alerts, idle ? rules::CorrelationEngine::Flush::kIdle : rules::CorrelationEngine::Flush::kNone);
       ++applied_;
     }
     order_cv_.notify_all();
     m.pending.clear();
     m.in_batch = false;
   }
+
+  // The idle flush (CorrelationService::run) is done here, in ticket order, not from its own
+  // thread: the next batch applied after the request does it after its own events, if the
+  // latest event time is still `seen` (else the stream is not quiet and it is dropped). Its
+  // alerts then go to the store with that batch, and the window state written with a commit
+  // stays that of the committed batches (the pipeline's commit_matched_state()). The caller
+  // submits an empty batch after the request, so that some batch comes. Returns the request's
+  // number, for idle_flush_done().
+  std::uint64_t request_idle_flush(std::int64_t seen) {
+    std::lock_guard lock(order_mu_);
+    idle_seen_ = seen;
+    idle_requested_ = ++idle_requests_;
+    return idle_requested_;
+  }
+  // Whether request `id` was done (rather than dropped); exact once a batch submitted after
+  // the request has been applied.
+  bool idle_flush_done(std::uint64_t id) const { return idle_done_.load(std::memory_order_acquire) == id; }
 
  private:
   // The binding of the rule set the matcher threads use; rebuilt after a reload (SIGHUP).
@@ -149,6 +173,11 @@ class CorrelationObserver final : public MatchObserver {
   std::mutex order_mu_;
   std::condition_variable order_cv_;
   std::uint64_t applied_ = 0;  // guarded by order_mu_: tickets whose batch has been applied
+  // Guarded by order_mu_: the pending idle flush request (0: none), its latest event time, and
+  // the number of requests made.
+  std::uint64_t idle_requested_ = 0, idle_requests_ = 0;
+  std::int64_t idle_seen_ = 0;
+  std::atomic<std::uint64_t> idle_done_{0};  // the last request done
   std::mutex mu_;
   // Kept for the daemon's life: a matcher thread may still read an older binding during a
   // reload (rule sets are few).
@@ -163,6 +192,9 @@ class StateExtension final : public storage::CommitExtension {
   Status add_to_batch(const std::vector<Alert>&, rocksdb::WriteBatch& batch, const storage::AlertStore& store) override {
     return write(batch, store, false);
   }
+  // The WriteBatch with the state is durable: the engine hands those records out no more. (A
+  // commit that fails does not get here: its retry writes them again.)
+  void committed(const std::vector<Alert>&) override { engine_.changes_saved(); }
   Status write(rocksdb::WriteBatch& batch, const storage::AlertStore& store, bool everything) {
     rocksdb::ColumnFamilyHandle* cf = store.column_family(storage::ColumnFamily::kCheckpoints);
     rocksdb::Status bad;
@@ -184,7 +216,8 @@ class StateExtension final : public storage::CommitExtension {
 class CorrelationService final : public DaemonService {
  public:
   CorrelationService(DaemonContext& ctx, std::unique_ptr<rules::CorrelationEngine> engine, CorrelationConfig config)
-      : store_(ctx.store), metrics_(ctx.metrics), err_(ctx.err), engine_(std::move(engine)), config_(config),
+      : store_(ctx.store), pipeline_(ctx.pipeline), metrics_(ctx.metrics), err_(ctx.err), engine_(std::move(engine)),
+        config_(config),
         observer_(*engine_, ctx.err), extension_(*engine_) {
     auto& registry = metrics_.registry();
     auto& family = prometheus::BuildCounter()
@@ -243,6 +276,7 @@ class CorrelationService final : public DaemonService {
       wo.sync = store_.sync();
       rocksdb::Status ws = store_.rocksdb_db()->Write(wo, &batch);
       if (!ws.ok()) st = Status::IoError(ws.ToString());
+      else engine_->changes_saved();
     }
     if (!st.ok()) std::fprintf(err_, "vigil: correlation: saving window state: %s\n", st.to_string().c_str());
     sync_metrics();
@@ -261,14 +295,20 @@ class CorrelationService final : public DaemonService {
       if (seen != last_seen) {
         last_seen = seen;
         last_change = std::chrono::steady_clock::now();
-      } else if (config_.idle_flush_ns > 0 && engine_->groups() > 0 &&
+      } else if (config_.idle_flush_ns > 0 && engine_->groups() > 0 && !flush_in_flight_.load() &&
                  std::chrono::steady_clock::now() - last_change > std::chrono::nanoseconds(config_.idle_flush_ns)) {
-        std::vector<Alert> alerts;
-        engine_->advance(alerts, rules::CorrelationEngine::Flush::kIdle);
-        if (Status st = store_.commit(alerts, {}); !st.ok())
-          std::fprintf(err_, "vigil: correlation: storing alerts of the idle flush: %s\n", st.to_string().c_str());
-        else
-          idle_flushes_->Increment();
+        // Not from this thread (it would commit outside the batch order: alerts and state of
+        // batches matched but not committed yet, windows closed while a batch is applied), but
+        // by the next batch in order; this empty one makes sure there is one.
+        const std::uint64_t id = observer_.request_idle_flush(seen);
+        IngestBatch flush;
+        flush.sources.push_back(flush_source_);
+        flush.on_committed = [this, id](const Status& st) {
+          if (st.ok() && observer_.idle_flush_done(id)) idle_flushes_->Increment();
+          flush_in_flight_.store(false);
+        };
+        flush_in_flight_.store(true);
+        if (!pipeline_.try_submit(flush)) flush_in_flight_.store(false);  // full or stopping: not quiet
         last_change = std::chrono::steady_clock::now();
       }
       lock.lock();
@@ -295,6 +335,7 @@ class CorrelationService final : public DaemonService {
   }
 
   storage::AlertStore& store_;
+  Pipeline& pipeline_;
   Metrics& metrics_;
   std::FILE* err_;
   std::unique_ptr<rules::CorrelationEngine> engine_;
@@ -308,6 +349,14 @@ class CorrelationService final : public DaemonService {
   std::mutex mu_;
   std::condition_variable cv_;
   bool stopping_ = false;
+  // The empty batch that carries an idle flush through the pipeline, and whether one is between
+  // submit and commit.
+  std::shared_ptr<const SourceInfo> flush_source_ = [] {
+    auto s = std::make_shared<SourceInfo>();
+    s->collector = "correlation-idle-flush";
+    return s;
+  }();
+  std::atomic<bool> flush_in_flight_{false};
   std::thread housekeeping_;
 };
 

@@ -100,7 +100,8 @@ void RuleMatchProcessor::process(const IngestBatch& batch, std::vector<Alert>& a
   // Ready-made alerts (a province's alerts forwarded to a national vigil) are stored as sent.
   for (const Alert& a : batch.alerts) alerts.push_back(a);
   if (observer_) observer_->on_batch_end(alerts);
-  if (!metrics_) return;
+  // A batch without records (the correlation idle flush's) names no collector that sent.
+  if (!metrics_ || batch.records.empty()) return;
   for (std::size_t i = 0; i < batch.sources.size(); ++i)
     metrics_->add_parsed(batch.sources[i]->collector, parsed[i], errors[i]);
   for (const auto& [rule, n] : rule_hits)

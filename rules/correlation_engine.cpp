@@ -361,6 +361,10 @@ struct CorrelationEngine::Impl {
   Progress progress[kSlots];
   std::atomic<unsigned> next_slot{0};
   std::atomic<std::int64_t> progress_t{0};  // the watermark's base, updated at batch ends
+  // Records handed out by collect_changes() and not yet confirmed by changes_saved(): handed
+  // out again (newest value per key) until then, so a commit that fails loses none of them.
+  std::mutex unsaved_mu;
+  std::map<std::string, std::optional<std::string>> unsaved;
   Progress& my_progress() {
     thread_local const Impl* owner = nullptr;
     thread_local unsigned slot = 0;
@@ -632,16 +636,19 @@ struct CorrelationEngine::Fired {
   std::optional<Alert> alert;  // when the correlation keeps alerts
 };
 
-// Early firing: after t was added to group `id`, the window holding t fires if its condition now
-// holds, or is marked for a revision if it fired before. Caller holds the shard lock.
+// A condition that can only become true as events are added is decided at the event that makes
+// it hold, with or without early firing: after t was added to group `id`, the window holding t
+// fires if its condition now holds (its suppression and its result for the correlations that
+// read it are decided now), or, when `revise` (early firing: its alert went out already), is
+// marked for a revision if it fired before. Caller holds the shard lock.
 static void check_early(const CompiledCorrelation& c, std::uint32_t ci, Shard& s, std::uint32_t id, std::int64_t t,
-                        std::vector<CorrelationEngine::Fired>& fires) {
+                        bool revise, std::vector<CorrelationEngine::Fired>& fires) {
   Group& g = s.slab[id];
   const auto [begin, end] = window_holding(c, g, t);
   const std::int64_t start = g.entries[begin].t;
   for (FiredWindow& f : g.fired) {
     if (f.start < start || f.start >= start + c.rule.timespan_ns) continue;
-    if (f.visible && !f.revise) {
+    if (revise && f.visible && !f.revise) {
       f.revise = true;
       s.revise.emplace_back(id, g.generation);
     }
@@ -719,7 +726,7 @@ static void contribute(CorrelationEngine::Impl& impl, CorrelationCounters& count
   s.bytes += g.bytes;
   s.mark_dirty(id);
   counters.events.fetch_add(1, std::memory_order_relaxed);
-  if (fires && c.early) check_early(c, ci, s, id, t, *fires);
+  if (fires && c.early) check_early(c, ci, s, id, t, impl.options.early_firing, *fires);
   while (s.bytes > impl.shard_cap && s.live > 1) {
     const std::uint32_t victim = s.lru_oldest;
     if (victim == id) break;
@@ -753,7 +760,6 @@ void CorrelationEngine::apply(const std::vector<CorrelationInput>& inputs, std::
   Impl& impl = *impl_;
   thread_local std::vector<Fired> fires;
   fires.clear();
-  std::vector<Fired>* early = impl.options.early_firing ? &fires : nullptr;
   bool late = false;
   for (std::size_t i = 0; i < inputs.size(); ++i) {
     const CorrelationInput& in = inputs[i];
@@ -764,7 +770,7 @@ void CorrelationEngine::apply(const std::vector<CorrelationInput>& inputs, std::
         counters_.late_events.fetch_add(1, std::memory_order_relaxed);
     }
     if (late || in.correlation == CorrelationInput::kTimeOnly) continue;
-    contribute(impl, counters_, in.correlation, in.position, in.values, in.value, in.time_ns, {}, in.host, early);
+    contribute(impl, counters_, in.correlation, in.position, in.values, in.value, in.time_ns, {}, in.host, &fires);
   }
   if (!fires.empty()) release(fires, out);
 }
@@ -785,7 +791,6 @@ void CorrelationEngine::on_event(const RuleBinding& binding, const Event& event,
   }
   thread_local std::vector<Fired> fires;
   fires.clear();
-  std::vector<Fired>* early = impl.options.early_firing ? &fires : nullptr;
   for (std::uint32_t r : matched_rules) {
     if (r >= binding.per_rule.size()) continue;
     const RuleBinding::PerRule& pr = binding.per_rule[r];
@@ -827,7 +832,7 @@ void CorrelationEngine::on_event(const RuleBinding& binding, const Event& event,
         continue;
       }
       contribute(impl, counters_, in.correlation, in.position, values, std::move(value), time_ns, {}, event.host,
-                 early);
+                 &fires);
     }
   }
   if (deferred && deferred->size() == deferred_before) {
@@ -1046,8 +1051,11 @@ void CorrelationEngine::release(std::vector<Fired>& fires, std::vector<Alert>& o
   for (std::size_t i = 0; i < fires.size(); ++i) {
     Fired f = std::move(fires[i]);
     const CompiledCorrelation& c = impl.corr[f.correlation];
-    counters_.alerts.fetch_add(1, std::memory_order_relaxed);
-    counters_.early_alerts.fetch_add(1, std::memory_order_relaxed);
+    const bool emit = impl.options.early_firing;  // else the close emits it, with its final state
+    if (emit) {
+      counters_.alerts.fetch_add(1, std::memory_order_relaxed);
+      counters_.early_alerts.fetch_add(1, std::memory_order_relaxed);
+    }
     if (f.alert) {
       bool pass = true;
       if (c.rule.suppress.for_ns > 0) {
@@ -1061,7 +1069,7 @@ void CorrelationEngine::release(std::vector<Fired>& fires, std::vector<Alert>& o
         pass = admit(*f.alert, c.rule.suppress.for_ns, std::move(key_fields), f.decided);
       }
       if (pass) {
-        out.push_back(std::move(*f.alert));
+        if (emit) out.push_back(std::move(*f.alert));
       } else {
         // A suppressed repeat: its window's revisions would name an alert that was never stored.
         std::lock_guard lock(f.shard->mu);
@@ -1175,7 +1183,16 @@ void CorrelationEngine::advance(std::vector<Alert>& out, Flush flush) {
           return f.start >= start && f.start < start + c.rule.timespan_ns;
         });
         const bool holds = close_window(c, g, &count, &first, &last, &measure, &decided);
-        if (early != g.fired.end()) {
+        if (early != g.fired.end() && !impl.options.early_firing) {
+          // Decided at its deciding event (suppression and the result for the parents too); its
+          // one alert goes out now, with the window's final state.
+          counters_.alerts.fetch_add(1, std::memory_order_relaxed);
+          if (early->visible) {
+            std::vector<std::string> values = group_key_values(g.key);
+            out.push_back(correlation_alert(c, g, values, count, measure, first, last, now));
+          }
+          g.fired.erase(early);
+        } else if (early != g.fired.end()) {
           // Its alert and its result for the parents went out when it fired: the final state now.
           if (early->visible) {
             std::vector<std::string> values = group_key_values(g.key);
@@ -1237,8 +1254,7 @@ void CorrelationEngine::advance(std::vector<Alert>& out, Flush flush) {
       out.push_back(std::move(e.alert));
     }
     // A closed correlation's result feeds the correlations that read it, at its deciding time.
-    std::vector<Fired>* early = impl.options.early_firing ? &fires : nullptr;
-    for (Closed& f : fired) feed_parents(impl, counters_, f.correlation, f.values, f.t, f.tenant, f.host, early);
+    for (Closed& f : fired) feed_parents(impl, counters_, f.correlation, f.values, f.t, f.tenant, f.host, &fires);
     if (!fires.empty()) release(fires, out);
   }
   // Last, so that no ended period waits for a later call (its summary would otherwise sit in
@@ -1273,8 +1289,14 @@ std::size_t CorrelationEngine::memory_bytes() const {
 }
 
 void CorrelationEngine::collect_changes(
-    const std::function<void(const std::string& key, const std::string* value)>& sink, bool everything) {
+    const std::function<void(const std::string& key, const std::string* value)>& out, bool everything) {
   Impl& impl = *impl_;
+  std::lock_guard saved_lock(impl.unsaved_mu);
+  // Collected into the unsaved records (a later record of a key replaces the earlier one), which
+  // all go out at the end.
+  auto sink = [&](const std::string& key, const std::string* v) {
+    impl.unsaved[key] = v ? std::optional<std::string>(*v) : std::nullopt;
+  };
   std::string value;
   for (auto& sp : impl.shards) {
     Shard& s = *sp;
@@ -1349,6 +1371,12 @@ void CorrelationEngine::collect_changes(
     put_i64(value, max_time_.load());
     sink("watermark", &value);
   }
+  for (const auto& [key, v] : impl.unsaved) out(key, v ? &*v : nullptr);
+}
+
+void CorrelationEngine::changes_saved() {
+  std::lock_guard lock(impl_->unsaved_mu);
+  impl_->unsaved.clear();
 }
 
 Status CorrelationEngine::restore(std::string_view key, std::string_view value) {

@@ -14,17 +14,21 @@
 // Events with equal times may stand in any order (a syslog stamp has whole seconds): a
 // temporal_ordered sequence is complete if some order of the tied events completes it.
 //
-// Early firing (CorrelationOptions::early_firing, the daemon). A condition that can only become
-// true and stay true as events are added (only `gt`/`gte` bounds: event_count, value_count and
-// the temporal types' default "every rule") is checked at each event: the event that makes it
-// hold emits the alert at once (Alert::Revision::kFirst, with the events so far), and feeds the
-// correlations that read this one. Later events of that window do not raise a second alert:
-// advance() emits one kUpdate of it per batch when its count changed, and its close a kFinal
-// with the window's final state (what the close would have emitted without early firing). An
-// alert raised early is never withdrawn. Conditions with an upper bound or `eq` need the
-// window's end and fire at close as above. Either way a chained correlation sees the result
-// at its deciding time (the earliest event time at which the condition held), so chains give the
-// same answer with and without early firing.
+// Deciding event. A condition that can only become true and stay true as events are added (only
+// `gt`/`gte` bounds: event_count, value_count and the temporal types' default "every rule") is
+// checked at each event, with or without early firing: the event that makes it hold decides the
+// window. Then, in arrival order, its suppression is decided (by its deciding time) and its
+// result feeds the correlations that read this one. Only when its alert goes out depends on
+// CorrelationOptions::early_firing, so `vigil scan` and the daemon give the same alerts:
+//  - early firing (the daemon): at once (Alert::Revision::kFirst, with the events so far); later
+//    events of that window do not raise a second alert: advance() emits one kUpdate of it per
+//    batch when its count changed, and its close a kFinal with the window's final state. An
+//    alert raised early is never withdrawn.
+//  - without (`vigil scan`): one alert at close, with the window's final state (the kFinal).
+// Deciding at close instead gave other answers: a suppression period ended before a window
+// decided inside it had closed, and an inner result reached its outer window after that had
+// closed. Conditions with an upper bound or `eq` need the window's end and are decided at close
+// as above; a chained correlation sees their result at the last event's time.
 //
 // Threading: every method may be called from any thread. State is split in shards by the hash
 // of the group key, one mutex each; a matcher thread holds one shard lock at a time.
@@ -57,8 +61,9 @@ struct CorrelationOptions {
   // Shards (each with its own mutex). Default: 64.
   unsigned shards = 64;
   // Emit the alert of a condition that can only become true as events are added at the event
-  // that makes it hold, then revisions of it (see the top of this file). Default: false (one
-  // alert at close, what `vigil scan` prints); the daemon turns it on.
+  // that makes it hold, then revisions of it (see the top of this file); it is decided there
+  // either way. Default: false (one alert at close with the final state, what `vigil scan`
+  // prints); the daemon turns it on.
   bool early_firing = false;
   // Events reach the windows in arrival order (`vigil scan`'s one writer; the daemon's apply()
   // always does): an event is late when it is older than the lateness before the latest event
@@ -166,10 +171,14 @@ class CorrelationEngine {
   std::size_t memory_bytes() const;
 
   // Persistence. collect_changes() hands every group and suppression changed since the last
-  // call (value null = deleted) plus the watermark; restore() takes them back at start-up.
+  // changes_saved() (value null = deleted) plus the watermark: what an earlier call handed out
+  // is handed out again (its newest state) until changes_saved() says it is durable, so a
+  // commit that fails and is retried still writes it. restore() takes them back at start-up.
   // Keys are stable across restarts and rule reloads (correlation id + group values).
   void collect_changes(const std::function<void(const std::string& key, const std::string* value)>& sink,
                        bool everything = false);
+  // The records of the collect_changes() calls so far are written (the commit succeeded).
+  void changes_saved();
   Status restore(std::string_view key, std::string_view value);
 
   struct Impl;
