@@ -13,6 +13,16 @@ namespace vigil::rules {
 
 namespace {
 
+// An empty key (a layout whose fields are all absent) is a string_view with no data pointer,
+// and memcmp's arguments must not be null even for no bytes.
+bool same_bytes(const char* stored, std::string_view key) {
+  return key.empty() || std::memcmp(stored, key.data(), key.size()) == 0;
+}
+
+}  // namespace
+
+namespace {
+
 constexpr std::uint64_t kMul1 = 0x9E3779B97F4A7C15ull;
 constexpr std::uint64_t kMul2 = 0xC2B2AE3D27D4EB4Full;
 
@@ -121,8 +131,7 @@ bool ScanMemo::find_recent(std::uint32_t layout, std::string_view key,
   const Recent r = recent_[layout];
   if (r.serial != current_.serial) return false;
   const Entry& e = current_.entries[r.entry];
-  if (e.key_size != key.size() || std::memcmp(current_.keys.data() + e.key_offset, key.data(), key.size()) != 0)
-    return false;
+  if (e.key_size != key.size() || !same_bytes(current_.keys.data() + e.key_offset, key)) return false;
   *hits = hits_of(current_, e);
   return true;
 }
@@ -144,7 +153,7 @@ const ScanMemo::Entry* ScanMemo::Generation::find(std::uint32_t layout, std::str
     if (slot == 0) return nullptr;
     const Entry& e = entries[slot - 1];
     if (e.hash == h && e.layout == layout && e.key_size == key.size() &&
-        std::memcmp(keys.data() + e.key_offset, key.data(), key.size()) == 0)
+        same_bytes(keys.data() + e.key_offset, key))
       return &e;
   }
 }

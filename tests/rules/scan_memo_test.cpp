@@ -32,6 +32,19 @@ TEST(ScanMemo, KeysAreExactAndPerLayout) {
   EXPECT_EQ(Find(memo, 0, std::string("a\0c", 3)), Hits{999});
 }
 
+// Found by the issue-26 reproducer under UBSan (SigmaHQ's Windows rules over OTRF): a layout
+// whose fields are all absent has an empty key, a string_view without a data pointer, which
+// reached memcmp as a null argument. Fails under scripts/sanitize.sh address without the fix.
+TEST(ScanMemo, EmptyKeyIsFoundWithoutANullMemcmpArgument) {
+  ScanMemo memo(16, 1024);
+  memo.insert(0, std::string_view(), ScanMemo::hash(std::string_view()), Hits{7});
+  std::span<const std::uint32_t> hits;
+  ASSERT_TRUE(memo.find(0, std::string_view(), ScanMemo::hash(std::string_view()), &hits));
+  EXPECT_EQ(Hits(hits.begin(), hits.end()), Hits{7});
+  ASSERT_TRUE(memo.find(0, std::string_view(), ScanMemo::hash(std::string_view()), &hits));  // the recent-key path
+  EXPECT_EQ(Hits(hits.begin(), hits.end()), Hits{7});
+}
+
 TEST(ScanMemo, TwoGenerationsKeepWhatIsStillUsed) {
   ScanMemo memo(2, 1024);  // two entries per generation
   Insert(memo, 0, "k1", {1});
