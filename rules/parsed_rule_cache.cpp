@@ -1,5 +1,6 @@
 #include "rules/parsed_rule_cache.h"
 
+#include <chrono>
 #include <cstdint>
 #include <cstring>
 #include <type_traits>
@@ -12,7 +13,7 @@ namespace vigil::rules {
 namespace {
 
 // Bumped whenever the layout below changes (the build id changes with it anyway).
-constexpr std::string_view kMagic = "VGPR0001";
+constexpr std::string_view kMagic = "VGPR0002";
 
 // A new member of these structs must be written and read below: these sizes fail the build
 // until it is (x86-64, libstdc++). The round-trip test compares whole structs with ==.
@@ -288,7 +289,8 @@ bool deserialize_load_report(std::string_view bytes, LoadReport& report) {
   return true;
 }
 
-ParsedRuleCache::ParsedRuleCache(DatabaseCache* cache, std::string_view scope) : cache_(cache) {
+ParsedRuleCache::ParsedRuleCache(DatabaseCache* cache, std::string_view scope, std::int64_t settled_ns)
+    : cache_(cache), settled_ns_(settled_ns) {
   if (!cache_ || !cache_->usable() || program_build_id().empty()) {
     cache_ = nullptr;
     return;
@@ -298,43 +300,75 @@ ParsedRuleCache::ParsedRuleCache(DatabaseCache* cache, std::string_view scope) :
   if (!cache_->load_parsed(key_, &payload)) return;
   Reader r(payload);
   std::uint64_t files;
-  if (!r.count(&files, 24)) return;
+  if (!r.i64(&written_ns_) || !r.count(&files, 32)) return;
   for (std::uint64_t i = 0; i < files; ++i) {
     std::string path;
     File f;
-    if (!r.str(&path) || !r.str(&f.digest) || !r.str(&f.results)) {
+    if (!r.str(&path) || !r.str(&f.digest) || !r.str(&f.stat) || !r.str(&f.results)) {
       before_.clear();  // checksummed, so only a bug gets here: parse everything
       return;
     }
     before_.emplace(std::move(path), std::move(f));
   }
+  entries_read_ = before_.size();
 }
 
-void ParsedRuleCache::load(const std::string& path, std::string_view content, LoadReport& report) {
+std::string ParsedRuleCache::stat_signature(const struct stat& st) {
+  Writer w;
+  w.u64(st.st_dev);
+  w.u64(st.st_ino);
+  w.u64(static_cast<std::uint64_t>(st.st_size));
+  w.i64(st.st_mtim.tv_sec * 1'000'000'000LL + st.st_mtim.tv_nsec);
+  w.i64(st.st_ctim.tv_sec * 1'000'000'000LL + st.st_ctim.tv_nsec);
+  return w.take();
+}
+
+bool ParsedRuleCache::replay(const std::string& path, File& f, LoadReport& report) {
+  const std::size_t rules = report.rules.size(), correlations = report.correlations.size(),
+                    errors = report.errors.size(), documents = report.documents_seen;
+  if (deserialize_load_report(f.results, report)) {
+    ++reused_;
+    now_[path] = std::move(f);  // each path is loaded once per load
+    return true;
+  }
+  report.rules.resize(rules);
+  report.correlations.resize(correlations);
+  report.errors.resize(errors);
+  report.documents_seen = documents;
+  return false;
+}
+
+bool ParsedRuleCache::load_unchanged(const std::string& path, const struct stat& st, LoadReport& report) {
+  if (!cache_) return false;
+  auto it = before_.find(path);
+  if (it == before_.end() || it->second.stat != stat_signature(st)) return false;
+  // A file changed in the same clock tick as its entry was written could keep its size and
+  // times: only a file whose last change is well before the entry was written is trusted on
+  // its metadata (the rest are read and hashed).
+  const std::int64_t changed_ns = st.st_ctim.tv_sec * 1'000'000'000LL + st.st_ctim.tv_nsec;
+  if (changed_ns > written_ns_ - settled_ns_) return false;
+  return replay(path, it->second, report);
+}
+
+void ParsedRuleCache::load(const std::string& path, std::string_view content, LoadReport& report,
+                           const struct stat* st) {
   if (!cache_) {
     load_rule_text(content, path, report);
     ++parsed_;
     return;
   }
-  File f{digest_of(content), {}};
-  if (auto it = before_.find(path); it != before_.end() && it->second.digest == f.digest) {
-    const std::size_t rules = report.rules.size(), correlations = report.correlations.size(),
-                      errors = report.errors.size(), documents = report.documents_seen;
-    if (deserialize_load_report(it->second.results, report)) {
-      ++reused_;
-      now_[path] = it->second;
+  const std::string digest = digest_of(content);
+  if (auto it = before_.find(path); it != before_.end() && it->second.digest == digest) {
+    it->second.stat = st ? stat_signature(*st) : std::string();
+    if (replay(path, it->second, report)) {
+      dirty_ = dirty_ || st != nullptr;  // the new signature saves the next load a read
       return;
     }
-    report.rules.resize(rules);
-    report.correlations.resize(correlations);
-    report.errors.resize(errors);
-    report.documents_seen = documents;
   }
   LoadReport mine;
   load_rule_text(content, path, mine);
   ++parsed_;
-  f.results = serialize_load_report(mine);
-  now_[path] = std::move(f);
+  now_[path] = File{digest, st ? stat_signature(*st) : std::string(), serialize_load_report(mine)};
   dirty_ = true;
   report.documents_seen += mine.documents_seen;
   for (SigmaRule& rule : mine.rules) report.rules.push_back(std::move(rule));
@@ -343,17 +377,20 @@ void ParsedRuleCache::load(const std::string& path, std::string_view content, Lo
 }
 
 void ParsedRuleCache::save() {
-  if (!cache_ || (!dirty_ && now_.size() == before_.size())) return;
+  if (!cache_ || (!dirty_ && now_.size() == entries_read_)) return;
   Writer w;
+  w.i64(std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
+            .count());
   w.u64(now_.size());
   for (const auto& [path, f] : now_) {
     w.str(path);
     w.str(f.digest);
+    w.str(f.stat);
     w.str(f.results);
   }
   cache_->store_parsed(key_, w.take());
-  before_ = now_;
   dirty_ = false;
+  entries_read_ = now_.size();
 }
 
 }  // namespace vigil::rules

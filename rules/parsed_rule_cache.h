@@ -12,7 +12,10 @@
 // The key covers the program's build id (core/build_id.h): another build of vigil, whose loader
 // may read a rule differently, never reuses what this one parsed. Without a build id nothing is
 // cached.
+#include <sys/stat.h>
+
 #include <cstddef>
+#include <cstdint>
 #include <map>
 #include <string>
 #include <string_view>
@@ -24,12 +27,21 @@ namespace vigil::rules {
 
 class ParsedRuleCache {
  public:
+  // A file's change time must be this much older than the entry for its metadata to be trusted.
+  static constexpr std::int64_t kSettledNs = 2'000'000'000;
+
   // `scope` names the load (its input paths, as given). `cache` null: nothing is cached.
-  ParsedRuleCache(DatabaseCache* cache, std::string_view scope);
+  // `settled_ns`: see load_unchanged() (tests shorten it).
+  ParsedRuleCache(DatabaseCache* cache, std::string_view scope, std::int64_t settled_ns = kSettledNs);
 
   // Loads one rule file's text into `report`: the results of a previous load of the same
-  // content when there are any, else load_rule_text(), remembered for the next load.
-  void load(const std::string& path, std::string_view content, LoadReport& report);
+  // content when there are any, else load_rule_text(), remembered for the next load. `st`: the
+  // file's metadata, remembered for load_unchanged() next time.
+  void load(const std::string& path, std::string_view content, LoadReport& report, const struct stat* st = nullptr);
+  // The results of the last load of `path` without reading it, when its metadata (device,
+  // inode, size, modification and change times) are those remembered and it last changed well
+  // before they were (as git trusts its index); false: read it and call load().
+  bool load_unchanged(const std::string& path, const struct stat& st, LoadReport& report);
   // Writes the entry when anything changed since it was read.
   void save();
 
@@ -38,12 +50,19 @@ class ParsedRuleCache {
 
  private:
   struct File {
-    std::string digest;  // SHA-256 of the content
+    std::string digest;   // SHA-256 of the content
+    std::string stat;     // stat_signature() when it was read ("" for built-in texts)
     std::string results;  // serialized LoadReport of that file alone
   };
+  static std::string stat_signature(const struct stat& st);
+  bool replay(const std::string& path, File& f, LoadReport& report);
+
   DatabaseCache* cache_;
+  std::int64_t settled_ns_;
   std::string key_;
+  std::int64_t written_ns_ = 0;  // when the entry read was written
   std::map<std::string, File> before_, now_;
+  std::size_t entries_read_ = 0;
   std::size_t reused_ = 0, parsed_ = 0;
   bool dirty_ = false;  // a file was parsed since the entry was read or written
 };

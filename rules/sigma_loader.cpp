@@ -3,15 +3,18 @@
 // modifiers are rules/value_modifiers.cpp, conditions rules/condition_parser.cpp.
 #include "rules/sigma_loader.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
 #include <cstring>
 #include <optional>
 #include <exception>
 #include <filesystem>
-#include <fstream>
 #include <set>
-#include <sstream>
 #include <utility>
 
 #include <yaml-cpp/yaml.h>
@@ -482,6 +485,33 @@ void load_rule_text(std::string_view yaml_text, const std::string& path, LoadRep
   }
 }
 
+namespace {
+
+// Reads `path` into `out` (reused across files: thousands of rule files are read per load).
+// Returns null, or why it could not.
+const char* read_whole_file(const std::string& path, std::string& out) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return "cannot open the file";
+  out.clear();
+  struct stat st {};
+  if (::fstat(fd, &st) == 0 && st.st_size > 0) out.reserve(static_cast<std::size_t>(st.st_size));
+  char buf[65536];
+  for (;;) {
+    const ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n == 0) break;
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      ::close(fd);
+      return "read error";
+    }
+    out.append(buf, static_cast<std::size_t>(n));
+  }
+  ::close(fd);
+  return nullptr;
+}
+
+}  // namespace
+
 LoadReport load_rule_paths(const std::vector<std::string>& paths, ParsedRuleCache* cache) {
   LoadReport report;
   std::vector<std::string> files;
@@ -512,21 +542,21 @@ LoadReport load_rule_paths(const std::vector<std::string>& paths, ParsedRuleCach
   }
   std::sort(files.begin(), files.end());
   files.erase(std::unique(files.begin(), files.end()), files.end());
+  std::string text;
   for (const std::string& f : files) {
-    std::ifstream in(f, std::ios::binary);
-    if (!in) {
-      report.errors.push_back(LoadError{f, 0, "", "io_error", "cannot open the file"});
+    struct stat st {};
+    const bool have_stat = cache && ::stat(f.c_str(), &st) == 0;
+    if (have_stat && cache->load_unchanged(f, st, report)) {
+      ++report.files_read;
       continue;
     }
-    std::ostringstream buf;
-    buf << in.rdbuf();
-    if (in.bad()) {
-      report.errors.push_back(LoadError{f, 0, "", "io_error", "read error"});
+    if (const char* why = read_whole_file(f, text)) {
+      report.errors.push_back(LoadError{f, 0, "", "io_error", why});
       continue;
     }
     ++report.files_read;
-    if (cache) cache->load(f, buf.str(), report);
-    else load_rule_text(buf.str(), f, report);
+    if (cache) cache->load(f, text, report, have_stat ? &st : nullptr);
+    else load_rule_text(text, f, report);
   }
   return report;
 }

@@ -4,7 +4,9 @@
 // serialized bytes are refused, never half-read.
 #include "rules/parsed_rule_cache.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -99,8 +101,9 @@ class ParsedRuleCacheDir : public ::testing::Test {
     return "title: " + id + "\nid: " + id + "\nlogsource: {product: linux}\ndetection:\n  sel: {message|contains: '" +
            needle + "'}\n  condition: sel\nlevel: high\n";
   }
-  LoadReport Load(DatabaseCache& db, std::size_t* reused, std::size_t* parsed) {
-    ParsedRuleCache cache(&db, (dir_ / "rules").string());
+  LoadReport Load(DatabaseCache& db, std::size_t* reused, std::size_t* parsed,
+                  std::int64_t settled_ns = ParsedRuleCache::kSettledNs) {
+    ParsedRuleCache cache(&db, (dir_ / "rules").string(), settled_ns);
     LoadReport r = load_rule_paths({(dir_ / "rules").string()}, &cache);
     cache.save();
     *reused = cache.reused();
@@ -136,6 +139,26 @@ TEST_F(ParsedRuleCacheDir, OnlyChangedFilesAreParsedAgainAndTheirNewContentIsUse
   EXPECT_EQ(changed.rules[1].predicates[0].value, "gamma");
   LoadReport direct = load_rule_paths({(dir_ / "rules").string()});
   ExpectSame(changed, direct);
+}
+
+// A file rewritten in place with the same size and its old modification time set back is
+// still read again: its change time moved, and no tool can set that back.
+TEST_F(ParsedRuleCacheDir, AFileRewrittenWithTheSameSizeAndModificationTimeIsReadAgain) {
+  Write("a.yml", Rule("a", "alpha"));
+  DatabaseCache db((dir_ / "cache").string());
+  std::size_t reused = 0, parsed = 0;
+  Load(db, &reused, &parsed, 0);
+  Load(db, &reused, &parsed, 0);  // trusted on its metadata now
+  EXPECT_EQ(reused, 1u);
+  struct stat before {};
+  ASSERT_EQ(::stat((dir_ / "rules" / "a.yml").c_str(), &before), 0);
+  Write("a.yml", Rule("a", "omega"));  // same length as "alpha"
+  const struct timespec times[2] = {before.st_atim, before.st_mtim};
+  ASSERT_EQ(::utimensat(AT_FDCWD, (dir_ / "rules" / "a.yml").c_str(), times, 0), 0);
+  const LoadReport changed = Load(db, &reused, &parsed, 0);
+  EXPECT_EQ(parsed, 1u);
+  ASSERT_EQ(changed.rules.size(), 1u);
+  EXPECT_EQ(changed.rules[0].predicates[0].value, "omega");
 }
 
 }  // namespace
