@@ -4,6 +4,7 @@
 
 #include "collectors/file_tail.h"
 #include "collectors/http_ingest.h"
+#include "collectors/relp.h"
 #include "collectors/stdin_source.h"
 #include "collectors/syslog_tcp.h"
 #include "collectors/syslog_udp.h"
@@ -129,6 +130,34 @@ Result<std::vector<std::unique_ptr<RunningCollector>>> start_collectors(Collecto
         std::fprintf(err, "vigil: collector %s (%s) on %s:%u\n", c.name.c_str(), to_string(c.kind),
                      c.listen.host.c_str(), (*col)->local_port());
         started.push_back(std::make_unique<Holder<collectors::TcpSyslogCollector>>(std::move(*col)));
+        break;
+      }
+      case CollectorKind::kRelp: {
+        collectors::RelpOptions o;
+        o.name = c.name;
+        o.listen_host = c.listen.host;
+        o.port = c.listen.port;
+        o.max_record_bytes = cfg.max_record_bytes;
+        // A frame may carry a little more than a record (omrelp's trailing LF): longer messages
+        // are cut like on the other collectors; only frames far beyond that close the connection.
+        o.max_frame_bytes = std::min<std::size_t>(cfg.max_record_bytes * 2, 999999999);
+        o.max_unacked = c.max_unacked;
+        o.tls = c.tls.enabled();
+        o.cert_file = c.tls.cert_file;
+        o.key_file = c.tls.key_file;
+        o.ca_file = c.tls.ca_file;
+        o.max_connections = c.max_connections;
+        o.max_connections_per_address = c.max_connections_per_address;
+        o.idle_timeout = std::chrono::seconds(c.idle_timeout_s);
+        o.source = source_of(c);
+        o.source_assigner = &ctx.assigner;
+        o.batching = batching_of(cfg);
+        auto col = collectors::RelpCollector::create(o, ctx.pipeline, stats);
+        if (!col) return fail(c, col.error());
+        if (Status st = (*col)->start(); !st.ok()) return fail(c, st);
+        std::fprintf(err, "vigil: collector %s (relp%s) on %s:%u\n", c.name.c_str(), o.tls ? ", tls" : "",
+                     c.listen.host.c_str(), (*col)->local_port());
+        started.push_back(std::make_unique<Holder<collectors::RelpCollector>>(std::move(*col)));
         break;
       }
       case CollectorKind::kHttp: {

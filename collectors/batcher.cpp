@@ -64,6 +64,7 @@ void Batcher::flush() {
   stats_->received_bytes.fetch_add(record_bytes_, std::memory_order_relaxed);
   if (oversize) stats_->oversize_records.fetch_add(oversize, std::memory_order_relaxed);
   record_bytes_ = 0;
+  if (before_submit_) before_submit_(batch);
   bool accepted;
   if (options_.mode == BatcherOptions::SubmitMode::kBlocking) {
     // false = the pipeline is shutting down and has already reported the batch as failed.

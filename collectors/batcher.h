@@ -16,6 +16,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string_view>
@@ -51,6 +52,9 @@ class Batcher {
   void flush();
   // Cancels the delay timer (collectors call this when they stop, before the final flush()).
   void cancel_timer();
+  // Called with each finished batch just before it is submitted, so a collector can attach
+  // what must happen on commit (RELP sets on_committed to acknowledge the batch's records).
+  void set_before_submit(std::function<void(IngestBatch&)> hook) { before_submit_ = std::move(hook); }
 
   std::size_t pending_records() const { return builder_ ? builder_->size() : 0; }
 
@@ -68,6 +72,7 @@ class Batcher {
   std::uint32_t last_index_ = 0;
   std::uint64_t record_bytes_ = 0;  // of the current batch, without separators and padding
   std::uint64_t batch_generation_ = 0;  // a timer armed for an earlier batch must not flush this one
+  std::function<void(IngestBatch&)> before_submit_;  // optional
 };
 
 }  // namespace vigil::collectors

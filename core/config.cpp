@@ -20,6 +20,7 @@ const char* to_string(CollectorKind kind) {
     case CollectorKind::kHttp: return "http";
     case CollectorKind::kStdin: return "stdin";
     case CollectorKind::kElasticsearch: return "elasticsearch";
+    case CollectorKind::kRelp: return "relp";
   }
   return "?";
 }
@@ -34,7 +35,7 @@ class Reader : public ConfigReader {
   Status collector(const YAML::Node& n, CollectorConfig* c) const {
     if (auto st = check_keys(n, "collector",
                              {"name", "type", "listen", "tls", "paths", "poll_interval_ms",
-                              "max_connections", "max_connections_per_address", "idle_timeout_s", "token", "tokens", "tenant", "system",
+                              "max_connections", "max_connections_per_address", "idle_timeout_s", "max_unacked", "token", "tokens", "tenant", "system",
                               "logsource", "format"});
         !st.ok())
       return st;
@@ -48,8 +49,9 @@ class Reader : public ConfigReader {
     else if (type == "http") c->kind = CollectorKind::kHttp;
     else if (type == "stdin") c->kind = CollectorKind::kStdin;
     else if (type == "elasticsearch") c->kind = CollectorKind::kElasticsearch;
+    else if (type == "relp") c->kind = CollectorKind::kRelp;
     else return error(n["type"].IsDefined() ? n["type"] : n,
-                      "collector 'type' must be udp, tcp, tls, file, http, elasticsearch or stdin" +
+                      "collector 'type' must be udp, tcp, tls, file, http, elasticsearch, relp or stdin" +
                           (type.empty() ? std::string() : ", got '" + type + "'"));
     if (auto st = string(n, "name", &c->name); !st.ok()) return st;
     if (c->name.empty()) c->name = type;
@@ -61,6 +63,7 @@ class Reader : public ConfigReader {
     if (auto st = integer(n, "max_connections_per_address", &c->max_connections_per_address, 1, 1000000); !st.ok())
       return st;
     if (auto st = integer(n, "idle_timeout_s", &c->idle_timeout_s, 1, 86400); !st.ok()) return st;
+    if (auto st = integer(n, "max_unacked", &c->max_unacked, 1, 1000000); !st.ok()) return st;
     if (auto st = string(n, "token", &c->token); !st.ok()) return st;
     if (YAML::Node list = n["tokens"]; list.IsDefined() && !list.IsNull()) {
       if (!list.IsSequence()) return error(list, "'tokens' must be a list of {tenant, token_file | token_sha256}");
@@ -78,6 +81,7 @@ class Reader : public ConfigReader {
     switch (c->kind) {
       case CollectorKind::kUdp:
       case CollectorKind::kTcp:
+      case CollectorKind::kRelp:
         if (!n["listen"].IsDefined()) return error(n, "collector '" + c->name + "' needs 'listen: host:port'");
         break;
       case CollectorKind::kElasticsearch:
@@ -260,6 +264,12 @@ std::vector<std::string> exposure_warnings(const Config& c) {
       out.push_back(at(cc.line) + "collector '" + cc.name + "' (" + to_string(cc.kind) + ") on " + cc.listen.text() +
                     " accepts events from anyone who reaches it, unauthenticated and in clear; allow only your "
                     "senders in the firewall, or use a tls collector with 'ca'");
+    if (cc.kind == CollectorKind::kRelp && remote && (!cc.tls.enabled() || cc.tls.ca_file.empty()))
+      out.push_back(at(cc.line) + "collector '" + cc.name + "' (relp) on " + cc.listen.text() +
+                    (cc.tls.enabled() ? " does not check client certificates: anyone who reaches it can send events; "
+                                        "set tls.ca"
+                                      : " accepts events from anyone who reaches it, unauthenticated and in clear; "
+                                        "allow only your senders in the firewall, or set tls with 'ca'"));
     if (cc.kind == CollectorKind::kElasticsearch && remote && !cc.tls.enabled())
       out.push_back(at(cc.line) + "collector '" + cc.name + "' (elasticsearch) on " + cc.listen.text() +
                     " is plain HTTP off loopback: its tokens and events cross the network in clear; set tls");

@@ -34,7 +34,7 @@ struct SourceDefaults {
   LogFormat format = LogFormat::kUnknown;
 };
 
-enum class CollectorKind { kUdp, kTcp, kTls, kFile, kHttp, kStdin, kElasticsearch };
+enum class CollectorKind { kUdp, kTcp, kTls, kFile, kHttp, kStdin, kElasticsearch, kRelp };
 const char* to_string(CollectorKind kind);
 
 // An ingest token bound to a tenant (http collectors): events sent with it belong to `tenant`
@@ -50,13 +50,14 @@ struct CollectorConfig {
   std::string name;
   CollectorKind kind = CollectorKind::kTcp;
   int line = 0;                         // where it was defined (for later error messages)
-  ListenAddress listen;                 // udp, tcp, tls, elasticsearch
-  TlsConfig tls;                        // tls
+  ListenAddress listen;                 // udp, tcp, tls, elasticsearch, relp
+  TlsConfig tls;                        // tls, elasticsearch, relp (optional)
   std::vector<std::string> paths;       // file: glob patterns
   std::uint32_t poll_interval_ms = 200;  // file
   std::uint32_t max_connections = 1024;  // tcp, tls
   std::uint32_t max_connections_per_address = 64;  // tcp, tls
-  std::uint32_t idle_timeout_s = 300;    // tcp, tls
+  std::uint32_t idle_timeout_s = 300;    // tcp, tls, relp
+  std::uint32_t max_unacked = 1024;      // relp: unanswered commands per connection
   std::string token;                    // http, elasticsearch: bearer token required ("" = none), any tenant
   std::vector<IngestTokenConfig> tokens;  // http, elasticsearch: tokens bound to tenants
   SourceDefaults source;

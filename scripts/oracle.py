@@ -405,6 +405,15 @@ class Oracle:
             for name, template in (("default", None), ("rfc5424", "RSYSLOG_SyslogProtocol23Format")):
                 make = lambda d, i, v, c, t=template: rsyslog.config(d, i, v, c, t, "tcp", None)
                 self.live_burst_case(f"rsyslog {name} tcp, live", rsyslog, make)
+            if rsyslog.has_relp:
+                for name, template in (("forward", "RSYSLOG_ForwardFormat"), ("rfc5424", "RSYSLOG_SyslogProtocol23Format")):
+                    label = f"rsyslog {name} relp"
+                    make = lambda d, i, v, c, t=template: rsyslog.config(d, i, v, c, t, "relp")
+                    got, want = self.shipper_case(label, data, rsyslog, make, "relp", records)
+                    self.check_burst(label, data, got, want)
+                self.relp_kill_case(data, rsyslog, records)
+            else:
+                print("skip: rsyslog RELP cases: no omrelp.so (Debian package rsyslog-relp)", flush=True)
             label = "rsyslog json tcp"
             make = lambda d, i, v, c: rsyslog.config(d, i, v, c, "vigil_json", "tcp")
             got, want = self.shipper_case(label, data, rsyslog, make, "tcp", records, product="linux")
@@ -428,6 +437,7 @@ class Oracle:
         """One shipper relaying `records` to `vigil run`; `send(sock)` sends them to the shipper
         (default: all at once)."""
         collector = {"udp": "{type: udp, listen: '127.0.0.1:0'",
+                     "relp": "{type: relp, listen: '127.0.0.1:0'",
                      "tcp": "{type: tcp, listen: '127.0.0.1:0'",
                      "tls": f"{{type: tls, listen: '127.0.0.1:0', tls: {{cert: '{cert}', key: '{key}'}}"}[transport]
         collector += f", logsource: {{product: {product}}}}}" if product else "}"
@@ -461,6 +471,105 @@ class Oracle:
         self.daemon_report(label, data, result)
         self.shipped[label] = os.path.join(self.work, "daemon-" + label.replace(" ", "-").replace("()", ""))
         return result[0], result[1]
+
+    def relp_kill_case(self, data, rsyslog, records):
+        """rsyslog's omrelp relays `records` to `vigil run`, which is killed (SIGKILL) mid-stream
+        and restarted on the same port and data dir; rsyslog resends what vigil had not
+        acknowledged. Every alert `vigil scan` finds in what rsyslog sent must be stored at least
+        once (RELP is at-least-once: an event stored but not yet acknowledged when vigil died is
+        stored again; those duplicates are counted and reported, not failed)."""
+        label = "rsyslog relp, vigil kill -9"
+        d = os.path.join(self.work, "daemon-rsyslog-relp-kill")
+        shutil.rmtree(d, ignore_errors=True)
+        os.makedirs(d)
+        port = shippers.free_port()
+        with open(os.path.join(d, "vigil.yml"), "w") as f:
+            f.write("data_dir: data\nrules: ['@bundled']\nmetrics: {listen: '127.0.0.1:0'}\nhttp: {enabled: false}\n"
+                    "pipeline: {batch_max_delay_ms: 5}\ncorrelation: {idle_flush: 1s}\ncollectors:\n"
+                    f"  - {{name: src, type: relp, listen: '127.0.0.1:{port}'}}\n")
+        logs = []
+
+        def start_vigil():
+            log_path = os.path.join(d, f"daemon{len(logs)}.log")
+            log = open(log_path, "wb")
+            logs.append(log)
+            proc = subprocess.Popen([self.vigil, "run", "--config", "vigil.yml"], cwd=d, stdout=log, stderr=log)
+            text = lambda: open(log_path, errors="replace").read()
+            if not wait_until(lambda: "vigil: ready" in text() or proc.poll() is not None) or proc.poll() is not None:
+                raise RuntimeError("daemon did not start: " + text()[-500:])
+            return proc, int(re.search(r"vigil: metrics on http://[^ ]*:(\d+)/metrics", text()).group(1))
+
+        received = lambda mport: metric(mport, "vigil_events_received_total", 'collector="src"')
+        procs = []
+        try:
+            with contextlib.ExitStack() as stack:
+                first, mport = start_vigil()
+                procs.append(first)
+                capture = shippers.Capture()
+                stack.callback(capture.close)
+                in_port = shippers.free_port()
+                conf = rsyslog.config(d, in_port, port, capture.port, "RSYSLOG_ForwardFormat", "relp")
+                shipper_log = open(os.path.join(d, "shipper.log"), "wb")
+                stack.callback(shipper_log.close)
+                proc = rsyslog.start(d, conf, shipper_log)
+                stack.callback(shippers.stop_pid, proc, DEADLINE_S)
+                if not wait_until(lambda: proc.poll() is not None or shippers.accepts(in_port)) or proc.poll() is not None:
+                    self.report(label, data, 0, False, "rsyslog did not start")
+                    return
+                with socket.create_connection(("127.0.0.1", in_port)) as s:
+                    s.sendall(b"".join(r + b"\n" for r in records))
+                # Mid-stream: some events stored (and acknowledged), the rest still on the way.
+                if not wait_until(lambda: received(mport) >= len(records) // 3):
+                    self.report(label, data, 0, False, f"vigil received only {received(mport):.0f} events")
+                    return
+                killed_at = received(mport)
+                os.kill(first.pid, signal.SIGKILL)
+                first.wait()
+                second, mport = start_vigil()
+                procs.append(second)
+                if not wait_until(lambda: capture.count() >= len(records)):
+                    self.report(label, data, 0, False, f"rsyslog relayed {capture.count()} of {len(records)}")
+                    return
+                # rsyslog resends in order on one connection, so once the second vigil's count
+                # stops growing (no event for 3 s) everything unacknowledged has been resent.
+                last = [-1.0, time.monotonic()]
+
+                def settled():
+                    now = received(mport)
+                    if now != last[0]:
+                        last[0], last[1] = now, time.monotonic()
+                    return now > 0 and time.monotonic() - last[1] >= 3
+
+                wait_until(settled)
+                resent = received(mport)
+                sent = capture.records()
+            with open(os.path.join(d, "sent.log"), "wb") as f:
+                f.write(b"".join(r + b"\n" for r in sent))
+            want = scan_keys(self.scan(["--threads", "1"], [os.path.join(d, "sent.log")]))
+        finally:
+            for p in procs:
+                if p.poll() is None:
+                    p.send_signal(signal.SIGTERM)
+                    try:
+                        p.wait(timeout=DEADLINE_S)
+                    except subprocess.TimeoutExpired:
+                        p.kill()
+            for log in logs:
+                log.close()
+        r = subprocess.run([self.vigil, "alerts", "list", "--json", "--oldest-first", "--limit", "0",
+                            "--data-dir", os.path.join(d, "data")], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        if r.returncode != 0:
+            self.report(label, data, 0, False, "alerts list failed: " + r.stderr.decode(errors="replace"))
+            return
+        got = stored_keys(r.stdout)
+        missing, extra = want - got, got - want
+        events_dup = killed_at + resent - len(sent)
+        detail = (f"killed after {killed_at:.0f} events received; {resent:.0f} received after the restart; "
+                  f"{max(events_dup, 0):.0f} events delivered twice, {sum(extra.values())} duplicate alerts")
+        if missing:
+            detail = f"{sum(missing.values())} alerts missing, e.g. {next(iter(missing))}; " + detail
+        print(f"  {label}: {detail}", flush=True)
+        self.report(label + " (none lost)", data, sum(got.values()), not missing, detail if missing else "")
 
     def live_burst_case(self, label, shipper, make_config):
         """The scenario of issue 28, live: twelve failed SSH logins and a success from one

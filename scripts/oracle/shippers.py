@@ -7,7 +7,8 @@ listener owned by the oracle). The capture is exactly what the shipper sent vigi
 template rendered by the same process), so the reference `vigil scan` runs over it.
 
 rsyslog conflicts with syslog-ng-core in Debian, so it is not installed: Debian's packages
-(rsyslog, rsyslog-gnutls and the two libraries rsyslogd needs, libestr0 and libfastjson4) are
+(rsyslog, rsyslog-gnutls, rsyslog-relp for omrelp, and the libraries they need: libestr0,
+libfastjson4, librelp0) are
 fetched with `apt-get download` and unpacked with `dpkg -x` into the oracle's work dir, cached
 between runs, and run with LD_LIBRARY_PATH. Nothing is installed system-wide.
 """
@@ -126,7 +127,7 @@ def stop_pid(proc, deadline_s):
 
 # ---- rsyslog ------------------------------------------------------------------------------------
 
-RSYSLOG_PACKAGES = ["rsyslog", "rsyslog-gnutls", "libestr0", "libfastjson4"]
+RSYSLOG_PACKAGES = ["rsyslog", "rsyslog-gnutls", "rsyslog-relp", "libestr0", "libfastjson4", "librelp0"]
 
 
 class Rsyslog:
@@ -135,8 +136,9 @@ class Rsyslog:
     def __init__(self, cache):
         root = os.path.join(cache, "rsyslog-root")
         self.rsyslogd = os.path.join(root, "usr", "sbin", "rsyslogd")
-        if not os.access(self.rsyslogd, os.X_OK):
-            self._unpack(cache, root)
+        if not os.access(self.rsyslogd, os.X_OK) or not glob.glob(os.path.join(root, "usr", "lib", "*", "rsyslog",
+                                                                                  "omrelp.so")):
+            self._unpack(cache, root)  # none yet, or a cache from before omrelp was fetched
         mods = glob.glob(os.path.join(root, "usr", "lib", "*", "rsyslog", "imtcp.so"))
         if not mods:
             raise Skip(f"no rsyslog modules under {root}")
@@ -149,6 +151,7 @@ class Rsyslog:
             raise Skip("the unpacked rsyslogd does not run: " + r.stdout.decode(errors="replace").strip()[-300:])
         self.version = r.stdout.decode().split("\n", 1)[0].split()[1]
         self.has_gtls = os.path.exists(os.path.join(self.moddir, "lmnsd_gtls.so"))
+        self.has_relp = os.path.exists(os.path.join(self.moddir, "omrelp.so"))
 
     @staticmethod
     def _unpack(cache, root):
@@ -176,12 +179,32 @@ class Rsyslog:
 
     def config(self, d, in_port, vigil_port, capture_port, template, transport, ca_file=None):
         """rsyslog.conf relaying imtcp (lines from the oracle, parsed as RFC 3164) to vigil with
-        omfwd (`template`, transport udp | tcp | tls, octet-counted over tcp and tls) and to the
+        omfwd (`template`, transport udp | tcp | tls, octet-counted over tcp and tls) or omrelp
+        (transport relp, with a retrying action queue) and to the
         capture with the same template (tcp, octet-counted)."""
         conf = os.path.join(d, "rsyslog.conf")
         g = f'global(workDirectory="{d}" maxMessageSize="64k" net.enableDNS="off"'
         if transport == "tls":
             g += f' DefaultNetstreamDriverCAFile="{ca_file}"'
+        if transport == "relp":
+            # omrelp resends what vigil has not acknowledged (its own window of 128); the action
+            # queue keeps messages while vigil is away and retries forever, so a restarted vigil
+            # gets everything.
+            mods = 'module(load="imtcp")\nmodule(load="omrelp")\n'
+            # Named for both actions: omrelp's default (RSYSLOG_ForwardFormat) is not omfwd's.
+            tpl = f' template="{template or "RSYSLOG_ForwardFormat"}"'
+            with open(conf, "w") as f:
+                f.write(g + ")\n" + mods +
+                        f'input(type="imtcp" address="127.0.0.1" port="{in_port}" ruleset="relay" '
+                        'supportOctetCountedFraming="off")\n'
+                        'ruleset(name="relay") {\n'
+                        f'  action(type="omrelp" target="127.0.0.1" port="{vigil_port}"{tpl} '
+                        'action.resumeRetryCount="-1" action.resumeInterval="1" queue.type="LinkedList" '
+                        'queue.size="100000" queue.saveOnShutdown="on")\n'
+                        f'  action(type="omfwd" target="127.0.0.1" port="{capture_port}" protocol="tcp" '
+                        f'TCP_Framing="octet-counted"{tpl})\n'
+                        '}\n')
+            return conf
         to_vigil = {
             "udp": 'protocol="udp"',
             "tcp": 'protocol="tcp" TCP_Framing="octet-counted"',

@@ -78,7 +78,7 @@ TEST_F(DaemonTest, PrintsAndChecksItsConfiguration) {
   Write(dir_ / "bad.yml", "data_dir: data\ncollectors:\n  - {type: tcp, listen: '127.0.0.1:0'}\n  - type: tpc\n");
   r = RunVigil("run --config " + (dir_ / "bad.yml").string(), dir_);
   EXPECT_EQ(r.exit_code, 2);
-  EXPECT_NE(r.err.find("bad.yml:4: collector 'type' must be udp, tcp, tls, file, http, elasticsearch or stdin, got 'tpc'"),
+  EXPECT_NE(r.err.find("bad.yml:4: collector 'type' must be udp, tcp, tls, file, http, elasticsearch, relp or stdin, got 'tpc'"),
             std::string::npos) << r.err;
   Write(dir_ / "good.yml", config_with("  - {type: tcp, listen: '127.0.0.1:0'}\n"));
   r = RunVigil("run --check-config --config " + (dir_ / "good.yml").string(), dir_);
