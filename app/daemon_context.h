@@ -13,6 +13,7 @@
 #include "core/metrics.h"
 #include "core/pipeline.h"
 #include "net/http_server.h"
+#include "rules/correlation_rule.h"
 #include "storage/alert_store.h"
 
 namespace vigil::app {
@@ -24,6 +25,9 @@ struct DaemonContext {
   Metrics& metrics;
   net::HttpServer* http;      // null when http is disabled; not started yet
   LiveRuleSet& rules;
+  // The correlation rules loaded with the rules at start-up (a SIGHUP reloads the detection
+  // rules only).
+  const std::vector<rules::CorrelationRule>& correlations;
   std::FILE* err;             // start-up and runtime messages
   // Added to by the features that watch the matcher threads (correlation and suppression,
   // silent sources); before the pipeline starts, and they must outlive it.

@@ -18,7 +18,6 @@
 #include "api/tokens.h"
 #include "app/daemon_context.h"
 #include "app/embedded_files.h"
-#include "app/rule_sources.h"
 #include "app/single_rule.h"
 #include "core/config_reader.h"
 #include "core/json_text.h"
@@ -371,11 +370,10 @@ Result<std::unique_ptr<DaemonService>> start_analyst_api(DaemonContext& ctx) {
     return out;
   };
   hooks.test_rule = test_rule;
-  // Coverage of the live rule set. The set holds detection rules only; correlation documents
-  // are read once from the configured paths, as the correlation engine reads them (SIGHUP
-  // does not reload correlations either).
-  auto coverage_correlations = std::make_shared<std::vector<rules::CorrelationRule>>(
-      load_rule_sources(ctx.config.rules).correlations);
+  // Coverage of the live rule set. The set holds detection rules only; the correlation rules
+  // are those loaded at start-up, which the correlation engine runs (SIGHUP does not reload
+  // correlations either).
+  auto coverage_correlations = std::make_shared<std::vector<rules::CorrelationRule>>(ctx.correlations);
   hooks.rules_coverage = [&live, coverage_correlations] {
     auto set = live.get();
     std::vector<rules::SigmaRule> detection;

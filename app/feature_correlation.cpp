@@ -16,7 +16,6 @@
 #include <thread>
 
 #include "app/daemon_context.h"
-#include "app/rule_sources.h"
 #include "core/config_reader.h"
 #include "rules/correlation_engine.h"
 
@@ -365,10 +364,8 @@ class CorrelationService final : public DaemonService {
 Result<std::unique_ptr<DaemonService>> start_correlation(DaemonContext& ctx) {
   auto config = read_config(ctx.config);
   if (!config) return Error(config.error());
-  // The rule set holds detection rules only: the correlation documents are read again from
-  // the same paths (they are not reloaded by SIGHUP; their base rules are).
-  rules::LoadReport loaded = load_rule_sources(ctx.config.rules);
-  auto engine = rules::CorrelationEngine::create(std::move(loaded.correlations), config->engine);
+  // Loaded with the rules at start-up (not reloaded by SIGHUP; their base rules are).
+  auto engine = rules::CorrelationEngine::create(ctx.correlations, config->engine);
   if (!engine) return Error(engine.error());
   auto state = ctx.store.checkpoints_with_prefix(kStatePrefix);
   if (!state) return Error(state.error());

@@ -49,13 +49,17 @@ class StoreCommitter final : public AlertCommitter {
 
 // Loads and compiles the configured rules. Bad rules are reported and skipped; fails only when
 // no rule at all loads (a daemon matching nothing would look healthy and miss everything).
-Result<std::shared_ptr<const rules::RuleSet>> build_rules(const std::vector<std::string>& paths,
-                                                          std::FILE* err) {
+// `correlations`: where the correlation rules loaded with them go (start-up; null on reload,
+// which does not reload correlations).
+Result<std::shared_ptr<const rules::RuleSet>> build_rules(const std::vector<std::string>& paths, std::FILE* err,
+                                                          std::vector<rules::CorrelationRule>* correlations = nullptr) {
   auto started = std::chrono::steady_clock::now();
-  rules::LoadReport loaded = load_rule_sources(paths);
+  RuleSourceStats sources;
+  rules::LoadReport loaded = load_rule_sources(paths, &sources);
   const std::size_t total = loaded.rules.size() + loaded.errors.size();
   for (const auto& e : loaded.errors)
     std::fprintf(err, "vigil: rule skipped: %s%s%s: %s: %s\n", e.file.c_str(), e.rule_id.empty() ? "" : " ", e.rule_id.c_str(), e.reason.c_str(), e.message.c_str());
+  if (correlations) *correlations = std::move(loaded.correlations);
   rules::CompileReport report;
   auto compiled = rules::RuleSet::compile(std::move(loaded.rules), rule_compile_options(), &report);
   if (!compiled) return Error(compiled.error());
@@ -63,10 +67,12 @@ Result<std::shared_ptr<const rules::RuleSet>> build_rules(const std::vector<std:
     std::fprintf(err, "vigil: rule skipped: %s%s%s: %s: %s\n", e.file.c_str(), e.rule_id.empty() ? "" : " ", e.rule_id.c_str(), e.reason.c_str(), e.message.c_str());
   if ((*compiled)->size() == 0)
     return Error(Status::InvalidArgument("no rule loaded from the configured rule paths; run `vigil rules check` on them"));
-  std::fprintf(err, "vigil: %zu of %zu rules loaded in %.2f s (%zu of %zu rule databases from the cache)\n",
+  std::fprintf(err,
+               "vigil: %zu of %zu rules loaded in %.2f s (%zu of %zu files and %zu of %zu rule databases from the cache)\n",
                (*compiled)->size(), total,
                std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(),
-               report.databases_from_cache, report.databases_from_cache + report.databases_compiled);
+               sources.files_reused, sources.files_reused + sources.files_parsed, report.databases_from_cache,
+               report.databases_from_cache + report.databases_compiled);
   return compiled;
 }
 
@@ -114,7 +120,8 @@ int run_daemon(const RunOptions& opt) {
 
   // The daemon's compiled databases live with its data (--check-config creates nothing there).
   if (!opt.check_config) use_rule_cache_directory(cfg.data_dir + "/rule-cache");
-  auto ruleset = build_rules(cfg.rules, err);
+  std::vector<rules::CorrelationRule> correlations;
+  auto ruleset = build_rules(cfg.rules, err, &correlations);
   if (!ruleset) {
     std::fprintf(err, "vigil run: %s\n", ruleset.error().to_string().c_str());
     return 2;
@@ -233,7 +240,7 @@ int run_daemon(const RunOptions& opt) {
   }
   // Features that plug into the daemon (they register routes, commit extensions or a match
   // observer, so they start before the pipeline and the HTTP server).
-  DaemonContext dctx{cfg, **store, pipeline, metrics, http.get(), live, err, {}, {}, {}};
+  DaemonContext dctx{cfg, **store, pipeline, metrics, http.get(), live, correlations, err, {}, {}, {}};
   std::vector<std::unique_ptr<DaemonService>> services;
   for (auto start : {start_analyst_api, start_forwarding, start_correlation, start_sources}) {
     auto service = start(dctx);
