@@ -412,6 +412,10 @@ int run_scan(const ScanOptions& opt, std::FILE* out, std::FILE* err, ScanSummary
 
   RecordReaderOptions ropt;
   ropt.max_record_bytes = opt.max_record_bytes;
+  // Reads of 256 KiB: the kernel's copy of the file lands in the core's L2 cache, where the
+  // matcher reads it again right after; with 4 MiB reads it is evicted first. On OTRF one thread
+  // 345-353k events/s instead of 320-335k (the in-memory benchmark: ~365k).
+  ropt.batch_bytes = 256u << 10;
   // A directory stands for the regular files under it, in path order (a folder of .evtx files
   // handed over by an incident responder is scanned as it is).
   std::vector<std::string> inputs;
