@@ -19,7 +19,7 @@ case "$kind" in
   # What shares state between threads: the pipeline and its metrics, the store, correlation,
   # the daemon, its collectors, forwarding and the API.
   thread) dir=build-tsan exclude='^$'
-          regex="${2:-^(test_core_daemon|test_daemon|test_metrics|test_storage|test_correlation|test_correlation_e2e|test_collectors_syslog|test_collectors_file_http|test_net_http_server|test_forward|test_forwarding_e2e|test_api)$}" ;;
+          regex="${2:-^(test_core_daemon|test_daemon|test_metrics|test_storage|test_correlation|test_correlation_e2e|test_collectors_syslog|test_collectors_file_http|test_collectors_relp|test_silence_e2e|test_core_sources|test_net_http_server|test_forward|test_forwarding_e2e|test_api)$}" ;;
   *) echo "sanitize.sh: kind must be address or thread" >&2; exit 2 ;;
 esac
 cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_FLAGS_RELEASE="-O1 -g" \
