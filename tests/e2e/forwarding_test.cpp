@@ -7,10 +7,12 @@
 // off between them (a longer outage takes the same path, only more often).
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <regex>
 #include <set>
 #include <sstream>
 
+#include "net/hmac.h"
 #include "tests/forward/webhook_receiver.h"
 #include "tests/support/daemon.h"
 
@@ -293,6 +295,51 @@ TEST_F(ForwardingE2eTest, ProvinceForwardsToNationalUnderItsTenant) {
   }
   EXPECT_EQ(origin, stored);  // each province alert once, in order
   EXPECT_EQ(province.stop(), 0) << province.log();
+  EXPECT_EQ(national.stop(), 0) << national.log();
+}
+
+// Security review finding (low): the national receiver took a genuine signed body again, sent a
+// second time. The signature covers a timestamp and a nonce: a replay inside the window is
+// refused by its nonce, one outside by its time, and a request without them is refused.
+TEST_F(ForwardingE2eTest, TheNationalReceiverRefusesAReplayedSignedRequest) {
+  fs::create_directories(dir_ / "national");
+  Daemon national(dir_ / "national",
+                  "data_dir: data\n"
+                  "rules: ['@bundled']\n"
+                  "metrics: {listen: '127.0.0.1:0'}\n"
+                  "http: {listen: '127.0.0.1:0'}\n"
+                  "forwarding:\n"
+                  "  receive:\n"
+                  "    senders:\n"
+                  "      - {name: province-a, token: test-token, hmac_secret: test-secret}\n");
+  ASSERT_TRUE(national.start()) << national.log();
+  const std::string body =
+      R"({"sender":"province-a","alerts":[{"id":"0123456789abcdef0123456789abcdef","rule":{"id":"r1","title":"T","level":"high"},"raw":"x"}]})";
+  auto post = [&](const std::string& timestamp, const std::string& nonce, const std::string& secret) {
+    std::vector<std::pair<std::string, std::string>> headers = {{"Authorization", "Bearer test-token"},
+                                                                {"Content-Type", "application/json"}};
+    if (!timestamp.empty()) headers.push_back({"X-Vigil-Timestamp", timestamp});
+    if (!nonce.empty()) headers.push_back({"X-Vigil-Nonce", nonce});
+    headers.push_back({"X-Vigil-Signature", "sha256=" + net::webhook_signature(secret, timestamp, nonce, body)});
+    return http_request(national.port("http"), "POST", "/ingest/alerts", body, headers);
+  };
+  const std::string now = std::to_string(
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count());
+  HttpReply first = post(now, "nonce-0123456789abcdef", "test-secret");
+  EXPECT_EQ(first.status, 200) << first.body;
+  HttpReply replay = post(now, "nonce-0123456789abcdef", "test-secret");
+  EXPECT_EQ(replay.status, 401) << replay.body;
+  EXPECT_NE(replay.body.find("replay"), std::string::npos) << replay.body;
+  const std::string old = std::to_string(std::stoll(now) - 3600);
+  HttpReply stale = post(old, "nonce-fedcba9876543210", "test-secret");
+  EXPECT_EQ(stale.status, 401) << stale.body;
+  EXPECT_NE(stale.body.find("window"), std::string::npos) << stale.body;
+  EXPECT_EQ(post("", "", "test-secret").status, 401);
+  EXPECT_EQ(post(now, "nonce-aaaaaaaaaaaaaaaa", "wrong-secret").status, 401);
+  // A new nonce inside the window is a new request (the body is de-duplicated by its origin id).
+  HttpReply again = post(now, "nonce-bbbbbbbbbbbbbbbb", "test-secret");
+  EXPECT_EQ(again.status, 200) << again.body;
+  EXPECT_NE(again.body.find("\"duplicates\":1"), std::string::npos) << again.body;
   EXPECT_EQ(national.stop(), 0) << national.log();
 }
 
