@@ -365,6 +365,7 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "vigil scan: unknown --output '%s' (jsonl or table)\n", output_name.c_str());
       return 2;
     }
+    scan.process_exits_after = true;
     return vigil::app::run_scan(scan, stdout, stderr, nullptr);
   }
   if (*explain_cmd) {

@@ -22,6 +22,18 @@
 #include "rules/compiler.h"
 #include "rules/matcher.h"
 
+// Sanitizer builds (gcc defines __SANITIZE_*; clang answers __has_feature).
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define VIGIL_SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define VIGIL_SANITIZED 1
+#endif
+#endif
+#ifndef VIGIL_SANITIZED
+#define VIGIL_SANITIZED 0
+#endif
+
 namespace vigil::app {
 
 int level_rank(const std::string& level) {
@@ -642,6 +654,12 @@ int run_scan(const ScanOptions& opt, std::FILE* out, std::FILE* err, ScanSummary
   for (unsigned t = 0; t < threads; ++t) summary.events_parsed += workers[t]->matcher->stats().events_parsed;
   if (opt.summary) print_summary(err, summary);
   if (summary_out) *summary_out = summary;
+#if !VIGIL_SANITIZED
+  if (opt.process_exits_after) {
+    workers.clear();  // their matchers are small; the rule set they share is not
+    new std::shared_ptr<const rules::RuleSet>(std::move(ruleset));  // NOLINT: freed by the exit
+  }
+#endif
   return exit_code;
 }
 
