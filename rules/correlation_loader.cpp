@@ -216,7 +216,20 @@ void resolve_correlations(LoadReport& report) {
   }
   const std::size_t n = report.correlations.size();
   std::vector<std::string> problem(n), reason(n);
+  // A correlation's window state is saved under its id (rules/correlation_engine.h): two with
+  // one id would share state across a restart, so the later one is refused.
+  std::map<std::string, std::size_t> first_with_id;
   for (std::size_t i = 0; i < n; ++i) {
+    const CorrelationRule& c = report.correlations[i];
+    if (c.id.empty()) continue;
+    auto [it, fresh] = first_with_id.emplace(c.id, i);
+    if (fresh) continue;
+    const CorrelationRule& first = report.correlations[it->second];
+    reason[i] = "duplicate_id";
+    problem[i] = "id " + c.id + " is also the id of the correlation at " + first.path + ":" + std::to_string(first.line);
+  }
+  for (std::size_t i = 0; i < n; ++i) {
+    if (!reason[i].empty()) continue;
     for (const std::string& ref : report.correlations[i].rules) {
       if (base.count(ref) || corr.count(ref)) continue;
       reason[i] = "unknown_rule_reference";

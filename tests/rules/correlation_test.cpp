@@ -462,6 +462,28 @@ correlation: {type: event_count, rules: [fail], group-by: [x], timespan: 5m, con
   EXPECT_EQ(r.rules.size(), 3u);
 }
 
+// Found by fuzz_correlation: two correlations with one id shared their saved window state (it
+// is keyed by id), so after a restore one of them lost its windows. The later one is refused.
+TEST(CorrelationLoader, ASecondCorrelationWithTheSameIdIsRefused) {
+  LoadReport r;
+  load_rule_text(kBaseRules, "base.yml", r);
+  load_rule_text(R"(title: first
+id: dup
+correlation: {type: event_count, rules: [fail], group-by: [x], timespan: 5m, condition: {gte: 2}}
+---
+title: second
+id: dup
+correlation: {type: event_count, rules: [fail], group-by: [y], timespan: 5m, condition: {gte: 3}}
+)", "corr.yml", r);
+  resolve_correlations(r);
+  ASSERT_EQ(r.correlations.size(), 1u);
+  EXPECT_EQ(r.correlations[0].title, "first");
+  ASSERT_EQ(r.errors.size(), 1u);
+  EXPECT_EQ(r.errors[0].reason, "duplicate_id");
+  EXPECT_EQ(r.errors[0].line, 5);
+  EXPECT_NE(r.errors[0].message.find("corr.yml:1"), std::string::npos) << r.errors[0].message;
+}
+
 TEST(CorrelationTime, SyslogStampWithoutYearTakesTheReferenceYear) {
   Event e;
   e.time_text = "Mar 30 15:02:11";
