@@ -575,7 +575,7 @@ TEST(WinXml, MalformedCountedByReason) {
       {"<Event><Data>&bogus;</Data></Event>", ParseErrorKind::kInvalidXml},
       {"<Event><Data>&#xFFFFFFFF;</Data></Event>", ParseErrorKind::kInvalidXml},
       {"<Event><!DOCTYPE x></Event>", ParseErrorKind::kInvalidXml},
-      {std::string("<Event>\0\x01\x02</Event>", 20), ParseErrorKind::kBinary},
+      {std::string("<Event>\0\x01\x02</Event>", 18), ParseErrorKind::kBinary},  // 18 bytes, NULs included
       {"<Event><Data>\xff\xfe</Data></Event>", ParseErrorKind::kInvalidUtf8},
   };
   for (const Case& c : cases) {

@@ -557,8 +557,10 @@ TEST(Correlation, ABatchTakenFirstIsNotMadeLateByALaterBatchFinishedFirst) {
         const std::string text(r.record.bytes);
         const std::size_t space = text.find(' ');
         const std::int64_t t = kT0 + std::stoll(text.substr(space + 1)) * kSec;
+        // The event's fields are views: the text they show must outlive the event.
+        const std::string src = text.substr(0, space);
         Event e;
-        e.fields.add("src", text.substr(0, space));
+        e.fields.add("src", src);
         e.fields.add("user", "u");
         std::vector<Alert> base(1);
         base[0].rule_id = "r-fail";
