@@ -508,7 +508,13 @@ TEST_F(DaemonTest, BadClientsDoNotHurtGoodOnes) {
   // The 100 MB line was never held whole: peak RSS stays far below it.
   const long rss = peak_rss_kib(d.pid());
   EXPECT_GT(rss, 0);
-  EXPECT_LT(rss, 300 * 1024) << "peak RSS " << rss << " KiB";
+#if defined(__SANITIZE_ADDRESS__)
+  // ASan's shadow memory and its 256 MiB quarantine of freed blocks come on top (measured 730 MiB).
+  const long bound_kib = 1024 * 1024;
+#else
+  const long bound_kib = 300 * 1024;
+#endif
+  EXPECT_LT(rss, bound_kib) << "peak RSS " << rss << " KiB";
   slow.close();
   idle.clear();
   EXPECT_EQ(d.stop(), 0) << d.log();
