@@ -354,6 +354,10 @@ class Oracle:
             # The last windows close on the idle flush; then the store stops growing.
             stored = lambda: metric(metrics_port, "vigil_alerts_total")
             wait_until(lambda: stored() >= sum(want.values()))
+            # A correlation alert raised early is revised in place as its window grows (the
+            # count of stored alerts does not move): wait, with a deadline, until the store
+            # reads as the scan (the store is readable beside the running daemon).
+            wait_until(lambda: self.stored_now(d) == want, deadline_s=30)
             total = stored()
         finally:
             proc.send_signal(signal.SIGTERM)
@@ -367,6 +371,11 @@ class Oracle:
         if r.returncode != 0:
             return [], want, total, "alerts list failed: " + r.stderr.decode(errors="replace")
         return stored_keys(r.stdout), want, total, ""
+
+    def stored_now(self, d):
+        r = subprocess.run([self.vigil, "alerts", "list", "--json", "--oldest-first", "--limit", "0",
+                            "--data-dir", os.path.join(d, "data")], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        return stored_keys(r.stdout) if r.returncode == 0 else None
 
     # ---- real shippers ------------------------------------------------------------------------
 
