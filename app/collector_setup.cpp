@@ -72,6 +72,24 @@ collectors::BatcherOptions batching_of(const Config& cfg) {
   return b;
 }
 
+// The fields the TCP/TLS syslog and RELP collectors share: both sit on collectors/stream_listener.
+template <class StreamOptions>
+void fill_stream_options(StreamOptions& o, const CollectorConfig& c, const Config& cfg, const SourceAssigner& assigner) {
+  o.name = c.name;
+  o.listen_host = c.listen.host;
+  o.port = c.listen.port;
+  o.max_record_bytes = cfg.max_record_bytes;
+  o.cert_file = c.tls.cert_file;
+  o.key_file = c.tls.key_file;
+  o.ca_file = c.tls.ca_file;
+  o.max_connections = c.max_connections;
+  o.max_connections_per_address = c.max_connections_per_address;
+  o.idle_timeout = std::chrono::seconds(c.idle_timeout_s);
+  o.source = source_of(c);
+  o.source_assigner = &assigner;
+  o.batching = batching_of(cfg);
+}
+
 Status located(const Config& cfg, const CollectorConfig& c, const Status& st) {
   return Status::InvalidArgument(cfg.file + ":" + std::to_string(c.line) + ": collector '" + c.name +
                                  "': " + st.message());
@@ -110,20 +128,8 @@ Result<std::vector<std::unique_ptr<RunningCollector>>> start_collectors(Collecto
       case CollectorKind::kTcp:
       case CollectorKind::kTls: {
         collectors::TcpSyslogOptions o;
-        o.name = c.name;
-        o.listen_host = c.listen.host;
-        o.port = c.listen.port;
-        o.max_record_bytes = cfg.max_record_bytes;
+        fill_stream_options(o, c, cfg, ctx.assigner);
         o.tls = c.kind == CollectorKind::kTls;
-        o.cert_file = c.tls.cert_file;
-        o.key_file = c.tls.key_file;
-        o.ca_file = c.tls.ca_file;
-        o.max_connections = c.max_connections;
-        o.max_connections_per_address = c.max_connections_per_address;
-        o.idle_timeout = std::chrono::seconds(c.idle_timeout_s);
-        o.source = source_of(c);
-        o.source_assigner = &ctx.assigner;
-        o.batching = batching_of(cfg);
         auto col = collectors::TcpSyslogCollector::create(o, ctx.pipeline, stats);
         if (!col) return fail(c, col.error());
         if (Status st = (*col)->start(); !st.ok()) return fail(c, st);
@@ -134,24 +140,12 @@ Result<std::vector<std::unique_ptr<RunningCollector>>> start_collectors(Collecto
       }
       case CollectorKind::kRelp: {
         collectors::RelpOptions o;
-        o.name = c.name;
-        o.listen_host = c.listen.host;
-        o.port = c.listen.port;
-        o.max_record_bytes = cfg.max_record_bytes;
+        fill_stream_options(o, c, cfg, ctx.assigner);
         // A frame may carry a little more than a record (omrelp's trailing LF): longer messages
         // are cut like on the other collectors; only frames far beyond that close the connection.
         o.max_frame_bytes = std::min<std::size_t>(cfg.max_record_bytes * 2, 999999999);
         o.max_unacked = c.max_unacked;
         o.tls = c.tls.enabled();
-        o.cert_file = c.tls.cert_file;
-        o.key_file = c.tls.key_file;
-        o.ca_file = c.tls.ca_file;
-        o.max_connections = c.max_connections;
-        o.max_connections_per_address = c.max_connections_per_address;
-        o.idle_timeout = std::chrono::seconds(c.idle_timeout_s);
-        o.source = source_of(c);
-        o.source_assigner = &ctx.assigner;
-        o.batching = batching_of(cfg);
         auto col = collectors::RelpCollector::create(o, ctx.pipeline, stats);
         if (!col) return fail(c, col.error());
         if (Status st = (*col)->start(); !st.ok()) return fail(c, st);
