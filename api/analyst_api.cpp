@@ -10,6 +10,7 @@
 
 #include "core/alert_json.h"
 #include "core/json_text.h"
+#include "rules/attack_mapping.h"
 #include "storage/alert_codec.h"
 #include "storage/outbox.h"
 #include "storage/stats.h"
@@ -296,6 +297,17 @@ net::Response AnalystApi::dispatch(const net::Request& req, const Principal& who
         q.rule_id = value;
       } else if (name == "host") {
         q.host = value;
+      } else if (name == "technique") {
+        // Either ATT&CK revision finds both (T1562.002 and T1685.001), a parent its sub-techniques.
+        std::vector<std::string> ids = rules::technique_filter(value);
+        if (ids.empty())
+          return error(400, "'technique' must be an ATT&CK technique id (T1003, T1003.001), got '" + value + "'");
+        q.techniques.insert(q.techniques.end(), ids.begin(), ids.end());
+      } else if (name == "tactic") {
+        std::vector<std::string> names = rules::tactic_filter(value);
+        if (names.empty())
+          return error(400, "unknown tactic '" + value + "' (Sigma tactic names: credential-access, stealth...)");
+        q.tactics.insert(q.tactics.end(), names.begin(), names.end());
       } else if (name == "q") {
         q.text = value;
       } else if (name == "limit") {

@@ -1,5 +1,6 @@
 #include "app/alert_output.h"
 
+#include "core/alert_json.h"
 #include "core/json_text.h"
 
 #include <fmt/format.h>
@@ -7,8 +8,8 @@
 namespace vigil::app {
 
 void append_alert_head(std::string& out, std::string_view id, std::string_view title, std::string_view level,
-                       const std::vector<std::string>& tags, std::string_view path, std::string_view time,
-                       std::string_view host) {
+                       const std::vector<std::string>& tags, std::string_view path, const rules::AttackView& attack,
+                       std::string_view time, std::string_view host) {
   out += "{\"rule\":{\"id\":";
   append_json_string(out, id);
   out += ",\"title\":";
@@ -22,7 +23,9 @@ void append_alert_head(std::string& out, std::string_view id, std::string_view t
   }
   out += "],\"path\":";
   append_json_string(out, path);
-  out += "},\"time\":";
+  out += '}';
+  append_attack_json(out, attack.tactics, attack.techniques);
+  out += ",\"time\":";
   append_json_string(out, time);
   out += ",\"host\":";
   append_json_string(out, host);
@@ -30,7 +33,8 @@ void append_alert_head(std::string& out, std::string_view id, std::string_view t
 
 void append_alert_json(std::string& out, const rules::SigmaRule& rule, const Event& event,
                        const rules::RuleMatch& match, std::size_t* record_at) {
-  append_alert_head(out, rule.id, rule.title, rule.level, rule.tags, rule.path, event.time_text, event.host);
+  append_alert_head(out, rule.id, rule.title, rule.level, rule.tags, rule.path, rule.attack, event.time_text,
+                    event.host);
   out += ",\"source\":{\"file\":";
   append_json_string(out, event.source);
   out += ",\"record\":";

@@ -12,14 +12,15 @@ namespace vigil::app {
 
 
 // One alert as a single-line JSON object:
-// {"rule":{"id","title","level","tags","path"},"time","host","source":{"file","record"},
+// {"rule":{"id","title","level","tags","path"},"attack":{...},"time","host","source":{"file","record"},
 //  "format","matched":[{"field","value"}],"event":<the JSON event or the raw line>,
 //  "fields":{...parsed fields of a text record...}}
-// The start every alert line shares: {"rule":{"id","title","level","tags","path"},"time","host"
+// The start every alert line shares: {"rule":{"id","title","level","tags","path"},
+// "attack":{"tactics","techniques"} (when either is set; core/alert_json.h),"time","host"
 // (the object is left open for the caller's other members).
 void append_alert_head(std::string& out, std::string_view id, std::string_view title, std::string_view level,
-                       const std::vector<std::string>& tags, std::string_view path, std::string_view time,
-                       std::string_view host);
+                       const std::vector<std::string>& tags, std::string_view path, const rules::AttackView& attack,
+                       std::string_view time, std::string_view host);
 
 // `record_at` (when not null): set to the position in `out` of the record number's first digit
 // (`vigil scan --threads` renumbers the alerts of a file's later ranges when it joins them).

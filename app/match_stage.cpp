@@ -38,6 +38,8 @@ Alert make_alert(const rules::SigmaRule& rule, const Event& event, const rules::
   a.rule_path = rule.path;
   if (!parse_alert_level(rule.level, &a.level)) a.level = AlertLevel::kInformational;
   a.tags = rule.tags;
+  a.attack_tactics = rule.attack.tactics;
+  a.attack_techniques = rule.attack.techniques;
   a.tenant = source.tenant;
   a.system = source.system;
   a.host = std::string(event.host);

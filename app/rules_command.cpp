@@ -37,6 +37,10 @@ int run_rules_check(const RulesCheckOptions& options, std::FILE* out) {
       const rules::SigmaRule& r = (*compiled)->rule(i);
       std::fprintf(out, "ok %s %s [%s] %s\n", r.path.c_str(), r.id.c_str(), r.level.c_str(),
                    r.title.c_str());
+      if (!r.level_override_why.empty())
+        std::fprintf(out, "   level %s -> %s by the rule technique mapping: %s\n",
+                     r.declared_level.empty() ? "(none)" : r.declared_level.c_str(), r.level.c_str(),
+                     r.level_override_why.c_str());
     }
   }
   std::string text;
@@ -57,6 +61,10 @@ int run_rules_check(const RulesCheckOptions& options, std::FILE* out) {
       creport.regex_hyperscan_exact, creport.regex_hyperscan_prefilter, creport.regex_pcre_only,
       creport.database_bytes / 1024.0);
   text += fmt::format("loaded {} of {} rules\n", (*compiled)->size(), total);
+  std::size_t overridden = 0;
+  for (std::size_t i = 0; i < (*compiled)->size(); ++i) overridden += !(*compiled)->rule(i).level_override_why.empty();
+  if (overridden > 0)
+    text += fmt::format("level set by rules/mapping/rule_techniques.yml: {} rules (-v lists them)\n", overridden);
   std::fputs(text.c_str(), out);
   return (*compiled)->size() == 0 ? 1 : 0;
 }

@@ -610,8 +610,21 @@ int run_rules_explain(const RulesExplainOptions& options, std::FILE* out, std::F
     x.routing.push_back(std::move(r));
   }
 
-  std::fprintf(out, "rule %s \"%s\" (%s:%d)\n\n", rule->id.c_str(), rule->title.c_str(),
+  std::fprintf(out, "rule %s \"%s\" (%s:%d)\n", rule->id.c_str(), rule->title.c_str(),
                rule->path.c_str(), rule->line);
+  std::fprintf(out, "level: %s", rule->level.c_str());
+  if (!rule->level_override_why.empty())
+    std::fprintf(out, " (the rule says %s; rules/mapping/rule_techniques.yml: %s)",
+                 rule->declared_level.empty() ? "no level" : rule->declared_level.c_str(),
+                 rule->level_override_why.c_str());
+  std::fprintf(out, "\n");
+  if (!rule->attack.empty()) {
+    std::string tactics, techniques;
+    for (const std::string& t : rule->attack.tactics) tactics += (tactics.empty() ? "" : ", ") + t;
+    for (const std::string& t : rule->attack.techniques) techniques += (techniques.empty() ? "" : ", ") + t;
+    std::fprintf(out, "attack: tactics [%s], techniques [%s]\n", tactics.c_str(), techniques.c_str());
+  }
+  std::fprintf(out, "\n");
   bool all_matched = true;
   if (!options.log.empty()) {
     all_matched = explain_event(x, options.log, options.format, "event", out);

@@ -252,8 +252,8 @@ struct Worker {
       counts.alerts_by_level[static_cast<std::size_t>(rank)]++;
       if (opt.output == OutputFormat::kJsonLines) {
         // The shape of a detection alert's line, with the correlation's summary as "event".
-        append_alert_head(output, a.rule_id, a.rule_title, to_string(a.level), a.tags, a.rule_path, a.event_time,
-                          a.host);
+        append_alert_head(output, a.rule_id, a.rule_title, to_string(a.level), a.tags, a.rule_path,
+                          rules::AttackView{a.attack_tactics, a.attack_techniques}, a.event_time, a.host);
         output += ",\"format\":";
         append_json_string(output, a.format);
         output += ",\"count\":" + std::to_string(a.count) + ",\"matched\":[";

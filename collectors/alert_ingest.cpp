@@ -85,6 +85,21 @@ Status read_alert(element obj, std::size_t i, Alert* a) {
       a->tags.emplace_back(v);
     }
   }
+  // "attack" (core/alert_json.h) is absent from alerts of senders older than it.
+  if (obj["attack"].error() != simdjson::NO_SUCH_FIELD) {
+    element attack;
+    if (obj["attack"].get(attack) || !attack.is_object()) return field_error(i, "attack");
+    for (auto [key, out] : {std::pair{"tactics", &a->attack_tactics}, {"techniques", &a->attack_techniques}}) {
+      if (attack[key].error() == simdjson::NO_SUCH_FIELD) continue;
+      simdjson::dom::array list;
+      if (attack[key].get_array().get(list)) return field_error(i, "attack");
+      for (element t : list) {
+        std::string_view v;
+        if (t.get_string().get(v)) return field_error(i, "attack");
+        out->emplace_back(v);
+      }
+    }
+  }
   for (auto [key, out] : {std::pair{"tenant", &a->tenant}, {"system", &a->system}, {"host", &a->host},
                           {"collector", &a->collector}, {"peer", &a->peer}, {"format", &a->format},
                           {"raw", &a->raw}, {"assignee", &a->assignee}})

@@ -1,5 +1,7 @@
 #include "core/alert.h"
 
+#include "core/ascii.h"
+
 namespace vigil {
 
 namespace {
@@ -40,6 +42,30 @@ bool parse_alert_resolution(std::string_view text, AlertResolution* out) {
       return true;
     }
   return false;
+}
+
+std::vector<std::string> alert_attack_techniques(const Alert& alert) {
+  if (!alert.attack_techniques.empty() || !alert.attack_tactics.empty()) return alert.attack_techniques;
+  std::vector<std::string> out;
+  for (const std::string& tag : alert.tags) {
+    if (tag.size() < 12 || !ascii_iequals(std::string_view(tag).substr(0, 8), "attack.t")) continue;
+    std::string id = tag.substr(7);
+    for (char& c : id) c = static_cast<char>(c >= 'a' && c <= 'z' ? c - ('a' - 'A') : c);
+    out.push_back(std::move(id));
+  }
+  return out;
+}
+
+std::vector<std::string> alert_attack_tactics(const Alert& alert) {
+  if (!alert.attack_techniques.empty() || !alert.attack_tactics.empty()) return alert.attack_tactics;
+  std::vector<std::string> out;
+  for (const std::string& tag : alert.tags) {
+    if (tag.size() < 8 || !ascii_iequals(std::string_view(tag).substr(0, 7), "attack.")) continue;
+    std::string name = ascii_lower(std::string_view(tag).substr(7));
+    for (char& c : name) c = c == '_' ? '-' : c;
+    out.push_back(std::move(name));  // technique and group tags never equal a tactic's name
+  }
+  return out;
 }
 
 }  // namespace vigil

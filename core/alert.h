@@ -22,6 +22,14 @@ enum class AlertResolution : std::uint8_t { kNone = 0, kTruePositive, kFalsePosi
 const char* to_string(AlertResolution r);  // "", "true_positive", "false_positive", "benign", "duplicate"
 bool parse_alert_resolution(std::string_view text, AlertResolution* out);
 
+struct Alert;
+
+// The alert's ATT&CK techniques (upper case) and tactics (Sigma names, lower case, '-'):
+// attack_techniques / attack_tactics, or for an alert stored before alerts had them, what its
+// `attack.tNNNN` and `attack.<tactic>` tags say.
+std::vector<std::string> alert_attack_techniques(const Alert& alert);
+std::vector<std::string> alert_attack_tactics(const Alert& alert);
+
 struct AlertField {
   std::string name;   // field name; "(keyword)" for a keyword hit on the raw record
   std::string value;
@@ -39,6 +47,10 @@ struct Alert {
   std::string rule_id, rule_title, rule_path;
   AlertLevel level = AlertLevel::kInformational;
   std::vector<std::string> tags;
+  // The rule's ATT&CK view (rules/attack_mapping.h): tactics (Sigma names) and technique ids in
+  // both ATT&CK revisions, from its tags and the rule technique mapping. Sorted, unique; empty
+  // in alerts stored before vigil gave them (readers then fall back on `tags`).
+  std::vector<std::string> attack_tactics, attack_techniques;
 
   std::string tenant, system, host;  // who: from source assignment, and the event's host
   std::string collector, peer;       // where it came in

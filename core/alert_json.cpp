@@ -109,6 +109,24 @@ bool parse_rfc3339_ns(std::string_view s, std::int64_t* unix_ns) {
   return true;
 }
 
+void append_attack_json(std::string& out, const std::vector<std::string>& tactics,
+                        const std::vector<std::string>& techniques) {
+  if (tactics.empty() && techniques.empty()) return;
+  auto list = [&out](const std::vector<std::string>& items) {
+    out += '[';
+    for (std::size_t i = 0; i < items.size(); ++i) {
+      if (i) out += ',';
+      append_json_string(out, items[i]);
+    }
+    out += ']';
+  };
+  out += ',', key(out, "attack");
+  out += '{';
+  key(out, "tactics"), list(tactics);
+  out += ',', key(out, "techniques"), list(techniques);
+  out += '}';
+}
+
 void append_alert_json(std::string& out, const Alert& a) {
   out += '{';
   key(out, "id"), append_json_string(out, a.id);
@@ -129,6 +147,7 @@ void append_alert_json(std::string& out, const Alert& a) {
   out += ']';
   out += ',', key(out, "path"), append_json_string(out, a.rule_path);
   out += '}';
+  append_attack_json(out, a.attack_tactics, a.attack_techniques);
   out += ',', key(out, "tenant"), append_json_string(out, a.tenant);
   out += ',', key(out, "system"), append_json_string(out, a.system);
   out += ',', key(out, "host"), append_json_string(out, a.host);

@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/alert.h"
 
@@ -10,10 +11,16 @@ namespace vigil {
 
 // One alert as a single-line JSON object (no trailing newline):
 // {"id","created","received","event_time","rule":{"id","title","level","tags","path"},
+//  "attack":{"tactics":[...],"techniques":[...]} (only when the alert has either),
 //  "tenant","system","host","collector","peer","record","format","matched":[{"field","value"}],
 //  "fields":{...},"raw","status","resolution","assignee","count"}
 // Times are RFC 3339 UTC with nanoseconds. Invalid UTF-8 in any value becomes U+FFFD.
 void append_alert_json(std::string& out, const Alert& alert);
+
+// `,"attack":{"tactics":[...],"techniques":[...]}`, nothing when both lists are empty. Shared by
+// every alert writer (the store's JSON above, `vigil scan`'s lines).
+void append_attack_json(std::string& out, const std::vector<std::string>& tactics,
+                        const std::vector<std::string>& techniques);
 
 // "2026-11-26T01:02:03.123456789Z"
 std::string format_rfc3339_ns(std::int64_t unix_ns);

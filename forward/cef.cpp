@@ -105,6 +105,11 @@ std::string format_cef(const Alert& a) {
   add(out, "cs4", matched);
   add(out, "cs5Label", "rulePath");
   add(out, "cs5", a.rule_path);
+  if (!a.attack_techniques.empty()) {
+    // Both ATT&CK revisions of each technique, so a SIEM rule on either id sees the alert.
+    add(out, "cs6Label", "attackTechniques");
+    add(out, "cs6", join(a.attack_techniques, ','));
+  }
   add(out, "msg", a.raw);
   return out;
 }

@@ -127,7 +127,7 @@ struct SuppressState {
   std::int64_t until = 0, first = 0, last = 0;
   std::uint64_t repeats = 0;
   std::string rule_id, title, path, level, tenant, host;
-  std::vector<std::string> tags;
+  std::vector<std::string> tags, attack_tactics, attack_techniques;
   std::vector<AlertField> key_fields;
 };
 
@@ -913,6 +913,8 @@ bool CorrelationEngine::admit(const Alert& a, std::int64_t for_ns, std::vector<A
         st.path = a.rule_path;
         st.level = to_string(a.level);
         st.tags = a.tags;
+        st.attack_tactics = a.attack_tactics;
+        st.attack_techniques = a.attack_techniques;
         st.tenant = a.tenant;
         st.host = a.host;
         st.key_fields = std::move(key_fields);
@@ -958,6 +960,8 @@ Alert correlation_alert(const CompiledCorrelation& c, const Group& g, const std:
   a.rule_path = c.rule.path;
   if (!parse_alert_level(c.rule.level, &a.level)) a.level = AlertLevel::kMedium;
   a.tags = c.rule.tags;
+  a.attack_tactics = c.rule.attack.tactics;
+  a.attack_techniques = c.rule.attack.techniques;
   a.tenant = g.tenant;
   a.host = g.host;
   a.format = "correlation";
@@ -991,6 +995,8 @@ Alert summary_alert(const SuppressState& st, std::int64_t now) {
   a.rule_path = st.path;
   parse_alert_level(st.level, &a.level);
   a.tags = st.tags;
+  a.attack_tactics = st.attack_tactics;
+  a.attack_techniques = st.attack_techniques;
   a.tenant = st.tenant;
   a.host = st.host;
   a.format = "suppression";
@@ -1362,6 +1368,10 @@ void CorrelationEngine::collect_changes(
         put_str(value, f.name);
         put_str(value, f.value);
       }
+      for (const auto* list : {&st.attack_tactics, &st.attack_techniques}) {
+        put_u32(value, static_cast<std::uint32_t>(list->size()));
+        for (const std::string& t : *list) put_str(value, t);
+      }
       sink(key, &value);
     }
     s.dirty_suppress.clear();
@@ -1407,6 +1417,10 @@ Status CorrelationEngine::restore(std::string_view key, std::string_view value) 
       f.value = r.str();
       st.key_fields.push_back(std::move(f));
     }
+    // Records saved before alerts carried ATT&CK views end here.
+    if (r.ok && !r.in.empty())
+      for (auto* list : {&st.attack_tactics, &st.attack_techniques})
+        for (std::uint32_t n = r.u32(); r.ok && n > 0; --n) list->push_back(r.str());
     if (!r.ok) return Status::ParseError("correlation state: bad suppression record");
     Shard& s = impl.shard_of(key);
     std::lock_guard lock(s.mu);

@@ -8,6 +8,7 @@
 #include <set>
 
 #include "core/ascii.h"
+#include "rules/attack_mapping.h"
 #include "rules/correlation_rule.h"
 #include "rules/sigma_loader.h"
 
@@ -121,6 +122,8 @@ bool parse_correlation_document(const YAML::Node& doc, const std::string& path, 
   c.status = scalar(doc["status"]);
   c.level = ascii_lower(scalar(doc["level"]));
   c.tags = strings(doc["tags"]);
+  // Its own view; resolve_correlations() adds those of the rules it reads.
+  c.attack = attack_view(c.tags, c.id);
   c.references = strings(doc["references"]);
   c.falsepositives = strings(doc["falsepositives"]);
   c.path = path;
@@ -201,6 +204,48 @@ bool parse_correlation_document(const YAML::Node& doc, const std::string& path, 
   *out = std::move(c);
   return true;
 }
+
+namespace {
+
+// A correlation's alert stands for the events of the rules it reads: its view is its own joined
+// with theirs, through chained correlations (resolve_correlations() removed cycles first).
+void join_attack_views(LoadReport& report) {
+  std::multimap<std::string, const AttackView*> base;
+  for (const SigmaRule& r : report.rules) {
+    if (!r.id.empty()) base.emplace(r.id, &r.attack);
+    if (!r.name.empty()) base.emplace(r.name, &r.attack);
+  }
+  std::map<std::string, std::size_t> corr;
+  for (std::size_t i = 0; i < report.correlations.size(); ++i) {
+    const CorrelationRule& c = report.correlations[i];
+    if (!c.id.empty()) corr.emplace(c.id, i);
+    if (!c.name.empty()) corr.emplace(c.name, i);
+  }
+  std::vector<bool> joined(report.correlations.size(), false);
+  std::function<const AttackView&(std::size_t)> join = [&](std::size_t i) -> const AttackView& {
+    AttackView& view = report.correlations[i].attack;
+    if (joined[i]) return view;
+    joined[i] = true;
+    AttackView all = view;
+    auto add = [&all](const AttackView& other) {
+      all.tactics.insert(all.tactics.end(), other.tactics.begin(), other.tactics.end());
+      all.techniques.insert(all.techniques.end(), other.techniques.begin(), other.techniques.end());
+    };
+    for (const std::string& ref : report.correlations[i].rules) {
+      for (auto [a, b] = base.equal_range(ref); a != b; ++a) add(*a->second);
+      if (auto it = corr.find(ref); it != corr.end() && it->second != i) add(join(it->second));
+    }
+    for (auto* list : {&all.tactics, &all.techniques}) {
+      std::sort(list->begin(), list->end());
+      list->erase(std::unique(list->begin(), list->end()), list->end());
+    }
+    view = std::move(all);
+    return view;
+  };
+  for (std::size_t i = 0; i < report.correlations.size(); ++i) join(i);
+}
+
+}  // namespace
 
 void resolve_correlations(LoadReport& report) {
   std::set<std::string> base;  // ids and names of detection rules
@@ -290,6 +335,7 @@ void resolve_correlations(LoadReport& report) {
     else report.errors.push_back(LoadError{c.path, c.line, c.id, reason[i], problem[i]});
   }
   report.correlations = std::move(kept);
+  join_attack_views(report);
 }
 
 }  // namespace vigil::rules

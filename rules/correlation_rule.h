@@ -67,6 +67,9 @@ struct CorrelationRule {
   bool generate = false;
   Suppression suppress;
   std::vector<ExtractedField> extract;
+  // Its own tags' and mapping entry's view (set by the loader), joined by resolve_correlations()
+  // with the views of the rules and correlations it reads: its alerts carry all of them.
+  AttackView attack;
   std::string path;
   int line = 1;
   friend bool operator==(const CorrelationRule&, const CorrelationRule&) = default;

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <set>
+#include <string_view>
 
 #include "core/ascii.h"
 #include "core/json_text.h"
@@ -12,12 +13,15 @@ namespace vigil::rules {
 
 namespace {
 
-// ATT&CK enterprise tactics in matrix order, as Sigma tags spell them.
+// ATT&CK enterprise tactics in matrix order, as Sigma tags spell them; v19's stealth and
+// defense-impairment beside the defense-evasion they came from (rules keep both revisions).
 constexpr const char* kTactics[] = {
-    "reconnaissance",  "resource-development", "initial-access",   "execution",
-    "persistence",     "privilege-escalation", "defense-evasion",  "credential-access",
-    "discovery",       "lateral-movement",     "collection",       "command-and-control",
-    "exfiltration",    "impact"};
+    "reconnaissance",  "resource-development", "initial-access",     "execution",
+    "persistence",     "privilege-escalation", "defense-evasion",    "stealth",
+    "defense-impairment", "credential-access", "discovery",          "lateral-movement",
+    "collection",      "command-and-control",  "exfiltration",       "impact"};
+
+constexpr std::string_view kSysmonChannel = "Microsoft-Windows-Sysmon/Operational";
 
 constexpr const char* kLevels[] = {"critical", "high", "medium", "low", "informational"};
 
@@ -39,21 +43,12 @@ std::string technique_of(const std::string& tag) {
   return id;
 }
 
-// "attack.credential_access" / "attack.credential-access" -> "credential-access"; "" otherwise.
-std::string tactic_of(const std::string& tag) {
-  std::string t = ascii_lower(tag);
-  if (t.rfind("attack.", 0) != 0) return "";
-  t = t.substr(7);
-  std::replace(t.begin(), t.end(), '_', '-');
-  for (const char* name : kTactics)
-    if (t == name) return t;
-  return "";
-}
-
 // What one logsource resolves to: the mapping entry names and the parser formats it can run on.
 struct Resolved {
   std::string entry;
   std::set<std::string> formats;
+  // product windows: a variant reads a native channel / the Sysmon channel.
+  bool windows_native = false, windows_sysmon = false;
 };
 
 Resolved resolve(const LogsourceMap& map, const std::string& product, const std::string& category,
@@ -67,8 +62,14 @@ Resolved resolve(const LogsourceMap& map, const std::string& product, const std:
     return r;
   }
   std::set<std::string> entries;
+  const bool windows = ascii_iequals(product, "windows");
   for (const LogsourceVariant& v : variants) {
     entries.insert(v.name.substr(0, v.name.find('/')));
+    // Only a variant that names its channel says which; `Channel|exists` (product windows
+    // alone) reads any and counts as neither.
+    for (const Predicate& p : v.conditions)
+      if (windows && ascii_iequals(p.field, "Channel") && p.op == MatchOp::kEquals)
+        (ascii_iequals(p.value, kSysmonChannel) ? r.windows_sysmon : r.windows_native) = true;
     bool has_format = false, only_declared = !v.conditions.empty();
     for (const Predicate& p : v.conditions) {
       if (p.field == "_format" && p.op == MatchOp::kEquals) {
@@ -120,36 +121,41 @@ Coverage compute_coverage(const std::vector<SigmaRule>& rules,
   std::map<std::string, TechniqueCoverage> techniques;
   std::map<std::string, std::set<std::string>> technique_tactics;
 
-  auto tally_tags = [&](const std::vector<std::string>& tags) {
-    std::set<std::string> tactics, techs;
-    for (const std::string& t : tags) {
-      if (std::string x = tactic_of(t); !x.empty()) tactics.insert(x);
-      if (std::string x = technique_of(t); !x.empty()) techs.insert(x);
-    }
-    for (const std::string& t : tactics) tactic_rules[t]++;
-    for (const std::string& t : techs) {
+  // `source`: what the rule's logsource resolved to (nullptr for a correlation of correlations).
+  auto tally_attack = [&](const std::vector<std::string>& tags, const AttackView& view, const Resolved* source) {
+    if (std::any_of(tags.begin(), tags.end(), [](const std::string& t) { return !technique_of(t).empty(); }))
+      c.with_attack_tags++;
+    if (!view.techniques.empty()) c.with_techniques++;
+    const bool native = source != nullptr && source->windows_native;
+    const bool sysmon = source != nullptr && source->windows_sysmon;
+    c.windows.native_rules += native;
+    c.windows.sysmon_rules += sysmon;
+    for (const std::string& t : view.tactics) tactic_rules[t]++;
+    for (const std::string& t : view.techniques) {
       TechniqueCoverage& tc = techniques[t];
       tc.id = t;
       tc.rules++;
-      technique_tactics[t].insert(tactics.begin(), tactics.end());
+      tc.windows_native += native;
+      tc.windows_sysmon += sysmon;
+      technique_tactics[t].insert(view.tactics.begin(), view.tactics.end());
     }
-    if (!techs.empty()) c.with_attack_tags++;
   };
   auto tally_source = [&](const std::string& product, const std::string& category,
-                          const std::string& service, const std::string& level, bool correlation) {
+                          const std::string& service, const std::string& level, bool correlation) -> const Resolved& {
     const std::string key = logsource_key(product, category, service);
     auto it = resolved.find(key);
     if (it == resolved.end()) it = resolved.emplace(key, resolve(map, product, category, service)).first;
     count(c.by_logsource[key], level, correlation);
     c.logsource_entry[key] = it->second.entry;
     for (const std::string& f : it->second.formats) count(c.by_format[f], level, correlation);
+    if (ascii_iequals(product, "windows")) c.windows.rules++;
+    return it->second;
   };
 
   std::map<std::string, const SigmaRule*> by_ref;  // name or id -> rule
   for (const SigmaRule& r : rules) {
     c.rules++;
-    tally_source(r.product, r.category, r.service, r.level, false);
-    tally_tags(r.tags);
+    tally_attack(r.tags, r.attack, &tally_source(r.product, r.category, r.service, r.level, false));
     if (!r.name.empty()) by_ref.emplace(r.name, &r);
     if (!r.id.empty()) by_ref.emplace(r.id, &r);
   }
@@ -162,9 +168,10 @@ Coverage compute_coverage(const std::vector<SigmaRule>& rules,
         break;
       }
     // A correlation over other correlations only has no logsource of its own.
-    if (base != nullptr) tally_source(base->product, base->category, base->service, cr.level, true);
+    const Resolved* source = nullptr;
+    if (base != nullptr) source = &tally_source(base->product, base->category, base->service, cr.level, true);
     else count(c.by_logsource["(correlation of correlations)"], cr.level, true);
-    tally_tags(cr.tags);
+    tally_attack(cr.tags, cr.attack, source);
   }
   for (const char* t : kTactics) {
     auto it = tactic_rules.find(t);
@@ -174,14 +181,22 @@ Coverage compute_coverage(const std::vector<SigmaRule>& rules,
     const std::set<std::string>& ts = technique_tactics[id];
     for (const char* t : kTactics)  // matrix order
       if (ts.count(t)) tc.tactics.push_back(t);
+    c.windows.native_techniques += tc.windows_native > 0;
+    c.windows.sysmon_techniques += tc.windows_sysmon > 0;
+    c.windows.both_techniques += tc.windows_native > 0 && tc.windows_sysmon > 0;
     c.techniques.push_back(tc);
   }
   return c;
 }
 
 std::string coverage_json(const Coverage& c) {
-  std::string out = fmt::format("{{\"rules\":{},\"correlations\":{},\"with_attack_tags\":{},", c.rules,
-                                c.correlations, c.with_attack_tags);
+  std::string out = fmt::format("{{\"rules\":{},\"correlations\":{},\"with_attack_tags\":{},\"with_techniques\":{},",
+                                c.rules, c.correlations, c.with_attack_tags, c.with_techniques);
+  const WindowsSourceCoverage& w = c.windows;
+  out += fmt::format(
+      "\"windows\":{{\"rules\":{},\"native_rules\":{},\"sysmon_rules\":{},\"native_techniques\":{},"
+      "\"sysmon_techniques\":{},\"both_techniques\":{}}},",
+      w.rules, w.native_rules, w.sysmon_rules, w.native_techniques, w.sysmon_techniques, w.both_techniques);
   out += "\"logsources\":[";
   bool first = true;
   for (const auto& [key, row] : c.by_logsource) {
@@ -216,7 +231,8 @@ std::string coverage_json(const Coverage& c) {
   out += "],\"techniques\":[";
   first = true;
   for (const TechniqueCoverage& t : c.techniques) {
-    out += fmt::format("{}{{\"id\":\"{}\",\"rules\":{},\"tactics\":[", first ? "" : ",", t.id, t.rules);
+    out += fmt::format("{}{{\"id\":\"{}\",\"rules\":{},\"windows_native\":{},\"windows_sysmon\":{},\"tactics\":[",
+                       first ? "" : ",", t.id, t.rules, t.windows_native, t.windows_sysmon);
     first = false;
     for (std::size_t i = 0; i < t.tactics.size(); ++i)
       out += fmt::format("{}\"{}\"", i ? "," : "", t.tactics[i]);
@@ -228,8 +244,9 @@ std::string coverage_json(const Coverage& c) {
 
 std::string coverage_text(const Coverage& c) {
   std::string out = fmt::format(
-      "rules: {} detection + {} correlation; {} carry ATT&CK technique tags\n\n", c.rules,
-      c.correlations, c.with_attack_tags);
+      "rules: {} detection + {} correlation; {} carry ATT&CK technique tags, {} have a technique with the "
+      "rule technique mapping\n\n",
+      c.rules, c.correlations, c.with_attack_tags, c.with_techniques);
   const std::string level_head = "  crit  high   med   low  info";
   out += fmt::format("{:<40} {:<28} {:>5} {:>5}{}\n", "logsource (product/category/service)",
                      "mapping entry", "rules", "corr", level_head);
@@ -247,11 +264,17 @@ std::string coverage_text(const Coverage& c) {
   out += fmt::format("\nATT&CK tactics ({} of {} covered)\n", covered, c.tactics.size());
   for (const auto& [tactic, n] : c.tactics)
     out += fmt::format("  {:<24} {:>5}{}\n", tactic, n, n == 0 ? "  (no rule)" : "");
-  out += fmt::format("\nATT&CK techniques ({})\n", c.techniques.size());
+  const WindowsSourceCoverage& w = c.windows;
+  out += fmt::format(
+      "\nWindows: {} rules, {} read native audit channels, {} read Sysmon; techniques covered by native "
+      "audit {}, by Sysmon {}, by both {}\n",
+      w.rules, w.native_rules, w.sysmon_rules, w.native_techniques, w.sysmon_techniques, w.both_techniques);
+  out += fmt::format("\nATT&CK techniques ({}; both revisions of a renumbered one)\n", c.techniques.size());
+  out += fmt::format("  {:<12} {:>5} {:>6} {:>6}  {}\n", "technique", "rules", "native", "sysmon", "tactics");
   for (const TechniqueCoverage& t : c.techniques) {
     std::string tactics;
     for (const std::string& x : t.tactics) tactics += (tactics.empty() ? "" : ", ") + x;
-    out += fmt::format("  {:<12} {:>5}  {}\n", t.id, t.rules, tactics);
+    out += fmt::format("  {:<12} {:>5} {:>6} {:>6}  {}\n", t.id, t.rules, t.windows_native, t.windows_sysmon, tactics);
   }
   return out;
 }

@@ -13,14 +13,14 @@ namespace vigil::rules {
 namespace {
 
 // Bumped whenever the layout below changes (the build id changes with it anyway).
-constexpr std::string_view kMagic = "VGPR0002";
+constexpr std::string_view kMagic = "VGPR0003";
 
 // A new member of these structs must be written and read below: these sizes fail the build
 // until it is (x86-64, libstdc++). The round-trip test compares whole structs with ==.
 static_assert(sizeof(Predicate) == 88, "Predicate changed: update parsed_rule_cache.cpp");
 static_assert(sizeof(CondNode) == 32, "CondNode changed: update parsed_rule_cache.cpp");
-static_assert(sizeof(SigmaRule) == 608, "SigmaRule changed: update parsed_rule_cache.cpp");
-static_assert(sizeof(CorrelationRule) == 656, "CorrelationRule changed: update parsed_rule_cache.cpp");
+static_assert(sizeof(SigmaRule) == 720, "SigmaRule changed: update parsed_rule_cache.cpp");
+static_assert(sizeof(CorrelationRule) == 704, "CorrelationRule changed: update parsed_rule_cache.cpp");
 static_assert(sizeof(LoadError) == 136, "LoadError changed: update parsed_rule_cache.cpp");
 
 class Writer {
@@ -136,9 +136,11 @@ bool read_condition(Reader& r, CondNode* n, int depth) {
 void write_rule(Writer& w, const SigmaRule& rule) {
   for (const std::string* s : {&rule.id, &rule.title, &rule.status, &rule.description, &rule.author, &rule.date,
                                &rule.modified, &rule.level, &rule.name, &rule.product, &rule.category, &rule.service,
-                               &rule.path, &rule.vigil_extension})
+                               &rule.path, &rule.vigil_extension, &rule.declared_level, &rule.level_override_why})
     w.str(*s);
-  for (const auto* v : {&rule.tags, &rule.references, &rule.falsepositives, &rule.fields}) w.strs(*v);
+  for (const auto* v : {&rule.tags, &rule.references, &rule.falsepositives, &rule.fields, &rule.attack.tactics,
+                        &rule.attack.techniques})
+    w.strs(*v);
   w.u64(rule.predicates.size());
   for (const Predicate& p : rule.predicates) {
     w.str(p.field);
@@ -154,9 +156,10 @@ void write_rule(Writer& w, const SigmaRule& rule) {
 bool read_rule(Reader& r, SigmaRule* rule) {
   for (std::string* s : {&rule->id, &rule->title, &rule->status, &rule->description, &rule->author, &rule->date,
                          &rule->modified, &rule->level, &rule->name, &rule->product, &rule->category, &rule->service,
-                         &rule->path, &rule->vigil_extension})
+                         &rule->path, &rule->vigil_extension, &rule->declared_level, &rule->level_override_why})
     if (!r.str(s)) return false;
-  for (auto* v : {&rule->tags, &rule->references, &rule->falsepositives, &rule->fields})
+  for (auto* v : {&rule->tags, &rule->references, &rule->falsepositives, &rule->fields, &rule->attack.tactics,
+                  &rule->attack.techniques})
     if (!r.strs(v)) return false;
   std::uint64_t n;
   if (!r.count(&n, 30)) return false;
@@ -178,7 +181,9 @@ void write_correlation(Writer& w, const CorrelationRule& c) {
   for (const std::string* s : {&c.id, &c.name, &c.title, &c.description, &c.author, &c.date, &c.modified, &c.status,
                                &c.level, &c.value_field, &c.path})
     w.str(*s);
-  for (const auto* v : {&c.tags, &c.references, &c.falsepositives, &c.rules, &c.group_by, &c.suppress.by}) w.strs(*v);
+  for (const auto* v : {&c.tags, &c.references, &c.falsepositives, &c.rules, &c.group_by, &c.suppress.by,
+                        &c.attack.tactics, &c.attack.techniques})
+    w.strs(*v);
   w.u8(static_cast<std::uint8_t>(c.type));
   w.i64(c.timespan_ns);
   const CountCondition& k = c.condition;
@@ -208,7 +213,8 @@ bool read_correlation(Reader& r, CorrelationRule* c) {
   for (std::string* s : {&c->id, &c->name, &c->title, &c->description, &c->author, &c->date, &c->modified, &c->status,
                          &c->level, &c->value_field, &c->path})
     if (!r.str(s)) return false;
-  for (auto* v : {&c->tags, &c->references, &c->falsepositives, &c->rules, &c->group_by, &c->suppress.by})
+  for (auto* v : {&c->tags, &c->references, &c->falsepositives, &c->rules, &c->group_by, &c->suppress.by,
+                  &c->attack.tactics, &c->attack.techniques})
     if (!r.strs(v)) return false;
   std::uint8_t type;
   if (!r.u8(&type) || type > static_cast<std::uint8_t>(CorrelationType::kTemporalOrdered) || !r.i64(&c->timespan_ns))

@@ -19,6 +19,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include "rules/attack_mapping.h"
 #include "rules/condition_parser.h"
 #include "rules/parsed_rule_cache.h"
 #include "rules/value_modifiers.h"
@@ -440,6 +441,7 @@ class DocumentLoader {
     }
     r.condition = simplify(std::move(root));
     compact(r, builder.table().release());
+    apply_attack_mapping(r);
     ++report_.documents_seen;
     report_.rules.push_back(std::move(r));
   }

@@ -62,6 +62,16 @@ struct RuleTestSample {
   std::vector<std::string> expect_fields;
 };
 
+// A rule's ATT&CK view (rules/attack_mapping.h): the tactics and techniques of its `attack.*`
+// tags and of its entry in rules/mapping/rule_techniques.yml, each with its other revision
+// (T1562.002 beside T1685.001, defense-evasion beside stealth). Sorted and unique.
+struct AttackView {
+  std::vector<std::string> tactics;     // Sigma tactic names, lower case: "credential-access"
+  std::vector<std::string> techniques;  // ATT&CK ids, upper case: "T1003", "T1003.001"
+  bool empty() const { return tactics.empty() && techniques.empty(); }
+  friend bool operator==(const AttackView&, const AttackView&) = default;
+};
+
 struct SigmaRule {
   // Metadata (Sigma names). `level` is lower-case: informational, low, medium, high, critical.
   std::string id, title, status, description, author, date, modified, level;
@@ -77,6 +87,11 @@ struct SigmaRule {
   int line = 1;
   // The `vigil:` extension block, verbatim YAML ("" if none). Parsed by the features that use it.
   std::string vigil_extension;
+  // Set by the loader from the tags and the rule technique mapping (rules/attack_mapping.h).
+  AttackView attack;
+  // When the mapping overrode `level`: the level the rule itself declares (lower case, may be
+  // "") and the mapping's reason. Both "" when the rule's own level applies.
+  std::string declared_level, level_override_why;
   // Field by field (the parsed rule cache's round-trip test compares with it).
   friend bool operator==(const SigmaRule&, const SigmaRule&) = default;
 };

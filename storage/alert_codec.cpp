@@ -161,6 +161,10 @@ std::string encode_alert(const Alert& a) {
   out.push_back(static_cast<char>(a.resolution));
   put_string(&out, a.assignee);
   put_varint(&out, a.count);
+  for (const auto* list : {&a.attack_tactics, &a.attack_techniques}) {
+    put_varint(&out, list->size());
+    for (const std::string& s : *list) put_string(&out, s);
+  }
   return out;
 }
 
@@ -169,7 +173,7 @@ Status decode_alert(std::string_view key, std::string_view value, Alert* out) {
     return Status::ParseError("alert key of " + std::to_string(key.size()) + " bytes, expected 16");
   Reader in(value);
   std::uint8_t version = in.byte();
-  if (!in.ok() || version != kAlertValueVersion)
+  if (!in.ok() || (version != kAlertValueVersion && version != kAlertValueVersionWithoutAttack))
     return Status::ParseError("alert " + alert_id_from_key(key) + ": unknown value version " +
                               std::to_string(version));
   Alert a;
@@ -199,6 +203,12 @@ Status decode_alert(std::string_view key, std::string_view value, Alert* out) {
   std::uint8_t resolution = in.byte();
   a.assignee = in.string();
   std::uint64_t count = in.varint();
+  if (version >= 2)
+    for (auto* list : {&a.attack_tactics, &a.attack_techniques}) {
+      const std::uint64_t n = in.count();
+      list->reserve(n);
+      for (std::uint64_t i = 0; i < n && in.ok(); ++i) list->push_back(in.string());
+    }
   if (!in.ok()) return Status::ParseError("alert " + a.id + ": truncated value");
   if (!in.at_end()) return Status::ParseError("alert " + a.id + ": trailing bytes after the value");
   if (level > static_cast<std::uint8_t>(AlertLevel::kCritical) ||

@@ -8,6 +8,8 @@
 // key) in a fixed order: integers as LEB128 varints (signed ones zigzag-encoded), strings and
 // lists as a varint length followed by their contents, enums as one byte. A new field means a
 // new version byte; decode_alert() rejects versions it does not know rather than guess.
+// Version 2 appends the ATT&CK tactics and techniques (two string lists) to version 1's
+// fields; a version 1 value still decodes, with both empty.
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -18,7 +20,8 @@
 namespace vigil::storage {
 
 inline constexpr std::size_t kAlertKeySize = 16;
-inline constexpr std::uint8_t kAlertValueVersion = 1;
+inline constexpr std::uint8_t kAlertValueVersion = 2;
+inline constexpr std::uint8_t kAlertValueVersionWithoutAttack = 1;
 
 std::string make_alert_key(std::int64_t created_unix_ns, std::uint64_t sequence);
 std::int64_t alert_key_created_unix_ns(std::string_view key);  // key must be kAlertKeySize bytes

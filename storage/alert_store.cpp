@@ -178,6 +178,22 @@ bool matches(const Alert& a, const AlertQuery& q) {
   if (!q.rule_id.empty() && a.rule_id != q.rule_id) return false;
   if (!q.host.empty() && a.host != q.host) return false;
   if (!q.text.empty() && a.raw.find(q.text) == std::string::npos) return false;
+  if (!q.techniques.empty()) {
+    const std::vector<std::string> have = alert_attack_techniques(a);
+    const bool any = std::any_of(have.begin(), have.end(), [&](const std::string& t) {
+      return std::any_of(q.techniques.begin(), q.techniques.end(), [&](const std::string& w) {
+        return t == w || (t.size() > w.size() && t.compare(0, w.size(), w) == 0 && t[w.size()] == '.');
+      });
+    });
+    if (!any) return false;
+  }
+  if (!q.tactics.empty()) {
+    const std::vector<std::string> have = alert_attack_tactics(a);
+    if (std::none_of(have.begin(), have.end(), [&](const std::string& t) {
+          return std::find(q.tactics.begin(), q.tactics.end(), t) != q.tactics.end();
+        }))
+      return false;
+  }
   return true;
 }
 

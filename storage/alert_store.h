@@ -96,6 +96,12 @@ struct AlertQuery {
   std::optional<AlertStatus> status;
   std::string tenant, rule_id, host;  // exact match; "" = any
   std::string text;                   // case-sensitive substring of Alert::raw; "" = any
+  // ATT&CK (upper-case technique ids, Sigma tactic names), each list ORed; empty = any. An alert
+  // matches a technique when it has it or one of its sub-techniques (T1003 finds T1003.001).
+  // The caller lists every revision it wants found (rules/attack_mapping.h: the analyst API
+  // gives T1562.002 and T1685.001 both). Alerts stored without an ATT&CK view are judged by
+  // their `attack.*` tags (alert_attack_techniques() in core/alert.h).
+  std::vector<std::string> techniques, tactics;
   std::size_t limit = 100;            // page size, at least 1
   std::string cursor;                 // next_cursor of the previous page; "" = first page
   bool newest_first = true;

@@ -72,6 +72,7 @@ class ForwardTest : public ::testing::Test {
     a.rule_title = "Rule | with pipe " + std::to_string(i);
     a.level = i % 3 == 0 ? AlertLevel::kLow : AlertLevel::kHigh;
     a.tags = i % 2 ? std::vector<std::string>{"attack.t1110", "attack.credential_access"} : std::vector<std::string>{"cve.2021"};
+    if (i % 2) a.attack_techniques = {"T1110"};
     a.tenant = "unit-" + std::to_string(i % 2);
     a.system = "sys";
     a.host = "host-" + std::to_string(i);
@@ -464,6 +465,8 @@ TEST_F(ForwardTest, CefReachesARealSyslogNgFieldByField) {
     EXPECT_EQ(ext["cs1"], a.tenant);
     EXPECT_EQ(ext["cs2"], a.system);
     EXPECT_EQ(ext["cs3"], "attack.t1110,attack.credential_access");
+    EXPECT_EQ(ext["cs6Label"], "attackTechniques");
+    EXPECT_EQ(ext["cs6"], "T1110");
     EXPECT_EQ(ext["cs4"], "CommandLine:a=b \\ c");
     EXPECT_EQ(ext["msg"], a.raw);
   }

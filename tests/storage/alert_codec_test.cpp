@@ -29,6 +29,8 @@ Alert full_alert() {
   a.resolution = AlertResolution::kFalsePositive;
   a.assignee = "analyst1";
   a.count = 4'000'000'000u;
+  a.attack_tactics = {"execution"};
+  a.attack_techniques = {"T1059", "T1059.001"};
   return a;
 }
 
@@ -65,6 +67,28 @@ TEST(AlertCodec, RoundTripsEveryField) {
   EXPECT_EQ(b.resolution, a.resolution);
   EXPECT_EQ(b.assignee, a.assignee);
   EXPECT_EQ(b.count, a.count);
+  EXPECT_EQ(b.attack_tactics, a.attack_tactics);
+  EXPECT_EQ(b.attack_techniques, a.attack_techniques);
+}
+
+// Stores written before alerts carried ATT&CK views hold version 1 values: version 2's layout
+// without the two trailing lists. They must still read, with empty views.
+TEST(AlertCodec, ReadsVersionOneValuesWrittenBeforeAttackViews) {
+  Alert a = full_alert();
+  a.attack_tactics.clear();
+  a.attack_techniques.clear();
+  std::string v1 = encode_alert(a);
+  ASSERT_EQ(v1.substr(v1.size() - 2), std::string(2, '\0'));  // two empty lists
+  v1.resize(v1.size() - 2);
+  v1[0] = static_cast<char>(kAlertValueVersionWithoutAttack);
+  Alert b;
+  ASSERT_TRUE(decode_alert(make_alert_key(5, 1), v1, &b).ok());
+  EXPECT_EQ(b.rule_id, a.rule_id);
+  EXPECT_EQ(b.count, a.count);
+  EXPECT_TRUE(b.attack_techniques.empty());
+  // The same bytes under version 2 lack the lists: truncated.
+  v1[0] = static_cast<char>(kAlertValueVersion);
+  EXPECT_EQ(decode_alert(make_alert_key(5, 1), v1, &b).code(), StatusCode::kParseError);
 }
 
 TEST(AlertCodec, KeysSortByTimeThenSequenceAndIdsAreLowercaseHex) {
@@ -94,7 +118,7 @@ TEST(AlertCodec, RejectsTruncatedTrailingAndUnknownVersion) {
   }
   EXPECT_EQ(decode_alert(key, value + "x", &out).code(), StatusCode::kParseError);
   std::string v2 = value;
-  v2[0] = 2;
+  v2[0] = kAlertValueVersion + 1;
   Status s = decode_alert(key, v2, &out);
   EXPECT_EQ(s.code(), StatusCode::kParseError);
   EXPECT_NE(s.message().find("version"), std::string::npos);
