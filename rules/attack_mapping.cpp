@@ -366,6 +366,11 @@ AttackView attack_view(const std::vector<std::string>& tags, std::string_view ru
 }
 
 void apply_attack_mapping(SigmaRule& rule, const RuleTechniqueMapping& mapping, const AttackRevisions& revisions) {
+  if (!rule.level_override_why.empty()) {  // applied before (with another mapping): start over
+    rule.level = rule.declared_level;
+    rule.declared_level.clear();
+    rule.level_override_why.clear();
+  }
   rule.attack = attack_view(rule.tags, rule.id, mapping, revisions);
   const RuleTechniqueEntry* entry = rule.id.empty() ? nullptr : mapping.find(rule.id);
   if (entry && !entry->level.empty() && entry->level != rule.level) {
