@@ -244,8 +244,8 @@ std::string coverage_json(const Coverage& c) {
 
 std::string coverage_text(const Coverage& c) {
   std::string out = fmt::format(
-      "rules: {} detection + {} correlation; {} carry ATT&CK technique tags, {} have a technique with the "
-      "rule technique mapping\n\n",
+      "rules: {} detection + {} correlation; {} carry ATT&CK technique tags; with the rule technique "
+      "mapping, {} have a technique\n\n",
       c.rules, c.correlations, c.with_attack_tags, c.with_techniques);
   const std::string level_head = "  crit  high   med   low  info";
   out += fmt::format("{:<40} {:<28} {:>5} {:>5}{}\n", "logsource (product/category/service)",

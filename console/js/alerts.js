@@ -9,7 +9,9 @@ const HISTORY_ACTIONS = { status: 'Status', assign: 'Assigned', note: 'Note' };
 const LIVE_EVERY_MS = 5000;
 const FILTERS_KEY = 'vigil.filters';
 const RANGES = [['15m', 15 * 60e3], ['1h', 3600e3], ['24h', 86400e3], ['7d', 7 * 86400e3], ['30d', 30 * 86400e3], ['all', 0]];
-const DEFAULT_FILTERS = { range: '24h', from: '', to: '', min_level: '', status: '', tenant: '', rule: '', host: '', q: '' };
+const DEFAULT_FILTERS = { range: '24h', from: '', to: '', min_level: '', status: '', tenant: '', rule: '', host: '', technique: '', q: '' };
+// An alert's ATT&CK techniques (both revisions of a renumbered one: "T1562.002 T1685.001").
+const techniquesOf = (a) => (a.attack?.techniques || []).join(' ');
 
 export function loadFilters() {
   try { return { ...DEFAULT_FILTERS, ...JSON.parse(sessionStorage.getItem(FILTERS_KEY) || '{}') }; } catch { return { ...DEFAULT_FILTERS }; }
@@ -18,7 +20,8 @@ export function loadFilters() {
 export function saveFilters(filters) { sessionStorage.setItem(FILTERS_KEY, JSON.stringify({ ...DEFAULT_FILTERS, ...filters })); }
 
 function toQuery(f) {
-  const q = { min_level: f.min_level, status: f.status, tenant: f.tenant, rule: f.rule, host: f.host, q: f.q };
+  const q = { min_level: f.min_level, status: f.status, tenant: f.tenant, rule: f.rule, host: f.host,
+    technique: f.technique, q: f.q };
   if (f.range === 'custom') { q.from = f.from; q.to = f.to; }
   else {
     const ms = (RANGES.find((r) => r[0] === f.range) || [])[1];
@@ -53,7 +56,7 @@ export function mountAlerts(root, ctx, initialId) {
     h('option', { value: '' }, 'any status'), STATUSES.map((s) => h('option', { value: s }, label(s))));
   const inputs = {
     tenant: field('tenant', 'tenant'), rule: field('rule', 'rule id'), host: field('host', 'host'),
-    q: field('q', 'text in raw event', 'wide'),
+    technique: field('technique', 'T1003 or T1562.002'), q: field('q', 'text in raw event', 'wide'),
   };
   if (ctx.user.tenant !== '*') { inputs.tenant.value = ctx.user.tenant; inputs.tenant.disabled = true; }
   const liveBox = h('input', { type: 'checkbox', checked: live, name: 'live' });
@@ -61,7 +64,7 @@ export function mountAlerts(root, ctx, initialId) {
   const bar = h('form', { class: 'filters', id: 'filters' },
     h('label', {}, 'Time', rangeSel), h('label', {}, 'Min level', levelSel), h('label', {}, 'Status', statusSel),
     h('label', {}, 'Tenant', inputs.tenant), h('label', {}, 'Rule', inputs.rule), h('label', {}, 'Host', inputs.host),
-    h('label', {}, 'Search', inputs.q),
+    h('label', {}, 'ATT&CK', inputs.technique), h('label', {}, 'Search', inputs.q),
     h('button', { type: 'submit', class: 'primary' }, 'Apply'),
     h('button', { type: 'button', onclick: resetFilters }, 'Reset'),
     h('span', { class: 'spacer' }),
@@ -71,7 +74,7 @@ export function mountAlerts(root, ctx, initialId) {
     filters = {
       ...filters, range: rangeSel.value, min_level: levelSel.value, status: statusSel.value,
       tenant: inputs.tenant.disabled ? '' : inputs.tenant.value.trim(), rule: inputs.rule.value.trim(),
-      host: inputs.host.value.trim(), q: inputs.q.value,
+      host: inputs.host.value.trim(), technique: inputs.technique.value.trim(), q: inputs.q.value,
     };
     saveFilters(filters);
   }
@@ -153,7 +156,8 @@ export function mountAlerts(root, ctx, initialId) {
         h('td', {}, box),
         h('td', { class: 'time', title: `received ${fmtTime(a.created)} (${ago(a.created)})` }, fmtTime(a.created).slice(5)),
         h('td', {}, levelBadge(a.rule?.level)),
-        h('td', { class: 'rule', title: a.rule?.title }, a.rule?.title || a.rule?.id),
+        h('td', { class: 'rule', title: [a.rule?.title, techniquesOf(a)].filter(Boolean).join(' · ') }, a.rule?.title || a.rule?.id,
+          techniquesOf(a) ? h('span', { class: 'techniques' }, techniquesOf(a)) : null),
         h('td', { class: 'host' }, a.host), h('td', { class: 'c-wide' }, a.tenant),
         h('td', {}, statusBadge(a.status, a.resolution)),
         h('td', { class: 'c-wide' }, a.assignee || ''),
@@ -224,6 +228,7 @@ export function mountAlerts(root, ctx, initialId) {
         meta('Event time', a.event_time || ''), meta('Received', fmtTime(a.received)),
         meta('Host', a.host), meta('Tenant', a.tenant), meta('System', a.system), meta('Collector', a.collector),
         meta('Peer', a.peer), meta('Format', a.format), meta('Assignee', a.assignee || '—'), meta('Count', fmtNum(a.count)),
+        meta('ATT&CK techniques', techniquesOf(a)), meta('ATT&CK tactics', (a.attack?.tactics || []).join(', ')),
         meta('Rule id', a.rule?.id), meta('Alert id', a.id)),
       actions(a),
       h('h3', {}, 'Evidence'),

@@ -17,6 +17,7 @@
 #include <sstream>
 
 #include "collectors/alert_ingest.h"
+#include "core/alert_json.h"
 #include "forward/cef.h"
 #include "forward/config.h"
 #include "forward/sender.h"
@@ -174,6 +175,26 @@ TEST(NationalReceiverPayload, CreatedBefore1677SignedOverflow) {
   ASSERT_EQ(p->alerts.size(), 1u);
   EXPECT_EQ(p->alerts[0].created_unix_ns, std::numeric_limits<std::int64_t>::min());
   EXPECT_EQ(p->alerts[0].received_unix_ns, -2208988800LL * 1000000000LL);
+}
+
+// A forwarded alert keeps its ATT&CK view: the national receiver reads back what the webhook's
+// alert JSON wrote, and alerts of senders older than the view still parse.
+TEST(NationalReceiverPayload, AttackViewRoundTrips) {
+  Alert a;
+  a.id = "00000000000003e80000000000000007";
+  a.rule_id = "r";
+  a.attack_tactics = {"defense-evasion", "defense-impairment"};
+  a.attack_techniques = {"T1562.002", "T1685.001"};
+  std::string body = "{\"alerts\":[";
+  append_alert_json(body, a);
+  body += "]}";
+  auto p = collectors::parse_alert_payload(body);
+  ASSERT_TRUE(p) << p.error().to_string();
+  ASSERT_EQ(p->alerts.size(), 1u);
+  EXPECT_EQ(p->alerts[0].attack_tactics, a.attack_tactics);
+  EXPECT_EQ(p->alerts[0].attack_techniques, a.attack_techniques);
+  p = collectors::parse_alert_payload(R"({"alerts":[{"id":"a","rule":{"id":"r","level":"low"},"attack":{"techniques":[1]}}]})");
+  EXPECT_FALSE(p);
 }
 
 TEST(ForwardCef, EscapingAndFraming) {

@@ -27,6 +27,7 @@ constexpr std::int64_t kT0 = 1767225600LL * kSec;  // 2026-01-01T00:00:00Z
 const char* kBaseRules = R"(title: failed login
 id: r-fail
 name: fail
+tags: [attack.credential-access, attack.t1110.001]
 logsource: {product: test}
 detection: {sel: {action: fail}, condition: sel}
 ---
@@ -422,6 +423,40 @@ TEST(Correlation, StateSurvivesARestart) {
   h.flush();
   ASSERT_EQ(h.out.size(), 1u);
   EXPECT_EQ(field(h.out[0], "event_count"), "3");
+}
+
+// A correlation alert names the techniques of the events it stands for: its own tags' and those
+// of the rules it reads; a suppression summary keeps the suppressed alerts' across a restart.
+TEST(Correlation, AlertsCarryTheAttackViewsOfTheirRules) {
+  Harness h(std::string(kBruteForce) + "tags: [attack.t1110]\n", no_lateness());
+  for (int i = 0; i < 3; ++i) h.feed("r-fail", "a", kT0 + i * kSec);
+  h.flush();
+  ASSERT_EQ(h.out.size(), 1u);
+  EXPECT_EQ(h.out[0].attack_techniques, (std::vector<std::string>{"T1110", "T1110.001"}));
+  EXPECT_EQ(h.out[0].attack_tactics, std::vector<std::string>{"credential-access"});
+
+  std::map<std::string, std::string> stored;
+  {
+    Harness first(kBruteForce, no_lateness());
+    for (int i = 0; i < 3; ++i) {
+      Event e;
+      e.fields.add("src", "a");
+      std::vector<Alert> alerts(1);
+      alerts[0].rule_id = "r-noisy";
+      alerts[0].attack_techniques = {"T1070.001", "T1685.005"};
+      first.engine->on_event(*first.binding, e, {first.index("r-noisy")}, kT0 + i * kSec, alerts, 0);
+    }
+    first.engine->collect_changes([&](const std::string& k, const std::string* v) {
+      if (v) stored[k] = *v;
+      else stored.erase(k);
+    });
+  }
+  Harness h2(kBruteForce, no_lateness());
+  for (const auto& [k, v] : stored) ASSERT_TRUE(h2.engine->restore(k, v).ok()) << k;
+  h2.feed("r-noisy", "b", kT0 + 120 * kSec);  // a's period ends
+  ASSERT_EQ(h2.out.size(), 1u);
+  EXPECT_EQ(field(h2.out[0], "suppressed"), "2");
+  EXPECT_EQ(h2.out[0].attack_techniques, (std::vector<std::string>{"T1070.001", "T1685.005"}));
 }
 
 TEST(CorrelationLoader, BadRulesAreReportedAndTheOthersLoad) {
