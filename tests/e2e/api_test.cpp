@@ -249,6 +249,11 @@ TEST_F(ApiTest, ListFiltersAndPaging) {
   EXPECT_EQ(all_ids("min_level=medium", admin_).size(), 0u);
   EXPECT_EQ(all_ids("rule=d5ccd577-2d7a-4947-84b3-d3e50b3350bf", admin_).size(), 8u);
   EXPECT_EQ(all_ids("rule=no-such-rule", admin_).size(), 0u);
+  // ATT&CK: the rule is tagged attack.t1110.001 and attack.credential-access; a parent finds it.
+  EXPECT_EQ(all_ids("technique=T1110", admin_).size(), 8u);
+  EXPECT_EQ(all_ids("technique=t1110.001&tactic=credential_access", admin_).size(), 8u);
+  EXPECT_EQ(all_ids("technique=T1110.002", admin_).size(), 0u);
+  EXPECT_EQ(all_ids("tactic=stealth", admin_).size(), 0u);
   EXPECT_EQ(all_ids("from=2000-01-01T00:00:00Z&to=2999-01-01T00:00:00%2B07:00", admin_).size(), 8u);
   EXPECT_EQ(all_ids("to=946684800000", admin_).size(), 0u);  // unix ms: before 2000
   // Paging: 3 per page gives every alert once, newest first; oldest first is the reverse.
@@ -262,7 +267,7 @@ TEST_F(ApiTest, ListFiltersAndPaging) {
   EXPECT_EQ(oldest, std::vector<std::string>(paged.rbegin(), paged.rend()));
   // Bad parameters say which.
   for (const char* q : {"limit=0", "limit=1001", "limit=x", "min_level=huge", "status=done", "from=yesterday",
-                        "order=up", "cursor=zz", "bogus=1"}) {
+                        "order=up", "cursor=zz", "bogus=1", "technique=1110", "tactic=hiding"}) {
     HttpReply r = call("GET", std::string("/api/v1/alerts?") + q, admin_);
     EXPECT_EQ(r.status, 400) << q << ": " << r.body;
     EXPECT_NE(r.body.find("\"error\""), std::string::npos);
@@ -295,7 +300,7 @@ TEST_F(ApiTest, RolesAndTenantScope) {
   EXPECT_GT(num(cov.doc, "rules"), 100);
   simdjson::dom::array tactics;
   ASSERT_EQ(cov.doc["tactics"].get(tactics), simdjson::SUCCESS);
-  EXPECT_EQ(tactics.size(), 14u);
+  EXPECT_EQ(tactics.size(), 16u);  // both ATT&CK revisions: stealth, defense-impairment too
   EXPECT_EQ(call("POST", "/api/v1/rules/coverage", viewer_a, "{}").status, 405);
   EXPECT_EQ(call("GET", "/api/v1/tokens", analyst_a).status, 403);
   EXPECT_EQ(call("POST", "/api/v1/tokens", analyst_a, R"({"name":"x","role":"admin"})").status, 403);
