@@ -240,23 +240,16 @@ void AttackRevisions::expand(AttackView& view) const {
   sort_unique(view.tactics);
   const std::vector<std::string> declared = view.tactics;
   auto has = [&](const std::string& tactic) { return std::binary_search(declared.begin(), declared.end(), tactic); };
-  // Does every technique belong to a tactic that lists its techniques? Then the old tactic stands
-  // for those tactics alone (a T1562.002 rule tagged defense-evasion is defense-impairment, not
-  // stealth).
-  bool all_listed = !view.techniques.empty();
-  for (const std::string& have : view.techniques) {
-    bool listed = false;
-    for (const TacticRevision& t : tactics_)
-      if (!t.techniques.empty() && implies_tactic(t, {have})) listed = true;
-    // An old id whose new id is listed counts as listed (T1562.002 -> T1685.001).
-    for (const std::string& other : other_revisions(have))
-      for (const TacticRevision& t : tactics_)
-        if (!t.techniques.empty() && implies_tactic(t, {other})) listed = true;
-    if (!listed) all_listed = false;
-  }
+  // The old tactic becomes the new tactics that list one of the view's techniques (a T1562.002
+  // rule tagged defense-evasion is defense-impairment), or, when none does, the new tactics that
+  // list no techniques (defense-evasion beside T1218.011 is stealth). The view's techniques are
+  // already in both revisions, so an old id finds the tactic of its new id.
+  bool listed_tactic_applies = false;
+  for (const TacticRevision& t : tactics_)
+    if (has(t.old_name) && !t.techniques.empty() && implies_tactic(t, view.techniques)) listed_tactic_applies = true;
   for (const TacticRevision& t : tactics_) {
     if (has(t.new_name)) view.tactics.push_back(t.old_name);
-    if (has(t.old_name) && (t.techniques.empty() ? !all_listed : implies_tactic(t, view.techniques)))
+    if (has(t.old_name) && (t.techniques.empty() ? !listed_tactic_applies : implies_tactic(t, view.techniques)))
       view.tactics.push_back(t.new_name);
   }
   sort_unique(view.tactics);

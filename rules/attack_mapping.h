@@ -28,8 +28,8 @@ class AttackRevisions {
   struct TacticRevision {
     std::string old_name, new_name, id;
     // Techniques (and their sub-techniques) of the new tactic: `techniques:` in the file. When
-    // set, the old tactic implies the new one only beside one of them, and any of them implies
-    // the new tactic.
+    // set, the old tactic implies the new one only beside one of them (and then not the new
+    // tactics without techniques), and any of them implies the new tactic.
     std::vector<std::string> techniques;
   };
 

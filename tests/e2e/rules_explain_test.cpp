@@ -184,4 +184,33 @@ TEST_F(RulesExplainTest, UnreadableLogFileIsAUsageError) {
   EXPECT_NE(r.err.find("missing.log"), std::string::npos) << r.err;
 }
 
+// A level set by rules/mapping/rule_techniques.yml is shown with the rule's own and the reason,
+// and the ATT&CK view with both revisions; `rules check -v` lists the override too.
+TEST_F(RulesExplainTest, ShowsTheAttackViewAndALevelSetByTheMapping) {
+  Write(dir_ / "logoff.yml", R"(title: User Logoff Event
+id: 0badd08f-c6a3-4630-90d3-6875cca440be
+status: test
+tags: [attack.impact, attack.t1531, attack.defense-evasion, attack.t1562.002]
+logsource: {product: windows, service: security}
+detection:
+  selection: {EventID: [4634, 4647]}
+  condition: selection
+level: high
+)");
+  RunResult r = RunVigil("rules explain " + (dir_ / "logoff.yml").string() + " --log " +
+                             Q(R"({"EventID":4634,"Channel":"Security","Computer":"h"})"),
+                         dir_);
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("level: informational (the rule says high; rules/mapping/rule_techniques.yml: "), std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("attack: tactics [defense-evasion, defense-impairment, impact], techniques [T1531, T1562.002, "
+                       "T1685.001]"),
+            std::string::npos)
+      << r.out;
+  RunResult check = RunVigil("rules check -v " + (dir_ / "logoff.yml").string(), dir_);
+  EXPECT_NE(check.out.find("level high -> informational by the rule technique mapping: "), std::string::npos)
+      << check.out;
+  EXPECT_NE(check.out.find("level set by rules/mapping/rule_techniques.yml: 1 rules"), std::string::npos) << check.out;
+}
+
 }  // namespace

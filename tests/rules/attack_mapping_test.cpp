@@ -72,7 +72,7 @@ TEST(AttackMapping, ViewExpandsTechniquesAndTacticsAcrossRevisions) {
   // An old-revision rule: the new id and the new tactic are added.
   AttackView v = attack_view({"attack.defense_evasion", "attack.T1562.002", "attack.g0016", "car.2016-04-002"}, "", none);
   EXPECT_EQ(v.techniques, (Strings{"T1562.002", "T1685.001"}));
-  // Every technique is a Defense Impairment one: not stealth.
+  // A Defense Impairment technique: defense-evasion is defense-impairment, not stealth.
   EXPECT_EQ(v.tactics, (Strings{"defense-evasion", "defense-impairment"}));
 
   // A v19 rule: the old id and the old tactic are added.
