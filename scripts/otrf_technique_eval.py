@@ -170,6 +170,7 @@ def main():
 
     noise = collections.Counter()               # level -> alerts not carrying the label
     noise_rules = collections.Counter()         # (level, title) -> count, high and critical
+    noise_captures = collections.defaultdict(set)  # (level, title) -> captures it fired in
     labelled = hit = base_hit = any_alert = 0
     results = []
     for c in captures:
@@ -184,6 +185,7 @@ def main():
                 noise[level] += 1
                 if level in ("high", "critical"):
                     noise_rules[(level, title)] += 1
+                    noise_captures[(level, title)].add(c["title"] or c["archive"])
         real_label = c["labels"] and c["labels"] != ["T0000"]
         if real_label:
             labelled += 1
@@ -214,7 +216,9 @@ def main():
     if noise_rules:
         print("high+ alerts without the capture's technique, by rule:")
         for (level, title), n in noise_rules.most_common(args.noise_list):
-            print(f"  {n:6d}  {level:8}  {title}")
+            where = sorted(noise_captures[(level, title)])
+            print(f"  {n:6d}  {level:8}  {title}  ({len(where)} captures: {'; '.join(w[:40] for w in where[:3])}"
+                  f"{'; ...' if len(where) > 3 else ''})")
     if args.json:
         with open(args.json, "w", encoding="utf-8") as f:
             json.dump({"captures": results, "hit": hit, "labelled": labelled,
