@@ -10,25 +10,13 @@
 
 #include "app/api_client.h"
 #include "core/alert_json.h"
+#include "core/duration.h"
 #include "net/http_server.h"
 #include "storage/alert_store.h"
 
 namespace vigil::app {
 
 namespace {
-
-// "90s", "30m", "24h", "7d" -> ns; false if malformed.
-bool parse_duration_ns(const std::string& text, std::int64_t* out) {
-  if (text.size() < 2) return false;
-  const char unit = text.back();
-  const std::string digits = text.substr(0, text.size() - 1);
-  if (digits.find_first_not_of("0123456789") != std::string::npos || digits.size() > 9) return false;
-  std::int64_t n = std::stoll(digits);
-  std::int64_t scale = unit == 's' ? 1 : unit == 'm' ? 60 : unit == 'h' ? 3600 : unit == 'd' ? 86400 : 0;
-  if (!scale) return false;
-  *out = n * scale * 1000000000LL;
-  return true;
-}
 
 std::string clip(std::string_view s, std::size_t n) {
   std::string r;
@@ -163,7 +151,7 @@ int run_alerts_action(const AlertsActionOptions& opt, std::FILE* out, std::FILE*
   if (a == "stats") {
     std::vector<std::pair<std::string, std::string>> q;
     std::int64_t ago = 0;
-    if (!parse_duration_ns(opt.since, &ago)) {
+    if (!parse_duration(opt.since, &ago)) {
       std::fprintf(err, "vigil alerts stats: --since wants a duration such as 30m, 24h or 7d, got '%s'\n", opt.since.c_str());
       return 2;
     }
@@ -235,7 +223,7 @@ int run_alerts_list(const AlertsListOptions& opt, std::FILE* out, std::FILE* err
   }
   if (!opt.since.empty()) {
     std::int64_t ago = 0;
-    if (!parse_duration_ns(opt.since, &ago)) {
+    if (!parse_duration(opt.since, &ago)) {
       std::fprintf(err, "vigil alerts: --since wants a duration such as 90s, 30m, 24h or 7d, got '%s'\n",
                    opt.since.c_str());
       return 2;

@@ -20,6 +20,7 @@
 #include "app/embedded_files.h"
 #include "app/single_rule.h"
 #include "core/config_reader.h"
+#include "core/duration.h"
 #include "core/json_text.h"
 #include "rules/coverage.h"
 #include "rules/logsource_map.h"
@@ -30,22 +31,6 @@ namespace vigil::app {
 namespace {
 
 namespace fs = std::filesystem;
-
-// "0", "90s", "10m", "2h", "1d" -> ns; false if malformed.
-bool parse_window(const std::string& text, std::int64_t* out) {
-  if (text == "0") {
-    *out = 0;
-    return true;
-  }
-  if (text.size() < 2 || text.size() > 10) return false;
-  const std::string digits = text.substr(0, text.size() - 1);
-  if (digits.find_first_not_of("0123456789") != std::string::npos) return false;
-  const char unit = text.back();
-  const std::int64_t scale = unit == 's' ? 1 : unit == 'm' ? 60 : unit == 'h' ? 3600 : unit == 'd' ? 86400 : 0;
-  if (!scale) return false;
-  *out = std::stoll(digits) * scale * 1000000000LL;
-  return true;
-}
 
 struct GroupConfig {
   std::int64_t window_ns = 0;
@@ -74,7 +59,7 @@ Result<ApiConfig> read_api_config(const Config& config) {
     if (Status st = r.check_keys(g, "grouping", {"window", "by"}); !st.ok()) return Error(st);
     std::string window;
     if (Status st = r.string(g, "window", &window); !st.ok()) return Error(st);
-    if (!window.empty() && !parse_window(window, &out.grouping.window_ns))
+    if (!window.empty() && !parse_duration(window, &out.grouping.window_ns))
       return Error(r.error(g["window"], "'window' must be a duration such as 0, 90s, 10m, 2h or 1d"));
     if (Status st = r.strings(g, "by", &out.grouping.by); !st.ok()) return Error(st);
   }
@@ -90,7 +75,7 @@ GroupConfig rule_grouping(const rules::SigmaRule& rule, const GroupConfig& fallb
     if (!v.IsMap()) return g;
     if (v["group_window"] && v["group_window"].IsScalar()) {
       std::int64_t w = 0;
-      if (parse_window(v["group_window"].Scalar(), &w)) g.window_ns = w;
+      if (parse_duration(v["group_window"].Scalar(), &w)) g.window_ns = w;
     }
     if (v["group_by"]) {
       std::vector<std::string> by;

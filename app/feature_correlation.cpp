@@ -17,6 +17,7 @@
 
 #include "app/daemon_context.h"
 #include "core/config_reader.h"
+#include "core/duration.h"
 #include "rules/correlation_engine.h"
 
 namespace vigil::app {
@@ -42,12 +43,10 @@ Status read_duration(const ConfigReader& reader, const YAML::Node& map, const ch
   std::string text;
   if (Status st = reader.string(map, key, &text); !st.ok()) return st;
   if (text.empty()) return Status::Ok();
-  if (allow_zero && text == "0") {
-    *out = 0;
-    return Status::Ok();
-  }
-  if (!rules::parse_sigma_duration(text, out))
+  std::int64_t ns = 0;
+  if (!parse_duration(text, &ns) || (ns == 0 && !allow_zero))
     return reader.error(map[key], std::string("'") + key + "' must be a duration such as 30s, 5m or 1h, got '" + text + "'");
+  *out = ns;
   return Status::Ok();
 }
 

@@ -16,9 +16,9 @@
 #include "app/daemon_context.h"
 #include "core/alert_json.h"
 #include "core/config_reader.h"
+#include "core/duration.h"
 #include "core/parse/parser.h"
 #include "core/source_cadence.h"
-#include "rules/correlation_rule.h"
 
 namespace vigil::app {
 
@@ -46,7 +46,7 @@ Status read_duration(const ConfigReader& reader, const YAML::Node& map, const ch
   std::string text;
   if (Status st = reader.string(map, key, &text); !st.ok()) return st;
   if (text.empty()) return Status::Ok();
-  if (!rules::parse_sigma_duration(text, out) || *out < 1000000000LL)
+  if (!parse_duration(text, out) || *out < 1000000000LL)
     return reader.error(map[key], std::string("'") + key + "' must be a duration of 1s or more such as 30s, 5m or 1h, got '" + text + "'");
   return Status::Ok();
 }

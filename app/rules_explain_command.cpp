@@ -15,6 +15,7 @@
 #include "app/rule_sources.h"
 #include "app/single_rule.h"
 #include "core/record_reader.h"
+#include "rules/condition_parser.h"
 #include "rules/logsource_map.h"
 #include "core/ascii.h"
 
@@ -183,109 +184,9 @@ std::string value_of(const Event& ev, const std::string& field) {
 std::string paren(const std::string& v) { return v == "(absent)" ? " " + v : " (" + v + ")"; }
 
 // ---- the condition, split into sub-expressions -------------------------------------------
-struct CondExpr {
-  enum class Kind { kIdent, kOneOf, kAllOf, kAnd, kOr, kNot } kind = Kind::kIdent;
-  std::string text;     // as written (a parenthesised operand keeps its parentheses)
-  std::string pattern;  // kIdent: the name; kOneOf/kAllOf: the pattern ("them" = all)
-  std::vector<CondExpr> children;
-};
-
-class CondParser {
- public:
-  explicit CondParser(std::string s) : s_(std::move(s)) {
-    std::size_t i = 0;
-    while (i < s_.size()) {
-      if (std::isspace(static_cast<unsigned char>(s_[i]))) { ++i; continue; }
-      if (s_[i] == '(' || s_[i] == ')') { toks_.push_back({s_.substr(i, 1), i, i + 1}); ++i; continue; }
-      std::size_t j = i;
-      while (j < s_.size() && !std::isspace(static_cast<unsigned char>(s_[j])) && s_[j] != '(' && s_[j] != ')') ++j;
-      toks_.push_back({s_.substr(i, j - i), i, j});
-      i = j;
-    }
-  }
-  std::optional<CondExpr> parse() {
-    auto e = parse_or();
-    if (!e || pos_ != toks_.size()) return std::nullopt;
-    return e;
-  }
-
- private:
-  struct Tok { std::string text; std::size_t begin, end; };
-  bool is(const char* word) const { return pos_ < toks_.size() && ascii_lower(toks_[pos_].text) == word; }
-  std::string span(std::size_t b, std::size_t e) const { return s_.substr(b, e - b); }
-
-  std::optional<CondExpr> binary(CondExpr::Kind kind, const char* word,
-                                 std::optional<CondExpr> (CondParser::*next)()) {
-    std::size_t b = pos_ < toks_.size() ? toks_[pos_].begin : 0;
-    auto first = (this->*next)();
-    if (!first) return std::nullopt;
-    if (!is(word)) return first;
-    CondExpr e;
-    e.kind = kind;
-    e.children.push_back(std::move(*first));
-    while (is(word)) {
-      ++pos_;
-      auto c = (this->*next)();
-      if (!c) return std::nullopt;
-      e.children.push_back(std::move(*c));
-    }
-    e.text = span(b, toks_[pos_ - 1].end);
-    return e;
-  }
-  std::optional<CondExpr> parse_or() { return binary(CondExpr::Kind::kOr, "or", &CondParser::parse_and); }
-  std::optional<CondExpr> parse_and() { return binary(CondExpr::Kind::kAnd, "and", &CondParser::parse_not); }
-  std::optional<CondExpr> parse_not() {
-    if (!is("not")) return parse_primary();
-    std::size_t b = toks_[pos_++].begin;
-    auto c = parse_not();
-    if (!c) return std::nullopt;
-    CondExpr e;
-    e.kind = CondExpr::Kind::kNot;
-    e.children.push_back(std::move(*c));
-    e.text = span(b, toks_[pos_ - 1].end);
-    return e;
-  }
-  std::optional<CondExpr> parse_primary() {
-    if (pos_ >= toks_.size()) return std::nullopt;
-    const std::size_t b = toks_[pos_].begin;
-    if (toks_[pos_].text == "(") {
-      ++pos_;
-      auto e = parse_or();
-      if (!e || pos_ >= toks_.size() || toks_[pos_].text != ")") return std::nullopt;
-      ++pos_;
-      e->text = span(b, toks_[pos_ - 1].end);
-      return e;
-    }
-    if ((is("1") || is("all") || is("any")) && pos_ + 2 < toks_.size() + 0 &&
-        ascii_lower(toks_[pos_ + 1].text) == "of") {
-      CondExpr e;
-      e.kind = is("all") ? CondExpr::Kind::kAllOf : CondExpr::Kind::kOneOf;
-      e.pattern = toks_[pos_ + 2].text;
-      pos_ += 3;
-      e.text = span(b, toks_[pos_ - 1].end);
-      return e;
-    }
-    if (toks_[pos_].text == ")" || is("and") || is("or")) return std::nullopt;
-    CondExpr e;
-    e.kind = CondExpr::Kind::kIdent;
-    e.pattern = e.text = toks_[pos_++].text;
-    return e;
-  }
-
-  std::string s_;
-  std::vector<Tok> toks_;
-  std::size_t pos_ = 0;
-};
-
-bool glob_match(std::string_view pat, std::string_view s) {
-  if (pat.empty()) return s.empty();
-  if (pat[0] == '*') {
-    for (std::size_t i = 0; i <= s.size(); ++i)
-      if (glob_match(pat.substr(1), s.substr(i))) return true;
-    return false;
-  }
-  return !s.empty() && pat[0] == s[0] && glob_match(pat.substr(1), s.substr(1));
-}
+// rules::parse_condition_syntax gives every sub-expression as written, and for `x of` the
+// identifiers the engine selects, so what is explained is what `vigil scan` evaluates.
+using CondExpr = rules::ConditionSyntax;
 
 // ---- what is compiled once per rule ----------------------------------------------------------
 struct PredProbe {
@@ -366,7 +267,6 @@ struct EventEval {
   std::map<std::string, const Selection*> sel;
   std::map<std::string, bool> sel_value;
   std::map<const PredProbe*, bool> pred_value;
-  std::vector<std::string> names;
 };
 
 void why(const CondExpr& e, bool want_true, const EventEval& ev, std::vector<std::string>& out);
@@ -382,7 +282,7 @@ void why_selection(const std::string& name, bool want_true, const EventEval& ev,
 void why(const CondExpr& e, bool want_true, const EventEval& ev, std::vector<std::string>& out) {
   auto val = [&](const CondExpr& c) { auto it = ev.value.find(c.text); return it != ev.value.end() && it->second; };
   switch (e.kind) {
-    case CondExpr::Kind::kIdent: why_selection(e.pattern, want_true, ev, out); return;
+    case CondExpr::Kind::kIdentifier: why_selection(e.name, want_true, ev, out); return;
     case CondExpr::Kind::kNot: why(e.children[0], !want_true, ev, out); return;
     case CondExpr::Kind::kAnd: case CondExpr::Kind::kOr: {
       // and: a false side decides a false result; or: every side; and the mirror for true.
@@ -391,8 +291,7 @@ void why(const CondExpr& e, bool want_true, const EventEval& ev, std::vector<std
       return;
     }
     case CondExpr::Kind::kOneOf: case CondExpr::Kind::kAllOf:
-      for (const std::string& n : ev.names) {
-        if (e.pattern != "them" && !glob_match(e.pattern, n)) continue;
+      for (const std::string& n : e.selected) {
         auto it = ev.sel_value.find(n);
         if (it != ev.sel_value.end() && it->second == want_true) why_selection(n, want_true, ev, out);
       }
@@ -491,7 +390,6 @@ bool explain_event(Explainer& x, std::string_view record, LogFormat format, cons
   EventEval ee;
   ee.raw = record;
   ee.format = format;
-  ee.names = x.det.names;
   std::fprintf(out, "detection%s:\n", applied ? "" : " (evaluated as if the logsource applied)");
   for (const Selection& s : d.selections) {
     bool sv = holds(s.probe, record, format);
@@ -574,7 +472,9 @@ int run_rules_explain(const RulesExplainOptions& options, std::FILE* out, std::F
     return 2;
   }
   x.have_det = read_detection_text(*rule, &x.det);
-  if (x.have_det) x.cond = CondParser(x.det.condition).parse();
+  if (x.have_det) {
+    if (auto syntax = rules::parse_condition_syntax(x.det.condition, x.det.names)) x.cond = std::move(*syntax);
+  }
 
   std::vector<rules::LogsourceVariant> variants =
       rules::LogsourceMap::builtin().variants_for(rule->product, rule->category, rule->service, &x.mapped);

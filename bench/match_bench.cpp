@@ -1,7 +1,9 @@
 // vigil match benchmarks (see bench/README.md).
 //
-// Two suites, each timed three ways in the same run so that their ratios are meaningful:
+// Four suites, each timed three ways in the same run so that their ratios are meaningful:
 //   windows_otrf  all SigmaHQ rules with product windows over the OTRF events (NDJSON)
+//   windows_otrf_packs  the same plus vigil's own Windows packs (rules/packs/windows and
+//                 windows-attack), so the cost of the packs is read beside the figure without them
 //   linux_web     SigmaHQ rules with product linux or category webserver, plus vigil's bundled
 //                 linux and web packs, over auth.log and apache_access.log repeated to >= 1 GiB
 //   .../vigil         rules::Matcher::match() on every record, one thread
@@ -164,11 +166,14 @@ void load_corpus(const std::string& path, Corpus& c) {
 // kLinuxWebSigma is the figure (b): SigmaHQ's linux and web rules alone. They find
 // nothing in this data, so its verification rests on the reference agreeing (also nothing), the
 // CLI agreeing and stable counts; kLinuxWeb adds vigil's packs so that alerts exist to check.
-enum class SuiteId { kWindowsOtrf, kLinuxWeb, kLinuxWebSigma };
+enum class SuiteId { kWindowsOtrf, kWindowsOtrfPacks, kLinuxWeb, kLinuxWebSigma };
+
+bool is_windows_suite(SuiteId id) { return id == SuiteId::kWindowsOtrf || id == SuiteId::kWindowsOtrfPacks; }
 
 const char* suite_name(SuiteId id) {
   switch (id) {
     case SuiteId::kWindowsOtrf: return "windows_otrf";
+    case SuiteId::kWindowsOtrfPacks: return "windows_otrf_packs";
     case SuiteId::kLinuxWeb: return "linux_web";
     case SuiteId::kLinuxWebSigma: return "linux_web_sigma";
   }
@@ -176,7 +181,7 @@ const char* suite_name(SuiteId id) {
 }
 
 bool rule_in_suite(const SigmaRule& r, SuiteId id) {
-  if (id == SuiteId::kWindowsOtrf) return ascii_iequals(r.product, "windows");
+  if (is_windows_suite(id)) return ascii_iequals(r.product, "windows");
   return ascii_iequals(r.product, "linux") || ascii_iequals(r.category, "webserver");
 }
 
@@ -201,6 +206,10 @@ RuleSelection select_rules(SuiteId id) {
   if (id == SuiteId::kLinuxWeb) {
     dirs.push_back(std::string(VIGIL_SOURCE_DIR) + "/rules/packs/linux");
     dirs.push_back(std::string(VIGIL_SOURCE_DIR) + "/rules/packs/web");
+  }
+  if (id == SuiteId::kWindowsOtrfPacks) {
+    dirs.push_back(std::string(VIGIL_SOURCE_DIR) + "/rules/packs/windows");
+    dirs.push_back(std::string(VIGIL_SOURCE_DIR) + "/rules/packs/windows-attack");
   }
   vigil::rules::LoadReport report = vigil::rules::load_rule_paths(dirs);
   std::map<std::string, bool> file_all_in;  // path -> every rule of the file is in the suite
@@ -870,7 +879,7 @@ void verify_suite(Suite& s) {
                                " alerts, the in-memory matcher " + fmt_count(first.alerts));
 
   // 3. An independent reference.
-  if (s.id == SuiteId::kWindowsOtrf) {
+  if (is_windows_suite(s.id)) {
     RegressionOutcome r = check_regression(s.ruleset);
     const std::size_t judged = r.exact + r.more + r.fewer;
     const double min_frac = std::atof(env_or("VIGIL_BENCH_REGRESSION_MIN", "0.9").c_str());
@@ -888,7 +897,7 @@ void verify_suite(Suite& s) {
                                  std::to_string(min_frac) + ")");
   }
   {
-    const RefScope scope = s.id == SuiteId::kWindowsOtrf ? RefScope::kFlatJson : RefScope::kSyslogLines;
+    const RefScope scope = is_windows_suite(s.id) ? RefScope::kFlatJson : RefScope::kSyslogLines;
     ReferenceOutcome k = check_reference(*s.ruleset, s.corpus.records, scope,
                                          [&](const std::vector<std::string_view>& compared) {
                                            if (compared.size() == s.corpus.records.size()) return first.per_rule;
@@ -965,7 +974,7 @@ std::unique_ptr<Suite> build_suite(SuiteId id) {
   auto s = std::make_unique<Suite>();
   s->id = id;
   s->name = suite_name(id);
-  std::string file = bench_dir() + (id == SuiteId::kWindowsOtrf ? "/otrf_windows.ndjson" : "/linux_web_1g.log");
+  std::string file = bench_dir() + (is_windows_suite(id) ? "/otrf_windows.ndjson" : "/linux_web_1g.log");
   load_corpus(file, s->corpus);
   note(s->name, file + ": " + fmt_count(s->corpus.records.size()) + " records, " +
                     std::to_string(s->corpus.record_bytes / 1000000) + " MB");
@@ -996,10 +1005,11 @@ std::unique_ptr<Suite> build_suite(SuiteId id) {
 }
 
 Suite& suite(SuiteId id) {
-  static std::unique_ptr<Suite> windows, linux_web, linux_web_sigma;
-  std::unique_ptr<Suite>& slot = id == SuiteId::kWindowsOtrf ? windows
-                                 : id == SuiteId::kLinuxWeb  ? linux_web
-                                                             : linux_web_sigma;
+  static std::unique_ptr<Suite> windows, windows_packs, linux_web, linux_web_sigma;
+  std::unique_ptr<Suite>& slot = id == SuiteId::kWindowsOtrf        ? windows
+                                 : id == SuiteId::kWindowsOtrfPacks ? windows_packs
+                                 : id == SuiteId::kLinuxWeb         ? linux_web
+                                                                    : linux_web_sigma;
   if (!slot) slot = build_suite(id);
   return *slot;
 }
@@ -1097,10 +1107,11 @@ void BM_ParseOnly(benchmark::State& state, SuiteId id) {
 int list_rules(std::string_view which) {
   SuiteId id;
   if (which == "windows") id = SuiteId::kWindowsOtrf;
+  else if (which == "windows-packs") id = SuiteId::kWindowsOtrfPacks;
   else if (which == "linux-web") id = SuiteId::kLinuxWeb;
   else if (which == "linux-web-sigma") id = SuiteId::kLinuxWebSigma;
   else {
-    std::fprintf(stderr, "--list-rules takes windows or linux-web\n");
+    std::fprintf(stderr, "--list-rules takes windows, windows-packs, linux-web or linux-web-sigma\n");
     return 2;
   }
   RuleSelection sel = select_rules(id);
@@ -1125,13 +1136,14 @@ int main(int argc, char** argv) {
   argc = kept;
   if (verify_only) {
     suite(SuiteId::kWindowsOtrf);
+    suite(SuiteId::kWindowsOtrfPacks);
     suite(SuiteId::kLinuxWeb);
     suite(SuiteId::kLinuxWebSigma);
     return 0;
   }
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  for (SuiteId id : {SuiteId::kWindowsOtrf, SuiteId::kLinuxWeb, SuiteId::kLinuxWebSigma}) {
+  for (SuiteId id : {SuiteId::kWindowsOtrf, SuiteId::kWindowsOtrfPacks, SuiteId::kLinuxWeb, SuiteId::kLinuxWebSigma}) {
     std::string base = suite_name(id);
     benchmark::RegisterBenchmark((base + "/vigil").c_str(), BM_Vigil, id)
         ->Iterations(1)->UseRealTime()->Unit(benchmark::kMillisecond);

@@ -63,8 +63,10 @@ for b in data["benchmarks"]:
         continue
     suite, kind = b["run_name"].split("/")[:2]
     rows.setdefault(suite, {})[kind] = b
-targets = {"windows_otrf": 500_000, "linux_web": 2_000_000, "linux_web_sigma": 2_000_000}
-units = {"windows_otrf": "events/s", "linux_web": "lines/s", "linux_web_sigma": "lines/s"}
+# windows_otrf_packs: issue 27 asks SigmaHQ's Windows rules plus our Windows packs to stay at or
+# above 450,000 events/s, read beside windows_otrf (the same rules without the packs).
+targets = {"windows_otrf": 500_000, "windows_otrf_packs": 450_000, "linux_web": 2_000_000, "linux_web_sigma": 2_000_000}
+units = {"windows_otrf": "events/s", "windows_otrf_packs": "events/s", "linux_web": "lines/s", "linux_web_sigma": "lines/s"}
 scale = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0}
 
 def cpu_rate(b):
@@ -72,19 +74,19 @@ def cpu_rate(b):
     # the engine's cost, so this is the steadier figure; wall-clock rates are the headline.
     return b["events"] * b["iterations"] / (b["cpu_time"] * b["iterations"] * scale[b["time_unit"]])
 
-print(f"{'':<14}{'----------- wall clock -----------':>47}{'----- CPU time -----':>34}", file=sys.stderr)
-print(f"{'benchmark':<14}{'vigil /s':>12}{'GB/s':>6}{'bare /s':>12}{'vigil/bare':>11}{'parse /s':>12}"
+print(f"{'':<19}{'----------- wall clock -----------':>47}{'----- CPU time -----':>34}", file=sys.stderr)
+print(f"{'benchmark':<19}{'vigil /s':>12}{'GB/s':>6}{'bare /s':>12}{'vigil/bare':>11}{'parse /s':>12}"
       f"{'vigil /s':>12}{'bare /s':>12}{'v/b':>7}{'target /s':>12}  result", file=sys.stderr)
 for suite, r in rows.items():
     v, b, p = r.get("vigil"), r.get("bare_hs_scan"), r.get("parse_only")
     if not v or not b:
-        print(f"{suite:<14} incomplete (see errors above)", file=sys.stderr)
+        print(f"{suite:<19} incomplete (see errors above)", file=sys.stderr)
         continue
     ve, be = v["items_per_second"], b["items_per_second"]
     vc, bc = cpu_rate(v), cpu_rate(b)
     pe = f"{p['items_per_second']:>12,.0f}" if p else f"{'-':>12}"
     t = targets.get(suite, 0)
-    print(f"{suite:<14}{ve:>12,.0f}{v['GB/s']:>6.2f}{be:>12,.0f}{ve / be:>11.3f}{pe}"
+    print(f"{suite:<19}{ve:>12,.0f}{v['GB/s']:>6.2f}{be:>12,.0f}{ve / be:>11.3f}{pe}"
           f"{vc:>12,.0f}{bc:>12,.0f}{vc / bc:>7.3f}{t:>12,}  {'MET' if ve >= t else 'MISSED'} "
           f"({units.get(suite, '')}, {int(v['alerts']):,} alerts)", file=sys.stderr)
     print(f"VIGIL_EXPECT_ALERTS_{suite}={int(v['alerts'])}")

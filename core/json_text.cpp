@@ -1,6 +1,7 @@
 #include "core/json_text.h"
 
-#include <cstdio>
+#include <cstdint>
+#include <cstring>
 
 namespace vigil {
 
@@ -22,23 +23,51 @@ std::size_t utf8_len(std::string_view s, std::size_t i) {
   return n;
 }
 
+constexpr std::uint64_t kOneBytes = 0x0101010101010101ull;
+constexpr std::uint64_t kHighBits = 0x8080808080808080ull;
+
+// Whether any byte of w is < 0x20, '"' or '\\' (SWAR: the high bit of each such byte's lane).
+inline bool needs_escape(std::uint64_t w) {
+  auto zero_byte = [](std::uint64_t x) { return (x - kOneBytes) & ~x & kHighBits; };
+  const std::uint64_t control = (w - kOneBytes * 0x20) & ~w & kHighBits;
+  return (control | zero_byte(w ^ (kOneBytes * '"')) | zero_byte(w ^ (kOneBytes * '\\'))) != 0;
+}
+
 }  // namespace
 
 void append_json_escaped(std::string& out, std::string_view s, InvalidUtf8 invalid) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  // Bytes >= 0x80 are ordinary when kept; when replacing they must be checked as UTF-8.
+  const std::uint64_t high_mask = invalid == InvalidUtf8::kReplace ? kHighBits : 0;
   out.reserve(out.size() + s.size() + 8);
-  for (std::size_t i = 0; i < s.size();) {
-    unsigned char c = static_cast<unsigned char>(s[i]);
+  std::size_t run = 0;  // start of the ordinary bytes not yet copied
+  std::size_t i = 0;
+  while (i < s.size()) {
+    // Most values are plain text: skip them 8 bytes at a time.
+    while (i + 8 <= s.size()) {
+      std::uint64_t w;
+      std::memcpy(&w, s.data() + i, 8);
+      if (needs_escape(w) || (w & high_mask) != 0) break;
+      i += 8;
+    }
+    if (i >= s.size()) break;
+    const auto c = static_cast<unsigned char>(s[i]);
     if (c >= 0x80 && invalid == InvalidUtf8::kReplace) {
-      std::size_t n = utf8_len(s, i);
-      if (n == 0) {
-        out += "\\ufffd";
-        ++i;
-      } else {
-        out.append(s.data() + i, n);
+      if (std::size_t n = utf8_len(s, i); n != 0) {
         i += n;
+        continue;
       }
+      out.append(s.data() + run, i - run);
+      out += "\\ufffd";
+      run = ++i;
       continue;
     }
+    if (c >= 0x20 && c != '"' && c != '\\') {
+      ++i;
+      continue;
+    }
+    out.append(s.data() + run, i - run);
+    run = ++i;
     switch (c) {
       case '"': out += "\\\""; break;
       case '\\': out += "\\\\"; break;
@@ -47,17 +76,13 @@ void append_json_escaped(std::string& out, std::string_view s, InvalidUtf8 inval
       case '\t': out += "\\t"; break;
       case '\b': out += "\\b"; break;
       case '\f': out += "\\f"; break;
-      default:
-        if (c < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", c);
-          out += buf;
-        } else {
-          out += static_cast<char>(c);
-        }
+      default: {
+        const char u[6] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 15]};
+        out.append(u, 6);
+      }
     }
-    ++i;
   }
+  out.append(s.data() + run, s.size() - run);
 }
 
 }  // namespace vigil

@@ -1,30 +1,10 @@
 #include "core/source_assign.h"
 
-#include <arpa/inet.h>
 
-#include <charconv>
-#include <cstring>
 
 #include "core/ascii.h"
 
 namespace vigil {
-
-bool parse_ip_address(std::string_view text, unsigned char out[16]) {
-  // inet_pton needs a terminated string; addresses are short.
-  char buffer[64];
-  if (text.empty() || text.size() >= sizeof buffer) return false;
-  std::memcpy(buffer, text.data(), text.size());
-  buffer[text.size()] = '\0';
-  unsigned char v4[4];
-  if (::inet_pton(AF_INET, buffer, v4) == 1) {
-    std::memset(out, 0, 10);
-    out[10] = 0xff;
-    out[11] = 0xff;
-    std::memcpy(out + 12, v4, 4);
-    return true;
-  }
-  return ::inet_pton(AF_INET6, buffer, out) == 1;
-}
 
 bool glob_match_icase(std::string_view pattern, std::string_view text) {
   // Iterative matcher with one backtrack point (the last '*'): linear in practice, and no
@@ -75,26 +55,24 @@ Result<SourceAssigner> SourceAssigner::create(std::vector<SourceRule> rules) {
       continue;
     }
     CidrRule cidr;
-    const std::string_view text = rule.cidr;
-    const std::size_t slash = text.find('/');
-    const std::string_view address = text.substr(0, slash);
-    if (!parse_ip_address(address, cidr.network))
-      return Error(Status::InvalidArgument("source rule cidr '" + rule.cidr + "': '" + std::string(address) +
-                                           "' is not an IPv4 or IPv6 address"));
-    const bool is_v4 = address.find(':') == std::string_view::npos;
-    const unsigned family_bits = is_v4 ? 32 : 128;
-    unsigned prefix = family_bits;
-    if (slash != std::string_view::npos) {
-      const std::string_view digits = text.substr(slash + 1);
-      const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), prefix);
-      if (digits.empty() || ec != std::errc() || end != digits.data() + digits.size() || prefix > family_bits)
+    switch (parse_ip_network(rule.cidr, &cidr.network)) {
+      case IpNetworkError::kNone: break;
+      case IpNetworkError::kBadAddress:
+        return Error(Status::InvalidArgument("source rule cidr '" + rule.cidr + "': '" +
+                                             rule.cidr.substr(0, rule.cidr.find('/')) +
+                                             "' is not an IPv4 or IPv6 address"));
+      case IpNetworkError::kBadPrefix:
         return Error(Status::InvalidArgument("source rule cidr '" + rule.cidr + "': prefix length must be 0.." +
-                                             std::to_string(family_bits)));
+                                             std::to_string(cidr.network.address.v4 ? 32 : 128)));
     }
-    cidr.prefix_bits = is_v4 ? prefix + 96 : prefix;
     // Host bits set in the rule ("10.1.2.3/8") are cleared rather than refused: the intent is clear.
-    for (unsigned bit = cidr.prefix_bits; bit < 128; ++bit)
-      cidr.network[bit / 8] &= static_cast<unsigned char>(~(0x80u >> (bit % 8)));
+    clear_host_bits(&cidr.network);
+    // Peers are compared as IPv4 when they are IPv4-mapped (below): an IPv4-mapped rule too.
+    if (cidr.network.prefix >= 96) {
+      const bool was_v6 = !cidr.network.address.v4;
+      unmap_ipv4(&cidr.network.address);
+      if (was_v6 && cidr.network.address.v4) cidr.network.prefix -= 96;
+    }
     cidr.fields = std::move(rule);
     assigner.cidr_rules_.push_back(std::move(cidr));
   }
@@ -103,17 +81,12 @@ Result<SourceAssigner> SourceAssigner::create(std::vector<SourceRule> rules) {
 
 const SourceRule* SourceAssigner::match_ip(const std::string& ip) const {
   if (cidr_rules_.empty()) return nullptr;
-  unsigned char address[16];
-  if (!parse_ip_address(ip, address)) return nullptr;
-  for (const CidrRule& rule : cidr_rules_) {
-    const unsigned whole = rule.prefix_bits / 8, rest = rule.prefix_bits % 8;
-    if (std::memcmp(address, rule.network, whole) != 0) continue;
-    if (rest != 0) {
-      const auto mask = static_cast<unsigned char>(0xffu << (8 - rest));
-      if ((address[whole] & mask) != rule.network[whole]) continue;
-    }
-    return &rule.fields;
-  }
+  IpAddress address;
+  if (!parse_ip_address(ip, &address)) return nullptr;
+  // A dual-stack listener reports an IPv4 peer as "::ffff:a.b.c.d".
+  unmap_ipv4(&address);
+  for (const CidrRule& rule : cidr_rules_)
+    if (network_contains(rule.network, address)) return &rule.fields;
   return nullptr;
 }
 

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "core/ingest.h"
+#include "core/ip_network.h"
 #include "core/status.h"
 
 namespace vigil {
@@ -55,8 +56,7 @@ class SourceAssigner {
 
  private:
   struct CidrRule {
-    unsigned char network[16];  // IPv4 stored IPv4-mapped, so one comparison covers both
-    unsigned prefix_bits = 0;   // out of 128
+    IpNetwork network;  // IPv4-mapped networks are kept as IPv4, as peers are compared
     SourceRule fields;
   };
   struct Cache {
@@ -75,8 +75,6 @@ class SourceAssigner {
   std::unique_ptr<Cache> cache_ = std::make_unique<Cache>();
 };
 
-// Parses "a.b.c.d" or an IPv6 address into 16 bytes (IPv4 as IPv4-mapped IPv6).
-bool parse_ip_address(std::string_view text, unsigned char out[16]);
 // `*` any run of characters, `?` one character; ASCII case-insensitive.
 bool glob_match_icase(std::string_view pattern, std::string_view text);
 

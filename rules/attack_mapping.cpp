@@ -298,7 +298,9 @@ Result<RuleTechniqueMapping> RuleTechniqueMapping::parse(std::string_view yaml_t
       }
       if (!item["why"]) return Error(error_status(origin, {entry.line, "the entry for " + entry.id + " has no 'why'"}));
       if (!scalar(item["why"], "'why'", &entry.why, &e)) return fail();
-      if (entry.techniques.empty() && entry.tactics.empty() && entry.level.empty())
+      // `techniques: []` is an answer (the rule was reviewed and shows no technique, `why` says
+      // why); an entry with none of the three keys is not.
+      if (!item["techniques"] && !item["tactics"] && !item["level"])
         return Error(error_status(origin, {entry.line, "the entry for " + entry.id + " sets none of techniques, tactics, level"}));
       const auto [at, inserted] = out.by_id_.emplace(entry.id, entry);
       if (!inserted)

@@ -74,7 +74,8 @@ struct RuleTechniqueEntry {
 class RuleTechniqueMapping {
  public:
   // Strict: an unknown key, a malformed id, technique, tactic or level, an entry without `why`
-  // or without anything to add, or an id given twice is an error naming `origin` and the line.
+  // or with none of techniques, tactics, level (`techniques: []` is allowed: reviewed, no
+  // technique), or an id given twice is an error naming `origin` and the line.
   static Result<RuleTechniqueMapping> parse(std::string_view yaml_text, const std::string& origin);
   // rules/mapping/rule_techniques.yml as compiled in.
   static const RuleTechniqueMapping& builtin();

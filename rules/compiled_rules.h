@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "core/event.h"
+#include "core/ip_network.h"
 #include "core/parse/parser.h"
 
 #include "rules/keyword_prefilter.h"
@@ -52,9 +53,7 @@ struct CompiledPredicate {
   std::vector<std::uint32_t> cover_literals;
   pcre2_real_code_8* pcre = nullptr;  // owned by CompiledRules
   // CIDR: address family (4 or 6), network bytes and prefix length.
-  int cidr_family = 0;
-  unsigned char cidr_addr[16] = {};
-  int cidr_prefix = 0;
+  IpNetwork cidr;  // kCidr
 };
 
 struct CompiledNode {

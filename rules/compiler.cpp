@@ -2,7 +2,6 @@
 
 #include <malloc.h>
 
-#include <arpa/inet.h>
 #include <hs/hs.h>
 
 #define PCRE2_CODE_UNIT_WIDTH 8
@@ -63,22 +62,7 @@ std::string json_escape(std::string_view s) {
 }
 
 bool parse_cidr(const std::string& text, CompiledPredicate& p) {
-  auto slash = text.find('/');
-  std::string addr = text.substr(0, slash);
-  int family = addr.find(':') != std::string::npos ? 6 : 4;
-  int max_prefix = family == 4 ? 32 : 128;
-  int prefix = max_prefix;
-  if (slash != std::string::npos) {
-    const char* s = text.c_str() + slash + 1;
-    char* end = nullptr;
-    long v = std::strtol(s, &end, 10);
-    if (end == s || *end != '\0' || v < 0 || v > max_prefix) return false;
-    prefix = static_cast<int>(v);
-  }
-  if (inet_pton(family == 4 ? AF_INET : AF_INET6, addr.c_str(), p.cidr_addr) != 1) return false;
-  p.cidr_family = family;
-  p.cidr_prefix = prefix;
-  return true;
+  return parse_ip_network(text, &p.cidr) == IpNetworkError::kNone;
 }
 
 // A prefilter literal is scoped to the field its predicate reads ("" = keyword: any value or

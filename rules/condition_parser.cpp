@@ -1,6 +1,7 @@
 #include "rules/condition_parser.h"
 
 #include <cctype>
+#include <cstdlib>
 
 namespace vigil::rules {
 namespace {
@@ -52,10 +53,10 @@ bool is_keyword(const std::string& w) {
 
 class Parser {
  public:
-  Parser(std::vector<Token> tokens, const std::vector<SearchIdentifier>& searches)
-      : tokens_(std::move(tokens)), searches_(searches) {}
+  Parser(std::string_view text, std::vector<Token> tokens, const std::vector<std::string>& identifiers)
+      : text_(text), tokens_(std::move(tokens)), identifiers_(identifiers) {}
 
-  DetectionResult<CondNode> parse() {
+  DetectionResult<ConditionSyntax> parse() {
     auto n = parse_or();
     if (!n) return n;
     if (peek().kind != Token::Kind::kEnd)
@@ -65,6 +66,7 @@ class Parser {
   }
 
  private:
+  using Kind = ConditionSyntax::Kind;
   // Parentheses and `not`s nest at most this deep. The parser (and every later walk of the
   // tree: simplify, analysis, evaluation) recurses once per level, so a hostile condition of a
   // few thousand '(' would overflow the stack; real conditions nest a handful of levels.
@@ -88,20 +90,26 @@ class Parser {
   bool peek_word(const char* w, std::size_t ahead = 0) const {
     return peek(ahead).kind == Token::Kind::kWord && peek(ahead).text == w;
   }
-
-  DetectionResult<CondNode> parse_or() {
-    return parse_binary("or", CondNode::Kind::kOr, [this] { return parse_and(); });
+  // The text from `begin` to the end of the last token consumed.
+  std::string written_from(std::size_t begin) const {
+    const Token& last = tokens_[pos_ - 1];
+    return std::string(text_.substr(begin, last.offset + last.text.size() - begin));
   }
-  DetectionResult<CondNode> parse_and() {
-    return parse_binary("and", CondNode::Kind::kAnd, [this] { return parse_not(); });
+
+  DetectionResult<ConditionSyntax> parse_or() {
+    return parse_binary("or", Kind::kOr, [this] { return parse_and(); });
+  }
+  DetectionResult<ConditionSyntax> parse_and() {
+    return parse_binary("and", Kind::kAnd, [this] { return parse_not(); });
   }
 
   template <typename Next>
-  DetectionResult<CondNode> parse_binary(const char* op, CondNode::Kind kind, Next next) {
+  DetectionResult<ConditionSyntax> parse_binary(const char* op, Kind kind, Next next) {
+    const std::size_t begin = peek().offset;
     auto first = next();
     if (!first) return first;
     if (!peek_word(op)) return first;
-    CondNode n;
+    ConditionSyntax n;
     n.kind = kind;
     n.children.push_back(std::move(*first));
     while (peek_word(op)) {
@@ -110,27 +118,31 @@ class Parser {
       if (!operand) return operand;
       n.children.push_back(std::move(*operand));
     }
+    n.text = written_from(begin);
     return n;
   }
 
-  DetectionResult<CondNode> parse_not() {
+  DetectionResult<ConditionSyntax> parse_not() {
     if (peek_word("not")) {
+      const std::size_t begin = peek().offset;
       ++pos_;
       NestingGuard guard(depth_);
       if (depth_ > kMaxNesting) return tl::unexpected(too_deep());
       auto inner = parse_not();
       if (!inner) return inner;
-      CondNode n;
-      n.kind = CondNode::Kind::kNot;
+      ConditionSyntax n;
+      n.kind = Kind::kNot;
       n.children.push_back(std::move(*inner));
+      n.text = written_from(begin);
       return n;
     }
     return parse_primary();
   }
 
-  DetectionResult<CondNode> parse_primary() {
+  DetectionResult<ConditionSyntax> parse_primary() {
     const Token& t = peek();
     if (t.kind == Token::Kind::kOpen) {
+      const std::size_t begin = t.offset;
       ++pos_;
       NestingGuard guard(depth_);
       if (depth_ > kMaxNesting) return tl::unexpected(too_deep());
@@ -139,6 +151,7 @@ class Parser {
       if (peek().kind != Token::Kind::kClose)
         return tl::unexpected(bad("missing ')' at offset " + std::to_string(peek().offset)));
       ++pos_;
+      inner->text = written_from(begin);
       return inner;
     }
     if (t.kind == Token::Kind::kEnd)
@@ -152,19 +165,24 @@ class Parser {
     if (is_keyword(t.text))
       return tl::unexpected(bad("unexpected '" + t.text + "' at offset " + std::to_string(t.offset)));
     ++pos_;
-    for (const SearchIdentifier& s : searches_)
-      if (s.name == t.text) return s.node;
+    for (const std::string& name : identifiers_)
+      if (name == t.text) {
+        ConditionSyntax n;
+        n.kind = Kind::kIdentifier;
+        n.name = n.text = t.text;
+        return n;
+      }
     return tl::unexpected(bad("unknown search identifier '" + t.text + "'"));
   }
 
-  DetectionResult<CondNode> parse_selector() {
+  DetectionResult<ConditionSyntax> parse_selector() {
     const Token quant = peek();
     pos_ += 2;  // quantifier, 'of'
-    CondNode::Kind kind;
+    ConditionSyntax n;
     if (quant.text == "1" || quant.text == "any") {
-      kind = CondNode::Kind::kOr;
+      n.kind = Kind::kOneOf;
     } else if (quant.text == "all") {
-      kind = CondNode::Kind::kAnd;
+      n.kind = Kind::kAllOf;
     } else {
       return tl::unexpected(bad("quantifier '" + quant.text + "' before 'of': Sigma allows 1, any or all"));
     }
@@ -174,23 +192,55 @@ class Parser {
     ++pos_;
     const bool them = target.text == "them";
     const bool underscore_pattern = !them && !target.text.empty() && target.text[0] == '_';
-    CondNode n;
-    n.kind = kind;
-    for (const SearchIdentifier& s : searches_) {
-      if (!s.name.empty() && s.name[0] == '_' && !underscore_pattern) continue;
-      if (them || identifier_pattern_matches(target.text, s.name)) n.children.push_back(s.node);
+    for (const std::string& name : identifiers_) {
+      if (!name.empty() && name[0] == '_' && !underscore_pattern) continue;
+      if (them || identifier_pattern_matches(target.text, name)) n.selected.push_back(name);
     }
-    if (n.children.empty())
+    if (n.selected.empty())
       return tl::unexpected(bad("'" + quant.text + " of " + target.text +
                                 "' selects no search identifier"));
+    n.name = target.text;
+    n.text = written_from(quant.offset);
     return n;
   }
 
+  std::string_view text_;
   std::vector<Token> tokens_;
-  const std::vector<SearchIdentifier>& searches_;
+  const std::vector<std::string>& identifiers_;
   int depth_ = 0;  // parentheses and `not`s open at the current token
   std::size_t pos_ = 0;
 };
+
+const CondNode& search_tree(const std::vector<SearchIdentifier>& searches, const std::string& name) {
+  for (const SearchIdentifier& s : searches)
+    if (s.name == name) return s.node;
+  // parse_condition_syntax accepts only names of `searches`.
+  std::abort();
+}
+
+// The syntax tree with every identifier replaced by its search's tree.
+CondNode lower(const ConditionSyntax& syntax, const std::vector<SearchIdentifier>& searches) {
+  using K = ConditionSyntax::Kind;
+  CondNode n;
+  switch (syntax.kind) {
+    case K::kIdentifier:
+      return search_tree(searches, syntax.name);
+    case K::kOneOf:
+    case K::kAllOf:
+      n.kind = syntax.kind == K::kOneOf ? CondNode::Kind::kOr : CondNode::Kind::kAnd;
+      for (const std::string& name : syntax.selected) n.children.push_back(search_tree(searches, name));
+      return n;
+    case K::kAnd:
+    case K::kOr:
+    case K::kNot:
+      n.kind = syntax.kind == K::kAnd ? CondNode::Kind::kAnd
+               : syntax.kind == K::kOr ? CondNode::Kind::kOr
+                                       : CondNode::Kind::kNot;
+      for (const ConditionSyntax& c : syntax.children) n.children.push_back(lower(c, searches));
+      return n;
+  }
+  return n;
+}
 
 }  // namespace
 
@@ -215,13 +265,23 @@ bool identifier_pattern_matches(std::string_view pattern, std::string_view name)
   return p == pattern.size();
 }
 
-DetectionResult<CondNode> parse_condition(std::string_view text,
-                                          const std::vector<SearchIdentifier>& searches) {
+DetectionResult<ConditionSyntax> parse_condition_syntax(std::string_view text,
+                                                        const std::vector<std::string>& identifiers) {
   auto tokens = tokenize(text);
   if (!tokens) return tl::unexpected(tokens.error());
   if (tokens->size() == 1) return tl::unexpected(bad("empty condition"));
-  Parser parser(std::move(*tokens), searches);
+  Parser parser(text, std::move(*tokens), identifiers);
   return parser.parse();
+}
+
+DetectionResult<CondNode> parse_condition(std::string_view text,
+                                          const std::vector<SearchIdentifier>& searches) {
+  std::vector<std::string> names;
+  names.reserve(searches.size());
+  for (const SearchIdentifier& s : searches) names.push_back(s.name);
+  auto syntax = parse_condition_syntax(text, names);
+  if (!syntax) return tl::unexpected(syntax.error());
+  return lower(*syntax, searches);
 }
 
 CondNode simplify(CondNode node) {

@@ -13,6 +13,7 @@
 // (pySigma matches only a prefix; the spec says wildcards "at arbitrary positions").
 //
 // Thread-safety: free functions without shared state.
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -28,6 +29,23 @@ struct SearchIdentifier {
   std::string name;
   CondNode node;
 };
+
+// The condition as written, for tools that show it (`vigil rules explain`): every operator and
+// operand with the text it was written as, and for `x of` the identifiers its target selects
+// (by the rules above, so a tool shows exactly what the engine evaluates).
+struct ConditionSyntax {
+  enum class Kind : std::uint8_t { kIdentifier, kOneOf, kAllOf, kAnd, kOr, kNot };
+  Kind kind = Kind::kIdentifier;
+  std::string text;                   // as written; a parenthesised operand keeps its parentheses
+  std::string name;                   // kIdentifier: the identifier; kOneOf/kAllOf: the target
+  std::vector<std::string> selected;  // kOneOf/kAllOf: the identifiers selected, document order
+  std::vector<ConditionSyntax> children;
+};
+
+// Parses `text` over the detection's search identifiers (document order). Errors as
+// parse_condition's.
+DetectionResult<ConditionSyntax> parse_condition_syntax(std::string_view text,
+                                                        const std::vector<std::string>& identifiers);
 
 // Parses `text`, replacing identifiers with (copies of) their trees. Errors: reason
 // "bad_condition" (syntax, unknown identifier, a pattern that selects nothing) or

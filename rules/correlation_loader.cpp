@@ -8,6 +8,7 @@
 #include <set>
 
 #include "core/ascii.h"
+#include "core/duration.h"
 #include "rules/attack_mapping.h"
 #include "rules/correlation_rule.h"
 #include "rules/sigma_loader.h"
@@ -25,24 +26,9 @@ const char* to_string(CorrelationType type) {
 }
 
 bool parse_sigma_duration(const std::string& text, std::int64_t* out_ns) {
-  std::size_t i = 0;
-  std::int64_t n = 0;
-  while (i < text.size() && text[i] >= '0' && text[i] <= '9') {
-    n = n * 10 + (text[i] - '0');
-    if (n > 1000000000LL) return false;
-    ++i;
-  }
-  if (i == 0) return false;
-  const std::string unit = text.substr(i);
-  std::int64_t mult = 0;
-  if (unit == "ms") mult = 1000000LL;
-  else if (unit == "s") mult = 1000000000LL;
-  else if (unit == "m") mult = 60LL * 1000000000LL;
-  else if (unit == "h") mult = 3600LL * 1000000000LL;
-  else if (unit == "d") mult = 86400LL * 1000000000LL;
-  else return false;
-  if (n == 0) return false;
-  *out_ns = n * mult;
+  std::int64_t ns = 0;
+  if (!parse_duration(text, &ns) || ns <= 0) return false;
+  *out_ns = ns;
   return true;
 }
 

@@ -1,6 +1,5 @@
 #include "rules/matcher.h"
 
-#include <arpa/inet.h>
 #include <hs/hs.h>
 
 #define PCRE2_CODE_UNIT_WIDTH 8
@@ -144,17 +143,8 @@ bool parse_number(std::string_view s, double* out) {
 }
 
 bool in_cidr(std::string_view s, const CompiledPredicate& p) {
-  if (s.empty() || s.size() > 63) return false;
-  char buf[64];
-  std::memcpy(buf, s.data(), s.size());
-  buf[s.size()] = '\0';
-  unsigned char addr[16];
-  if (inet_pton(p.cidr_family == 4 ? AF_INET : AF_INET6, buf, addr) != 1) return false;
-  int full = p.cidr_prefix / 8, rest = p.cidr_prefix % 8;
-  if (std::memcmp(addr, p.cidr_addr, static_cast<std::size_t>(full)) != 0) return false;
-  if (rest == 0) return true;
-  unsigned char mask = static_cast<unsigned char>(0xFF << (8 - rest));
-  return (addr[full] & mask) == (p.cidr_addr[full] & mask);
+  IpAddress address;
+  return parse_ip_address(s, &address) && network_contains(p.cidr, address);
 }
 
 }  // namespace

@@ -1,7 +1,7 @@
 #include "rules/value_modifiers.h"
 #include "core/ascii.h"
+#include "core/ip_network.h"
 
-#include <arpa/inet.h>
 
 #include <cctype>
 #include <charconv>
@@ -708,40 +708,17 @@ bool parse_cidr(std::string_view text, std::string* normalised, std::string* err
   std::string s(text);
   while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.pop_back();
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.erase(s.begin());
-  std::string addr = s, len_text;
-  if (auto slash = s.find('/'); slash != std::string::npos) {
-    addr = s.substr(0, slash);
-    len_text = s.substr(slash + 1);
+  IpNetwork network;
+  switch (parse_ip_network(s, &network)) {
+    case IpNetworkError::kNone: break;
+    case IpNetworkError::kBadAddress: *err = quoted(s) + " is not an IPv4 or IPv6 network"; return false;
+    case IpNetworkError::kBadPrefix: *err = quoted(s) + ": bad prefix length"; return false;
   }
-  unsigned char bytes[16];
-  int family = AF_INET;
-  std::size_t nbytes = 4;
-  if (inet_pton(AF_INET, addr.c_str(), bytes) != 1) {
-    family = AF_INET6;
-    nbytes = 16;
-    if (inet_pton(AF_INET6, addr.c_str(), bytes) != 1) {
-      *err = quoted(s) + " is not an IPv4 or IPv6 network";
-      return false;
-    }
+  if (network.host_bits_set) {
+    *err = quoted(s) + " has host bits set";
+    return false;
   }
-  unsigned max_len = static_cast<unsigned>(nbytes * 8), prefix = max_len;
-  if (!len_text.empty() || s.find('/') != std::string::npos) {
-    auto [ptr, ec] = std::from_chars(len_text.data(), len_text.data() + len_text.size(), prefix);
-    if (ec != std::errc() || ptr != len_text.data() + len_text.size() || len_text.empty() ||
-        prefix > max_len) {
-      *err = quoted(s) + ": bad prefix length";
-      return false;
-    }
-  }
-  for (unsigned bit = prefix; bit < max_len; ++bit) {
-    if (bytes[bit / 8] & (0x80 >> (bit % 8))) {
-      *err = quoted(s) + " has host bits set";
-      return false;
-    }
-  }
-  char buf[INET6_ADDRSTRLEN];
-  inet_ntop(family, bytes, buf, sizeof buf);
-  *normalised = std::string(buf) + "/" + std::to_string(prefix);
+  *normalised = format_ip_network(network);
   return true;
 }
 

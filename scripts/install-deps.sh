@@ -11,6 +11,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   unzip gzip python3
   python3-evtx  # the independent EVTX decoder test_evtx_e2e compares vigil's reader with
+  python3-yaml  # scripts/check_rule_techniques.py reads the rule corpus it checks the mapping against
   prometheus syslog-ng-core  # rsyslog is not installed (it conflicts with syslog-ng-core): the
   # oracle unpacks Debian's package into its work dir (scripts/oracle/shippers.py)
   libcurl4-openssl-dev curl  # curl: the Elasticsearch bulk test ships with it, as users do

@@ -16,6 +16,10 @@ rule tagged with either revision of a technique counts. Sibling sub-techniques d
 
 Captures labelled with no technique or with T0000 are listed but not in the headline figure.
 
+With --deepbluecli DIR (the DeepBlueCLI attack samples, .evtx read by vigil itself) the same is
+reported per file: DeepBlueCLI does not label its samples by technique, so each file's
+technique below is ours, read from the file's name and DeepBlueCLI's description of it.
+
 Exit status: 0; 1 when --min-hit is given and not met; 2 on a usage or scan failure; the
 --skip-code (ctest's skip) when the corpora are missing.
 """
@@ -90,6 +94,34 @@ def unpack(corpora, archive, cache_dir):
     return out
 
 
+# DeepBlueCLI sample -> the techniques its name and DeepBlueCLI's README say it shows (ours).
+DEEPBLUECLI_LABELS = {
+    "Powershell-Invoke-Obfuscation-encoding-menu.evtx": ["T1027", "T1059.001"],
+    "Powershell-Invoke-Obfuscation-many.evtx": ["T1027", "T1059.001"],
+    "Powershell-Invoke-Obfuscation-string-menu.evtx": ["T1027", "T1059.001"],
+    "disablestop-eventlog.evtx": ["T1685.001"],
+    "eventlog-dac.evtx": ["T1685.001"],
+    "many-events-application.evtx": [],
+    "metasploit-psexec-native-target-security.evtx": ["T1569.002", "T1021.002", "T1543.003"],
+    "metasploit-psexec-native-target-system.evtx": ["T1569.002", "T1021.002", "T1543.003"],
+    "metasploit-psexec-powershell-target-security.evtx": ["T1569.002", "T1021.002", "T1543.003"],
+    "metasploit-psexec-powershell-target-system.evtx": ["T1569.002", "T1021.002", "T1543.003"],
+    "metasploit-psexec-pwshpayload.evtx": ["T1569.002", "T1021.002", "T1543.003", "T1059.001"],
+    "metasploit-sysmon.evtx": ["T1059", "T1055", "T1569.002"],
+    "mimikatz-privesc-hashdump.evtx": ["T1003", "T1134"],
+    "mimikatz-privilegedebug-tokenelevate-hashdump.evtx": ["T1003", "T1134"],
+    "new-user-security.evtx": ["T1136", "T1098"],
+    "password-spray.evtx": ["T1110"],
+    "powersploit-security.evtx": ["T1059.001"],
+    "powersploit-system.evtx": ["T1059.001", "T1543.003"],
+    "psattack-security.evtx": ["T1059.001"],
+    "sliver-security.evtx": ["T1059", "T1569.002", "T1543.003"],
+    "sliver-sysmon.evtx": ["T1059", "T1055", "T1569.002"],
+    "smb-password-guessing-security.evtx": ["T1110"],
+    "wmi-event-filter-persistance.evtx": ["T1546.003"],
+}
+
+
 def alert_techniques(alert):
     attack = alert.get("attack")
     if isinstance(attack, dict) and attack.get("techniques"):
@@ -120,6 +152,7 @@ def main():
     ap.add_argument("--json", help="write the per-capture results here")
     ap.add_argument("--noise-list", type=int, default=40, help="rules listed among high+ noise")
     ap.add_argument("--skip-code", type=int, default=2)
+    ap.add_argument("--deepbluecli", help="also report DeepBlueCLI's .evtx samples in this folder")
     args = ap.parse_args()
 
     index = os.path.join(args.corpora, "otrf", "otrf_index.tsv")
@@ -141,11 +174,19 @@ def main():
             path = unpack(args.corpora, row["archive"], args.cache_dir)
             captures.append({"archive": row["archive"], "title": row["title"], "labels": labels,
                              "file": os.path.realpath(path)})
+    if args.deepbluecli:
+        for name in sorted(os.listdir(args.deepbluecli)):
+            if name.endswith(".evtx"):
+                captures.append({"archive": "deepbluecli/" + name, "title": name,
+                                 "labels": [canonical(t, revoked) for t in DEEPBLUECLI_LABELS.get(name, [])],
+                                 "file": os.path.realpath(os.path.join(args.deepbluecli, name)),
+                                 "deepbluecli": True})
     by_file = {c["file"]: c for c in captures}
     events = collections.Counter()
     for c in captures:
-        with open(c["file"], "rb") as f:
-            events[c["file"]] = sum(1 for _ in f)
+        if not c.get("deepbluecli"):
+            with open(c["file"], "rb") as f:
+                events[c["file"]] = sum(1 for _ in f)
 
     cmd = [args.vigil, "scan", "--threads", str(args.threads)]
     for r in args.rules:
@@ -170,8 +211,10 @@ def main():
 
     noise = collections.Counter()               # level -> alerts not carrying the label
     noise_rules = collections.Counter()         # (level, title) -> count, high and critical
+    noise_captures = collections.defaultdict(set)  # (level, title) -> captures it fired in
     labelled = hit = base_hit = any_alert = 0
     results = []
+    deepblue = []
     for c in captures:
         alerts = hits.get(c["file"], [])
         carried = set()
@@ -179,21 +222,26 @@ def main():
             carried.update(ts)
         ok = any(related(l, t) for l in c["labels"] for t in carried)
         base = any(l.split(".")[0] == t.split(".")[0] for l in c["labels"] for t in carried)
+        top = collections.Counter(t for a in alerts for t in a[2])
+        result = {"archive": c["archive"], "title": c["title"], "labels": c["labels"],
+                  "events": events[c["file"]], "alerts": len(alerts), "hit": ok,
+                  "base_hit": base, "techniques": [t for t, _ in top.most_common(8)]}
+        if c.get("deepbluecli"):
+            deepblue.append(result)
+            continue
         for title, level, ts in alerts:
             if not any(related(l, t) for l in c["labels"] for t in ts):
                 noise[level] += 1
                 if level in ("high", "critical"):
                     noise_rules[(level, title)] += 1
+                    noise_captures[(level, title)].add(c["title"] or c["archive"])
         real_label = c["labels"] and c["labels"] != ["T0000"]
         if real_label:
             labelled += 1
             hit += ok
             base_hit += base
         any_alert += bool(alerts)
-        top = collections.Counter(t for a in alerts for t in a[2])
-        results.append({"archive": c["archive"], "title": c["title"], "labels": c["labels"],
-                        "events": events[c["file"]], "alerts": len(alerts), "hit": ok,
-                        "base_hit": base, "techniques": [t for t, _ in top.most_common(8)]})
+        results.append(result)
 
     total_events = sum(events.values())
     for r in results:
@@ -202,10 +250,19 @@ def main():
             mark = "----"
         print(f"{mark} {','.join(r['labels']) or '-':12} {r['alerts']:6d} alerts  {r['title'][:58]:58}  "
               f"[{' '.join(r['techniques'][:5])}]")
+    if deepblue:
+        print()
+        for r in deepblue:
+            mark = "----" if not r["labels"] else ("HIT " if r["hit"] else ("base" if r["base_hit"] else "MISS"))
+            print(f"{mark} {','.join(r['labels']) or '-':28} {r['alerts']:6d} alerts  {r['title'][:52]:52}  "
+                  f"[{' '.join(r['techniques'][:5])}]")
+        dl = [r for r in deepblue if r["labels"]]
+        print(f"DeepBlueCLI: {sum(1 for r in deepblue if r['alerts'])} of {len(deepblue)} files alerted; "
+              f"{sum(1 for r in dl if r['hit'])} of {len(dl)} labelled files with their technique (labels ours)")
     print()
     for s in summary[-3:]:
         print(f"scan: {s}")
-    print(f"captures: {len(captures)} Windows, {total_events} events; with any alert: {any_alert}")
+    print(f"captures: {len(results)} Windows, {total_events} events; with any alert: {any_alert}")
     share = hit / labelled if labelled else 0.0
     print(f"technique hit: {hit} of {labelled} technique-labelled captures ({100 * share:.1f}%); "
           f"same base technique: {base_hit} ({100 * base_hit / max(labelled, 1):.1f}%)")
@@ -214,10 +271,12 @@ def main():
     if noise_rules:
         print("high+ alerts without the capture's technique, by rule:")
         for (level, title), n in noise_rules.most_common(args.noise_list):
-            print(f"  {n:6d}  {level:8}  {title}")
+            where = sorted(noise_captures[(level, title)])
+            print(f"  {n:6d}  {level:8}  {title}  ({len(where)} captures: {'; '.join(w[:40] for w in where[:3])}"
+                  f"{'; ...' if len(where) > 3 else ''})")
     if args.json:
         with open(args.json, "w", encoding="utf-8") as f:
-            json.dump({"captures": results, "hit": hit, "labelled": labelled,
+            json.dump({"captures": results, "deepbluecli": deepblue, "hit": hit, "labelled": labelled,
                        "noise_per_10k": {lvl: 10000 * noise[lvl] / max(total_events, 1) for lvl in LEVELS}},
                       f, indent=1)
     if args.min_hit is not None and share < args.min_hit:

@@ -1,6 +1,6 @@
 #include "core/evtx/event_tree.h"
 
-#include <cstring>
+#include "core/json_text.h"
 
 namespace vigil::evtx {
 
@@ -67,47 +67,10 @@ void EventTree::add_piece(std::size_t start, PieceType type) {
   ++list.count;
 }
 
-namespace {
-
-// Whether any byte of w is < 0x20, '"' or '\\' (SWAR: the high bit of each such byte's lane).
-inline bool needs_escape(std::uint64_t w) {
-  constexpr std::uint64_t kOnes = 0x0101010101010101ull, kHighs = 0x8080808080808080ull;
-  auto zero_byte = [](std::uint64_t x) { return (x - kOnes) & ~x & kHighs; };
-  const std::uint64_t control = (w - kOnes * 0x20) & ~w & kHighs;
-  return (control | zero_byte(w ^ (kOnes * '"')) | zero_byte(w ^ (kOnes * '\\'))) != 0;
-}
-
-}  // namespace
-
 void EventTree::append_escaped(std::string& out, std::string_view s) {
-  static const char kHex[] = "0123456789abcdef";
-  // Most values need no escape: skip them 8 bytes at a time.
-  std::size_t i = 0;
-  while (i + 8 <= s.size()) {
-    std::uint64_t w;
-    std::memcpy(&w, s.data() + i, 8);
-    if (needs_escape(w)) break;
-    i += 8;
-  }
-  std::size_t run = 0;  // start of the bytes not yet copied
-  for (; i < s.size(); ++i) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    if (c >= 0x20 && c != '"' && c != '\\') continue;
-    out.append(s.data() + run, i - run);
-    run = i + 1;
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default: {
-        const char u[6] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 15]};
-        out.append(u, 6);
-      }
-    }
-  }
-  out.append(s.data() + run, s.size() - run);
+  // The escaping every JSON writer shares, so a rule literal's escaped form is found in an EVTX
+  // record's JSON as in any other JSON record. Values are kept byte for byte.
+  append_json_escaped(out, s, InvalidUtf8::kKeep);
 }
 
 std::string_view EventTree::joined(const PieceList& list, std::string& scratch) const {

@@ -171,6 +171,53 @@ TEST_F(RulesExplainTest, VerdictsEqualScanOnWindowsEvents) {
   ExpectSameVerdictsAsScan(kPacks / "windows" / "win_certutil_download.yml", dir_ / "events.json", dir_, 5);
 }
 
+// `them` never selects `_`-prefixed identifiers (Sigma's convention), `1 of _*` does: explain
+// walks the engine's own parse of the condition, so its verdicts and its deciding lines follow
+// the identifiers `vigil scan` evaluates.
+TEST_F(RulesExplainTest, UnderscoreIdentifiersAreLeftOutOfThemAsScanLeavesThemOut) {
+  Write(dir_ / "r.yml", R"(title: Whoami or helper
+id: 33333333-3333-4333-8333-333333333333
+logsource:
+  product: windows
+  category: process_creation
+detection:
+  selection_whoami:
+    Image|endswith: '\whoami.exe'
+  selection_net:
+    Image|endswith: '\net.exe'
+  _helper:
+    CommandLine|contains: 'helper-only'
+  condition: 1 of them or (all of _* and selection_net)
+level: low
+)");
+  const std::string only_helper =
+      R"({"EventID":1,"Channel":"Microsoft-Windows-Sysmon/Operational","Image":"C:\\Windows\\notepad.exe","CommandLine":"notepad helper-only"})";
+  Write(dir_ / "events.json",
+        R"({"EventID":1,"Channel":"Microsoft-Windows-Sysmon/Operational","Image":"C:\\Windows\\System32\\whoami.exe","CommandLine":"whoami"})" "\n" +
+            only_helper + "\n" +
+            R"({"EventID":1,"Channel":"Microsoft-Windows-Sysmon/Operational","Image":"C:\\Windows\\System32\\net.exe","CommandLine":"net helper-only"})" "\n"
+            R"({"EventID":1,"Channel":"Microsoft-Windows-Sysmon/Operational","Image":"C:\\Windows\\System32\\calc.exe","CommandLine":"calc"})" "\n");
+  ExpectSameVerdictsAsScan(dir_ / "r.yml", dir_ / "events.json", dir_, 4);
+
+  RunResult r = RunVigil("rules explain " + Q((dir_ / "r.yml").string()) + " --log " + Q(only_helper), dir_);
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_NE(r.out.find("  _helper: true\n"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("  1 of them: false\n"), std::string::npos) << r.out;
+
+  // Nothing matches: `1 of them` is decided by its two selections only, and `_helper` is named
+  // once, by `all of _*`.
+  const std::string nothing =
+      R"({"EventID":1,"Channel":"Microsoft-Windows-Sysmon/Operational","Image":"C:\\Windows\\calc.exe","CommandLine":"calc"})";
+  r = RunVigil("rules explain " + Q((dir_ / "r.yml").string()) + " --log " + Q(nothing), dir_);
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_NE(r.out.find("deciding: selection_whoami:"), std::string::npos) << r.out;
+  std::size_t helper_lines = 0;
+  for (std::size_t at = r.out.find("deciding: _helper"); at != std::string::npos;
+       at = r.out.find("deciding: _helper", at + 1))
+    ++helper_lines;
+  EXPECT_EQ(helper_lines, 1u) << "`them` must not select _helper\n" << r.out;
+}
+
 TEST_F(RulesExplainTest, UnknownRuleIdIsAUsageError) {
   RunResult r = RunVigil("rules explain no-such-rule-id --log " + Q(kSqliLine), dir_);
   EXPECT_EQ(r.exit_code, 2);
@@ -187,18 +234,19 @@ TEST_F(RulesExplainTest, UnreadableLogFileIsAUsageError) {
 // A level set by rules/mapping/rule_techniques.yml is shown with the rule's own and the reason,
 // and the ATT&CK view with both revisions; `rules check -v` lists the override too.
 TEST_F(RulesExplainTest, ShowsTheAttackViewAndALevelSetByTheMapping) {
-  Write(dir_ / "logoff.yml", R"(title: User Logoff Event
-id: 0badd08f-c6a3-4630-90d3-6875cca440be
+  // The shipped mapping makes this SigmaHQ rule informational (a member removed from any group).
+  Write(dir_ / "group_member_removed.yml", R"(title: A Member Was Removed From a Security-Enabled Global Group
+id: 02c39d30-02b5-45d2-b435-8aebfe5a8629
 status: test
 tags: [attack.impact, attack.t1531, attack.defense-evasion, attack.t1562.002]
 logsource: {product: windows, service: security}
 detection:
-  selection: {EventID: [4634, 4647]}
+  selection: {EventID: [4729, 633]}
   condition: selection
 level: high
 )");
-  RunResult r = RunVigil("rules explain " + (dir_ / "logoff.yml").string() + " --log " +
-                             Q(R"({"EventID":4634,"Channel":"Security","Computer":"h"})"),
+  RunResult r = RunVigil("rules explain " + (dir_ / "group_member_removed.yml").string() + " --log " +
+                             Q(R"({"EventID":4729,"Channel":"Security","Computer":"h"})"),
                          dir_);
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
   EXPECT_NE(r.out.find("level: informational (the rule says high; rules/mapping/rule_techniques.yml: "), std::string::npos)
@@ -207,7 +255,7 @@ level: high
                        "T1685.001]"),
             std::string::npos)
       << r.out;
-  RunResult check = RunVigil("rules check -v " + (dir_ / "logoff.yml").string(), dir_);
+  RunResult check = RunVigil("rules check -v " + (dir_ / "group_member_removed.yml").string(), dir_);
   EXPECT_NE(check.out.find("level high -> informational by the rule technique mapping: "), std::string::npos)
       << check.out;
   EXPECT_NE(check.out.find("level set by rules/mapping/rule_techniques.yml: 1 rules"), std::string::npos) << check.out;

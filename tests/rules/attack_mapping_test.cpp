@@ -238,6 +238,11 @@ TEST(AttackMapping, MalformedMappingsAreRefusedWithTheirLine) {
       EXPECT_EQ(msg.rfind("map.yml:" + std::to_string(c.line) + ": ", 0), 0u) << msg;
     }
   }
+  // `techniques: []` says the rule was reviewed and shows no technique: accepted.
+  auto none = RuleTechniqueMapping::parse(
+      "rules:\n  - id: 0badd08f-c6a3-4630-90d3-6875cca440be\n    techniques: []\n    why: a health event\n", "map.yml");
+  ASSERT_TRUE(none.has_value()) << none.error().to_string();
+  EXPECT_TRUE(none->find("0badd08f-c6a3-4630-90d3-6875cca440be")->techniques.empty());
   // An empty file maps nothing.
   auto empty = RuleTechniqueMapping::parse("rules: []\n", "map.yml");
   ASSERT_TRUE(empty.has_value());
