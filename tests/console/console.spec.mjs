@@ -113,6 +113,19 @@ try {
   await page.fill('input[name=q]', 'sshd');
   await page.press('input[name=q]', 'Enter');
   await waitRows((await allAlerts('&tenant=beta&q=sshd')).map((a) => a.id), 'tenant beta + text sshd');
+  // ATT&CK technique (the API's technique= filter: a parent finds its sub-techniques).
+  const tagged = everything.find((a) => (a.attack?.techniques || []).length);
+  assert.ok(tagged, 'the sample should raise alerts with ATT&CK techniques');
+  const technique = tagged.attack.techniques[0].split('.')[0];
+  await page.fill('input[name=q]', '');
+  await page.fill('input[name=tenant]', '');
+  await page.fill('input[name=technique]', technique);
+  await page.press('input[name=technique]', 'Enter');
+  const byTechnique = await allAlerts('&technique=' + technique);
+  assert.ok(byTechnique.length > 0 && byTechnique.every((a) => a.attack.techniques.some((t) => t.split('.')[0] === technique)),
+    'every alert listed for ' + technique + ' carries it');
+  await waitRows(byTechnique.slice(0, 50).map((a) => a.id), 'technique ' + technique);
+  await page.locator('#queue tbody td.rule .techniques', { hasText: technique }).first().waitFor();
   await page.click('#filters button:has-text("Reset")');
   await waitRows(everything.slice(0, 50).map((a) => a.id), 'after reset');
 
@@ -121,6 +134,7 @@ try {
   const target = everything.find((a) => a.status === 'new' && (a.matched || []).length) || everything[0];
   await page.click(`#queue tbody tr[data-id="${target.id}"]`);
   await page.locator('#detail h2', { hasText: target.rule.title }).waitFor();
+  for (const t of target.attack?.techniques || []) await page.locator('#detail dd', { hasText: t }).first().waitFor();
   const detail = await apiGet('/alerts/' + encodeURIComponent(target.id));
   const evidence = await page.locator('#evidence').textContent();
   assert.equal(evidence, detail.evidence.raw, 'the evidence shows the raw event unchanged');
