@@ -12,6 +12,7 @@
 #include "core/alert_json.h"
 #include "core/duration.h"
 #include "net/http_server.h"
+#include "rules/attack_mapping.h"
 #include "storage/alert_store.h"
 
 namespace vigil::app {
@@ -54,6 +55,8 @@ int run_alerts_list_remote(const AlertsListOptions& opt, std::int64_t from_ns, s
   add("tenant", opt.tenant);
   add("rule", opt.rule);
   add("host", opt.host);
+  add("technique", opt.technique);
+  add("tactic", opt.tactic);
   add("q", opt.text);
   if (from_ns > 0) add("from", std::to_string(from_ns / 1000000));
   add("order", opt.oldest_first ? "oldest" : "newest");
@@ -220,6 +223,21 @@ int run_alerts_list(const AlertsListOptions& opt, std::FILE* out, std::FILE* err
       return 2;
     }
     q.status = status;
+  }
+  if (!opt.technique.empty()) {
+    q.techniques = rules::technique_filter(opt.technique);
+    if (q.techniques.empty()) {
+      std::fprintf(err, "vigil alerts: --technique wants an ATT&CK technique id such as T1003 or T1562.002, got '%s'\n",
+                   opt.technique.c_str());
+      return 2;
+    }
+  }
+  if (!opt.tactic.empty()) {
+    q.tactics = rules::tactic_filter(opt.tactic);
+    if (q.tactics.empty()) {
+      std::fprintf(err, "vigil alerts: unknown tactic '%s' (credential-access, stealth...)\n", opt.tactic.c_str());
+      return 2;
+    }
   }
   if (!opt.since.empty()) {
     std::int64_t ago = 0;

@@ -15,6 +15,8 @@ namespace vigil::app {
 struct AlertsListOptions {
   std::string data_dir = "./vigil-data";
   std::string min_level, status, tenant, rule, host, text;
+  // ATT&CK technique id or tactic name, either revision (as the API's technique= / tactic=).
+  std::string technique, tactic;
   std::string since;        // "24h", "30m", "7d" or an RFC 3339 time; "" = all
   std::size_t limit = 50;   // 0 = every matching alert
   bool oldest_first = false;

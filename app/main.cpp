@@ -205,6 +205,9 @@ int main(int argc, char** argv) {
   alerts_list_cmd->add_option("--tenant", alerts_list.tenant, "Tenant (province or unit)");
   alerts_list_cmd->add_option("--rule", alerts_list.rule, "Rule id");
   alerts_list_cmd->add_option("--host", alerts_list.host, "Host named in the event");
+  alerts_list_cmd->add_option("--technique", alerts_list.technique,
+                              "ATT&CK technique, either revision (T1562.002 finds T1685.001); T1003 finds T1003.001");
+  alerts_list_cmd->add_option("--tactic", alerts_list.tactic, "ATT&CK tactic, either revision (defense-evasion finds stealth)");
   alerts_list_cmd->add_option("--text", alerts_list.text, "Text in the raw event (case-sensitive)");
   alerts_list_cmd->add_option("--since", alerts_list.since, "Only alerts created in the last 90s, 30m, 24h, 7d...");
   alerts_list_cmd->add_option("--limit,-n", alerts_list.limit, "At most this many alerts (0 = all)")

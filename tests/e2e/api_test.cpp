@@ -583,6 +583,17 @@ TEST(ApiCliTest, AlertsCommandOverTheApiAndOnTheDataDirectory) {
   EXPECT_NE(show.out.find("admin            status   new -> acknowledged"), std::string::npos) << show.out;
   EXPECT_NE(show.out.find("status   acknowledged -> closed (true_positive)"), std::string::npos) << show.out;
   EXPECT_NE(show.out.find("note     confirmed"), std::string::npos) << show.out;
+  // ATT&CK filters on the data directory, as the API's (the rule is tagged attack.t1110.001): a
+  // parent finds it, another technique does not, a malformed id is refused.
+  const std::string data_dir = " --data-dir " + (dir / "data").string();
+  RunResult by_parent = RunVigil("alerts list --json --technique T1110" + data_dir, dir);
+  ASSERT_EQ(by_parent.exit_code, 0) << by_parent.err;
+  EXPECT_EQ(std::count(by_parent.out.begin(), by_parent.out.end(), '\n'), 2) << by_parent.out;
+  EXPECT_NE(by_parent.out.find(R"("attack":{"tactics":["credential-access")"), std::string::npos) << by_parent.out;
+  RunResult other = RunVigil("alerts list --json --technique T1562.002 --tactic credential-access" + data_dir, dir);
+  ASSERT_EQ(other.exit_code, 0) << other.err;
+  EXPECT_EQ(other.out, "");
+  EXPECT_EQ(RunVigil("alerts list --technique 1110" + data_dir, dir).exit_code, 2);
   RunResult stats = RunVigil("alerts stats --json --data-dir " + (dir / "data").string(), dir);
   ASSERT_EQ(stats.exit_code, 0) << stats.err;
   EXPECT_NE(stats.out.find(R"("by_status":{"closed":1,"new":1})"), std::string::npos) << stats.out;
