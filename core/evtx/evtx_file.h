@@ -37,7 +37,8 @@ bool is_evtx(std::string_view head);
 enum class EvtxDamage : std::uint8_t {
   kNone = 0,
   kChunkHeader,   // a 64 KiB block that is neither a chunk ("ElfChnk\0") nor unused (zeros)
-  kRecordHeader,  // bad record magic, size, or size copy: skipped to the next record found
+  kRecordHeader,  // bad record magic, size, or size copy: one per damaged stretch, skipped to
+                  // the next record of this chunk found (by magic, size copy and record id)
   kBinXml,        // the record's binary XML does not decode (bad token, offset, template, value)
   kCount,
 };
@@ -49,6 +50,8 @@ struct EvtxStats {
                                           // count that hold no chunk (space not in use)
   std::uint64_t checksum_mismatches = 0;  // chunk header CRC32 wrong: decoded anyway
   std::uint64_t records = 0;              // records decoded
+  std::uint64_t stale_records = 0;        // records of another chunk (ids outside this chunk's)
+                                          // met in damaged space: part of its damage, not read
   std::uint64_t damaged[static_cast<std::size_t>(EvtxDamage::kCount)] = {};
 };
 
