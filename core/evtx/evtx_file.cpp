@@ -380,6 +380,7 @@ struct ChunkDecoder::Impl {
   // unknown type) or a value too short for its type is written as its bytes in hex, so no
   // value is lost without trace. An empty value adds nothing (null, as Windows renders it).
   void value(std::uint8_t type, const std::uint8_t* p, std::size_t size) {
+    if (type == 0x00) return;  // NullType: no value, whatever bytes it was given
     std::string& t = tree.text();
     const std::size_t start = t.size();
     PieceType kind = PieceType::kString;

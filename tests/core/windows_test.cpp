@@ -557,6 +557,7 @@ TEST(Evtx, EveryValueTypeAndArrayRenders) {
       {0x14, le({0x3e7}, 4), R"("0x3e7")"},
       {0x15, le({0x8020000000000000ULL}, 8), R"("0x8020000000000000")"},
       {0x20, le({0xDEADBEEF}, 4), R"("EFBEADDE")"},  // EvtHandle: no text form, its bytes
+      {0x00, le({0}, 4), "null"},                    // NullType: no value, whatever its size
       {0x23, utf16("<a/>"), R"("<a/>")"},
       {0x81, utf16("a") + le({0}, 2) + utf16("bc") + le({0}, 2), R"(["a","bc"])"},
       {0x82, std::string("x\0yz\0", 5), R"(["x","yz"])"},
