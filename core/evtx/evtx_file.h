@@ -13,7 +13,8 @@
 //
 // Hostile input: every offset and size is checked against the chunk before it is read; a
 // damaged record or chunk is reported (EvtxDamage) and skipped, and decoding goes on with the
-// next record (found again by its magic and size) or chunk. Nothing here throws.
+// next record of the chunk (found again by its magic, size and record id) or chunk. Nothing
+// here throws.
 //
 // Thread-safety: a ChunkDecoder is used by one thread at a time.
 #include <cstddef>
