@@ -176,6 +176,7 @@ struct Worker {
       }
       if (rec.damaged != nullptr) {
         counts.parse_errors[static_cast<std::size_t>(ParseErrorKind::kDamagedRecord)]++;
+        counts.damaged_by_reason[rec.damaged]++;
         continue;
       }
       if (rec.unterminated_json) {
@@ -288,6 +289,7 @@ void merge(ScanSummary& into, const ScanSummary& from) {
   into.alerts += from.alerts;
   into.correlation_alerts += from.correlation_alerts;
   for (std::size_t i = 0; i < into.parse_errors.size(); ++i) into.parse_errors[i] += from.parse_errors[i];
+  for (const auto& [reason, n] : from.damaged_by_reason) into.damaged_by_reason[reason] += n;
   for (std::size_t i = 0; i < into.alerts_by_level.size(); ++i)
     into.alerts_by_level[i] += from.alerts_by_level[i];
 }
@@ -319,6 +321,12 @@ void print_summary(std::FILE* err, const ScanSummary& s) {
     total_errors += s.parse_errors[i];
     errs += fmt::format("{}{} {}", errs.empty() ? "" : ", ",
                         to_string(static_cast<ParseErrorKind>(i)), s.parse_errors[i]);
+    if (static_cast<ParseErrorKind>(i) == ParseErrorKind::kDamagedRecord && !s.damaged_by_reason.empty()) {
+      std::string reasons;
+      for (const auto& [reason, n] : s.damaged_by_reason)
+        reasons += fmt::format("{}{} {}", reasons.empty() ? "" : ", ", reason, n);
+      errs += " [" + reasons + "]";
+    }
   }
   text += fmt::format("  parse errors: {}{}\n", total_errors, errs.empty() ? "" : " (" + errs + ")");
   text += fmt::format("  rules: {} loaded, {} failed to load or compile (see `vigil rules check`)\n",

@@ -3,6 +3,7 @@
 #include <array>
 #include <cstdint>
 #include <cstdio>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -43,6 +44,9 @@ struct ScanSummary {
   std::uint64_t bytes = 0;
   std::uint64_t alerts = 0;
   std::array<std::uint64_t, static_cast<std::size_t>(ParseErrorKind::kCount)> parse_errors{};
+  // The damaged records of parse_errors[kDamagedRecord] by the reader's reason (Record::damaged,
+  // e.g. "evtx_binxml"), so that the summary says what was damaged, not only how much.
+  std::map<std::string, std::uint64_t> damaged_by_reason;
   std::array<std::uint64_t, 6> alerts_by_level{};  // informational, low, medium, high, critical, other
   std::uint64_t events_parsed = 0;
   double seconds = 0;
