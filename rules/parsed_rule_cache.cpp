@@ -13,13 +13,13 @@ namespace vigil::rules {
 namespace {
 
 // Bumped whenever the layout below changes (the build id changes with it anyway).
-constexpr std::string_view kMagic = "VGPR0002";
+constexpr std::string_view kMagic = "VGPR0003";
 
 // A new member of these structs must be written and read below: these sizes fail the build
 // until it is (x86-64, libstdc++). The round-trip test compares whole structs with ==.
 static_assert(sizeof(Predicate) == 88, "Predicate changed: update parsed_rule_cache.cpp");
 static_assert(sizeof(CondNode) == 32, "CondNode changed: update parsed_rule_cache.cpp");
-static_assert(sizeof(SigmaRule) == 608, "SigmaRule changed: update parsed_rule_cache.cpp");
+static_assert(sizeof(SigmaRule) == 632, "SigmaRule changed: update parsed_rule_cache.cpp");
 static_assert(sizeof(CorrelationRule) == 656, "CorrelationRule changed: update parsed_rule_cache.cpp");
 static_assert(sizeof(LoadError) == 136, "LoadError changed: update parsed_rule_cache.cpp");
 
@@ -138,7 +138,8 @@ void write_rule(Writer& w, const SigmaRule& rule) {
                                &rule.modified, &rule.level, &rule.name, &rule.product, &rule.category, &rule.service,
                                &rule.path, &rule.vigil_extension})
     w.str(*s);
-  for (const auto* v : {&rule.tags, &rule.references, &rule.falsepositives, &rule.fields}) w.strs(*v);
+  for (const auto* v : {&rule.tags, &rule.references, &rule.falsepositives, &rule.fields, &rule.correlation_fields})
+    w.strs(*v);
   w.u64(rule.predicates.size());
   for (const Predicate& p : rule.predicates) {
     w.str(p.field);
@@ -156,7 +157,7 @@ bool read_rule(Reader& r, SigmaRule* rule) {
                          &rule->modified, &rule->level, &rule->name, &rule->product, &rule->category, &rule->service,
                          &rule->path, &rule->vigil_extension})
     if (!r.str(s)) return false;
-  for (auto* v : {&rule->tags, &rule->references, &rule->falsepositives, &rule->fields})
+  for (auto* v : {&rule->tags, &rule->references, &rule->falsepositives, &rule->fields, &rule->correlation_fields})
     if (!r.strs(v)) return false;
   std::uint64_t n;
   if (!r.count(&n, 30)) return false;

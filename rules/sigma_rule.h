@@ -77,6 +77,9 @@ struct SigmaRule {
   int line = 1;
   // The `vigil:` extension block, verbatim YAML ("" if none). Parsed by the features that use it.
   std::string vigil_extension;
+  // Event fields that correlations reading this rule group or count by (resolve_correlations):
+  // parsed from its events even when no detection reads them.
+  std::vector<std::string> correlation_fields;
   // Field by field (the parsed rule cache's round-trip test compares with it).
   friend bool operator==(const SigmaRule&, const SigmaRule&) = default;
 };
