@@ -176,6 +176,7 @@ struct Worker {
       }
       if (rec.damaged != nullptr) {
         counts.parse_errors[static_cast<std::size_t>(ParseErrorKind::kDamagedRecord)]++;
+        counts.damaged_by_reason[rec.damaged]++;
         continue;
       }
       if (rec.unterminated_json) {
@@ -288,6 +289,7 @@ void merge(ScanSummary& into, const ScanSummary& from) {
   into.alerts += from.alerts;
   into.correlation_alerts += from.correlation_alerts;
   for (std::size_t i = 0; i < into.parse_errors.size(); ++i) into.parse_errors[i] += from.parse_errors[i];
+  for (const auto& [reason, n] : from.damaged_by_reason) into.damaged_by_reason[reason] += n;
   for (std::size_t i = 0; i < into.alerts_by_level.size(); ++i)
     into.alerts_by_level[i] += from.alerts_by_level[i];
 }
@@ -319,6 +321,12 @@ void print_summary(std::FILE* err, const ScanSummary& s) {
     total_errors += s.parse_errors[i];
     errs += fmt::format("{}{} {}", errs.empty() ? "" : ", ",
                         to_string(static_cast<ParseErrorKind>(i)), s.parse_errors[i]);
+    if (static_cast<ParseErrorKind>(i) == ParseErrorKind::kDamagedRecord && !s.damaged_by_reason.empty()) {
+      std::string reasons;
+      for (const auto& [reason, n] : s.damaged_by_reason)
+        reasons += fmt::format("{}{} {}", reasons.empty() ? "" : ", ", reason, n);
+      errs += " [" + reasons + "]";
+    }
   }
   text += fmt::format("  parse errors: {}{}\n", total_errors, errs.empty() ? "" : " (" + errs + ")");
   text += fmt::format("  rules: {} loaded, {} failed to load or compile (see `vigil rules check`)\n",
@@ -460,7 +468,9 @@ int run_scan(const ScanOptions& opt, std::FILE* out, std::FILE* err, ScanSummary
   // known only once the earlier ranges are read; counting them first cost ~15% of a two-thread
   // scan of OTRF); the writer shifts them.
   std::vector<std::unique_ptr<Unit>> units;
+  std::vector<char> w3c_directives(inputs.size());
   for (std::size_t i = 0; i < inputs.size(); ++i) {
+    w3c_directives[i] = w3c_directives_apply(inputs[i]);
     std::vector<FileRange> ranges;
     if (threads > 1 && inputs[i] != "-") {
       std::error_code ec;
@@ -499,6 +509,7 @@ int run_scan(const ScanOptions& opt, std::FILE* out, std::FILE* err, ScanSummary
     // A W3C log names its columns in "#Fields:" directives: each unit starts with none known,
     // and a range that starts inside a file gets the last directive before it.
     w.parser.reset_streams();
+    if (!w3c_directives[u.input]) w.parser.ignore_w3c_directives(sources[u.input]);
     if (u.ranged && u.part > 0)
       if (std::string fields = last_w3c_fields_before(input, u.range.begin); !fields.empty())
         w.parser.set_w3c_fields(sources[u.input], fields);
@@ -661,6 +672,22 @@ int run_scan(const ScanOptions& opt, std::FILE* out, std::FILE* err, ScanSummary
   }
 #endif
   return exit_code;
+}
+
+// A file that starts like a W3C log (a directive, after an optional BOM) or is never read in
+// ranges: there one reader sees every directive in order. In other files a range could not know
+// a directive written before it without reading the file up to it.
+bool w3c_directives_apply(const std::string& path) {
+  std::error_code ec;
+  if (path == "-" || !std::filesystem::is_regular_file(path, ec)) return true;
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (f == nullptr) return true;
+  unsigned char head[4] = {};
+  const std::size_t got = std::fread(head, 1, sizeof head, f);
+  std::fclose(f);
+  const bool gzip = got >= 2 && head[0] == 0x1f && head[1] == 0x8b;
+  const bool w3c = (got >= 1 && head[0] == '#') || (got == 4 && std::memcmp(head, "\xEF\xBB\xBF#", 4) == 0);
+  return gzip || w3c;
 }
 
 }  // namespace vigil::app

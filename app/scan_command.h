@@ -3,6 +3,7 @@
 #include <array>
 #include <cstdint>
 #include <cstdio>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -43,6 +44,9 @@ struct ScanSummary {
   std::uint64_t bytes = 0;
   std::uint64_t alerts = 0;
   std::array<std::uint64_t, static_cast<std::size_t>(ParseErrorKind::kCount)> parse_errors{};
+  // The damaged records of parse_errors[kDamagedRecord] by the reader's reason (Record::damaged,
+  // e.g. "evtx_binxml"), so that the summary says what was damaged, not only how much.
+  std::map<std::string, std::uint64_t> damaged_by_reason;
   std::array<std::uint64_t, 6> alerts_by_level{};  // informational, low, medium, high, critical, other
   std::uint64_t events_parsed = 0;
   double seconds = 0;
@@ -66,5 +70,10 @@ int run_scan(const ScanOptions& options, std::FILE* out, std::FILE* err, ScanSum
 
 // Severity rank of a Sigma level: informational 0 .. critical 4; -1 when unknown.
 int level_rank(const std::string& level);
+
+// Whether "#Fields:" directives in the input at `path` name its columns (W3C logs, and inputs
+// one reader reads whole: compressed files, stdin, pipes); in other files they are ordinary
+// lines, so that every thread count reads them alike (RecordParser::ignore_w3c_directives).
+bool w3c_directives_apply(const std::string& path);
 
 }  // namespace vigil::app

@@ -4,6 +4,9 @@
 //   windows_otrf  all SigmaHQ rules with product windows over the OTRF events (NDJSON)
 //   windows_otrf_packs  the same plus vigil's own Windows packs (rules/packs/windows and
 //                 windows-attack), so the cost of the packs is read beside the figure without them
+//   devices_mix   every bundled pack over the device and server sample lines (Cisco ASA/FTD/IOS,
+//                 FortiGate, PAN-OS, Check Point, SonicWall, Sophos, F5, Juniper, IIS W3C, auditd,
+//                 web/database server logs...) repeated: the formats' parsers with all the rules
 //   linux_web     SigmaHQ rules with product linux or category webserver, plus vigil's bundled
 //                 linux and web packs, over auth.log and apache_access.log repeated to >= 1 GiB
 //   .../vigil         rules::Matcher::match() on every record, one thread
@@ -130,13 +133,20 @@ struct Corpus {
   std::string buffer;
   std::vector<std::string_view> records;
   std::uint64_t record_bytes = 0;  // sum of record sizes (line ends excluded)
+  bool w3c_directives = true;      // as `vigil scan` reads the file (app::w3c_directives_apply)
 };
+
+// A parser that reads the corpus's "#Fields:" lines as `vigil scan` reads its file.
+void read_directives_as_scan_does(vigil::parse::RecordParser& parser, const Corpus& c) {
+  if (!c.w3c_directives) parser.ignore_w3c_directives("");
+}
 
 void load_corpus(const std::string& path, Corpus& c) {
   std::error_code ec;
   auto size = fs::file_size(path, ec);
   if (ec) setup_failed(path + ": " + ec.message() + " (run bench/prepare_data.sh first)");
   c.path = path;
+  c.w3c_directives = vigil::app::w3c_directives_apply(path);
   c.buffer.assign(size + vigil::kRecordPadding, '\0');
   std::FILE* f = std::fopen(path.c_str(), "rb");
   if (!f) setup_failed(path + ": cannot open");
@@ -166,7 +176,7 @@ void load_corpus(const std::string& path, Corpus& c) {
 // kLinuxWebSigma is the figure (b): SigmaHQ's linux and web rules alone. They find
 // nothing in this data, so its verification rests on the reference agreeing (also nothing), the
 // CLI agreeing and stable counts; kLinuxWeb adds vigil's packs so that alerts exist to check.
-enum class SuiteId { kWindowsOtrf, kWindowsOtrfPacks, kLinuxWeb, kLinuxWebSigma };
+enum class SuiteId { kWindowsOtrf, kWindowsOtrfPacks, kLinuxWeb, kLinuxWebSigma, kDevicesMix };
 
 bool is_windows_suite(SuiteId id) { return id == SuiteId::kWindowsOtrf || id == SuiteId::kWindowsOtrfPacks; }
 
@@ -176,12 +186,14 @@ const char* suite_name(SuiteId id) {
     case SuiteId::kWindowsOtrfPacks: return "windows_otrf_packs";
     case SuiteId::kLinuxWeb: return "linux_web";
     case SuiteId::kLinuxWebSigma: return "linux_web_sigma";
+    case SuiteId::kDevicesMix: return "devices_mix";
   }
   return "?";
 }
 
 bool rule_in_suite(const SigmaRule& r, SuiteId id) {
   if (is_windows_suite(id)) return ascii_iequals(r.product, "windows");
+  if (id == SuiteId::kDevicesMix) return true;
   return ascii_iequals(r.product, "linux") || ascii_iequals(r.category, "webserver");
 }
 
@@ -195,11 +207,16 @@ RuleSelection select_rules(SuiteId id) {
   std::string sigma = corpora_dir() + "/sigma";
   std::vector<std::string> dirs;
   std::error_code ec;
-  for (const auto& e : fs::directory_iterator(sigma, ec))
-    if (e.is_directory() && e.path().filename().string().rfind("rules", 0) == 0)
-      dirs.push_back(e.path().string());
-  if (ec || dirs.empty()) setup_failed("no rules*/ directories under " + sigma);
-  std::sort(dirs.begin(), dirs.end());
+  if (id == SuiteId::kDevicesMix) {
+    // Every bundled pack, nothing of SigmaHQ's (whose device rules are few).
+    dirs.push_back(std::string(VIGIL_SOURCE_DIR) + "/rules/packs");
+  } else {
+    for (const auto& e : fs::directory_iterator(sigma, ec))
+      if (e.is_directory() && e.path().filename().string().rfind("rules", 0) == 0)
+        dirs.push_back(e.path().string());
+    if (ec || dirs.empty()) setup_failed("no rules*/ directories under " + sigma);
+    std::sort(dirs.begin(), dirs.end());
+  }
   // SigmaHQ's linux and webserver rules do not fire on this data (its sshd keywords, web exploit
   // paths and privileged-group user creations are absent), so linux_web also runs vigil's own
   // linux and web packs, which target exactly these formats.
@@ -256,9 +273,11 @@ std::unique_ptr<Matcher> make_matcher(const std::shared_ptr<const RuleSet>& rs) 
   return std::move(*m);
 }
 
-PassResult match_pass(const std::shared_ptr<const RuleSet>& rs, const std::vector<std::string_view>& records) {
+PassResult match_pass(const std::shared_ptr<const RuleSet>& rs, const Corpus& corpus,
+                      const std::vector<std::string_view>& records) {
   auto matcher = make_matcher(rs);
   vigil::parse::RecordParser parser;
+  read_directives_as_scan_does(parser, corpus);
   Event ev;
   std::vector<RuleMatch> out;
   PassResult r;
@@ -672,11 +691,19 @@ ReferenceOutcome check_reference(const RuleSet& rs, const std::vector<std::strin
   };
   std::vector<std::string_view> compared;
   if (scope == RefScope::kSyslogLines) {
-    // Copies of two files: count each distinct line once, weighted by how often it occurs.
+    // Copies of a few files: count each distinct line once, weighted by how often it occurs.
+    // Only lines the hand split reads (BSD syslog, access log) are compared; others (device
+    // formats, RFC 3339-stamped server logs) are beyond this reference.
     std::unordered_map<std::string_view, std::uint64_t> distinct;
     for (std::string_view rec : records) distinct[rec]++;
-    for (const auto& [text, times] : distinct) count_event(split_syslog_or_access(text), times);
-    compared = records;
+    std::unordered_map<std::string_view, bool> readable;
+    for (const auto& [text, times] : distinct) {
+      RefEvent e = split_syslog_or_access(text);
+      readable[text] = e.format != "plain";
+      if (readable[text]) count_event(e, times);
+    }
+    for (std::string_view rec : records)
+      if (readable[rec]) compared.push_back(rec);
   } else {
     simdjson::dom::parser parser;
     RefEvent e;
@@ -762,12 +789,13 @@ std::string prefilter_note(const vigil::rules::KeywordPrefilter& f) {
   return f.active() ? ", prefilter " + f.describe() : ", no prefilter";
 }
 
-void build_scan_plan(const std::shared_ptr<const RuleSet>& rs, const std::vector<std::string_view>& records,
-                     ScanPlan& plan) {
+void build_scan_plan(const std::shared_ptr<const RuleSet>& rs, const Corpus& corpus, ScanPlan& plan) {
+  const std::vector<std::string_view>& records = corpus.records;
   auto matcher = make_matcher(rs);
   std::vector<vigil::rules::LiteralScan> scans;
   matcher->record_literal_scans(&scans);
   vigil::parse::RecordParser parser;
+  read_directives_as_scan_does(parser, corpus);
   Event ev;
   std::vector<RuleMatch> out;
   std::size_t text_records = 0, json_records = 0, raw_scans = 0, value_scans = 0;
@@ -849,8 +877,8 @@ hs_scratch_t* alloc_scratch(const std::vector<const hs_database_t*>& dbs) {
 void verify_suite(Suite& s) {
   const std::string& n = s.name;
   // 1. Two full passes: positive and identical per rule.
-  PassResult first = match_pass(s.ruleset, s.corpus.records);
-  PassResult second = match_pass(s.ruleset, s.corpus.records);
+  PassResult first = match_pass(s.ruleset, s.corpus, s.corpus.records);
+  PassResult second = match_pass(s.ruleset, s.corpus, s.corpus.records);
   note(n, "pass 1: " + fmt_count(first.alerts) + " alerts, " + fmt_count(first.unusable) +
               " unusable events, " + fmt_count(first.stats.events_parsed) + " events parsed, " +
               fmt_count(first.stats.candidate_rules) + " rule evaluations");
@@ -901,7 +929,7 @@ void verify_suite(Suite& s) {
     ReferenceOutcome k = check_reference(*s.ruleset, s.corpus.records, scope,
                                          [&](const std::vector<std::string_view>& compared) {
                                            if (compared.size() == s.corpus.records.size()) return first.per_rule;
-                                           return match_pass(s.ruleset, compared).per_rule;
+                                           return match_pass(s.ruleset, s.corpus, compared).per_rule;
                                          });
     note(n, std::string("reference (naive re-implementation: ") +
                 (scope == RefScope::kFlatJson ? "flat JSON members" : "hand-split syslog, keywords") + ", " +
@@ -918,7 +946,7 @@ void verify_suite(Suite& s) {
 
   // 4. The bare scan works on every item (and how many records the prefilter selects at all).
   auto plan = std::make_shared<ScanPlan>();
-  build_scan_plan(s.ruleset, s.corpus.records, *plan);
+  build_scan_plan(s.ruleset, s.corpus, *plan);
   s.plan = plan.get();
   s.plan_storage = plan;
   if (plan->items.empty()) verification_failed(n, "the rule set has no literal database to scan");
@@ -974,7 +1002,9 @@ std::unique_ptr<Suite> build_suite(SuiteId id) {
   auto s = std::make_unique<Suite>();
   s->id = id;
   s->name = suite_name(id);
-  std::string file = bench_dir() + (is_windows_suite(id) ? "/otrf_windows.ndjson" : "/linux_web_1g.log");
+  std::string file = bench_dir() + (is_windows_suite(id)              ? "/otrf_windows.ndjson"
+                                    : id == SuiteId::kDevicesMix ? "/devices_mix.log"
+                                                                 : "/linux_web_1g.log");
   load_corpus(file, s->corpus);
   note(s->name, file + ": " + fmt_count(s->corpus.records.size()) + " records, " +
                     std::to_string(s->corpus.record_bytes / 1000000) + " MB");
@@ -1005,10 +1035,11 @@ std::unique_ptr<Suite> build_suite(SuiteId id) {
 }
 
 Suite& suite(SuiteId id) {
-  static std::unique_ptr<Suite> windows, windows_packs, linux_web, linux_web_sigma;
+  static std::unique_ptr<Suite> windows, windows_packs, linux_web, linux_web_sigma, devices_mix;
   std::unique_ptr<Suite>& slot = id == SuiteId::kWindowsOtrf        ? windows
                                  : id == SuiteId::kWindowsOtrfPacks ? windows_packs
                                  : id == SuiteId::kLinuxWeb         ? linux_web
+                                 : id == SuiteId::kDevicesMix       ? devices_mix
                                                                     : linux_web_sigma;
   if (!slot) slot = build_suite(id);
   return *slot;
@@ -1030,6 +1061,7 @@ void BM_Vigil(benchmark::State& state, SuiteId id) {
   Suite& s = suite(id);
   auto matcher = make_matcher(s.ruleset);
   vigil::parse::RecordParser parser;
+  read_directives_as_scan_does(parser, s.corpus);
   Event ev;
   std::vector<RuleMatch> out;
   std::uint64_t alerts = 0;
@@ -1086,6 +1118,7 @@ void BM_BareHsScan(benchmark::State& state, SuiteId id) {
 void BM_ParseOnly(benchmark::State& state, SuiteId id) {
   Suite& s = suite(id);
   vigil::parse::RecordParser parser;
+  read_directives_as_scan_does(parser, s.corpus);
   const vigil::parse::FieldSelection* derived = s.ruleset->compiled().selection.get();
   Event ev;
   std::uint64_t fields = 0;
@@ -1110,8 +1143,9 @@ int list_rules(std::string_view which) {
   else if (which == "windows-packs") id = SuiteId::kWindowsOtrfPacks;
   else if (which == "linux-web") id = SuiteId::kLinuxWeb;
   else if (which == "linux-web-sigma") id = SuiteId::kLinuxWebSigma;
+  else if (which == "devices-mix") id = SuiteId::kDevicesMix;
   else {
-    std::fprintf(stderr, "--list-rules takes windows, windows-packs, linux-web or linux-web-sigma\n");
+    std::fprintf(stderr, "--list-rules takes windows, windows-packs, linux-web, linux-web-sigma or devices-mix\n");
     return 2;
   }
   RuleSelection sel = select_rules(id);
@@ -1139,11 +1173,13 @@ int main(int argc, char** argv) {
     suite(SuiteId::kWindowsOtrfPacks);
     suite(SuiteId::kLinuxWeb);
     suite(SuiteId::kLinuxWebSigma);
+    suite(SuiteId::kDevicesMix);
     return 0;
   }
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  for (SuiteId id : {SuiteId::kWindowsOtrf, SuiteId::kWindowsOtrfPacks, SuiteId::kLinuxWeb, SuiteId::kLinuxWebSigma}) {
+  for (SuiteId id : {SuiteId::kWindowsOtrf, SuiteId::kWindowsOtrfPacks, SuiteId::kLinuxWeb, SuiteId::kLinuxWebSigma,
+                     SuiteId::kDevicesMix}) {
     std::string base = suite_name(id);
     benchmark::RegisterBenchmark((base + "/vigil").c_str(), BM_Vigil, id)
         ->Iterations(1)->UseRealTime()->Unit(benchmark::kMillisecond);

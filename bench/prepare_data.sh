@@ -5,6 +5,8 @@
 #                         $VIGIL_CORPORA/otrf/datasets, __MACOSX entries skipped, CR removed)
 #   linux_web_1g.log      elastic-examples auth.log + apache_access.log, concatenated copies up
 #                         to at least 1 GiB
+#   devices_mix.log       every *.log under device-logs (sorted, blank lines dropped), copies up
+#                         to at least 64 MiB
 #   rules-windows/, rules-linux-web/, rules-linux-web-sigma/   copies of exactly the rule files
 #                                      the benchmark selects
 #                         (needs the bench binary: pass its path as $1), for `vigil scan --rules`
@@ -46,8 +48,22 @@ if [[ ! -s "$out/linux_web_1g.log" ]]; then
   echo "prepare_data: $copies copies of $size bytes" >&2
 fi
 
+if [[ ! -s "$out/devices_mix.log" ]]; then
+  echo "prepare_data: repeating the device and server sample lines to 64 MiB -> $out/devices_mix.log" >&2
+  tmp="$out/devices_mix.log.tmp"
+  one="$out/devices_mix_one_copy.log"
+  find "$corpora/device-logs" -name '*.log' | LC_ALL=C sort | while IFS= read -r f; do sed 's/\r$//' "$f"; done |
+    grep -v '^[[:space:]]*$' > "$one"
+  size=$(stat -c %s "$one")
+  copies=$(( (67108864 + size - 1) / size ))
+  : > "$tmp"
+  for ((i = 0; i < copies; i++)); do cat "$one"; done > "$tmp"
+  mv "$tmp" "$out/devices_mix.log"
+  echo "prepare_data: $copies copies of $size bytes" >&2
+fi
+
 if [[ -n "$bench_bin" ]]; then
-  for which in windows linux-web linux-web-sigma; do
+  for which in windows linux-web linux-web-sigma devices-mix; do
     dir="$out/rules-$which"
     if [[ ! -d "$dir" ]]; then
       echo "prepare_data: copying the $which rule selection -> $dir" >&2

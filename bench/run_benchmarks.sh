@@ -65,8 +65,11 @@ for b in data["benchmarks"]:
     rows.setdefault(suite, {})[kind] = b
 # windows_otrf_packs: issue 27 asks SigmaHQ's Windows rules plus our Windows packs to stay at or
 # above 450,000 events/s, read beside windows_otrf (the same rules without the packs).
-targets = {"windows_otrf": 500_000, "windows_otrf_packs": 450_000, "linux_web": 2_000_000, "linux_web_sigma": 2_000_000}
-units = {"windows_otrf": "events/s", "windows_otrf_packs": "events/s", "linux_web": "lines/s", "linux_web_sigma": "lines/s"}
+# devices_mix has no target of its own: issue 17 asks for its rate and its ratio to bare hs_scan.
+targets = {"windows_otrf": 500_000, "windows_otrf_packs": 450_000, "linux_web": 2_000_000, "linux_web_sigma": 2_000_000,
+           "devices_mix": 0}
+units = {"windows_otrf": "events/s", "windows_otrf_packs": "events/s", "linux_web": "lines/s", "linux_web_sigma": "lines/s",
+         "devices_mix": "lines/s"}
 scale = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0}
 
 def cpu_rate(b):
@@ -87,7 +90,7 @@ for suite, r in rows.items():
     pe = f"{p['items_per_second']:>12,.0f}" if p else f"{'-':>12}"
     t = targets.get(suite, 0)
     print(f"{suite:<19}{ve:>12,.0f}{v['GB/s']:>6.2f}{be:>12,.0f}{ve / be:>11.3f}{pe}"
-          f"{vc:>12,.0f}{bc:>12,.0f}{vc / bc:>7.3f}{t:>12,}  {'MET' if ve >= t else 'MISSED'} "
+          f"{vc:>12,.0f}{bc:>12,.0f}{vc / bc:>7.3f}{t:>12,}  {('MET' if ve >= t else 'MISSED') if t else 'reported'} "
           f"({units.get(suite, '')}, {int(v['alerts']):,} alerts)", file=sys.stderr)
     print(f"VIGIL_EXPECT_ALERTS_{suite}={int(v['alerts'])}")
     print(f"VIGIL_BENCH_RATE_{suite}={ve:.0f}")

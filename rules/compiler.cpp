@@ -104,6 +104,7 @@ class Builder {
 
   // Adds one rule; returns false (with an error recorded) if it cannot be compiled.
   bool add_rule(SigmaRule rule, const LogsourceMap& mapping) {
+    for (const std::string& f : rule.correlation_fields) intern_field(f);
     bool mapped = false;
     std::vector<LogsourceVariant> variants =
         mapping.variants_for(rule.product, rule.category, rule.service, &mapped);

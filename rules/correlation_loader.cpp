@@ -231,6 +231,59 @@ void join_attack_views(LoadReport& report) {
   for (std::size_t i = 0; i < report.correlations.size(); ++i) join(i);
 }
 
+// Gives each detection rule the event fields that the correlations reading it (directly or
+// through another correlation) group or count by, so that the matcher parses them from its
+// events: a JSON event is parsed only for the fields some rule reads, and a correlation whose
+// group-by field no detection names would otherwise never see a value and never fire.
+void note_correlation_fields(LoadReport& report) {
+  std::map<std::string, std::vector<std::size_t>> base;  // id or name -> detection rules
+  for (std::size_t i = 0; i < report.rules.size(); ++i) {
+    if (!report.rules[i].id.empty()) base[report.rules[i].id].push_back(i);
+    if (!report.rules[i].name.empty()) base[report.rules[i].name].push_back(i);
+  }
+  std::map<std::string, const CorrelationRule*> corr;
+  for (const CorrelationRule& c : report.correlations) {
+    if (!c.id.empty()) corr.emplace(c.id, &c);
+    if (!c.name.empty()) corr.emplace(c.name, &c);
+  }
+  auto add = [&](std::size_t rule, const std::string& field) {
+    std::vector<std::string>& fields = report.rules[rule].correlation_fields;
+    if (!field.empty() && std::find(fields.begin(), fields.end(), field) == fields.end()) fields.push_back(field);
+  };
+  // `fields(ref)`: the field names the correlation reads in the events of reference `ref`.
+  std::function<void(const CorrelationRule&, const std::vector<std::string>&, std::set<const CorrelationRule*>&)>
+      apply = [&](const CorrelationRule& c, const std::vector<std::string>& outer, std::set<const CorrelationRule*>& seen) {
+        if (!seen.insert(&c).second) return;
+        std::vector<std::string> names = outer;
+        names.insert(names.end(), c.group_by.begin(), c.group_by.end());
+        if (!c.value_field.empty()) names.push_back(c.value_field);
+        for (const std::string& ref : c.rules) {
+          std::vector<std::string> wanted;
+          for (const std::string& name : names) {
+            std::string field = name;
+            if (auto a = c.aliases.find(name); a != c.aliases.end()) {
+              auto to = a->second.find(ref);
+              field = to != a->second.end() ? to->second : std::string();
+            }
+            // A field cut out of another (`vigil: fields`) needs its source.
+            for (const ExtractedField& x : c.extract)
+              if (x.name == field) field = x.from;
+            if (!field.empty()) wanted.push_back(field);
+          }
+          if (auto b = base.find(ref); b != base.end()) {
+            for (std::size_t rule : b->second)
+              for (const std::string& f : wanted) add(rule, f);
+          } else if (auto k = corr.find(ref); k != corr.end()) {
+            apply(*k->second, wanted, seen);
+          }
+        }
+      };
+  for (const CorrelationRule& c : report.correlations) {
+    std::set<const CorrelationRule*> seen;
+    apply(c, {}, seen);
+  }
+}
+
 }  // namespace
 
 void resolve_correlations(LoadReport& report) {
@@ -322,6 +375,7 @@ void resolve_correlations(LoadReport& report) {
   }
   report.correlations = std::move(kept);
   join_attack_views(report);
+  note_correlation_fields(report);
 }
 
 }  // namespace vigil::rules

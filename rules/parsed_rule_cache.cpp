@@ -13,13 +13,13 @@ namespace vigil::rules {
 namespace {
 
 // Bumped whenever the layout below changes (the build id changes with it anyway).
-constexpr std::string_view kMagic = "VGPR0003";
+constexpr std::string_view kMagic = "VGPR0004";
 
 // A new member of these structs must be written and read below: these sizes fail the build
 // until it is (x86-64, libstdc++). The round-trip test compares whole structs with ==.
 static_assert(sizeof(Predicate) == 88, "Predicate changed: update parsed_rule_cache.cpp");
 static_assert(sizeof(CondNode) == 32, "CondNode changed: update parsed_rule_cache.cpp");
-static_assert(sizeof(SigmaRule) == 720, "SigmaRule changed: update parsed_rule_cache.cpp");
+static_assert(sizeof(SigmaRule) == 744, "SigmaRule changed: update parsed_rule_cache.cpp");
 static_assert(sizeof(CorrelationRule) == 704, "CorrelationRule changed: update parsed_rule_cache.cpp");
 static_assert(sizeof(LoadError) == 136, "LoadError changed: update parsed_rule_cache.cpp");
 
@@ -138,8 +138,8 @@ void write_rule(Writer& w, const SigmaRule& rule) {
                                &rule.modified, &rule.level, &rule.name, &rule.product, &rule.category, &rule.service,
                                &rule.path, &rule.vigil_extension, &rule.declared_level, &rule.level_override_why})
     w.str(*s);
-  for (const auto* v : {&rule.tags, &rule.references, &rule.falsepositives, &rule.fields, &rule.attack.tactics,
-                        &rule.attack.techniques})
+  for (const auto* v : {&rule.tags, &rule.references, &rule.falsepositives, &rule.fields, &rule.correlation_fields,
+                        &rule.attack.tactics, &rule.attack.techniques})
     w.strs(*v);
   w.u64(rule.predicates.size());
   for (const Predicate& p : rule.predicates) {
@@ -158,8 +158,8 @@ bool read_rule(Reader& r, SigmaRule* rule) {
                          &rule->modified, &rule->level, &rule->name, &rule->product, &rule->category, &rule->service,
                          &rule->path, &rule->vigil_extension, &rule->declared_level, &rule->level_override_why})
     if (!r.str(s)) return false;
-  for (auto* v : {&rule->tags, &rule->references, &rule->falsepositives, &rule->fields, &rule->attack.tactics,
-                  &rule->attack.techniques})
+  for (auto* v : {&rule->tags, &rule->references, &rule->falsepositives, &rule->fields, &rule->correlation_fields,
+                  &rule->attack.tactics, &rule->attack.techniques})
     if (!r.strs(v)) return false;
   std::uint64_t n;
   if (!r.count(&n, 30)) return false;

@@ -92,6 +92,9 @@ struct SigmaRule {
   // When the mapping overrode `level`: the level the rule itself declares (lower case, may be
   // "") and the mapping's reason. Both "" when the rule's own level applies.
   std::string declared_level, level_override_why;
+  // Event fields that correlations reading this rule group or count by (resolve_correlations):
+  // parsed from its events even when no detection reads them.
+  std::vector<std::string> correlation_fields;
   // Field by field (the parsed rule cache's round-trip test compares with it).
   friend bool operator==(const SigmaRule&, const SigmaRule&) = default;
 };

@@ -234,8 +234,8 @@ void append_number(std::string& out, T v) {
 }
 
 // One scalar value as Windows renders it, appended to `t`; *kind says how JSON writes it.
-// False for a value too short for its type, an unrenderable type (EvtHandle, EvtXml, unknown)
-// or a malformed SID.
+// False for a value too short for its type, a malformed SID, or a type with no rendering of
+// its own (EvtHandle, binary XML, unknown): the caller writes those bytes as hex instead.
 bool render_scalar(std::uint8_t type, const std::uint8_t* p, std::size_t size, std::string& t,
                    PieceType* kind) {
   *kind = PieceType::kNumber;
@@ -295,6 +295,7 @@ bool render_scalar(std::uint8_t type, const std::uint8_t* p, std::size_t size, s
     case 0x13: return append_sid(t, p, size);
     case 0x14: if (size < 4) return false; append_hex(t, u32(p)); return true;
     case 0x15: if (size < 8) return false; append_hex(t, u64(p)); return true;
+    case 0x23: utf16_to_utf8(p, size / 2, t); return true;  // EvtXml: XML text, UTF-16
     default: return false;
   }
 }
@@ -375,30 +376,39 @@ struct ChunkDecoder::Impl {
   }
 
   // Appends a substitution value (not binary XML) as a text piece of the open attribute or
-  // the current element. Unknown or short values add nothing.
+  // the current element. Every type renders: one Windows has no text form for (EvtHandle, an
+  // unknown type) or a value too short for its type is written as its bytes in hex, so no
+  // value is lost without trace. An empty value adds nothing (null, as Windows renders it).
   void value(std::uint8_t type, const std::uint8_t* p, std::size_t size) {
+    if (type == 0x00) return;  // NullType: no value, whatever bytes it was given
     std::string& t = tree.text();
     const std::size_t start = t.size();
-    PieceType kind;
+    PieceType kind = PieceType::kString;
     if (type & 0x80) {
-      if (!render_array(type & 0x7F, p, size, t)) return;
-      kind = PieceType::kJsonArray;
-    } else if (!render_scalar(type, p, size, t, &kind) || (kind == PieceType::kString && t.size() == start)) {
-      t.resize(start);  // an empty string renders as no value (null), as an absent one does
-      return;
+      if (render_array(type & 0x7F, p, size, t)) kind = PieceType::kJsonArray;
+      else append_hex_bytes_upper(t, p, size);
+    } else if (!render_scalar(type, p, size, t, &kind)) {
+      t.resize(start);
+      kind = PieceType::kString;
+      append_hex_bytes_upper(t, p, size);
     }
+    if (kind == PieceType::kString && t.size() == start) return;
     tree.add_piece(start, kind);
   }
 
-  // An array value as one JSON array (evtx_dump writes arrays as arrays).
+  // An array value (type 0x80 | item type) as one JSON array, as evtx_dump writes arrays:
+  // strings and ANSI strings each ended by a NUL, SIDs each sized by its own header, size_t
+  // items 8 bytes wide (4 when the size is not a multiple of 8: a 32-bit writer), the other
+  // types their fixed width. False for an item type with no array form (binary, binary XML).
   bool render_array(std::uint8_t type, const std::uint8_t* p, std::size_t size, std::string& t) {
     std::size_t width = 0;
     switch (type) {
-      case 0x01: break;
+      case 0x01: case 0x02: case 0x13: break;
       case 0x03: case 0x04: width = 1; break;
       case 0x05: case 0x06: width = 2; break;
       case 0x07: case 0x08: case 0x0b: case 0x0d: case 0x14: width = 4; break;
       case 0x09: case 0x0a: case 0x0c: case 0x11: case 0x15: width = 8; break;
+      case 0x10: width = size % 8 == 0 ? 8 : 4; break;
       case 0x0f: case 0x12: width = 16; break;
       default: return false;
     }
@@ -407,7 +417,11 @@ struct ChunkDecoder::Impl {
     auto add = [&](const std::uint8_t* q, std::size_t n) {
       item.clear();
       PieceType kind;
-      if (!render_scalar(type, q, n, item, &kind)) return;
+      if (!render_scalar(type, q, n, item, &kind)) {
+        item.clear();
+        kind = PieceType::kString;
+        append_hex_bytes_upper(item, q, n);
+      }
       if (!first) t += ',';
       first = false;
       if (kind == PieceType::kString) {
@@ -418,17 +432,29 @@ struct ChunkDecoder::Impl {
         t += item;
       }
     };
-    if (type == 0x01) {  // strings, each ended by a NUL
-      const std::size_t units = size / 2;
+    if (type == 0x01 || type == 0x02) {  // each ended by a NUL (a UTF-16 unit, or a byte)
+      const std::size_t unit = type == 0x01 ? 2 : 1;
+      const std::size_t units = size / unit;
+      auto at = [&](std::size_t k) { return unit == 2 ? u16(p + 2 * k) : p[k]; };
       std::size_t i = 0;
       while (i < units) {
         std::size_t j = i;
-        while (j < units && u16(p + 2 * j) != 0) ++j;
-        add(p + 2 * i, 2 * (j - i));
+        while (j < units && at(j) != 0) ++j;
+        add(p + unit * i, unit * (j - i));
         i = j + 1;
       }
+    } else if (type == 0x13) {
+      std::size_t off = 0;
+      while (off < size) {
+        const std::size_t left = size - off;
+        const std::size_t n = left >= 8 ? 8 + 4u * p[off + 1] : left;
+        add(p + off, n <= left ? n : left);  // a SID cut short is written in hex
+        off += n <= left ? n : left;
+      }
     } else {
-      for (std::size_t off = 0; off + width <= size; off += width) add(p + off, width);
+      std::size_t off = 0;
+      for (; off + width <= size; off += width) add(p + off, width);
+      if (off < size) add(p + off, size - off);  // a partial last item: its bytes in hex
     }
     t += ']';
     return true;
@@ -702,6 +728,13 @@ void ChunkDecoder::decode(const std::uint8_t* block, std::size_t padding, std::s
   im.start_chunk(block);
   std::uint32_t end = u32(block + 48);
   if (end < kRecordsStart || end > kChunk) end = kChunk;
+  // The record ids the header says this chunk holds. After damage, a record found again by its
+  // magic must be one of them: damaged space can hold stale pages of another chunk (a shadow
+  // copy's, or slack), whose records are real but not this chunk's, and whose templates are
+  // at offsets of that other chunk: decoded here they would be read through this chunk's
+  // bytes. They stay part of the damaged stretch (counted in stats.stale_records).
+  const std::uint64_t first_id = u64(block + 24), last_id = u64(block + 32);
+  const bool ids_known = first_id <= last_id && last_id != 0;
   std::uint32_t pos = kRecordsStart;
   bool resyncing = false;  // looking for the next record after a damaged header
   while (pos + 28 <= end) {
@@ -711,7 +744,13 @@ void ChunkDecoder::decode(const std::uint8_t* block, std::size_t padding, std::s
     // its binary XML is often whole, so such a record is decoded (and counted damaged only if
     // that fails). When looking for the next record after damage, the copy must match.
     const bool copy_ok = shape_ok && u32(block + pos + size - 4) == size;
-    if (!shape_ok || (resyncing && !copy_ok)) {
+    bool foreign = false;
+    if (resyncing && copy_ok && ids_known) {
+      const std::uint64_t id = u64(block + pos + 8);
+      foreign = id < first_id || id > last_id;
+      if (foreign) ++stats.stale_records;
+    }
+    if (!shape_ok || (resyncing && (!copy_ok || foreign))) {
       if (!resyncing) {
         // Zeros after the last record are the chunk's unused tail, not damage.
         if (all_zero(block + pos, end - pos)) break;

@@ -13,7 +13,8 @@
 //
 // Hostile input: every offset and size is checked against the chunk before it is read; a
 // damaged record or chunk is reported (EvtxDamage) and skipped, and decoding goes on with the
-// next record (found again by its magic and size) or chunk. Nothing here throws.
+// next record of the chunk (found again by its magic, size and record id) or chunk. Nothing
+// here throws.
 //
 // Thread-safety: a ChunkDecoder is used by one thread at a time.
 #include <cstddef>
@@ -37,7 +38,8 @@ bool is_evtx(std::string_view head);
 enum class EvtxDamage : std::uint8_t {
   kNone = 0,
   kChunkHeader,   // a 64 KiB block that is neither a chunk ("ElfChnk\0") nor unused (zeros)
-  kRecordHeader,  // bad record magic, size, or size copy: skipped to the next record found
+  kRecordHeader,  // bad record magic, size, or size copy: one per damaged stretch, skipped to
+                  // the next record of this chunk found (by magic, size copy and record id)
   kBinXml,        // the record's binary XML does not decode (bad token, offset, template, value)
   kCount,
 };
@@ -49,6 +51,8 @@ struct EvtxStats {
                                           // count that hold no chunk (space not in use)
   std::uint64_t checksum_mismatches = 0;  // chunk header CRC32 wrong: decoded anyway
   std::uint64_t records = 0;              // records decoded
+  std::uint64_t stale_records = 0;        // records of another chunk (ids outside this chunk's)
+                                          // met in damaged space: part of its damage, not read
   std::uint64_t damaged[static_cast<std::size_t>(EvtxDamage::kCount)] = {};
 };
 

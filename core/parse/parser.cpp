@@ -419,6 +419,7 @@ struct RecordParser::Impl {
   };
   static constexpr std::size_t kMaxW3cStreams = 64;
   std::vector<W3cStream> w3c_streams;
+  std::vector<std::string> not_w3c;  // sources whose directives are not remembered
 
   W3cStream* find_stream(std::string_view source) {
     for (std::size_t i = 0; i < w3c_streams.size(); ++i) {
@@ -454,7 +455,8 @@ LogFormat RecordParser::detect(const Event& event, LogFormat forced) {
   if (line.substr(0, 3) == kUtf8Bom) line.remove_prefix(3);
   line = strip_line_end(line);
   if (line.substr(0, 8) == "#Fields:") {
-    impl_->remember(event.source, line);
+    if (std::find(impl_->not_w3c.begin(), impl_->not_w3c.end(), event.source) == impl_->not_w3c.end())
+      impl_->remember(event.source, line);
     return LogFormat::kW3c;
   }
   if (forced == LogFormat::kW3c) return forced;
@@ -471,7 +473,12 @@ LogFormat RecordParser::detect(const Event& event, LogFormat forced) {
   return detect_format(raw);
 }
 
-void RecordParser::reset_streams() { impl_->w3c_streams.clear(); }
+void RecordParser::reset_streams() {
+  impl_->w3c_streams.clear();
+  impl_->not_w3c.clear();
+}
+
+void RecordParser::ignore_w3c_directives(std::string_view source) { impl_->not_w3c.emplace_back(source); }
 
 void RecordParser::set_w3c_fields(std::string_view source, std::string_view fields_directive) {
   impl_->remember(source, strip_line_end(fields_directive));

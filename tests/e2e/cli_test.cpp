@@ -308,6 +308,32 @@ TEST_F(CliTest, LargeOutputOfLaterRangesIsSpilledAndRenumbered) {
   EXPECT_NE(t2.out.find("\"record\":60000}"), std::string::npos);
 }
 
+// A "#Fields:" line inside a log that is not a W3C log (logs concatenated, a relay mixing
+// sources) names no columns: a range of the file read by another thread could not know it
+// without reading the file up to it, so no reader takes it, and every thread count reads every
+// line alike. Here the directive has as many columns as the SSH lines after it: taken, it would
+// turn them into W3C records that the keyword rule never sees.
+TEST_F(CliTest, W3cDirectiveInsideAnotherLogReadsAlikeAtEveryThreadCount) {
+  Write(dir_ / "rules/good.yml", kGoodRule);
+  std::string log;
+  auto lines = [&](int from, int to) {
+    for (int i = from; i < to; ++i)
+      log += "Nov 25 10:00:00 web01 sshd[" + std::to_string(i) + "]: Failed password for root from 198.51.100.9 port 2222 ssh2\n";
+  };
+  lines(0, 1000);
+  log += "#Fields: date time s-ip cs-method cs-uri-stem cs-uri-query s-port cs-username c-ip cs(User-Agent) sc-status "
+         "sc-substatus sc-win32-status time-taken\n";
+  lines(1000, 110000);
+  Write(dir_ / "mixed.log", log);
+  std::string rules = "--rules " + (dir_ / "rules").string();
+  RunResult t1 = RunVigil("scan --threads 1 " + rules + " " + (dir_ / "mixed.log").string(), dir_);
+  RunResult t2 = RunVigil("scan --threads 2 " + rules + " " + (dir_ / "mixed.log").string(), dir_);
+  RunResult t3 = RunVigil("scan --threads 3 " + rules + " " + (dir_ / "mixed.log").string(), dir_);
+  EXPECT_EQ(CountLines(t1.out, "\n"), 110000) << t1.err;
+  EXPECT_TRUE(t2.out == t1.out) << CountLines(t2.out, "\n") << " alerts with 2 threads";
+  EXPECT_TRUE(t3.out == t1.out) << CountLines(t3.out, "\n") << " alerts with 3 threads";
+}
+
 TEST_F(CliTest, BundledRulesScanTheBundledSample) {
   RunResult r = RunVigil(std::string("scan --output table ") + VIGIL_SOURCE_DIR + "/samples/sample.log", dir_);
   EXPECT_EQ(r.exit_code, 0) << r.err;

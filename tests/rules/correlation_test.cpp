@@ -14,6 +14,7 @@
 
 #include "core/pipeline.h"
 
+#include "rules/compiled_rules.h"
 #include "rules/correlation_engine.h"
 #include "rules/sigma_loader.h"
 #include "tests/support/wait.h"
@@ -499,6 +500,80 @@ correlation: {type: event_count, rules: [fail], group-by: [x], timespan: 5m, con
 
 // Found by fuzz_correlation: two correlations with one id shared their saved window state (it
 // is keyed by id), so after a restore one of them lost its windows. The later one is refused.
+// A JSON event is parsed only for the fields some rule reads: the fields correlations group or
+// count by are given to the rules they read, directly, through aliases, through a `vigil:
+// fields` source, or through a correlation of correlations, so that they are parsed even when
+// no detection names them.
+TEST(CorrelationLoader, DetectionRulesLearnTheFieldsTheirCorrelationsGroupBy) {
+  LoadReport r;
+  load_rule_text(kBaseRules, "base.yml", r);
+  load_rule_text(R"(title: by subject
+id: c-subject
+name: by_subject
+correlation:
+  type: event_count
+  rules: [fail]
+  group-by: [SubjectUserName]
+  timespan: 10m
+  condition: {gte: 3}
+---
+title: aliased
+id: c-alias2
+correlation:
+  type: temporal
+  rules: [fail, success]
+  group-by: [who]
+  timespan: 1m
+  aliases:
+    who: {fail: TargetUserName, success: user}
+---
+title: distinct hosts
+id: c-hosts
+correlation:
+  type: value_count
+  rules: [by_subject]
+  group-by: [TargetDomainName]
+  timespan: 1h
+  condition: {field: Workstation, gte: 2}
+---
+title: cut out
+id: c-cut
+correlation:
+  type: event_count
+  rules: [success]
+  group-by: [client]
+  timespan: 10m
+  condition: {gte: 2}
+vigil:
+  fields:
+    client: {from: Message, regex: 'from (\\S+)'}
+)", "corr.yml", r);
+  resolve_correlations(r);
+  ASSERT_TRUE(r.errors.empty()) << r.errors[0].message;
+  auto fields_of = [&](const std::string& id) {
+    for (const SigmaRule& rule : r.rules)
+      if (rule.id == id) {
+        std::vector<std::string> f = rule.correlation_fields;
+        std::sort(f.begin(), f.end());
+        return f;
+      }
+    ADD_FAILURE() << "no rule " << id;
+    return std::vector<std::string>{};
+  };
+  EXPECT_EQ(fields_of("r-fail"), (std::vector<std::string>{"SubjectUserName", "TargetDomainName", "TargetUserName",
+                                                           "Workstation"}));
+  EXPECT_EQ(fields_of("r-ok"), (std::vector<std::string>{"Message", "user"}));
+  EXPECT_TRUE(fields_of("r-noisy").empty());
+
+  // The compiled rule set parses them: an event matched by `fail` carries SubjectUserName.
+  CompileReport cr;
+  auto rules = RuleSet::compile(r.rules, CompileOptions{}, &cr);
+  ASSERT_TRUE(rules.has_value());
+  ASSERT_NE((*rules)->compiled().selection, nullptr);
+  EXPECT_GE((*rules)->compiled().selection->find("SubjectUserName"), 0);
+  EXPECT_GE((*rules)->compiled().selection->find("Workstation"), 0);
+}
+
 TEST(CorrelationLoader, ASecondCorrelationWithTheSameIdIsRefused) {
   LoadReport r;
   load_rule_text(kBaseRules, "base.yml", r);
