@@ -149,15 +149,21 @@ std::size_t match_iso8601(std::string_view s, std::int64_t* unix_ns) {
 }
 
 std::size_t match_bsd_timestamp(std::string_view s) {
-  // "Mmm dd hh:mm:ss" or "Mmm  d hh:mm:ss", optional ".frac"
-  if (s.size() < 15 || month_from_abbrev(s) == 0 || s[3] != ' ') return 0;
-  const char d0 = s[4], d1 = s[5];
-  if (!((d0 == ' ' || is_digit(d0)) && is_digit(d1)) || s[6] != ' ') return 0;
-  unsigned h, mi, sec;
-  if (!read_digits(s, 7, 2, &h) || s[9] != ':' || !read_digits(s, 10, 2, &mi) || s[12] != ':' ||
-      !read_digits(s, 13, 2, &sec) || h > 23 || mi > 59 || sec > 60)
+  // "Mmm dd hh:mm:ss" or "Mmm  d hh:mm:ss", optional ".frac"; also "Mmm d hh:mm:ss", the day
+  // not padded, as some relays and log shippers rewrite RFC 3164's space-padded day.
+  if (s.size() < 14 || month_from_abbrev(s) == 0 || s[3] != ' ') return 0;
+  std::size_t t;  // where the hour starts
+  if (is_digit(s[4]) && s[5] == ' ')
+    t = 6;
+  else if ((s[4] == ' ' || is_digit(s[4])) && is_digit(s[5]) && s.size() >= 15 && s[6] == ' ')
+    t = 7;
+  else
     return 0;
-  std::size_t pos = 15;
+  unsigned h, mi, sec;
+  if (!read_digits(s, t, 2, &h) || s[t + 2] != ':' || !read_digits(s, t + 3, 2, &mi) || s[t + 5] != ':' ||
+      !read_digits(s, t + 6, 2, &sec) || h > 23 || mi > 59 || sec > 60)
+    return 0;
+  std::size_t pos = t + 8;
   read_fraction(s, &pos);
   return pos;
 }
