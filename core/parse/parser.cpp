@@ -168,6 +168,17 @@ std::size_t match_bsd_timestamp(std::string_view s) {
   return pos;
 }
 
+bool starts_with_pid_tag(std::string_view s) {
+  std::size_t p = 0;
+  while (p < s.size() && p < 64 && (is_alpha(s[p]) || is_digit(s[p]) || s[p] == '_' || s[p] == '-' || s[p] == '.' || s[p] == '/'))
+    ++p;
+  if (p == 0 || p >= s.size() || s[p] != '[') return false;
+  std::size_t q = p + 1;
+  while (q < s.size() && q - p <= 10 && is_digit(s[q])) ++q;
+  if (q == p + 1 || q + 1 >= s.size() || s[q] != ']' || s[q + 1] != ':') return false;
+  return q + 2 == s.size() || s[q + 2] == ' ';
+}
+
 bool parse_apache_time(std::string_view s, std::int64_t* unix_ns) {
   // 10/Oct/2000:13:55:36 -0700
   unsigned d, y, h, mi, sec;
@@ -373,6 +384,9 @@ LogFormat detect_format(std::string_view record) {
     std::string_view rest = s.substr(t);
     if (rest.size() >= 2 && rest[0] == ' ' && is_host_char(rest[1])) return classify_syslog_message(rest);
   }
+  // No stamp and no host, only the tag: "sshd[4242]: Failed password ..." (shippers that keep
+  // the message part of a syslog line). The tag stands where the host would: the same tests.
+  if (starts_with_pid_tag(s)) return classify_syslog_message(s);
   if (looks_like_access(s)) return LogFormat::kAccessLog;
   if (starts_with_kv_token(s)) {
     if ((s[0] == 't' || s[0] == 'n') && looks_like_auditd(s)) return LogFormat::kAuditd;

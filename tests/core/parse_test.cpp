@@ -484,6 +484,24 @@ TEST_F(ParseTest, Rfc3164DayWithoutPadding) {
   EXPECT_NE(parse("Dec 7 is when the audit starts").format, LogFormat::kRfc3164);
 }
 
+// A syslog line whose stamp and host were dropped (file shippers that keep the message part,
+// journal exports): "sshd[4242]: ...". It was plain text, so no Linux rule (they read `program`
+// and `message`) saw it. The [pid] in the tag is what tells it from prose.
+TEST_F(ParseTest, Rfc3164TagOnlyWithPid) {
+  const Event& ev = parse("sshd[21001]: Failed password for invalid user oracle from 203.0.113.45 port 40122 ssh2");
+  EXPECT_EQ(ev.format, LogFormat::kRfc3164);
+  EXPECT_EQ(get(ev, "program"), "sshd");
+  EXPECT_EQ(get(ev, "pid"), "21001");
+  EXPECT_EQ(get(ev, "message"), "Failed password for invalid user oracle from 203.0.113.45 port 40122 ssh2");
+  EXPECT_FALSE(has(ev, "host"));
+  EXPECT_EQ(parse("CRON[77]: (root) CMD (run-parts /etc/cron.hourly)").format, LogFormat::kRfc3164);
+  // Not a tag with a process id: prose and other shapes stay what they were.
+  EXPECT_EQ(parse("Note: the backup finished").format, LogFormat::kPlain);
+  EXPECT_EQ(parse("sshd: Failed password for root").format, LogFormat::kPlain);
+  EXPECT_EQ(parse("worker[abc]: started").format, LogFormat::kPlain);
+  EXPECT_EQ(parse("list[1]:x").format, LogFormat::kPlain);
+}
+
 TEST_F(ParseTest, Rfc3164WithPriCrLfTagVariantsAndIsoTime) {
   const Event& pri = parse("<38>Jun 14 15:16:01 combo sshd(pam_unix)[19939]: authentication "
                            "failure; logname= uid=0 euid=0 tty=NODEVssh ruser= rhost=218.188.2.4 \r");
