@@ -149,17 +149,34 @@ std::size_t match_iso8601(std::string_view s, std::int64_t* unix_ns) {
 }
 
 std::size_t match_bsd_timestamp(std::string_view s) {
-  // "Mmm dd hh:mm:ss" or "Mmm  d hh:mm:ss", optional ".frac"
-  if (s.size() < 15 || month_from_abbrev(s) == 0 || s[3] != ' ') return 0;
-  const char d0 = s[4], d1 = s[5];
-  if (!((d0 == ' ' || is_digit(d0)) && is_digit(d1)) || s[6] != ' ') return 0;
-  unsigned h, mi, sec;
-  if (!read_digits(s, 7, 2, &h) || s[9] != ':' || !read_digits(s, 10, 2, &mi) || s[12] != ':' ||
-      !read_digits(s, 13, 2, &sec) || h > 23 || mi > 59 || sec > 60)
+  // "Mmm dd hh:mm:ss" or "Mmm  d hh:mm:ss", optional ".frac"; also "Mmm d hh:mm:ss", the day
+  // not padded, as some relays and log shippers rewrite RFC 3164's space-padded day.
+  if (s.size() < 14 || month_from_abbrev(s) == 0 || s[3] != ' ') return 0;
+  std::size_t t;  // where the hour starts
+  if (is_digit(s[4]) && s[5] == ' ')
+    t = 6;
+  else if ((s[4] == ' ' || is_digit(s[4])) && is_digit(s[5]) && s.size() >= 15 && s[6] == ' ')
+    t = 7;
+  else
     return 0;
-  std::size_t pos = 15;
+  unsigned h, mi, sec;
+  if (!read_digits(s, t, 2, &h) || s[t + 2] != ':' || !read_digits(s, t + 3, 2, &mi) || s[t + 5] != ':' ||
+      !read_digits(s, t + 6, 2, &sec) || h > 23 || mi > 59 || sec > 60)
+    return 0;
+  std::size_t pos = t + 8;
   read_fraction(s, &pos);
   return pos;
+}
+
+bool starts_with_pid_tag(std::string_view s) {
+  std::size_t p = 0;
+  while (p < s.size() && p < 64 && (is_alpha(s[p]) || is_digit(s[p]) || s[p] == '_' || s[p] == '-' || s[p] == '.' || s[p] == '/'))
+    ++p;
+  if (p == 0 || p >= s.size() || s[p] != '[') return false;
+  std::size_t q = p + 1;
+  while (q < s.size() && q - p <= 10 && is_digit(s[q])) ++q;
+  if (q == p + 1 || q + 1 >= s.size() || s[q] != ']' || s[q + 1] != ':') return false;
+  return q + 2 == s.size() || s[q + 2] == ' ';
 }
 
 bool parse_apache_time(std::string_view s, std::int64_t* unix_ns) {
@@ -367,6 +384,9 @@ LogFormat detect_format(std::string_view record) {
     std::string_view rest = s.substr(t);
     if (rest.size() >= 2 && rest[0] == ' ' && is_host_char(rest[1])) return classify_syslog_message(rest);
   }
+  // No stamp and no host, only the tag: "sshd[4242]: Failed password ..." (shippers that keep
+  // the message part of a syslog line). The tag stands where the host would: the same tests.
+  if (starts_with_pid_tag(s)) return classify_syslog_message(s);
   if (looks_like_access(s)) return LogFormat::kAccessLog;
   if (starts_with_kv_token(s)) {
     if ((s[0] == 't' || s[0] == 'n') && looks_like_auditd(s)) return LogFormat::kAuditd;

@@ -81,6 +81,10 @@ std::size_t match_iso8601(std::string_view s, std::int64_t* unix_ns);
 // Length of a BSD syslog timestamp "Mmm dd hh:mm:ss" (day may be space-padded, optional
 // ".fraction"), 0 if none. It has no year, so it is never converted to unix time.
 std::size_t match_bsd_timestamp(std::string_view s);
+// True when s starts with a BSD tag that carries a process id and nothing before it
+// ("sshd[4242]: ..."): a syslog message whose stamp and host a file shipper dropped. The [pid]
+// tells it from prose that starts with a word and a colon.
+bool starts_with_pid_tag(std::string_view s);
 // Converts "10/Oct/2000:13:55:36 -0700" (Apache %t without brackets). False if not that shape.
 bool parse_apache_time(std::string_view s, std::int64_t* unix_ns);
 // Epoch number in s, scaled by magnitude (s, ms, us or ns) to ns. False if not all digits.

@@ -168,7 +168,7 @@ bool parse_syslog_header(std::string_view line, SyslogHeader* h) {
     if (ts != 0 && rest[10] == 'T' && (ts == rest.size() || rest[ts] == ' ')) h->time_unix_ns = ns;
     else ts = 0;
   }
-  if (ts == 0 && !h->has_pri) return false;
+  if (ts == 0 && !h->has_pri && !starts_with_pid_tag(rest)) return false;
   std::size_t p = pos;
   if (ts != 0) {
     h->timestamp = line.substr(pos, ts);

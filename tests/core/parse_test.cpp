@@ -466,6 +466,42 @@ TEST_F(ParseTest, Rfc3164WithoutPriAuthLogStyle) {
   EXPECT_TRUE(is_view_into(ev, ev.fields.find("message")->value));
 }
 
+// Some relays and shippers write the day of an RFC 3164 stamp unpadded ("Dec 7", not "Dec  7").
+// Such lines were read as plain text, so no Linux rule (which needs the syslog program and
+// message) saw them: the device-recall set's sshd/PAM/sudo/iptables lines in that shape.
+TEST_F(ParseTest, Rfc3164DayWithoutPadding) {
+  const Event& ev = parse("Dec 7 10:12:03 web01 sshd[21001]: Failed password for root from 203.0.113.45 port 40122 ssh2");
+  EXPECT_EQ(ev.format, LogFormat::kRfc3164);
+  EXPECT_EQ(get(ev, "timestamp"), "Dec 7 10:12:03");
+  EXPECT_EQ(get(ev, "host"), "web01");
+  EXPECT_EQ(get(ev, "program"), "sshd");
+  EXPECT_EQ(get(ev, "message"), "Failed password for root from 203.0.113.45 port 40122 ssh2");
+  const Event& pri = parse("<38>Dec 7 10:12:03.250 web01 sudo:   hoa : user NOT in sudoers ; TTY=pts/1");
+  EXPECT_EQ(pri.format, LogFormat::kRfc3164);
+  EXPECT_EQ(get(pri, "timestamp"), "Dec 7 10:12:03.250");
+  EXPECT_EQ(get(pri, "program"), "sudo");
+  // Still not a timestamp: a one-digit day followed by anything but a clock.
+  EXPECT_NE(parse("Dec 7 is when the audit starts").format, LogFormat::kRfc3164);
+}
+
+// A syslog line whose stamp and host were dropped (file shippers that keep the message part,
+// journal exports): "sshd[4242]: ...". It was plain text, so no Linux rule (they read `program`
+// and `message`) saw it. The [pid] in the tag is what tells it from prose.
+TEST_F(ParseTest, Rfc3164TagOnlyWithPid) {
+  const Event& ev = parse("sshd[21001]: Failed password for invalid user oracle from 203.0.113.45 port 40122 ssh2");
+  EXPECT_EQ(ev.format, LogFormat::kRfc3164);
+  EXPECT_EQ(get(ev, "program"), "sshd");
+  EXPECT_EQ(get(ev, "pid"), "21001");
+  EXPECT_EQ(get(ev, "message"), "Failed password for invalid user oracle from 203.0.113.45 port 40122 ssh2");
+  EXPECT_FALSE(has(ev, "host"));
+  EXPECT_EQ(parse("CRON[77]: (root) CMD (run-parts /etc/cron.hourly)").format, LogFormat::kRfc3164);
+  // Not a tag with a process id: prose and other shapes stay what they were.
+  EXPECT_EQ(parse("Note: the backup finished").format, LogFormat::kPlain);
+  EXPECT_EQ(parse("sshd: Failed password for root").format, LogFormat::kPlain);
+  EXPECT_EQ(parse("worker[abc]: started").format, LogFormat::kPlain);
+  EXPECT_EQ(parse("list[1]:x").format, LogFormat::kPlain);
+}
+
 TEST_F(ParseTest, Rfc3164WithPriCrLfTagVariantsAndIsoTime) {
   const Event& pri = parse("<38>Jun 14 15:16:01 combo sshd(pam_unix)[19939]: authentication "
                            "failure; logname= uid=0 euid=0 tty=NODEVssh ruser= rhost=218.188.2.4 \r");
