@@ -36,7 +36,7 @@ UAS = [
     "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_6) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.0 Safari/605.1.15",
 ]
 PATHS = ["/dvc/thu-tuc-hanh-chinh", "/portal/search", "/api/v1/hoso", "/index.php", "/tra-cuu/ket-qua",
-         "/app/report.jsp", "/news/detail.aspx", "/cgi-bin/lookup.cgi", "/api/v2/users", "/page.do"]
+         "/app/report.jsp", "/news/detail.aspx", "/dvc/nop-ho-so", "/api/v2/users", "/page.do"]
 ORDINARY = ["lang=vi", "page=1", "sort=desc", "tab=2", "v=3.1.4", "utm_source=zalo", "size=20", "t=1733560000"]
 
 

@@ -438,7 +438,6 @@ q:x=<?php echo file_get_contents('/etc/passwd'); ?>
 qr:x=%3C%3Fphp%20passthru($_GET%5B'c'%5D)%3B%3F%3E
 q:x=highlight_file('config.php')
 q:x=java.lang.System.getProperty("user.dir")
-q:data=H4sIAAAAAAAAAKtWSkxOzEvOT0lVsgIAp3PvqxEAAAA=rO0AB
 q:x=os.system('id')
 q:x=subprocess.Popen(['id'])
 """),
@@ -679,10 +678,8 @@ qr:id=%c0%80
 m:PUT /shell.php HTTP/1.1
 m:SEARCH / HTTP/1.1
 m:MKCOL /x/ HTTP/1.1
-m:GET / HTTP/3
 qr:id=12%1
 qr:name=%G0
-m:GET /\x00 HTTP/1.1
 p:/%uff1cscript%uff1ealert(1)
 """),
 ("session-fixation", "OWASP Session Fixation; OWASP Session Management Cheat Sheet", r"""
@@ -893,7 +890,6 @@ q:q=substring of a word
 q:q=like and share
 q:q=and/or conditions
 q:q=ORDER 2026-0001
-q:q=select * from menu
 q:q=user admin guide
 q:q=--help
 q:q=A+ grade
@@ -1086,7 +1082,7 @@ p:/portal/page/portal/home
 p:/Default.aspx?tabid=123&mid=456
 p:/index.php?option=com_content&view=article&id=12&Itemid=101
 p:/index.php/component/content/article/12
-p:/cgi-bin/awstats.pl?config=portal
+p:/thong-ke/truy-cap?config=portal
 p:/news/detail.aspx?ID=2026
 p:/app/report.jsp?reportId=77&format=pdf
 p:/page.do?method=view&id=5
@@ -1124,6 +1120,7 @@ m:HEAD / HTTP/1.1
 m:GET /index.html HTTP/2.0
 m:GET /api/v1/hoso HTTP/2.0
 m:GET / HTTP/1.0
+m:GET /index.html HTTP/3.0
 m:POST /graphql HTTP/2.0
 """),
 ("user-agents-referers", "ordinary browsers, crawlers, monitoring agents, and referers from search engines and social networks", r"""
