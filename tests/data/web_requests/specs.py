@@ -1526,3 +1526,95 @@ p:/uploads/a.PhP
 p:/attachments/x.asp;jpg
 """),
 ]
+
+# Second batch of benign requests, written to put the wider rules of round two under pressure:
+# ordinary files in upload folders, words that name PHP/shell functions, dollar signs, template
+# placeholders, session-like parameter names that are not session ids, manifests that are pages.
+BENIGN += [
+("odd-but-legit-2", "batch 2: portal uploads, CMS placeholders, shop and forum values, OAuth and analytics parameters", r"""
+p:/uploads/2026/12/quyet-dinh-123.pdf
+p:/upload/anh-dai-dien/nguyen-van-a.jpg
+p:/wp-content/uploads/2026/11/banner-tet-2027.png
+p:/attachments/bieu-mau-dang-ky.docx
+p:/tmp-assets/loader.gif
+p:/files/huong-dan-nop-ho-so.pdf
+q:tpl=Xin chào {{ten}}, hồ sơ {{ma_ho_so}} đã được tiếp nhận
+q:msg=Hello {name}, your code is {code}
+q:subject=Re: [Ticket #123] system error (new)
+q:q=exec summary (draft)
+q:q=system requirements
+q:q=eval (2026) report
+q:q=php tutorial for beginners
+q:q=linux cat command
+q:q=how to use ping
+q:q=whoami meaning
+q:q=net user guide
+q:q=id card renewal
+q:q=ls -la explained
+q:q=bash scripting course
+q:q=powershell for beginners
+q:price=$1,299.00
+q:note=Save $50 today; limited offer
+q:q=US$ to VND
+q:session_state=7f3a9c1d-22e4-4c8e-b3f1-0c9d2f7e8a11
+q:sessionTimeout=30
+q:session=morning
+q:sid=survey-2026-q4
+q:q=constructor of a class in java
+q:q=prototype design pattern
+q:q=proto buffers
+q:q=__init__ method python
+q:q=template literal ${name}
+q:q=jndi tutorial
+q:q=ldap login not working
+q:q=what is ssrf
+q:q=xss prevention
+q:q=sql injection training course
+q:q=union select in sql tutorial
+q:q=etc passwd file permissions
+q:q=C: drive full
+q:q=windows 11 update
+q:q=file:// links in chrome
+q:url=https://www.youtube.com/watch?v=dQw4w9WgXcQ
+q:link=https://www.facebook.com/ubnd.tinh
+q:share=https://zalo.me/1234567890
+q:image=https://cdn.example.gov.vn/anh/2026/12/a.jpg
+q:webhook=https://hooks.slack.com/services/T000/B000/XXXX
+q:callback_url=https://dichvucong.example.gov.vn/thanh-toan/ket-qua
+q:q=1+1=2
+q:q=a=b
+q:q=x>0
+q:q=3*4
+q:q=(a+b)^2
+q:q=100/3
+q:body=@john thanks!
+q:q=info@example.gov.vn
+q:q=phòng 302; tầng 3
+q:q=Hồ Chí Minh | Hà Nội
+q:q=đường 3/2
+q:q=1/2 ngày
+q:ma=000.00.01.H01|2026
+q:q=~/.profile
+q:comment=Trang web rất "hữu ích" -- cảm ơn!
+q:comment=Tôi đã nộp lúc 8:00 & nhận lúc 9:00
+q:comment=Mã lỗi: ERR_500 (server)
+p:/package-tracking?code=VN123456789
+p:/composer/tin-tuc/nhac-si-van-cao.html
+p:/docker/huong-dan.html
+p:/settings
+p:/project/du-an-dau-tu-cong
+p:/backup-policy.html
+p:/old-town-hoi-an.jpg
+p:/api/v1/session/refresh
+p:/connect/token
+p:/env/thong-tin-moi-truong
+m:POST /api/v1/uploads HTTP/1.1
+m:PUT /api/v1/files/123 HTTP/2.0
+ua:Mozilla/5.0 (compatible; Google-Read-Aloud; +https://support.google.com/webmasters/answer/1061943)
+ua:Mozilla/5.0 (compatible; Zalo/1.0; +https://zalo.me)
+ua:WhatsApp/2.24.1.6 A
+ua:TelegramBot (like TwitterBot)
+ref:https://www.google.com/search?q=%22select%22+t%E1%BB%89nh+th%C3%A0nh
+ref:https://dichvucong.example.gov.vn/dang-nhap?returnUrl=%2Fdvc%2Fho-so
+"""),
+]
