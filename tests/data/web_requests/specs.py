@@ -2064,3 +2064,91 @@ q:x=O:4:"Test":1:{s:1:"a";s:2:"id";}
 q:x=C:11:"ArrayObject":21:{x:i:0;a:0:{};m:a:0:{}}
 """),
 ]
+
+# Fourth batch of benign requests, written after round four and measured before any change:
+# prose with semicolons, pipes and ampersands before ordinary words that are also command
+# names, addresses and phone lists, and numbers compared in words.
+BENIGN += [
+("odd-but-legit-4", "batch 4: feedback and search text with punctuation before common words (semicolons, pipes, ampersands)", r"""
+q:comment=Đã nhận hồ sơ; last updated 07/12/2026
+q:comment=Địa chỉ mới; find us at số 5 Lê Lợi
+q:comment=Xin lỗi; type your name again please
+q:comment=ok; set the date to Monday
+q:comment=Cảm ơn; more info at the front desk
+q:comment=Giờ làm việc 8h-17h; w/ lunch break 12h
+q:comment=Nộp hồ sơ; mail us if it fails
+q:comment=Thanks; echo of my earlier request
+q:comment=Sorry; who should I call?
+q:comment=Done; ping me when ready
+q:comment=Noted; host of the event is UBND
+q:comment=No; time to go
+q:comment=Yes; cat and dog allowed
+q:comment=Fine; sleep well
+q:comment=Menu | Home | Contact
+q:comment=Trang chủ | Tin tức | Liên hệ
+q:comment=Q&A | FAQ
+q:comment=Rock & Roll
+q:comment=Mom & Dad
+q:comment=Phòng Tư pháp & Hộ tịch
+q:comment=Tài nguyên & Môi trường
+q:comment=Giáo dục & Đào tạo; Y tế
+q:title=Ban Dân tộc | Sở Nội vụ | Sở Y tế
+q:phones=0912345678; 0987654321
+q:emails=a@x.vn; b@y.vn
+q:q=select 2 of 3 options
+q:q=1 or more files
+q:q=2 and 3 bedroom apartments
+q:q=10 or 20 minutes
+q:q=top 10 schools
+q:q=case study 2026
+q:q=from 8 to 17
+q:q=between 1 and 5 years
+q:q=like new condition
+q:q=is null and void
+q:q=not exists
+q:q=if and only if
+q:q=union of 3 districts
+q:q=order of documents
+q:q=group of 5 people
+q:q=having trouble logging in
+q:q=limit 2 per person
+q:q=into the city
+q:q=drop off point
+q:q=delete my data request
+q:q=exec director contact
+q:q=where and when
+q:q=sleep 8 hours
+q:q=waitfor results
+q:q=char limit 500
+q:q=concat two names
+q:q=version 1.2.3
+q:q=user manual pdf
+q:q=database of companies
+q:q=schema of the form
+q:q=table 3.2
+q:q=column B
+q:q=sys admin course
+q:q=master degree
+q:q=0x1F color code
+q:q=@@ symbol meaning
+q:q=-- dashes in names
+q:q=/* comment */ in css
+q:q=a'b
+q:q=Ngô Quyền's statue
+q:q=L'Oréal
+q:q=rock'n'roll
+q:q="quoted" and 'single'
+q:q=5' 11" tall
+q:q=10' x 12' room
+q:q=1' 2" 3'
+q:q=it's 1=1
+q:name=Nguyễn Thị "Hoa"
+q:name=O'Neil-Smith
+q:name=Mc'Donald
+q:addr=12/3A Nguyễn Trãi, P.2, Q.5
+q:note=Hạn nộp: 31/12; phí: 50.000đ; nơi nhận: bộ phận một cửa
+q:note=Bring ID (original) + copy x2
+q:note=Lưu ý: mang theo CCCD/CMND
+q:note=Xem thêm tại https://dichvucong.example.gov.vn/huong-dan
+"""),
+]
