@@ -2342,3 +2342,69 @@ q:q=svg icons
 q:q=img tag html
 """),
 ]
+
+# Sixth batch of benign requests, written after round six and measured before any change:
+# ordinary parameters of CMSs, file managers, search APIs and SSO flows.
+BENIGN += [
+("odd-but-legit-6", "batch 6: CMS, file-manager, OData and search-API parameters, SSO and CDN URLs, file names in include-style parameters", r"""
+p:/index.php?cmd=save&id=5
+p:/admin/filemanager/connector.php?cmd=open&target=l1_Lw
+p:/ckfinder/core/connector/php/connector.php?command=GetFolders&type=Images
+p:/index.php?action=edit&id=5
+p:/index.php?do=login
+p:/index.php?module=news&view=list&page=2
+p:/index.php?page=about
+p:/index.php?page=gioi-thieu&lang=vi
+p:/index.php?template=default
+p:/index.php?include=comments
+p:/view.php?file=report.pdf
+p:/download.php?file=bao-cao-2026.xlsx
+p:/download.php?path=uploads/2026/12/a.jpg
+p:/image.php?img=/images/logo.png&w=200
+p:/odata/Products?$filter=startswith(Name,'A') and Price gt 10&$orderby=Name
+p:/odata/Orders?$filter=Status eq 'Open' or Status eq 'New'
+p:/api/search?q=title:(luat OR nghi-dinh) AND year:[2020 TO 2026]
+p:/api/items?sort=name asc,created desc
+p:/api/items?fields=id,name&where=status%3D%27open%27
+p:/api/items?filter=name%20like%20%27Nguy%25%27
+p:/api/v1/hoso?q=C%23&tel=%2B84%20(0)912
+p:/assets/app.js?v=1.0.0-beta+exp.sha.5114f85
+p:/integrity?hash=sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=
+p:/api/track?data=%7B%22a%22%3A%22b%22%2C%22n%22%3A1%7D
+p:/login?continue=https%3A%2F%2Fid.vneid.gov.vn%2Fauth
+p:/sso/callback?return_to=https://dichvucong.example.gov.vn/
+p:/embed?url=https://www.youtube.com/embed/abc123
+p:/proxy/img?src=https://cdn.example.com/a.png
+p:/proxy/img?src=https://203.0.113.10/a.jpg
+p:/rss?feed=https://baochinhphu.example.vn/rss/home.rss
+p:/share?u=https://portal.example.gov.vn/tin-tuc/123&t=Th%C3%B4ng%20b%C3%A1o
+p:/print?url=/vi/thu-tuc/123
+p:/index.php?option=com_search&searchword=thu%E1%BA%BF%20%27nh%C3%A0%20%C4%91%E1%BA%A5t%27
+p:/wp-json/wp/v2/search?search=select%20a%20form&type=post
+p:/?s=%22or%22
+p:/?s=1%3D1
+p:/?s=a%27
+p:/?s=%3Cb%3E
+p:/?s=alert
+p:/tim-kiem?tu-khoa=script%20tuy%E1%BB%83n%20sinh
+p:/tim-kiem?tu-khoa=union%20%C4%91o%C3%A0n%20thanh%20ni%C3%AAn
+p:/tim-kiem?tu-khoa=drop%20box
+p:/tim-kiem?tu-khoa=1%2F2%20ng%C3%A0y
+p:/tim-kiem?tu-khoa=x%3Dy
+p:/api/geo?lat=10.762622&lon=106.660172&r=5km
+p:/api/calc?expr=(100-20)*1.1
+p:/api/convert?from=USD&to=VND&amount=1e3
+p:/api/v1/files/2026/12/07/bao%20cao%20(final)%20v2.pdf
+p:/static/css/style.css?v=%7B%7Bversion%7D%7D
+p:/static/js/i18n/vi.js?t=1733560000000
+p:/calendar?date=2026-12-07&view=week#top
+p:/forum/thread/123?highlight=cat%20/etc/passwd%20permission%20denied
+p:/forum/thread/124?highlight=SELECT%20*%20FROM%20bang%20lỗi
+p:/forum/thread/125?highlight=%3Cscript%3E%20tag%20b%E1%BB%8B%20l%E1%BB%97i
+m:GET /.well-known/change-password HTTP/1.1
+m:GET /.well-known/assetlinks.json HTTP/1.1
+m:GET /.well-known/apple-app-site-association HTTP/1.1
+m:OPTIONS /api/v1/hoso HTTP/2.0
+m:HEAD /robots.txt HTTP/1.0
+"""),
+]
