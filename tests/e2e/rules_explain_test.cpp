@@ -50,7 +50,7 @@ TEST_F(RulesExplainTest, MatchingLineShowsPredicatesAndMarkedSpan) {
   EXPECT_NE(r.out.find("variant webserver/access_log: applies"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("  selection_target: true\n"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("    cs-uri-norm|re|i '\\bunion"), std::string::npos) << r.out;  // the predicate line
-  EXPECT_NE(r.out.find("maHoSo=1' [[UNION ALL SELECT]] NULL"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("maHoSo=1' [[UNION ALL SELECT NULL]]"), std::string::npos) << r.out;
   EXPECT_EQ(r.out.find("\x1b["), std::string::npos) << "no colour when stdout is not a terminal";
 }
 
