@@ -106,8 +106,6 @@ bool looks_truncated(std::string_view json) {
   return opened && (depth > 0 || in_string);
 }
 
-// Top-level names that Winlogbeat 6, NXLog and Sentinel give Windows fields, with Sigma's
-// name, which is added beside the original (only for a scalar value).
 int hex_value(char c) {
   if (c >= '0' && c <= '9') return c - '0';
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
@@ -270,12 +268,15 @@ bool decode_json_string(std::string_view escaped, StringArena& arena, std::strin
 namespace vigil::parse::internal {
 namespace {
 
+// Top-level names that Winlogbeat 6, NXLog and Sentinel give Windows fields, with Sigma's
+// name, which is added beside the original (only for a scalar value).
 std::string_view top_level_alias(std::string_view key) {
   switch (key.size()) {
     case 8:
       if (key == "event_id") return "EventID";
       if (key == "log_name") return "Channel";
       if (key == "Provider") return "Provider_Name";  // Sentinel's WindowsEvent table
+      if (key == "Hostname") return "Computer";       // NXLog (im_msvistalog), the OTRF captures
       break;
     case 10: if (key == "SourceName") return "Provider_Name"; break;
     case 11: if (key == "source_name") return "Provider_Name"; break;
@@ -735,6 +736,13 @@ error_code JsonFlattener::walk_value(od::value v, std::string_view name, Mode mo
       for (auto element : arr) {
         od::value ev;
         if (error_code e = std::move(element).get(ev)) return e;
+        // On-Demand does not check what follows a string element: ["t","x":"a"}] passed as
+        // the two elements "t" and "x". A string element is followed by ',' or ']'.
+        if (const std::string_view tok = ev.raw_json_token(); !tok.empty() && tok[0] == '"') {
+          const char* after = tok.data() + tok.size();
+          while (is_json_space(*after)) ++after;
+          if (*after != ',' && *after != ']') return simdjson::TAPE_ERROR;
+        }
         if (error_code e = walk_value(ev, name, mode, depth + 1)) return e;
       }
       return simdjson::SUCCESS;
@@ -801,6 +809,12 @@ error_code JsonFlattener::walk_object(od::object obj, std::string_view name, Mod
         bool escaped;
         if (error_code e = scalar_value(token, &v, &kind, &escaped)) return e;
         emit_indexed(key, v, kind, s->index, (s->flags & FieldSelection::kTimeHost) != 0, escaped);
+        // A time/host source with a Sigma name too (NXLog's Hostname is Computer): parse() adds
+        // the alias after it.
+        if ((s->flags & FieldSelection::kTimeHost) != 0)
+          if (const std::string_view alias = top_level_alias(key); !alias.empty())
+            if (const Slot* a = wanted_->lookup(alias); a != nullptr && slot_relevant(a, first))
+              emit_indexed(alias, v, kind, a->index, (a->flags & FieldSelection::kTimeHost) != 0, escaped);
         continue;
       }
     } else if (mode == Mode::kTop && scalar && !capturing_ && top_level_alias(key).empty()) {

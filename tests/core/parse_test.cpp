@@ -364,6 +364,9 @@ TEST_F(ParseTest, JsonWinlogbeat6AndNxlogFlatLayouts) {
   EXPECT_EQ(get(flat, "SourceName"), "Microsoft-Windows-Eventlog");
   EXPECT_EQ(get(flat, "CommandLine"), "wevtutil cl Security");
   EXPECT_EQ(get(flat, "Message"), "The audit log was cleared.\r\nSubject:");
+  // NXLog's Hostname is the event's Computer: rules and correlations that read Computer see it.
+  EXPECT_EQ(get(flat, "Hostname"), "WORKSTATION5");
+  EXPECT_EQ(get(flat, "Computer"), "WORKSTATION5");
   EXPECT_EQ(flat.host, "WORKSTATION5");
   EXPECT_EQ(flat.time_text, "2020-10-22T02:21:34.280Z");  // TimeCreated outranks @timestamp
   EXPECT_EQ(flat.time_unix_ns, 1603333294280000000LL);
@@ -377,6 +380,16 @@ TEST_F(ParseTest, JsonWinlogbeat6AndNxlogFlatLayouts) {
 }
 
 // ---- JSON: bad input ---------------------------------------------------------------------------
+
+// simdjson's On-Demand iteration does not check what follows a string element of an array: a
+// member written inside an array ("x":"a"}) passed as the elements "t" and "x".
+TEST_F(ParseTest, JsonArrayStringElementFollowedByAColonIsInvalid) {
+  EXPECT_EQ(parse(R"({"U":["t","x":"a"}],"T":"c"})").parse_error, ParseErrorKind::kInvalidJson);
+  EXPECT_EQ(parse(R"({"U":["t":"","x":"a"},"c"],"T":"c"})").parse_error, ParseErrorKind::kInvalidJson);
+  const Event& ok = parse(R"({"U":[ "t" , "x\"y" ,{"a":"b"}, "z"]})");
+  EXPECT_EQ(ok.parse_error, ParseErrorKind::kNone);
+  EXPECT_EQ(get(ok, "U"), "t");
+}
 
 TEST_F(ParseTest, JsonTruncatedInvalidAndInvalidUtf8) {
   struct Case {
