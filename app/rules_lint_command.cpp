@@ -257,6 +257,15 @@ int run_rules_lint(const RulesLintOptions& options, std::FILE* out) {
       if (report.errors.empty() && report.always_evaluated > 0)
         add(r.path, r.line, false, r.id, "no_prefilter_literal",
             "no literal of 3 bytes or more can prefilter this rule: it is evaluated for every event");
+      // Hyperscan scans a field's regexes once per value; one it refuses (or a keyword regex,
+      // which reads every value) runs on PCRE2 for every candidate value instead: a web rule
+      // written so ran several times slower on every request, and nothing said so.
+      if (report.errors.empty() && report.regex_pcre_only > 0)
+        add(r.path, r.line, false, r.id, "regex_pcre2_only",
+            fmt::format("{} regular expression(s) run on PCRE2 alone (a keyword regex, or one Hyperscan "
+                        "refuses even as a prefilter): each candidate value is matched by the slower "
+                        "engine; `vigil rules check -v` shows the counts",
+                        report.regex_pcre_only));
     }
 
     // Embedded tests.

@@ -205,8 +205,24 @@ detection:
   condition: selection and not selection
 level: low
 )");
+  // A regex Hyperscan refuses even as a prefilter ('\b' after '$') runs on PCRE2 alone.
+  Write(dir_ / "rules" / "e.yml", R"(title: Slow regex
+id: 77777777-7777-4777-8777-777777777777
+logsource:
+  product: linux
+  service: auth
+detection:
+  selection:
+    program: sshd
+    message|re: 'session$\bopened'
+  condition: selection
+level: low
+)");
   RunResult r = RunVigil("rules lint " + (dir_ / "rules").string(), dir_);
   EXPECT_EQ(r.exit_code, 1) << r.out;
+  EXPECT_NE(r.out.find((dir_ / "rules" / "e.yml").string() +
+                       ":1: warning: 77777777-7777-4777-8777-777777777777: regex_pcre2_only: 1 regular expression(s) run on PCRE2 alone"),
+            std::string::npos) << r.out;
   const std::string b = (dir_ / "rules" / "b.yml").string(), c = (dir_ / "rules" / "c.yml").string();
   const std::string d = (dir_ / "rules" / "d.yml").string();
   EXPECT_NE(r.out.find(d + ":8: error: 66666666-6666-4666-8666-666666666666: never_true: the condition can never be true"),
