@@ -5,6 +5,7 @@
 // from vendor documentation cover what the corpora lack.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <array>
 #include <deque>
 #include <filesystem>
@@ -935,6 +936,56 @@ TEST_F(DeviceParse, ServerMessagesMalformedAreCountedNeverCrash) {
     }
   }
   EXPECT_GT(records, 1000u);
+}
+
+// ---- ModSecurity v3 JSON audit log (flattened by the JSON parser) -------------------------------
+// The names docs/logsource-mapping.md documents and the modsecurity rules read.
+
+constexpr std::string_view kModsecAudit = R"J({"transaction":{"client_ip":"203.0.113.90","time_stamp":"Mon Dec  7 10:40:00 2026","server_id":"1a2b3c","client_port":51234,"host_ip":"10.10.5.30","host_port":443,"unique_id":"170155440012.345678","request":{"method":"GET","http_version":1.1,"uri":"/index.php?id=1%27%20UNION%20SELECT%201,2--","headers":{"Host":"portal.example.gov","User-Agent":"sqlmap/1.7"}},"response":{"http_code":403,"headers":{"Content-Type":"text/html"}},"producer":{"modsecurity":"ModSecurity v3.0.12 (Linux)","connector":"ModSecurity-nginx v1.0.3","secrules_engine":"Enabled","components":["OWASP_CRS/4.0.0\""]},"messages":[{"message":"SQL Injection Attack Detected via libinjection","details":{"match":"detected SQLi using libinjection.","reference":"v10,30","ruleId":"942100","file":"/etc/modsecurity/crs/rules/REQUEST-942-APPLICATION-ATTACK-SQLI.conf","lineNumber":"46","data":"Matched Data: 1c found within ARGS:id","severity":"2","ver":"OWASP_CRS/4.0.0","rev":"","tags":["application-multi","language-multi","platform-multi","attack-sqli","paranoia-level/1","OWASP_CRS","capec/1000/152/248/66"],"maturity":"0","accuracy":"0"}},{"message":"Inbound Anomaly Score Exceeded (Total Score: 5)","details":{"match":"Matched \"Operator `Ge' with parameter `5' against variable `TX:BLOCKING_INBOUND_ANOMALY_SCORE' (Value: `5' )","reference":"","ruleId":"949110","file":"/etc/modsecurity/crs/rules/REQUEST-949-BLOCKING-EVALUATION.conf","lineNumber":"222","data":"","severity":"2","ver":"OWASP_CRS/4.0.0","rev":"","tags":["anomaly-evaluation","OWASP_CRS"],"maturity":"0","accuracy":"0"}}]}})J";
+
+TEST_F(DeviceParse, ModsecurityJsonAuditFlattensToDocumentedNames) {
+  const Event& m = parse(kModsecAudit);
+  EXPECT_EQ(m.format, LogFormat::kJson);
+  EXPECT_EQ(m.parse_error, ParseErrorKind::kNone);
+  EXPECT_EQ(get(m, "transaction.client_ip"), "203.0.113.90");
+  EXPECT_EQ(get(m, "transaction.client_port"), "51234");
+  EXPECT_EQ(get(m, "transaction.host_ip"), "10.10.5.30");
+  EXPECT_EQ(get(m, "transaction.time_stamp"), "Mon Dec  7 10:40:00 2026");
+  EXPECT_EQ(get(m, "transaction.unique_id"), "170155440012.345678");
+  EXPECT_EQ(get(m, "transaction.request.method"), "GET");
+  EXPECT_EQ(get(m, "transaction.request.uri"), "/index.php?id=1%27%20UNION%20SELECT%201,2--");
+  EXPECT_EQ(get(m, "transaction.request.headers.Host"), "portal.example.gov");
+  EXPECT_EQ(get(m, "transaction.request.headers.User-Agent"), "sqlmap/1.7");
+  EXPECT_EQ(get(m, "transaction.response.http_code"), "403");
+  EXPECT_EQ(get(m, "transaction.producer.secrules_engine"), "Enabled");
+  // Array elements take the array's name: one field per message, in order.
+  const auto all = [&](std::string_view name) {
+    std::vector<std::string> out;
+    m.fields.any_named(name, [&](const Field& f) {
+      out.emplace_back(f.value);
+      return false;
+    });
+    return out;
+  };
+  EXPECT_EQ(all("transaction.messages.message"),
+            (std::vector<std::string>{"SQL Injection Attack Detected via libinjection",
+                                      "Inbound Anomaly Score Exceeded (Total Score: 5)"}));
+  EXPECT_EQ(all("transaction.messages.details.ruleId"), (std::vector<std::string>{"942100", "949110"}));
+  EXPECT_EQ(all("transaction.messages.details.severity"), (std::vector<std::string>{"2", "2"}));
+  EXPECT_EQ(get(m, "transaction.messages.details.data"), "Matched Data: 1c found within ARGS:id");
+  const std::vector<std::string> tags = all("transaction.messages.details.tags");
+  EXPECT_EQ(tags.size(), 9u);
+  EXPECT_NE(std::find(tags.begin(), tags.end(), "attack-sqli"), tags.end());
+
+  // Cut short, damaged or binary: counted by reason, never a crash.
+  EXPECT_EQ(parse(kModsecAudit.substr(0, kModsecAudit.size() / 2)).parse_error, ParseErrorKind::kTruncatedJson);
+  std::string broken(kModsecAudit);
+  broken[broken.find("\"response\"") - 1] = ';';
+  EXPECT_EQ(parse(broken).parse_error, ParseErrorKind::kInvalidJson);
+  std::string binary(kModsecAudit);
+  binary[40] = '\0';
+  EXPECT_EQ(parse(binary).parse_error, ParseErrorKind::kBinary);
+  for (std::size_t cut = 0; cut <= kModsecAudit.size(); cut += 7) parse(kModsecAudit.substr(0, cut));
 }
 
 }  // namespace
