@@ -193,6 +193,9 @@ void add_server_message_fields(std::string_view program, std::string_view messag
 // vsftpd's own log ("Mon Dec  7 10:11:12 2026 [pid 1234] [user] FAIL LOGIN: Client ..."): false
 // when `line` is not that shape.
 bool add_vsftpd_log_fields(std::string_view line, Event& event);
+// PostgreSQL's authentication messages (failed password/PAM/LDAP..., no pg_hba.conf entry, unknown
+// role, log_connections): auth_method, user, database, client_ip. Also for syslog program postgres.
+void add_postgresql_message_fields(std::string_view message, Event& event);
 // A plain MySQL/MariaDB error-log line holding "Access denied for user": false when it holds none.
 bool add_mysql_plain_fields(std::string_view line, Event& event);
 // ---- Windows event XML (win_xml.cpp) -----------------------------------------------------------

@@ -633,7 +633,76 @@ void add_mysql_fields(std::string_view msg, Event& event) {
   }
 }
 
+// The text between the first '"' after `at` and the next '"', or nothing.
+std::string_view quoted_after(std::string_view s, std::size_t at) {
+  const std::size_t open = s.find('"', at);
+  if (open == std::string_view::npos) return {};
+  const std::size_t close = s.find('"', open + 1);
+  return close == std::string_view::npos ? std::string_view() : s.substr(open + 1, close - open - 1);
+}
+
+// PostgreSQL's authentication messages (src/backend/libpq/auth.c, postinit.c): "<method>
+// authentication failed for user \"x\"", "no pg_hba.conf entry for host \"1.2.3.4\", user \"x\",
+// database \"y\", SSL off", "role \"x\" does not exist", and with log_connections
+// "connection received: host=1.2.3.4 port=5432" / "connection authorized: user=x database=y".
+// `user` and `database` are not repeated when the line prefix (%u@%d) gave them.
+void add_postgresql_auth_fields(std::string_view msg, Event& event) {
+  FieldView& f = event.fields;
+  const auto add_once = [&](std::string_view name, std::string_view value) {
+    if (!value.empty() && f.find(name) == nullptr) f.add(name, value);
+  };
+  if (const std::size_t at = msg.find(" authentication failed for user \""); at != std::string_view::npos) {
+    std::size_t m = at;
+    while (m > 0 && msg[m - 1] != ' ') --m;
+    if (at > m) f.add("auth_method", msg.substr(m, at - m));  // password, md5, scram-sha-256, PAM, LDAP, Ident...
+    add_once("user", quoted_after(msg, at + 30));
+    return;
+  }
+  if (const std::size_t at = msg.find("no pg_hba.conf entry for host \""); at != std::string_view::npos) {
+    const std::string_view host = quoted_after(msg, at + 29);
+    if (looks_like_address(host)) f.add("client_ip", host);
+    else if (!host.empty()) f.add("client_host", host);
+    if (const std::size_t u = msg.find(", user \"", at); u != std::string_view::npos) add_once("user", quoted_after(msg, u + 7));
+    if (const std::size_t d = msg.find(", database \"", at); d != std::string_view::npos) add_once("database", quoted_after(msg, d + 11));
+    return;
+  }
+  if (const std::size_t at = msg.find("role \""); at != std::string_view::npos && msg.find("\" does not exist", at) != std::string_view::npos) {
+    add_once("user", quoted_after(msg, at + 4));
+    return;
+  }
+  if (const std::size_t at = msg.find("connection received: host="); at != std::string_view::npos) {
+    const std::size_t start = at + 26;
+    std::size_t end = start;
+    while (end < msg.size() && msg[end] != ' ') ++end;
+    const std::string_view host = msg.substr(start, end - start);
+    if (looks_like_address(host)) f.add("client_ip", host);
+    else if (!host.empty()) f.add("client_host", host);
+    if (msg.substr(end, 6) == " port=") {
+      std::size_t q = end + 6;
+      while (q < msg.size() && is_digit(msg[q])) ++q;
+      if (q > end + 6) f.add("client_port", msg.substr(end + 6, q - end - 6), ValueKind::kNumber);
+    }
+    return;
+  }
+  if (const std::size_t at = msg.find("connection authorized: user="); at != std::string_view::npos) {
+    const std::size_t start = at + 28;
+    std::size_t end = start;
+    while (end < msg.size() && msg[end] != ' ') ++end;
+    add_once("user", msg.substr(start, end - start));
+    if (msg.substr(end, 10) == " database=") {
+      const std::size_t d = end + 10;
+      std::size_t e = d;
+      while (e < msg.size() && msg[e] != ' ') ++e;
+      add_once("database", msg.substr(d, e - d));
+    }
+  }
+}
+
 }  // namespace
+
+void add_postgresql_message_fields(std::string_view message, Event& event) {
+  add_postgresql_auth_fields(message, event);
+}
 
 void add_server_message_fields(std::string_view program, std::string_view message, Event& event) {
   if (program.empty()) {
@@ -645,6 +714,7 @@ void add_server_message_fields(std::string_view program, std::string_view messag
   switch (program[0]) {
     case 'p':
       if (starts_with(program, "postfix")) add_postfix_fields(message, event);
+      else if (starts_with(program, "postgres")) add_postgresql_auth_fields(message, event);
       break;
     case 'd':
       if (starts_with(program, "dovecot")) add_dovecot_fields(message, event);

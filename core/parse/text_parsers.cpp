@@ -600,7 +600,8 @@ void parse_plain(std::string_view line, Event& event) {
     add_apache_error_fields(line, f);
   } else if (is_digit(line[0]) && line.size() > 10) {
     if (line[4] == '/') add_nginx_error_fields(line, f);
-    else if (!(line[4] == '-' && add_postgresql_fields(line, f))) add_mysql_plain_fields(line, event);
+    else if (line[4] == '-' && add_postgresql_fields(line, f)) add_postgresql_message_fields(line, event);
+    else add_mysql_plain_fields(line, event);
   } else if (is_alpha(line[0])) {
     add_vsftpd_log_fields(line, event);
   }

@@ -988,5 +988,38 @@ TEST_F(DeviceParse, ModsecurityJsonAuditFlattensToDocumentedNames) {
   for (std::size_t cut = 0; cut <= kModsecAudit.size(); cut += 7) parse(kModsecAudit.substr(0, cut));
 }
 
+TEST_F(DeviceParse, PostgresqlAuthenticationMessages) {
+  const Event& pw = parse("2026-12-07 10:34:00.123 UTC [9702] FATAL:  password authentication failed for user \"admin\"");
+  EXPECT_EQ(get(pw, "level"), "FATAL");
+  EXPECT_EQ(get(pw, "auth_method"), "password");
+  EXPECT_EQ(get(pw, "user"), "admin");
+  const Event& pre = parse("2026-12-07 10:34:00.123 UTC [9701] postgres@dvc FATAL:  password authentication failed for user \"postgres\"");
+  std::size_t users = 0;
+  pre.fields.any_named("user", [&](const Field&) { return ++users, false; });
+  EXPECT_EQ(users, 1u);  // the prefix's %u is not repeated
+  const Event& hba = parse("2026-12-07 10:34:01.123 UTC [9703] FATAL:  no pg_hba.conf entry for host \"203.0.113.83\", user \"postgres\", database \"postgres\", SSL off");
+  EXPECT_EQ(get(hba, "client_ip"), "203.0.113.83");
+  EXPECT_EQ(get(hba, "user"), "postgres");
+  EXPECT_EQ(get(hba, "database"), "postgres");
+  const Event& role = parse("2026-12-07 10:43:00.123 UTC [9903] FATAL:  role \"root\" does not exist");
+  EXPECT_EQ(get(role, "user"), "root");
+  const Event& recv = parse("2026-12-07 10:43:00.123 UTC [9904] LOG:  connection received: host=203.0.113.84 port=50512");
+  EXPECT_EQ(get(recv, "client_ip"), "203.0.113.84");
+  EXPECT_EQ(get(recv, "client_port"), "50512");
+  const Event& authz = parse("2026-12-07 10:43:00.223 UTC [9904] LOG:  connection authorized: user=app database=dvc");
+  EXPECT_EQ(get(authz, "user"), "app");
+  EXPECT_EQ(get(authz, "database"), "dvc");
+  const Event& sys = parse("Dec  7 10:34:00 db02 postgres[9701]: [3-1] FATAL:  PAM authentication failed for user \"ops\"");
+  EXPECT_EQ(get(sys, "auth_method"), "PAM");
+  EXPECT_EQ(get(sys, "user"), "ops");
+  for (const char* cut : {"2026-12-07 10:34:00.123 UTC [9702] FATAL:  password authentication failed for user \"adm",
+                          "2026-12-07 10:34:00.123 UTC [9703] FATAL:  no pg_hba.conf entry for host \"203.0",
+                          "2026-12-07 10:43:00.123 UTC [9904] LOG:  connection received: host="}) {
+    const Event& c = parse(cut);
+    EXPECT_FALSE(has(c, "client_ip")) << cut;
+    EXPECT_EQ(get(c, "message"), cut);
+  }
+}
+
 }  // namespace
 }  // namespace vigil::parse
