@@ -654,7 +654,8 @@ void add_postgresql_auth_fields(std::string_view msg, Event& event) {
   if (const std::size_t at = msg.find(" authentication failed for user \""); at != std::string_view::npos) {
     std::size_t m = at;
     while (m > 0 && msg[m - 1] != ' ') --m;
-    if (at > m) f.add("auth_method", msg.substr(m, at - m));  // password, md5, scram-sha-256, PAM, LDAP, Ident...
+    // "password" (md5, scram-sha-256 and password alike), "PAM", "LDAP", "Ident", "RADIUS"...
+    if (at > m) f.add("auth_method", msg.substr(m, at - m));
     add_once("user", quoted_after(msg, at + 30));
     return;
   }
@@ -662,11 +663,14 @@ void add_postgresql_auth_fields(std::string_view msg, Event& event) {
     const std::string_view host = quoted_after(msg, at + 29);
     if (looks_like_address(host)) f.add("client_ip", host);
     else if (!host.empty()) f.add("client_host", host);
-    if (const std::size_t u = msg.find(", user \"", at); u != std::string_view::npos) add_once("user", quoted_after(msg, u + 7));
-    if (const std::size_t d = msg.find(", database \"", at); d != std::string_view::npos) add_once("database", quoted_after(msg, d + 11));
+    if (const std::size_t u = msg.find(", user \"", at); u != std::string_view::npos)
+      add_once("user", quoted_after(msg, u + 7));
+    if (const std::size_t d = msg.find(", database \"", at); d != std::string_view::npos)
+      add_once("database", quoted_after(msg, d + 11));
     return;
   }
-  if (const std::size_t at = msg.find("role \""); at != std::string_view::npos && msg.find("\" does not exist", at) != std::string_view::npos) {
+  if (const std::size_t at = msg.find("role \"");
+      at != std::string_view::npos && msg.find("\" does not exist", at) != std::string_view::npos) {
     add_once("user", quoted_after(msg, at + 4));
     return;
   }
@@ -741,6 +745,7 @@ bool add_vsftpd_log_fields(std::string_view line, Event& event) {
     return true;
   }
   const std::string_view pid = line.substr(30, close - 30);
+  if (pid.empty()) return false;
   for (char c : pid)
     if (!is_digit(c)) return false;
   event.fields.add("pid", pid, ValueKind::kNumber);

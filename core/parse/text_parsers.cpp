@@ -589,9 +589,9 @@ bool add_postgresql_fields(std::string_view line, FieldView& f) {
 }  // namespace
 
 // A plain line is its `message`; when it has the shape of a web server's error log, of
-// PostgreSQL's or MySQL's log or of vsftpd's own log, its prefix also gives fields (level, pid, client_ip...) so that rules and
-// correlations can group by them. The whole line stays the message: rules written for plain
-// text keep working.
+// PostgreSQL's or MySQL's log or of vsftpd's own log, it also gives fields (level, pid,
+// client_ip, user...) so that rules and correlations can group by them. The whole line stays
+// the message: rules written for plain text keep working.
 void parse_plain(std::string_view line, Event& event) {
   FieldView& f = event.fields;
   f.add("message", line);
