@@ -185,6 +185,19 @@ bool emit_checkpoint_pairs(std::string_view s, Event& event);
 // SonicWall's "src=ip:port:interface" (and dst) also as src_ip, src_port, src_interface, for
 // records that carry SonicWall's sn= and fw= keys.
 void add_sonicwall_endpoints(Event& event);
+// Fields from the message of a mail, FTP or database server, chosen by the syslog program
+// (postfix/*, dovecot, vsftpd, mysqld/mariadbd; no program: a MySQL error-log line read as
+// syslog): client_ip, user, action, ... (docs/logsource-mapping.md). Cheap on other programs: one
+// switch on the program's first byte.
+void add_server_message_fields(std::string_view program, std::string_view message, Event& event);
+// vsftpd's own log ("Mon Dec  7 10:11:12 2026 [pid 1234] [user] FAIL LOGIN: Client ..."): false
+// when `line` is not that shape.
+bool add_vsftpd_log_fields(std::string_view line, Event& event);
+// PostgreSQL's authentication messages (failed password/PAM/LDAP..., no pg_hba.conf entry, unknown
+// role, log_connections): auth_method, user, database, client_ip. Also for syslog program postgres.
+void add_postgresql_message_fields(std::string_view message, Event& event);
+// A plain MySQL/MariaDB error-log line holding "Access denied for user": false when it holds none.
+bool add_mysql_plain_fields(std::string_view line, Event& event);
 // ---- Windows event XML (win_xml.cpp) -----------------------------------------------------------
 
 enum class WinXmlError : std::uint8_t { kNone, kTruncated, kInvalid };

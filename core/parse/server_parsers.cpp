@@ -306,4 +306,457 @@ bool parse_auditd(std::string_view line, Event& event) {
   return true;
 }
 
+// ---- mail, FTP and database servers (Postfix, Dovecot, vsftpd, MySQL) -------------------------
+//
+// These add fields from a message whose program (or, for plain files, whose line shape) says
+// which server wrote it; the message itself stays whole, so rules written for its text keep
+// working. A message that starts like one of these shapes but breaks off (no closing ']', '"',
+// '\'' or ')') keeps the fields it has and is counted as kTruncatedRecord. Formats are as the
+// servers' sources write them: Postfix smtpd's namaddr "host[addr]" (":port" with
+// smtpd_client_port_logging) and smtpd_check's "reject: CMD from namaddr: reply; from=<>
+// to=<> proto= helo=<>"; Dovecot's login-process "Event (reason): key=value, ..." list and its
+// auth "passdb(user,rip[,<session>]): reason"; vsftpd's "[pid N] [user] OK|FAIL VERB: Client
+// \"addr\", ..." (syslog_enable drops the date and pid); MySQL's "Access denied for user
+// 'user'@'host' (using password: YES|NO)".
+
+namespace {
+
+bool starts_with(std::string_view s, std::string_view prefix) { return s.substr(0, prefix.size()) == prefix; }
+
+// Digits, hex letters, '.', ':' only, with a '.' or ':': an IPv4 or IPv6 address as written.
+bool looks_like_address(std::string_view s) {
+  if (s.empty() || s.size() > 45) return false;
+  bool sep = false;
+  for (char c : s) {
+    if (c == '.' || c == ':') sep = true;
+    else if (!is_digit(c) && !((c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'))) return false;
+  }
+  return sep;
+}
+
+// "::ffff:203.0.113.5" (an IPv4 client on an IPv6 socket) as the IPv4 address.
+std::string_view strip_v4_mapped(std::string_view ip) {
+  if ((starts_with(ip, "::ffff:") || starts_with(ip, "::FFFF:")) && ip.find('.') != std::string_view::npos)
+    return ip.substr(7);
+  return ip;
+}
+
+// Postfix's namaddr at the start of s: "host[addr]" or "host[addr]:port". Adds client_host,
+// client_ip (and client_port) and returns the length read, 0 when s is not that shape.
+std::size_t add_postfix_client(std::string_view s, Event& event) {
+  const std::size_t open = s.find('[');
+  if (open == 0 || open == std::string_view::npos || open > 255) return 0;
+  for (std::size_t i = 0; i < open; ++i)
+    if (s[i] == ' ' || s[i] == ',') return 0;
+  const std::size_t close = s.find(']', open + 1);
+  if (close == std::string_view::npos) {
+    note_soft_error(event, ParseErrorKind::kTruncatedRecord);
+    return 0;
+  }
+  FieldView& f = event.fields;
+  f.add("client_host", s.substr(0, open));
+  f.add("client_ip", strip_v4_mapped(s.substr(open + 1, close - open - 1)));
+  std::size_t p = close + 1;
+  if (p < s.size() && s[p] == ':' && p + 1 < s.size() && is_digit(s[p + 1])) {
+    const std::size_t start = ++p;
+    while (p < s.size() && is_digit(s[p])) ++p;
+    f.add("client_port", s.substr(start, p - start), ValueKind::kNumber);
+  }
+  return p;
+}
+
+// The text between "<key><" and the next '>' in s ("from=<a@b>"), or nothing.
+void add_angle_value(std::string_view s, std::string_view key, std::string_view name, FieldView& f) {
+  const std::size_t at = s.find(key);
+  if (at == std::string_view::npos) return;
+  const std::size_t start = at + key.size();
+  const std::size_t end = s.find('>', start);
+  if (end != std::string_view::npos && end > start) f.add(name, s.substr(start, end - start));
+}
+
+// Postfix smtpd/submission/smtps/postscreen messages.
+void add_postfix_fields(std::string_view msg, Event& event) {
+  FieldView& f = event.fields;
+  // "warning: unknown[203.0.113.5]: SASL LOGIN authentication failed: UGFzc3dvcmQ6"
+  if (starts_with(msg, "warning: ")) {
+    const std::string_view rest = msg.substr(9);
+    const std::size_t n = add_postfix_client(rest, event);
+    if (n == 0 || rest.substr(n, 2) != ": ") return;
+    const std::string_view what = rest.substr(n + 2);
+    if (!starts_with(what, "SASL ")) return;
+    const std::size_t sp = what.find(' ', 5);
+    if (sp == std::string_view::npos || what.substr(sp, 22) != " authentication failed") return;
+    f.add("sasl_method", what.substr(5, sp - 5));
+    if (what.substr(sp + 22, 2) == ": ") {
+      std::string_view reason = what.substr(sp + 24);
+      // Postfix 3.x appends the name the client gave: "..., sasl_username=user@example.com".
+      if (const std::size_t u = reason.rfind(", sasl_username="); u != std::string_view::npos) {
+        f.add("sasl_username", reason.substr(u + 16));
+        reason = reason.substr(0, u);
+      }
+      if (!reason.empty()) f.add("reason", reason);
+    }
+    return;
+  }
+  // "connect from host[addr]", "lost connection after AUTH from host[addr]", ...
+  static constexpr std::string_view kSessionEvents[] = {"connect from ", "disconnect from ", "lost connection after ",
+                                                        "timeout after ", "too many errors after "};
+  for (std::string_view e : kSessionEvents) {
+    if (!starts_with(msg, e)) continue;
+    const std::size_t from = msg.find("from ");
+    if (from != std::string_view::npos) add_postfix_client(msg.substr(from + 5), event);
+    return;
+  }
+  // A queue id ("4F9D195432C", long ids "4bVRnB0kHnz9y3") or NOQUEUE, then ": ".
+  std::size_t id_end = 0;
+  while (id_end < msg.size() && id_end < 32 && (is_digit(msg[id_end]) || is_alpha(msg[id_end]))) ++id_end;
+  if (id_end < 7 || msg.substr(id_end, 2) != ": ") return;  // NOQUEUE is 7
+  const std::string_view queue_id = msg.substr(0, id_end);
+  const std::string_view rest = msg.substr(id_end + 2);
+  // "client=host[addr], sasl_method=PLAIN, sasl_username=user": a successful SMTP AUTH.
+  if (starts_with(rest, "client=")) {
+    f.add("queue_id", queue_id);
+    const std::size_t n = add_postfix_client(rest.substr(7), event);
+    if (n == 0) return;
+    const std::string_view tail = rest.substr(7 + n);
+    if (const std::size_t m = tail.find(", sasl_method="); m != std::string_view::npos) {
+      const std::size_t end = tail.find(',', m + 14);
+      f.add("sasl_method", tail.substr(m + 14, (end == std::string_view::npos ? tail.size() : end) - m - 14));
+    }
+    if (const std::size_t u = tail.find(", sasl_username="); u != std::string_view::npos) {
+      const std::size_t end = tail.find(',', u + 16);
+      f.add("sasl_username", tail.substr(u + 16, (end == std::string_view::npos ? tail.size() : end) - u - 16));
+    }
+    return;
+  }
+  // "reject: RCPT from host[addr]: 554 5.7.1 <rcpt>: Relay access denied; from=<s> to=<r>
+  // proto=ESMTP helo=<h>" (also defer, warn, hold, discard, filter, redirect).
+  const std::size_t colon = rest.find(": ");
+  if (colon == std::string_view::npos || colon > 10) return;
+  const std::string_view action = rest.substr(0, colon);
+  for (char c : action)
+    if (c < 'a' || c > 'z') return;
+  const std::size_t from = rest.find(" from ", colon + 2);
+  if (from == std::string_view::npos || from > colon + 2 + 20) return;
+  f.add("queue_id", queue_id);
+  f.add("action", action);
+  f.add("smtp_command", rest.substr(colon + 2, from - colon - 2));
+  const std::string_view client = rest.substr(from + 6);
+  const std::size_t n = add_postfix_client(client, event);
+  if (n == 0 || client.substr(n, 2) != ": ") return;
+  std::string_view reply = client.substr(n + 2);
+  std::string_view envelope;
+  if (const std::size_t semi = reply.rfind("; from=<"); semi != std::string_view::npos) {
+    envelope = reply.substr(semi + 2);
+    reply = reply.substr(0, semi);
+  }
+  if (reply.size() >= 4 && is_digit(reply[0]) && is_digit(reply[1]) && is_digit(reply[2]) && reply[3] == ' ') {
+    f.add("reply_code", reply.substr(0, 3), ValueKind::kNumber);
+    reply = reply.substr(4);
+    if (reply.size() >= 6 && is_digit(reply[0]) && reply[1] == '.') {  // enhanced status "5.7.1"
+      const std::size_t sp = reply.find(' ');
+      f.add("dsn", reply.substr(0, sp));
+      reply = sp == std::string_view::npos ? std::string_view() : reply.substr(sp + 1);
+    }
+  }
+  if (!reply.empty()) f.add("reason", reply);
+  if (!envelope.empty()) {
+    add_angle_value(envelope, "from=<", "sender", f);
+    add_angle_value(envelope, " to=<", "recipient", f);
+    add_angle_value(envelope, " helo=<", "helo", f);
+  }
+}
+
+// Dovecot: "imap-login: Disconnected (auth failed, 3 attempts in 15 secs): user=<x>,
+// method=PLAIN, rip=1.2.3.4, lip=10.0.0.2, TLS, session=<abc>" and "auth-worker(8301):
+// pam(admin,203.0.113.73,<abc>): pam_authenticate() failed: Authentication failure".
+void add_dovecot_fields(std::string_view msg, Event& event) {
+  FieldView& f = event.fields;
+  const std::size_t colon = msg.find(": ");
+  if (colon == std::string_view::npos || colon > 64) return;
+  const std::string_view process = msg.substr(0, colon);
+  std::string_view rest = msg.substr(colon + 2);
+  // Dovecot's own log file (log_path) puts the level after the process name.
+  for (std::string_view level : {"Info: ", "Warning: ", "Error: ", "Fatal: ", "Panic: ", "Debug: "})
+    if (starts_with(rest, level)) {
+      rest.remove_prefix(level.size());
+      break;
+    }
+  if (process.size() > 6 && process.substr(process.size() - 6) == "-login") {
+    // "Event (reason): key=value, key=value, FLAG, ..."
+    const std::size_t list = rest.find("): ");
+    const std::size_t plain = rest.find(": ");
+    std::size_t kv_at;
+    if (list != std::string_view::npos && list <= plain + 1) {
+      const std::size_t open = rest.find(" (");
+      if (open == std::string_view::npos || open > list) return;
+      f.add("action", rest.substr(0, open));
+      f.add("reason", rest.substr(open + 2, list - open - 2));
+      kv_at = list + 3;
+    } else if (plain != std::string_view::npos && plain < 40) {
+      f.add("action", rest.substr(0, plain));
+      kv_at = plain + 2;
+    } else {
+      return;
+    }
+    std::string_view kv = rest.substr(kv_at);
+    while (!kv.empty()) {
+      const std::size_t eq = kv.find('=');
+      const std::size_t comma = kv.find(", ");
+      std::size_t next = comma == std::string_view::npos ? kv.size() : comma;
+      if (eq != std::string_view::npos && eq < next) {
+        const std::string_view key = kv.substr(0, eq);
+        std::string_view value = kv.substr(eq + 1, next - eq - 1);
+        if (!value.empty() && value[0] == '<') {
+          // "<...>" may hold ", ": the value runs to its '>'.
+          const std::size_t gt = kv.find('>', eq + 1);
+          if (gt == std::string_view::npos) {
+            note_soft_error(event, ParseErrorKind::kTruncatedRecord);
+            return;
+          }
+          value = kv.substr(eq + 2, gt - eq - 2);
+          next = kv.find(", ", gt);
+          if (next == std::string_view::npos) next = kv.size();
+        }
+        if (key == "user") f.add("user", value);
+        else if (key == "method") f.add("auth_method", value);
+        else if (key == "rip") f.add("client_ip", strip_v4_mapped(value));
+        else if (key == "lip") f.add("server_ip", strip_v4_mapped(value));
+        else if (key == "session") f.add("session", value);
+      }
+      kv = next + 2 <= kv.size() ? kv.substr(next + 2) : std::string_view();
+    }
+    return;
+  }
+  if (starts_with(process, "auth")) {
+    // "passdb(user,rip[,<session>]): reason"
+    std::size_t p = 0;
+    while (p < rest.size() && (is_alpha(rest[p]) || rest[p] == '-' || rest[p] == '_')) ++p;
+    if (p == 0 || p >= rest.size() || rest[p] != '(') return;
+    const std::size_t close = rest.find("): ", p);
+    if (close == std::string_view::npos) {
+      if (rest.find(')', p) == std::string_view::npos) note_soft_error(event, ParseErrorKind::kTruncatedRecord);
+      return;
+    }
+    f.add("passdb", rest.substr(0, p));
+    std::string_view args = rest.substr(p + 1, close - p - 1);
+    std::string_view parts[3];
+    for (std::string_view& part : parts) {
+      const std::size_t comma = args.find(',');
+      part = args.substr(0, comma);
+      args = comma == std::string_view::npos ? std::string_view() : args.substr(comma + 1);
+      if (args.empty()) break;
+    }
+    if (!parts[0].empty() && parts[0] != "?") f.add("user", parts[0]);
+    if (looks_like_address(parts[1])) f.add("client_ip", strip_v4_mapped(parts[1]));
+    if (parts[2].size() > 2 && parts[2].front() == '<' && parts[2].back() == '>')
+      f.add("session", parts[2].substr(1, parts[2].size() - 2));
+    if (close + 3 < rest.size()) f.add("reason", rest.substr(close + 3));
+  }
+}
+
+// vsftpd's line after its date and pid: "[user] FAIL LOGIN: Client "1.2.3.4"" / "CONNECT:
+// Client "1.2.3.4"" / "[ftp] OK UPLOAD: Client "1.2.3.4", "/incoming/x.php", 2114 bytes, ...".
+void add_vsftpd_body(std::string_view body, Event& event) {
+  FieldView& f = event.fields;
+  std::size_t p = 0;
+  std::string_view user;
+  if (!body.empty() && body[0] == '[') {
+    const std::size_t close = body.find("] ");
+    if (close == std::string_view::npos) {
+      note_soft_error(event, ParseErrorKind::kTruncatedRecord);
+      return;
+    }
+    user = body.substr(1, close - 1);
+    p = close + 2;
+  }
+  const std::size_t client = body.find(": Client \"", p);
+  if (client == std::string_view::npos || client - p > 20) return;
+  const std::string_view action = body.substr(p, client - p);
+  if (!starts_with(action, "OK ") && !starts_with(action, "FAIL ") && action != "CONNECT" &&
+      !starts_with(action, "FTP ") && action != "DEBUG")
+    return;
+  if (!user.empty()) f.add("user", user);
+  f.add("action", action);
+  const std::size_t ip_at = client + 10;
+  const std::size_t ip_end = body.find('"', ip_at);
+  if (ip_end == std::string_view::npos) {
+    note_soft_error(event, ParseErrorKind::kTruncatedRecord);
+    return;
+  }
+  f.add("client_ip", strip_v4_mapped(body.substr(ip_at, ip_end - ip_at)));
+  // Transfers and file operations name the path next, transfers then the byte count.
+  const std::size_t verb = action.find(' ');
+  if (verb == std::string_view::npos || starts_with(action, "FTP ")) return;
+  std::string_view tail = body.substr(ip_end + 1);
+  if (!starts_with(tail, ", \"")) return;
+  const std::size_t path_end = tail.find('"', 3);
+  if (path_end == std::string_view::npos) {
+    note_soft_error(event, ParseErrorKind::kTruncatedRecord);
+    return;
+  }
+  f.add("path", tail.substr(3, path_end - 3));
+  tail = tail.substr(path_end + 1);
+  if (starts_with(tail, ", ")) {
+    std::size_t q = 2;
+    while (q < tail.size() && is_digit(tail[q])) ++q;
+    if (q > 2 && tail.substr(q, 6) == " bytes") f.add("bytes", tail.substr(2, q - 2), ValueKind::kNumber);
+  }
+}
+
+// MySQL/MariaDB: "... Access denied for user 'root'@'203.0.113.82' (using password: YES)".
+void add_mysql_fields(std::string_view msg, Event& event) {
+  static constexpr std::string_view kDenied = "Access denied for user '";
+  const std::size_t at = msg.find(kDenied);
+  if (at == std::string_view::npos) return;
+  FieldView& f = event.fields;
+  const std::size_t user_at = at + kDenied.size();
+  const std::size_t user_end = msg.find("'@'", user_at);
+  if (user_end == std::string_view::npos) {
+    note_soft_error(event, ParseErrorKind::kTruncatedRecord);
+    return;
+  }
+  f.add("user", msg.substr(user_at, user_end - user_at));
+  const std::size_t host_at = user_end + 3;
+  const std::size_t host_end = msg.find('\'', host_at);
+  if (host_end == std::string_view::npos) {
+    note_soft_error(event, ParseErrorKind::kTruncatedRecord);
+    return;
+  }
+  const std::string_view host = msg.substr(host_at, host_end - host_at);
+  f.add("client_host", host);
+  if (looks_like_address(host)) f.add("client_ip", strip_v4_mapped(host));
+  if (msg.substr(host_end + 1, 18) == " (using password: ") {
+    const std::size_t v = host_end + 19;
+    const std::size_t close = msg.find(')', v);
+    if (close != std::string_view::npos) f.add("using_password", msg.substr(v, close - v));
+  }
+}
+
+// The text between the first '"' after `at` and the next '"', or nothing.
+std::string_view quoted_after(std::string_view s, std::size_t at) {
+  const std::size_t open = s.find('"', at);
+  if (open == std::string_view::npos) return {};
+  const std::size_t close = s.find('"', open + 1);
+  return close == std::string_view::npos ? std::string_view() : s.substr(open + 1, close - open - 1);
+}
+
+// PostgreSQL's authentication messages (src/backend/libpq/auth.c, postinit.c): "<method>
+// authentication failed for user \"x\"", "no pg_hba.conf entry for host \"1.2.3.4\", user \"x\",
+// database \"y\", SSL off", "role \"x\" does not exist", and with log_connections
+// "connection received: host=1.2.3.4 port=5432" / "connection authorized: user=x database=y".
+// `user` and `database` are not repeated when the line prefix (%u@%d) gave them.
+void add_postgresql_auth_fields(std::string_view msg, Event& event) {
+  FieldView& f = event.fields;
+  const auto add_once = [&](std::string_view name, std::string_view value) {
+    if (!value.empty() && f.find(name) == nullptr) f.add(name, value);
+  };
+  if (const std::size_t at = msg.find(" authentication failed for user \""); at != std::string_view::npos) {
+    std::size_t m = at;
+    while (m > 0 && msg[m - 1] != ' ') --m;
+    // "password" (md5, scram-sha-256 and password alike), "PAM", "LDAP", "Ident", "RADIUS"...
+    if (at > m) f.add("auth_method", msg.substr(m, at - m));
+    add_once("user", quoted_after(msg, at + 30));
+    return;
+  }
+  if (const std::size_t at = msg.find("no pg_hba.conf entry for host \""); at != std::string_view::npos) {
+    const std::string_view host = quoted_after(msg, at + 29);
+    if (looks_like_address(host)) f.add("client_ip", host);
+    else if (!host.empty()) f.add("client_host", host);
+    if (const std::size_t u = msg.find(", user \"", at); u != std::string_view::npos)
+      add_once("user", quoted_after(msg, u + 7));
+    if (const std::size_t d = msg.find(", database \"", at); d != std::string_view::npos)
+      add_once("database", quoted_after(msg, d + 11));
+    return;
+  }
+  if (const std::size_t at = msg.find("role \"");
+      at != std::string_view::npos && msg.find("\" does not exist", at) != std::string_view::npos) {
+    add_once("user", quoted_after(msg, at + 4));
+    return;
+  }
+  if (const std::size_t at = msg.find("connection received: host="); at != std::string_view::npos) {
+    const std::size_t start = at + 26;
+    std::size_t end = start;
+    while (end < msg.size() && msg[end] != ' ') ++end;
+    const std::string_view host = msg.substr(start, end - start);
+    if (looks_like_address(host)) f.add("client_ip", host);
+    else if (!host.empty()) f.add("client_host", host);
+    if (msg.substr(end, 6) == " port=") {
+      std::size_t q = end + 6;
+      while (q < msg.size() && is_digit(msg[q])) ++q;
+      if (q > end + 6) f.add("client_port", msg.substr(end + 6, q - end - 6), ValueKind::kNumber);
+    }
+    return;
+  }
+  if (const std::size_t at = msg.find("connection authorized: user="); at != std::string_view::npos) {
+    const std::size_t start = at + 28;
+    std::size_t end = start;
+    while (end < msg.size() && msg[end] != ' ') ++end;
+    add_once("user", msg.substr(start, end - start));
+    if (msg.substr(end, 10) == " database=") {
+      const std::size_t d = end + 10;
+      std::size_t e = d;
+      while (e < msg.size() && msg[e] != ' ') ++e;
+      add_once("database", msg.substr(d, e - d));
+    }
+  }
+}
+
+}  // namespace
+
+void add_postgresql_message_fields(std::string_view message, Event& event) {
+  add_postgresql_auth_fields(message, event);
+}
+
+void add_server_message_fields(std::string_view program, std::string_view message, Event& event) {
+  if (program.empty()) {
+    // MySQL 5.7+/8 error-log lines ("2026-12-07T10:33:00.123456Z 12 [Note] ...") read as syslog
+    // with host "12" and no program.
+    if (!message.empty() && message[0] == '[') add_mysql_fields(message, event);
+    return;
+  }
+  switch (program[0]) {
+    case 'p':
+      if (starts_with(program, "postfix")) add_postfix_fields(message, event);
+      else if (starts_with(program, "postgres")) add_postgresql_auth_fields(message, event);
+      break;
+    case 'd':
+      if (starts_with(program, "dovecot")) add_dovecot_fields(message, event);
+      break;
+    case 'v':
+      if (program == "vsftpd") add_vsftpd_body(message, event);
+      break;
+    case 'm':
+      if (program == "mysqld" || program == "mariadbd" || program == "mysql" || program == "mariadb")
+        add_mysql_fields(message, event);
+      break;
+    default: break;
+  }
+}
+
+bool add_vsftpd_log_fields(std::string_view line, Event& event) {
+  // "Mon Dec  7 10:11:12 2026 [pid 1234] ...": the date is ctime's 24 characters.
+  if (line.size() < 32 || line.substr(24, 6) != " [pid " || line[3] != ' ' || line[7] != ' ' ||
+      line[13] != ':' || line[16] != ':')
+    return false;
+  const std::size_t close = line.find("] ", 30);
+  if (close == std::string_view::npos || close > 42) {
+    note_soft_error(event, ParseErrorKind::kTruncatedRecord);
+    return true;
+  }
+  const std::string_view pid = line.substr(30, close - 30);
+  if (pid.empty()) return false;
+  for (char c : pid)
+    if (!is_digit(c)) return false;
+  event.fields.add("pid", pid, ValueKind::kNumber);
+  add_vsftpd_body(line.substr(close + 2), event);
+  return true;
+}
+
+bool add_mysql_plain_fields(std::string_view line, Event& event) {
+  const std::size_t before = event.fields.size();
+  add_mysql_fields(line, event);
+  return event.fields.size() != before;
+}
+
 }  // namespace vigil::parse::internal

@@ -248,8 +248,12 @@ bool parse_rfc5424(std::string_view line, Event& event) {
   const bool cef = h.message.substr(0, 4) == "CEF:";
   emit_syslog_header(h, event, /*pri_prefix=*/cef, /*with_message=*/false);
   emit_structured_data(h.sd, event);
-  if (cef) emit_cef_body(h.message, event);
-  else event.fields.add("message", h.message);
+  if (cef) {
+    emit_cef_body(h.message, event);
+  } else {
+    event.fields.add("message", h.message);
+    add_server_message_fields(h.program, h.message, event);
+  }
   return true;
 }
 
@@ -258,6 +262,7 @@ bool parse_rfc3164(std::string_view line, Event& event) {
   if (!parse_syslog_header(line, &h)) return false;
   if (h.is_5424) return parse_rfc5424(line, event);
   emit_syslog_header(h, event, /*pri_prefix=*/false, /*with_message=*/true);
+  if (h.has_message) add_server_message_fields(h.program, h.message, event);
   return true;
 }
 

@@ -588,10 +588,10 @@ bool add_postgresql_fields(std::string_view line, FieldView& f) {
 
 }  // namespace
 
-// A plain line is its `message`; when it has the shape of a web server's error log or of
-// PostgreSQL's log, its prefix also gives fields (level, pid, client_ip...) so that rules and
-// correlations can group by them. The whole line stays the message: rules written for plain
-// text keep working.
+// A plain line is its `message`; when it has the shape of a web server's error log, of
+// PostgreSQL's or MySQL's log or of vsftpd's own log, it also gives fields (level, pid,
+// client_ip, user...) so that rules and correlations can group by them. The whole line stays
+// the message: rules written for plain text keep working.
 void parse_plain(std::string_view line, Event& event) {
   FieldView& f = event.fields;
   f.add("message", line);
@@ -600,7 +600,10 @@ void parse_plain(std::string_view line, Event& event) {
     add_apache_error_fields(line, f);
   } else if (is_digit(line[0]) && line.size() > 10) {
     if (line[4] == '/') add_nginx_error_fields(line, f);
-    else if (line[4] == '-') add_postgresql_fields(line, f);
+    else if (line[4] == '-' && add_postgresql_fields(line, f)) add_postgresql_message_fields(line, event);
+    else add_mysql_plain_fields(line, event);
+  } else if (is_alpha(line[0])) {
+    add_vsftpd_log_fields(line, event);
   }
 }
 

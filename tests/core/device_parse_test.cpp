@@ -5,6 +5,8 @@
 // from vendor documentation cover what the corpora lack.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <array>
 #include <deque>
 #include <filesystem>
 #include <fstream>
@@ -757,6 +759,266 @@ TEST_F(DeviceParse, AuditdHexValueStartingWithDecimalDigitsIsSeenAsEncoded) {
       "pid=1234 comm=\"ls\" exe=\"/usr/bin/ls\"";
   EXPECT_FALSE(values_may_differ_from_raw(LogFormat::kAuditd, plain));
   EXPECT_EQ(get(parse(proctitle), "proctitle"), "sh -c id\n");
+}
+
+
+// ---- Mail, FTP and database servers (Postfix, Dovecot, vsftpd, MySQL) ---------------------------
+// Lines as the servers' sources write them (no corpus holds these programs' logs).
+
+TEST_F(DeviceParse, PostfixSaslFailureRejectAndAuthSuccess) {
+  const Event& sasl = parse("Dec  7 10:20:00 mail01 postfix/smtpd[8101]: warning: unknown[203.0.113.71]: SASL LOGIN authentication failed: UGFzc3dvcmQ6");
+  EXPECT_EQ(get(sasl, "program"), "postfix/smtpd");
+  EXPECT_EQ(get(sasl, "client_host"), "unknown");
+  EXPECT_EQ(get(sasl, "client_ip"), "203.0.113.71");
+  EXPECT_EQ(get(sasl, "sasl_method"), "LOGIN");
+  EXPECT_EQ(get(sasl, "reason"), "UGFzc3dvcmQ6");
+  EXPECT_EQ(sasl.parse_error, ParseErrorKind::kNone);
+  const Event& sasl3 = parse("Dec  7 10:20:01 mail01 postfix/submission/smtpd[8102]: warning: mx.example.net[2001:db8::5]:50123: SASL PLAIN authentication failed: authentication failure, sasl_username=lan@example.com");
+  EXPECT_EQ(get(sasl3, "client_host"), "mx.example.net");
+  EXPECT_EQ(get(sasl3, "client_ip"), "2001:db8::5");
+  EXPECT_EQ(get(sasl3, "client_port"), "50123");
+  EXPECT_EQ(get(sasl3, "sasl_method"), "PLAIN");
+  EXPECT_EQ(get(sasl3, "reason"), "authentication failure");
+  EXPECT_EQ(get(sasl3, "sasl_username"), "lan@example.com");
+
+  const Event& rej = parse("Dec  7 10:21:00 mail01 postfix/smtpd[8201]: NOQUEUE: reject: RCPT from unknown[203.0.113.72]: 554 5.7.1 <victim@example.com>: Relay access denied; from=<spam@example.net> to=<victim@example.com> proto=ESMTP helo=<x>");
+  EXPECT_EQ(get(rej, "queue_id"), "NOQUEUE");
+  EXPECT_EQ(get(rej, "action"), "reject");
+  EXPECT_EQ(get(rej, "smtp_command"), "RCPT");
+  EXPECT_EQ(get(rej, "client_host"), "unknown");
+  EXPECT_EQ(get(rej, "client_ip"), "203.0.113.72");
+  EXPECT_EQ(get(rej, "reply_code"), "554");
+  EXPECT_EQ(get(rej, "dsn"), "5.7.1");
+  EXPECT_EQ(get(rej, "reason"), "<victim@example.com>: Relay access denied");
+  EXPECT_EQ(get(rej, "sender"), "spam@example.net");
+  EXPECT_EQ(get(rej, "recipient"), "victim@example.com");
+  EXPECT_EQ(get(rej, "helo"), "x");
+
+  const Event& ok = parse("Dec  7 10:21:05 mail01 postfix/submission/smtpd[8203]: 4F9D195432C: client=unknown[10.10.30.5], sasl_method=PLAIN, sasl_username=lanntt");
+  EXPECT_EQ(get(ok, "queue_id"), "4F9D195432C");
+  EXPECT_EQ(get(ok, "client_ip"), "10.10.30.5");
+  EXPECT_EQ(get(ok, "sasl_method"), "PLAIN");
+  EXPECT_EQ(get(ok, "sasl_username"), "lanntt");
+
+  const Event& lost = parse("Dec  7 10:21:06 mail01 postfix/smtpd[8204]: lost connection after AUTH from unknown[203.0.113.72]");
+  EXPECT_EQ(get(lost, "client_ip"), "203.0.113.72");
+  const Event& conn = parse("Mar 16 00:01:25 evita postfix/smtpd[1713]: connect from camomile.cloud9.net[168.100.1.3]");
+  EXPECT_EQ(get(conn, "client_host"), "camomile.cloud9.net");
+  EXPECT_EQ(get(conn, "client_ip"), "168.100.1.3");
+  // The same message from another program gets no Postfix fields.
+  EXPECT_FALSE(has(parse("Dec  7 10:20:00 mail01 sendmail[1]: warning: unknown[203.0.113.71]: SASL LOGIN authentication failed: x"), "client_ip"));
+}
+
+TEST_F(DeviceParse, DovecotLoginAndPassdbLines) {
+  const Event& d = parse("Dec  7 10:22:00 mail01 dovecot: imap-login: Disconnected (auth failed, 3 attempts in 15 secs): user=<admin>, method=PLAIN, rip=203.0.113.73, lip=10.10.5.25, TLS, session=<hq7Dv+JAstXLqEPR>");
+  EXPECT_EQ(get(d, "program"), "dovecot");
+  EXPECT_EQ(get(d, "action"), "Disconnected");
+  EXPECT_EQ(get(d, "reason"), "auth failed, 3 attempts in 15 secs");
+  EXPECT_EQ(get(d, "user"), "admin");
+  EXPECT_EQ(get(d, "auth_method"), "PLAIN");
+  EXPECT_EQ(get(d, "client_ip"), "203.0.113.73");
+  EXPECT_EQ(get(d, "server_ip"), "10.10.5.25");
+  EXPECT_EQ(get(d, "session"), "hq7Dv+JAstXLqEPR");
+  const Event& login = parse("Dec  7 10:22:00 mail01 dovecot[812]: pop3-login: Login: user=<lanntt>, method=PLAIN, rip=::ffff:10.10.30.5, lip=::ffff:10.10.5.25, mpid=8302, TLS");
+  EXPECT_EQ(get(login, "action"), "Login");
+  EXPECT_FALSE(has(login, "reason"));
+  EXPECT_EQ(get(login, "user"), "lanntt");
+  EXPECT_EQ(get(login, "client_ip"), "10.10.30.5");
+  EXPECT_EQ(get(login, "server_ip"), "10.10.5.25");
+  const Event& pam = parse("Dec  7 10:22:05 mail01 dovecot: auth-worker(8301): pam(admin,203.0.113.73,<abc>): pam_authenticate() failed: Authentication failure (password mismatch?)");
+  EXPECT_EQ(get(pam, "passdb"), "pam");
+  EXPECT_EQ(get(pam, "user"), "admin");
+  EXPECT_EQ(get(pam, "client_ip"), "203.0.113.73");
+  EXPECT_EQ(get(pam, "session"), "abc");
+  EXPECT_EQ(get(pam, "reason"), "pam_authenticate() failed: Authentication failure (password mismatch?)");
+  const Event& pf = parse("Dec  7 10:22:06 mail01 dovecot: auth: passwd-file(nobody,203.0.113.73): unknown user");
+  EXPECT_EQ(get(pf, "passdb"), "passwd-file");
+  EXPECT_EQ(get(pf, "user"), "nobody");
+  EXPECT_EQ(get(pf, "client_ip"), "203.0.113.73");
+  EXPECT_FALSE(has(pf, "session"));
+  EXPECT_EQ(get(pf, "reason"), "unknown user");
+}
+
+TEST_F(DeviceParse, VsftpdOwnLogAndSyslog) {
+  const Event& fail = parse("Mon Dec  7 10:23:00 2026 [pid 8401] [admin] FAIL LOGIN: Client \"203.0.113.74\"");
+  EXPECT_EQ(fail.format, LogFormat::kPlain);
+  EXPECT_EQ(get(fail, "pid"), "8401");
+  EXPECT_EQ(get(fail, "user"), "admin");
+  EXPECT_EQ(get(fail, "action"), "FAIL LOGIN");
+  EXPECT_EQ(get(fail, "client_ip"), "203.0.113.74");
+  const Event& up = parse("Mon Dec  7 10:24:00 2026 [pid 8501] [ftp] OK UPLOAD: Client \"::ffff:203.0.113.75\", \"/incoming/x.php\", 2114 bytes, 3.12Kbyte/sec");
+  EXPECT_EQ(get(up, "user"), "ftp");
+  EXPECT_EQ(get(up, "action"), "OK UPLOAD");
+  EXPECT_EQ(get(up, "client_ip"), "203.0.113.75");
+  EXPECT_EQ(get(up, "path"), "/incoming/x.php");
+  EXPECT_EQ(get(up, "bytes"), "2114");
+  const Event& conn = parse("Mon Dec  7 10:23:59 2026 [pid 8500] CONNECT: Client \"203.0.113.75\"");
+  EXPECT_FALSE(has(conn, "user"));
+  EXPECT_EQ(get(conn, "action"), "CONNECT");
+  const Event& sys = parse("Dec  7 10:23:00 ftp01 vsftpd[8402]: [admin] FAIL LOGIN: Client \"::ffff:203.0.113.74\"");
+  EXPECT_EQ(get(sys, "pid"), "8402");
+  EXPECT_EQ(get(sys, "user"), "admin");
+  EXPECT_EQ(get(sys, "action"), "FAIL LOGIN");
+  EXPECT_EQ(get(sys, "client_ip"), "203.0.113.74");
+  EXPECT_FALSE(has(parse("Mon Dec  7 10:23:00 2026 something else entirely here"), "action"));
+}
+
+TEST_F(DeviceParse, MysqlAccessDeniedInEachLayout) {
+  // MySQL 8 (read as syslog with host "12"), 5.x/MariaDB plain, and through syslog.
+  const Event& m8 = parse("2026-12-07T10:33:00.123456Z 12 [Note] [MY-010926] [Server] Access denied for user 'root'@'203.0.113.82' (using password: YES)");
+  EXPECT_EQ(get(m8, "user"), "root");
+  EXPECT_EQ(get(m8, "client_host"), "203.0.113.82");
+  EXPECT_EQ(get(m8, "client_ip"), "203.0.113.82");
+  EXPECT_EQ(get(m8, "using_password"), "YES");
+  const Event& m5 = parse("2026-12-07 10:33:00 12 [Warning] Access denied for user 'app'@'db-client.example' (using password: NO)");
+  EXPECT_EQ(m5.format, LogFormat::kPlain);
+  EXPECT_EQ(get(m5, "user"), "app");
+  EXPECT_EQ(get(m5, "client_host"), "db-client.example");
+  EXPECT_FALSE(has(m5, "client_ip"));
+  EXPECT_EQ(get(m5, "using_password"), "NO");
+  const Event& sys = parse("Dec  7 10:33:00 db01 mariadbd[901]: 2026-12-07 10:33:00 12 [Warning] Access denied for user 'root'@'localhost' (using password: YES)");
+  EXPECT_EQ(get(sys, "user"), "root");
+  EXPECT_EQ(get(sys, "client_host"), "localhost");
+  VIGIL_REQUIRE_CORPUS("device-logs/beats/filebeat/module/mysql/error/test/mysql-ubuntu-8.0.15.log");
+  for (const std::string& line : corpus_lines("device-logs/beats/filebeat/module/mysql/error/test/mysql-ubuntu-8.0.15.log"))
+    EXPECT_FALSE(has(parse(line), "using_password")) << line;  // none is a denial
+}
+
+TEST_F(DeviceParse, ServerMessagesMalformedAreCountedNeverCrash) {
+  struct Case {
+    const char* line;
+    ParseErrorKind want;
+  };
+  const Case cases[] = {
+      {"Dec  7 10:20:00 mail01 postfix/smtpd[1]: warning: unknown[203.0.113.71", ParseErrorKind::kTruncatedRecord},
+      {"Dec  7 10:21:00 mail01 postfix/smtpd[1]: NOQUEUE: reject: RCPT from unknown[203.0", ParseErrorKind::kTruncatedRecord},
+      {"Dec  7 10:22:00 mail01 dovecot: imap-login: Login: user=<adm", ParseErrorKind::kTruncatedRecord},
+      {"Dec  7 10:22:00 mail01 dovecot: auth: pam(admin,203.0.113.7", ParseErrorKind::kTruncatedRecord},
+      {"Mon Dec  7 10:23:00 2026 [pid 8401] [admin] FAIL LOGIN: Client \"203.0.", ParseErrorKind::kTruncatedRecord},
+      {"Mon Dec  7 10:23:00 2026 [pid 8401", ParseErrorKind::kTruncatedRecord},
+      {"2026-12-07 10:33:00 12 [Warning] Access denied for user 'root'@'203.0", ParseErrorKind::kTruncatedRecord},
+      {"2026-12-07 10:33:00 12 [Warning] Access denied for user 'ro", ParseErrorKind::kTruncatedRecord},
+      {"Dec  7 10:20:00 mail01 postfix/smtpd[1]: warning: : SASL", ParseErrorKind::kNone},
+      {"Dec  7 10:22:00 mail01 dovecot: imap-login: ", ParseErrorKind::kNone},
+      {"Dec  7 10:23:00 ftp01 vsftpd[1]: [", ParseErrorKind::kTruncatedRecord},
+  };
+  std::array<std::size_t, static_cast<std::size_t>(ParseErrorKind::kCount)> counts{};
+  for (const Case& c : cases) {
+    const Event& ev = parse(c.line);
+    EXPECT_EQ(ev.parse_error, c.want) << c.line;
+    EXPECT_EQ(get(ev, "message").empty(), false) << c.line;
+    ++counts[static_cast<std::size_t>(ev.parse_error)];
+  }
+  EXPECT_EQ(counts[static_cast<std::size_t>(ParseErrorKind::kTruncatedRecord)], 9u);
+  // Every prefix and random damage of good lines: no crash, no read outside the record (ASan).
+  const std::string good[] = {
+      "Dec  7 10:20:01 mail01 postfix/submission/smtpd[8102]: warning: mx.example.net[2001:db8::5]:50123: SASL PLAIN authentication failed: authentication failure, sasl_username=lan@example.com",
+      "Dec  7 10:21:00 mail01 postfix/smtpd[8201]: NOQUEUE: reject: RCPT from unknown[203.0.113.72]: 554 5.7.1 <victim@example.com>: Relay access denied; from=<spam@example.net> to=<victim@example.com> proto=ESMTP helo=<x>",
+      "Dec  7 10:21:05 mail01 postfix/submission/smtpd[8203]: 4F9D195432C: client=unknown[10.10.30.5], sasl_method=PLAIN, sasl_username=lanntt",
+      "Dec  7 10:22:00 mail01 dovecot: imap-login: Disconnected (auth failed, 3 attempts in 15 secs): user=<admin>, method=PLAIN, rip=203.0.113.73, lip=10.10.5.25, TLS, session=<hq7Dv+JAstXLqEPR>",
+      "Dec  7 10:22:05 mail01 dovecot: auth-worker(8301): pam(admin,203.0.113.73,<abc>): pam_authenticate() failed: Authentication failure",
+      "Mon Dec  7 10:24:00 2026 [pid 8501] [ftp] OK UPLOAD: Client \"::ffff:203.0.113.75\", \"/incoming/x.php\", 2114 bytes, 3.12Kbyte/sec",
+      "2026-12-07T10:33:00.123456Z 12 [Note] [MY-010926] [Server] Access denied for user 'root'@'203.0.113.82' (using password: YES)",
+      "2026-12-07 10:33:00 12 [Warning] Access denied for user 'root'@'localhost' (using password: YES)",
+  };
+  std::mt19937 rng(23);
+  std::size_t records = 0;
+  for (const std::string& line : good) {
+    for (std::size_t cut = 0; cut <= line.size(); ++cut) {
+      parse(std::string_view(line).substr(0, cut));
+      ++records;
+    }
+    for (int round = 0; round < 50; ++round) {
+      std::string flipped = line;
+      for (int i = 0; i < 4; ++i) flipped[rng() % flipped.size()] = static_cast<char>(rng());
+      parse(flipped);
+      ++records;
+    }
+  }
+  EXPECT_GT(records, 1000u);
+}
+
+// ---- ModSecurity v3 JSON audit log (flattened by the JSON parser) -------------------------------
+// The names docs/logsource-mapping.md documents and the modsecurity rules read.
+
+constexpr std::string_view kModsecAudit = R"J({"transaction":{"client_ip":"203.0.113.90","time_stamp":"Mon Dec  7 10:40:00 2026","server_id":"1a2b3c","client_port":51234,"host_ip":"10.10.5.30","host_port":443,"unique_id":"170155440012.345678","request":{"method":"GET","http_version":1.1,"uri":"/index.php?id=1%27%20UNION%20SELECT%201,2--","headers":{"Host":"portal.example.gov","User-Agent":"sqlmap/1.7"}},"response":{"http_code":403,"headers":{"Content-Type":"text/html"}},"producer":{"modsecurity":"ModSecurity v3.0.12 (Linux)","connector":"ModSecurity-nginx v1.0.3","secrules_engine":"Enabled","components":["OWASP_CRS/4.0.0\""]},"messages":[{"message":"SQL Injection Attack Detected via libinjection","details":{"match":"detected SQLi using libinjection.","reference":"v10,30","ruleId":"942100","file":"/etc/modsecurity/crs/rules/REQUEST-942-APPLICATION-ATTACK-SQLI.conf","lineNumber":"46","data":"Matched Data: 1c found within ARGS:id","severity":"2","ver":"OWASP_CRS/4.0.0","rev":"","tags":["application-multi","language-multi","platform-multi","attack-sqli","paranoia-level/1","OWASP_CRS","capec/1000/152/248/66"],"maturity":"0","accuracy":"0"}},{"message":"Inbound Anomaly Score Exceeded (Total Score: 5)","details":{"match":"Matched \"Operator `Ge' with parameter `5' against variable `TX:BLOCKING_INBOUND_ANOMALY_SCORE' (Value: `5' )","reference":"","ruleId":"949110","file":"/etc/modsecurity/crs/rules/REQUEST-949-BLOCKING-EVALUATION.conf","lineNumber":"222","data":"","severity":"2","ver":"OWASP_CRS/4.0.0","rev":"","tags":["anomaly-evaluation","OWASP_CRS"],"maturity":"0","accuracy":"0"}}]}})J";
+
+TEST_F(DeviceParse, ModsecurityJsonAuditFlattensToDocumentedNames) {
+  const Event& m = parse(kModsecAudit);
+  EXPECT_EQ(m.format, LogFormat::kJson);
+  EXPECT_EQ(m.parse_error, ParseErrorKind::kNone);
+  EXPECT_EQ(get(m, "transaction.client_ip"), "203.0.113.90");
+  EXPECT_EQ(get(m, "transaction.client_port"), "51234");
+  EXPECT_EQ(get(m, "transaction.host_ip"), "10.10.5.30");
+  EXPECT_EQ(get(m, "transaction.time_stamp"), "Mon Dec  7 10:40:00 2026");
+  EXPECT_EQ(get(m, "transaction.unique_id"), "170155440012.345678");
+  EXPECT_EQ(get(m, "transaction.request.method"), "GET");
+  EXPECT_EQ(get(m, "transaction.request.uri"), "/index.php?id=1%27%20UNION%20SELECT%201,2--");
+  EXPECT_EQ(get(m, "transaction.request.headers.Host"), "portal.example.gov");
+  EXPECT_EQ(get(m, "transaction.request.headers.User-Agent"), "sqlmap/1.7");
+  EXPECT_EQ(get(m, "transaction.response.http_code"), "403");
+  EXPECT_EQ(get(m, "transaction.producer.secrules_engine"), "Enabled");
+  // Array elements take the array's name: one field per message, in order.
+  const auto all = [&](std::string_view name) {
+    std::vector<std::string> out;
+    m.fields.any_named(name, [&](const Field& f) {
+      out.emplace_back(f.value);
+      return false;
+    });
+    return out;
+  };
+  EXPECT_EQ(all("transaction.messages.message"),
+            (std::vector<std::string>{"SQL Injection Attack Detected via libinjection",
+                                      "Inbound Anomaly Score Exceeded (Total Score: 5)"}));
+  EXPECT_EQ(all("transaction.messages.details.ruleId"), (std::vector<std::string>{"942100", "949110"}));
+  EXPECT_EQ(all("transaction.messages.details.severity"), (std::vector<std::string>{"2", "2"}));
+  EXPECT_EQ(get(m, "transaction.messages.details.data"), "Matched Data: 1c found within ARGS:id");
+  const std::vector<std::string> tags = all("transaction.messages.details.tags");
+  EXPECT_EQ(tags.size(), 9u);
+  EXPECT_NE(std::find(tags.begin(), tags.end(), "attack-sqli"), tags.end());
+
+  // Cut short, damaged or binary: counted by reason, never a crash.
+  EXPECT_EQ(parse(kModsecAudit.substr(0, kModsecAudit.size() / 2)).parse_error, ParseErrorKind::kTruncatedJson);
+  std::string broken(kModsecAudit);
+  broken[broken.find("\"response\"") - 1] = ';';
+  EXPECT_EQ(parse(broken).parse_error, ParseErrorKind::kInvalidJson);
+  std::string binary(kModsecAudit);
+  binary[40] = '\0';
+  EXPECT_EQ(parse(binary).parse_error, ParseErrorKind::kBinary);
+  for (std::size_t cut = 0; cut <= kModsecAudit.size(); cut += 7) parse(kModsecAudit.substr(0, cut));
+}
+
+TEST_F(DeviceParse, PostgresqlAuthenticationMessages) {
+  const Event& pw = parse("2026-12-07 10:34:00.123 UTC [9702] FATAL:  password authentication failed for user \"admin\"");
+  EXPECT_EQ(get(pw, "level"), "FATAL");
+  EXPECT_EQ(get(pw, "auth_method"), "password");
+  EXPECT_EQ(get(pw, "user"), "admin");
+  const Event& pre = parse("2026-12-07 10:34:00.123 UTC [9701] postgres@dvc FATAL:  password authentication failed for user \"postgres\"");
+  std::size_t users = 0;
+  pre.fields.any_named("user", [&](const Field&) { return ++users, false; });
+  EXPECT_EQ(users, 1u);  // the prefix's %u is not repeated
+  const Event& hba = parse("2026-12-07 10:34:01.123 UTC [9703] FATAL:  no pg_hba.conf entry for host \"203.0.113.83\", user \"postgres\", database \"postgres\", SSL off");
+  EXPECT_EQ(get(hba, "client_ip"), "203.0.113.83");
+  EXPECT_EQ(get(hba, "user"), "postgres");
+  EXPECT_EQ(get(hba, "database"), "postgres");
+  const Event& role = parse("2026-12-07 10:43:00.123 UTC [9903] FATAL:  role \"root\" does not exist");
+  EXPECT_EQ(get(role, "user"), "root");
+  const Event& recv = parse("2026-12-07 10:43:00.123 UTC [9904] LOG:  connection received: host=203.0.113.84 port=50512");
+  EXPECT_EQ(get(recv, "client_ip"), "203.0.113.84");
+  EXPECT_EQ(get(recv, "client_port"), "50512");
+  const Event& authz = parse("2026-12-07 10:43:00.223 UTC [9904] LOG:  connection authorized: user=app database=dvc");
+  EXPECT_EQ(get(authz, "user"), "app");
+  EXPECT_EQ(get(authz, "database"), "dvc");
+  const Event& sys = parse("Dec  7 10:34:00 db02 postgres[9701]: [3-1] FATAL:  PAM authentication failed for user \"ops\"");
+  EXPECT_EQ(get(sys, "auth_method"), "PAM");
+  EXPECT_EQ(get(sys, "user"), "ops");
+  for (const char* cut : {"2026-12-07 10:34:00.123 UTC [9702] FATAL:  password authentication failed for user \"adm",
+                          "2026-12-07 10:34:00.123 UTC [9703] FATAL:  no pg_hba.conf entry for host \"203.0",
+                          "2026-12-07 10:43:00.123 UTC [9904] LOG:  connection received: host="}) {
+    const Event& c = parse(cut);
+    EXPECT_FALSE(has(c, "client_ip")) << cut;
+    EXPECT_EQ(get(c, "message"), cut);
+  }
 }
 
 }  // namespace
