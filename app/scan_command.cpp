@@ -468,9 +468,7 @@ int run_scan(const ScanOptions& opt, std::FILE* out, std::FILE* err, ScanSummary
   // known only once the earlier ranges are read; counting them first cost ~15% of a two-thread
   // scan of OTRF); the writer shifts them.
   std::vector<std::unique_ptr<Unit>> units;
-  std::vector<char> w3c_directives(inputs.size());
   for (std::size_t i = 0; i < inputs.size(); ++i) {
-    w3c_directives[i] = w3c_directives_apply(inputs[i]);
     std::vector<FileRange> ranges;
     if (threads > 1 && inputs[i] != "-") {
       std::error_code ec;
@@ -509,7 +507,6 @@ int run_scan(const ScanOptions& opt, std::FILE* out, std::FILE* err, ScanSummary
     // A W3C log names its columns in "#Fields:" directives: each unit starts with none known,
     // and a range that starts inside a file gets the last directive before it.
     w.parser.reset_streams();
-    if (!w3c_directives[u.input]) w.parser.ignore_w3c_directives(sources[u.input]);
     if (u.ranged && u.part > 0)
       if (std::string fields = last_w3c_fields_before(input, u.range.begin); !fields.empty())
         w.parser.set_w3c_fields(sources[u.input], fields);
@@ -672,22 +669,6 @@ int run_scan(const ScanOptions& opt, std::FILE* out, std::FILE* err, ScanSummary
   }
 #endif
   return exit_code;
-}
-
-// A file that starts like a W3C log (a directive, after an optional BOM) or is never read in
-// ranges: there one reader sees every directive in order. In other files a range could not know
-// a directive written before it without reading the file up to it.
-bool w3c_directives_apply(const std::string& path) {
-  std::error_code ec;
-  if (path == "-" || !std::filesystem::is_regular_file(path, ec)) return true;
-  std::FILE* f = std::fopen(path.c_str(), "rb");
-  if (f == nullptr) return true;
-  unsigned char head[4] = {};
-  const std::size_t got = std::fread(head, 1, sizeof head, f);
-  std::fclose(f);
-  const bool gzip = got >= 2 && head[0] == 0x1f && head[1] == 0x8b;
-  const bool w3c = (got >= 1 && head[0] == '#') || (got == 4 && std::memcmp(head, "\xEF\xBB\xBF#", 4) == 0);
-  return gzip || w3c;
 }
 
 }  // namespace vigil::app

@@ -71,9 +71,4 @@ int run_scan(const ScanOptions& options, std::FILE* out, std::FILE* err, ScanSum
 // Severity rank of a Sigma level: informational 0 .. critical 4; -1 when unknown.
 int level_rank(const std::string& level);
 
-// Whether "#Fields:" directives in the input at `path` name its columns (W3C logs, and inputs
-// one reader reads whole: compressed files, stdin, pipes); in other files they are ordinary
-// lines, so that every thread count reads them alike (RecordParser::ignore_w3c_directives).
-bool w3c_directives_apply(const std::string& path);
-
 }  // namespace vigil::app

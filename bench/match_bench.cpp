@@ -133,20 +133,13 @@ struct Corpus {
   std::string buffer;
   std::vector<std::string_view> records;
   std::uint64_t record_bytes = 0;  // sum of record sizes (line ends excluded)
-  bool w3c_directives = true;      // as `vigil scan` reads the file (app::w3c_directives_apply)
 };
-
-// A parser that reads the corpus's "#Fields:" lines as `vigil scan` reads its file.
-void read_directives_as_scan_does(vigil::parse::RecordParser& parser, const Corpus& c) {
-  if (!c.w3c_directives) parser.ignore_w3c_directives("");
-}
 
 void load_corpus(const std::string& path, Corpus& c) {
   std::error_code ec;
   auto size = fs::file_size(path, ec);
   if (ec) setup_failed(path + ": " + ec.message() + " (run bench/prepare_data.sh first)");
   c.path = path;
-  c.w3c_directives = vigil::app::w3c_directives_apply(path);
   c.buffer.assign(size + vigil::kRecordPadding, '\0');
   std::FILE* f = std::fopen(path.c_str(), "rb");
   if (!f) setup_failed(path + ": cannot open");
@@ -277,7 +270,6 @@ PassResult match_pass(const std::shared_ptr<const RuleSet>& rs, const Corpus& co
                       const std::vector<std::string_view>& records) {
   auto matcher = make_matcher(rs);
   vigil::parse::RecordParser parser;
-  read_directives_as_scan_does(parser, corpus);
   Event ev;
   std::vector<RuleMatch> out;
   PassResult r;
@@ -795,7 +787,6 @@ void build_scan_plan(const std::shared_ptr<const RuleSet>& rs, const Corpus& cor
   std::vector<vigil::rules::LiteralScan> scans;
   matcher->record_literal_scans(&scans);
   vigil::parse::RecordParser parser;
-  read_directives_as_scan_does(parser, corpus);
   Event ev;
   std::vector<RuleMatch> out;
   std::size_t text_records = 0, json_records = 0, raw_scans = 0, value_scans = 0;
@@ -1061,7 +1052,6 @@ void BM_Vigil(benchmark::State& state, SuiteId id) {
   Suite& s = suite(id);
   auto matcher = make_matcher(s.ruleset);
   vigil::parse::RecordParser parser;
-  read_directives_as_scan_does(parser, s.corpus);
   Event ev;
   std::vector<RuleMatch> out;
   std::uint64_t alerts = 0;
@@ -1118,7 +1108,6 @@ void BM_BareHsScan(benchmark::State& state, SuiteId id) {
 void BM_ParseOnly(benchmark::State& state, SuiteId id) {
   Suite& s = suite(id);
   vigil::parse::RecordParser parser;
-  read_directives_as_scan_does(parser, s.corpus);
   const vigil::parse::FieldSelection* derived = s.ruleset->compiled().selection.get();
   Event ev;
   std::uint64_t fields = 0;

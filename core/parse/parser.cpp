@@ -439,7 +439,6 @@ struct RecordParser::Impl {
   };
   static constexpr std::size_t kMaxW3cStreams = 64;
   std::vector<W3cStream> w3c_streams;
-  std::vector<std::string> not_w3c;  // sources whose directives are not remembered
 
   W3cStream* find_stream(std::string_view source) {
     for (std::size_t i = 0; i < w3c_streams.size(); ++i) {
@@ -475,8 +474,7 @@ LogFormat RecordParser::detect(const Event& event, LogFormat forced) {
   if (line.substr(0, 3) == kUtf8Bom) line.remove_prefix(3);
   line = strip_line_end(line);
   if (line.substr(0, 8) == "#Fields:") {
-    if (std::find(impl_->not_w3c.begin(), impl_->not_w3c.end(), event.source) == impl_->not_w3c.end())
-      impl_->remember(event.source, line);
+    impl_->remember(event.source, line);
     return LogFormat::kW3c;
   }
   if (forced == LogFormat::kW3c) return forced;
@@ -485,20 +483,26 @@ LogFormat RecordParser::detect(const Event& event, LogFormat forced) {
       // A line with the header's column count is the stream's; any other is a line of another
       // format in the same stream (a log appended to an IIS log, a relay mixing sources), unless
       // nothing else recognises it: then it is a damaged W3C line (counted as field_count).
-      if (space_separated_columns(line) == stream->header.names.size()) return LogFormat::kW3c;
       const LogFormat other = detect_format(raw);
+      // A line whose own shape names another format (a syslog header, JSON, CEF, LEEF, a Cisco
+      // message id, an audit record, Windows XML) is that format's even with the header's
+      // column count: a W3C line starts with a field value, never with these. Readers of the
+      // same stream starting at other points then agree on every such line.
+      switch (other) {
+        case LogFormat::kJson: case LogFormat::kRfc3164: case LogFormat::kRfc5424: case LogFormat::kCef:
+        case LogFormat::kLeef: case LogFormat::kCisco: case LogFormat::kAuditd: case LogFormat::kWinXml:
+          return other;
+        default:
+          break;
+      }
+      if (space_separated_columns(line) == stream->header.names.size()) return LogFormat::kW3c;
       return other == LogFormat::kPlain || other == LogFormat::kUnknown ? LogFormat::kW3c : other;
     }
   }
   return detect_format(raw);
 }
 
-void RecordParser::reset_streams() {
-  impl_->w3c_streams.clear();
-  impl_->not_w3c.clear();
-}
-
-void RecordParser::ignore_w3c_directives(std::string_view source) { impl_->not_w3c.emplace_back(source); }
+void RecordParser::reset_streams() { impl_->w3c_streams.clear(); }
 
 void RecordParser::set_w3c_fields(std::string_view source, std::string_view fields_directive) {
   impl_->remember(source, strip_line_end(fields_directive));

@@ -259,11 +259,6 @@ class RecordParser {
   // Gives `source` the directive `fields_directive` ("#Fields: date time ..."), as if its line
   // had been read: for a reader that starts inside a file, past its directive.
   void set_w3c_fields(std::string_view source, std::string_view fields_directive);
-  // `source` is not a W3C log (a file that does not start with a directive): a "#Fields:" line
-  // in it is not remembered, so that readers starting anywhere in the file (the threads of
-  // `vigil scan`, each given the last directive before its range only in a W3C file) read every
-  // line alike. Until reset_streams().
-  void ignore_w3c_directives(std::string_view source);
 
  private:
   bool parse_json(Event& event, const FieldSelection* wanted, std::vector<int>* ids,

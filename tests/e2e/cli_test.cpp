@@ -309,10 +309,10 @@ TEST_F(CliTest, LargeOutputOfLaterRangesIsSpilledAndRenumbered) {
 }
 
 // A "#Fields:" line inside a log that is not a W3C log (logs concatenated, a relay mixing
-// sources) names no columns: a range of the file read by another thread could not know it
-// without reading the file up to it, so no reader takes it, and every thread count reads every
-// line alike. Here the directive has as many columns as the SSH lines after it: taken, it would
-// turn them into W3C records that the keyword rule never sees.
+// sources): the lines after it that another format claims by their shape (here syslog) keep
+// that format even with the directive's column count, so a range of the file read by another
+// thread, which does not know the directive, reads them alike. Taken as W3C, the SSH lines
+// would be records the keyword rule never sees.
 TEST_F(CliTest, W3cDirectiveInsideAnotherLogReadsAlikeAtEveryThreadCount) {
   Write(dir_ / "rules/good.yml", kGoodRule);
   std::string log;
