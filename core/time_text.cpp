@@ -174,7 +174,9 @@ std::size_t match_bsd_timestamp(std::string_view s) {
 
 bool bsd_timestamp_ns(std::string_view s, std::int64_t reference_ns, std::int64_t* unix_ns) {
   BsdStamp b;
-  if (!read_bsd(s, &b)) return false;
+  // The stamp's shape alone passes day 0 or 32..99 (the parsers only need to know where it
+  // ends); a time needs a real day.
+  if (!read_bsd(s, &b) || b.day < 1 || b.day > 31) return false;
   const std::int64_t ref_secs = floor_div(reference_ns, kNsPerSec);
   const std::int64_t ref_year = civil_from_days(floor_div(ref_secs, 86400)).year;
   const auto at = [&](std::int64_t year) {

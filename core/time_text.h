@@ -56,7 +56,7 @@ std::size_t match_bsd_timestamp(std::string_view s);
 // Converts the BSD stamp at the start of s. It has no year, so the year is inferred from
 // `reference_ns` (the receive time): the reference's year, or the year before when that would put
 // the stamp more than 31 days after the reference (so "Dec 31" received on Jan 1 is last year's),
-// the rule rsyslog follows. False when s does not start with a BSD stamp.
+// the rule rsyslog follows. False when s does not start with a BSD stamp or its day is not 1..31.
 bool bsd_timestamp_ns(std::string_view s, std::int64_t reference_ns, std::int64_t* unix_ns);
 
 // Converts "10/Oct/2000:13:55:36 -0700" (Apache %t without brackets). False if not that shape.

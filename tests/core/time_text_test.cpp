@@ -162,7 +162,12 @@ TEST(BsdStamp, YearFromTheReferenceAcrossNewYear) {
   EXPECT_EQ(Short(ns), "2025-03-01T12:00:00Z") << "Feb 29 of a common year rolls over, as timegm did";
   ASSERT_TRUE(bsd_timestamp_ns("Mar 30 15:02:11.25 host", nov26, &ns));
   EXPECT_EQ(Short(ns), "2026-03-30T15:02:11.250000000Z");
+  ASSERT_TRUE(bsd_timestamp_ns("mar 3 15:02:11", nov26, &ns)) << "the stamps the syslog parser accepts";
+  EXPECT_EQ(Short(ns), "2026-03-03T15:02:11Z");
   ns = 7;
+  EXPECT_EQ(match_bsd_timestamp("Mar 00 15:02:11"), 15u) << "the shape passes";
+  EXPECT_FALSE(bsd_timestamp_ns("Mar 00 15:02:11", nov26, &ns)) << "but day 0 is no date";
+  EXPECT_FALSE(bsd_timestamp_ns("Mar 32 15:02:11", nov26, &ns));
   EXPECT_FALSE(bsd_timestamp_ns("2026-03-30T15:02:11Z", nov26, &ns));
   EXPECT_EQ(ns, 7);
 }
