@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include "core/alert_json.h"
+#include "core/time_text.h"
 #include "core/json_text.h"
 #include "rules/attack_mapping.h"
 #include "storage/alert_codec.h"

@@ -10,6 +10,7 @@
 
 #include "app/api_client.h"
 #include "core/alert_json.h"
+#include "core/time_text.h"
 #include "core/duration.h"
 #include "net/http_server.h"
 #include "rules/attack_mapping.h"

@@ -14,11 +14,11 @@
 #include <unordered_map>
 
 #include "app/daemon_context.h"
-#include "core/alert_json.h"
 #include "core/config_reader.h"
 #include "core/duration.h"
 #include "core/parse/parser.h"
 #include "core/source_cadence.h"
+#include "core/time_text.h"
 
 namespace vigil::app {
 

@@ -3,7 +3,7 @@
 #include <chrono>
 #include <filesystem>
 
-#include "core/alert_json.h"
+#include "core/time_text.h"
 #include "core/json_text.h"
 #include "storage/alert_store.h"
 #include "storage/outbox.h"

@@ -12,7 +12,7 @@
 #include <unordered_map>
 
 #include "collectors/http_ingest.h"  // gunzip
-#include "core/alert_json.h"  // parse_rfc3339_ns
+#include "core/time_text.h"
 #include "net/hmac.h"
 
 namespace vigil::collectors {

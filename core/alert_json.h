@@ -2,7 +2,6 @@
 // The JSON form of a stored alert: `vigil alerts list --json`, the REST API, the forwarders.
 #include <cstdint>
 #include <string>
-#include <string_view>
 #include <vector>
 
 #include "core/alert.h"
@@ -14,20 +13,13 @@ namespace vigil {
 //  "attack":{"tactics":[...],"techniques":[...]} (only when the alert has either),
 //  "tenant","system","host","collector","peer","record","format","matched":[{"field","value"}],
 //  "fields":{...},"raw","status","resolution","assignee","count"}
-// Times are RFC 3339 UTC with nanoseconds. Invalid UTF-8 in any value becomes U+FFFD.
+// Times are RFC 3339 UTC with nanoseconds (format_rfc3339_ns, core/time_text.h). Invalid UTF-8
+// in any value becomes U+FFFD.
 void append_alert_json(std::string& out, const Alert& alert);
 
 // `,"attack":{"tactics":[...],"techniques":[...]}`, nothing when both lists are empty. Shared by
 // every alert writer (the store's JSON above, `vigil scan`'s lines).
 void append_attack_json(std::string& out, const std::vector<std::string>& tactics,
                         const std::vector<std::string>& techniques);
-
-// "2026-11-26T01:02:03.123456789Z"
-std::string format_rfc3339_ns(std::int64_t unix_ns);
-
-// The other way: YYYY-MM-DD(T| )HH:MM:SS[.fraction](Z|+HH:MM|-HH:MM), 't' and 'z' too; digits
-// of the fraction beyond nanoseconds are ignored. A time beyond 2262 (int64 nanoseconds) gives
-// INT64_MAX. False for anything else.
-bool parse_rfc3339_ns(std::string_view text, std::int64_t* unix_ns);
 
 }  // namespace vigil

@@ -1,6 +1,6 @@
 #include "forward/cef.h"
 
-#include "core/alert_json.h"
+#include "core/time_text.h"
 
 namespace vigil::forward {
 

@@ -15,6 +15,7 @@
 #include <unordered_set>
 
 #include "core/ascii.h"
+#include "core/time_text.h"
 
 namespace vigil::rules {
 
@@ -23,6 +24,9 @@ namespace {
 constexpr std::int64_t kFar = std::numeric_limits<std::int64_t>::max() / 4;
 constexpr char kSep = '\x1f';
 constexpr std::uint32_t kNone = 0xFFFFFFFFu;
+
+// Times in correlation alerts are read by people: whole seconds unless the events had more.
+std::string window_time(std::int64_t unix_ns) { return format_rfc3339(unix_ns, Rfc3339Fraction::kWhenNonZero); }
 
 // One contribution. The counted values of value_count live beside the entries
 // (Group::counted), so the other types carry 16 bytes per event.
@@ -954,7 +958,7 @@ Alert correlation_alert(const CompiledCorrelation& c, const Group& g, const std:
   Alert a;
   a.received_unix_ns = now;
   a.event_unix_ns = last;
-  a.event_time = format_time_utc(last);
+  a.event_time = window_time(last);
   a.rule_id = c.rule.id;
   a.rule_title = c.rule.title;
   a.rule_path = c.rule.path;
@@ -977,11 +981,11 @@ Alert correlation_alert(const CompiledCorrelation& c, const Group& g, const std:
     a.fields.push_back(AlertField{"distinct_" + c.rule.value_field, std::to_string(measure)});
   else if (c.rule.type != CorrelationType::kEventCount)
     a.fields.push_back(AlertField{"rules_matched", std::to_string(measure)});
-  a.fields.push_back(AlertField{"window_start", format_time_utc(first)});
-  a.fields.push_back(AlertField{"window_end", format_time_utc(last)});
+  a.fields.push_back(AlertField{"window_start", window_time(first)});
+  a.fields.push_back(AlertField{"window_end", window_time(last)});
   a.raw = "correlation " + std::string(to_string(c.rule.type)) + " '" + c.rule.title + "': " + std::to_string(count) +
-          " events" + (groups.empty() ? "" : " for " + groups) + " from " + format_time_utc(first) + " to " +
-          format_time_utc(last);
+          " events" + (groups.empty() ? "" : " for " + groups) + " from " + window_time(first) + " to " +
+          window_time(last);
   return a;
 }
 
@@ -989,7 +993,7 @@ Alert summary_alert(const SuppressState& st, std::int64_t now) {
   Alert a;
   a.received_unix_ns = now;
   a.event_unix_ns = st.last;
-  a.event_time = format_time_utc(st.last);
+  a.event_time = window_time(st.last);
   a.rule_id = st.rule_id;
   a.rule_title = st.title + " (repeats suppressed)";
   a.rule_path = st.path;
@@ -1003,11 +1007,11 @@ Alert summary_alert(const SuppressState& st, std::int64_t now) {
   a.matched = st.key_fields;
   a.fields = st.key_fields;
   a.fields.push_back(AlertField{"suppressed", std::to_string(st.repeats)});
-  a.fields.push_back(AlertField{"suppressed_from", format_time_utc(st.first)});
-  a.fields.push_back(AlertField{"suppressed_to", format_time_utc(st.last)});
+  a.fields.push_back(AlertField{"suppressed_from", window_time(st.first)});
+  a.fields.push_back(AlertField{"suppressed_to", window_time(st.last)});
   a.count = static_cast<std::uint32_t>(std::min<std::uint64_t>(st.repeats, 0xFFFFFFFFu));
   a.raw = "suppressed " + std::to_string(st.repeats) + " repeats of '" + st.title + "' between " +
-          format_time_utc(st.first) + " and " + format_time_utc(st.last);
+          window_time(st.first) + " and " + window_time(st.last);
   return a;
 }
 
@@ -1482,49 +1486,9 @@ Status CorrelationEngine::restore(std::string_view key, std::string_view value) 
 
 std::int64_t event_time_ns(const Event& event, std::int64_t reference_ns) {
   if (event.time_unix_ns != 0) return event.time_unix_ns;
-  std::string_view t = event.time_text;
-  // "Mmm dd hh:mm:ss" (day may be space-padded).
-  if (t.size() >= 15 && t[3] == ' ' && t[9] == ':' && t[12] == ':') {
-    static const char* kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-    int mon = -1;
-    for (int i = 0; i < 12; ++i)
-      if (t.substr(0, 3) == kMonths[i]) mon = i;
-    auto digit = [&](std::size_t i) { return t[i] >= '0' && t[i] <= '9' ? t[i] - '0' : -100; };
-    const int day = (t[4] == ' ' ? 0 : digit(4) * 10) + digit(5);
-    const int hh = digit(7) * 10 + digit(8), mm = digit(10) * 10 + digit(11), ss = digit(13) * 10 + digit(14);
-    if (mon >= 0 && day >= 1 && day <= 31 && hh >= 0 && hh < 24 && mm >= 0 && mm < 60 && ss >= 0 && ss < 61) {
-      const time_t ref = static_cast<time_t>(reference_ns / 1000000000LL);
-      tm ref_tm{};
-      gmtime_r(&ref, &ref_tm);
-      for (int year = ref_tm.tm_year; year >= ref_tm.tm_year - 1; --year) {
-        tm x{};
-        x.tm_year = year;
-        x.tm_mon = mon;
-        x.tm_mday = day;
-        x.tm_hour = hh;
-        x.tm_min = mm;
-        x.tm_sec = ss;
-        const std::int64_t secs = timegm(&x);
-        if (secs <= ref + 31LL * 86400 || year == ref_tm.tm_year - 1) return secs * 1000000000LL;
-      }
-    }
-  }
+  std::int64_t ns = 0;
+  if (bsd_timestamp_ns(event.time_text, reference_ns, &ns)) return ns;
   return reference_ns;
-}
-
-std::string format_time_utc(std::int64_t unix_ns) {
-  const time_t secs = static_cast<time_t>(unix_ns / 1000000000LL);
-  tm t{};
-  gmtime_r(&secs, &t);
-  char buf[48];
-  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &t);
-  std::string out = buf;
-  if (const std::int64_t frac = unix_ns % 1000000000LL; frac != 0) {
-    char f[16];
-    std::snprintf(f, sizeof(f), ".%09lld", static_cast<long long>(frac));
-    out += f;
-  }
-  return out + "Z";
 }
 
 }  // namespace vigil::rules

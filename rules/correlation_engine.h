@@ -200,12 +200,8 @@ class CorrelationEngine {
 };
 
 // Event time for windows: the parsed time when the record had a full one; for a BSD syslog
-// stamp without a year ("Mar 30 15:02:11") the year of `reference_ns` (the year before when that
-// would put the event more than 31 days after the reference, as rsyslog does); otherwise
-// `reference_ns` (receive time).
+// stamp without a year ("Mar 30 15:02:11") the year inferred from `reference_ns`
+// (bsd_timestamp_ns, core/time_text.h); otherwise `reference_ns` (receive time).
 std::int64_t event_time_ns(const Event& event, std::int64_t reference_ns);
-
-// "2026-03-30T15:02:11Z" (UTC, seconds; fraction when not whole).
-std::string format_time_utc(std::int64_t unix_ns);
 
 }  // namespace vigil::rules

@@ -1,5 +1,6 @@
 #include "core/evtx/evtx_file.h"
 
+#include "core/time_text.h"
 #include "core/utf8.h"
 
 #include <zlib.h>
@@ -110,19 +111,6 @@ void utf16_to_utf8(const std::uint8_t* p, std::size_t units, std::string& out) {
   }
 }
 
-// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's civil_from_days).
-void civil_from_days(std::int64_t z, std::int64_t* y, unsigned* m, unsigned* d) {
-  z += 719468;
-  const std::int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-  const auto doe = static_cast<unsigned>(z - era * 146097);
-  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  const unsigned mp = (5 * doy + 2) / 153;
-  *d = doy - (153 * mp + 2) / 5 + 1;
-  *m = mp < 10 ? mp + 3 : mp - 9;
-  *y = static_cast<std::int64_t>(yoe) + era * 400 + (*m <= 2);
-}
-
 void append_digits(std::string& out, std::uint64_t v, int width) {
   char buf[24];
   int n = 0;
@@ -162,11 +150,9 @@ void append_filetime(std::string& out, std::uint64_t ft) {
   std::int64_t days = unix_s / 86400;
   std::int64_t rem = unix_s % 86400;
   if (rem < 0) rem += 86400, --days;
-  std::int64_t y;
-  unsigned m, d;
-  civil_from_days(days, &y, &m, &d);
-  append_iso(out, y, m, d, static_cast<unsigned>(rem / 3600), static_cast<unsigned>(rem / 60 % 60),
-             static_cast<unsigned>(rem % 60), micros);
+  const CivilDate date = civil_from_days(days);
+  append_iso(out, date.year, date.month, date.day, static_cast<unsigned>(rem / 3600),
+             static_cast<unsigned>(rem / 60 % 60), static_cast<unsigned>(rem % 60), micros);
 }
 
 void append_hex(std::string& out, std::uint64_t v) {

@@ -1,5 +1,5 @@
 // RecordParser: record checks shared by every format, format detection, dispatch, and the
-// small helpers (numbers, names, timestamps) the per-format parsers share.
+// small helpers (numbers, names) the per-format parsers share. Time stamps: core/time_text.h.
 #include "core/parse/parser.h"
 
 #include <simdjson.h>
@@ -38,136 +38,6 @@ std::string_view compose(StringArena& arena, std::string_view a, char sep, std::
   return std::string_view(p, n);
 }
 
-std::int64_t days_from_civil(std::int64_t y, unsigned m, unsigned d) {
-  y -= m <= 2;
-  const std::int64_t era = (y >= 0 ? y : y - 399) / 400;
-  const unsigned yoe = static_cast<unsigned>(y - era * 400);
-  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + static_cast<std::int64_t>(doe) - 719468;
-}
-
-int month_from_abbrev(std::string_view s) {
-  if (s.size() < 3) return 0;
-  static constexpr const char* kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-                                            "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-  for (int i = 0; i < 12; ++i) {
-    const char* m = kMonths[i];
-    if ((s[0] == m[0] || s[0] == (m[0] | 0x20)) && (s[1] | 0x20) == m[1] && (s[2] | 0x20) == m[2])
-      return i + 1;
-  }
-  return 0;
-}
-
-namespace {
-
-// Reads exactly `n` digits at s[pos]; false if any is not a digit or s is too short.
-bool read_digits(std::string_view s, std::size_t pos, std::size_t n, unsigned* out) {
-  if (pos + n > s.size()) return false;
-  unsigned v = 0;
-  for (std::size_t i = 0; i < n; ++i) {
-    const char c = s[pos + i];
-    if (!is_digit(c)) return false;
-    v = v * 10 + static_cast<unsigned>(c - '0');
-  }
-  *out = v;
-  return true;
-}
-
-constexpr std::int64_t kNsPerSec = 1'000'000'000;
-constexpr std::int64_t kMaxUnixSeconds = 9'000'000'000;
-
-std::int64_t to_unix_ns(std::int64_t y, unsigned mo, unsigned d, unsigned h, unsigned mi,
-                        unsigned sec, std::int64_t frac_ns, std::int64_t offset_sec) {
-  const std::int64_t days = days_from_civil(y, mo, d);
-  const std::int64_t secs = days * 86400 + h * 3600 + mi * 60 + sec - offset_sec;
-  // int64 nanoseconds cover 1677..2262; outside that the time is unknown (0), not garbage.
-  if (secs <= -kMaxUnixSeconds || secs >= kMaxUnixSeconds) return 0;
-  return secs * kNsPerSec + frac_ns;
-}
-
-bool valid_clock(unsigned mo, unsigned d, unsigned h, unsigned mi, unsigned sec) {
-  return mo >= 1 && mo <= 12 && d >= 1 && d <= 31 && h <= 23 && mi <= 59 && sec <= 60;
-}
-
-// ".123456789" at s[pos]: advances pos, returns ns. Digits past 9 are read and ignored.
-std::int64_t read_fraction(std::string_view s, std::size_t* pos) {
-  std::size_t p = *pos;
-  if (p >= s.size() || (s[p] != '.' && s[p] != ',')) return 0;
-  ++p;
-  std::int64_t ns = 0;
-  int digits = 0;
-  while (p < s.size() && is_digit(s[p])) {
-    if (digits < 9) {
-      ns = ns * 10 + (s[p] - '0');
-      ++digits;
-    }
-    ++p;
-  }
-  if (digits == 0) return 0;  // a lone '.' is not part of the time
-  for (int i = digits; i < 9; ++i) ns *= 10;
-  *pos = p;
-  return ns;
-}
-
-}  // namespace
-
-std::size_t match_iso8601(std::string_view s, std::int64_t* unix_ns) {
-  // YYYY-MM-DD[T ]hh:mm[:ss][.frac][Z|+hh:mm|+hhmm|+hh]
-  unsigned y, mo, d, h, mi, sec = 0;
-  if (!read_digits(s, 0, 4, &y) || s.size() < 16 || s[4] != '-' || !read_digits(s, 5, 2, &mo) ||
-      s[7] != '-' || !read_digits(s, 8, 2, &d) || (s[10] != 'T' && s[10] != ' ' && s[10] != 't') ||
-      !read_digits(s, 11, 2, &h) || s[13] != ':' || !read_digits(s, 14, 2, &mi))
-    return 0;
-  std::size_t pos = 16;
-  if (pos + 3 <= s.size() && s[pos] == ':' && read_digits(s, pos + 1, 2, &sec)) pos += 3;
-  if (!valid_clock(mo, d, h, mi, sec)) return 0;
-  const std::int64_t frac = read_fraction(s, &pos);
-  std::int64_t offset = 0;
-  if (pos < s.size()) {
-    const char c = s[pos];
-    if (c == 'Z' || c == 'z') {
-      ++pos;
-    } else if (c == '+' || c == '-') {
-      unsigned oh, om = 0;
-      if (read_digits(s, pos + 1, 2, &oh)) {
-        std::size_t q = pos + 3;
-        if (q < s.size() && s[q] == ':' && read_digits(s, q + 1, 2, &om)) {
-          q += 3;
-        } else if (read_digits(s, q, 2, &om)) {
-          q += 2;
-        }
-        if (oh <= 23 && om <= 59) {
-          offset = static_cast<std::int64_t>(oh * 3600 + om * 60) * (c == '-' ? -1 : 1);
-          pos = q;
-        }
-      }
-    }
-  }
-  if (unix_ns) *unix_ns = to_unix_ns(y, mo, d, h, mi, sec, frac, offset);
-  return pos;
-}
-
-std::size_t match_bsd_timestamp(std::string_view s) {
-  // "Mmm dd hh:mm:ss" or "Mmm  d hh:mm:ss", optional ".frac"; also "Mmm d hh:mm:ss", the day
-  // not padded, as some relays and log shippers rewrite RFC 3164's space-padded day.
-  if (s.size() < 14 || month_from_abbrev(s) == 0 || s[3] != ' ') return 0;
-  std::size_t t;  // where the hour starts
-  if (is_digit(s[4]) && s[5] == ' ')
-    t = 6;
-  else if ((s[4] == ' ' || is_digit(s[4])) && is_digit(s[5]) && s.size() >= 15 && s[6] == ' ')
-    t = 7;
-  else
-    return 0;
-  unsigned h, mi, sec;
-  if (!read_digits(s, t, 2, &h) || s[t + 2] != ':' || !read_digits(s, t + 3, 2, &mi) || s[t + 5] != ':' ||
-      !read_digits(s, t + 6, 2, &sec) || h > 23 || mi > 59 || sec > 60)
-    return 0;
-  std::size_t pos = t + 8;
-  read_fraction(s, &pos);
-  return pos;
-}
-
 bool starts_with_pid_tag(std::string_view s) {
   std::size_t p = 0;
   while (p < s.size() && p < 64 && (is_alpha(s[p]) || is_digit(s[p]) || s[p] == '_' || s[p] == '-' || s[p] == '.' || s[p] == '/'))
@@ -177,49 +47,6 @@ bool starts_with_pid_tag(std::string_view s) {
   while (q < s.size() && q - p <= 10 && is_digit(s[q])) ++q;
   if (q == p + 1 || q + 1 >= s.size() || s[q] != ']' || s[q + 1] != ':') return false;
   return q + 2 == s.size() || s[q + 2] == ' ';
-}
-
-bool parse_apache_time(std::string_view s, std::int64_t* unix_ns) {
-  // 10/Oct/2000:13:55:36 -0700
-  unsigned d, y, h, mi, sec;
-  if (s.size() < 20 || !read_digits(s, 0, 2, &d) || s[2] != '/') return false;
-  const int mo = month_from_abbrev(s.substr(3));
-  if (mo == 0 || s[6] != '/' || !read_digits(s, 7, 4, &y) || s[11] != ':' ||
-      !read_digits(s, 12, 2, &h) || s[14] != ':' || !read_digits(s, 15, 2, &mi) || s[17] != ':' ||
-      !read_digits(s, 18, 2, &sec) || !valid_clock(static_cast<unsigned>(mo), d, h, mi, sec))
-    return false;
-  std::int64_t offset = 0;
-  if (s.size() >= 26 && s[20] == ' ' && (s[21] == '+' || s[21] == '-')) {
-    unsigned oh, om;
-    if (read_digits(s, 22, 2, &oh) && read_digits(s, 24, 2, &om))
-      offset = static_cast<std::int64_t>(oh * 3600 + om * 60) * (s[21] == '-' ? -1 : 1);
-  }
-  *unix_ns = to_unix_ns(y, static_cast<unsigned>(mo), d, h, mi, sec, 0, offset);
-  return true;
-}
-
-bool parse_epoch(std::string_view s, std::int64_t* unix_ns) {
-  std::size_t dot = s.find('.');
-  std::string_view whole = s.substr(0, dot);
-  std::uint64_t v;
-  if (!parse_uint(whole, &v)) return false;
-  std::int64_t frac = 0;
-  if (dot != std::string_view::npos) {
-    std::size_t pos = dot;
-    frac = read_fraction(s, &pos);
-    if (pos != s.size()) return false;
-  }
-  if (v > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) return false;
-  const auto iv = static_cast<std::int64_t>(v);
-  std::int64_t scale = kNsPerSec;                       // seconds
-  if (v >= 100'000'000'000'000'000ull) scale = 1;       // ns
-  else if (v >= 100'000'000'000'000ull) scale = 1000;   // us
-  else if (v >= 100'000'000'000ull) scale = 1'000'000;  // ms
-  std::int64_t ns = 0;
-  if (__builtin_mul_overflow(iv, scale, &ns)) return false;
-  if (scale == kNsPerSec && __builtin_add_overflow(ns, frac, &ns)) return false;
-  *unix_ns = ns;
-  return true;
 }
 
 }  // namespace internal

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "core/event.h"
+#include "core/time_text.h"  // the stamp readers every format shares
 
 namespace vigil::parse {
 class FieldSelection;
@@ -67,28 +68,12 @@ bool parse_uint(std::string_view s, std::uint64_t* out);
 // `a` + sep + `b` in the event's arena.
 std::string_view compose(StringArena& arena, std::string_view a, char sep, std::string_view b);
 
-// ---- time -------------------------------------------------------------------------------------
+// ---- syslog tag --------------------------------------------------------------------------------
 
-// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-std::int64_t days_from_civil(std::int64_t y, unsigned m, unsigned d);
-// "Jan".."Dec" (case-insensitive on the first letter only as written by syslog) -> 1..12, else 0.
-int month_from_abbrev(std::string_view s);
-
-// Length of an ISO-8601 / RFC 3339 timestamp at the start of s
-// ("2003-10-11T22:14:15.003Z", "2019-05-18 20:35:52.569", "2024-01-02T10:11:12+07:00"), 0 if none.
-// With `unix_ns`, also converts it (no zone = UTC).
-std::size_t match_iso8601(std::string_view s, std::int64_t* unix_ns);
-// Length of a BSD syslog timestamp "Mmm dd hh:mm:ss" (day may be space-padded, optional
-// ".fraction"), 0 if none. It has no year, so it is never converted to unix time.
-std::size_t match_bsd_timestamp(std::string_view s);
 // True when s starts with a BSD tag that carries a process id and nothing before it
 // ("sshd[4242]: ..."): a syslog message whose stamp and host a file shipper dropped. The [pid]
 // tells it from prose that starts with a word and a colon.
 bool starts_with_pid_tag(std::string_view s);
-// Converts "10/Oct/2000:13:55:36 -0700" (Apache %t without brackets). False if not that shape.
-bool parse_apache_time(std::string_view s, std::int64_t* unix_ns);
-// Epoch number in s, scaled by magnitude (s, ms, us or ns) to ns. False if not all digits.
-bool parse_epoch(std::string_view s, std::int64_t* unix_ns);
 
 // ---- syslog header (RFC 3164 and RFC 5424) ----------------------------------------------------
 

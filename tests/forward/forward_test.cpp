@@ -18,6 +18,7 @@
 
 #include "collectors/alert_ingest.h"
 #include "core/alert_json.h"
+#include "core/time_text.h"
 #include "forward/cef.h"
 #include "forward/config.h"
 #include "forward/sender.h"

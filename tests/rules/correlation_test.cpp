@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "core/pipeline.h"
+#include "core/time_text.h"
 
 #include "rules/compiled_rules.h"
 #include "rules/correlation_engine.h"
@@ -23,6 +24,9 @@ namespace vigil::rules {
 namespace {
 
 constexpr std::int64_t kSec = 1000000000LL;
+
+// How correlation alerts write their window times.
+std::string WindowTime(std::int64_t unix_ns) { return format_rfc3339(unix_ns, Rfc3339Fraction::kWhenNonZero); }
 constexpr std::int64_t kT0 = 1767225600LL * kSec;  // 2026-01-01T00:00:00Z
 
 const char* kBaseRules = R"(title: failed login
@@ -154,7 +158,7 @@ TEST(Correlation, OutOfOrderWithinLatenessGivesTheInOrderResult) {
   h.feed("r-fail", "x", kT0 + 100 * kSec);
   ASSERT_EQ(h.out.size(), 1u);
   EXPECT_EQ(field(h.out[0], "event_count"), "5");
-  EXPECT_EQ(field(h.out[0], "window_start"), format_time_utc(kT0 + 1 * kSec));
+  EXPECT_EQ(field(h.out[0], "window_start"), WindowTime(kT0 + 1 * kSec));
   EXPECT_EQ(h.engine->counters().late_events.load(), 0u);
 }
 
@@ -598,10 +602,10 @@ TEST(CorrelationTime, SyslogStampWithoutYearTakesTheReferenceYear) {
   Event e;
   e.time_text = "Mar 30 15:02:11";
   const std::int64_t ref = 1795651200LL * kSec;  // 2026-11-26
-  EXPECT_EQ(format_time_utc(event_time_ns(e, ref)), "2026-03-30T15:02:11Z");
+  EXPECT_EQ(WindowTime(event_time_ns(e, ref)), "2026-03-30T15:02:11Z");
   e.time_text = "Dec 31 23:59:59";  // would be a month ahead: last year
   const std::int64_t jan = 1767312000LL * kSec;  // 2026-01-02
-  EXPECT_EQ(format_time_utc(event_time_ns(e, jan)), "2025-12-31T23:59:59Z");
+  EXPECT_EQ(WindowTime(event_time_ns(e, jan)), "2025-12-31T23:59:59Z");
   e.time_unix_ns = 42;
   EXPECT_EQ(event_time_ns(e, ref), 42);
 }
@@ -792,7 +796,7 @@ TEST(CorrelationEarly, TheNextWindowFiresAtItsOwnDecidingEvent) {
   std::vector<Alert> first = of(h.kept, "c-bf", Alert::Revision::kFirst);
   ASSERT_EQ(first.size(), 2u);
   EXPECT_NE(first[0].revision_key, first[1].revision_key);
-  EXPECT_EQ(field(first[1], "window_start"), format_time_utc(kT0 + 20 * kSec));
+  EXPECT_EQ(field(first[1], "window_start"), WindowTime(kT0 + 20 * kSec));
   h.flush();
   EXPECT_EQ(of(h.out, "c-bf", Alert::Revision::kFinal).size(), 2u);
   EXPECT_TRUE(of(h.out, "c-bf", Alert::Revision::kNone).empty());
@@ -862,7 +866,7 @@ TEST(CorrelationEarly, SuccessAfterRepeatedFailuresFiresAtTheSuccess) {
   ASSERT_EQ(scan.out.size(), 1u);
   EXPECT_EQ(scan.out[0].raw, final_state[0].raw);
   // The inner correlation's result is at its deciding event (the fifth failure, second 0).
-  EXPECT_EQ(field(scan.out[0], "window_start"), format_time_utc(kT0));
+  EXPECT_EQ(field(scan.out[0], "window_start"), WindowTime(kT0));
 }
 
 TEST(CorrelationEarly, ASuppressedRepeatHasNoRevisions) {
