@@ -266,8 +266,7 @@ std::unique_ptr<Matcher> make_matcher(const std::shared_ptr<const RuleSet>& rs) 
   return std::move(*m);
 }
 
-PassResult match_pass(const std::shared_ptr<const RuleSet>& rs, const Corpus& corpus,
-                      const std::vector<std::string_view>& records) {
+PassResult match_pass(const std::shared_ptr<const RuleSet>& rs, const std::vector<std::string_view>& records) {
   auto matcher = make_matcher(rs);
   vigil::parse::RecordParser parser;
   Event ev;
@@ -868,8 +867,8 @@ hs_scratch_t* alloc_scratch(const std::vector<const hs_database_t*>& dbs) {
 void verify_suite(Suite& s) {
   const std::string& n = s.name;
   // 1. Two full passes: positive and identical per rule.
-  PassResult first = match_pass(s.ruleset, s.corpus, s.corpus.records);
-  PassResult second = match_pass(s.ruleset, s.corpus, s.corpus.records);
+  PassResult first = match_pass(s.ruleset, s.corpus.records);
+  PassResult second = match_pass(s.ruleset, s.corpus.records);
   note(n, "pass 1: " + fmt_count(first.alerts) + " alerts, " + fmt_count(first.unusable) +
               " unusable events, " + fmt_count(first.stats.events_parsed) + " events parsed, " +
               fmt_count(first.stats.candidate_rules) + " rule evaluations");
@@ -920,7 +919,7 @@ void verify_suite(Suite& s) {
     ReferenceOutcome k = check_reference(*s.ruleset, s.corpus.records, scope,
                                          [&](const std::vector<std::string_view>& compared) {
                                            if (compared.size() == s.corpus.records.size()) return first.per_rule;
-                                           return match_pass(s.ruleset, s.corpus, compared).per_rule;
+                                           return match_pass(s.ruleset, compared).per_rule;
                                          });
     note(n, std::string("reference (naive re-implementation: ") +
                 (scope == RefScope::kFlatJson ? "flat JSON members" : "hand-split syslog, keywords") + ", " +
