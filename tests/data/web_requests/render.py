@@ -26,7 +26,9 @@ import sys
 import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "scripts"))
 import specs  # noqa: E402
+from web_detection_eval import apache_escape  # noqa: E402  (the one Apache header escaping)
 
 UAS = [
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36",
@@ -62,20 +64,6 @@ def enc(value, scheme):
         return "".join(chr(c) if chr(c).isalnum() and c < 0x7F else "%%%02x" % c for c in b)
     # '+' for space, the rest minimal
     return enc(value, 1).replace("%20", "+")
-
-
-def apache_escape(v):
-    out = []
-    for c in v.encode("utf-8", "surrogateescape"):
-        if c == 0x22:
-            out.append('\\"')
-        elif c == 0x5C:
-            out.append("\\\\")
-        elif c < 0x20 or c >= 0x7F:
-            out.append("\\x%02x" % c)
-        else:
-            out.append(chr(c))
-    return "".join(out)
 
 
 def render(spec, n, salt):
