@@ -33,6 +33,8 @@ import tarfile
 import sys
 import zipfile
 
+import yaml
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 LEVELS = ("informational", "low", "medium", "high", "critical")
@@ -41,18 +43,9 @@ TECHNIQUE = re.compile(r"^t\d{4}(\.\d{3})?$")
 
 def load_revisions(path):
     """old id -> new id, both upper case (T1562.002 -> T1685.001), from the `techniques:` list."""
-    revoked = {}
-    section = None
     with open(path, encoding="utf-8") as f:
-        for line in f:
-            line = line.split("#", 1)[0].rstrip()
-            if re.match(r"^[a-z_]+:", line):
-                section = line.split(":", 1)[0]
-                continue
-            m = re.search(r"old:\s*([\w.]+).*new:\s*([\w.]+)", line)
-            if section == "techniques" and m:
-                revoked[m.group(1).upper()] = m.group(2).upper()
-    return revoked
+        doc = yaml.safe_load(f)
+    return {e["old"].upper(): e["new"].upper() for e in doc.get("techniques", [])}
 
 
 def canonical(technique, revoked):
